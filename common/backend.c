@@ -1,0 +1,406 @@
+/* backend: gateway links on the backend side, dispatch by table, registry and drain. */
+#include "backend.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "conn.h"
+#include "frame.h"
+#include "link.h"
+#include "log.h"
+#include "pb.h"
+#include "registry.h"
+#include "rconn.h"
+#include "util.h"
+
+#define HANDSHAKE_TIMEOUT_MS 2000
+#define LINK_WQ_MAX (64u * 1024u * 1024u)
+#define DRAIN_GRACE_MS 200 /* lets requests already on the wire arrive after DRAINING */
+
+typedef enum { BL_WAIT_HELLO, BL_WAIT_AUTH, BL_UP } bl_state_t;
+
+typedef struct blink {
+    backend_t *be;
+    conn_t *conn;
+    uint32_t id;
+    bl_state_t state;
+    uint32_t gw_id;
+    uint8_t nonce_g[LINK_NONCE_LEN];
+    uint8_t nonce_b[LINK_NONCE_LEN];
+    uint64_t last_rx_ms;
+    uint64_t opened_ms;
+    frame_parser_t parser;
+    char peer[64];
+    struct blink *next;
+} blink_t;
+
+struct backend {
+    uv_loop_t *loop;
+    backend_opts_t o;
+    conn_loop_t *cl;
+    uv_tcp_t listener;
+    uv_timer_t timer;
+    uv_signal_t sigterm, sigint;
+    rconn_t *rc;
+    registry_t *reg;
+    pb_arena_t arena;
+    uint8_t key[LINK_KEY_LEN];
+    blink_t *links;
+    uint32_t next_link_id;
+    unsigned inflight;
+    int draining;
+    uint64_t drain_started_ms;
+    int deregistering;
+    int closed_handles;
+    char advertise[256];
+    int port;
+};
+
+static const backend_route_t *find_route(const backend_t *be, uint16_t type)
+{
+    for (int i = 0; i < be->o.nroutes; i++)
+        if (be->o.routes[i].type == type)
+            return &be->o.routes[i];
+    return NULL;
+}
+
+static blink_t *find_link(backend_t *be, uint32_t id)
+{
+    for (blink_t *l = be->links; l; l = l->next)
+        if (l->id == id)
+            return l;
+    return NULL;
+}
+
+static void answer_done(backend_t *be)
+{
+    if (be->inflight > 0)
+        be->inflight--;
+}
+
+void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
+                   const ProtobufCMessage *msg)
+{
+    answer_done(be);
+    blink_t *l = find_link(be, req->link_id);
+    if (!l || l->state != BL_UP)
+        return; /* the gateway already answered the client with an error */
+    size_t n = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+    uint8_t *p = link_begin_delivery(l->conn, LINK_RESPONSE, req->rid, req->session, type, req->seq, n);
+    if (!p)
+        return;
+    if (n)
+        protobuf_c_message_pack(msg, p);
+    link_commit_delivery(l->conn, LINK_RESPONSE, n);
+}
+
+void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message)
+{
+    answer_done(be);
+    blink_t *l = find_link(be, req->link_id);
+    if (!l || l->state != BL_UP)
+        return;
+    uint8_t buf[512];
+    size_t n = pb_pack_error(buf, sizeof buf, code, req->type, message);
+    uint8_t *p = link_begin_delivery(l->conn, LINK_RESPONSE, req->rid, req->session,
+                                     PACKET_TYPE__ERROR_RESPONSE, req->seq, n);
+    if (!p)
+        return;
+    memcpy(p, buf, n);
+    link_commit_delivery(l->conn, LINK_RESPONSE, n);
+}
+
+static void dispatch(backend_t *be, blink_t *l, uint32_t rid, const link_msg_t *m)
+{
+    backend_req_t req = {
+        .link_id = l->id, .rid = rid, .session = m->session, .user = m->user,
+        .type = m->type, .seq = m->cseq,
+    };
+    be->inflight++;
+    const backend_route_t *r = find_route(be, m->type);
+    if (!r) {
+        backend_error(be, &req, ERROR_CODE__UNKNOWN_PACKET, "this server does not serve that type");
+        return;
+    }
+    ProtobufCMessage *msg = pb_unpack(&be->arena, r->desc, m->payload, m->len);
+    if (!msg) {
+        backend_error(be, &req, ERROR_CODE__BAD_REQUEST,
+                      be->arena.exhausted ? "message too large to decode"
+                                          : "payload is not a valid message of its type");
+        return;
+    }
+    r->fn(be, &req, msg, be->o.ud);
+}
+
+static void link_drop(blink_t *l, const char *why)
+{
+    log_warn("link_dropped", "peer=%s gateway=%u reason=%s", l->peer, l->gw_id, why);
+    conn_close(l->conn, CONN_CLOSE_PROTOCOL);
+}
+
+static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
+{
+    blink_t *l = ctx;
+    backend_t *be = l->be;
+    l->last_rx_ms = uv_now(be->loop);
+    switch (l->state) {
+    case BL_WAIT_HELLO:
+        if (h->type != LINK_HELLO || h->len != LINK_HELLO_LEN || body[0] != LINK_VERSION ||
+            body[1] != PEER_GATEWAY) {
+            link_drop(l, "bad_hello");
+            return 1;
+        }
+        l->gw_id = get_u32(body + 2);
+        memcpy(l->nonce_g, body + 6, LINK_NONCE_LEN);
+        randombytes_buf(l->nonce_b, LINK_NONCE_LEN);
+        {
+            uint8_t ch[LINK_CHALLENGE_LEN];
+            uint32_t my_id = registry_id(be->reg);
+            ch[0] = LINK_VERSION;
+            ch[1] = (uint8_t)be->o.peer_type;
+            put_u32(ch + 2, my_id);
+            memcpy(ch + 6, l->nonce_b, LINK_NONCE_LEN);
+            link_mac(ch + 6 + LINK_NONCE_LEN, be->key, "be->gw", l->nonce_g, l->nonce_b,
+                     (uint8_t)be->o.peer_type, my_id, l->gw_id);
+            (void)link_send(l->conn, LINK_CHALLENGE, 0, ch, sizeof ch);
+        }
+        l->state = BL_WAIT_AUTH;
+        return 0;
+    case BL_WAIT_AUTH:
+        if (h->type != LINK_AUTH || h->len != LINK_MAC_LEN ||
+            link_mac_verify(body, be->key, "gw->be", l->nonce_b, l->nonce_g,
+                            (uint8_t)be->o.peer_type, registry_id(be->reg), l->gw_id) != 0) {
+            link_drop(l, "auth_failed");
+            return 1;
+        }
+        l->state = BL_UP;
+        (void)link_send(l->conn, LINK_READY, 0, NULL, 0);
+        if (be->draining)
+            (void)link_send(l->conn, LINK_DRAINING, 0, NULL, 0);
+        log_info("link_up", "peer=%s gateway=%u", l->peer, l->gw_id);
+        return 0;
+    case BL_UP:
+        break;
+    }
+    switch (h->type) {
+    case LINK_PING:
+        if (h->len == 8)
+            (void)link_send(l->conn, LINK_PONG, 0, body, 8);
+        return 0;
+    case LINK_PONG:
+        return 0;
+    case LINK_REQUEST: {
+        link_msg_t m;
+        if (link_parse(LINK_REQUEST, body, h->len, &m) < 0) {
+            link_drop(l, "short_request");
+            return 1;
+        }
+        dispatch(be, l, h->seq, &m);
+        return conn_is_closing(l->conn);
+    }
+    default:
+        link_drop(l, "unexpected_kind");
+        return 1;
+    }
+}
+
+static void on_link_read(conn_t *c, const uint8_t *data, size_t n)
+{
+    blink_t *l = conn_data(c);
+    if (frame_parser_feed(&l->parser, data, n, on_link_frame, l) == FRAME_ETOOBIG)
+        link_drop(l, "frame_too_large");
+}
+
+static void on_link_close(conn_t *c, int reason)
+{
+    blink_t *l = conn_data(c);
+    backend_t *be = l->be;
+    for (blink_t **pp = &be->links; *pp; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    }
+    if (l->state == BL_UP)
+        log_info("link_down", "peer=%s gateway=%u reason=%s", l->peer, l->gw_id,
+                 conn_reason_str(reason));
+    frame_parser_free(&l->parser);
+    xfree(l);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    backend_t *be = server->data;
+    if (status < 0)
+        return;
+    blink_t *l = xcalloc(1, sizeof *l);
+    l->be = be;
+    l->id = ++be->next_link_id;
+    l->state = BL_WAIT_HELLO;
+    l->opened_ms = l->last_rx_ms = uv_now(be->loop);
+    frame_parser_init(&l->parser, LINK_MAX_FRAME);
+    l->conn = conn_new(be->cl, LINK_WQ_MAX, on_link_read, on_link_close, l);
+    if (conn_accept(l->conn, server) != 0)
+        return; /* on_link_close frees l */
+    if (be->deregistering) {
+        conn_close(l->conn, CONN_CLOSE_LOCAL);
+        return;
+    }
+    conn_peer_name(l->conn, l->peer, sizeof l->peer);
+    l->next = be->links;
+    be->links = l;
+}
+
+static void finish_stop(void *ud);
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void on_timer(uv_timer_t *t)
+{
+    backend_t *be = t->data;
+    uint64_t now = uv_now(be->loop);
+    for (blink_t *l = be->links; l; l = l->next) {
+        if (conn_is_closing(l->conn))
+            continue;
+        if (l->state != BL_UP && now - l->opened_ms > HANDSHAKE_TIMEOUT_MS)
+            link_drop(l, "handshake_timeout");
+        else if (l->state == BL_UP && now - l->last_rx_ms > (uint64_t)be->o.link_dead_ms * 3)
+            link_drop(l, "silent");
+    }
+    if (be->draining && !be->deregistering) {
+        uint64_t waited = now - be->drain_started_ms;
+        int busy = be->inflight > 0 || (be->o.busy && be->o.busy(be->o.ud));
+        int timed_out = waited >= (uint64_t)be->o.drain_timeout_ms;
+        if ((!busy && waited >= DRAIN_GRACE_MS) || timed_out) {
+            if (timed_out && busy)
+                log_warn("drain_timeout", "inflight=%u", be->inflight);
+            be->deregistering = 1;
+            registry_deregister(be->reg, finish_stop, be);
+        }
+    }
+}
+
+static void finish_stop(void *ud)
+{
+    backend_t *be = ud;
+    log_info("stopped", "inflight=%u", be->inflight);
+    for (blink_t *l = be->links; l; l = l->next)
+        conn_close_after_flush(l->conn, CONN_CLOSE_LOCAL);
+    uv_close((uv_handle_t *)&be->listener, on_handle_closed);
+    uv_close((uv_handle_t *)&be->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&be->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&be->sigint, on_handle_closed);
+    rconn_close(be->rc);
+    registry_free(be->reg);
+    conn_loop_close(be->cl);
+}
+
+void backend_drain(backend_t *be)
+{
+    if (be->draining)
+        return;
+    be->draining = 1;
+    be->drain_started_ms = uv_now(be->loop);
+    log_info("draining", "inflight=%u timeout_ms=%lld", be->inflight, (long long)be->o.drain_timeout_ms);
+    registry_set_status(be->reg, REG_STATUS_DRAINING);
+    for (blink_t *l = be->links; l; l = l->next)
+        if (l->state == BL_UP)
+            (void)link_send(l->conn, LINK_DRAINING, 0, NULL, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    backend_t *be = s->data;
+    log_info("signal", "signum=%d action=%s", signum, be->draining ? "already_draining" : "drain");
+    backend_drain(be);
+}
+
+static void on_redis(rconn_t *r, int up, void *ud)
+{
+    backend_t *be = ud;
+    registry_redis_event(be->reg, up);
+}
+
+backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
+{
+    backend_t *be = xcalloc(1, sizeof *be);
+    be->loop = loop;
+    be->o = *opts;
+    char host[256];
+    int port;
+    struct sockaddr_storage ss;
+    if (addr_split(opts->listen_addr, host, sizeof host, &port) < 0 ||
+        addr_make(host, port, &ss) != 0) {
+        log_error("bad_listen_addr", "value=%s", opts->listen_addr);
+        xfree(be);
+        return NULL;
+    }
+    be->cl = conn_loop_new(loop);
+    uv_tcp_init(loop, &be->listener);
+    be->listener.data = be;
+    int rc = uv_tcp_bind(&be->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&be->listener, 1024, on_connection);
+    if (rc != 0) {
+        log_error("listen_failed", "addr=%s error=%s", opts->listen_addr, uv_strerror(rc));
+        uv_close((uv_handle_t *)&be->listener, NULL);
+        conn_loop_close(be->cl);
+        uv_run(loop, UV_RUN_NOWAIT);
+        xfree(be);
+        return NULL;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    uv_tcp_getsockname(&be->listener, (struct sockaddr *)&bound, &blen);
+    be->port = addr_port((struct sockaddr *)&bound);
+    if (opts->advertise_addr && *opts->advertise_addr)
+        snprintf(be->advertise, sizeof be->advertise, "%s", opts->advertise_addr);
+    else if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0)
+        snprintf(be->advertise, sizeof be->advertise, "%s", host);
+    else
+        addr_first_ipv4(be->advertise, sizeof be->advertise);
+
+    link_key_derive(be->key, opts->secret);
+    pb_arena_init(&be->arena, opts->msg_budget);
+    be->rc = rconn_new(loop, opts->redis_url, "registry", on_redis, be);
+    if (!be->rc) {
+        log_error("bad_redis_url", "value=%s", opts->redis_url);
+        abort(); /* validated by the caller's config check before */
+    }
+    be->reg = registry_new(loop, be->rc, opts->redis_prefix, peer_type_name(opts->peer_type),
+                           be->advertise, be->port, opts->version, NULL, NULL);
+    uv_timer_init(loop, &be->timer);
+    be->timer.data = be;
+    uv_timer_start(&be->timer, on_timer, 50, 50);
+    uv_signal_init(loop, &be->sigterm);
+    uv_signal_init(loop, &be->sigint);
+    be->sigterm.data = be->sigint.data = be;
+    uv_signal_start(&be->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&be->sigint, on_signal, SIGINT);
+    log_info("listening", "addr=%s port=%d advertise=%s", host, be->port, be->advertise);
+    return be;
+}
+
+void backend_echo(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
+{
+    const EchoRequest *in = (const EchoRequest *)msg;
+    EchoResponse out = ECHO_RESPONSE__INIT;
+    out.payload = in->payload;
+    out.server_id = backend_id(be);
+    out.served_by = be->o.peer_type == PEER_LOBBY ? ECHO_TARGET__LOBBY : ECHO_TARGET__GAME;
+    backend_reply(be, req, PACKET_TYPE__ECHO_RESPONSE, &out.base);
+}
+
+uint32_t backend_id(const backend_t *be) { return registry_id(be->reg); }
+int backend_draining(const backend_t *be) { return be->draining; }
+unsigned backend_inflight(const backend_t *be) { return be->inflight; }
+void backend_set_load(backend_t *be, int games, int players) { registry_set_load(be->reg, games, players); }
+
+void backend_free(backend_t *be)
+{
+    pb_arena_free(&be->arena);
+    sodium_memzero(be->key, sizeof be->key);
+    xfree(be);
+}

@@ -1,0 +1,83 @@
+/* backend: the server side of gateway links, shared by lobbyd and gamed.
+ *
+ * Listens for gateways, authenticates each link (link.h), decodes every REQUEST through the
+ * daemon's route table (type -> protobuf descriptor -> handler) within a byte budget, and
+ * sends responses and pushes back. Registers the daemon in Redis (registry.h) and drains on
+ * SIGTERM/SIGINT: status 3, DRAINING to every gateway, in-flight requests answered, then
+ * deregistration (ServerOff) and exit. */
+#ifndef CLUSTER_BACKEND_H
+#define CLUSTER_BACKEND_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cluster.pb-c.h"
+
+typedef struct backend backend_t;
+
+/* One request being served. Handlers may copy it and answer later (asynchronously): the
+ * link is named by id, so a link that closed meanwhile is detected and the answer dropped. */
+typedef struct backend_req {
+    uint32_t link_id;
+    uint32_t rid;
+    uint64_t session;
+    uint64_t user; /* the gateway's binding; 0 when not authenticated. Never from a payload. */
+    uint16_t type;
+    uint32_t seq;
+} backend_req_t;
+
+/* Handles a decoded request. Must answer it exactly once, now or later, with backend_reply or
+ * backend_error. msg lives until the handler returns. */
+typedef void (*backend_handler_fn)(backend_t *be, const backend_req_t *req,
+                                   const ProtobufCMessage *msg, void *ud);
+
+/* One row of a daemon's dispatch table. */
+typedef struct backend_route {
+    uint16_t type;
+    const ProtobufCMessageDescriptor *desc;
+    backend_handler_fn fn;
+} backend_route_t;
+
+typedef struct backend_opts {
+    int peer_type;              /* PEER_LOBBY or PEER_GAME */
+    const char *listen_addr;    /* host:port; port 0 picks a free port */
+    const char *advertise_addr; /* empty: the host's first non-internal IPv4 */
+    const char *redis_url;
+    const char *redis_prefix;
+    const char *secret;
+    const char *version;
+    const backend_route_t *routes;
+    int nroutes;
+    int64_t drain_timeout_ms;
+    int64_t link_dead_ms;       /* a gateway link silent this long is closed */
+    size_t msg_budget;          /* bytes one request may take to unpack */
+    /* Optional: returns non-zero while the daemon has work that must finish before it
+     * deregisters (running matches); polled during drain. */
+    int (*busy)(void *ud);
+    void *ud;
+} backend_opts_t;
+
+/* Binds, listens, connects to Redis and registers; installs the SIGTERM/SIGINT handlers.
+ * Returns NULL (after logging why) when the address can't be bound or an option is bad. */
+backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts);
+
+void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
+                   const ProtobufCMessage *msg);
+void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message);
+
+/* The ECHO_REQUEST handler every backend serves: returns the payload and this daemon's id. */
+void backend_echo(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+
+uint32_t backend_id(const backend_t *be);
+int backend_draining(const backend_t *be);
+/* Requests received and not yet answered. */
+unsigned backend_inflight(const backend_t *be);
+void backend_set_load(backend_t *be, int games, int players);
+
+/* Starts the graceful stop (as SIGTERM does). When it completes every handle is closed and
+ * uv_run returns; then call backend_free. */
+void backend_drain(backend_t *be);
+void backend_free(backend_t *be);
+
+#endif

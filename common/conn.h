@@ -1,0 +1,75 @@
+/* conn: one TCP peer on a libuv loop, with a bounded output queue that batches every frame
+ * queued in one loop turn into one write, and a close that frees only after libuv is done. */
+#ifndef CLUSTER_CONN_H
+#define CLUSTER_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct conn conn_t;
+typedef struct conn_loop conn_loop_t;
+
+/* Why a connection closed; passed to the close callback. */
+typedef enum {
+    CONN_CLOSE_LOCAL = 0, /* we closed it */
+    CONN_CLOSE_EOF,       /* the peer closed it */
+    CONN_CLOSE_IO,        /* read, write or connect error */
+    CONN_CLOSE_OVERFLOW,  /* the peer did not read: the output queue passed its bound */
+    CONN_CLOSE_PROTOCOL,  /* the peer broke the protocol */
+    CONN_CLOSE_IDLE,      /* silent for too long */
+} conn_close_reason_t;
+
+const char *conn_reason_str(int reason);
+
+/* Called with each chunk read. The bytes are valid only during the call. */
+typedef void (*conn_read_cb)(conn_t *c, const uint8_t *data, size_t n);
+/* Called exactly once, after the handle is closed and before the conn is freed. The owner
+ * drops its references here. */
+typedef void (*conn_close_cb)(conn_t *c, int reason);
+/* Outcome of conn_connect: status 0 or a libuv error code. Not called if the conn was closed
+ * first. */
+typedef void (*conn_connect_cb)(conn_t *c, int status);
+
+/* Per-loop state: the list of connections with output to flush, flushed in the loop's
+ * prepare and check phases, and one shared read buffer. */
+conn_loop_t *conn_loop_new(uv_loop_t *loop);
+/* Closes its handles; call once every conn is closed, before the final uv_run. */
+void conn_loop_close(conn_loop_t *cl);
+uv_loop_t *conn_loop_uv(conn_loop_t *cl);
+
+/* A new, unconnected conn. wq_max bounds output bytes queued (buffered plus in flight). */
+conn_t *conn_new(conn_loop_t *cl, size_t wq_max, conn_read_cb on_read, conn_close_cb on_close,
+                 void *data);
+/* Accepts a pending connection of `server` into c and starts reading. On error c is closed. */
+int conn_accept(conn_t *c, uv_stream_t *server) __attribute__((warn_unused_result));
+/* Connects to addr; reads start once connected. */
+int conn_connect(conn_t *c, const struct sockaddr *addr, conn_connect_cb cb)
+    __attribute__((warn_unused_result));
+
+/* Sets the close callback (for owners that attach their state after accepting). */
+void conn_set_close_cb(conn_t *c, conn_close_cb cb);
+void *conn_data(const conn_t *c);
+void conn_set_data(conn_t *c, void *data);
+int conn_is_closing(const conn_t *c);
+
+/* Returns space for n more output bytes, to be followed by conn_commit(c, n) (or fewer).
+ * Returns NULL when the conn is closing, or when n would pass the queue bound: the conn is then
+ * closed with CONN_CLOSE_OVERFLOW. */
+uint8_t *conn_reserve(conn_t *c, size_t n);
+void conn_commit(conn_t *c, size_t n);
+/* conn_reserve + memcpy + conn_commit. Returns 0, or -1 if the bytes were not queued. */
+int conn_write(conn_t *c, const void *data, size_t n);
+
+/* Output bytes queued and not yet taken by the kernel. */
+size_t conn_queued(const conn_t *c);
+
+/* Closes now: queued output is dropped. Safe to call more than once and from callbacks. */
+void conn_close(conn_t *c, int reason);
+/* Stops reading, writes what is queued, then closes (at once if the queue is empty). */
+void conn_close_after_flush(conn_t *c, int reason);
+
+/* Formats the peer address as "ip:port" into out. */
+void conn_peer_name(const conn_t *c, char *out, size_t n);
+
+#endif

@@ -1,0 +1,157 @@
+/* link: link frame encoding and the mutual challenge-response over CLUSTER_SECRET. */
+#include "link.h"
+
+#include <sodium.h>
+#include <string.h>
+
+const char *peer_type_name(int t)
+{
+    switch (t) {
+    case PEER_GATEWAY: return "Gateway";
+    case PEER_LOBBY: return "Lobby";
+    case PEER_GAME: return "Game";
+    }
+    return "?";
+}
+
+void link_key_derive(uint8_t key[LINK_KEY_LEN], const char *secret)
+{
+    static const char ctx[] = "cluster-link-v1";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, LINK_KEY_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)ctx, sizeof ctx - 1);
+    crypto_generichash_update(&st, (const uint8_t *)secret, strlen(secret));
+    crypto_generichash_final(&st, key, LINK_KEY_LEN);
+    sodium_memzero(&st, sizeof st);
+}
+
+static size_t mac_input(uint8_t *buf, const char *label, const uint8_t *first,
+                        const uint8_t *second, uint8_t be_type, uint32_t be_id, uint32_t gw_id)
+{
+    size_t n = 0;
+    memcpy(buf, label, 6);
+    n += 6;
+    memcpy(buf + n, first, LINK_NONCE_LEN);
+    n += LINK_NONCE_LEN;
+    memcpy(buf + n, second, LINK_NONCE_LEN);
+    n += LINK_NONCE_LEN;
+    buf[n++] = be_type;
+    put_u32(buf + n, be_id);
+    n += 4;
+    put_u32(buf + n, gw_id);
+    n += 4;
+    return n;
+}
+
+void link_mac(uint8_t out[LINK_MAC_LEN], const uint8_t key[LINK_KEY_LEN], const char *label,
+              const uint8_t first[LINK_NONCE_LEN], const uint8_t second[LINK_NONCE_LEN],
+              uint8_t be_type, uint32_t be_id, uint32_t gw_id)
+{
+    uint8_t buf[128];
+    size_t n = mac_input(buf, label, first, second, be_type, be_id, gw_id);
+    crypto_auth(out, buf, n, key);
+}
+
+int link_mac_verify(const uint8_t mac[LINK_MAC_LEN], const uint8_t key[LINK_KEY_LEN],
+                    const char *label, const uint8_t first[LINK_NONCE_LEN],
+                    const uint8_t second[LINK_NONCE_LEN], uint8_t be_type, uint32_t be_id,
+                    uint32_t gw_id)
+{
+    uint8_t buf[128];
+    size_t n = mac_input(buf, label, first, second, be_type, be_id, gw_id);
+    return crypto_auth_verify(mac, buf, n, key) == 0 ? 0 : -1;
+}
+
+int link_send(conn_t *c, uint16_t kind, uint32_t seq, const void *body, size_t n)
+{
+    uint8_t *p = conn_reserve(c, FRAME_HDR_LEN + n);
+    if (!p)
+        return -1;
+    frame_hdr_write(p, (uint32_t)n, kind, seq);
+    if (n)
+        memcpy(p + FRAME_HDR_LEN, body, n);
+    conn_commit(c, FRAME_HDR_LEN + n);
+    return 0;
+}
+
+int link_send_ping(conn_t *c, uint16_t kind, uint64_t token)
+{
+    uint8_t b[8];
+    put_u64(b, token);
+    return link_send(c, kind, 0, b, sizeof b);
+}
+
+int link_send_request(conn_t *c, uint32_t rid, uint64_t session, uint64_t user, uint16_t type,
+                      uint32_t cseq, const uint8_t *payload, size_t n)
+{
+    uint8_t *p = conn_reserve(c, FRAME_HDR_LEN + LINK_REQ_PREFIX + n);
+    if (!p)
+        return -1;
+    frame_hdr_write(p, (uint32_t)(LINK_REQ_PREFIX + n), LINK_REQUEST, rid);
+    uint8_t *b = p + FRAME_HDR_LEN;
+    put_u64(b, session);
+    put_u64(b + 8, user);
+    put_u16(b + 16, type);
+    put_u32(b + 18, cseq);
+    if (n)
+        memcpy(b + LINK_REQ_PREFIX, payload, n);
+    conn_commit(c, FRAME_HDR_LEN + LINK_REQ_PREFIX + n);
+    return 0;
+}
+
+uint8_t *link_begin_delivery(conn_t *c, uint16_t kind, uint32_t rid, uint64_t session,
+                             uint16_t type, uint32_t cseq, size_t n)
+{
+    size_t prefix = kind == LINK_RESPONSE ? LINK_RESP_PREFIX : LINK_PUSH_PREFIX;
+    uint8_t *p = conn_reserve(c, FRAME_HDR_LEN + prefix + n);
+    if (!p)
+        return NULL;
+    frame_hdr_write(p, (uint32_t)(prefix + n), kind, rid);
+    uint8_t *b = p + FRAME_HDR_LEN;
+    put_u64(b, session);
+    put_u16(b + 8, type);
+    if (kind == LINK_RESPONSE)
+        put_u32(b + 10, cseq);
+    return b + prefix;
+}
+
+void link_commit_delivery(conn_t *c, uint16_t kind, size_t n)
+{
+    size_t prefix = kind == LINK_RESPONSE ? LINK_RESP_PREFIX : LINK_PUSH_PREFIX;
+    conn_commit(c, FRAME_HDR_LEN + prefix + n);
+}
+
+int link_parse(uint16_t kind, const uint8_t *b, size_t n, link_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    switch (kind) {
+    case LINK_REQUEST:
+        if (n < LINK_REQ_PREFIX)
+            return -1;
+        m->session = get_u64(b);
+        m->user = get_u64(b + 8);
+        m->type = get_u16(b + 16);
+        m->cseq = get_u32(b + 18);
+        m->payload = b + LINK_REQ_PREFIX;
+        m->len = n - LINK_REQ_PREFIX;
+        return 0;
+    case LINK_RESPONSE:
+        if (n < LINK_RESP_PREFIX)
+            return -1;
+        m->session = get_u64(b);
+        m->type = get_u16(b + 8);
+        m->cseq = get_u32(b + 10);
+        m->payload = b + LINK_RESP_PREFIX;
+        m->len = n - LINK_RESP_PREFIX;
+        return 0;
+    case LINK_PUSH:
+        if (n < LINK_PUSH_PREFIX)
+            return -1;
+        m->session = get_u64(b);
+        m->type = get_u16(b + 8);
+        m->payload = b + LINK_PUSH_PREFIX;
+        m->len = n - LINK_PUSH_PREFIX;
+        return 0;
+    }
+    return -1;
+}

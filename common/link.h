@@ -1,0 +1,95 @@
+/* link: the gateway <-> backend link protocol (documented in docs/link-protocol.md).
+ *
+ * Every link message is a frame with the client frame header (frame.h): `type` holds the link
+ * message kind and `seq` the request id (rid) where one applies. Fields are big-endian.
+ *
+ *   HELLO     gw->be  u8 version, u8 gw type, u32 gateway id, nonce_g[32]
+ *   CHALLENGE be->gw  u8 version, u8 be type, u32 backend id, nonce_b[32], mac_b[32]
+ *   AUTH      gw->be  mac_g[32]
+ *   READY     be->gw  (empty): the link is authenticated both ways
+ *   PING/PONG either  u64 token
+ *   REQUEST   gw->be  rid=seq; u64 session, u64 user, u16 type, u32 client seq, payload
+ *   RESPONSE  be->gw  rid=seq; u64 session, u16 type, u32 client seq, payload
+ *   PUSH      be->gw  u64 session, u16 type, payload (a push to one session; client seq 0)
+ *   DRAINING  be->gw  (empty): send this backend no new requests
+ *
+ * mac_b = crypto_auth(key, "be->gw" | nonce_g | nonce_b | be type | backend id | gateway id)
+ * mac_g = crypto_auth(key, "gw->be" | nonce_b | nonce_g | be type | backend id | gateway id)
+ * with key = BLAKE2b-256("cluster-link-v1" | CLUSTER_SECRET). Fresh nonces on both sides stop
+ * replay; the direction labels stop reflection. */
+#ifndef CLUSTER_LINK_H
+#define CLUSTER_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "frame.h"
+
+#define LINK_VERSION 1
+#define LINK_NONCE_LEN 32
+#define LINK_MAC_LEN 32
+#define LINK_KEY_LEN 32
+#define LINK_MAX_FRAME (FRAME_DEFAULT_MAX * 4 + 64)
+
+enum link_kind {
+    LINK_HELLO = 1,
+    LINK_CHALLENGE = 2,
+    LINK_AUTH = 3,
+    LINK_READY = 4,
+    LINK_PING = 5,
+    LINK_PONG = 6,
+    LINK_REQUEST = 10,
+    LINK_RESPONSE = 11,
+    LINK_PUSH = 12,
+    LINK_DRAINING = 13,
+};
+
+enum link_peer_type { PEER_GATEWAY = 1, PEER_LOBBY = 2, PEER_GAME = 3 };
+
+#define LINK_HELLO_LEN (1 + 1 + 4 + LINK_NONCE_LEN)
+#define LINK_CHALLENGE_LEN (1 + 1 + 4 + LINK_NONCE_LEN + LINK_MAC_LEN)
+#define LINK_REQ_PREFIX (8 + 8 + 2 + 4)
+#define LINK_RESP_PREFIX (8 + 2 + 4)
+#define LINK_PUSH_PREFIX (8 + 2)
+
+const char *peer_type_name(int t); /* "Gateway", "Lobby", "Game" */
+
+/* Derives the link key from the shared secret. */
+void link_key_derive(uint8_t key[LINK_KEY_LEN], const char *secret);
+
+/* Computes the MAC for one direction (label "be->gw" or "gw->be"), binding both nonces and ids. */
+void link_mac(uint8_t out[LINK_MAC_LEN], const uint8_t key[LINK_KEY_LEN], const char *label,
+              const uint8_t first[LINK_NONCE_LEN], const uint8_t second[LINK_NONCE_LEN],
+              uint8_t be_type, uint32_t be_id, uint32_t gw_id);
+/* Constant-time check; returns 0 when mac is right. */
+int link_mac_verify(const uint8_t mac[LINK_MAC_LEN], const uint8_t key[LINK_KEY_LEN],
+                    const char *label, const uint8_t first[LINK_NONCE_LEN],
+                    const uint8_t second[LINK_NONCE_LEN], uint8_t be_type, uint32_t be_id,
+                    uint32_t gw_id) __attribute__((warn_unused_result));
+
+/* Queues one link frame. Returns 0 or -1 (conn refused the bytes). */
+int link_send(conn_t *c, uint16_t kind, uint32_t seq, const void *body, size_t n);
+int link_send_ping(conn_t *c, uint16_t kind, uint64_t token);
+int link_send_request(conn_t *c, uint32_t rid, uint64_t session, uint64_t user, uint16_t type,
+                      uint32_t cseq, const uint8_t *payload, size_t n);
+/* Reserves a RESPONSE (kind LINK_RESPONSE) or PUSH (kind LINK_PUSH) frame with room for n payload
+ * bytes and returns where the payload goes; finish with link_commit(c, n). NULL if refused. */
+uint8_t *link_begin_delivery(conn_t *c, uint16_t kind, uint32_t rid, uint64_t session,
+                             uint16_t type, uint32_t cseq, size_t n);
+void link_commit_delivery(conn_t *c, uint16_t kind, size_t n);
+
+/* A parsed REQUEST/RESPONSE/PUSH body. Returns 0, or -1 when the body is too short. */
+typedef struct link_msg {
+    uint64_t session;
+    uint64_t user;
+    uint16_t type;
+    uint32_t cseq;
+    const uint8_t *payload;
+    size_t len;
+} link_msg_t;
+
+int link_parse(uint16_t kind, const uint8_t *body, size_t n, link_msg_t *out)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,49 @@
+/* pb: protobuf-c glue: unpacking untrusted bytes within a byte budget, string checks, and
+ * packing a message straight into a connection's output as one frame. */
+#ifndef CLUSTER_PB_H
+#define CLUSTER_PB_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.pb-c.h"
+#include "conn.h"
+
+/* A bump arena that backs protobuf-c's allocator: a message that needs more than `cap` bytes
+ * to unpack fails instead of exhausting memory. One arena per loop; reset per message. */
+typedef struct pb_arena {
+    uint8_t *base;
+    size_t cap, used;
+    int exhausted;
+    ProtobufCAllocator allocator;
+} pb_arena_t;
+
+void pb_arena_init(pb_arena_t *a, size_t cap);
+void pb_arena_free(pb_arena_t *a);
+
+/* Unpacks `data` as a message of `desc` into the arena (resetting it first), then checks every
+ * string field (recursively) is valid UTF-8. Returns NULL when the bytes are not a valid message,
+ * need more than the budget, or carry invalid UTF-8. The message lives until the next call. */
+ProtobufCMessage *pb_unpack(pb_arena_t *a, const ProtobufCMessageDescriptor *desc,
+                            const uint8_t *data, size_t len) __attribute__((warn_unused_result));
+
+/* 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+int utf8_valid(const uint8_t *s, size_t n) __attribute__((warn_unused_result));
+
+/* Queues one frame (header + packed msg, or an empty payload when msg is NULL) on c.
+ * Returns 0, or -1 when the conn refused the bytes (closing or over its queue bound). */
+int pb_send(conn_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *msg);
+
+/* Queues an ERROR_RESPONSE frame with the given seq. */
+int pb_send_error(conn_t *c, uint32_t seq, ErrorCode code, uint16_t request_type,
+                  const char *message);
+
+/* Packs an ERROR_RESPONSE into buf (at least 512 bytes); returns its length. message is cut
+ * to fit. */
+size_t pb_pack_error(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_type,
+                     const char *message);
+
+const char *error_code_name(int code);
+
+#endif

@@ -1,0 +1,41 @@
+/* rconn: one asynchronous Redis connection on a libuv loop (hiredis' libuv adapter) that
+ * reconnects by itself with capped exponential backoff and detects a hung server. */
+#ifndef CLUSTER_RCONN_H
+#define CLUSTER_RCONN_H
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+typedef struct rconn rconn_t;
+
+/* Called when the connection comes up (up = 1; AUTH and SELECT done) and when it goes down
+ * (up = 0). After a reconnect the owner must re-issue whatever state it keeps in Redis:
+ * subscriptions, registrations. */
+typedef void (*rconn_event_cb)(rconn_t *r, int up, void *ud);
+
+/* Starts connecting at once. The URL is redis://[:password@]host[:port][/db]. Host names are
+ * resolved with uv_getaddrinfo, never blocking the loop. Returns NULL on a malformed URL. */
+rconn_t *rconn_new(uv_loop_t *loop, const char *url, const char *name, rconn_event_cb cb, void *ud);
+
+/* 1 when connected and ready for commands. */
+int rconn_up(const rconn_t *r);
+
+/* Sends a command (hiredis format string). The callback is always called exactly once: with
+ * the reply, or with reply == NULL when the connection fails first. Returns -1 (and does not
+ * call the callback) when not connected. */
+int rconn_cmd(rconn_t *r, redisCallbackFn *fn, void *privdata, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int rconn_cmdargv(rconn_t *r, redisCallbackFn *fn, void *privdata, int argc, const char **argv,
+                  const size_t *argvlen);
+
+/* Drops the connection (pending callbacks get NULL) and reconnects after backoff. */
+void rconn_reset(rconn_t *r);
+
+/* Closes for good; pending callbacks get NULL; the object is freed once libuv is done. */
+void rconn_close(rconn_t *r);
+
+/* Round-trip time of the last watchdog PING, microseconds. */
+uint64_t rconn_last_rtt_us(const rconn_t *r);
+
+#endif

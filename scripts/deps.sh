@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages the build, the tests and the local cluster need.
+# Idempotent: asks dpkg what is missing and only then runs apt-get (update once + install).
+# Never starts a service: while installing, a policy-rc.d that denies service starts is put
+# in place (unless one already exists).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config
+  clang libclang-rt-14-dev llvm-14         # libFuzzer + ASan runtimes for clang; llvm-symbolizer
+  libuv1-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
+  libpq-dev libsodium-dev uthash-dev
+  redis-server redis-tools postgresql
+  procps util-linux coreutils
+)
+
+installed() {
+  # dpkg -s exits 0 for packages that are only "config-files" too: check the status line.
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "deps: all ${#PKGS[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=()
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    echo "deps: missing packages (${missing[*]}) and not root (no sudo); install them first" >&2
+    exit 1
+  fi
+fi
+
+POLICY=/usr/sbin/policy-rc.d
+made_policy=0
+cleanup() {
+  if ((made_policy)); then "${SUDO[@]}" rm -f "$POLICY"; fi
+}
+trap cleanup EXIT
+if [[ ! -e $POLICY ]]; then
+  # exit 101 = "action forbidden": apt's maintainer scripts won't start redis/postgresql
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$POLICY" >/dev/null
+  "${SUDO[@]}" chmod 755 "$POLICY"
+  made_policy=1
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >&2
+
+still=()
+for p in "${missing[@]}"; do installed "$p" || still+=("$p"); done
+if ((${#still[@]})); then
+  echo "deps: FAILED to install: ${still[*]}" >&2
+  exit 1
+fi
+echo "deps: installed ${#missing[@]} package(s): ${missing[*]}"

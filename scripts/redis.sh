@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# A private Redis server in a data folder of our own, on 127.0.0.1:PORT.
+#
+#   scripts/redis.sh start DATADIR PORT   start (daemonized, no persistence), wait for PONG;
+#                                         prints the REDIS_URL on stdout: redis://127.0.0.1:PORT
+#   scripts/redis.sh stop DATADIR         SHUTDOWN NOSAVE, else kill by pidfile; fine if not running
+#
+# Only the URL goes to stdout; progress goes to stderr.
+set -euo pipefail
+
+log() { echo "redis.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+usage() { die "usage: $0 start DATADIR PORT | stop DATADIR"; }
+
+command -v redis-server >/dev/null 2>&1 || die "redis-server not found (run scripts/deps.sh)"
+command -v redis-cli >/dev/null 2>&1 || die "redis-cli not found (run scripts/deps.sh)"
+
+alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+# The pid of the redis-server answering on PORT (empty if none answers).
+answering_pid() {
+  timeout 2 redis-cli -h 127.0.0.1 -p "$1" INFO server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p'
+}
+
+cmd_start() {
+  local data port pidfile pid i
+  [[ $# -eq 2 ]] || usage
+  data=$(realpath -m -- "$1")
+  port=$2
+  if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "bad port: $port"; fi
+  mkdir -p "$data"
+  pidfile=$data/redis.pid
+
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if alive "$pid"; then
+    if [[ $(answering_pid "$port") == "$pid" ]]; then
+      log "already running (pid $pid) on 127.0.0.1:$port"
+      echo "redis://127.0.0.1:$port"
+      return 0
+    fi
+    die "a redis-server (pid $pid) from $data is running but not on port $port; stop it first"
+  fi
+  rm -f "$pidfile"
+  if [[ -n $(answering_pid "$port") ]]; then
+    die "port $port is already served by another Redis (pid $(answering_pid "$port"))"
+  fi
+
+  echo "$port" >"$data/redis.port"
+  : >"$data/redis.log"
+  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
+    --dir "$data" --save '' --appendonly no \
+    --pidfile "$pidfile" --logfile "$data/redis.log" >&2
+
+  for i in $(seq 1 100); do   # 10 s
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    if alive "$pid" && [[ $(timeout 2 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null) == PONG ]] \
+       && [[ $(answering_pid "$port") == "$pid" ]]; then
+      log "started (pid $pid) on 127.0.0.1:$port"
+      echo "redis://127.0.0.1:$port"
+      return 0
+    fi
+    if grep -qE 'Could not create server TCP listening socket|Failed listening|FATAL' "$data/redis.log" 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+  log "redis-server did not come up on 127.0.0.1:$port; last lines of $data/redis.log:"
+  tail -n 20 "$data/redis.log" >&2 || true
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if alive "$pid"; then kill "$pid" 2>/dev/null || true; fi
+  exit 1
+}
+
+cmd_stop() {
+  local data pidfile pid port i
+  [[ $# -eq 1 ]] || usage
+  data=$(realpath -m -- "$1")
+  pidfile=$data/redis.pid
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  port=$(cat "$data/redis.port" 2>/dev/null || true)
+  if ! alive "$pid"; then
+    rm -f "$pidfile"
+    log "not running ($data)"
+    return 0
+  fi
+  # SHUTDOWN only if the server on that port is really ours; else signal our pid.
+  if [[ -n $port && $(answering_pid "$port") == "$pid" ]]; then
+    timeout 5 redis-cli -h 127.0.0.1 -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  else
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  for i in $(seq 1 100); do
+    alive "$pid" || break
+    ((i == 50)) && kill -TERM "$pid" 2>/dev/null
+    sleep 0.1
+  done
+  if alive "$pid"; then
+    log "still alive after 10 s: SIGKILL $pid"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  log "stopped ($data)"
+}
+
+[[ $# -ge 1 ]] || usage
+action=$1; shift
+case $action in
+  start) cmd_start "$@" ;;
+  stop) cmd_stop "$@" ;;
+  *) usage ;;
+esac

@@ -1,0 +1,321 @@
+/* session: client connections of the gateway. */
+#include "session.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "frame.h"
+#include "log.h"
+#include "route.h"
+#include "upstream.h"
+#include "util.h"
+
+typedef struct session {
+    sessions_t *ss;
+    conn_t *conn;
+    uint64_t id; /* generation << 32 | slot */
+    uint64_t user_id;
+    uint64_t last_rx_ms;
+    uint64_t tokens_ms;
+    double tokens;
+    uint32_t refused_in_a_row;
+    struct session *lru_prev, *lru_next; /* ordered by last_rx_ms, oldest first */
+    frame_parser_t parser;
+} session_t;
+
+typedef struct slot {
+    session_t *s;
+    uint32_t gen;
+} slot_t;
+
+struct sessions {
+    gw_t *gw;
+    slot_t *slots;
+    uint32_t nslots, cap;
+    uint32_t *free_slots;
+    uint32_t nfree;
+    size_t count;
+    session_t *lru_head, *lru_tail;
+};
+
+sessions_t *sessions_new(gw_t *gw)
+{
+    sessions_t *ss = xcalloc(1, sizeof *ss);
+    ss->gw = gw;
+    return ss;
+}
+
+size_t sessions_count(const sessions_t *ss) { return ss->count; }
+
+static session_t *session_get(sessions_t *ss, uint64_t id)
+{
+    uint32_t slot = (uint32_t)id, gen = (uint32_t)(id >> 32);
+    if (slot >= ss->nslots || ss->slots[slot].gen != gen)
+        return NULL;
+    return ss->slots[slot].s;
+}
+
+static void lru_unlink(sessions_t *ss, session_t *s)
+{
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        ss->lru_head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        ss->lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_append(sessions_t *ss, session_t *s)
+{
+    s->lru_prev = ss->lru_tail;
+    s->lru_next = NULL;
+    if (ss->lru_tail)
+        ss->lru_tail->lru_next = s;
+    else
+        ss->lru_head = s;
+    ss->lru_tail = s;
+}
+
+static void send_error(session_t *s, uint32_t seq, ErrorCode code, uint16_t type, const char *msg)
+{
+    s->ss->gw->stats.errors_sent++;
+    (void)pb_send_error(s->conn, seq, code, type, msg);
+}
+
+/* Token bucket: refill at rate_limit per second up to rate_burst. */
+static int rate_take(session_t *s, uint64_t now)
+{
+    const gw_settings_t *st = &s->ss->gw->s;
+    if (now > s->tokens_ms) {
+        s->tokens += (double)(now - s->tokens_ms) * (double)st->rate_limit / 1000.0;
+        if (s->tokens > (double)st->rate_burst)
+            s->tokens = (double)st->rate_burst;
+        s->tokens_ms = now;
+    }
+    if (s->tokens < 1.0)
+        return 0;
+    s->tokens -= 1.0;
+    return 1;
+}
+
+static void handle_gateway_packet(session_t *s, const frame_hdr_t *h, const ProtobufCMessage *msg)
+{
+    if (h->type == PACKET_TYPE__PING_REQUEST) {
+        const PingRequest *in = (const PingRequest *)msg;
+        PingResponse out = PING_RESPONSE__INIT;
+        out.client_time = in->client_time;
+        out.server_time_ms = wall_ms();
+        s->ss->gw->stats.frames_out++;
+        (void)pb_send(s->conn, PACKET_TYPE__PING_RESPONSE, h->seq, &out.base);
+    }
+}
+
+static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *payload)
+{
+    session_t *s = ctx;
+    gw_t *gw = s->ss->gw;
+    gw->stats.frames_in++;
+    if (!rate_take(s, uv_now(gw->loop))) {
+        if (++s->refused_in_a_row > (uint32_t)gw->s.rate_kick_after) {
+            gw->stats.dropped_flood++;
+            log_warn("client_flood", "session=%llu action=close", (unsigned long long)s->id);
+            send_error(s, h->seq, ERROR_CODE__RATE_LIMITED, h->type, "rate limit: disconnected");
+            conn_close_after_flush(s->conn, CONN_CLOSE_PROTOCOL);
+            return 1;
+        }
+        send_error(s, h->seq, ERROR_CODE__RATE_LIMITED, h->type, "too many packets per second");
+        return 0;
+    }
+    s->refused_in_a_row = 0;
+    const route_t *r = route_lookup(h->type);
+    if (!r) {
+        send_error(s, h->seq, ERROR_CODE__UNKNOWN_PACKET, h->type, "unknown packet type");
+        return 0;
+    }
+    if ((r->flags & ROUTE_NEEDS_AUTH) && s->user_id == 0) {
+        send_error(s, h->seq, ERROR_CODE__NOT_AUTHENTICATED, h->type, "log in first");
+        return 0;
+    }
+    const ProtobufCMessage *msg = NULL;
+    if (r->desc) {
+        msg = pb_unpack(&gw->arena, r->desc, payload, h->len);
+        if (!msg) {
+            send_error(s, h->seq, ERROR_CODE__BAD_REQUEST, h->type,
+                       "payload is not a valid message of its type");
+            return 0;
+        }
+    }
+    int peer;
+    switch (r->target) {
+    case ROUTE_GATEWAY:
+        handle_gateway_packet(s, h, msg);
+        return 0;
+    case ROUTE_LOBBY:
+        peer = PEER_LOBBY;
+        break;
+    case ROUTE_GAME:
+        peer = PEER_GAME;
+        break;
+    case ROUTE_ECHO: {
+        const EchoRequest *e = (const EchoRequest *)msg;
+        if (e->target == ECHO_TARGET__LOBBY)
+            peer = PEER_LOBBY;
+        else if (e->target == ECHO_TARGET__GAME)
+            peer = PEER_GAME;
+        else {
+            send_error(s, h->seq, ERROR_CODE__BAD_REQUEST, h->type, "echo target must be LOBBY or GAME");
+            return 0;
+        }
+        break;
+    }
+    default:
+        send_error(s, h->seq, ERROR_CODE__INTERNAL, h->type, "no route");
+        return 0;
+    }
+    ErrorCode ec = upstream_forward(gw->ups, peer, s->id, s->user_id, h->type, h->seq, payload, h->len);
+    if (ec != ERROR_CODE__OK)
+        send_error(s, h->seq, ec, h->type,
+                   ec == ERROR_CODE__SERVICE_UNAVAILABLE ? "no live server for this request"
+                                                         : "could not forward");
+    else
+        gw->stats.forwarded++;
+    return 0;
+}
+
+static void on_client_read(conn_t *c, const uint8_t *data, size_t n)
+{
+    session_t *s = conn_data(c);
+    sessions_t *ss = s->ss;
+    s->last_rx_ms = uv_now(ss->gw->loop);
+    lru_unlink(ss, s);
+    lru_append(ss, s);
+    if (frame_parser_feed(&s->parser, data, n, on_client_frame, s) == FRAME_ETOOBIG) {
+        ss->gw->stats.dropped_bad_frame++;
+        log_info("client_bad_frame", "session=%llu len=%u max=%u action=close",
+                 (unsigned long long)s->id, s->parser.cur.len, s->parser.max_len);
+        send_error(s, s->parser.cur.seq, ERROR_CODE__FRAME_TOO_LARGE, s->parser.cur.type,
+                   "frame longer than the maximum");
+        conn_close_after_flush(c, CONN_CLOSE_PROTOCOL);
+    }
+}
+
+static void on_client_close(conn_t *c, int reason)
+{
+    session_t *s = conn_data(c);
+    sessions_t *ss = s->ss;
+    if (reason == CONN_CLOSE_OVERFLOW) {
+        ss->gw->stats.dropped_slow++;
+        log_warn("client_dropped", "session=%llu reason=%s", (unsigned long long)s->id,
+                 conn_reason_str(reason));
+    } else {
+        log_debug("client_closed", "session=%llu reason=%s", (unsigned long long)s->id,
+                  conn_reason_str(reason));
+    }
+    uint32_t slot = (uint32_t)s->id;
+    ss->slots[slot].s = NULL;
+    ss->slots[slot].gen++;
+    ss->free_slots[ss->nfree++] = slot;
+    ss->count--;
+    lru_unlink(ss, s);
+    frame_parser_free(&s->parser);
+    xfree(s);
+}
+
+void sessions_accept(sessions_t *ss, uv_stream_t *listener)
+{
+    gw_t *gw = ss->gw;
+    session_t *s = xcalloc(1, sizeof *s);
+    s->ss = ss;
+    s->conn = conn_new(gw->cl, gw->s.write_queue_max, on_client_read, NULL, s);
+    if (conn_accept(s->conn, listener) != 0) {
+        xfree(s); /* no close callback was set: the conn frees itself */
+        return;
+    }
+    if (gw->draining || (int64_t)ss->count >= gw->s.max_sessions) {
+        conn_close(s->conn, CONN_CLOSE_LOCAL);
+        xfree(s);
+        return;
+    }
+    uint32_t slot;
+    if (ss->nfree) {
+        slot = ss->free_slots[--ss->nfree];
+    } else {
+        if (ss->nslots == ss->cap) {
+            ss->cap = ss->cap ? ss->cap * 2 : 1024;
+            ss->slots = xrealloc(ss->slots, ss->cap * sizeof *ss->slots);
+            ss->free_slots = xrealloc(ss->free_slots, ss->cap * sizeof *ss->free_slots);
+        }
+        slot = ss->nslots++;
+        ss->slots[slot].gen = 1;
+    }
+    ss->slots[slot].s = s;
+    s->id = ((uint64_t)ss->slots[slot].gen << 32) | slot;
+    s->last_rx_ms = s->tokens_ms = uv_now(gw->loop);
+    s->tokens = (double)gw->s.rate_burst;
+    frame_parser_init(&s->parser, gw->s.max_frame);
+    conn_set_close_cb(s->conn, on_client_close);
+    lru_append(ss, s);
+    ss->count++;
+}
+
+void sessions_sweep(sessions_t *ss)
+{
+    uint64_t now = uv_now(ss->gw->loop);
+    uint64_t limit = (uint64_t)ss->gw->s.idle_timeout_ms;
+    session_t *s = ss->lru_head;
+    while (s && now - s->last_rx_ms > limit) {
+        session_t *next = s->lru_next;
+        if (!conn_is_closing(s->conn)) {
+            ss->gw->stats.dropped_idle++;
+            log_debug("client_idle", "session=%llu action=close", (unsigned long long)s->id);
+            conn_close(s->conn, CONN_CLOSE_IDLE);
+        }
+        s = next;
+    }
+}
+
+void session_deliver(sessions_t *ss, uint64_t session_id, uint16_t type, uint32_t seq,
+                     const uint8_t *payload, size_t len)
+{
+    session_t *s = session_get(ss, session_id);
+    if (!s)
+        return;
+    uint8_t *p = conn_reserve(s->conn, FRAME_HDR_LEN + len);
+    if (!p)
+        return;
+    frame_hdr_write(p, (uint32_t)len, type, seq);
+    memcpy(p + FRAME_HDR_LEN, payload, len);
+    conn_commit(s->conn, FRAME_HDR_LEN + len);
+    ss->gw->stats.frames_out++;
+}
+
+void session_deliver_error(sessions_t *ss, uint64_t session_id, uint32_t seq,
+                           uint16_t request_type, ErrorCode code, const char *message)
+{
+    session_t *s = session_get(ss, session_id);
+    if (s)
+        send_error(s, seq, code, request_type, message);
+}
+
+void sessions_close_all(sessions_t *ss)
+{
+    ServerClosing sc = SERVER_CLOSING__INIT;
+    sc.reconnect_after_ms = 0;
+    for (uint32_t i = 0; i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (!s)
+            continue;
+        (void)pb_send(s->conn, PACKET_TYPE__SERVER_CLOSING, 0, &sc.base);
+        conn_close_after_flush(s->conn, CONN_CLOSE_LOCAL);
+    }
+}
+
+void sessions_free(sessions_t *ss)
+{
+    xfree(ss->slots);
+    xfree(ss->free_slots);
+    xfree(ss);
+}

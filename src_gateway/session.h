@@ -1,0 +1,31 @@
+/* session: one session per client connection: framing, checks, rate limit, idle timeout,
+ * and delivery of responses and pushes by session id. The only owner of client conns. */
+#ifndef GATEWAY_SESSION_H
+#define GATEWAY_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.pb-c.h"
+#include "gateway.h"
+
+sessions_t *sessions_new(gw_t *gw);
+/* Accepts a pending client connection of the listener. */
+void sessions_accept(sessions_t *ss, uv_stream_t *listener);
+/* Closes idle sessions; called periodically. */
+void sessions_sweep(sessions_t *ss);
+size_t sessions_count(const sessions_t *ss);
+
+/* Delivers a frame from a backend to the session with that id (a stale or unknown id is
+ * dropped: the client is gone). */
+void session_deliver(sessions_t *ss, uint64_t session_id, uint16_t type, uint32_t seq,
+                     const uint8_t *payload, size_t len);
+/* Answers the session's request seq with ERROR_RESPONSE. */
+void session_deliver_error(sessions_t *ss, uint64_t session_id, uint32_t seq,
+                           uint16_t request_type, ErrorCode code, const char *message);
+
+/* Pushes SERVER_CLOSING to every client and closes them after it is written. */
+void sessions_close_all(sessions_t *ss);
+void sessions_free(sessions_t *ss);
+
+#endif

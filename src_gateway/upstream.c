@@ -1,0 +1,715 @@
+/* upstream: gateway-side links to lobby and game daemons, found through the registry. */
+#include "upstream.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+#include <utlist.h>
+
+#include "alloc.h"
+#include "frame.h"
+#include "log.h"
+#include "session.h"
+#include "util.h"
+
+typedef enum { UL_DOWN, UL_RESOLVING, UL_CONNECTING, UL_WAIT_CHALLENGE, UL_WAIT_READY, UL_UP } ul_state_t;
+
+static const char *state_name(ul_state_t s)
+{
+    static const char *n[] = {"down", "resolving", "connecting", "wait_challenge", "wait_ready", "up"};
+    return n[s];
+}
+
+/* A request in flight on a link: found by rid when the response comes, or in send order
+ * (oldest first) when it times out or the link dies. */
+typedef struct pending {
+    uint32_t rid;
+    uint16_t type;
+    uint32_t cseq;
+    uint64_t session;
+    uint64_t deadline_ms;
+    UT_hash_handle hh;
+    struct pending *prev, *next;
+} pending_t;
+
+typedef struct ulink {
+    upstreams_t *u;
+    int peer_type;
+    uint32_t server_id;
+    char host[256];
+    int port;
+    int registry_draining; /* status 3 in the registry */
+    int link_draining;     /* LINK_DRAINING received */
+    uint64_t seen_sweep;   /* last sweep that found it in its list */
+    conn_t *conn;
+    ul_state_t state;
+    uint8_t nonce_g[LINK_NONCE_LEN];
+    frame_parser_t parser;
+    uint64_t state_since_ms, last_rx_ms, last_ping_ms, next_attempt_ms;
+    uint32_t backoff_ms;
+    uint32_t failures;
+    uint32_t next_rid;
+    pending_t *by_rid;    /* uthash */
+    pending_t *in_order;  /* utlist DL, oldest first */
+    size_t npending;
+    int removed;          /* left the registry: freed once its conn is closed */
+    uv_getaddrinfo_t gai;
+    int gai_pending;
+    struct ulink *next;
+} ulink_t;
+
+struct upstreams {
+    gw_t *gw;
+    ulink_t *links;
+    pending_t *free_pending;
+    uint32_t rr[4];
+    uint64_t sweep_gen;
+    uint64_t last_sweep_ms;
+    int subscribed;
+};
+
+static const int PEER_TYPES[] = {PEER_LOBBY, PEER_GAME};
+
+static void link_connect(ulink_t *l);
+static void link_close(ulink_t *l, const char *why);
+
+static pending_t *pending_alloc(upstreams_t *u)
+{
+    pending_t *p = u->free_pending;
+    if (p) {
+        u->free_pending = p->next;
+        return p;
+    }
+    return xmalloc(sizeof *p);
+}
+
+static void pending_release(upstreams_t *u, ulink_t *l, pending_t *p)
+{
+    HASH_DEL(l->by_rid, p);
+    DL_DELETE(l->in_order, p);
+    l->npending--;
+    p->next = u->free_pending;
+    u->free_pending = p;
+}
+
+static void fail_pending(ulink_t *l, ErrorCode code, const char *msg)
+{
+    upstreams_t *u = l->u;
+    pending_t *p, *tmp;
+    DL_FOREACH_SAFE(l->in_order, p, tmp)
+    {
+        session_deliver_error(u->gw->sessions, p->session, p->cseq, p->type, code, msg);
+        pending_release(u, l, p);
+    }
+}
+
+static ulink_t *find_link(upstreams_t *u, int peer_type, uint32_t id)
+{
+    for (ulink_t *l = u->links; l; l = l->next)
+        if (l->peer_type == peer_type && l->server_id == id && !l->removed)
+            return l;
+    return NULL;
+}
+
+static void free_link(ulink_t *l)
+{
+    upstreams_t *u = l->u;
+    for (ulink_t **pp = &u->links; *pp; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    }
+    frame_parser_free(&l->parser);
+    xfree(l);
+}
+
+static void maybe_free(ulink_t *l)
+{
+    if (l->removed && !l->conn && !l->gai_pending)
+        free_link(l);
+}
+
+static void set_state(ulink_t *l, ul_state_t s)
+{
+    l->state = s;
+    l->state_since_ms = uv_now(l->u->gw->loop);
+}
+
+/* ---- link frames ---- */
+
+static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
+{
+    ulink_t *l = ctx;
+    upstreams_t *u = l->u;
+    gw_t *gw = u->gw;
+    l->last_rx_ms = uv_now(gw->loop);
+    switch (l->state) {
+    case UL_WAIT_CHALLENGE: {
+        if (h->type != LINK_CHALLENGE || h->len != LINK_CHALLENGE_LEN || body[0] != LINK_VERSION) {
+            link_close(l, "bad_challenge");
+            return 1;
+        }
+        uint8_t be_type = body[1];
+        uint32_t be_id = get_u32(body + 2);
+        const uint8_t *nonce_b = body + 6;
+        const uint8_t *mac_b = body + 6 + LINK_NONCE_LEN;
+        uint32_t gw_id = registry_id(gw->reg);
+        if (be_type != l->peer_type || be_id != l->server_id) {
+            log_warn("link_refused", "type=%s id=%u reason=identity_mismatch got_type=%d got_id=%u",
+                     peer_type_name(l->peer_type), l->server_id, be_type, be_id);
+            link_close(l, "identity_mismatch");
+            return 1;
+        }
+        if (link_mac_verify(mac_b, gw->key, "be->gw", l->nonce_g, nonce_b, be_type, be_id, gw_id) != 0) {
+            log_warn("link_auth_failed", "type=%s id=%u host=%s port=%d reason=bad_mac",
+                     peer_type_name(l->peer_type), l->server_id, l->host, l->port);
+            link_close(l, "auth_failed");
+            return 1;
+        }
+        uint8_t mac_g[LINK_MAC_LEN];
+        link_mac(mac_g, gw->key, "gw->be", nonce_b, l->nonce_g, be_type, be_id, gw_id);
+        (void)link_send(l->conn, LINK_AUTH, 0, mac_g, sizeof mac_g);
+        set_state(l, UL_WAIT_READY);
+        return 0;
+    }
+    case UL_WAIT_READY:
+        if (h->type != LINK_READY) {
+            link_close(l, "bad_ready");
+            return 1;
+        }
+        set_state(l, UL_UP);
+        l->backoff_ms = 0;
+        l->failures = 0;
+        l->link_draining = 0;
+        l->last_ping_ms = l->last_rx_ms;
+        log_info("link_up", "type=%s id=%u host=%s port=%d", peer_type_name(l->peer_type),
+                 l->server_id, l->host, l->port);
+        return 0;
+    case UL_UP:
+        break;
+    default:
+        return 1;
+    }
+    switch (h->type) {
+    case LINK_PONG:
+        return 0;
+    case LINK_PING:
+        if (h->len == 8)
+            (void)link_send(l->conn, LINK_PONG, 0, body, 8);
+        return 0;
+    case LINK_DRAINING:
+        if (!l->link_draining)
+            log_info("link_draining", "type=%s id=%u", peer_type_name(l->peer_type), l->server_id);
+        l->link_draining = 1;
+        return 0;
+    case LINK_RESPONSE: {
+        link_msg_t m;
+        if (link_parse(LINK_RESPONSE, body, h->len, &m) < 0) {
+            link_close(l, "short_response");
+            return 1;
+        }
+        pending_t *p;
+        uint32_t rid = h->seq;
+        HASH_FIND(hh, l->by_rid, &rid, sizeof rid, p);
+        if (!p)
+            return 0; /* timed out already: the client got TIMEOUT */
+        gw->stats.responses++;
+        session_deliver(gw->sessions, p->session, m.type, p->cseq, m.payload, m.len);
+        pending_release(u, l, p);
+        return 0;
+    }
+    case LINK_PUSH: {
+        link_msg_t m;
+        if (link_parse(LINK_PUSH, body, h->len, &m) < 0) {
+            link_close(l, "short_push");
+            return 1;
+        }
+        session_deliver(gw->sessions, m.session, m.type, 0, m.payload, m.len);
+        return 0;
+    }
+    default:
+        link_close(l, "unexpected_kind");
+        return 1;
+    }
+}
+
+static void on_link_read(conn_t *c, const uint8_t *data, size_t n)
+{
+    ulink_t *l = conn_data(c);
+    if (frame_parser_feed(&l->parser, data, n, on_link_frame, l) == FRAME_ETOOBIG)
+        link_close(l, "frame_too_large");
+}
+
+static void schedule_retry(ulink_t *l)
+{
+    gw_t *gw = l->u->gw;
+    l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : 50;
+    if (l->backoff_ms > (uint32_t)gw->s.reconnect_max_ms)
+        l->backoff_ms = (uint32_t)gw->s.reconnect_max_ms;
+    /* jitter of up to a quarter, so gateways don't reconnect in lockstep */
+    uint32_t jitter = l->backoff_ms / 4 ? randombytes_uniform(l->backoff_ms / 4) : 0;
+    l->next_attempt_ms = uv_now(gw->loop) + l->backoff_ms + jitter;
+    set_state(l, UL_DOWN);
+}
+
+static void on_link_close(conn_t *c, int reason)
+{
+    ulink_t *l = conn_data(c);
+    int was_up = l->state == UL_UP;
+    l->conn = NULL;
+    frame_parser_free(&l->parser);
+    fail_pending(l, ERROR_CODE__SERVICE_UNAVAILABLE, "server went away");
+    if (was_up)
+        log_warn("link_down", "type=%s id=%u reason=%s", peer_type_name(l->peer_type),
+                 l->server_id, conn_reason_str(reason));
+    else if (l->failures == 0 || l->failures % 50 == 0)
+        log_info("link_connect_failed", "type=%s id=%u host=%s port=%d state=%s reason=%s failures=%u",
+                 peer_type_name(l->peer_type), l->server_id, l->host, l->port,
+                 state_name(l->state), conn_reason_str(reason), l->failures + 1);
+    if (!was_up)
+        l->failures++;
+    schedule_retry(l);
+    maybe_free(l);
+}
+
+static void link_close(ulink_t *l, const char *why)
+{
+    if (!l->conn)
+        return;
+    log_debug("link_close", "type=%s id=%u why=%s", peer_type_name(l->peer_type), l->server_id, why);
+    conn_close(l->conn, CONN_CLOSE_PROTOCOL);
+}
+
+static void on_link_connected(conn_t *c, int status)
+{
+    ulink_t *l = conn_data(c);
+    if (status != 0) {
+        conn_close(c, CONN_CLOSE_IO);
+        return;
+    }
+    gw_t *gw = l->u->gw;
+    uint8_t hello[LINK_HELLO_LEN];
+    hello[0] = LINK_VERSION;
+    hello[1] = PEER_GATEWAY;
+    put_u32(hello + 2, registry_id(gw->reg));
+    randombytes_buf(l->nonce_g, LINK_NONCE_LEN);
+    memcpy(hello + 6, l->nonce_g, LINK_NONCE_LEN);
+    (void)link_send(c, LINK_HELLO, 0, hello, sizeof hello);
+    set_state(l, UL_WAIT_CHALLENGE);
+}
+
+static void connect_addr(ulink_t *l, const struct sockaddr *sa)
+{
+    gw_t *gw = l->u->gw;
+    frame_parser_init(&l->parser, LINK_MAX_FRAME);
+    l->conn = conn_new(gw->cl, 64u * 1024u * 1024u, on_link_read, on_link_close, l);
+    set_state(l, UL_CONNECTING);
+    if (conn_connect(l->conn, sa, on_link_connected) != 0)
+        conn_close(l->conn, CONN_CLOSE_IO);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    ulink_t *l = req->data;
+    l->gai_pending = 0;
+    if (l->removed || status < 0 || !res) {
+        if (res)
+            uv_freeaddrinfo(res);
+        if (!l->removed) {
+            log_warn("link_resolve_failed", "host=%s error=%s", l->host, uv_strerror(status));
+            l->failures++;
+            schedule_retry(l);
+        }
+        maybe_free(l);
+        return;
+    }
+    struct sockaddr_storage ss;
+    memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    uv_freeaddrinfo(res);
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)l->port);
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)l->port);
+    connect_addr(l, (struct sockaddr *)&ss);
+}
+
+static void link_connect(ulink_t *l)
+{
+    if (l->conn || l->gai_pending || l->removed)
+        return;
+    if (registry_id(l->u->gw->reg) == 0)
+        return; /* not registered yet: our HELLO needs our id */
+    struct sockaddr_storage ss;
+    if (addr_make(l->host, l->port, &ss) == 0) {
+        connect_addr(l, (struct sockaddr *)&ss);
+        return;
+    }
+    /* A host name (docker-compose service names): resolve without blocking the loop. */
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    l->gai.data = l;
+    l->gai_pending = 1;
+    set_state(l, UL_RESOLVING);
+    if (uv_getaddrinfo(l->u->gw->loop, &l->gai, on_resolved, l->host, NULL, &hints) != 0) {
+        l->gai_pending = 0;
+        schedule_retry(l);
+    }
+}
+
+/* Marks a link as gone from the registry; it is freed once closed. */
+static void link_remove(ulink_t *l, const char *why)
+{
+    if (l->removed)
+        return;
+    log_info("link_removed", "type=%s id=%u reason=%s", peer_type_name(l->peer_type), l->server_id, why);
+    l->removed = 1;
+    if (l->conn)
+        conn_close(l->conn, CONN_CLOSE_LOCAL);
+    else if (l->gai_pending)
+        uv_cancel((uv_req_t *)&l->gai);
+    maybe_free(l);
+}
+
+static void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *host, int port, int status)
+{
+    ulink_t *l = find_link(u, peer_type, id);
+    if (l && (strcmp(l->host, host) != 0 || l->port != port)) {
+        link_remove(l, "address_changed");
+        l = NULL;
+    }
+    if (!l) {
+        l = xcalloc(1, sizeof *l);
+        l->u = u;
+        l->peer_type = peer_type;
+        l->server_id = id;
+        snprintf(l->host, sizeof l->host, "%s", host);
+        l->port = port;
+        l->next = u->links;
+        u->links = l;
+        log_info("link_added", "type=%s id=%u host=%s port=%d", peer_type_name(peer_type), id, host, port);
+        set_state(l, UL_DOWN);
+        link_connect(l);
+    }
+    l->registry_draining = status == REG_STATUS_DRAINING;
+    l->seen_sweep = u->sweep_gen;
+}
+
+/* ---- routing ---- */
+
+ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
+                           uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
+{
+    /* Round robin over the usable links of that type. */
+    ulink_t *cands[64];
+    int n = 0;
+    for (ulink_t *l = u->links; l && n < 64; l = l->next)
+        if (l->peer_type == peer_type && l->state == UL_UP && !l->removed && !l->link_draining &&
+            !l->registry_draining && !conn_is_closing(l->conn))
+            cands[n++] = l;
+    if (n == 0)
+        return ERROR_CODE__SERVICE_UNAVAILABLE;
+    ulink_t *l = cands[u->rr[peer_type]++ % (uint32_t)n];
+    uint32_t rid = ++l->next_rid;
+    if (rid == 0)
+        rid = ++l->next_rid;
+    if (link_send_request(l->conn, rid, session, user, type, seq, payload, len) != 0)
+        return ERROR_CODE__SERVICE_UNAVAILABLE;
+    pending_t *p = pending_alloc(u);
+    p->rid = rid;
+    p->type = type;
+    p->cseq = seq;
+    p->session = session;
+    p->deadline_ms = uv_now(u->gw->loop) + (uint64_t)u->gw->s.request_timeout_ms;
+    HASH_ADD(hh, l->by_rid, rid, sizeof p->rid, p);
+    DL_APPEND(l->in_order, p);
+    l->npending++;
+    return ERROR_CODE__OK;
+}
+
+/* ---- discovery ---- */
+
+typedef struct hq {
+    upstreams_t *u;
+    int peer_type;
+    uint32_t id;
+} hq_t;
+
+static int type_from_name(const char *name, size_t n)
+{
+    if (n == 5 && memcmp(name, "Lobby", 5) == 0)
+        return PEER_LOBBY;
+    if (n == 4 && memcmp(name, "Game", 4) == 0)
+        return PEER_GAME;
+    return 0;
+}
+
+static void on_hash(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    hq_t *q = privdata;
+    upstreams_t *u = q->u;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        xfree(q);
+        return;
+    }
+    if (r->elements == 0) {
+        /* The hash expired: the server is gone. Remove it from the list (atomically, only if
+         * still gone) and drop its link. */
+        registry_sweep_id(u->gw->redis, u->gw->s.prefix, peer_type_name(q->peer_type), q->id);
+        ulink_t *l = find_link(u, q->peer_type, q->id);
+        if (l)
+            link_remove(l, "registry_expired");
+        xfree(q);
+        return;
+    }
+    const char *address = NULL;
+    int port = -1, status = 0;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (strcmp(k, "address") == 0)
+            address = v;
+        else if (strcmp(k, "port") == 0)
+            port = atoi(v);
+        else if (strcmp(k, "status") == 0)
+            status = atoi(v);
+    }
+    if (address && port > 0 && port < 65536) {
+        ensure_link(u, q->peer_type, q->id, address, port, status);
+    }
+    xfree(q);
+}
+
+static void query_server(upstreams_t *u, int peer_type, uint32_t id)
+{
+    char key[300];
+    registry_hash_key(key, sizeof key, u->gw->s.prefix, peer_type_name(peer_type), id);
+    hq_t *q = xcalloc(1, sizeof *q);
+    q->u = u;
+    q->peer_type = peer_type;
+    q->id = id;
+    if (rconn_cmd(u->gw->redis, on_hash, q, "HGETALL %s", key) < 0)
+        xfree(q);
+}
+
+typedef struct lq {
+    upstreams_t *u;
+    int peer_type;
+} lq_t;
+
+static void on_list(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    lq_t *q = privdata;
+    upstreams_t *u = q->u;
+    redisReply *r = reply;
+    int peer_type = q->peer_type;
+    xfree(q);
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    uint32_t ids[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements && n < 1024; i++) {
+        if (!r->element[i]->str)
+            continue;
+        char *end;
+        unsigned long v = strtoul(r->element[i]->str, &end, 10);
+        if (*end || v == 0 || v > UINT32_MAX)
+            continue;
+        ids[n++] = (uint32_t)v;
+        query_server(u, peer_type, (uint32_t)v);
+    }
+    /* Links whose id left the list are gone (deregistered, or swept after expiring). */
+    for (ulink_t *l = u->links; l; l = l->next) {
+        if (l->peer_type != peer_type || l->removed)
+            continue;
+        int found = 0;
+        for (size_t i = 0; i < n && !found; i++)
+            found = ids[i] == l->server_id;
+        if (!found)
+            link_remove(l, "not_in_registry");
+    }
+}
+
+static void read_lists(upstreams_t *u)
+{
+    u->sweep_gen++;
+    u->last_sweep_ms = uv_now(u->gw->loop);
+    for (size_t i = 0; i < sizeof PEER_TYPES / sizeof PEER_TYPES[0]; i++) {
+        char list[300];
+        registry_list_key(list, sizeof list, u->gw->s.prefix, peer_type_name(PEER_TYPES[i]));
+        lq_t *q = xmalloc(sizeof *q);
+        q->u = u;
+        q->peer_type = PEER_TYPES[i];
+        if (rconn_cmd(u->gw->redis, on_list, q, "LRANGE %s 0 -1", list) < 0)
+            xfree(q);
+    }
+}
+
+/* "<prefix>Server:<Type>:<id>" -> type and id; 0 when it is not a backend's key. */
+static int parse_server_key(upstreams_t *u, const char *key, size_t len, uint32_t *id)
+{
+    size_t pl = strlen(u->gw->s.prefix);
+    if (len < pl + 7 || memcmp(key, u->gw->s.prefix, pl) != 0 || memcmp(key + pl, "Server:", 7) != 0)
+        return 0;
+    const char *t = key + pl + 7;
+    const char *colon = memchr(t, ':', len - pl - 7);
+    if (!colon)
+        return 0;
+    int type = type_from_name(t, (size_t)(colon - t));
+    char num[16];
+    size_t nl = len - (size_t)(colon + 1 - key);
+    if (!type || nl == 0 || nl >= sizeof num)
+        return 0;
+    memcpy(num, colon + 1, nl);
+    num[nl] = '\0';
+    char *end;
+    unsigned long v = strtoul(num, &end, 10);
+    if (*end || v == 0 || v > UINT32_MAX)
+        return 0;
+    *id = (uint32_t)v;
+    return type;
+}
+
+static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    upstreams_t *u = privdata;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+        return;
+    const char *kind = r->element[0]->str;
+    if (!kind)
+        return;
+    if (strcmp(kind, "subscribe") == 0) {
+        if (!u->subscribed) {
+            u->subscribed = 1;
+            read_lists(u); /* pub/sub is at-most-once: re-read after (re)subscribing */
+        }
+        return;
+    }
+    if (strcmp(kind, "message") != 0 || !r->element[1]->str || !r->element[2]->str)
+        return;
+    char on_chan[300];
+    registry_channel(on_chan, sizeof on_chan, u->gw->s.prefix, 1);
+    int on = strcmp(r->element[1]->str, on_chan) == 0;
+    uint32_t id;
+    int type = parse_server_key(u, r->element[2]->str, r->element[2]->len, &id);
+    if (!type)
+        return;
+    if (on) {
+        query_server(u, type, id);
+    } else {
+        ulink_t *l = find_link(u, type, id);
+        if (l)
+            link_remove(l, "server_off");
+    }
+}
+
+void upstreams_sub_event(upstreams_t *u, int up)
+{
+    u->subscribed = 0;
+    if (!up)
+        return;
+    char on[300], off[300];
+    registry_channel(on, sizeof on, u->gw->s.prefix, 1);
+    registry_channel(off, sizeof off, u->gw->s.prefix, 0);
+    (void)rconn_cmd(u->gw->redis_sub, on_sub_message, u, "SUBSCRIBE %s %s", on, off);
+}
+
+void upstreams_redis_event(upstreams_t *u, int up)
+{
+    if (up)
+        read_lists(u);
+}
+
+/* ---- periodic work ---- */
+
+void upstreams_tick(upstreams_t *u)
+{
+    gw_t *gw = u->gw;
+    uint64_t now = uv_now(gw->loop);
+    for (ulink_t *l = u->links; l; l = l->next) {
+        if (l->removed)
+            continue;
+        /* Requests past their deadline: oldest first. */
+        while (l->in_order && l->in_order->deadline_ms <= now) {
+            pending_t *p = l->in_order;
+            gw->stats.timeouts++;
+            session_deliver_error(gw->sessions, p->session, p->cseq, p->type, ERROR_CODE__TIMEOUT,
+                                  "the server did not answer in time");
+            pending_release(u, l, p);
+        }
+        switch (l->state) {
+        case UL_DOWN:
+            if (now >= l->next_attempt_ms)
+                link_connect(l);
+            break;
+        case UL_CONNECTING:
+        case UL_WAIT_CHALLENGE:
+        case UL_WAIT_READY:
+            if (now - l->state_since_ms > (uint64_t)gw->s.link_dead_ms)
+                link_close(l, "handshake_timeout");
+            break;
+        case UL_UP:
+            if (now - l->last_rx_ms > (uint64_t)gw->s.link_dead_ms) {
+                log_warn("link_dead", "type=%s id=%u silent_ms=%llu", peer_type_name(l->peer_type),
+                         l->server_id, (unsigned long long)(now - l->last_rx_ms));
+                link_close(l, "silent");
+            } else if (now - l->last_ping_ms >= (uint64_t)gw->s.link_ping_ms) {
+                l->last_ping_ms = now;
+                (void)link_send_ping(l->conn, LINK_PING, now);
+            }
+            break;
+        case UL_RESOLVING:
+            break;
+        }
+    }
+    if (rconn_up(gw->redis) && now - u->last_sweep_ms >= (uint64_t)gw->s.sweep_ms)
+        read_lists(u);
+}
+
+upstreams_t *upstreams_new(gw_t *gw)
+{
+    upstreams_t *u = xcalloc(1, sizeof *u);
+    u->gw = gw;
+    return u;
+}
+
+int upstreams_up_count(const upstreams_t *u, int peer_type)
+{
+    int n = 0;
+    for (const ulink_t *l = u->links; l; l = l->next)
+        n += l->peer_type == peer_type && l->state == UL_UP && !l->removed;
+    return n;
+}
+
+size_t upstreams_pending(const upstreams_t *u)
+{
+    size_t n = 0;
+    for (const ulink_t *l = u->links; l; l = l->next)
+        n += l->npending;
+    return n;
+}
+
+void upstreams_close(upstreams_t *u)
+{
+    for (ulink_t *l = u->links, *next; l; l = next) {
+        next = l->next;
+        link_remove(l, "shutdown");
+    }
+}
+
+void upstreams_free(upstreams_t *u)
+{
+    while (u->free_pending) {
+        pending_t *p = u->free_pending;
+        u->free_pending = p->next;
+        xfree(p);
+    }
+    xfree(u);
+}

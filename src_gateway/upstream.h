@@ -1,0 +1,36 @@
+/* upstream: the gateway's authenticated links to every live lobby and game daemon:
+ * discovery from the Redis registry (lists at start and after every Redis reconnect, ServerOn /
+ * ServerOff, a periodic sweep), reconnect with capped exponential backoff, pings and the dead
+ * link rule, and the requests in flight on each link. */
+#ifndef GATEWAY_UPSTREAM_H
+#define GATEWAY_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.pb-c.h"
+#include "gateway.h"
+
+upstreams_t *upstreams_new(gw_t *gw);
+
+/* Sends a client request to a live, non-draining backend of peer_type, spreading requests
+ * across them. Returns 0, or the ErrorCode to answer the client with. */
+ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
+                           uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
+
+/* Redis connection events (from main's rconn callbacks). */
+void upstreams_redis_event(upstreams_t *u, int up);
+void upstreams_sub_event(upstreams_t *u, int up);
+/* Periodic work: pings, dead links, reconnects, request timeouts, registry sweep. */
+void upstreams_tick(upstreams_t *u);
+
+/* Links up (authenticated) of a type, and requests in flight over all links. */
+int upstreams_up_count(const upstreams_t *u, int peer_type);
+size_t upstreams_pending(const upstreams_t *u);
+
+/* Closes every link (pending requests get SERVICE_UNAVAILABLE). */
+void upstreams_close(upstreams_t *u);
+/* Frees, once the loop has run every close callback. */
+void upstreams_free(upstreams_t *u);
+
+#endif
