@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "log.h"
 #include "util.h"
@@ -28,6 +29,12 @@ int daemon_setup(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A gateway holds one descriptor per client: take every descriptor the hard limit allows. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     redis_url_t u;
     if (redis_url_parse(config_str(cfg, "REDIS_URL"), &u) < 0) {
         log_error("bad_config", "option=REDIS_URL value=\"%s\"", config_str(cfg, "REDIS_URL"));

@@ -42,6 +42,7 @@ struct rconn {
     int closing;
     int failures;
     int setup_pending;
+    int subscriber;
 };
 
 static void schedule_reconnect(rconn_t *r);
@@ -85,6 +86,8 @@ static void on_timer(uv_timer_t *t)
         rconn_reset(r);
         break;
     case R_UP:
+        if (r->subscriber)
+            break;
         if (r->ping_sent_ms) {
             if (uv_now(r->loop) - r->ping_sent_ms >= PING_TIMEOUT_MS) {
                 log_warn("redis_timeout", "conn=%s waited_ms=%llu", r->name,
@@ -256,6 +259,8 @@ rconn_t *rconn_new(uv_loop_t *loop, const char *url, const char *name, rconn_eve
     start_connect(r);
     return r;
 }
+
+void rconn_set_subscriber(rconn_t *r) { r->subscriber = 1; }
 
 int rconn_up(const rconn_t *r) { return r->state == R_UP; }
 

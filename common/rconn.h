@@ -18,6 +18,11 @@ typedef void (*rconn_event_cb)(rconn_t *r, int up, void *ud);
  * resolved with uv_getaddrinfo, never blocking the loop. Returns NULL on a malformed URL. */
 rconn_t *rconn_new(uv_loop_t *loop, const char *url, const char *name, rconn_event_cb cb, void *ud);
 
+/* For a connection that will SUBSCRIBE: hiredis 0.14 never answers a PING callback in
+ * subscribed mode, so the PING watchdog is off; the owner resets it (rconn_reset) when its
+ * command connection to the same server fails. */
+void rconn_set_subscriber(rconn_t *r);
+
 /* 1 when connected and ready for commands. */
 int rconn_up(const rconn_t *r);
 

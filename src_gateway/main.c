@@ -108,6 +108,9 @@ static void on_redis(rconn_t *r, int up, void *ud)
     gw_t *gw = ud;
     registry_redis_event(gw->reg, up);
     upstreams_redis_event(gw->ups, up);
+    /* The subscriber has no watchdog of its own: when commands fail, start it afresh too. */
+    if (!up && rconn_up(gw->redis_sub))
+        rconn_reset(gw->redis_sub);
 }
 
 static void on_redis_sub(rconn_t *r, int up, void *ud)
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
     gw->ups = upstreams_new(gw);
     gw->redis = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "registry", on_redis, gw);
     gw->redis_sub = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "subscriber", on_redis_sub, gw);
+    rconn_set_subscriber(gw->redis_sub);
     gw->reg = registry_new(&loop, gw->redis, gw->s.prefix, "Gateway", advertise, port,
                            CLUSTER_VERSION, on_registered, gw);
 

@@ -1,0 +1,404 @@
+/* harness: real redis-server and daemon processes for integration tests. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PROCS 64
+
+static char dir[256];
+static char prefix[128];
+static int redis_port;
+static pid_t redis_pid;
+static redisContext *rc;
+static proc_t procs[MAX_PROCS];
+static int nprocs;
+static char test_name[64];
+static int scenario;
+
+uint64_t h_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void h_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+int h_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("h_free_port");
+        exit(1);
+    }
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+int h_redis_port(void) { return redis_port; }
+const char *h_prefix(void) { return prefix; }
+const char *h_dir(void) { return dir; }
+
+void h_new_prefix(const char *tag)
+{
+    snprintf(prefix, sizeof prefix, "t%d-%s-%d-%s:", (int)getpid(), test_name, ++scenario, tag);
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < nprocs; i++)
+        if (procs[i].pid > 0 && !procs[i].exited) {
+            kill(procs[i].pid, SIGCONT);
+            kill(procs[i].pid, SIGKILL);
+            waitpid(procs[i].pid, NULL, 0);
+            procs[i].exited = 1;
+        }
+    if (rc) {
+        redisFree(rc);
+        rc = NULL;
+    }
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = 0;
+    }
+    if (dir[0] && !getenv("KEEP_TEST_DIR")) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+}
+
+static void on_fatal(int sig)
+{
+    teardown();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void print_tail(const char *path, int lines)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -n %d '%s' 1>&2", lines, path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no log at %s)\n", path);
+}
+
+void h_fail(void)
+{
+    for (int i = 0; i < nprocs; i++) {
+        fprintf(stderr, "---- last lines of %s (pid %d) ----\n", procs[i].name, (int)procs[i].pid);
+        print_tail(procs[i].log, 25);
+    }
+    exit(1);
+}
+
+static pid_t spawn(const char *bin, char *const argv[], char *const envp[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        setpgid(0, 0);
+        execve(bin, argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void redis_connect(void)
+{
+    uint64_t deadline = h_now_ms() + 10000;
+    while (h_now_ms() < deadline) {
+        struct timeval tv = {1, 0};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            if (r && r->type == REDIS_REPLY_STATUS) {
+                freeReplyObject(r);
+                rc = c;
+                return;
+            }
+            if (r)
+                freeReplyObject(r);
+        }
+        if (c)
+            redisFree(c);
+        h_sleep_ms(50);
+    }
+    fprintf(stderr, "redis-server did not answer on port %d\n", redis_port);
+    h_fail();
+}
+
+void h_redis_start(void)
+{
+    char port[16], log[300];
+    snprintf(port, sizeof port, "%d", redis_port);
+    snprintf(log, sizeof log, "%s/redis.log", dir);
+    char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--dir", dir, NULL};
+    extern char **environ;
+    const char *bin = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "/usr/bin/redis-server";
+    redis_pid = spawn(bin, argv, environ, log);
+    redis_connect();
+}
+
+void h_redis_stop(void)
+{
+    if (rc) {
+        redisFree(rc);
+        rc = NULL;
+    }
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = 0;
+    }
+}
+
+redisContext *h_redis(void)
+{
+    if (!rc || rc->err) {
+        if (rc)
+            redisFree(rc);
+        rc = NULL;
+        redis_connect();
+    }
+    return rc;
+}
+
+void h_init(const char *name)
+{
+    snprintf(test_name, sizeof test_name, "%s", name);
+    snprintf(dir, sizeof dir, "/tmp/cluster-test-%s-XXXXXX", name);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    atexit(teardown);
+    signal(SIGINT, on_fatal);
+    signal(SIGTERM, on_fatal);
+    signal(SIGABRT, on_fatal);
+    signal(SIGSEGV, on_fatal);
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IONBF, 0);
+    redis_port = h_free_port();
+    h_redis_start();
+    h_new_prefix("a");
+}
+
+static void start_proc(proc_t *p)
+{
+    char *argv[] = {(char *)p->bin, NULL};
+    p->pid = spawn(p->bin, argv, p->env, p->log);
+    p->exited = 0;
+}
+
+proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
+{
+    if (nprocs == MAX_PROCS) {
+        fprintf(stderr, "too many processes\n");
+        h_fail();
+    }
+    proc_t *p = &procs[nprocs++];
+    memset(p, 0, sizeof *p);
+    p->bin = bin;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->log, sizeof p->log, "%s/%s-%d.log", dir, name, nprocs);
+    char buf[512];
+    snprintf(buf, sizeof buf, "REDIS_URL=redis://127.0.0.1:%d", redis_port);
+    p->env[p->nenv++] = strdup(buf);
+    snprintf(buf, sizeof buf, "REDIS_PREFIX=%s", prefix);
+    p->env[p->nenv++] = strdup(buf);
+    /* extra entries come first so they win over the defaults below (getenv takes the first) */
+    for (int i = 0; extra && extra[i] && p->nenv < 24; i++)
+        p->env[p->nenv++] = strdup(extra[i]);
+    p->env[p->nenv++] = strdup("CLUSTER_SECRET=" H_SECRET);
+    p->env[p->nenv++] = strdup("LOG_LEVEL=debug");
+    p->env[p->nenv++] = strdup("LISTEN_ADDR=127.0.0.1:0");
+    p->env[p->nenv++] = strdup("ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99");
+    p->env[p->nenv] = NULL;
+    start_proc(p);
+    return p;
+}
+
+proc_t *h_spawn_gateway(int *port, const char *const *extra)
+{
+    *port = h_free_port();
+    char listen[64];
+    snprintf(listen, sizeof listen, "LISTEN_ADDR=127.0.0.1:%d", *port);
+    const char *env[24];
+    int n = 0;
+    env[n++] = listen;
+    for (int i = 0; extra && extra[i] && n < 22; i++)
+        env[n++] = extra[i];
+    env[n] = NULL;
+    proc_t *p = h_spawn(GATEWAYD_PATH, "gatewayd", env);
+    /* wait until it accepts */
+    uint64_t deadline = h_now_ms() + 5000;
+    while (h_now_ms() < deadline) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return p;
+        h_sleep_ms(20);
+    }
+    fprintf(stderr, "gatewayd did not listen on %d\n", *port);
+    h_fail();
+}
+
+void h_restart(proc_t *p)
+{
+    if (!p->exited && p->pid > 0)
+        h_wait_exit(p, 5000);
+    /* A fresh log, so h_server_id and h_log_count see only the new process. */
+    char old[600];
+    snprintf(old, sizeof old, "%s.prev", p->log);
+    rename(p->log, old);
+    start_proc(p);
+}
+
+void h_kill(proc_t *p, int sig)
+{
+    if (p->pid > 0 && !p->exited)
+        kill(p->pid, sig);
+}
+
+int h_wait_exit(proc_t *p, int timeout_ms)
+{
+    uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+    while (!p->exited) {
+        int st;
+        pid_t r = waitpid(p->pid, &st, WNOHANG);
+        if (r == p->pid) {
+            p->exited = 1;
+            p->status = st;
+            break;
+        }
+        if (h_now_ms() >= deadline)
+            return -1;
+        h_sleep_ms(10);
+    }
+    return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+int h_alive(proc_t *p)
+{
+    if (p->exited)
+        return 0;
+    int st;
+    if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+        p->exited = 1;
+        p->status = st;
+        return 0;
+    }
+    return 1;
+}
+
+int h_registered(const char *type)
+{
+    redisContext *c = h_redis();
+    redisReply *r = redisCommand(c, "LRANGE %sServer:%s 0 -1", prefix, type);
+    if (!r)
+        return -1;
+    int n = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *e = redisCommand(c, "EXISTS %sServer:%s:%s", prefix, type, r->element[i]->str);
+        if (e && e->type == REDIS_REPLY_INTEGER && e->integer == 1)
+            n++;
+        if (e)
+            freeReplyObject(e);
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+int h_wait_registered(const char *type, int n, int timeout_ms)
+{
+    uint64_t start = h_now_ms();
+    while (h_now_ms() - start <= (uint64_t)timeout_ms) {
+        if (h_registered(type) == n)
+            return (int)(h_now_ms() - start);
+        h_sleep_ms(20);
+    }
+    return -1;
+}
+
+uint32_t h_server_id(proc_t *p)
+{
+    /* the daemon logs "event=registry_registered type=X id=N" */
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return 0;
+    char line[2048];
+    uint32_t id = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *e = strstr(line, "event=registry_registered");
+        if (!e)
+            continue;
+        char *i = strstr(e, " id=");
+        if (i)
+            id = (uint32_t)strtoul(i + 4, NULL, 10);
+    }
+    fclose(f);
+    return id;
+}
+
+long h_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kib;
+}
+
+int h_log_count(proc_t *p, const char *needle)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}

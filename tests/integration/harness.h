@@ -1,0 +1,87 @@
+/* harness: integration tests against real processes: a real redis-server on a free loopback
+ * port, the daemons started as child processes with a unique REDIS_PREFIX, and teardown even
+ * when a check fails (atexit + fatal signals). */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define H_SECRET "integration-test-secret-0123456789"
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "CHECK FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+            h_fail();                                                                          \
+        }                                                                                      \
+    } while (0)
+#define CHECK_EQ(a, b)                                                                         \
+    do {                                                                                       \
+        long long _a = (long long)(a), _b = (long long)(b);                                    \
+        if (_a != _b) {                                                                        \
+            fprintf(stderr, "CHECK FAILED %s:%d: %s == %s (%lld != %lld)\n", __FILE__,          \
+                    __LINE__, #a, #b, _a, _b);                                                 \
+            h_fail();                                                                          \
+        }                                                                                      \
+    } while (0)
+
+typedef struct proc {
+    pid_t pid;
+    char name[48];
+    char log[512];
+    char *env[32];
+    int nenv;
+    const char *bin;
+    int exited;
+    int status;
+} proc_t;
+
+/* Creates the temp folder, starts redis-server, sets the prefix. Call once per test binary. */
+void h_init(const char *test_name);
+/* Prints the daemons' logs' tails and exits 1 (teardown runs at exit). */
+void h_fail(void) __attribute__((noreturn));
+
+int h_free_port(void);
+int h_redis_port(void);
+const char *h_prefix(void);
+const char *h_dir(void);
+/* A new prefix for the next scenario of the same binary (keeps scenarios apart). */
+void h_new_prefix(const char *tag);
+
+void h_redis_stop(void);
+/* Starts Redis again on the same port (empty: no persistence). */
+void h_redis_start(void);
+/* A synchronous Redis connection for inspecting the registry (tests may block). */
+redisContext *h_redis(void);
+
+/* Starts a daemon: bin is one of GATEWAYD_PATH, LOBBYD_PATH, GAMED_PATH; extra is a
+ * NULL-terminated list of "KEY=VALUE" added to the common environment (REDIS_URL,
+ * REDIS_PREFIX, CLUSTER_SECRET, LOG_LEVEL=debug, LISTEN_ADDR=127.0.0.1:0). */
+proc_t *h_spawn(const char *bin, const char *name, const char *const *extra);
+/* Starts a gateway listening on a free port; returns it in *port. */
+proc_t *h_spawn_gateway(int *port, const char *const *extra);
+/* Starts the same process again with the same environment. */
+void h_restart(proc_t *p);
+void h_kill(proc_t *p, int sig);
+/* Waits for exit; returns the exit status (WEXITSTATUS) or -1 on timeout / killed by signal. */
+int h_wait_exit(proc_t *p, int timeout_ms);
+int h_alive(proc_t *p);
+
+/* Number of ids in <prefix>Server:<type> whose hash exists. */
+int h_registered(const char *type);
+/* Waits until h_registered(type) == n; returns elapsed ms or -1 on timeout. */
+int h_wait_registered(const char *type, int n, int timeout_ms);
+/* The registry id of a spawned daemon (matching its advertised port from its log), 0 if none. */
+uint32_t h_server_id(proc_t *p);
+
+uint64_t h_now_ms(void);
+void h_sleep_ms(int ms);
+/* Resident set size of a process in KiB. */
+long h_rss_kib(pid_t pid);
+/* Counts the lines of a process's log that contain `needle`. */
+int h_log_count(proc_t *p, const char *needle);
+
+#endif
