@@ -85,6 +85,7 @@ static void loop_handle_closed(uv_handle_t *h)
 
 void conn_loop_close(conn_loop_t *cl)
 {
+    flush_all(cl); /* last words (SERVER_CLOSING, DRAINING) still go out */
     cl->closing = 1;
     uv_close((uv_handle_t *)&cl->prepare, loop_handle_closed);
     uv_close((uv_handle_t *)&cl->check, loop_handle_closed);
