@@ -30,6 +30,7 @@ void frame_parser_free(frame_parser_t *p)
     xfree(p->body);
     p->body = NULL;
     p->body_have = 0;
+    p->body_cap = 0;
     p->hdr_have = 0;
 }
 
@@ -60,7 +61,6 @@ int frame_parser_feed(frame_parser_t *p, const uint8_t *data, size_t n, frame_cb
             p->hdr_have = FRAME_HDR_LEN;
             data += FRAME_HDR_LEN;
             n -= FRAME_HDR_LEN;
-            p->body = xmalloc(p->cur.len);
             p->body_have = 0;
             continue;
         }
@@ -80,7 +80,6 @@ int frame_parser_feed(frame_parser_t *p, const uint8_t *data, size_t n, frame_cb
                 p->failed = 1;
                 return FRAME_ETOOBIG;
             }
-            p->body = p->cur.len ? xmalloc(p->cur.len) : NULL;
             p->body_have = 0;
         }
         /* Assemble the body. */
@@ -88,6 +87,17 @@ int frame_parser_feed(frame_parser_t *p, const uint8_t *data, size_t n, frame_cb
         if (take > n)
             take = n;
         if (take) {
+            /* Grow with the bytes that arrived, not with the length announced: a peer that
+             * announces 64 KiB and trickles bytes holds only what it sent. */
+            if (p->body_have + take > p->body_cap) {
+                uint32_t cap = p->body_cap ? p->body_cap : 256;
+                while (cap < p->body_have + take)
+                    cap *= 2;
+                if (cap > p->cur.len)
+                    cap = p->cur.len;
+                p->body = xrealloc(p->body, cap);
+                p->body_cap = cap;
+            }
             memcpy(p->body + p->body_have, data, take);
             p->body_have += (uint32_t)take;
             data += take;
@@ -99,6 +109,7 @@ int frame_parser_feed(frame_parser_t *p, const uint8_t *data, size_t n, frame_cb
         uint8_t *body = p->body;
         p->body = NULL;
         p->body_have = 0;
+        p->body_cap = 0;
         p->hdr_have = 0;
         int stop = cb(ctx, &h, body);
         xfree(body);

@@ -43,6 +43,7 @@ typedef struct frame_parser {
     frame_hdr_t cur;   /* header of the frame being assembled, or of the oversized one */
     uint8_t *body;     /* partial payload; NULL when no partial frame is pending */
     uint32_t body_have;
+    uint32_t body_cap; /* grows with the bytes received, up to cur.len */
 } frame_parser_t;
 
 void frame_parser_init(frame_parser_t *p, uint32_t max_len);

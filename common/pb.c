@@ -69,13 +69,23 @@ int utf8_valid(const uint8_t *s, size_t n)
     return 1;
 }
 
-static int strings_valid(const ProtobufCMessage *m, int depth)
+/* Checks what protobuf-c accepts but we must not: invalid UTF-8 in strings, and unknown fields
+ * with number 0 (forbidden by protobuf; libprotobuf-c 1.4 keeps them from an over-long key,
+ * and its own re-pack of the message then fails to decode). Recurses into sub-messages. */
+static int message_valid(const ProtobufCMessage *m, int depth)
 {
     if (depth > 32)
         return 0;
+    for (unsigned k = 0; k < m->n_unknown_fields; k++)
+        if (m->unknown_fields[k].tag == 0)
+            return 0;
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned f = 0; f < d->n_fields; f++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[f];
+        /* a oneof member other than the one set holds another member's bytes */
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)m + fd->quantifier_offset) != fd->id)
+            continue;
         if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_MESSAGE)
             continue;
         const char *base = (const char *)m + fd->offset;
@@ -95,7 +105,7 @@ static int strings_valid(const ProtobufCMessage *m, int depth)
                 const char *str = item;
                 if (!utf8_valid((const uint8_t *)str, strlen(str)))
                     return 0;
-            } else if (!strings_valid(item, depth + 1)) {
+            } else if (!message_valid(item, depth + 1)) {
                 return 0;
             }
         }
@@ -111,7 +121,7 @@ ProtobufCMessage *pb_unpack(pb_arena_t *a, const ProtobufCMessageDescriptor *des
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &a->allocator, len, data);
     if (!m)
         return NULL;
-    if (!strings_valid(m, 0))
+    if (!message_valid(m, 0))
         return NULL;
     return m;
 }
@@ -134,6 +144,9 @@ size_t pb_pack_error(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_
 {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", message ? message : "");
+    /* never cut a character in two: clients reject invalid UTF-8 */
+    for (size_t l = strlen(msg); l > 0 && !utf8_valid((const uint8_t *)msg, l);)
+        msg[--l] = '\0';
     ErrorResponse er = ERROR_RESPONSE__INIT;
     er.code = code;
     er.message = msg;

@@ -17,8 +17,8 @@ uint64_t mono_ns(void) { return uv_hrtime(); }
 
 static int parse_port(const char *s, int *port)
 {
-    if (!*s)
-        return -1;
+    if (*s < '0' || *s > '9')
+        return -1; /* no sign, no space, not empty */
     char *end;
     long v = strtol(s, &end, 10);
     if (*end || v < 0 || v > 65535)
@@ -106,7 +106,12 @@ int redis_url_parse(const char *url, redis_url_t *out)
         p += 8;
     else if (strstr(p, "://"))
         return -1;
-    const char *at = strrchr(p, '@');
+    /* credentials end at the last '@' before the path ('/' in a password must be %2F) */
+    const char *path = strchr(p, '/');
+    const char *at = NULL;
+    for (const char *q = p; *q && (!path || q < path); q++)
+        if (*q == '@')
+            at = q;
     if (at) {
         const char *cred = p;
         const char *colon = memchr(cred, ':', (size_t)(at - cred));
@@ -124,6 +129,8 @@ int redis_url_parse(const char *url, redis_url_t *out)
         return -1;
     memcpy(hostport, p, hl);
     hostport[hl] = '\0';
+    if (hostport[0] == ':' || strncmp(hostport, "[]", 2) == 0)
+        return -1; /* an empty host is not "any address" here */
     if (strchr(hostport, ':') && hostport[0] != '[' && strchr(hostport, ':') != strrchr(hostport, ':'))
         return -1;
     if (strrchr(hostport, ':') && (hostport[0] != '[' || strstr(hostport, "]:"))) {
@@ -146,7 +153,7 @@ int redis_url_parse(const char *url, redis_url_t *out)
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);
-        if (*end || db < 0 || db > 1000)
+        if (slash[1] < '0' || slash[1] > '9' || *end || db < 0 || db > 1000)
             return -1;
         out->db = (int)db;
     }

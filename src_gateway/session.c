@@ -117,8 +117,15 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
 {
     session_t *s = ctx;
     gw_t *gw = s->ss->gw;
+    uint64_t now = uv_now(gw->loop);
     gw->stats.frames_in++;
-    if (!rate_take(s, uv_now(gw->loop))) {
+    /* Only whole frames count as activity: a peer trickling bytes of one frame is idle. */
+    if (s->last_rx_ms != now) {
+        s->last_rx_ms = now;
+        lru_unlink(s->ss, s);
+        lru_append(s->ss, s);
+    }
+    if (!rate_take(s, now)) {
         if (++s->refused_in_a_row > (uint32_t)gw->s.rate_kick_after) {
             gw->stats.dropped_flood++;
             log_warn("client_flood", "session=%llu action=close", (unsigned long long)s->id);
@@ -189,9 +196,6 @@ static void on_client_read(conn_t *c, const uint8_t *data, size_t n)
 {
     session_t *s = conn_data(c);
     sessions_t *ss = s->ss;
-    s->last_rx_ms = uv_now(ss->gw->loop);
-    lru_unlink(ss, s);
-    lru_append(ss, s);
     if (frame_parser_feed(&s->parser, data, n, on_client_frame, s) == FRAME_ETOOBIG) {
         ss->gw->stats.dropped_bad_frame++;
         log_info("client_bad_frame", "session=%llu len=%u max=%u action=close",

@@ -1,0 +1,114 @@
+/* fuzz_link: link_parse for every kind, and the address / Redis URL parsers, on any bytes.
+ *
+ * The input is parsed as a link body of each kind (exact-size heap copy), then as text (a
+ * NUL-terminated copy) by redis_url_parse and by addr_split with a roomy and a tight buffer.
+ * Checks: link_parse succeeds exactly for REQUEST/RESPONSE/PUSH bodies at least as long as
+ * their prefix and its payload is the rest of the body; whatever the text parsers accept has
+ * a port in range and NUL-terminated fields that fit. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "link.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "fuzz_link: %s\n", what);
+    abort();
+}
+
+static size_t prefix_of(uint16_t kind)
+{
+    switch (kind) {
+    case LINK_REQUEST: return LINK_REQ_PREFIX;
+    case LINK_RESPONSE: return LINK_RESP_PREFIX;
+    case LINK_PUSH: return LINK_PUSH_PREFIX;
+    }
+    return SIZE_MAX;
+}
+
+static void check_link(const uint8_t *data, size_t size)
+{
+    uint8_t *b = malloc(size ? size : 1);
+    if (!b)
+        abort();
+    memcpy(b, data, size);
+    static const uint16_t kinds[] = {0, LINK_HELLO, LINK_CHALLENGE, LINK_AUTH, LINK_READY,
+                                     LINK_PING, LINK_PONG, 7, 8, 9, LINK_REQUEST, LINK_RESPONSE,
+                                     LINK_PUSH, LINK_DRAINING, 14, 0xFFFF};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        link_msg_t m;
+        size_t prefix = prefix_of(kinds[i]);
+        int rc = link_parse(kinds[i], b, size, &m);
+        int want = prefix != SIZE_MAX && size >= prefix ? 0 : -1;
+        if (rc != want)
+            fail("link_parse result");
+        if (rc != 0)
+            continue;
+        if (m.payload != b + prefix || m.len != size - prefix)
+            fail("link_parse payload is not the rest of the body");
+        if (m.session != get_u64(b))
+            fail("link_parse session");
+        if (kinds[i] == LINK_REQUEST && (m.user != get_u64(b + 8) || m.type != get_u16(b + 16) ||
+                                         m.cseq != get_u32(b + 18)))
+            fail("link_parse request fields");
+        if (kinds[i] == LINK_RESPONSE && (m.user != 0 || m.type != get_u16(b + 8) ||
+                                          m.cseq != get_u32(b + 10)))
+            fail("link_parse response fields");
+        if (kinds[i] == LINK_PUSH && (m.user != 0 || m.type != get_u16(b + 8) || m.cseq != 0))
+            fail("link_parse push fields");
+    }
+    free(b);
+}
+
+static void check_text(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s)
+        abort();
+    memcpy(s, data, size);
+    s[size] = '\0';
+
+    redis_url_t u;
+    memset(&u, 0xAB, sizeof u);
+    if (redis_url_parse(s, &u) == 0) {
+        if (u.port < 1 || u.port > 65535)
+            fail("redis_url_parse port out of range");
+        if (u.db < 0 || u.db > 1000)
+            fail("redis_url_parse db out of range");
+        if (!memchr(u.host, '\0', sizeof u.host) || !memchr(u.password, '\0', sizeof u.password))
+            fail("redis_url_parse field not terminated");
+        if (!u.host[0])
+            fail("redis_url_parse accepted an empty host");
+    }
+
+    char host[64];
+    int port = -1;
+    memset(host, 0xAB, sizeof host);
+    if (addr_split(s, host, sizeof host, &port) == 0) {
+        if (port < 0 || port > 65535)
+            fail("addr_split port out of range");
+        if (!memchr(host, '\0', sizeof host))
+            fail("addr_split host not terminated");
+        if (!host[0])
+            fail("addr_split gave an empty host");
+    }
+    /* a tight buffer: whatever is accepted still fits */
+    char tiny[8];
+    memset(tiny, 0xAB, sizeof tiny);
+    if (addr_split(s, tiny, sizeof tiny, &port) == 0 && !memchr(tiny, '\0', sizeof tiny))
+        fail("addr_split overflowed a small host buffer");
+    free(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    check_link(data, size);
+    check_text(data, size);
+    return 0;
+}
