@@ -115,7 +115,7 @@ void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, cons
 static void dispatch(backend_t *be, blink_t *l, uint32_t rid, const link_msg_t *m)
 {
     backend_req_t req = {
-        .link_id = l->id, .rid = rid, .session = m->session, .user = m->user,
+        .link_id = l->id, .gw_id = l->gw_id, .rid = rid, .session = m->session, .user = m->user,
         .type = m->type, .seq = m->cseq,
     };
     be->inflight++;
@@ -190,6 +190,14 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             (void)link_send(l->conn, LINK_PONG, 0, body, 8);
         return 0;
     case LINK_PONG:
+        return 0;
+    case LINK_SESSION_CLOSED:
+        if (h->len != 16) {
+            link_drop(l, "short_session_closed");
+            return 1;
+        }
+        if (be->o.on_session_closed)
+            be->o.on_session_closed(be, l->gw_id, get_u64(body), get_u64(body + 8), be->o.ud);
         return 0;
     case LINK_REQUEST: {
         link_msg_t m;
@@ -286,6 +294,8 @@ static void finish_stop(void *ud)
 {
     backend_t *be = ud;
     log_info("stopped", "inflight=%u", be->inflight);
+    if (be->o.on_stop)
+        be->o.on_stop(be->o.ud);
     for (blink_t *l = be->links; l; l = l->next)
         conn_close_after_flush(l->conn, CONN_CLOSE_LOCAL);
     uv_close((uv_handle_t *)&be->listener, on_handle_closed);
@@ -394,9 +404,65 @@ void backend_echo(backend_t *be, const backend_req_t *req, const ProtobufCMessag
 }
 
 uint32_t backend_id(const backend_t *be) { return registry_id(be->reg); }
+rconn_t *backend_redis(const backend_t *be) { return be->rc; }
+const char *backend_prefix(const backend_t *be) { return be->o.redis_prefix; }
+
+/* The newest authenticated link to gateway gw_id (a reconnecting gateway may briefly have two). */
+static blink_t *link_to_gateway(backend_t *be, uint32_t gw_id)
+{
+    blink_t *best = NULL;
+    for (blink_t *l = be->links; l; l = l->next)
+        if (l->gw_id == gw_id && l->state == BL_UP && !conn_is_closing(l->conn) &&
+            (!best || l->id > best->id))
+            best = l;
+    return best;
+}
+
+void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user)
+{
+    blink_t *l = find_link(be, req->link_id);
+    if (!l || l->state != BL_UP)
+        return;
+    uint8_t b[16];
+    put_u64(b, req->session);
+    put_u64(b + 8, user);
+    (void)link_send(l->conn, LINK_BIND, 0, b, sizeof b);
+}
+
+int backend_push(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
+                 const ProtobufCMessage *msg)
+{
+    blink_t *l = link_to_gateway(be, gw_id);
+    if (!l)
+        return -1;
+    size_t n = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+    uint8_t *p = link_begin_delivery(l->conn, LINK_PUSH, 0, session, type, 0, n);
+    if (!p)
+        return -1;
+    if (n)
+        protobuf_c_message_pack(msg, p);
+    link_commit_delivery(l->conn, LINK_PUSH, n);
+    return 0;
+}
+
+int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason)
+{
+    blink_t *l = link_to_gateway(be, gw_id);
+    if (!l)
+        return -1;
+    size_t rl = strlen(reason);
+    if (rl > 200)
+        rl = 200;
+    uint8_t b[8 + 2 + 200];
+    put_u64(b, session);
+    put_u16(b + 8, (uint16_t)code);
+    memcpy(b + 10, reason, rl);
+    return link_send(l->conn, LINK_KICK, 0, b, 10 + rl);
+}
 int backend_draining(const backend_t *be) { return be->draining; }
 unsigned backend_inflight(const backend_t *be) { return be->inflight; }
 void backend_set_load(backend_t *be, int games, int players) { registry_set_load(be->reg, games, players); }
+void backend_set_ud(backend_t *be, void *ud) { be->o.ud = ud; }
 
 void backend_free(backend_t *be)
 {

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "cluster.pb-c.h"
+#include "rconn.h"
 
 typedef struct backend backend_t;
 
@@ -20,6 +21,7 @@ typedef struct backend backend_t;
  * link is named by id, so a link that closed meanwhile is detected and the answer dropped. */
 typedef struct backend_req {
     uint32_t link_id;
+    uint32_t gw_id;   /* registry id of the gateway that holds the client */
     uint32_t rid;
     uint64_t session;
     uint64_t user; /* the gateway's binding; 0 when not authenticated. Never from a payload. */
@@ -55,6 +57,11 @@ typedef struct backend_opts {
     /* Optional: returns non-zero while the daemon has work that must finish before it
      * deregisters (running matches); polled during drain. */
     int (*busy)(void *ud);
+    /* Optional: an authenticated session closed on gateway gw_id. */
+    void (*on_session_closed)(backend_t *be, uint32_t gw_id, uint64_t session, uint64_t user,
+                              void *ud);
+    /* Optional: the drain is over; close the daemon's own handles so the loop can end. */
+    void (*on_stop)(void *ud);
     void *ud;
 } backend_opts_t;
 
@@ -70,10 +77,25 @@ void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, cons
 void backend_echo(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
 
 uint32_t backend_id(const backend_t *be);
+/* The daemon's Redis connection (shared with its registry entry). */
+rconn_t *backend_redis(const backend_t *be);
+const char *backend_prefix(const backend_t *be);
+
+/* Tells the request's gateway that the session is now `user` (0: unbound). Sent on the same
+ * link before the response, so the binding is in place when the client sees the response. */
+void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user);
+/* Pushes a message (seq 0) to a session on gateway gw_id. Returns 0, or -1 when this daemon
+ * has no live link to that gateway. */
+int backend_push(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
+                 const ProtobufCMessage *msg);
+/* Has gateway gw_id push KICKED(code, reason) to the session and close it. */
+int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason);
 int backend_draining(const backend_t *be);
 /* Requests received and not yet answered. */
 unsigned backend_inflight(const backend_t *be);
 void backend_set_load(backend_t *be, int games, int players);
+/* Sets the ud passed to handlers and hooks (for state created after backend_new). */
+void backend_set_ud(backend_t *be, void *ud);
 
 /* Starts the graceful stop (as SIGTERM does). When it completes every handle is closed and
  * uv_run returns; then call backend_free. */

@@ -12,6 +12,9 @@
  *   RESPONSE  be->gw  rid=seq; u64 session, u16 type, u32 client seq, payload
  *   PUSH      be->gw  u64 session, u16 type, payload (a push to one session; client seq 0)
  *   DRAINING  be->gw  (empty): send this backend no new requests
+ *   BIND      be->gw  u64 session, u64 user: the session is now this user (0: logged out)
+ *   KICK      be->gw  u64 session, u16 ErrorCode, reason: push KICKED, then close it
+ *   SESSION_CLOSED gw->be  u64 session, u64 user: an authenticated client went away
  *
  * mac_b = crypto_auth(key, "be->gw" | nonce_g | nonce_b | be type | backend id | gateway id)
  * mac_g = crypto_auth(key, "gw->be" | nonce_b | nonce_g | be type | backend id | gateway id)
@@ -43,6 +46,9 @@ enum link_kind {
     LINK_RESPONSE = 11,
     LINK_PUSH = 12,
     LINK_DRAINING = 13,
+    LINK_BIND = 14,
+    LINK_KICK = 15,
+    LINK_SESSION_CLOSED = 16,
 };
 
 enum link_peer_type { PEER_GATEWAY = 1, PEER_LOBBY = 2, PEER_GAME = 3 };

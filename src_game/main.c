@@ -7,9 +7,12 @@ static const backend_route_t ROUTES[] = {
     {PACKET_TYPE__ECHO_REQUEST, &echo_request__descriptor, backend_echo},
 };
 
-int main(int argc, char **argv)
-{
-    return backend_main(argc, argv, PEER_GAME, "game",
-                        "gamed: the game daemon of the game server cluster", ROUTES,
-                        (int)(sizeof ROUTES / sizeof ROUTES[0]));
-}
+static const backend_app_t APP = {
+    .peer_type = PEER_GAME,
+    .daemon = "game",
+    .about = "gamed: the game daemon of the game server cluster",
+    .routes = ROUTES,
+    .nroutes = (int)(sizeof ROUTES / sizeof ROUTES[0]),
+};
+
+int main(int argc, char **argv) { return backend_main(argc, argv, &APP); }

@@ -210,6 +210,8 @@ static void on_client_close(conn_t *c, int reason)
 {
     session_t *s = conn_data(c);
     sessions_t *ss = s->ss;
+    if (s->user_id)
+        upstream_session_closed(ss->gw->ups, s->id, s->user_id);
     if (reason == CONN_CLOSE_OVERFLOW) {
         ss->gw->stats.dropped_slow++;
         log_warn("client_dropped", "session=%llu reason=%s", (unsigned long long)s->id,
@@ -302,6 +304,32 @@ void session_deliver_error(sessions_t *ss, uint64_t session_id, uint32_t seq,
     session_t *s = session_get(ss, session_id);
     if (s)
         send_error(s, seq, code, request_type, message);
+}
+
+void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user)
+{
+    session_t *s = session_get(ss, session_id);
+    if (!s)
+        return;
+    log_debug("session_bound", "session=%llu user=%llu", (unsigned long long)session_id,
+              (unsigned long long)user);
+    s->user_id = user;
+}
+
+void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const char *reason)
+{
+    session_t *s = session_get(ss, session_id);
+    if (!s)
+        return;
+    log_info("session_kicked", "session=%llu user=%llu code=%s", (unsigned long long)session_id,
+             (unsigned long long)s->user_id, error_code_name(code));
+    Kicked k = KICKED__INIT;
+    k.code = code;
+    k.reason = (char *)reason;
+    (void)pb_send(s->conn, PACKET_TYPE__KICKED, 0, &k.base);
+    /* The lobby already moved the user elsewhere: this session must not report a close. */
+    s->user_id = 0;
+    conn_close_after_flush(s->conn, CONN_CLOSE_LOCAL);
 }
 
 void sessions_close_all(sessions_t *ss)

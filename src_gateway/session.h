@@ -24,6 +24,11 @@ void session_deliver(sessions_t *ss, uint64_t session_id, uint16_t type, uint32_
 void session_deliver_error(sessions_t *ss, uint64_t session_id, uint32_t seq,
                            uint16_t request_type, ErrorCode code, const char *message);
 
+/* Binds the session to a user (0: unbinds), as the lobby says after LOGIN/RESUME/LOGOUT. */
+void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user);
+/* Pushes KICKED(code, reason) to the session and closes it once written. */
+void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const char *reason);
+
 /* Pushes SERVER_CLOSING to every client and closes them after it is written. */
 void sessions_close_all(sessions_t *ss);
 void sessions_free(sessions_t *ss);

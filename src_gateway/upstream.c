@@ -221,6 +221,26 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         pending_release(u, l, p);
         return 0;
     }
+    case LINK_BIND:
+        if (h->len != 16) {
+            link_close(l, "short_bind");
+            return 1;
+        }
+        session_bind_user(gw->sessions, get_u64(body), get_u64(body + 8));
+        return 0;
+    case LINK_KICK: {
+        if (h->len < 10 || h->len > 10 + 200) {
+            link_close(l, "bad_kick");
+            return 1;
+        }
+        char reason[256];
+        memcpy(reason, body + 10, h->len - 10);
+        reason[h->len - 10] = '\0';
+        if (!utf8_valid((const uint8_t *)reason, h->len - 10))
+            snprintf(reason, sizeof reason, "kicked");
+        session_kick(gw->sessions, get_u64(body), (ErrorCode)get_u16(body + 8), reason);
+        return 0;
+    }
     case LINK_PUSH: {
         link_msg_t m;
         if (link_parse(LINK_PUSH, body, h->len, &m) < 0) {
@@ -429,6 +449,25 @@ ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint
     DL_APPEND(l->in_order, p);
     l->npending++;
     return ERROR_CODE__OK;
+}
+
+void upstream_session_closed(upstreams_t *u, uint64_t session, uint64_t user)
+{
+    ulink_t *cands[64];
+    int n = 0;
+    for (ulink_t *l = u->links; l && n < 64; l = l->next)
+        if (l->peer_type == PEER_LOBBY && l->state == UL_UP && !l->removed && !conn_is_closing(l->conn))
+            cands[n++] = l;
+    if (n == 0) {
+        log_warn("session_close_unreported", "session=%llu user=%llu reason=no_lobby",
+                 (unsigned long long)session, (unsigned long long)user);
+        return;
+    }
+    ulink_t *l = cands[u->rr[PEER_LOBBY]++ % (uint32_t)n];
+    uint8_t b[16];
+    put_u64(b, session);
+    put_u64(b + 8, user);
+    (void)link_send(l->conn, LINK_SESSION_CLOSED, 0, b, sizeof b);
 }
 
 /* ---- discovery ---- */

@@ -18,6 +18,10 @@ upstreams_t *upstreams_new(gw_t *gw);
 ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
 
+/* Tells a live lobby daemon that an authenticated session closed (for presence and the
+ * resume grace period). Dropped when no lobby is up. */
+void upstream_session_closed(upstreams_t *u, uint64_t session, uint64_t user);
+
 /* Redis connection events (from main's rconn callbacks). */
 void upstreams_redis_event(upstreams_t *u, int up);
 void upstreams_sub_event(upstreams_t *u, int up);

@@ -1,15 +1,147 @@
-/* lobbyd: accounts, sessions, rooms, queue and placement (issue 3); today: the ECHO path. */
+/* lobbyd: accounts, sessions, rooms, chat, quick match and match placement. Stateless: any
+ * lobby daemon can answer any request (rooms, sessions and the queue live in Redis, accounts
+ * in PostgreSQL). */
+#include <sodium.h>
+#include <string.h>
+
+#include "alloc.h"
 #include "backend_main.h"
 #include "link.h"
+#include "lobby.h"
+#include "log.h"
 
 /* The lobby's dispatch table: packet type -> message -> handler. */
 static const backend_route_t ROUTES[] = {
     {PACKET_TYPE__ECHO_REQUEST, &echo_request__descriptor, backend_echo},
+    {PACKET_TYPE__REGISTER_REQUEST, &register_request__descriptor, lobby_register},
+    {PACKET_TYPE__LOGIN_REQUEST, &login_request__descriptor, lobby_login},
+    {PACKET_TYPE__RESUME_REQUEST, &resume_request__descriptor, lobby_resume},
+    {PACKET_TYPE__LOGOUT_REQUEST, &logout_request__descriptor, lobby_logout},
+    {PACKET_TYPE__CREATE_ROOM_REQUEST, &create_room_request__descriptor, lobby_create_room},
+    {PACKET_TYPE__GET_ROOM_LIST_REQUEST, &get_room_list_request__descriptor, lobby_room_list},
+    {PACKET_TYPE__JOIN_ROOM_REQUEST, &join_room_request__descriptor, lobby_join_room},
+    {PACKET_TYPE__LEAVE_ROOM_REQUEST, &leave_room_request__descriptor, lobby_leave_room},
+    {PACKET_TYPE__PREPARE_GAME_REQUEST, &prepare_game_request__descriptor, lobby_prepare},
+    {PACKET_TYPE__START_GAME_REQUEST, &start_game_request__descriptor, lobby_start_game},
+    {PACKET_TYPE__ROOM_CHAT_REQUEST, &room_chat_request__descriptor, lobby_room_chat},
+    {PACKET_TYPE__QUICK_MATCH_REQUEST, &quick_match_request__descriptor, lobby_quick_match},
+    {PACKET_TYPE__QUICK_MATCH_CANCEL_REQUEST, &quick_match_cancel_request__descriptor, lobby_quick_cancel},
 };
 
-int main(int argc, char **argv)
+/* Versioned schema: append, never edit a released migration. */
+static const pg_migration_t MIGRATIONS[] = {
+    {1, "CREATE TABLE accounts ("
+        "  id bigserial PRIMARY KEY,"
+        "  username text NOT NULL CHECK (username ~ '^[A-Za-z0-9_]{3,24}$'),"
+        "  password_hash text NOT NULL,"
+        "  created_at timestamptz NOT NULL DEFAULT now(),"
+        "  last_login_at timestamptz);"
+        "CREATE UNIQUE INDEX accounts_username_lower ON accounts (lower(username));"},
+};
+
+static const cfg_opt_t OPTS[] = {
+    {"DATABASE_URL", CFG_STR, "host=127.0.0.1 port=5432 user=postgres dbname=cluster",
+     "PostgreSQL conninfo or URI (numeric host: the loop never waits on DNS)", 0, 0},
+    {"PG_POOL_SIZE", CFG_INT, "4", "PostgreSQL connections", 1, 64},
+    {"SESSION_TTL_S", CFG_INT, "86400", "lifetime of a session token", 10, 31536000},
+    {"RESUME_GRACE_MS", CFG_INT, "30000", "a dropped player keeps its room this long", 0, 3600000},
+    {"LOGIN_FAIL_LIMIT", CFG_INT, "5", "failed logins per username before it is throttled", 1, 1000},
+    {"LOGIN_FAIL_WINDOW_S", CFG_INT, "300", "window of the failed-login count", 1, 86400},
+    {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room", 1, 4},
+    {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000},
+    {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000},
+    {"HASH_INFLIGHT", CFG_INT, "8", "password hashes queued or running; past it logins get BUSY", 1, 1024},
+    {"HASH_OPSLIMIT", CFG_INT, "0", "argon2id opslimit (0: libsodium's interactive limit)", 0, 100},
+    {"HASH_MEMLIMIT_KIB", CFG_INT, "0", "argon2id memlimit in KiB (0: interactive, 64 MiB)", 0, 4194304},
+};
+
+static void on_tick(uv_timer_t *t)
 {
-    return backend_main(argc, argv, PEER_LOBBY, "lobby",
-                        "lobbyd: the lobby daemon of the game server cluster", ROUTES,
-                        (int)(sizeof ROUTES / sizeof ROUTES[0]));
+    lobby_expire_tick(t->data);
 }
+
+static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
+{
+    lobby_t *lb = xcalloc(1, sizeof *lb);
+    lb->be = be;
+    lb->loop = loop;
+    lb->session_ttl_s = config_int(cfg, "SESSION_TTL_S");
+    lb->resume_grace_ms = config_int(cfg, "RESUME_GRACE_MS");
+    lb->login_fail_limit = config_int(cfg, "LOGIN_FAIL_LIMIT");
+    lb->login_fail_window_s = config_int(cfg, "LOGIN_FAIL_WINDOW_S");
+    lb->quick_match_size = config_int(cfg, "QUICK_MATCH_SIZE");
+    lb->placement_stale_ms = config_int(cfg, "PLACEMENT_STALE_MS");
+    lb->chat_rate = config_int(cfg, "CHAT_RATE");
+    unsigned long long ops = (unsigned long long)config_int(cfg, "HASH_OPSLIMIT");
+    size_t mem = (size_t)config_int(cfg, "HASH_MEMLIMIT_KIB") * 1024u;
+    if (!ops)
+        ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    if (!mem)
+        mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    /* Before the loop runs: the one hash computed on the main thread. */
+    char pw[32];
+    randombytes_buf(pw, sizeof pw - 1);
+    pw[sizeof pw - 1] = '\0';
+    if (crypto_pwhash_str(lb->dummy_hash, pw, sizeof pw - 1, ops, mem) != 0) {
+        xfree(lb);
+        return NULL;
+    }
+    lb->pwhash = pwhash_new(loop, (int)config_int(cfg, "HASH_INFLIGHT"), ops, mem);
+    pg_opts_t po = {
+        .conninfo = config_str(cfg, "DATABASE_URL"),
+        .size = (int)config_int(cfg, "PG_POOL_SIZE"),
+        .queue_timeout_ms = 1500,
+        .query_timeout_ms = 5000,
+        .migrations = MIGRATIONS,
+        .nmigrations = (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]),
+    };
+    lb->pg = pg_pool_new(loop, &po);
+    if (!lb->pg) {
+        log_error("bad_config", "option=DATABASE_URL reason=\"not a valid conninfo\"%s", "");
+        pwhash_close(lb->pwhash);
+        xfree(lb);
+        return NULL;
+    }
+    uv_timer_init(loop, &lb->timer);
+    lb->timer.data = lb;
+    uv_timer_start(&lb->timer, on_tick, 500, 500);
+    return lb;
+}
+
+static void lobby_stop(void *ud)
+{
+    lobby_t *lb = ud;
+    uv_close((uv_handle_t *)&lb->timer, NULL);
+    pg_pool_close(lb->pg);
+    pwhash_close(lb->pwhash);
+}
+
+static void lobby_free(void *ud)
+{
+    lobby_t *lb = ud;
+    sodium_memzero(lb->dummy_hash, sizeof lb->dummy_hash);
+    xfree(lb);
+}
+
+static int lobby_busy(void *ud)
+{
+    lobby_t *lb = ud;
+    return pwhash_inflight(lb->pwhash) > 0;
+}
+
+static const backend_app_t APP = {
+    .peer_type = PEER_LOBBY,
+    .daemon = "lobby",
+    .about = "lobbyd: accounts, sessions, rooms and placement of the game server cluster",
+    .routes = ROUTES,
+    .nroutes = (int)(sizeof ROUTES / sizeof ROUTES[0]),
+    .opts = OPTS,
+    .nopts = (int)(sizeof OPTS / sizeof OPTS[0]),
+    .init = lobby_init,
+    .on_stop = lobby_stop,
+    .free = lobby_free,
+    .busy = lobby_busy,
+    .on_session_closed = lobby_session_closed,
+};
+
+int main(int argc, char **argv) { return backend_main(argc, argv, &APP); }

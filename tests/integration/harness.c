@@ -25,6 +25,13 @@ static proc_t procs[MAX_PROCS];
 static int nprocs;
 static char test_name[64];
 static int scenario;
+static int pg_port;
+static int pg_used;        /* pg.sh start ran at least once: teardown stops the server */
+static char pg_conninfo[256];
+
+#ifndef REPO_DIR
+#define REPO_DIR "."
+#endif
 
 uint64_t h_now_ms(void)
 {
@@ -80,6 +87,10 @@ static void teardown(void)
         kill(redis_pid, SIGKILL);
         waitpid(redis_pid, NULL, 0);
         redis_pid = 0;
+    }
+    if (pg_used) {
+        pg_used = 0;
+        h_pg_stop();
     }
     if (dir[0] && !getenv("KEEP_TEST_DIR")) {
         char cmd[300];
@@ -402,3 +413,39 @@ int h_log_count(proc_t *p, const char *needle)
     fclose(f);
     return n;
 }
+
+void h_pg_start(void)
+{
+    char cmd[1024], line[256] = "";
+    if (!pg_port)
+        pg_port = h_free_port();
+    snprintf(cmd, sizeof cmd, "'%s/scripts/pg.sh' start '%s/pg' %d", REPO_DIR, dir, pg_port);
+    pg_used = 1; /* even a failed start may leave a server behind */
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        perror("popen pg.sh");
+        h_fail();
+    }
+    char buf[256];
+    while (fgets(buf, sizeof buf, f)) /* the conninfo is the last line on stdout */
+        if (strstr(buf, "port="))
+            snprintf(line, sizeof line, "%s", buf);
+    int st = pclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (st != 0 || !line[0]) {
+        fprintf(stderr, "scripts/pg.sh start failed (status %d)\n", st);
+        h_fail();
+    }
+    snprintf(pg_conninfo, sizeof pg_conninfo, "%s", line);
+}
+
+void h_pg_stop(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/scripts/pg.sh' stop '%s/pg'", REPO_DIR, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "scripts/pg.sh stop failed\n");
+}
+
+const char *h_pg_conninfo(void) { return pg_conninfo; }
+int h_pg_port(void) { return pg_port; }

@@ -1,6 +1,6 @@
-/* harness: integration tests against real processes: a real redis-server on a free loopback
- * port, the daemons started as child processes with a unique REDIS_PREFIX, and teardown even
- * when a check fails (atexit + fatal signals). */
+/* harness: integration tests against real processes: a real redis-server (and, on request,
+ * PostgreSQL) on free loopback ports, the daemons started as child processes with a unique
+ * REDIS_PREFIX, and teardown even when a check fails (atexit + fatal signals). */
 #ifndef TESTS_HARNESS_H
 #define TESTS_HARNESS_H
 
@@ -56,6 +56,18 @@ void h_redis_stop(void);
 void h_redis_start(void);
 /* A synchronous Redis connection for inspecting the registry (tests may block). */
 redisContext *h_redis(void);
+
+/* PostgreSQL through scripts/pg.sh: a private server with its data in <h_dir()>/pg on a free
+ * loopback port, database "cluster" (initdb on the first start). h_pg_start blocks until it
+ * answers and fails the test when it cannot start; h_pg_stop is a fast shutdown. Stop then
+ * start again restarts it on the same port with the same data. Teardown stops it. */
+void h_pg_start(void);
+void h_pg_stop(void);
+/* The libpq conninfo pg.sh printed ("host=127.0.0.1 port=.. user=postgres dbname=cluster"),
+ * "" before the first h_pg_start. */
+const char *h_pg_conninfo(void);
+/* The port chosen by the first h_pg_start (0 before). */
+int h_pg_port(void);
 
 /* Starts a daemon: bin is one of GATEWAYD_PATH, LOBBYD_PATH, GAMED_PATH; extra is a
  * NULL-terminated list of "KEY=VALUE" added to the common environment (REDIS_URL,

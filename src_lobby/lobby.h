@@ -1,0 +1,84 @@
+/* lobby: the lobby daemon's state and the pieces its handlers share. Rooms, sessions and the
+ * queue live in Redis and accounts in PostgreSQL: nothing here matters if the process dies. */
+#ifndef LOBBY_LOBBY_H
+#define LOBBY_LOBBY_H
+
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "backend.h"
+#include "cluster.pb-c.h"
+#include "pb.h"
+#include "pg.h"
+#include "pwhash.h"
+
+typedef struct lobby {
+    backend_t *be;
+    uv_loop_t *loop;
+    pg_pool_t *pg;
+    pwhash_t *pwhash;
+    uv_timer_t timer;
+    char script_sha[41];
+    int script_loading;
+    char dummy_hash[256]; /* verified against for unknown users, so both paths cost the same */
+    int64_t session_ttl_s;
+    int64_t resume_grace_ms;
+    int64_t login_fail_limit;
+    int64_t login_fail_window_s;
+    int64_t quick_match_size;
+    int64_t placement_stale_ms;
+    int64_t chat_rate;
+    int stopping;
+} lobby_t;
+
+/* Handlers (accounts.c, rooms.c): one per packet type of the lobby's route table. */
+void lobby_register(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_login(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_resume(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_logout(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_create_room(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_room_list(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_join_room(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_leave_room(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_prepare(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_start_game(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_room_chat(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_quick_match(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+void lobby_quick_cancel(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+
+/* A session closed on a gateway: presence offline, queue left, room left after the grace. */
+void lobby_session_closed(backend_t *be, uint32_t gw_id, uint64_t session, uint64_t user, void *ud);
+/* Periodic: rooms of users whose resume grace ended. */
+void lobby_expire_tick(lobby_t *lb);
+
+/* ---- lobby.lua ---- */
+
+/* Called with the script's reply (NULL when Redis failed). */
+typedef void (*lobby_script_cb)(lobby_t *lb, redisReply *reply, void *ud);
+/* Runs `op` of lobby.lua with string arguments (EVALSHA, falling back to EVAL when Redis does
+ * not know the script, e.g. after a restart). Returns 0, or -1 when Redis is down (no
+ * callback). */
+int lobby_script(lobby_t *lb, lobby_script_cb cb, void *ud, const char *op, int argc,
+                 const char *const *argv);
+/* Maps an error reply's text (an ErrorCode name) to the code; INTERNAL for anything else. */
+ErrorCode lobby_script_error(const redisReply *r);
+
+/* ---- room states (rooms.c) ---- */
+
+/* A RoomState decoded from lobby.lua's flat reply, with where each member is connected. */
+typedef struct room_view {
+    RoomState state;
+    RoomMember *members;
+    RoomMember **member_ptrs;
+    uint32_t *gw;
+    uint64_t *sid;
+} room_view_t;
+
+/* Decodes a room state starting at element `at` of r. Returns the element after it, or -1. */
+int room_view_parse(room_view_t *v, const redisReply *r, size_t at);
+void room_view_free(room_view_t *v);
+/* Pushes ROOM_UPDATE(event, actor) to every online member. */
+void room_view_push(lobby_t *lb, const room_view_t *v, const char *event, uint64_t actor);
+
+#endif

@@ -1,0 +1,285 @@
+-- lobby.lua: every room, queue and placement change the lobby makes in Redis, as one script
+-- so each change is atomic (Redis runs a script alone). Loaded once (SCRIPT LOAD), called with
+-- EVALSHA 0 <op> <prefix> <args...>. Keys are listed in docs/redis-keys.md.
+--
+-- Replies: an error reply whose text is an ErrorCode name (ROOM_FULL, ...), or an array:
+--   { kind, ... } where a room state is
+--   room_id, name, owner, max, status, match, game, n, then n x (uid, name, ready, online, gw, sid)
+
+local op = ARGV[1]
+local P = ARGV[2]
+
+local function K(...)
+  return P .. table.concat({...}, ':')
+end
+
+local function fail(code)
+  return redis.error_reply(code)
+end
+
+local function room_state(id, out)
+  local r = redis.call('HMGET', K('room', id), 'name', 'owner', 'max', 'status', 'match', 'game')
+  local members = redis.call('LRANGE', K('room', id, 'members'), 0, -1)
+  table.insert(out, id)
+  table.insert(out, r[1] or '')
+  table.insert(out, r[2] or '0')
+  table.insert(out, r[3] or '0')
+  table.insert(out, r[4] or '1')
+  table.insert(out, r[5] or '0')
+  table.insert(out, r[6] or '0')
+  table.insert(out, #members)
+  for _, uid in ipairs(members) do
+    local u = redis.call('HMGET', K('user', uid), 'name', 'online', 'gw', 'sid')
+    table.insert(out, uid)
+    table.insert(out, u[1] or '')
+    table.insert(out, redis.call('SISMEMBER', K('room', id, 'ready'), uid))
+    table.insert(out, u[2] or '0')
+    table.insert(out, u[3] or '0')
+    table.insert(out, u[4] or '0')
+  end
+  return out
+end
+
+-- Picks the healthy game daemon (fresh heartbeat, not draining) with the fewest matches placed
+-- on it, and counts this one. Returns its id, or nil when none is healthy.
+local function place(now, stale_ms)
+  local ids = redis.call('LRANGE', P .. 'Server:Game', 0, -1)
+  local best, best_load = nil, nil
+  for _, id in ipairs(ids) do
+    local h = redis.call('HMGET', P .. 'Server:Game:' .. id, 'status', 'heartbeat')
+    local status, hb = tonumber(h[1]), tonumber(h[2])
+    if status and hb and status ~= 3 and now - hb <= stale_ms then
+      local load = tonumber(redis.call('HGET', K('placement', 'Game'), id) or '0')
+      if best_load == nil or load < best_load or (load == best_load and tonumber(id) < tonumber(best)) then
+        best, best_load = id, load
+      end
+    end
+  end
+  if best then
+    redis.call('HINCRBY', K('placement', 'Game'), best, 1)
+  end
+  return best
+end
+
+-- Puts a waiting room in game on a placed daemon. Returns false when no daemon is healthy.
+local function start_room(id, now, stale_ms)
+  local game = place(now, stale_ms)
+  if not game then
+    return false
+  end
+  local match = redis.call('INCR', K('match', 'seq'))
+  redis.call('HSET', K('room', id), 'status', 2, 'match', match, 'game', game)
+  redis.call('ZREM', K('rooms', 'waiting'), id)
+  return true
+end
+
+local function new_room(name, max, owner, now)
+  local id = redis.call('INCR', K('room', 'seq'))
+  redis.call('HSET', K('room', id), 'name', name, 'owner', owner, 'max', max, 'status', 1,
+             'created', now, 'match', 0, 'game', 0)
+  redis.call('ZADD', K('rooms', 'waiting'), now, id)
+  return id
+end
+
+-- Removes uid from its room: the owner's role passes on, the last one out deletes the room.
+-- Returns room id and whether the room still exists.
+local function leave_room(uid)
+  local id = redis.call('HGET', K('user', uid), 'room')
+  if not id then
+    return nil, false
+  end
+  redis.call('LREM', K('room', id, 'members'), 0, uid)
+  redis.call('SREM', K('room', id, 'ready'), uid)
+  redis.call('HDEL', K('user', uid), 'room')
+  if redis.call('LLEN', K('room', id, 'members')) == 0 then
+    redis.call('DEL', K('room', id), K('room', id, 'members'), K('room', id, 'ready'))
+    redis.call('ZREM', K('rooms', 'waiting'), id)
+    return id, false
+  end
+  if redis.call('HGET', K('room', id), 'owner') == uid then
+    redis.call('HSET', K('room', id), 'owner', redis.call('LINDEX', K('room', id, 'members'), 0))
+  end
+  return id, true
+end
+
+if op == 'create' then
+  local uid, name, max, now = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+  if redis.call('HEXISTS', K('user', uid), 'room') == 1 then return fail('ALREADY_IN_ROOM') end
+  if redis.call('HEXISTS', K('user', uid), 'queued') == 1 then return fail('ALREADY_QUEUED') end
+  local id = new_room(name, max, uid, now)
+  redis.call('RPUSH', K('room', id, 'members'), uid)
+  redis.call('HSET', K('user', uid), 'room', id)
+  return room_state(id, {'room'})
+
+elseif op == 'join' then
+  local uid, id = ARGV[3], ARGV[4]
+  local cur = redis.call('HGET', K('user', uid), 'room')
+  if cur then return fail('ALREADY_IN_ROOM') end
+  if redis.call('HEXISTS', K('user', uid), 'queued') == 1 then return fail('ALREADY_QUEUED') end
+  local r = redis.call('HMGET', K('room', id), 'status', 'max')
+  if not r[1] then return fail('ROOM_NOT_FOUND') end
+  if tonumber(r[1]) ~= 1 then return fail('ROOM_IN_GAME') end
+  if redis.call('LLEN', K('room', id, 'members')) >= tonumber(r[2]) then return fail('ROOM_FULL') end
+  redis.call('RPUSH', K('room', id, 'members'), uid)
+  redis.call('HSET', K('user', uid), 'room', id)
+  return room_state(id, {'room'})
+
+elseif op == 'leave' then
+  local uid = ARGV[3]
+  local id = redis.call('HGET', K('user', uid), 'room')
+  if not id then return fail('NOT_IN_ROOM') end
+  if tonumber(redis.call('HGET', K('room', id), 'status')) == 2 then return fail('ROOM_IN_GAME') end
+  local _, exists = leave_room(uid)
+  if exists then return room_state(id, {'room'}) end
+  return {'deleted', id}
+
+elseif op == 'ready' then
+  local uid, on = ARGV[3], ARGV[4]
+  local id = redis.call('HGET', K('user', uid), 'room')
+  if not id then return fail('NOT_IN_ROOM') end
+  if tonumber(redis.call('HGET', K('room', id), 'status')) ~= 1 then return fail('ROOM_IN_GAME') end
+  if on == '1' then
+    redis.call('SADD', K('room', id, 'ready'), uid)
+  else
+    redis.call('SREM', K('room', id, 'ready'), uid)
+  end
+  return room_state(id, {'room'})
+
+elseif op == 'start' then
+  local uid, now, stale = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+  local id = redis.call('HGET', K('user', uid), 'room')
+  if not id then return fail('NOT_IN_ROOM') end
+  local r = redis.call('HMGET', K('room', id), 'owner', 'status')
+  if r[1] ~= uid then return fail('NOT_ROOM_OWNER') end
+  if tonumber(r[2]) ~= 1 then return fail('ROOM_IN_GAME') end
+  if redis.call('SCARD', K('room', id, 'ready')) < redis.call('LLEN', K('room', id, 'members')) then
+    return fail('NOT_ALL_READY')
+  end
+  if not start_room(id, now, stale) then return fail('SERVICE_UNAVAILABLE') end
+  return room_state(id, {'room'})
+
+elseif op == 'quick' then
+  local uid, n, now, stale = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  if redis.call('HEXISTS', K('user', uid), 'room') == 1 then return fail('ALREADY_IN_ROOM') end
+  if redis.call('HEXISTS', K('user', uid), 'queued') == 1 then return fail('ALREADY_QUEUED') end
+  redis.call('RPUSH', K('quickmatch'), uid)
+  redis.call('HSET', K('user', uid), 'queued', 1)
+  local len = redis.call('LLEN', K('quickmatch'))
+  if len < n then return {'queued', len} end
+  local players = redis.call('LPOP', K('quickmatch'), n)
+  local id = new_room('Quick match', n, players[1], now)
+  for _, p in ipairs(players) do
+    redis.call('RPUSH', K('room', id, 'members'), p)
+    redis.call('SADD', K('room', id, 'ready'), p)
+    redis.call('HDEL', K('user', p), 'queued')
+    redis.call('HSET', K('user', p), 'room', id)
+  end
+  -- No healthy game daemon: the room stays waiting, everyone ready; its owner can start later.
+  start_room(id, now, stale)
+  return room_state(id, {'room'})
+
+elseif op == 'cancel' then
+  local uid = ARGV[3]
+  if redis.call('LREM', K('quickmatch'), 0, uid) == 0 then return fail('NOT_QUEUED') end
+  redis.call('HDEL', K('user', uid), 'queued')
+  return {'ok'}
+
+elseif op == 'list' then
+  local page, size = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local ids = redis.call('ZREVRANGE', K('rooms', 'waiting'), page * size, page * size + size - 1)
+  local out = {'list', redis.call('ZCARD', K('rooms', 'waiting')), #ids}
+  for _, id in ipairs(ids) do
+    local r = redis.call('HMGET', K('room', id), 'name', 'max', 'owner')
+    table.insert(out, id)
+    table.insert(out, r[1] or '')
+    table.insert(out, redis.call('LLEN', K('room', id, 'members')))
+    table.insert(out, r[2] or '0')
+    table.insert(out, redis.call('HGET', K('user', r[3] or '0'), 'name') or '')
+  end
+  return out
+
+elseif op == 'online' then
+  -- A login or resume: record where the user is now; cancel a pending leave. Returns the
+  -- previous location (gw, sid) for the duplicate-login kick, and the room state if any.
+  -- A login brings a new token (its key in ARGV[7]): the user's older token is revoked, so a
+  -- stale device can't RESUME over the new login. A resume passes an empty name (kept).
+  local uid, name, gw, sid, token = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local prev = redis.call('HMGET', K('user', uid), 'gw', 'sid', 'online', 'token', 'name')
+  if name == '' then name = prev[5] or '' end
+  if prev[4] and prev[4] ~= token then redis.call('DEL', prev[4]) end
+  redis.call('HSET', K('user', uid), 'name', name, 'gw', gw, 'sid', sid, 'online', 1, 'token', token)
+  redis.call('ZREM', K('pending_leave'), uid)
+  local out = {'online', prev[1] or '0', prev[2] or '0', prev[3] or '0', name}
+  local id = redis.call('HGET', K('user', uid), 'room')
+  if id then room_state(id, out) end
+  return out
+
+elseif op == 'offline' then
+  -- The user's session closed (only if it is still the current one): mark offline, leave the
+  -- quick-match queue now, and leave the room after the grace period.
+  local uid, gw, sid, deadline = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+  local cur = redis.call('HMGET', K('user', uid), 'gw', 'sid')
+  if cur[1] ~= gw or cur[2] ~= sid then return {'stale'} end
+  redis.call('HSET', K('user', uid), 'online', 0)
+  if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
+  local id = redis.call('HGET', K('user', uid), 'room')
+  if not id then return {'offline'} end
+  redis.call('ZADD', K('pending_leave'), deadline, uid)
+  return room_state(id, {'room'})
+
+elseif op == 'logout' then
+  local uid = ARGV[3]
+  local token = redis.call('HGET', K('user', uid), 'token')
+  if token then redis.call('DEL', token) end
+  redis.call('HDEL', K('user', uid), 'token')
+  if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
+  redis.call('ZREM', K('pending_leave'), uid)
+  local id = redis.call('HGET', K('user', uid), 'room')
+  local out = {'logout'}
+  if id and tonumber(redis.call('HGET', K('room', id), 'status')) ~= 2 then
+    local _, exists = leave_room(uid)
+    if exists then out = room_state(id, {'room'}) end
+  end
+  redis.call('HSET', K('user', uid), 'online', 0, 'gw', 0, 'sid', 0)
+  return out
+
+elseif op == 'expire' then
+  -- Leaves the rooms of users whose grace period ended (at most 50 per call). A user whose
+  -- room is in game is looked at again later (the match returns players to the room).
+  -- Returns the ids of the rooms that changed and still exist, to push their state.
+  local now, retry = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local uids = redis.call('ZRANGEBYSCORE', K('pending_leave'), '-inf', now, 'LIMIT', 0, 50)
+  local out = {'expired', #uids}
+  for _, uid in ipairs(uids) do
+    local id = redis.call('HGET', K('user', uid), 'room')
+    local offline = redis.call('HGET', K('user', uid), 'online') == '0'
+    if id and offline and tonumber(redis.call('HGET', K('room', id), 'status')) == 2 then
+      redis.call('ZADD', K('pending_leave'), retry, uid)
+    else
+      redis.call('ZREM', K('pending_leave'), uid)
+      if id and offline then
+        local _, exists = leave_room(uid)
+        if exists then table.insert(out, id) end
+      end
+    end
+  end
+  return out
+
+elseif op == 'state' then
+  local id = ARGV[3]
+  if redis.call('EXISTS', K('room', id)) == 0 then return fail('ROOM_NOT_FOUND') end
+  return room_state(id, {'room'})
+
+elseif op == 'chat' then
+  -- Where to push a chat line: the sender's room and its members' locations, if the sender
+  -- is within the rate (limit lines per second).
+  local uid, limit = ARGV[3], tonumber(ARGV[4])
+  local id = redis.call('HGET', K('user', uid), 'room')
+  if not id then return fail('NOT_IN_ROOM') end
+  local n = redis.call('INCR', K('chat', uid))
+  if n == 1 then redis.call('PEXPIRE', K('chat', uid), 1000) end
+  if n > limit then return fail('RATE_LIMITED') end
+  return room_state(id, {'room'})
+end
+
+return fail('INTERNAL')
