@@ -18,6 +18,7 @@
 #define HANDSHAKE_TIMEOUT_MS 2000
 #define LINK_WQ_MAX (64u * 1024u * 1024u)
 #define DRAIN_GRACE_MS 200 /* lets requests already on the wire arrive after DRAINING */
+#define DRAIN_FORCE_GRACE_MS 5000
 
 typedef enum { BL_WAIT_HELLO, BL_WAIT_AUTH, BL_UP } bl_state_t;
 
@@ -51,6 +52,7 @@ struct backend {
     uint32_t next_link_id;
     unsigned inflight;
     int draining;
+    int drain_forced;
     uint64_t drain_started_ms;
     int deregistering;
     int closed_handles;
@@ -199,6 +201,14 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         if (be->o.on_session_closed)
             be->o.on_session_closed(be, l->gw_id, get_u64(body), get_u64(body + 8), be->o.ud);
         return 0;
+    case LINK_GAME_LOST:
+        if (h->len != 4) {
+            link_drop(l, "short_game_lost");
+            return 1;
+        }
+        if (be->o.on_game_lost)
+            be->o.on_game_lost(be, l->gw_id, get_u32(body), be->o.ud);
+        return 0;
     case LINK_REQUEST: {
         link_msg_t m;
         if (link_parse(LINK_REQUEST, body, h->len, &m) < 0) {
@@ -281,9 +291,20 @@ static void on_timer(uv_timer_t *t)
         uint64_t waited = now - be->drain_started_ms;
         int busy = be->inflight > 0 || (be->o.busy && be->o.busy(be->o.ud));
         int timed_out = waited >= (uint64_t)be->o.drain_timeout_ms;
-        if ((!busy && waited >= DRAIN_GRACE_MS) || timed_out) {
-            if (timed_out && busy)
-                log_warn("drain_timeout", "inflight=%u", be->inflight);
+        /* At the timeout the daemon is told to wrap up (abort matches, record them); it gets
+         * DRAIN_FORCE_GRACE_MS more to finish that before the stop goes on regardless. */
+        if (timed_out && busy && !be->drain_forced) {
+            be->drain_forced = 1;
+            log_warn("drain_timeout", "inflight=%u action=force", be->inflight);
+            if (be->o.on_drain_timeout)
+                be->o.on_drain_timeout(be->o.ud);
+            busy = be->inflight > 0 || (be->o.busy && be->o.busy(be->o.ud));
+        }
+        int forced_out = be->drain_forced &&
+                         waited >= (uint64_t)be->o.drain_timeout_ms + DRAIN_FORCE_GRACE_MS;
+        if ((!busy && waited >= DRAIN_GRACE_MS) || forced_out) {
+            if (busy)
+                log_warn("drain_gave_up", "inflight=%u", be->inflight);
             be->deregistering = 1;
             registry_deregister(be->reg, finish_stop, be);
         }
@@ -443,6 +464,19 @@ int backend_push(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
         protobuf_c_message_pack(msg, p);
     link_commit_delivery(l->conn, LINK_PUSH, n);
     return 0;
+}
+
+int backend_bind_game(backend_t *be, uint32_t gw_id, uint64_t session, uint32_t game_id,
+                      uint64_t match_id)
+{
+    blink_t *l = link_to_gateway(be, gw_id);
+    if (!l)
+        return -1;
+    uint8_t b[20];
+    put_u64(b, session);
+    put_u32(b + 8, game_id);
+    put_u64(b + 12, match_id);
+    return link_send(l->conn, LINK_BIND_GAME, 0, b, sizeof b);
 }
 
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason)

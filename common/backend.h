@@ -60,6 +60,10 @@ typedef struct backend_opts {
     /* Optional: an authenticated session closed on gateway gw_id. */
     void (*on_session_closed)(backend_t *be, uint32_t gw_id, uint64_t session, uint64_t user,
                               void *ud);
+    /* Optional: a gateway lost its link to game daemon game_id (it may be dead). */
+    void (*on_game_lost)(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
+    /* Optional: the drain timed out while busy: wrap up now (abort what runs, record it). */
+    void (*on_drain_timeout)(void *ud);
     /* Optional: the drain is over; close the daemon's own handles so the loop can end. */
     void (*on_stop)(void *ud);
     void *ud;
@@ -88,6 +92,9 @@ void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user);
  * has no live link to that gateway. */
 int backend_push(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
                  const ProtobufCMessage *msg);
+/* Binds (game_id != 0) or unbinds the session's game packets to a game daemon, on gateway gw_id. */
+int backend_bind_game(backend_t *be, uint32_t gw_id, uint64_t session, uint32_t game_id,
+                      uint64_t match_id);
 /* Has gateway gw_id push KICKED(code, reason) to the session and close it. */
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason);
 int backend_draining(const backend_t *be);

@@ -46,6 +46,8 @@ int backend_main(int argc, char **argv, const backend_app_t *app)
         .msg_budget = (size_t)config_int(&cfg, "MSG_BUDGET"),
         .busy = app->busy,
         .on_session_closed = app->on_session_closed,
+        .on_game_lost = app->on_game_lost,
+        .on_drain_timeout = app->on_drain_timeout,
         .on_stop = app->on_stop,
     };
     backend_t *be = backend_new(&loop, &o);

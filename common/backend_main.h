@@ -20,8 +20,10 @@ typedef struct backend_app {
     void (*on_stop)(void *ud);  /* drain over: close the daemon's handles */
     void (*free)(void *ud);     /* after the loop ended */
     int (*busy)(void *ud);
+    void (*on_drain_timeout)(void *ud);
     void (*on_session_closed)(backend_t *be, uint32_t gw_id, uint64_t session, uint64_t user,
                               void *ud);
+    void (*on_game_lost)(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
 } backend_app_t;
 
 /* Parses the config (flags and environment), runs the backend until it has drained, and

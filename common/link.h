@@ -15,6 +15,9 @@
  *   BIND      be->gw  u64 session, u64 user: the session is now this user (0: logged out)
  *   KICK      be->gw  u64 session, u16 ErrorCode, reason: push KICKED, then close it
  *   SESSION_CLOSED gw->be  u64 session, u64 user: an authenticated client went away
+ *   BIND_GAME be->gw  u64 session, u32 game server id (0: unbind), u64 match id: game packets
+ *                     of the session go to that game daemon
+ *   GAME_LOST gw->be  u32 game server id: the gateway lost its link to that game daemon
  *
  * mac_b = crypto_auth(key, "be->gw" | nonce_g | nonce_b | be type | backend id | gateway id)
  * mac_g = crypto_auth(key, "gw->be" | nonce_b | nonce_g | be type | backend id | gateway id)
@@ -49,6 +52,8 @@ enum link_kind {
     LINK_BIND = 14,
     LINK_KICK = 15,
     LINK_SESSION_CLOSED = 16,
+    LINK_BIND_GAME = 17,
+    LINK_GAME_LOST = 18,
 };
 
 enum link_peer_type { PEER_GATEWAY = 1, PEER_LOBBY = 2, PEER_GAME = 3 };

@@ -1,11 +1,85 @@
-/* gamed: runs matches at a fixed tick (issue 4); today: the ECHO path. */
+/* gamed: runs matches as a server-authoritative simulation at a fixed tick; validates every
+ * client action; records each match in PostgreSQL; returns the players to their room. */
+#include <string.h>
+
+#include "alloc.h"
 #include "backend_main.h"
+#include "game.h"
 #include "link.h"
+#include "log.h"
+#include "schema.h"
 
 /* The game daemon's dispatch table: packet type -> message -> handler. */
 static const backend_route_t ROUTES[] = {
     {PACKET_TYPE__ECHO_REQUEST, &echo_request__descriptor, backend_echo},
+    {PACKET_TYPE__GAME_SNAPSHOT_REQUEST, &game_snapshot_request__descriptor, game_snapshot},
+    {PACKET_TYPE__PLAYER_POSITION_UPDATE, &player_position_update__descriptor, game_position},
+    {PACKET_TYPE__PLAYER_ATTACK_MONSTER, &player_attack_monster__descriptor, game_attack},
+    {PACKET_TYPE__PLAYER_USE_ITEM, &player_use_item__descriptor, game_use_item},
 };
+
+static const cfg_opt_t OPTS[] = {
+    {"DATABASE_URL", CFG_STR, "host=127.0.0.1 port=5432 user=postgres dbname=cluster",
+     "PostgreSQL conninfo or URI, for match records", 0, 0},
+    {"PG_POOL_SIZE", CFG_INT, "2", "PostgreSQL connections", 1, 64},
+    {"TICK_MS", CFG_INT, "50", "simulation step (50 ms = 20 Hz)", 5, 1000},
+    {"MATCH_TIME_LIMIT_MS", CFG_INT, "180000", "a match still running then ends in TIMEOUT", 1000, 3600000},
+    {"MATCH_WAVES", CFG_INT, "5", "monster waves to clear to win", 1, 100},
+    {"WAVE_BASE_MONSTERS", CFG_INT, "3", "monsters per player in the first wave", 1, 100},
+    {"WAVE_GROWTH", CFG_INT, "2", "more monsters per player each wave", 0, 100},
+    {"WAVE_GAP_MS", CFG_INT, "3000", "pause before each wave", 0, 600000},
+    {"MONSTER_DAMAGE", CFG_INT, "8", "damage of one monster attack", 0, 1000},
+    {"MONSTER_HP", CFG_INT, "50", "hit points of a monster", 1, 100000},
+};
+
+static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
+{
+    game_t *g = xcalloc(1, sizeof *g);
+    g->be = be;
+    g->loop = loop;
+    sim_config_default(&g->sim_base);
+    g->sim_base.tick_ms = (uint32_t)config_int(cfg, "TICK_MS");
+    g->sim_base.time_limit_ms = (uint32_t)config_int(cfg, "MATCH_TIME_LIMIT_MS");
+    g->sim_base.waves = (uint32_t)config_int(cfg, "MATCH_WAVES");
+    g->sim_base.wave_base_monsters = (uint32_t)config_int(cfg, "WAVE_BASE_MONSTERS");
+    g->sim_base.wave_growth = (uint32_t)config_int(cfg, "WAVE_GROWTH");
+    g->sim_base.wave_gap_ms = (uint32_t)config_int(cfg, "WAVE_GAP_MS");
+    g->sim_base.monster_damage = (int32_t)config_int(cfg, "MONSTER_DAMAGE");
+    g->sim_base.monster_hp = (int32_t)config_int(cfg, "MONSTER_HP");
+    if (sim_config_check(&g->sim_base) != 0) {
+        log_error("bad_config", "reason=\"simulation settings out of range\"%s", "");
+        xfree(g);
+        return NULL;
+    }
+    pg_opts_t po = {
+        .conninfo = config_str(cfg, "DATABASE_URL"),
+        .size = (int)config_int(cfg, "PG_POOL_SIZE"),
+        .queue_timeout_ms = 1500,
+        .query_timeout_ms = 5000,
+        .migrations = SCHEMA_MIGRATIONS,
+        .nmigrations = SCHEMA_NMIGRATIONS,
+    };
+    g->pg = pg_pool_new(loop, &po);
+    if (!g->pg) {
+        log_error("bad_config", "option=DATABASE_URL reason=\"not a valid conninfo\"%s", "");
+        xfree(g);
+        return NULL;
+    }
+    game_start(g);
+    return g;
+}
+
+static void game_on_stop(void *ud) { game_stop(ud); }
+
+static void game_free(void *ud)
+{
+    game_t *g = ud;
+    xfree(g);
+}
+
+static int game_is_busy(void *ud) { return game_busy(ud); }
+
+static void game_drain_timeout(void *ud) { game_abort_all(ud, "the game server is shutting down"); }
 
 static const backend_app_t APP = {
     .peer_type = PEER_GAME,
@@ -13,6 +87,13 @@ static const backend_app_t APP = {
     .about = "gamed: the game daemon of the game server cluster",
     .routes = ROUTES,
     .nroutes = (int)(sizeof ROUTES / sizeof ROUTES[0]),
+    .opts = OPTS,
+    .nopts = (int)(sizeof OPTS / sizeof OPTS[0]),
+    .init = game_init,
+    .on_stop = game_on_stop,
+    .free = game_free,
+    .busy = game_is_busy,
+    .on_drain_timeout = game_drain_timeout,
 };
 
 int main(int argc, char **argv) { return backend_main(argc, argv, &APP); }

@@ -15,6 +15,8 @@ typedef struct session {
     conn_t *conn;
     uint64_t id; /* generation << 32 | slot */
     uint64_t user_id;
+    uint64_t match_id;
+    uint32_t game_id;  /* game daemon running the session's match, 0 if none */
     uint64_t last_rx_ms;
     uint64_t tokens_ms;
     double tokens;
@@ -166,6 +168,19 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
     case ROUTE_GAME:
         peer = PEER_GAME;
         break;
+    case ROUTE_MATCH: {
+        if (!s->game_id) {
+            send_error(s, h->seq, ERROR_CODE__NOT_IN_GAME, h->type, "not in a running match");
+            return 0;
+        }
+        ErrorCode ec = upstream_forward_to(gw->ups, PEER_GAME, s->game_id, s->id, s->user_id,
+                                           h->type, h->seq, payload, h->len);
+        if (ec != ERROR_CODE__OK)
+            send_error(s, h->seq, ec, h->type, "the match's server is unavailable");
+        else
+            gw->stats.forwarded++;
+        return 0;
+    }
     case ROUTE_ECHO: {
         const EchoRequest *e = (const EchoRequest *)msg;
         if (e->target == ECHO_TARGET__LOBBY)
@@ -314,6 +329,41 @@ void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user)
     log_debug("session_bound", "session=%llu user=%llu", (unsigned long long)session_id,
               (unsigned long long)user);
     s->user_id = user;
+}
+
+void session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id)
+{
+    session_t *s = session_get(ss, session_id);
+    if (!s)
+        return;
+    log_debug("session_game", "session=%llu game=%u match=%llu", (unsigned long long)session_id,
+              game_id, (unsigned long long)match_id);
+    s->game_id = game_id;
+    s->match_id = game_id ? match_id : 0;
+}
+
+uint32_t session_game(sessions_t *ss, uint64_t session_id)
+{
+    session_t *s = session_get(ss, session_id);
+    return s ? s->game_id : 0;
+}
+
+size_t sessions_game_lost(sessions_t *ss, uint32_t game_id)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (!s || s->game_id != game_id)
+            continue;
+        MatchAborted m = MATCH_ABORTED__INIT;
+        m.match_id = s->match_id;
+        m.reason = (char *)"the match's game server was lost";
+        (void)pb_send(s->conn, PACKET_TYPE__MATCH_ABORTED, 0, &m.base);
+        s->game_id = 0;
+        s->match_id = 0;
+        n++;
+    }
+    return n;
 }
 
 void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const char *reason)

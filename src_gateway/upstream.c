@@ -247,9 +247,20 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_push");
             return 1;
         }
+        /* A game daemon pushes only to sessions bound to it (a daemon that was declared
+         * dead and came back must not reach players who moved on). */
+        if (l->peer_type == PEER_GAME && session_game(gw->sessions, m.session) != l->server_id)
+            return 0;
         session_deliver(gw->sessions, m.session, m.type, 0, m.payload, m.len);
         return 0;
     }
+    case LINK_BIND_GAME:
+        if (h->len != 20) {
+            link_close(l, "short_bind_game");
+            return 1;
+        }
+        session_bind_game(gw->sessions, get_u64(body), get_u32(body + 8), get_u64(body + 12));
+        return 0;
     default:
         link_close(l, "unexpected_kind");
         return 1;
@@ -275,6 +286,24 @@ static void schedule_retry(ulink_t *l)
     set_state(l, UL_DOWN);
 }
 
+static void game_lost(ulink_t *l)
+{
+    upstreams_t *u = l->u;
+    size_t n = sessions_game_lost(u->gw->sessions, l->server_id);
+    /* Tell a lobby: it puts the rooms of that daemon's matches back to waiting. */
+    ulink_t *cands[64];
+    int k = 0;
+    for (ulink_t *x = u->links; x && k < 64; x = x->next)
+        if (x->peer_type == PEER_LOBBY && x->state == UL_UP && !x->removed && !conn_is_closing(x->conn))
+            cands[k++] = x;
+    log_warn("game_lost", "id=%u sessions_aborted=%zu lobby_told=%d", l->server_id, n, k > 0);
+    if (k) {
+        uint8_t b[4];
+        put_u32(b, l->server_id);
+        (void)link_send(cands[u->rr[PEER_LOBBY]++ % (uint32_t)k]->conn, LINK_GAME_LOST, 0, b, 4);
+    }
+}
+
 static void on_link_close(conn_t *c, int reason)
 {
     ulink_t *l = conn_data(c);
@@ -282,6 +311,8 @@ static void on_link_close(conn_t *c, int reason)
     l->conn = NULL;
     frame_parser_free(&l->parser);
     fail_pending(l, ERROR_CODE__SERVICE_UNAVAILABLE, "server went away");
+    if (was_up && l->peer_type == PEER_GAME)
+        game_lost(l);
     if (was_up)
         log_warn("link_down", "type=%s id=%u reason=%s", peer_type_name(l->peer_type),
                  l->server_id, conn_reason_str(reason));
@@ -421,6 +452,9 @@ static void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *
 
 /* ---- routing ---- */
 
+static ErrorCode forward_on(upstreams_t *u, ulink_t *l, uint64_t session, uint64_t user,
+                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
+
 ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
 {
@@ -433,7 +467,23 @@ ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint
             cands[n++] = l;
     if (n == 0)
         return ERROR_CODE__SERVICE_UNAVAILABLE;
-    ulink_t *l = cands[u->rr[peer_type]++ % (uint32_t)n];
+    return forward_on(u, cands[u->rr[peer_type]++ % (uint32_t)n], session, user, type, seq,
+                      payload, len);
+}
+
+ErrorCode upstream_forward_to(upstreams_t *u, int peer_type, uint32_t server_id, uint64_t session,
+                              uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
+                              size_t len)
+{
+    ulink_t *l = find_link(u, peer_type, server_id);
+    if (!l || l->state != UL_UP || conn_is_closing(l->conn))
+        return ERROR_CODE__SERVICE_UNAVAILABLE;
+    return forward_on(u, l, session, user, type, seq, payload, len);
+}
+
+static ErrorCode forward_on(upstreams_t *u, ulink_t *l, uint64_t session, uint64_t user,
+                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
+{
     uint32_t rid = ++l->next_rid;
     if (rid == 0)
         rid = ++l->next_rid;

@@ -200,6 +200,11 @@ static void on_online(lobby_t *lb, redisReply *r, void *ud)
     room_view_t v;
     int has_room = r->elements > 5 && room_view_parse(&v, r, 5) >= 0;
     backend_bind(lb->be, &a->req, a->user_id);
+    /* Back into a running match: game packets of this session go to its game daemon (the
+     * client then asks that daemon for a snapshot). */
+    if (has_room && v.state.status == ROOM_STATUS__IN_GAME && v.state.game_server_id)
+        (void)backend_bind_game(lb->be, a->req.gw_id, a->req.session, v.state.game_server_id,
+                                v.state.match_id);
     if (a->req.type == PACKET_TYPE__LOGIN_REQUEST) {
         LoginResponse out = LOGIN_RESPONSE__INIT;
         out.user_id = a->user_id;

@@ -30,6 +30,8 @@ typedef struct lobby {
     int64_t placement_stale_ms;
     int64_t chat_rate;
     int stopping;
+    unsigned ticks;
+    int ended_pending;
 } lobby_t;
 
 /* Handlers (accounts.c, rooms.c): one per packet type of the lobby's route table. */
@@ -51,6 +53,14 @@ void lobby_quick_cancel(backend_t *be, const backend_req_t *req, const ProtobufC
 void lobby_session_closed(backend_t *be, uint32_t gw_id, uint64_t session, uint64_t user, void *ud);
 /* Periodic: rooms of users whose resume grace ended. */
 void lobby_expire_tick(lobby_t *lb);
+
+/* ---- matches (matches.c) ---- */
+
+void lobby_match_history(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+/* A gateway lost its link to a game daemon: the rooms of its matches wait again. */
+void lobby_game_lost(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
+/* Periodic: matches the game daemons reported ended: rooms back to waiting. */
+void lobby_matches_tick(lobby_t *lb);
 
 /* ---- lobby.lua ---- */
 

@@ -70,7 +70,31 @@ local function start_room(id, now, stale_ms)
   local match = redis.call('INCR', K('match', 'seq'))
   redis.call('HSET', K('room', id), 'status', 2, 'match', match, 'game', game)
   redis.call('ZREM', K('rooms', 'waiting'), id)
+  -- The game daemon picks the match up from its inbox.
+  local members = redis.call('LRANGE', K('room', id, 'members'), 0, -1)
+  redis.call('HSET', K('match', match), 'room', id, 'game', game,
+             'players', table.concat(members, ','), 'created', now)
+  redis.call('SADD', K('game', game, 'matches'), match)
+  redis.call('RPUSH', K('game', game, 'inbox'), match)
   return true
+end
+
+-- A match is over (or lost): its room waits again, nobody ready, and the placement count of
+-- its daemon drops. Returns the room id if the room still exists, else nil.
+local function end_match(match, now)
+  local m = redis.call('HMGET', K('match', match), 'room', 'game')
+  if not m[1] then return nil end
+  redis.call('DEL', K('match', match))
+  redis.call('SREM', K('game', m[2], 'matches'), match)
+  if tonumber(redis.call('HGET', K('placement', 'Game'), m[2]) or '0') > 0 then
+    redis.call('HINCRBY', K('placement', 'Game'), m[2], -1)
+  end
+  local id = m[1]
+  if redis.call('HGET', K('room', id), 'match') ~= tostring(match) then return nil end
+  redis.call('HSET', K('room', id), 'status', 1, 'match', 0, 'game', 0)
+  redis.call('DEL', K('room', id, 'ready'))
+  redis.call('ZADD', K('rooms', 'waiting'), now, id)
+  return id
 end
 
 local function new_room(name, max, owner, now)
@@ -263,6 +287,24 @@ elseif op == 'expire' then
       end
     end
   end
+  return out
+
+elseif op == 'match_end' then
+  local match, now = ARGV[3], tonumber(ARGV[4])
+  local id = end_match(match, now)
+  if not id then return {'gone'} end
+  return room_state(id, {'room'})
+
+elseif op == 'game_lost' then
+  -- Every match of a game daemon that a gateway lost: rooms back to waiting.
+  local game, now = ARGV[3], tonumber(ARGV[4])
+  local out = {'rooms'}
+  for _, match in ipairs(redis.call('SMEMBERS', K('game', game, 'matches'))) do
+    local id = end_match(match, now)
+    if id then table.insert(out, id) end
+  end
+  redis.call('DEL', K('game', game, 'inbox'), K('game', game, 'matches'))
+  redis.call('HDEL', K('placement', 'Game'), game)
   return out
 
 elseif op == 'state' then

@@ -9,6 +9,7 @@
 #include "link.h"
 #include "lobby.h"
 #include "log.h"
+#include "schema.h"
 
 /* The lobby's dispatch table: packet type -> message -> handler. */
 static const backend_route_t ROUTES[] = {
@@ -26,18 +27,9 @@ static const backend_route_t ROUTES[] = {
     {PACKET_TYPE__ROOM_CHAT_REQUEST, &room_chat_request__descriptor, lobby_room_chat},
     {PACKET_TYPE__QUICK_MATCH_REQUEST, &quick_match_request__descriptor, lobby_quick_match},
     {PACKET_TYPE__QUICK_MATCH_CANCEL_REQUEST, &quick_match_cancel_request__descriptor, lobby_quick_cancel},
+    {PACKET_TYPE__GET_MATCH_HISTORY_REQUEST, &get_match_history_request__descriptor, lobby_match_history},
 };
 
-/* Versioned schema: append, never edit a released migration. */
-static const pg_migration_t MIGRATIONS[] = {
-    {1, "CREATE TABLE accounts ("
-        "  id bigserial PRIMARY KEY,"
-        "  username text NOT NULL CHECK (username ~ '^[A-Za-z0-9_]{3,24}$'),"
-        "  password_hash text NOT NULL,"
-        "  created_at timestamptz NOT NULL DEFAULT now(),"
-        "  last_login_at timestamptz);"
-        "CREATE UNIQUE INDEX accounts_username_lower ON accounts (lower(username));"},
-};
 
 static const cfg_opt_t OPTS[] = {
     {"DATABASE_URL", CFG_STR, "host=127.0.0.1 port=5432 user=postgres dbname=cluster",
@@ -57,7 +49,10 @@ static const cfg_opt_t OPTS[] = {
 
 static void on_tick(uv_timer_t *t)
 {
-    lobby_expire_tick(t->data);
+    lobby_t *lb = t->data;
+    lobby_matches_tick(lb);
+    if (++lb->ticks % 5 == 0)
+        lobby_expire_tick(lb);
 }
 
 static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
@@ -92,8 +87,8 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         .size = (int)config_int(cfg, "PG_POOL_SIZE"),
         .queue_timeout_ms = 1500,
         .query_timeout_ms = 5000,
-        .migrations = MIGRATIONS,
-        .nmigrations = (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]),
+        .migrations = SCHEMA_MIGRATIONS,
+        .nmigrations = SCHEMA_NMIGRATIONS,
     };
     lb->pg = pg_pool_new(loop, &po);
     if (!lb->pg) {
@@ -104,7 +99,7 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     }
     uv_timer_init(loop, &lb->timer);
     lb->timer.data = lb;
-    uv_timer_start(&lb->timer, on_tick, 500, 500);
+    uv_timer_start(&lb->timer, on_tick, 100, 100);
     return lb;
 }
 
@@ -142,6 +137,7 @@ static const backend_app_t APP = {
     .free = lobby_free,
     .busy = lobby_busy,
     .on_session_closed = lobby_session_closed,
+    .on_game_lost = lobby_game_lost,
 };
 
 int main(int argc, char **argv) { return backend_main(argc, argv, &APP); }

@@ -1,0 +1,34 @@
+/* schema: versioned migrations. Append; never edit one that was released. */
+#include "schema.h"
+
+const pg_migration_t SCHEMA_MIGRATIONS[] = {
+    {1, "CREATE TABLE accounts ("
+        "  id bigserial PRIMARY KEY,"
+        "  username text NOT NULL CHECK (username ~ '^[A-Za-z0-9_]{3,24}$'),"
+        "  password_hash text NOT NULL,"
+        "  created_at timestamptz NOT NULL DEFAULT now(),"
+        "  last_login_at timestamptz);"
+        "CREATE UNIQUE INDEX accounts_username_lower ON accounts (lower(username));"},
+    /* Match records: one row per match (its id is the lobby's match id, so a retried write
+     * can't duplicate it) and one per player, written in one statement. */
+    {2, "CREATE TABLE matches ("
+        "  id bigint PRIMARY KEY,"
+        "  game_server_id integer NOT NULL,"
+        "  room_id bigint NOT NULL,"
+        "  started_at timestamptz NOT NULL,"
+        "  ended_at timestamptz NOT NULL,"
+        "  outcome text NOT NULL CHECK (outcome IN ('win', 'loss', 'timeout', 'aborted')));"
+        "CREATE TABLE match_players ("
+        "  match_id bigint NOT NULL REFERENCES matches (id),"
+        "  user_id bigint NOT NULL,"
+        "  username text NOT NULL,"
+        "  kills integer NOT NULL,"
+        "  damage_dealt integer NOT NULL,"
+        "  damage_taken integer NOT NULL,"
+        "  deaths integer NOT NULL,"
+        "  score integer NOT NULL,"
+        "  PRIMARY KEY (match_id, user_id));"
+        "CREATE INDEX match_players_user ON match_players (user_id, match_id DESC);"},
+};
+
+const int SCHEMA_NMIGRATIONS = (int)(sizeof SCHEMA_MIGRATIONS / sizeof SCHEMA_MIGRATIONS[0]);

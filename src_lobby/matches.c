@@ -1,0 +1,170 @@
+/* matches: the lobby's side of matches: rooms back to waiting when a match ends or its game
+ * daemon is lost, and GET_MATCH_HISTORY from PostgreSQL. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "lobby.h"
+#include "log.h"
+#include "rconn.h"
+#include "util.h"
+
+static MatchOutcome outcome_from(const char *s)
+{
+    if (strcmp(s, "win") == 0)
+        return MATCH_OUTCOME__WIN;
+    if (strcmp(s, "loss") == 0)
+        return MATCH_OUTCOME__LOSS;
+    if (strcmp(s, "timeout") == 0)
+        return MATCH_OUTCOME__TIMEOUT_REACHED;
+    return MATCH_OUTCOME__ABORTED;
+}
+
+/* ---- rooms back to waiting ---- */
+
+static void on_room_back(lobby_t *lb, redisReply *r, void *ud)
+{
+    room_view_t v;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 1 && r->element[0]->str &&
+        strcmp(r->element[0]->str, "room") == 0 && room_view_parse(&v, r, 1) >= 0) {
+        room_view_push(lb, &v, (const char *)ud, 0);
+        room_view_free(&v);
+    }
+}
+
+static void on_ended(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    lobby_t *lb = privdata;
+    redisReply *r = reply;
+    lb->ended_pending = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    char now[24];
+    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
+    for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        /* "<match id>:<outcome>" */
+        char match[24];
+        snprintf(match, sizeof match, "%llu", strtoull(r->element[i]->str, NULL, 10));
+        const char *argv[] = {match, now};
+        const char *event = strstr(r->element[i]->str, ":aborted") ? "match_aborted" : "match_ended";
+        (void)lobby_script(lb, on_room_back, (void *)event, "match_end", 2, argv);
+    }
+}
+
+void lobby_matches_tick(lobby_t *lb)
+{
+    if (lb->ended_pending)
+        return;
+    if (rconn_cmd(backend_redis(lb->be), on_ended, lb, "LPOP %smatches:ended 50",
+                  backend_prefix(lb->be)) == 0)
+        lb->ended_pending = 1;
+}
+
+static void on_game_lost_done(lobby_t *lb, redisReply *r, void *ud)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    log_info("game_lost_handled", "game=%u rooms=%zu", (unsigned)(uintptr_t)ud,
+             r->elements ? r->elements - 1 : 0);
+    for (size_t i = 1; i < r->elements; i++) {
+        char room[24];
+        if (r->element[i]->type == REDIS_REPLY_INTEGER)
+            snprintf(room, sizeof room, "%lld", r->element[i]->integer);
+        else if (r->element[i]->type == REDIS_REPLY_STRING)
+            snprintf(room, sizeof room, "%s", r->element[i]->str);
+        else
+            continue;
+        const char *argv[] = {room};
+        (void)lobby_script(lb, on_room_back, (void *)"match_aborted", "state", 1, argv);
+    }
+}
+
+void lobby_game_lost(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud)
+{
+    lobby_t *lb = ud;
+    char game[16], now[24];
+    snprintf(game, sizeof game, "%u", game_id);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
+    log_warn("game_lost", "game=%u reported_by_gateway=%u", game_id, gw_id);
+    const char *argv[] = {game, now};
+    (void)lobby_script(lb, on_game_lost_done, (void *)(uintptr_t)game_id, "game_lost", 2, argv);
+}
+
+/* ---- GET_MATCH_HISTORY ---- */
+
+typedef struct hist_rq {
+    lobby_t *lb;
+    backend_req_t req;
+    uint32_t page;
+} hist_rq_t;
+
+static void on_history(const PGresult *res, const char *err, const char *sqlstate, void *ud)
+{
+    hist_rq_t *q = ud;
+    if (!res) {
+        backend_error(q->lb->be, &q->req, ERROR_CODE__SERVICE_UNAVAILABLE, "match records unavailable");
+        xfree(q);
+        return;
+    }
+    int n = PQntuples(res);
+    MatchRecord *recs = xcalloc((size_t)(n ? n : 1), sizeof *recs);
+    MatchRecord **ptrs = xcalloc((size_t)(n ? n : 1), sizeof *ptrs);
+    PlayerResult *me = xcalloc((size_t)(n ? n : 1), sizeof *me);
+    for (int i = 0; i < n; i++) {
+        match_record__init(&recs[i]);
+        player_result__init(&me[i]);
+        recs[i].match_id = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+        recs[i].game_server_id = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+        recs[i].started_at_ms = strtoull(PQgetvalue(res, i, 2), NULL, 10);
+        recs[i].ended_at_ms = strtoull(PQgetvalue(res, i, 3), NULL, 10);
+        recs[i].outcome = outcome_from(PQgetvalue(res, i, 4));
+        me[i].user_id = q->req.user;
+        me[i].username = PQgetvalue(res, i, 5);
+        me[i].kills = (uint32_t)strtoul(PQgetvalue(res, i, 6), NULL, 10);
+        me[i].damage_dealt = (uint32_t)strtoul(PQgetvalue(res, i, 7), NULL, 10);
+        me[i].damage_taken = (uint32_t)strtoul(PQgetvalue(res, i, 8), NULL, 10);
+        me[i].deaths = (uint32_t)strtoul(PQgetvalue(res, i, 9), NULL, 10);
+        me[i].score = (uint32_t)strtoul(PQgetvalue(res, i, 10), NULL, 10);
+        recs[i].me = &me[i];
+        ptrs[i] = &recs[i];
+    }
+    GetMatchHistoryResponse out = GET_MATCH_HISTORY_RESPONSE__INIT;
+    out.n_matches = (size_t)n;
+    out.matches = ptrs;
+    out.page = q->page;
+    backend_reply(q->lb->be, &q->req, PACKET_TYPE__GET_MATCH_HISTORY_RESPONSE, &out.base);
+    xfree(recs);
+    xfree(ptrs);
+    xfree(me);
+    xfree(q);
+}
+
+void lobby_match_history(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
+{
+    lobby_t *lb = ud;
+    const GetMatchHistoryRequest *in = (const GetMatchHistoryRequest *)msg;
+    uint32_t size = in->page_size ? in->page_size : 10;
+    if (size > 50 || in->page > 100000) {
+        backend_error(be, req, ERROR_CODE__BAD_REQUEST, "page_size must be 1-50, page at most 100000");
+        return;
+    }
+    hist_rq_t *q = xmalloc(sizeof *q);
+    q->lb = lb;
+    q->req = *req;
+    q->page = in->page;
+    char uid[24], limit[16], offset[24];
+    snprintf(uid, sizeof uid, "%llu", (unsigned long long)req->user);
+    snprintf(limit, sizeof limit, "%u", size);
+    snprintf(offset, sizeof offset, "%llu", (unsigned long long)in->page * size);
+    const char *params[] = {uid, limit, offset};
+    pg_query(lb->pg,
+             "SELECT m.id, m.game_server_id,"
+             " (extract(epoch FROM m.started_at) * 1000)::bigint,"
+             " (extract(epoch FROM m.ended_at) * 1000)::bigint, m.outcome,"
+             " p.username, p.kills, p.damage_dealt, p.damage_taken, p.deaths, p.score"
+             " FROM match_players p JOIN matches m ON m.id = p.match_id"
+             " WHERE p.user_id = $1 ORDER BY m.ended_at DESC, m.id DESC LIMIT $2 OFFSET $3",
+             3, params, on_history, q);
+}
