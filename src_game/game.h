@@ -55,6 +55,7 @@ typedef struct game {
     hist_t tick_us;        /* duration of one whole tick (every match), microseconds */
     uint64_t ticks;
     uint64_t last_tick_log_ms;
+    uint64_t tick_log_ms;
 } game_t;
 
 /* Handlers of the game daemon's route table. */

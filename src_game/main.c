@@ -30,6 +30,7 @@ static const cfg_opt_t OPTS[] = {
     {"WAVE_GAP_MS", CFG_INT, "3000", "pause before each wave", 0, 600000},
     {"MONSTER_DAMAGE", CFG_INT, "8", "damage of one monster attack", 0, 1000},
     {"MONSTER_HP", CFG_INT, "50", "hit points of a monster", 1, 100000},
+    {"TICK_LOG_MS", CFG_INT, "10000", "how often the tick time percentiles are logged (event=tick_stats)", 100, 3600000},
 };
 
 static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
@@ -46,6 +47,7 @@ static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     g->sim_base.wave_gap_ms = (uint32_t)config_int(cfg, "WAVE_GAP_MS");
     g->sim_base.monster_damage = (int32_t)config_int(cfg, "MONSTER_DAMAGE");
     g->sim_base.monster_hp = (int32_t)config_int(cfg, "MONSTER_HP");
+    g->tick_log_ms = (uint64_t)config_int(cfg, "TICK_LOG_MS");
     if (sim_config_check(&g->sim_base) != 0) {
         log_error("bad_config", "reason=\"simulation settings out of range\"%s", "");
         xfree(g);

@@ -418,12 +418,18 @@ static void on_tick(uv_timer_t *t)
     hist_record(&g->tick_us, us ? us : 1);
     g->ticks++;
     uint64_t now = uv_now(g->loop);
-    if (g->nmatches && now - g->last_tick_log_ms >= 10000) {
+    if (g->nmatches && now - g->last_tick_log_ms >= g->tick_log_ms) {
+        /* percentiles over the ticks since the last line */
         g->last_tick_log_ms = now;
-        log_info("tick_stats", "matches=%u players=%u tick_p50_us=%llu tick_p99_us=%llu tick_max_us=%llu",
-                 g->nmatches, g->nplayers, (unsigned long long)hist_percentile(&g->tick_us, 50),
+        log_info("tick_stats", "matches=%u players=%u ticks=%llu tick_p50_us=%llu tick_p90_us=%llu "
+                 "tick_p99_us=%llu tick_p999_us=%llu tick_max_us=%llu",
+                 g->nmatches, g->nplayers, (unsigned long long)hist_count(&g->tick_us),
+                 (unsigned long long)hist_percentile(&g->tick_us, 50),
+                 (unsigned long long)hist_percentile(&g->tick_us, 90),
                  (unsigned long long)hist_percentile(&g->tick_us, 99),
+                 (unsigned long long)hist_percentile(&g->tick_us, 99.9),
                  (unsigned long long)hist_max(&g->tick_us));
+        hist_reset(&g->tick_us);
     }
 }
 

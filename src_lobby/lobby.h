@@ -59,6 +59,8 @@ void lobby_expire_tick(lobby_t *lb);
 void lobby_match_history(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
 /* A gateway lost its link to a game daemon: the rooms of its matches wait again. */
 void lobby_game_lost(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
+/* Periodic: matches of game daemons gone from the registry: rooms back to waiting. */
+void lobby_games_sweep(lobby_t *lb);
 /* Periodic: matches the game daemons reported ended: rooms back to waiting. */
 void lobby_matches_tick(lobby_t *lb);
 

@@ -75,6 +75,7 @@ local function start_room(id, now, stale_ms)
   redis.call('HSET', K('match', match), 'room', id, 'game', game,
              'players', table.concat(members, ','), 'created', now)
   redis.call('SADD', K('game', game, 'matches'), match)
+  redis.call('SADD', K('games', 'busy'), game)
   redis.call('RPUSH', K('game', game, 'inbox'), match)
   return true
 end
@@ -295,16 +296,29 @@ elseif op == 'match_end' then
   if not id then return {'gone'} end
   return room_state(id, {'room'})
 
-elseif op == 'game_lost' then
-  -- Every match of a game daemon that a gateway lost: rooms back to waiting.
-  local game, now = ARGV[3], tonumber(ARGV[4])
-  local out = {'rooms'}
-  for _, match in ipairs(redis.call('SMEMBERS', K('game', game, 'matches'))) do
-    local id = end_match(match, now)
-    if id then table.insert(out, id) end
+elseif op == 'game_lost' or op == 'sweep_games' then
+  -- game_lost: every match of a game daemon that a gateway lost goes back to waiting.
+  -- sweep_games: the same for every daemon with matches whose registry entry expired (the
+  -- backstop when no gateway was there to notice).
+  local now = tonumber(ARGV[4])
+  local games = {}
+  if op == 'game_lost' then
+    games = {ARGV[3]}
+  else
+    for _, g in ipairs(redis.call('SMEMBERS', K('games', 'busy'))) do
+      if redis.call('EXISTS', P .. 'Server:Game:' .. g) == 0 then table.insert(games, g) end
+    end
   end
-  redis.call('DEL', K('game', game, 'inbox'), K('game', game, 'matches'))
-  redis.call('HDEL', K('placement', 'Game'), game)
+  local out = {'rooms'}
+  for _, game in ipairs(games) do
+    for _, match in ipairs(redis.call('SMEMBERS', K('game', game, 'matches'))) do
+      local id = end_match(match, now)
+      if id then table.insert(out, id) end
+    end
+    redis.call('DEL', K('game', game, 'inbox'), K('game', game, 'matches'))
+    redis.call('HDEL', K('placement', 'Game'), game)
+    redis.call('SREM', K('games', 'busy'), game)
+  end
   return out
 
 elseif op == 'state' then

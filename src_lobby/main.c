@@ -53,6 +53,8 @@ static void on_tick(uv_timer_t *t)
     lobby_matches_tick(lb);
     if (++lb->ticks % 5 == 0)
         lobby_expire_tick(lb);
+    if (lb->ticks % 10 == 0)
+        lobby_games_sweep(lb);
 }
 
 static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)

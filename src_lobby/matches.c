@@ -66,8 +66,9 @@ static void on_game_lost_done(lobby_t *lb, redisReply *r, void *ud)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY)
         return;
-    log_info("game_lost_handled", "game=%u rooms=%zu", (unsigned)(uintptr_t)ud,
-             r->elements ? r->elements - 1 : 0);
+    if (r->elements > 1 || ud)
+        log_info("game_lost_handled", "game=%u rooms=%zu", (unsigned)(uintptr_t)ud,
+                 r->elements ? r->elements - 1 : 0);
     for (size_t i = 1; i < r->elements; i++) {
         char room[24];
         if (r->element[i]->type == REDIS_REPLY_INTEGER)
@@ -79,6 +80,14 @@ static void on_game_lost_done(lobby_t *lb, redisReply *r, void *ud)
         const char *argv[] = {room};
         (void)lobby_script(lb, on_room_back, (void *)"match_aborted", "state", 1, argv);
     }
+}
+
+void lobby_games_sweep(lobby_t *lb)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
+    const char *argv[] = {"0", now};
+    (void)lobby_script(lb, on_game_lost_done, (void *)(uintptr_t)0, "sweep_games", 2, argv);
 }
 
 void lobby_game_lost(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud)
