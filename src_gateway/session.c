@@ -328,6 +328,11 @@ void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user)
         return;
     log_debug("session_bound", "session=%llu user=%llu", (unsigned long long)session_id,
               (unsigned long long)user);
+    if (user != s->user_id) {
+        /* another user, or none: the match binding was the old user's */
+        s->game_id = 0;
+        s->match_id = 0;
+    }
     s->user_id = user;
 }
 

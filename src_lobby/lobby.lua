@@ -95,6 +95,12 @@ local function end_match(match, now)
   redis.call('HSET', K('room', id), 'status', 1, 'match', 0, 'game', 0)
   redis.call('DEL', K('room', id, 'ready'))
   redis.call('ZADD', K('rooms', 'waiting'), now, id)
+  -- Members who went offline (or logged out) during the match leave now that it is over.
+  for _, uid in ipairs(redis.call('LRANGE', K('room', id, 'members'), 0, -1)) do
+    if redis.call('HGET', K('user', uid), 'online') ~= '1' then
+      redis.call('ZADD', K('pending_leave'), now, uid)
+    end
+  end
   return id
 end
 
@@ -271,7 +277,8 @@ elseif op == 'logout' then
 elseif op == 'expire' then
   -- Leaves the rooms of users whose grace period ended (at most 50 per call). A user whose
   -- room is in game is looked at again later (the match returns players to the room).
-  -- Returns the ids of the rooms that changed and still exist, to push their state.
+  -- Returns, for each room that changed and still exists, its id and the user who left, to
+  -- push its state.
   local now, retry = tonumber(ARGV[3]), tonumber(ARGV[4])
   local uids = redis.call('ZRANGEBYSCORE', K('pending_leave'), '-inf', now, 'LIMIT', 0, 50)
   local out = {'expired', #uids}
@@ -284,7 +291,10 @@ elseif op == 'expire' then
       redis.call('ZREM', K('pending_leave'), uid)
       if id and offline then
         local _, exists = leave_room(uid)
-        if exists then table.insert(out, id) end
+        if exists then
+          table.insert(out, id)
+          table.insert(out, uid)
+        end
       end
     end
   end

@@ -482,11 +482,12 @@ static void on_expired(lobby_t *lb, redisReply *r, void *ud)
 {
     if (!reply_kind(r, "expired"))
         return;
-    for (size_t i = 2; i < r->elements; i++) {
+    /* pairs: room id, the user who left it (the update's actor) */
+    for (size_t i = 2; i + 1 < r->elements; i += 2) {
         char room[24];
         u64s(room, sizeof room, el_u64(r, i));
         const char *argv[] = {room};
-        (void)lobby_script(lb, on_state_for_push, NULL, "state", 1, argv);
+        (void)lobby_script(lb, on_state_for_push, (void *)(uintptr_t)el_u64(r, i + 1), "state", 1, argv);
     }
 }
 

@@ -1,0 +1,162 @@
+/* bot: the load-test client's shared state: the run, its bots, the counters every scenario
+ * fills, and the scenario interface (main.c runs the bots, scenario_*.c drive them, report.c
+ * prints the results). */
+#ifndef CLUSTER_BOT_H
+#define CLUSTER_BOT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "client.h"
+#include "config.h"
+#include "hist.h"
+#include "pb.h"
+
+typedef enum { BOT_IDLE = 0, BOT_CONNECTING, BOT_CONNECTED, BOT_GONE } bot_state_t;
+
+typedef struct bot bot_t;
+
+/* One request slot of an echo bot: with --pipeline K a bot has K lanes, each with at most one
+ * request in flight. The lane is the request's callback context, so nothing is allocated per
+ * request. */
+typedef struct lane {
+    bot_t *bot;
+    struct lane *next_wait; /* in a pacing wheel slot */
+    uint64_t sent_ns;
+    uint64_t due_ns;        /* next send time when paced */
+    uint32_t seq;           /* of the request in flight */
+} lane_t;
+
+struct bot {
+    client_t *c;
+    uint32_t index;
+    bot_state_t state;
+    lane_t *lanes;
+    void *sc; /* the scenario's per-bot state (lobby) */
+};
+
+#define ERR_CODES 64 /* error codes counted by value; larger ones go to the last slot */
+#define MAX_SERVERS 256
+#define WHEEL_SLOTS 4096 /* pacing wheel, 1 ms per slot */
+
+typedef struct server_count {
+    uint32_t id;
+    int served_by;
+    uint64_t responses;
+} server_count_t;
+
+/* Counters of one request type. Latency is that of ok responses only (an error such as BUSY
+ * is answered at once and would hide the cost of the real work). */
+typedef struct type_stats {
+    uint64_t sent, ok, expected, unexpected, timeouts, mismatches;
+    uint64_t expected_by_code[ERR_CODES + 1], unexpected_by_code[ERR_CODES + 1];
+    hist_t latency_us;
+} type_stats_t;
+
+/* Request types with their own counters, in report order. */
+#define NREQ_TYPES 15
+extern const uint16_t REQ_TYPES[NREQ_TYPES];
+
+/* Pushes (frames with seq 0) are counted by packet type; types from PUSH_TYPES up share the
+ * last slot. */
+#define PUSH_TYPES 1024
+
+typedef struct stats {
+    uint64_t connected, connect_failed, disconnects;
+    uint64_t sent, send_failed, ok, mismatches, timeouts, lost, unanswered, pushes;
+    /* errors: every ERROR_RESPONSE in the echo scenario; the unexpected ones in the lobby
+     * scenario (the expected race and back-pressure outcomes are counted apart) */
+    uint64_t errors, errors_by_code[ERR_CODES + 1];
+    uint64_t expected, expected_by_code[ERR_CODES + 1];
+    hist_t latency_us;
+    server_count_t servers[MAX_SERVERS];
+    int nservers;
+    uint64_t other_servers;
+    /* per request type, pushes by type, late responses (seq not pending any more) */
+    type_stats_t types[NREQ_TYPES];
+    uint64_t push_by_type[PUSH_TYPES + 1];
+    uint64_t late_responses;
+    /* lobby totals */
+    uint64_t bots_logged_in, registrations, logins, logouts, rooms_created, joins, starts,
+        leaves, chat_lines, rotations, login_backoffs, stuck_logins, accounts_exhausted,
+        rotation_waits;
+} stats_t;
+
+typedef struct scenario scenario_t;
+
+typedef struct run {
+    /* settings */
+    const scenario_t *scenario;
+    char host[256];
+    int port;
+    char gateway[300];
+    uint32_t nbots, pipeline, payload_len, max_frame;
+    uint64_t duration_ms, connect_rate, rate, seed, timeout_ms;
+    EchoTarget target;
+    const char *json_path;
+    /* lobby settings */
+    char user_prefix[32];
+    uint64_t room_wait_ms, chat_interval_ms, login_backoff_ms;
+    uint32_t create_pct, start_pct;
+    /* loop */
+    uv_loop_t *loop;
+    conn_loop_t *cl;
+    uv_timer_t ramp_timer, stop_timer, tick_timer, pace_timer;
+    uv_signal_t sigint, sigterm;
+    pb_arena_t arena;
+    bot_t *bots;
+    lane_t *lanes;
+    uint8_t *send_buf, *check_buf;
+    uint32_t started;      /* bots whose connect was started */
+    uint64_t inflight;
+    int stopping, finished;
+    /* pacing */
+    uint64_t interval_ns;  /* per lane */
+    lane_t *wheel[WHEEL_SLOTS];
+    uint64_t wheel_ms;     /* next slot to process, in ms since t_start */
+    /* times (mono ns) */
+    uint64_t t_start, t_first_send, t_stop, t_last_response;
+    uint64_t t_all_logged_in; /* lobby: when the last bot's first login succeeded */
+    stats_t st;
+} run_t;
+
+extern run_t run;
+
+/* A scenario drives connected bots. Every hook but name and on_connected may be NULL. */
+struct scenario {
+    const char *name;
+    int (*setup)(const config_t *cfg);   /* after the common options; -1: bad options */
+    void (*start)(void);                 /* once, before the loop runs */
+    void (*on_connected)(bot_t *b);
+    void (*on_push)(bot_t *b, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
+    void (*on_gone)(bot_t *b);           /* the bot's connection closed */
+    void (*on_stop)(void);               /* the traffic time is over (drain follows) */
+    void (*on_finish)(void);             /* close the scenario's handles */
+    void (*cleanup)(void);               /* free memory, after the loop has ended */
+    int (*passed)(void);
+};
+
+extern const scenario_t SCENARIO_ECHO;
+extern const scenario_t SCENARIO_LOBBY;
+
+/* scenario_echo.c */
+void echo_on_pace(uv_timer_t *t);
+
+/* report.c */
+type_stats_t *type_stats(uint16_t req_type); /* NULL for a type without counters */
+const char *req_type_name(uint16_t req_type); /* "LOGIN" for LOGIN_REQUEST */
+uint64_t pushes_of(uint16_t type);
+double duration_s(void);
+int passed(void);
+void print_report(FILE *f);
+int write_json(const char *path);
+
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+#endif

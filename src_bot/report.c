@@ -1,0 +1,395 @@
+/* report: the results of a run as text (stdout) and as JSON (--json), the per-type counters
+ * and the pass/fail verdict. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "bot.h"
+#include "log.h"
+
+const uint16_t REQ_TYPES[NREQ_TYPES] = {
+    PACKET_TYPE__ECHO_REQUEST,          PACKET_TYPE__REGISTER_REQUEST,
+    PACKET_TYPE__LOGIN_REQUEST,         PACKET_TYPE__RESUME_REQUEST,
+    PACKET_TYPE__LOGOUT_REQUEST,        PACKET_TYPE__CREATE_ROOM_REQUEST,
+    PACKET_TYPE__GET_ROOM_LIST_REQUEST, PACKET_TYPE__JOIN_ROOM_REQUEST,
+    PACKET_TYPE__PREPARE_GAME_REQUEST,  PACKET_TYPE__START_GAME_REQUEST,
+    PACKET_TYPE__ROOM_CHAT_REQUEST,     PACKET_TYPE__LEAVE_ROOM_REQUEST,
+    PACKET_TYPE__QUICK_MATCH_REQUEST,   PACKET_TYPE__QUICK_MATCH_CANCEL_REQUEST,
+    PACKET_TYPE__PING_REQUEST,
+};
+
+/* Push types always shown, in this order; any other type is shown when it came. */
+static const uint16_t PUSH_SHOWN[] = {
+    PACKET_TYPE__ROOM_UPDATE,
+    PACKET_TYPE__ROOM_CHAT_MESSAGE,
+    PACKET_TYPE__GAME_STARTING,
+    PACKET_TYPE__KICKED,
+};
+#define NPUSH_SHOWN (sizeof PUSH_SHOWN / sizeof PUSH_SHOWN[0])
+
+type_stats_t *type_stats(uint16_t req_type)
+{
+    for (int i = 0; i < NREQ_TYPES; i++)
+        if (REQ_TYPES[i] == req_type)
+            return &run.st.types[i];
+    return NULL;
+}
+
+const char *req_type_name(uint16_t req_type)
+{
+    static char buf[64];
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&packet_type__descriptor, req_type);
+    if (!v)
+        return "UNKNOWN";
+    size_t n = strlen(v->name);
+    static const char SUFFIX[] = "_REQUEST";
+    size_t sn = sizeof SUFFIX - 1;
+    if (n > sn && n - sn < sizeof buf && strcmp(v->name + n - sn, SUFFIX) == 0) {
+        memcpy(buf, v->name, n - sn);
+        buf[n - sn] = '\0';
+        return buf;
+    }
+    return v->name;
+}
+
+uint64_t pushes_of(uint16_t type) { return run.st.push_by_type[type < PUSH_TYPES ? type : PUSH_TYPES]; }
+
+static const char *packet_name(uint32_t type)
+{
+    if (type >= PUSH_TYPES)
+        return "OTHER";
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&packet_type__descriptor, (int)type);
+    return v ? v->name : NULL;
+}
+
+/* Calls fn for every push type to show: the PUSH_SHOWN ones, then the others that came. */
+static void each_push(void (*fn)(FILE *f, const char *name, uint32_t type, uint64_t n, int first),
+                      FILE *f)
+{
+    int first = 1;
+    for (size_t i = 0; i < NPUSH_SHOWN; i++, first = 0)
+        fn(f, packet_name(PUSH_SHOWN[i]), PUSH_SHOWN[i], pushes_of(PUSH_SHOWN[i]), first);
+    for (uint32_t t = 0; t <= PUSH_TYPES; t++) {
+        int shown = 0;
+        for (size_t i = 0; i < NPUSH_SHOWN; i++)
+            shown |= PUSH_SHOWN[i] == t;
+        if (!shown && run.st.push_by_type[t])
+            fn(f, packet_name(t), t, run.st.push_by_type[t], 0);
+    }
+}
+
+static void push_text(FILE *f, const char *name, uint32_t type, uint64_t n, int first)
+{
+    if (name)
+        fprintf(f, "%s%s=%" PRIu64, first ? "" : " ", name, n);
+    else
+        fprintf(f, "%stype_%u=%" PRIu64, first ? "" : " ", type, n);
+}
+
+static void push_json(FILE *f, const char *name, uint32_t type, uint64_t n, int first)
+{
+    if (name)
+        fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", name, n);
+    else
+        fprintf(f, "%s\"type_%u\": %" PRIu64, first ? "" : ", ", type, n);
+}
+
+double duration_s(void)
+{
+    if (run.t_first_send == 0)
+        return 0.0;
+    uint64_t end = run.t_stop > run.t_last_response ? run.t_stop : run.t_last_response;
+    return end > run.t_first_send ? (double)(end - run.t_first_send) / 1e9 : 0.0;
+}
+
+static double per_s(uint64_t n)
+{
+    double d = duration_s();
+    return d > 0 ? (double)n / d : 0.0;
+}
+
+static double throughput(void) { return per_s(run.st.ok); }
+
+int passed(void) { return run.scenario->passed(); }
+
+static const char *target_name(int t)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&echo_target__descriptor, t);
+    return v ? v->name : "UNKNOWN";
+}
+
+static const char *code_name(int i) { return i == ERR_CODES ? "(unparsed)" : error_code_name(i); }
+
+static double ms(uint64_t us) { return (double)us / 1000.0; }
+
+static const double PCTS[] = {50, 90, 99, 99.9};
+static const char *const PCT_NAMES[] = {"p50", "p90", "p99", "p99_9"};
+#define NPCTS (sizeof PCTS / sizeof PCTS[0])
+
+/* ------------------------------------------------------------------ text */
+
+static void print_echo(FILE *f)
+{
+    const stats_t *st = &run.st;
+    const hist_t *h = &st->latency_us;
+    fprintf(f, "\nbot scenario=%s gateway=%s target=%s payload=%u pipeline=%u rate=%" PRIu64
+               "/s per bot\n",
+            run.scenario->name, run.gateway, target_name(run.target), run.payload_len,
+            run.pipeline, run.rate);
+    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "connected", st->connected);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "requests sent", st->sent);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "errors", st->errors);
+    for (int i = 0; i <= ERR_CODES; i++)
+        if (st->errors_by_code[i])
+            fprintf(f, "    %-20s %" PRIu64 "\n", code_name(i), st->errors_by_code[i]);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "pushes received", st->pushes);
+    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
+    fprintf(f, "  %-22s %.1f req/s\n", "throughput", throughput());
+    fprintf(f, "  %-22s", "latency ms");
+    for (size_t i = 0; i < NPCTS; i++)
+        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
+    fprintf(f, " max=%.3f mean=%.3f\n", ms(hist_max(h)), hist_mean(h) / 1000.0);
+    fprintf(f, "  %-22s", "echo targets seen");
+    if (st->nservers == 0)
+        fprintf(f, " none");
+    for (int i = 0; i < st->nservers; i++)
+        fprintf(f, " %s#%u=%" PRIu64, target_name(st->servers[i].served_by), st->servers[i].id,
+                st->servers[i].responses);
+    if (st->other_servers)
+        fprintf(f, " others=%" PRIu64, st->other_servers);
+    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+}
+
+/* "    LOGIN BUSY   12" lines: the errors of one kind by request type and code. */
+static void print_errors_by_type(FILE *f, int expected)
+{
+    for (int t = 0; t < NREQ_TYPES; t++) {
+        const type_stats_t *ts = &run.st.types[t];
+        const uint64_t *by = expected ? ts->expected_by_code : ts->unexpected_by_code;
+        for (int i = 0; i <= ERR_CODES; i++) {
+            if (!by[i])
+                continue;
+            char k[80];
+            snprintf(k, sizeof k, "%s %s", req_type_name(REQ_TYPES[t]), code_name(i));
+            fprintf(f, "    %-34s %" PRIu64 "\n", k, by[i]);
+        }
+    }
+}
+
+static void print_lobby(FILE *f)
+{
+    const stats_t *st = &run.st;
+    const hist_t *h = &st->latency_us;
+    fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot user_prefix=%s "
+               "room_wait_ms=%" PRIu64 " create_pct=%u start_pct=%u chat_interval_ms=%" PRIu64
+               "\n",
+            run.scenario->name, run.gateway, run.rate, run.user_prefix, run.room_wait_ms,
+            run.create_pct, run.start_pct, run.chat_interval_ms);
+    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "connected", st->connected);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "logged in (bots)", st->bots_logged_in);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "requests sent", st->sent);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
+    print_errors_by_type(f, 1);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
+    print_errors_by_type(f, 0);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
+    fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
+    each_push(push_text, f);
+    fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
+    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
+    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
+    fprintf(f, "  %-22s", "latency ms (all ok)");
+    for (size_t i = 0; i < NPCTS; i++)
+        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
+    fprintf(f, " max=%.3f mean=%.3f\n", ms(hist_max(h)), hist_mean(h) / 1000.0);
+    fprintf(f, "  %-22s logins=%" PRIu64 " (%.1f/s) registrations=%" PRIu64 " logouts=%" PRIu64
+               " fresh_accounts=%" PRIu64 "\n",
+            "totals", st->logins, per_s(st->logins), st->registrations, st->logouts,
+            st->rotations);
+    fprintf(f, "  %-22s rooms_created=%" PRIu64 " joins=%" PRIu64 " starts=%" PRIu64
+               " game_starting_pushes=%" PRIu64 " leaves=%" PRIu64 " chat_lines=%" PRIu64 "\n",
+            "", st->rooms_created, st->joins, st->starts, pushes_of(PACKET_TYPE__GAME_STARTING),
+            st->leaves, st->chat_lines);
+    if (run.t_all_logged_in)
+        fprintf(f, "  %-22s all %u bots logged in %.3f s after the start\n", "", run.nbots,
+                (double)(run.t_all_logged_in - run.t_start) / 1e9);
+    else
+        fprintf(f, "  %-22s not every bot logged in\n", "");
+    fprintf(f, "  %-22s login_backoffs=%" PRIu64 " logins_into_started_room=%" PRIu64
+               " fresh_account_waits=%" PRIu64 "\n",
+            "", st->login_backoffs, st->stuck_logins, st->rotation_waits);
+    fprintf(f, "\n  %-14s %9s %9s %9s %9s %8s %9s %9s %9s %9s %9s %9s\n", "request", "sent",
+            "ok", "expected", "unexpect", "timeout", "ok/s", "p50 ms", "p90 ms", "p99 ms",
+            "p99.9 ms", "max ms");
+    for (int t = 0; t < NREQ_TYPES; t++) {
+        const type_stats_t *ts = &st->types[t];
+        if (!ts->sent)
+            continue;
+        const hist_t *th = &ts->latency_us;
+        fprintf(f,
+                "  %-14s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %8" PRIu64
+                " %9.1f",
+                req_type_name(REQ_TYPES[t]), ts->sent, ts->ok, ts->expected, ts->unexpected,
+                ts->timeouts, per_s(ts->ok));
+        for (size_t i = 0; i < NPCTS; i++)
+            fprintf(f, " %9.3f", ms(hist_percentile(th, PCTS[i])));
+        fprintf(f, " %9.3f\n", ms(hist_max(th)));
+    }
+    fprintf(f, "  (latency of ok responses; ok/s over the whole run)\n");
+    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+}
+
+void print_report(FILE *f)
+{
+    if (run.scenario == &SCENARIO_LOBBY)
+        print_lobby(f);
+    else
+        print_echo(f);
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void json_codes(FILE *f, const uint64_t *by)
+{
+    fprintf(f, "{");
+    int first = 1;
+    for (int i = 0; i <= ERR_CODES; i++) {
+        if (!by[i])
+            continue;
+        fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+                i == ERR_CODES ? "UNPARSED" : error_code_name(i), by[i]);
+        first = 0;
+    }
+    fprintf(f, "}");
+}
+
+static void json_latency(FILE *f, const hist_t *h)
+{
+    fprintf(f, "{");
+    for (size_t i = 0; i < NPCTS; i++)
+        fprintf(f, "\"%s\": %.3f, ", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
+    fprintf(f, "\"max\": %.3f, \"mean\": %.3f, \"samples\": %" PRIu64 "}", ms(hist_max(h)),
+            hist_mean(h) / 1000.0, hist_count(h));
+}
+
+static void json_per_type(FILE *f)
+{
+    fprintf(f, "  \"per_type\": {");
+    int first = 1;
+    for (int t = 0; t < NREQ_TYPES; t++) {
+        const type_stats_t *ts = &run.st.types[t];
+        if (!ts->sent)
+            continue;
+        fprintf(f, "%s\n    \"%s\": {\"sent\": %" PRIu64 ", \"ok\": %" PRIu64
+                   ", \"expected_errors\": %" PRIu64 ", \"unexpected_errors\": %" PRIu64
+                   ", \"timeouts\": %" PRIu64 ", \"mismatches\": %" PRIu64
+                   ", \"throughput_rps\": %.1f,\n      \"latency_ms\": ",
+                first ? "" : ",", req_type_name(REQ_TYPES[t]), ts->sent, ts->ok, ts->expected,
+                ts->unexpected, ts->timeouts, ts->mismatches, per_s(ts->ok));
+        json_latency(f, &ts->latency_us);
+        fprintf(f, ",\n      \"expected_by_code\": ");
+        json_codes(f, ts->expected_by_code);
+        fprintf(f, ", \"unexpected_by_code\": ");
+        json_codes(f, ts->unexpected_by_code);
+        fprintf(f, "}");
+        first = 0;
+    }
+    fprintf(f, "%s},\n", first ? "" : "\n  ");
+}
+
+static void json_lobby(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "  \"user_prefix\": \"%s\",\n  \"room_wait_ms\": %" PRIu64
+               ",\n  \"create_pct\": %u,\n  \"start_pct\": %u,\n  \"chat_interval_ms\": %" PRIu64
+               ",\n",
+            run.user_prefix, run.room_wait_ms, run.create_pct, run.start_pct,
+            run.chat_interval_ms);
+    fprintf(f, "  \"expected_errors\": %" PRIu64 ",\n  \"expected_errors_by_code\": ",
+            st->expected);
+    json_codes(f, st->expected_by_code);
+    fprintf(f, ",\n  \"pushes_by_type\": {");
+    each_push(push_json, f);
+    fprintf(f, "},\n  \"late_responses\": %" PRIu64 ",\n", st->late_responses);
+    fprintf(f,
+            "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
+            ", \"login_rate\": %.1f, \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64
+            ", \"fresh_accounts\": %" PRIu64 ",\n    \"rooms_created\": %" PRIu64
+            ", \"joins\": %" PRIu64 ", \"starts\": %" PRIu64
+            ", \"game_starting_pushes\": %" PRIu64 ", \"leaves\": %" PRIu64
+            ", \"chat_lines\": %" PRIu64 ",\n    \"login_backoffs\": %" PRIu64
+            ", \"logins_into_started_room\": %" PRIu64 ", \"fresh_account_waits\": %" PRIu64
+            ",\n    \"all_logged_in_s\": %.3f},\n",
+            st->bots_logged_in, st->logins, per_s(st->logins), st->registrations, st->logouts,
+            st->rotations, st->rooms_created, st->joins, st->starts,
+            pushes_of(PACKET_TYPE__GAME_STARTING), st->leaves, st->chat_lines,
+            st->login_backoffs, st->stuck_logins, st->rotation_waits,
+            run.t_all_logged_in ? (double)(run.t_all_logged_in - run.t_start) / 1e9 : -1.0);
+}
+
+int write_json(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        log_error("json_open_failed", "path=%s err=\"%s\"", path, strerror(errno));
+        return -1;
+    }
+    const stats_t *st = &run.st;
+    const hist_t *h = &st->latency_us;
+    fprintf(f, "{\n  \"scenario\": \"%s\",\n  \"gateway\": \"%s\",\n  \"target\": \"%s\",\n",
+            run.scenario->name, run.gateway, target_name(run.target));
+    fprintf(f, "  \"payload\": %u,\n  \"pipeline\": %u,\n  \"rate_per_bot\": %" PRIu64 ",\n",
+            run.payload_len, run.pipeline, run.rate);
+    fprintf(f, "  \"bots\": %u,\n  \"connected\": %" PRIu64 ",\n  \"connect_failures\": %" PRIu64
+               ",\n",
+            run.nbots, st->connected, st->connect_failed);
+    fprintf(f, "  \"requests_sent\": %" PRIu64 ",\n  \"responses_ok\": %" PRIu64
+               ",\n  \"mismatches\": %" PRIu64 ",\n",
+            st->sent, st->ok, st->mismatches);
+    fprintf(f, "  \"errors\": %" PRIu64 ",\n  \"errors_by_code\": ", st->errors);
+    json_codes(f, st->errors_by_code);
+    fprintf(f, ",\n  \"timeouts\": %" PRIu64 ",\n  \"lost\": %" PRIu64
+               ",\n  \"unanswered\": %" PRIu64 ",\n  \"send_failures\": %" PRIu64
+               ",\n  \"disconnects\": %" PRIu64 ",\n  \"pushes\": %" PRIu64 ",\n",
+            st->timeouts, st->lost, st->unanswered, st->send_failed, st->disconnects,
+            st->pushes);
+    fprintf(f, "  \"duration_s\": %.3f,\n  \"throughput_rps\": %.1f,\n  \"latency_ms\": ",
+            duration_s(), throughput());
+    json_latency(f, h);
+    fprintf(f, ",\n");
+    if (run.scenario == &SCENARIO_LOBBY)
+        json_lobby(f);
+    json_per_type(f);
+    fprintf(f, "  \"echo_targets\": [");
+    for (int i = 0; i < st->nservers; i++)
+        fprintf(f, "%s\n    {\"server_id\": %u, \"served_by\": \"%s\", \"responses\": %" PRIu64 "}",
+                i ? "," : "", st->servers[i].id, target_name(st->servers[i].served_by),
+                st->servers[i].responses);
+    fprintf(f, "%s],\n  \"pass\": %s\n}\n", st->nservers ? "\n  " : "",
+            passed() ? "true" : "false");
+    int rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc)
+        log_error("json_write_failed", "path=%s", path);
+    return rc;
+}

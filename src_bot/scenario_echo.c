@@ -1,0 +1,221 @@
+/* scenario echo: every bot keeps --pipeline ECHO_REQUESTs to --target in flight, paced at
+ * --rate, and checks each response's payload against the one it sent. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "bot.h"
+#include "log.h"
+#include "util.h"
+
+/* ------------------------------------------------------------------ payloads */
+
+/* The payload of bot `index`'s request `seq`: a pure function, so responses are checked
+ * without remembering what was sent. */
+static void payload_fill(uint8_t *out, size_t n, uint32_t index, uint32_t seq)
+{
+    uint64_t key = mix64(run.seed ^ ((uint64_t)index << 32 | seq));
+    size_t i = 0;
+    for (uint64_t k = 1; i < n; k++) {
+        uint64_t x = mix64(key + k * UINT64_C(0x9E3779B97F4A7C15));
+        size_t take = n - i < 8 ? n - i : 8;
+        memcpy(out + i, &x, take);
+        i += take;
+    }
+}
+
+/* ------------------------------------------------------------------ results */
+
+static void count_server(uint32_t id, int served_by)
+{
+    stats_t *st = &run.st;
+    for (int i = 0; i < st->nservers; i++) {
+        if (st->servers[i].id == id && st->servers[i].served_by == served_by) {
+            st->servers[i].responses++;
+            return;
+        }
+    }
+    if (st->nservers == MAX_SERVERS) {
+        st->other_servers++;
+        return;
+    }
+    st->servers[st->nservers++] = (server_count_t){id, served_by, 1};
+}
+
+static void count_error(type_stats_t *ts, const uint8_t *payload, size_t len)
+{
+    run.st.errors++;
+    ErrorResponse *er =
+        (ErrorResponse *)pb_unpack(&run.arena, &error_response__descriptor, payload, len);
+    int code = er ? (int)er->code : ERR_CODES;
+    if (code < 0 || code > ERR_CODES)
+        code = ERR_CODES;
+    run.st.errors_by_code[code]++;
+    ts->unexpected++;
+    ts->unexpected_by_code[code]++;
+    if (er && run.st.errors <= 5)
+        log_warn("error_response", "code=%s message=\"%s\"", error_code_name(code),
+                 er->message ? er->message : "");
+}
+
+/* ------------------------------------------------------------------ pacing */
+
+static void lane_send(lane_t *l);
+
+static void wheel_add(lane_t *l)
+{
+    uint64_t slot_ms = (l->due_ns - run.t_start) / 1000000u;
+    if (slot_ms < run.wheel_ms)
+        slot_ms = run.wheel_ms;
+    lane_t **head = &run.wheel[slot_ms % WHEEL_SLOTS];
+    l->next_wait = *head;
+    *head = l;
+}
+
+/* Sends the lane's next request now, or parks it in the pacing wheel until it is due. */
+static void lane_next(lane_t *l, uint64_t now)
+{
+    if (run.stopping)
+        return;
+    if (run.interval_ns == 0) {
+        lane_send(l);
+        return;
+    }
+    l->due_ns += run.interval_ns;
+    if (l->due_ns <= now) { /* late: send now, no catching up in bursts */
+        l->due_ns = now;
+        lane_send(l);
+        return;
+    }
+    wheel_add(l);
+}
+
+void echo_on_pace(uv_timer_t *t)
+{
+    uint64_t now = mono_ns();
+    uint64_t now_ms = (now - run.t_start) / 1000000u;
+    /* a slot is processed once it is wholly in the past, so every lane in it is due (or
+     * belongs to a later turn of the wheel) */
+    for (; run.wheel_ms < now_ms && !run.stopping; run.wheel_ms++) {
+        lane_t **head = &run.wheel[run.wheel_ms % WHEEL_SLOTS];
+        lane_t *l = *head;
+        *head = NULL;
+        while (l) {
+            lane_t *next = l->next_wait;
+            if (l->due_ns <= now)
+                lane_send(l);
+            else
+                wheel_add(l); /* a later turn of the wheel */
+            l = next;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static void on_echo_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
+                             size_t len, void *ud)
+{
+    lane_t *l = ud;
+    bot_t *b = l->bot;
+    type_stats_t *ts = type_stats(PACKET_TYPE__ECHO_REQUEST);
+    uint64_t now = mono_ns();
+    run.inflight--;
+    if (status == CLIENT_ETIMEDOUT) {
+        run.st.timeouts++;
+        ts->timeouts++;
+    } else if (status == CLIENT_ECLOSED) {
+        if (run.finished)
+            run.st.unanswered++; /* still pending when the drain time ran out */
+        else
+            run.st.lost++;
+        return; /* the bot's connection is gone */
+    } else if (type == PACKET_TYPE__ECHO_RESPONSE) {
+        run.t_last_response = now;
+        EchoResponse *r =
+            (EchoResponse *)pb_unpack(&run.arena, &echo_response__descriptor, payload, len);
+        if (r && r->payload.len == run.payload_len)
+            payload_fill(run.check_buf, run.payload_len, b->index, l->seq);
+        if (!r || r->payload.len != run.payload_len ||
+            (run.payload_len && memcmp(r->payload.data, run.check_buf, run.payload_len) != 0)) {
+            ts->mismatches++;
+            if (++run.st.mismatches <= 5)
+                log_warn("echo_mismatch", "bot=%u seq=%u len=%zu want_len=%u", b->index, l->seq,
+                         r ? r->payload.len : 0, run.payload_len);
+        } else {
+            run.st.ok++;
+            ts->ok++;
+            uint64_t us = (now - l->sent_ns) / 1000u;
+            hist_record(&run.st.latency_us, us ? us : 1);
+            hist_record(&ts->latency_us, us ? us : 1);
+            count_server(r->server_id, r->served_by);
+        }
+    } else if (type == PACKET_TYPE__ERROR_RESPONSE) {
+        count_error(ts, payload, len);
+    } else {
+        run.st.mismatches++;
+        ts->mismatches++;
+    }
+    if (client_is_connected(c))
+        lane_next(l, now);
+}
+
+static void lane_send(lane_t *l)
+{
+    bot_t *b = l->bot;
+    if (run.stopping || !b->c || !client_is_connected(b->c))
+        return;
+    uint32_t seq = client_next_seq(b->c);
+    payload_fill(run.send_buf, run.payload_len, b->index, seq);
+    EchoRequest rq = ECHO_REQUEST__INIT;
+    rq.target = run.target;
+    rq.payload.data = run.send_buf;
+    rq.payload.len = run.payload_len;
+    l->sent_ns = mono_ns();
+    int64_t sent = client_request(b->c, PACKET_TYPE__ECHO_REQUEST, &rq.base, on_echo_response, l);
+    if (sent < 0) {
+        run.st.send_failed++;
+        return;
+    }
+    l->seq = (uint32_t)sent; /* == seq; the callback never runs inside client_request */
+    if (run.t_first_send == 0)
+        run.t_first_send = l->sent_ns;
+    run.st.sent++;
+    type_stats(PACKET_TYPE__ECHO_REQUEST)->sent++;
+    run.inflight++;
+}
+
+static void echo_on_connected(bot_t *b)
+{
+    uint64_t now = mono_ns();
+    for (uint32_t k = 0; k < run.pipeline; k++) {
+        lane_t *l = &b->lanes[k];
+        if (run.interval_ns == 0) {
+            lane_send(l);
+        } else {
+            /* spread the first sends over one interval so bots do not fire in lockstep */
+            l->due_ns = now + mix64(run.seed + b->index * 1315423911u + k) % run.interval_ns;
+            wheel_add(l);
+        }
+    }
+}
+
+static void echo_start(void)
+{
+    if (run.interval_ns)
+        uv_timer_start(&run.pace_timer, echo_on_pace, 1, 1);
+}
+
+static int echo_passed(void)
+{
+    const stats_t *st = &run.st;
+    return st->connected == run.nbots && st->connect_failed == 0 && st->mismatches == 0 &&
+           st->errors == 0 && st->disconnects == 0 && st->timeouts == 0 && st->lost == 0 &&
+           st->unanswered == 0 && st->send_failed == 0 && st->ok > 0;
+}
+
+const scenario_t SCENARIO_ECHO = {
+    .name = "echo",
+    .start = echo_start,
+    .on_connected = echo_on_connected,
+    .passed = echo_passed,
+};
