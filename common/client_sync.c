@@ -45,6 +45,7 @@ static void on_deadline(uv_timer_t *t)
 {
     csync_t *s = t->data;
     s->timed_out = 1;
+    uv_stop(&s->loop); /* a deadline already due must not leave UV_RUN_ONCE polling forever */
 }
 
 /* Runs the loop until cond holds or timeout_ms passed. Returns 0 or CLIENT_ETIMEDOUT. */

@@ -69,45 +69,66 @@ int utf8_valid(const uint8_t *s, size_t n)
     return 1;
 }
 
-/* Checks what protobuf-c accepts but we must not: invalid UTF-8 in strings, and unknown fields
- * with number 0 (forbidden by protobuf; libprotobuf-c 1.4 keeps them from an over-long key,
- * and its own re-pack of the message then fails to decode). Recurses into sub-messages. */
-static int message_valid(const ProtobufCMessage *m, int depth)
+static int read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *i < n; shift += 7) {
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Checks, on the encoded bytes, what protobuf-c accepts but we must not: a string field that
+ * is not valid UTF-8 or holds a NUL (protobuf-c would silently cut it at the NUL), and a field
+ * numbered 0 (forbidden by protobuf; libprotobuf-c 1.4 keeps one spelled as an over-long
+ * varint key, and its own re-pack of the message then fails to decode). Walks nested
+ * messages with their descriptors; unknown fields are skipped by wire type. Runs after
+ * protobuf-c parsed the same bytes, yet checks every bound itself. */
+static int wire_valid(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth)
 {
     if (depth > 32)
         return 0;
-    for (unsigned k = 0; k < m->n_unknown_fields; k++)
-        if (m->unknown_fields[k].tag == 0)
+    size_t i = 0;
+    while (i < n) {
+        uint64_t key, v;
+        if (!read_varint(p, n, &i, &key) || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
             return 0;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    for (unsigned f = 0; f < d->n_fields; f++) {
-        const ProtobufCFieldDescriptor *fd = &d->fields[f];
-        /* a oneof member other than the one set holds another member's bytes */
-        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)((const char *)m + fd->quantifier_offset) != fd->id)
-            continue;
-        if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        const char *base = (const char *)m + fd->offset;
-        size_t count = 1;
-        const void *items = base;
-        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-            count = *(const size_t *)((const char *)m + fd->quantifier_offset);
-            items = *(void *const *)base;
-        }
-        for (size_t k = 0; k < count; k++) {
-            const void *item = ((void *const *)items)[k];
-            if (fd->label != PROTOBUF_C_LABEL_REPEATED)
-                item = *(void *const *)base;
-            if (!item)
-                continue;
-            if (fd->type == PROTOBUF_C_TYPE_STRING) {
-                const char *str = item;
-                if (!utf8_valid((const uint8_t *)str, strlen(str)))
-                    return 0;
-            } else if (!message_valid(item, depth + 1)) {
+        switch (key & 7) {
+        case 0:
+            if (!read_varint(p, n, &i, &v))
                 return 0;
-            }
+            break;
+        case 1:
+            if (n - i < 8)
+                return 0;
+            i += 8;
+            break;
+        case 5:
+            if (n - i < 4)
+                return 0;
+            i += 4;
+            break;
+        case 2: {
+            if (!read_varint(p, n, &i, &v) || v > n - i)
+                return 0;
+            const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+            if (f && f->type == PROTOBUF_C_TYPE_STRING &&
+                (memchr(p + i, 0, (size_t)v) || !utf8_valid(p + i, (size_t)v)))
+                return 0;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                !wire_valid(f->descriptor, p + i, (size_t)v, depth + 1))
+                return 0;
+            i += (size_t)v;
+            break;
+        }
+        default:
+            return 0; /* groups are not used by this protocol */
         }
     }
     return 1;
@@ -121,7 +142,7 @@ ProtobufCMessage *pb_unpack(pb_arena_t *a, const ProtobufCMessageDescriptor *des
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &a->allocator, len, data);
     if (!m)
         return NULL;
-    if (!message_valid(m, 0))
+    if (!wire_valid(desc, data, len, 0))
         return NULL;
     return m;
 }

@@ -23,8 +23,9 @@ void pb_arena_init(pb_arena_t *a, size_t cap);
 void pb_arena_free(pb_arena_t *a);
 
 /* Unpacks `data` as a message of `desc` into the arena (resetting it first), then checks every
- * string field (recursively) is valid UTF-8. Returns NULL when the bytes are not a valid message,
- * need more than the budget, or carry invalid UTF-8. The message lives until the next call. */
+ * string field (recursively) is valid UTF-8 without NUL, and no field is numbered 0. Returns
+ * NULL when the bytes are not a valid message, need more than the budget, or fail those checks.
+ * The message lives until the next call. */
 ProtobufCMessage *pb_unpack(pb_arena_t *a, const ProtobufCMessageDescriptor *desc,
                             const uint8_t *data, size_t len) __attribute__((warn_unused_result));
 

@@ -240,14 +240,19 @@ static void on_token_stored(redisAsyncContext *ac, void *reply, void *privdata)
     go_online(a);
 }
 
-static void count_failure(acct_rq_t *a)
+/* Every login attempt takes a slot in the username's failure window before any hashing
+ * (atomically, so concurrent guesses can't all pass the check); a success clears the window,
+ * an attempt that never reached the password check gives its slot back. */
+static const char ATTEMPT_LUA[] =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
+
+static void attempt_release(acct_rq_t *a)
 {
     lobby_t *lb = a->lb;
     char lower[USERNAME_MAX + 1];
     lower_copy(lower, a->username, sizeof lower);
-    (void)rconn_cmd(backend_redis(lb->be), NULL, NULL, "INCR %sloginfail:%s", backend_prefix(lb->be), lower);
-    (void)rconn_cmd(backend_redis(lb->be), NULL, NULL, "EXPIRE %sloginfail:%s %lld",
-                    backend_prefix(lb->be), lower, (long long)lb->login_fail_window_s);
+    (void)rconn_cmd(backend_redis(lb->be), NULL, NULL, "DECR %sloginfail:%s", backend_prefix(lb->be), lower);
 }
 
 static void on_pg_ignore(const PGresult *res, const char *err, const char *sqlstate, void *ud)
@@ -264,7 +269,6 @@ static void on_login_verified(int status, const char *hash, void *ud)
     if (status != PWHASH_OK || !a->found) {
         if (status == PWHASH_ERROR && a->found)
             log_error("password_hash_unreadable", "user=%llu", (unsigned long long)a->user_id);
-        count_failure(a);
         acct_fail(a, ERROR_CODE__INVALID_CREDENTIALS, "wrong username or password");
         return;
     }
@@ -295,6 +299,7 @@ static void on_login_account(const PGresult *res, const char *err, const char *s
 {
     acct_rq_t *a = ud;
     if (!res) {
+        attempt_release(a);
         acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "accounts unavailable");
         return;
     }
@@ -306,8 +311,10 @@ static void on_login_account(const PGresult *res, const char *err, const char *s
         stored = PQgetvalue(res, 0, 2);
     }
     /* An unknown user costs the same hashing as a wrong password: no user enumeration by time. */
-    if (pwhash_verify(a->lb->pwhash, stored, a->password, strlen(a->password), on_login_verified, a) != 0)
+    if (pwhash_verify(a->lb->pwhash, stored, a->password, strlen(a->password), on_login_verified, a) != 0) {
+        attempt_release(a);
         acct_fail(a, ERROR_CODE__BUSY, "too many logins in progress, retry");
+    }
 }
 
 static void on_login_throttle(redisAsyncContext *ac, void *reply, void *privdata)
@@ -318,7 +325,11 @@ static void on_login_throttle(redisAsyncContext *ac, void *reply, void *privdata
         acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "sessions unavailable");
         return;
     }
-    if (r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) >= a->lb->login_fail_limit) {
+    if (r->type != REDIS_REPLY_INTEGER) {
+        acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "sessions unavailable");
+        return;
+    }
+    if (r->integer > a->lb->login_fail_limit) {
         acct_fail(a, ERROR_CODE__TOO_MANY_ATTEMPTS, "too many failed logins, wait and retry");
         return;
     }
@@ -344,10 +355,12 @@ void lobby_login(backend_t *be, const backend_req_t *req, const ProtobufCMessage
     acct_rq_t *a = acct_new(lb, req);
     snprintf(a->username, sizeof a->username, "%s", in->username);
     snprintf(a->password, sizeof a->password, "%s", in->password);
-    char lower[USERNAME_MAX + 1];
+    char lower[USERNAME_MAX + 1], key[256], window[24];
     lower_copy(lower, a->username, sizeof lower);
-    if (rconn_cmd(backend_redis(be), on_login_throttle, a, "GET %sloginfail:%s",
-                  backend_prefix(be), lower) != 0)
+    snprintf(key, sizeof key, "%sloginfail:%s", backend_prefix(be), lower);
+    snprintf(window, sizeof window, "%lld", (long long)lb->login_fail_window_s);
+    const char *argv[] = {"EVAL", ATTEMPT_LUA, "1", key, window};
+    if (rconn_cmdargv(backend_redis(be), on_login_throttle, a, 5, argv, NULL) != 0)
         acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "sessions unavailable");
 }
 

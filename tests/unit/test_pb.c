@@ -260,13 +260,19 @@ static void test_unpack_valid(void)
     /* strings: valid multi-byte UTF-8 passes */
     w->n = 0;
     w_field_varint(w, 1, ERROR_CODE__BUSY);
-    w_field_bytes(w, 2, "d\xC3\xA9j\xC3\xA0 vu \xF0\x9F\x98\x80", 15);
+    w_field_bytes(w, 2, "d\xC3\xA9j\xC3\xA0 vu \xF0\x9F\x98\x80", 14);
     w_field_varint(w, 3, 4);
     ErrorResponse *er = (ErrorResponse *)pb_unpack(&a, &error_response__descriptor, w->b, w->n);
     CHECK(er != NULL);
     CHECK_EQ(er->code, ERROR_CODE__BUSY);
     CHECK_STR(er->message, "d\xC3\xA9j\xC3\xA0 vu \xF0\x9F\x98\x80");
     CHECK_EQ(er->request_type, 4);
+
+    /* a NUL inside a string: refused (protobuf-c would silently cut the string there) */
+    w->n = 0;
+    w_field_bytes(w, 2, "admin\0x", 7);
+    REGRESSION("pb_unpack accepted a string with an embedded NUL",
+               pb_unpack(&a, &error_response__descriptor, w->b, w->n) != NULL);
 
     free(w);
     pb_arena_free(&a);
