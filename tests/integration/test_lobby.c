@@ -2109,6 +2109,47 @@ static void s_login_storm(void)
     cluster_down(&cl);
 }
 
+/* Concurrent wrong-password guesses for one name: the failure window is reserved before any
+ * hashing, so no more than LOGIN_FAIL_LIMIT (5) guesses reach the password check. */
+static void s_login_limit_race(void)
+{
+    cluster_t cl;
+    cluster_up(&cl, "limitrace", 1, 1, 0, NULL, 0);
+    player_t p;
+    p_init(&p, "limitrace", 0, cl.port[0]);
+    p_connect(&p);
+    p_register(&p);
+    const int N = 8;
+    ap_t *ap = ap_new(N);
+    for (int i = 0; i < N; i++)
+        ap_connect(ap, i, cl.port[0]);
+    ap_wait_connected(ap);
+    for (int i = 0; i < N; i++) {
+        LoginRequest li = LOGIN_REQUEST__INIT;
+        li.username = p.name;
+        li.password = (char *)"wrong-password-guess";
+        ap_send(&ap->c[i], PACKET_TYPE__LOGIN_REQUEST, &li.base); /* all 8 in one loop turn */
+    }
+    ap_wait_idle(ap, 20000);
+    int invalid = 0, throttled = 0, other = 0;
+    for (int i = 0; i < N; i++) {
+        if (ap->c[i].rtype == PACKET_TYPE__ERROR_RESPONSE && ap->c[i].err == ERROR_CODE__INVALID_CREDENTIALS)
+            invalid++;
+        else if (ap->c[i].rtype == PACKET_TYPE__ERROR_RESPONSE && ap->c[i].err == ERROR_CODE__TOO_MANY_ATTEMPTS)
+            throttled++;
+        else
+            other++;
+    }
+    printf("ok login limit race: 8 concurrent wrong guesses -> %d INVALID_CREDENTIALS, %d "
+           "TOO_MANY_ATTEMPTS, %d other (limit 5)\n", invalid, throttled, other);
+    CHECK_EQ(other, 0);
+    CHECK_EQ(invalid, 5);
+    CHECK_EQ(throttled, 3);
+    ap_free(ap);
+    p_close(&p);
+    cluster_down(&cl);
+}
+
 /* ========================================================================================== */
 /* Scenario 8: every error code. */
 
@@ -2771,6 +2812,7 @@ int main(int argc, char **argv)
     RUN_S("hostile", s_hostile);
     RUN_S("quick", s_quick_match);
     RUN_S("errors", s_error_codes);
+    RUN_S("limitrace", s_login_limit_race);
     h_pg_stop();
     printf("PASS lobby: every daemon exited 0 on SIGTERM; %d match pushes (types 200-299, the game "
            "daemon's) skipped; %.1f s\n", match_pushes_skipped, (double)(h_now_ms() - t0) / 1000.0);
