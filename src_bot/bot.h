@@ -33,7 +33,7 @@ struct bot {
     uint32_t index;
     bot_state_t state;
     lane_t *lanes;
-    void *sc; /* the scenario's per-bot state (lobby) */
+    void *sc; /* the scenario's per-bot state (lobby, match) */
 };
 
 #define ERR_CODES 64 /* error codes counted by value; larger ones go to the last slot */
@@ -55,7 +55,7 @@ typedef struct type_stats {
 } type_stats_t;
 
 /* Request types with their own counters, in report order. */
-#define NREQ_TYPES 15
+#define NREQ_TYPES 20
 extern const uint16_t REQ_TYPES[NREQ_TYPES];
 
 /* Pushes (frames with seq 0) are counted by packet type; types from PUSH_TYPES up share the
@@ -81,6 +81,18 @@ typedef struct stats {
     uint64_t bots_logged_in, registrations, logins, logouts, rooms_created, joins, starts,
         leaves, chat_lines, rotations, login_backoffs, stuck_logins, accounts_exhausted,
         rotation_waits;
+    /* match totals (scenario match): per distinct match, outcomes by MatchOutcome */
+    uint64_t matches_completed, matches_aborted, outcomes[5];
+    /* per bot */
+    uint64_t quick_matches, match_starts, game_overs, match_aborts, bots_with_game_over,
+        moves, clamps, hits, kills, potions_used, deaths, player_kills, player_score,
+        updates_in_match, bot_match_ns, start_probes, started_by_snapshot, start_missing,
+        end_missing, ended_before_start, formed_not_started, room_back_late, in_match_at_stop,
+        stray_starts, stray_ends, bad_pushes, results_without_me;
+    /* the match records, read back with GET_MATCH_HISTORY after each GAME_OVER */
+    uint64_t records_ok, records_mismatch, records_missing, records_unchecked;
+    hist_t queue_to_start_us;  /* QUICK_MATCH sent -> MATCH_START */
+    hist_t match_duration_us;  /* GAME_OVER duration_ms, per distinct match */
 } stats_t;
 
 typedef struct scenario scenario_t;
@@ -99,6 +111,8 @@ typedef struct run {
     char user_prefix[32];
     uint64_t room_wait_ms, chat_interval_ms, login_backoff_ms;
     uint32_t create_pct, start_pct;
+    /* match settings */
+    uint64_t match_interval_ms;
     /* loop */
     uv_loop_t *loop;
     conn_loop_t *cl;
@@ -139,6 +153,7 @@ struct scenario {
 
 extern const scenario_t SCENARIO_ECHO;
 extern const scenario_t SCENARIO_LOBBY;
+extern const scenario_t SCENARIO_MATCH;
 
 /* scenario_echo.c */
 void echo_on_pace(uv_timer_t *t);

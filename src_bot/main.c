@@ -1,7 +1,7 @@
 /* bot: the load-test client: N sessions on one loop drive a scenario against a gateway and
  * report throughput, latency percentiles, errors and which servers answered. This file runs
- * the bots (options, connects, stop and drain); scenario_echo.c and scenario_lobby.c drive
- * them, report.c prints the results. */
+ * the bots (options, connects, stop and drain); scenario_echo.c, scenario_lobby.c and
+ * scenario_match.c drive them, report.c prints the results. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,8 +21,8 @@ run_t run;
 /* ------------------------------------------------------------------ options */
 
 static const cfg_opt_t OPTS[] = {
-    {"BOT_SCENARIO", CFG_STR, "echo", "scenario to run: echo or lobby (short flag --scenario)", 0,
-     0},
+    {"BOT_SCENARIO", CFG_STR, "echo",
+     "scenario to run: echo, lobby or match (short flag --scenario)", 0, 0},
     {"BOT_GATEWAY", CFG_STR, "127.0.0.1:7000", "gateway HOST:PORT (short flag --gateway)", 0, 0},
     {"BOT_COUNT", CFG_INT, "100", "number of bots, one connection each (short flag --bots)", 1,
      1000000},
@@ -42,8 +42,8 @@ static const cfg_opt_t OPTS[] = {
      1, 10000000},
     {"BOT_RATE", CFG_INT, "100",
      "requests per second per bot, 0 = as fast as responses come back; keep it under the "
-     "gateway's RATE_LIMIT. Lobby: the least time between two requests of a bot (waits in a "
-     "room and login backoffs come on top) (short flag --rate)",
+     "gateway's RATE_LIMIT. Lobby and match: the least time between two requests of a bot "
+     "(waits in a room and login backoffs come on top) (short flag --rate)",
      0, 10000000},
     {"BOT_SEED", CFG_INT, "1",
      "seed of payloads, send jitter and the lobby bots' choices (short flag --seed)", 0,
@@ -77,6 +77,10 @@ static const cfg_opt_t OPTS[] = {
      "lobby: first wait before retrying a REGISTER/LOGIN answered BUSY; doubles per BUSY in "
      "a row up to 32x, with jitter (short flag --login-backoff-ms)",
      1, 600000},
+    {"BOT_MATCH_INTERVAL_MS", CFG_INT, "100",
+     "match: least time between two requests of a bot playing a match (a move, an attack or a "
+     "potion: one step per interval, one request in flight) (short flag --match-interval-ms)",
+     1, 60000},
     {"LOG_LEVEL", CFG_STR, "warn", "debug, info, warn or error", 0, 0},
 };
 #define NOPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
@@ -105,6 +109,7 @@ static const struct {
     {"--start-pct", "BOT_START_PCT"},
     {"--chat-interval-ms", "BOT_CHAT_INTERVAL_MS"},
     {"--login-backoff-ms", "BOT_LOGIN_BACKOFF_MS"},
+    {"--match-interval-ms", "BOT_MATCH_INTERVAL_MS"},
 };
 
 static const char ABOUT[] =
@@ -129,6 +134,22 @@ static const char ABOUT[] =
     "         expected ones (races and back-pressure: ROOM_FULL, BUSY, ...) and unexpected\n"
     "         ones. Exit status 0 only when every bot connected and logged in, and there\n"
     "         were no unexpected errors, mismatches, timeouts or disconnects; 1 otherwise.\n"
+    "  match  each bot REGISTERs and LOGINs as in lobby, then loops: QUICK_MATCH; the lobby\n"
+    "         forms a room and places it (GAME_STARTING), the game daemon starts it\n"
+    "         (MATCH_START); the bot plays: it tracks the monsters (GAME_STATE_UPDATE) and its\n"
+    "         authoritative position, and each --match-interval-ms drinks a potion\n"
+    "         (PLAYER_USE_ITEM) when hp is low, attacks the nearest monster in range when the\n"
+    "         cooldown has passed (PLAYER_ATTACK_MONSTER), or walks toward it\n"
+    "         (PLAYER_POSITION_UPDATE) no faster than the server's clock allows; a dead bot\n"
+    "         waits. On GAME_OVER or MATCH_ABORTED it checks its record (GET_MATCH_HISTORY),\n"
+    "         waits for the room to be handed back, LEAVE_ROOMs and queues again. At the end\n"
+    "         every bot LOGOUTs. Reports the per-type table as lobby does, matches completed\n"
+    "         (and per minute), outcomes, GAME_STATE_UPDATE rate, speed clamps, expected\n"
+    "         errors by code (COOLDOWN, OUT_OF_RANGE, NO_TARGET races; NOT_IN_GAME before\n"
+    "         MATCH_START; PLAYER_DEAD after dying; MATCH_OVER...). Exit status 0 only when\n"
+    "         every bot connected and logged in, at least one match reached GAME_OVER, and\n"
+    "         there were no unexpected errors, mismatches, timeouts, disconnects, missing\n"
+    "         MATCH_START/GAME_OVER or wrong match records; 1 otherwise.\n"
     "Bad options: exit status 1.";
 
 /* ------------------------------------------------------------------ bots and the run */
@@ -367,7 +388,8 @@ static void raise_fd_limit(uint64_t need)
 
 static int setup(const config_t *cfg)
 {
-    static const scenario_t *const SCENARIOS[] = {&SCENARIO_ECHO, &SCENARIO_LOBBY};
+    static const scenario_t *const SCENARIOS[] = {&SCENARIO_ECHO, &SCENARIO_LOBBY,
+                                                  &SCENARIO_MATCH};
     const char *sc = config_str(cfg, "BOT_SCENARIO");
     for (size_t i = 0; i < sizeof SCENARIOS / sizeof SCENARIOS[0]; i++)
         if (strcmp(SCENARIOS[i]->name, sc) == 0)
@@ -426,6 +448,7 @@ static int setup(const config_t *cfg)
     run.start_pct = (uint32_t)config_int(cfg, "BOT_START_PCT");
     run.chat_interval_ms = (uint64_t)config_int(cfg, "BOT_CHAT_INTERVAL_MS");
     run.login_backoff_ms = (uint64_t)config_int(cfg, "BOT_LOGIN_BACKOFF_MS");
+    run.match_interval_ms = (uint64_t)config_int(cfg, "BOT_MATCH_INTERVAL_MS");
     if (run.scenario->setup && run.scenario->setup(cfg) != 0)
         return -1;
     raise_fd_limit((uint64_t)run.nbots + 64);
@@ -443,7 +466,8 @@ int main(int argc, char **argv)
             printf("\nShort flags: --scenario, --gateway, --bots, --duration, --json, --payload,\n"
                    "--pipeline, --target, --connect-rate, --rate, --seed, --timeout-ms,\n"
                    "--max-frame, --user-prefix, --room-wait-ms, --create-pct, --start-pct,\n"
-                   "--chat-interval-ms and --login-backoff-ms are the --bot-... flags above\n"
+                   "--chat-interval-ms, --login-backoff-ms and --match-interval-ms are the\n"
+                   "--bot-... flags above\n"
                    "(--bots is --bot-count).\n");
         free_args(argc, args);
         return rc == 1 ? 0 : 1;

@@ -15,7 +15,9 @@ const uint16_t REQ_TYPES[NREQ_TYPES] = {
     PACKET_TYPE__PREPARE_GAME_REQUEST,  PACKET_TYPE__START_GAME_REQUEST,
     PACKET_TYPE__ROOM_CHAT_REQUEST,     PACKET_TYPE__LEAVE_ROOM_REQUEST,
     PACKET_TYPE__QUICK_MATCH_REQUEST,   PACKET_TYPE__QUICK_MATCH_CANCEL_REQUEST,
-    PACKET_TYPE__PING_REQUEST,
+    PACKET_TYPE__PING_REQUEST,          PACKET_TYPE__GAME_SNAPSHOT_REQUEST,
+    PACKET_TYPE__PLAYER_POSITION_UPDATE, PACKET_TYPE__PLAYER_ATTACK_MONSTER,
+    PACKET_TYPE__PLAYER_USE_ITEM,       PACKET_TYPE__GET_MATCH_HISTORY_REQUEST,
 };
 
 /* Push types always shown, in this order; any other type is shown when it came. */
@@ -187,6 +189,30 @@ static void print_errors_by_type(FILE *f, int expected)
     }
 }
 
+/* The table of request types: counts, throughput and latency percentiles of ok responses. */
+static void print_type_table(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "\n  %-22s %9s %9s %9s %9s %8s %9s %9s %9s %9s %9s %9s\n", "request", "sent",
+            "ok", "expected", "unexpect", "timeout", "ok/s", "p50 ms", "p90 ms", "p99 ms",
+            "p99.9 ms", "max ms");
+    for (int t = 0; t < NREQ_TYPES; t++) {
+        const type_stats_t *ts = &st->types[t];
+        if (!ts->sent)
+            continue;
+        const hist_t *th = &ts->latency_us;
+        fprintf(f,
+                "  %-22s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %8" PRIu64
+                " %9.1f",
+                req_type_name(REQ_TYPES[t]), ts->sent, ts->ok, ts->expected, ts->unexpected,
+                ts->timeouts, per_s(ts->ok));
+        for (size_t i = 0; i < NPCTS; i++)
+            fprintf(f, " %9.3f", ms(hist_percentile(th, PCTS[i])));
+        fprintf(f, " %9.3f\n", ms(hist_max(th)));
+    }
+    fprintf(f, "  (latency of ok responses; ok/s over the whole run)\n");
+}
+
 static void print_lobby(FILE *f)
 {
     const stats_t *st = &run.st;
@@ -237,30 +263,107 @@ static void print_lobby(FILE *f)
     fprintf(f, "  %-22s login_backoffs=%" PRIu64 " logins_into_started_room=%" PRIu64
                " fresh_account_waits=%" PRIu64 "\n",
             "", st->login_backoffs, st->stuck_logins, st->rotation_waits);
-    fprintf(f, "\n  %-14s %9s %9s %9s %9s %8s %9s %9s %9s %9s %9s %9s\n", "request", "sent",
-            "ok", "expected", "unexpect", "timeout", "ok/s", "p50 ms", "p90 ms", "p99 ms",
-            "p99.9 ms", "max ms");
-    for (int t = 0; t < NREQ_TYPES; t++) {
-        const type_stats_t *ts = &st->types[t];
-        if (!ts->sent)
-            continue;
-        const hist_t *th = &ts->latency_us;
-        fprintf(f,
-                "  %-14s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %8" PRIu64
-                " %9.1f",
-                req_type_name(REQ_TYPES[t]), ts->sent, ts->ok, ts->expected, ts->unexpected,
-                ts->timeouts, per_s(ts->ok));
-        for (size_t i = 0; i < NPCTS; i++)
-            fprintf(f, " %9.3f", ms(hist_percentile(th, PCTS[i])));
-        fprintf(f, " %9.3f\n", ms(hist_max(th)));
-    }
-    fprintf(f, "  (latency of ok responses; ok/s over the whole run)\n");
+    print_type_table(f);
+    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+}
+
+static double per_min(uint64_t n)
+{
+    double d = duration_s();
+    return d > 0 ? (double)n * 60.0 / d : 0.0;
+}
+
+/* GAME_STATE_UPDATE pushes per second of a bot in a match (the tick rate when every tick
+ * changes something). */
+static double updates_per_bot_s(void)
+{
+    double s = (double)run.st.bot_match_ns / 1e9;
+    return s > 0 ? (double)run.st.updates_in_match / s : 0.0;
+}
+
+static void print_match(FILE *f)
+{
+    const stats_t *st = &run.st;
+    const hist_t *h = &st->latency_us;
+    fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot match_interval_ms=%" PRIu64
+               " user_prefix=%s\n",
+            run.scenario->name, run.gateway, run.rate, run.match_interval_ms, run.user_prefix);
+    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "connected", st->connected);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "logged in (bots)", st->bots_logged_in);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "requests sent", st->sent);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
+    print_errors_by_type(f, 1);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
+    print_errors_by_type(f, 0);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
+    fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
+    each_push(push_text, f);
+    fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
+    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
+    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
+    fprintf(f, "  %-22s", "latency ms (all ok)");
+    for (size_t i = 0; i < NPCTS; i++)
+        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
+    fprintf(f, " max=%.3f mean=%.3f\n", ms(hist_max(h)), hist_mean(h) / 1000.0);
+    fprintf(f, "  %-22s %" PRIu64 " (%.2f/min) aborted=%" PRIu64 "\n", "matches completed",
+            st->matches_completed, per_min(st->matches_completed), st->matches_aborted);
+    fprintf(f, "  %-22s win=%" PRIu64 " loss=%" PRIu64 " timeout=%" PRIu64 " aborted=%" PRIu64
+               " (per match)\n",
+            "outcomes", st->outcomes[MATCH_OUTCOME__WIN], st->outcomes[MATCH_OUTCOME__LOSS],
+            st->outcomes[MATCH_OUTCOME__TIMEOUT_REACHED], st->outcomes[MATCH_OUTCOME__ABORTED]);
+    fprintf(f, "  %-22s game_overs=%" PRIu64 " bots_with_a_game_over=%" PRIu64 "/%u"
+               " match_starts=%" PRIu64 " quick_matches=%" PRIu64 " in_match_at_stop=%" PRIu64
+               "\n",
+            "per bot", st->game_overs, st->bots_with_game_over, run.nbots, st->match_starts,
+            st->quick_matches, st->in_match_at_stop);
+    fprintf(f, "  %-22s %.1f/s overall, %.1f/s per bot in a match\n", "GAME_STATE_UPDATE",
+            per_s(pushes_of(PACKET_TYPE__GAME_STATE_UPDATE)), updates_per_bot_s());
+    fprintf(f, "  %-22s %" PRIu64 " of %" PRIu64 " moves\n", "speed clamps", st->clamps,
+            st->moves);
+    fprintf(f, "  %-22s hits=%" PRIu64 " kills=%" PRIu64 " potions=%" PRIu64 " deaths=%" PRIu64
+               " kills_in_results=%" PRIu64 " score_in_results=%" PRIu64 "\n",
+            "play", st->hits, st->kills, st->potions_used, st->deaths, st->player_kills,
+            st->player_score);
+    fprintf(f, "  %-22s", "queue->MATCH_START ms");
+    for (size_t i = 0; i < NPCTS; i++)
+        fprintf(f, " %s=%.1f", PCT_NAMES[i], ms(hist_percentile(&st->queue_to_start_us, PCTS[i])));
+    fprintf(f, " max=%.1f\n", ms(hist_max(&st->queue_to_start_us)));
+    fprintf(f, "  %-22s p50=%.1f max=%.1f (GAME_OVER duration_ms)\n", "match duration s",
+            ms(hist_percentile(&st->match_duration_us, 50)) / 1000.0,
+            ms(hist_max(&st->match_duration_us)) / 1000.0);
+    fprintf(f, "  %-22s ok=%" PRIu64 " mismatch=%" PRIu64 " missing=%" PRIu64
+               " unchecked=%" PRIu64 "\n",
+            "match records", st->records_ok, st->records_mismatch, st->records_missing,
+            st->records_unchecked);
+    fprintf(f, "  %-22s start_probes=%" PRIu64 " started_by_snapshot=%" PRIu64
+               " match_start_missing=%" PRIu64 " game_over_missing=%" PRIu64
+               " ended_before_start=%" PRIu64 " formed_not_started=%" PRIu64
+               " room_back_late=%" PRIu64 " stray_starts=%" PRIu64 " stray_ends=%" PRIu64
+               " bad_pushes=%" PRIu64 "\n",
+            "anomalies", st->start_probes, st->started_by_snapshot, st->start_missing,
+            st->end_missing, st->ended_before_start, st->formed_not_started, st->room_back_late,
+            st->stray_starts, st->stray_ends, st->bad_pushes);
+    fprintf(f, "  %-22s logins=%" PRIu64 " registrations=%" PRIu64 " logouts=%" PRIu64
+               " leaves=%" PRIu64 " login_backoffs=%" PRIu64 "\n",
+            "totals", st->logins, st->registrations, st->logouts, st->leaves,
+            st->login_backoffs);
+    print_type_table(f);
     fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
 }
 
 void print_report(FILE *f)
 {
-    if (run.scenario == &SCENARIO_LOBBY)
+    if (run.scenario == &SCENARIO_MATCH)
+        print_match(f);
+    else if (run.scenario == &SCENARIO_LOBBY)
         print_lobby(f);
     else
         print_echo(f);
@@ -346,6 +449,61 @@ static void json_lobby(FILE *f)
             run.t_all_logged_in ? (double)(run.t_all_logged_in - run.t_start) / 1e9 : -1.0);
 }
 
+static void json_match(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "  \"user_prefix\": \"%s\",\n  \"match_interval_ms\": %" PRIu64 ",\n",
+            run.user_prefix, run.match_interval_ms);
+    fprintf(f, "  \"expected_errors\": %" PRIu64 ",\n  \"expected_errors_by_code\": ",
+            st->expected);
+    json_codes(f, st->expected_by_code);
+    fprintf(f, ",\n  \"pushes_by_type\": {");
+    each_push(push_json, f);
+    fprintf(f, "},\n  \"late_responses\": %" PRIu64 ",\n", st->late_responses);
+    fprintf(f,
+            "  \"matches\": {\"completed\": %" PRIu64 ", \"per_minute\": %.2f, \"aborted\": %" PRIu64
+            ",\n    \"outcomes\": {\"win\": %" PRIu64 ", \"loss\": %" PRIu64 ", \"timeout\": %" PRIu64
+            ", \"aborted\": %" PRIu64 "},\n",
+            st->matches_completed, per_min(st->matches_completed), st->matches_aborted,
+            st->outcomes[MATCH_OUTCOME__WIN], st->outcomes[MATCH_OUTCOME__LOSS],
+            st->outcomes[MATCH_OUTCOME__TIMEOUT_REACHED], st->outcomes[MATCH_OUTCOME__ABORTED]);
+    fprintf(f,
+            "    \"game_overs\": %" PRIu64 ", \"bots_with_game_over\": %" PRIu64
+            ", \"match_starts\": %" PRIu64 ", \"quick_matches\": %" PRIu64
+            ", \"in_match_at_stop\": %" PRIu64 ",\n",
+            st->game_overs, st->bots_with_game_over, st->match_starts, st->quick_matches,
+            st->in_match_at_stop);
+    fprintf(f,
+            "    \"game_state_updates_per_s\": %.1f, \"game_state_updates_per_bot_s\": %.1f,\n"
+            "    \"moves\": %" PRIu64 ", \"speed_clamps\": %" PRIu64 ", \"hits\": %" PRIu64
+            ", \"kills\": %" PRIu64 ", \"potions\": %" PRIu64 ", \"deaths\": %" PRIu64 ",\n",
+            per_s(pushes_of(PACKET_TYPE__GAME_STATE_UPDATE)), updates_per_bot_s(), st->moves,
+            st->clamps, st->hits, st->kills, st->potions_used, st->deaths);
+    fprintf(f, "    \"queue_to_start_ms\": ");
+    json_latency(f, &st->queue_to_start_us);
+    fprintf(f, ",\n    \"duration_ms\": ");
+    json_latency(f, &st->match_duration_us);
+    fprintf(f,
+            ",\n    \"records\": {\"ok\": %" PRIu64 ", \"mismatch\": %" PRIu64
+            ", \"missing\": %" PRIu64 ", \"unchecked\": %" PRIu64 "},\n",
+            st->records_ok, st->records_mismatch, st->records_missing, st->records_unchecked);
+    fprintf(f,
+            "    \"anomalies\": {\"start_probes\": %" PRIu64 ", \"started_by_snapshot\": %" PRIu64
+            ", \"match_start_missing\": %" PRIu64 ", \"game_over_missing\": %" PRIu64
+            ", \"ended_before_start\": %" PRIu64 ", \"formed_not_started\": %" PRIu64
+            ", \"room_back_late\": %" PRIu64 ", \"stray_starts\": %" PRIu64
+            ", \"stray_ends\": %" PRIu64 ", \"bad_pushes\": %" PRIu64 "}},\n",
+            st->start_probes, st->started_by_snapshot, st->start_missing, st->end_missing,
+            st->ended_before_start, st->formed_not_started, st->room_back_late,
+            st->stray_starts, st->stray_ends, st->bad_pushes);
+    fprintf(f,
+            "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
+            ", \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64 ", \"leaves\": %" PRIu64
+            ", \"login_backoffs\": %" PRIu64 "},\n",
+            st->bots_logged_in, st->logins, st->registrations, st->logouts, st->leaves,
+            st->login_backoffs);
+}
+
 int write_json(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -378,6 +536,8 @@ int write_json(const char *path)
     fprintf(f, ",\n");
     if (run.scenario == &SCENARIO_LOBBY)
         json_lobby(f);
+    else if (run.scenario == &SCENARIO_MATCH)
+        json_match(f);
     json_per_type(f);
     fprintf(f, "  \"echo_targets\": [");
     for (int i = 0; i < st->nservers; i++)

@@ -1,0 +1,1408 @@
+/* scenario match: every bot registers and logs in, then loops: QUICK_MATCH; the lobby forms a
+ * room of QUICK_MATCH_SIZE players and places it (GAME_STARTING push), the game daemon starts
+ * it (MATCH_START push); the bot plays the match to its end (GAME_OVER or MATCH_ABORTED),
+ * waits for its room to be back (ROOM_UPDATE, waiting), LEAVE_ROOMs and queues again, until
+ * --duration. At the end every bot LOGOUTs.
+ *
+ * Playing: the bot keeps the live monsters (MONSTER_SPAWN, MONSTER_MOVE, MONSTER_DIED of every
+ * GAME_STATE_UPDATE, or a GAME_SNAPSHOT) and its own authoritative position (MATCH_START, then
+ * each PLAYER_POSITION_RESPONSE). At most one request in flight, at least --match-interval-ms
+ * apart; at each step, in this order: a potion (PLAYER_USE_ITEM) when hp is low and potions
+ * remain; PLAYER_ATTACK_MONSTER on the nearest monster when it is in range and the cooldown
+ * has passed; else a PLAYER_POSITION_UPDATE toward it.
+ *
+ * An honest bot, timed by the server's clock: the server measures a move from where the player
+ * stood at the end of the last tick in which it moved, over the sim time since then (see
+ * sim_move in src_game/sim.h). Both ends are known exactly: a move (or attack) processed
+ * between ticks k and k+1 is answered before update k+1 goes out, and update k+1 carries its
+ * event, so the first GAME_STATE_UPDATE after the response names k + 1. The server's time
+ * when the next move arrives is at least the latest tick seen. So a step never exceeds
+ * speed x (latest tick seen - tick of the last move) - no use of the 1.5 tolerance - and a
+ * PLAYER_POSITION_RESPONSE with clamped=true means the server and the bot disagree (counted
+ * as speed clamps, ~0 expected). The attack cooldown is timed the same way (or, when no update
+ * came for a while, by the wall clock with a margin of 3 ticks).
+ *
+ * Expected outcomes (counted by code, not failures): USERNAME_TAKEN and BUSY on REGISTER/
+ * LOGIN (BUSY retried after a backoff); COOLDOWN, OUT_OF_RANGE, NO_TARGET on attacks (a monster
+ * moved or died between two updates: should be rare); NOT_IN_GAME on the GAME_SNAPSHOT probe
+ * a bot sends when MATCH_START is slow to follow GAME_STARTING, or after the match ended;
+ * PLAYER_DEAD once the bot knows it died; MATCH_OVER; ROOM_IN_GAME on a LEAVE_ROOM sent before
+ * the room was handed back; ALREADY_IN_ROOM on QUICK_MATCH (an account left in a room by an
+ * earlier run: it leaves first).
+ *
+ * After each GAME_OVER the bot also reads its GET_MATCH_HISTORY (while it waits for the room or
+ * the queue) and compares the record with what GAME_OVER said. */
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "alloc.h"
+#include "bot.h"
+#include "log.h"
+#include "util.h"
+
+#define PASSWORD "bot-password-0"
+#define USERNAME_MAX 24
+#define GEN_DIGITS 4
+#define BACKOFF_MAX_SHIFT 5
+#define MS UINT64_C(1000000)
+#define SLACK_NS MS
+#define KEEPALIVE_NS (20000 * MS) /* a bot silent this long PINGs (gateway IDLE_TIMEOUT_MS: 60 s) */
+
+/* The arena's rules (src_game/sim.h defaults; MATCH_START carries only tick, time limit, waves
+ * and arena size). */
+#define PLAYER_SPEED 8.0          /* units per second, used at 1x (the server allows 1.5x) */
+#define MOVE_WINDOW_MS 500u       /* the most elapsed time one move may claim */
+#define ATTACK_RANGE 3.0
+#define ATTACK_REACH 2.6          /* attack when the monster was last seen this close */
+#define APPROACH 2.0              /* walk up to this far from the monster */
+#define MIN_STEP 0.05             /* smaller moves are not worth a request */
+#define ATTACK_COOLDOWN_MS 500u
+#define POTION_HP 60              /* drink at or below this hp (a potion heals 40 of 100) */
+
+#define START_PROBE_NS (1500 * MS)   /* GAME_STARTING and no MATCH_START yet: snapshot probes */
+#define PROBE_EVERY_NS (1000 * MS)
+#define START_LOST_NS (15000 * MS)   /* no MATCH_START this long after GAME_STARTING: a failure */
+#define END_GRACE_NS (10000 * MS)    /* no GAME_OVER this long past the time limit: a failure */
+#define ROOM_BACK_NS (3000 * MS)     /* after GAME_OVER: LEAVE_ROOM anyway after this long */
+#define FORMED_WAIT_NS (5000 * MS)   /* a quick-match room formed but never started: leave */
+#define CHECK_DELAY_NS (200 * MS)    /* first GET_MATCH_HISTORY this long after GAME_OVER */
+#define CHECK_RETRY_NS (1000 * MS)
+#define CHECK_TRIES 6
+
+typedef enum {
+    M_REGISTER = 0,
+    M_LOGIN,
+    M_QUEUE,    /* logged in, in no room: QUICK_MATCH */
+    M_QUEUED,   /* queued (or the room formed): waiting for GAME_STARTING */
+    M_STARTING, /* GAME_STARTING came: waiting for MATCH_START (probing after a while) */
+    M_PLAY,     /* in a match, alive or dead, until GAME_OVER / MATCH_ABORTED */
+    M_ENDED,    /* the match is over: waiting for the room to be handed back */
+    M_LEAVE,    /* LEAVE_ROOM, then queue again */
+    M_LOGOUT,   /* log out (then a fresh account, unless stopping) */
+    M_DONE,
+} mstep_t;
+
+typedef struct mon {
+    uint32_t id;
+    float x, y;
+    int32_t hp;
+} mon_t;
+
+typedef struct mbot {
+    bot_t *bot;
+    uv_timer_t timer;
+    mstep_t step;
+    int busy;
+    uint16_t rq_type;
+    uint32_t rq_arg; /* the monster of an attack in flight */
+    uint64_t sent_ns, last_send_ns, not_before_ns;
+    uint64_t rng;
+    /* account */
+    uint32_t gen;
+    char user[USERNAME_MAX + 8];
+    uint64_t user_id;
+    int connected_once, logged_in, ever_logged_in, backoff, final_logout;
+    /* room and match lifecycle */
+    uint64_t room_id, match_id;
+    int room_waiting; /* a ROOM_UPDATE said our room is waiting (the match is over) */
+    int formed;       /* QUICK_MATCH answered queued=0: a room formed at once */
+    uint64_t queue_sent_ns, formed_ns, starting_ns, next_probe_ns, start_ns, over_ns;
+    int start_lost_counted, end_lost_counted;
+    /* the match */
+    uint32_t tick_ms, time_limit_ms;
+    float arena_w, arena_h;
+    int synced; /* state taken from a snapshot (sent once at the start) */
+    float x, y;
+    int32_t hp;
+    int alive;
+    uint32_t potions;
+    uint32_t server_tick;          /* latest tick seen */
+    uint32_t ref_tick;             /* tick of our last accepted move (0: the spawn) */
+    int ref_pending;               /* a move was answered: the next update names its tick */
+    uint32_t atk_tick;             /* tick of our last accepted attack */
+    int atk_pending, atk_known, attacked;
+    uint64_t atk_wall_ns;          /* when that attack's answer (or a COOLDOWN) came */
+    uint64_t last_update_ns;
+    mon_t *mons;
+    uint32_t nmons, cap;
+    uint64_t updates;
+    /* the record check */
+    uint64_t check_match, check_due_ns;
+    int check_tries;
+    MatchOutcome check_outcome;
+    uint32_t check_kills, check_dealt, check_taken, check_deaths, check_score;
+    uint32_t game_overs;
+} mbot_t;
+
+static mbot_t *mbots;
+static uint64_t pace_ns;  /* least time between two requests out of a match (--rate) */
+static uint64_t play_ns;  /* in a match (--match-interval-ms) */
+
+/* Matches seen ended, by id: counted once however many of their players report them. */
+typedef struct seen {
+    uint64_t id;
+    UT_hash_handle hh;
+} seen_t;
+static seen_t *seen;
+
+static void mb_act(mbot_t *b);
+static void mb_wake(mbot_t *b);
+static void final_logout(mbot_t *b);
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t rnd(mbot_t *b)
+{
+    b->rng += UINT64_C(0x9E3779B97F4A7C15);
+    return mix64(b->rng);
+}
+
+static int make_user(mbot_t *b)
+{
+    int n;
+    if (b->gen == 0)
+        n = snprintf(b->user, sizeof b->user, "%s%u", run.user_prefix, b->bot->index);
+    else
+        n = snprintf(b->user, sizeof b->user, "%s%u_%u", run.user_prefix, b->bot->index, b->gen);
+    return n > 0 && n <= USERNAME_MAX ? 0 : -1;
+}
+
+static void backoff(mbot_t *b, uint64_t now)
+{
+    int k = b->backoff < BACKOFF_MAX_SHIFT ? b->backoff : BACKOFF_MAX_SHIFT;
+    b->backoff++;
+    uint64_t base = run.login_backoff_ms * MS << k;
+    b->not_before_ns = now + base / 2 + rnd(b) % (base + 1);
+    run.st.login_backoffs++;
+}
+
+static void next_account(mbot_t *b)
+{
+    b->gen++;
+    if (make_user(b) != 0) {
+        if (++run.st.accounts_exhausted <= 5)
+            log_warn("accounts_exhausted", "bot=%u gen=%u", b->bot->index, b->gen);
+        b->step = M_DONE;
+        return;
+    }
+    run.st.rotations++;
+    b->step = M_REGISTER;
+}
+
+static int in_match(const mbot_t *b) { return b->step == M_STARTING || b->step == M_PLAY; }
+
+/* Records a match as ended once, whoever of its players reports it first. Returns 1 if new. */
+static int first_report(uint64_t match_id)
+{
+    seen_t *s;
+    HASH_FIND(hh, seen, &match_id, sizeof match_id, s);
+    if (s)
+        return 0;
+    s = xcalloc(1, sizeof *s);
+    s->id = match_id;
+    HASH_ADD(hh, seen, id, sizeof s->id, s);
+    return 1;
+}
+
+/* ---- monsters */
+
+static mon_t *mon_find(mbot_t *b, uint32_t id)
+{
+    for (uint32_t i = 0; i < b->nmons; i++)
+        if (b->mons[i].id == id)
+            return &b->mons[i];
+    return NULL;
+}
+
+static void mon_set(mbot_t *b, uint32_t id, const Vec2 *p, int32_t hp)
+{
+    mon_t *m = mon_find(b, id);
+    if (!m) {
+        if (b->nmons == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 16;
+            b->mons = xrealloc(b->mons, b->cap * sizeof *b->mons);
+        }
+        m = &b->mons[b->nmons++];
+        m->id = id;
+        m->x = m->y = 0;
+    }
+    if (p) {
+        m->x = p->x;
+        m->y = p->y;
+    }
+    m->hp = hp;
+}
+
+static void mon_del(mbot_t *b, uint32_t id)
+{
+    for (uint32_t i = 0; i < b->nmons; i++)
+        if (b->mons[i].id == id) {
+            b->mons[i] = b->mons[--b->nmons];
+            return;
+        }
+}
+
+static mon_t *mon_nearest(mbot_t *b, double *dist)
+{
+    mon_t *best = NULL;
+    double bd = 0;
+    for (uint32_t i = 0; i < b->nmons; i++) {
+        double dx = (double)b->mons[i].x - b->x, dy = (double)b->mons[i].y - b->y;
+        double d = sqrt(dx * dx + dy * dy);
+        if (!best || d < bd || (d == bd && b->mons[i].id < best->id)) {
+            best = &b->mons[i];
+            bd = d;
+        }
+    }
+    *dist = bd;
+    return best;
+}
+
+/* ---- match state */
+
+static void match_reset(mbot_t *b)
+{
+    b->tick_ms = 50;
+    b->time_limit_ms = 0;
+    b->arena_w = b->arena_h = 100.0f;
+    b->synced = 0;
+    b->x = b->y = 0;
+    b->hp = 100;
+    b->alive = 1;
+    b->potions = 0;
+    b->server_tick = b->ref_tick = b->atk_tick = 0;
+    b->ref_pending = b->atk_pending = b->atk_known = b->attacked = 0;
+    b->atk_wall_ns = 0;
+    b->last_update_ns = 0;
+    b->nmons = 0;
+    b->updates = 0;
+}
+
+static void died(mbot_t *b)
+{
+    if (!b->alive)
+        return;
+    b->alive = 0;
+    run.st.deaths++;
+}
+
+static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
+{
+    if (!p || p->user_id != b->user_id)
+        return;
+    if (with_pos && p->pos) {
+        b->x = p->pos->x;
+        b->y = p->pos->y;
+    }
+    b->hp = p->hp;
+    b->potions = p->potions;
+    if (!p->alive)
+        died(b);
+}
+
+static void play_begin(mbot_t *b, uint64_t match_id, uint64_t now)
+{
+    b->match_id = match_id;
+    b->step = M_PLAY;
+    b->start_ns = now;
+    b->end_lost_counted = 0;
+    run.st.match_starts++;
+    if (b->queue_sent_ns) {
+        uint64_t us = (now - b->queue_sent_ns) / 1000u;
+        hist_record(&run.st.queue_to_start_us, us ? us : 1);
+    }
+    b->queue_sent_ns = 0;
+}
+
+static void play_end(mbot_t *b, uint64_t now)
+{
+    if (b->step == M_PLAY && b->start_ns)
+        run.st.bot_match_ns += now - b->start_ns;
+    b->start_ns = 0;
+    b->over_ns = now;
+    b->step = M_ENDED;
+    b->nmons = 0;
+}
+
+/* Is an attack allowed by now? Timed by the server's ticks; the wall clock (with a margin)
+ * when no update has come since. */
+static int cooldown_over(const mbot_t *b, uint64_t now)
+{
+    if (!b->attacked)
+        return 1;
+    if (b->atk_known &&
+        (uint64_t)b->server_tick * b->tick_ms >=
+            (uint64_t)b->atk_tick * b->tick_ms + ATTACK_COOLDOWN_MS)
+        return 1;
+    return now >= b->atk_wall_ns + (ATTACK_COOLDOWN_MS + 3u * b->tick_ms) * MS;
+}
+
+/* The longest step the server accepts for sure from a move sent now. */
+static double allowed_step(const mbot_t *b)
+{
+    if (b->ref_pending || b->server_tick <= b->ref_tick)
+        return 0.0;
+    uint64_t ms = (uint64_t)(b->server_tick - b->ref_tick) * b->tick_ms;
+    if (ms > MOVE_WINDOW_MS)
+        ms = MOVE_WINDOW_MS;
+    return PLAYER_SPEED * (double)ms / 1000.0;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
+                        size_t len, void *ud);
+
+static int mb_send(mbot_t *b, uint16_t type, const ProtobufCMessage *msg)
+{
+    bot_t *bot = b->bot;
+    if (!bot->c || !client_is_connected(bot->c))
+        return -1;
+    uint64_t now = mono_ns();
+    int64_t seq = client_request(bot->c, type, msg, on_response, b);
+    if (seq < 0) {
+        run.st.send_failed++;
+        return -1;
+    }
+    b->busy = 1;
+    b->rq_type = type;
+    b->sent_ns = b->last_send_ns = now;
+    if (run.t_first_send == 0)
+        run.t_first_send = now;
+    run.st.sent++;
+    type_stats(type)->sent++;
+    run.inflight++;
+    return 0;
+}
+
+static void send_simple(mbot_t *b, uint16_t type)
+{
+    switch (type) {
+    case PACKET_TYPE__QUICK_MATCH_REQUEST: {
+        QuickMatchRequest rq = QUICK_MATCH_REQUEST__INIT;
+        if (mb_send(b, type, &rq.base) == 0 && !b->queue_sent_ns)
+            b->queue_sent_ns = b->sent_ns;
+        break;
+    }
+    case PACKET_TYPE__LEAVE_ROOM_REQUEST: {
+        LeaveRoomRequest rq = LEAVE_ROOM_REQUEST__INIT;
+        (void)mb_send(b, type, &rq.base);
+        break;
+    }
+    case PACKET_TYPE__LOGOUT_REQUEST: {
+        LogoutRequest rq = LOGOUT_REQUEST__INIT;
+        (void)mb_send(b, type, &rq.base);
+        break;
+    }
+    case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
+        GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
+        (void)mb_send(b, type, &rq.base);
+        break;
+    }
+    case PACKET_TYPE__PING_REQUEST: {
+        PingRequest rq = PING_REQUEST__INIT;
+        rq.client_time = mono_ns();
+        (void)mb_send(b, type, &rq.base);
+        break;
+    }
+    case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST: {
+        GetMatchHistoryRequest rq = GET_MATCH_HISTORY_REQUEST__INIT;
+        rq.page = 0;
+        rq.page_size = 20;
+        (void)mb_send(b, type, &rq.base);
+        break;
+    }
+    }
+}
+
+static void send_account(mbot_t *b, uint16_t type)
+{
+    if (type == PACKET_TYPE__REGISTER_REQUEST) {
+        RegisterRequest rq = REGISTER_REQUEST__INIT;
+        rq.username = b->user;
+        rq.password = (char *)PASSWORD;
+        (void)mb_send(b, type, &rq.base);
+    } else {
+        LoginRequest rq = LOGIN_REQUEST__INIT;
+        rq.username = b->user;
+        rq.password = (char *)PASSWORD;
+        (void)mb_send(b, type, &rq.base);
+    }
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void sleep_until(mbot_t *b, uint64_t t, uint64_t now)
+{
+    uv_timer_start(&b->timer, on_timer, t > now ? (t - now + MS - 1) / MS : 0, 0);
+}
+
+/* Out of a match with nothing else due: the record check, or a keepalive. Returns 1 if a
+ * request went out. */
+static int idle_work(mbot_t *b, uint64_t now)
+{
+    if (b->check_match && now + SLACK_NS >= b->check_due_ns) {
+        send_simple(b, PACKET_TYPE__GET_MATCH_HISTORY_REQUEST);
+        return b->busy;
+    }
+    if (now - b->last_send_ns >= KEEPALIVE_NS) {
+        send_simple(b, PACKET_TYPE__PING_REQUEST);
+        return b->busy;
+    }
+    return 0;
+}
+
+/* The earliest time idle_work may have something to do. */
+static uint64_t idle_due(const mbot_t *b)
+{
+    uint64_t t = b->last_send_ns + KEEPALIVE_NS;
+    if (b->check_match && b->check_due_ns < t)
+        t = b->check_due_ns;
+    return t;
+}
+
+/* One step of play: potion, attack, or move; or sleep until the next step. */
+static void act_play(mbot_t *b, uint64_t now)
+{
+    if (b->time_limit_ms && !b->end_lost_counted &&
+        now > b->start_ns + (uint64_t)b->time_limit_ms * MS + END_GRACE_NS) {
+        b->end_lost_counted = 1;
+        run.st.end_missing++;
+        log_warn("game_over_missing", "bot=%u user=%s match=%" PRIu64 " time_limit_ms=%u",
+                 b->bot->index, b->user, b->match_id, b->time_limit_ms);
+    }
+    if (!b->alive) { /* dead: wait for GAME_OVER */
+        if (!idle_work(b, now))
+            sleep_until(b, b->last_send_ns + KEEPALIVE_NS, now);
+        return;
+    }
+    if (!b->synced) {
+        send_simple(b, PACKET_TYPE__GAME_SNAPSHOT_REQUEST);
+        return;
+    }
+    if (b->hp <= POTION_HP && b->potions > 0) {
+        PlayerUseItem rq = PLAYER_USE_ITEM__INIT;
+        rq.item = 1;
+        (void)mb_send(b, PACKET_TYPE__PLAYER_USE_ITEM, &rq.base);
+        return;
+    }
+    double d;
+    mon_t *m = mon_nearest(b, &d);
+    log_debug("play", "bot=%u pos=%.2f,%.2f hp=%d mons=%u nearest=%u at=%.2f,%.2f d=%.2f "
+              "tick=%u ref=%u%s atk=%u%s step=%.2f",
+              b->bot->index, (double)b->x, (double)b->y, b->hp, b->nmons, m ? m->id : 0,
+              m ? (double)m->x : 0.0, m ? (double)m->y : 0.0, d, b->server_tick, b->ref_tick,
+              b->ref_pending ? "p" : "", b->atk_tick, b->atk_pending ? "p" : "",
+              allowed_step(b));
+    if (m && d <= ATTACK_REACH && cooldown_over(b, now)) {
+        PlayerAttackMonster rq = PLAYER_ATTACK_MONSTER__INIT;
+        rq.monster_id = m->id;
+        if (mb_send(b, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base) == 0)
+            b->rq_arg = m->id;
+        return;
+    }
+    if (m && d > APPROACH + MIN_STEP) {
+        /* the pacing timer may fire just before the update of the latest tick: wait for it
+         * (it wakes us) rather than take a shorter step, up to one tick late */
+        uint64_t have_ms = b->server_tick > b->ref_tick
+                               ? (uint64_t)(b->server_tick - b->ref_tick) * b->tick_ms
+                               : 0;
+        uint64_t late = b->last_send_ns + play_ns + (uint64_t)b->tick_ms * MS;
+        if ((b->ref_pending || have_ms * MS + (uint64_t)b->tick_ms * MS / 2 < play_ns) &&
+            now < late) {
+            sleep_until(b, late, now);
+            return;
+        }
+        double step = allowed_step(b);
+        double want = d - APPROACH;
+        if (step > want)
+            step = want;
+        if (step >= MIN_STEP) {
+            double k = step / d;
+            PlayerPositionUpdate rq = PLAYER_POSITION_UPDATE__INIT;
+            Vec2 v = VEC2__INIT;
+            v.x = (float)((double)b->x + ((double)m->x - b->x) * k);
+            v.y = (float)((double)b->y + ((double)m->y - b->y) * k);
+            rq.pos = &v;
+            (void)mb_send(b, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base);
+            return;
+        }
+    }
+    /* nothing to do yet: look again after one interval (updates wake us sooner) */
+    sleep_until(b, now + play_ns, now);
+}
+
+/* Sends the bot's next request, or sleeps until one is due. */
+static void mb_act(mbot_t *b)
+{
+    if (b->busy || run.stopping || !b->bot->c || !client_is_connected(b->bot->c))
+        return;
+    uint64_t now = mono_ns();
+    switch (b->step) {
+    case M_REGISTER:
+    case M_LOGIN:
+        send_account(b, b->step == M_REGISTER ? PACKET_TYPE__REGISTER_REQUEST
+                                              : PACKET_TYPE__LOGIN_REQUEST);
+        break;
+    case M_QUEUE:
+        send_simple(b, PACKET_TYPE__QUICK_MATCH_REQUEST);
+        break;
+    case M_QUEUED:
+        if (b->formed && now + SLACK_NS >= b->formed_ns + FORMED_WAIT_NS) {
+            /* a room formed but never started (no healthy game daemon): leave, queue again */
+            run.st.formed_not_started++;
+            b->formed = 0;
+            b->step = M_LEAVE;
+            send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
+            break;
+        }
+        if (!idle_work(b, now)) {
+            uint64_t t = idle_due(b);
+            if (b->formed && b->formed_ns + FORMED_WAIT_NS < t)
+                t = b->formed_ns + FORMED_WAIT_NS;
+            sleep_until(b, t, now);
+        }
+        break;
+    case M_STARTING:
+        if (!b->start_lost_counted && now >= b->starting_ns + START_LOST_NS) {
+            b->start_lost_counted = 1;
+            run.st.start_missing++;
+            log_warn("match_start_missing", "bot=%u user=%s match=%" PRIu64 " waited_ms=%" PRIu64,
+                     b->bot->index, b->user, b->match_id, (now - b->starting_ns) / MS);
+        }
+        if (now + SLACK_NS >= b->next_probe_ns) {
+            b->next_probe_ns = now + PROBE_EVERY_NS;
+            run.st.start_probes++;
+            send_simple(b, PACKET_TYPE__GAME_SNAPSHOT_REQUEST);
+            break;
+        }
+        sleep_until(b, b->next_probe_ns, now);
+        break;
+    case M_PLAY:
+        act_play(b, now);
+        break;
+    case M_ENDED:
+        if (b->check_match && b->check_tries == 0) {
+            /* read the record back once before queueing again (retries come when idle) */
+            if (now + SLACK_NS >= b->check_due_ns)
+                send_simple(b, PACKET_TYPE__GET_MATCH_HISTORY_REQUEST);
+            else
+                sleep_until(b, b->check_due_ns, now);
+            break;
+        }
+        if (b->room_waiting || now + SLACK_NS >= b->over_ns + ROOM_BACK_NS) {
+            if (!b->room_waiting)
+                run.st.room_back_late++;
+            b->step = M_LEAVE;
+            send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
+            break;
+        }
+        if (!idle_work(b, now)) {
+            uint64_t t = idle_due(b);
+            if (b->over_ns + ROOM_BACK_NS < t)
+                t = b->over_ns + ROOM_BACK_NS;
+            sleep_until(b, t, now);
+        }
+        break;
+    case M_LEAVE:
+        send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
+        break;
+    case M_LOGOUT:
+        send_simple(b, PACKET_TYPE__LOGOUT_REQUEST);
+        break;
+    case M_DONE:
+        break;
+    }
+}
+
+static void on_timer(uv_timer_t *t) { mb_wake(t->data); }
+
+/* Something changed: act as soon as pacing and backoff allow. */
+static void mb_wake(mbot_t *b)
+{
+    if (b->busy || run.stopping)
+        return;
+    uint64_t now = mono_ns();
+    uint64_t gap = b->step == M_PLAY ? play_ns : pace_ns;
+    uint64_t t = b->last_send_ns ? b->last_send_ns + gap : 0;
+    if (b->not_before_ns > t)
+        t = b->not_before_ns;
+    if (t <= now + SLACK_NS / 2) {
+        uv_timer_stop(&b->timer);
+        mb_act(b);
+        return;
+    }
+    sleep_until(b, t, now);
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static void check_record(mbot_t *b, const GetMatchHistoryResponse *r, uint64_t now)
+{
+    if (!b->check_match)
+        return;
+    for (size_t i = 0; i < r->n_matches; i++) {
+        const MatchRecord *m = r->matches[i];
+        if (!m || m->match_id != b->check_match)
+            continue;
+        const PlayerResult *me = m->me;
+        int ok = me && m->outcome == b->check_outcome && me->kills == b->check_kills &&
+                 me->damage_dealt == b->check_dealt && me->damage_taken == b->check_taken &&
+                 me->deaths == b->check_deaths && me->score == b->check_score;
+        if (ok) {
+            run.st.records_ok++;
+        } else {
+            if (++run.st.records_mismatch <= 5)
+                log_warn("record_mismatch",
+                         "bot=%u user=%s match=%" PRIu64 " outcome=%d/%d kills=%u/%u "
+                         "dealt=%u/%u taken=%u/%u deaths=%u/%u score=%u/%u (record/game_over)",
+                         b->bot->index, b->user, b->check_match, (int)m->outcome,
+                         (int)b->check_outcome, me ? me->kills : 0, b->check_kills,
+                         me ? me->damage_dealt : 0, b->check_dealt, me ? me->damage_taken : 0,
+                         b->check_taken, me ? me->deaths : 0, b->check_deaths,
+                         me ? me->score : 0, b->check_score);
+        }
+        b->check_match = 0;
+        return;
+    }
+    if (++b->check_tries >= CHECK_TRIES) {
+        if (++run.st.records_missing <= 5)
+            log_warn("record_missing", "bot=%u user=%s match=%" PRIu64 " tries=%d",
+                     b->bot->index, b->user, b->check_match, b->check_tries);
+        b->check_match = 0;
+        return;
+    }
+    b->check_due_ns = now + CHECK_RETRY_NS;
+}
+
+static void take_snapshot(mbot_t *b, const GameSnapshotResponse *r)
+{
+    if (r->tick > b->server_tick)
+        b->server_tick = r->tick;
+    if (r->tick_ms)
+        b->tick_ms = r->tick_ms;
+    if (r->time_limit_ms)
+        b->time_limit_ms = r->time_limit_ms;
+    for (size_t i = 0; i < r->n_players; i++)
+        take_player(b, r->players[i], 1);
+    b->nmons = 0;
+    for (size_t i = 0; i < r->n_monsters; i++)
+        if (r->monsters[i])
+            mon_set(b, r->monsters[i]->id, r->monsters[i]->pos, r->monsters[i]->hp);
+    b->synced = 1;
+}
+
+/* A response of the expected type. Returns -1 when the payload does not decode. */
+static int on_ok(mbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+{
+    stats_t *st = &run.st;
+    switch (rq) {
+    case PACKET_TYPE__REGISTER_REQUEST:
+        st->registrations++;
+        b->backoff = 0;
+        b->step = M_LOGIN;
+        return 0;
+    case PACKET_TYPE__LOGIN_REQUEST: {
+        LoginResponse *r =
+            (LoginResponse *)pb_unpack(&run.arena, &login_response__descriptor, payload, len);
+        if (!r)
+            return -1;
+        st->logins++;
+        b->backoff = 0;
+        b->logged_in = 1;
+        b->user_id = r->user_id;
+        if (!b->ever_logged_in) {
+            b->ever_logged_in = 1;
+            st->bots_logged_in++;
+            if (st->bots_logged_in == run.nbots)
+                run.t_all_logged_in = now;
+        }
+        b->room_id = 0;
+        if (r->room && r->room->status == ROOM_STATUS__IN_GAME) {
+            st->stuck_logins++; /* left in a room in game by an earlier run: fresh account */
+            b->step = M_LOGOUT;
+        } else if (r->room) {
+            b->room_id = r->room->room_id;
+            b->step = M_LEAVE;
+        } else {
+            b->step = M_QUEUE;
+        }
+        return 0;
+    }
+    case PACKET_TYPE__LOGOUT_REQUEST:
+        st->logouts++;
+        b->logged_in = 0;
+        if (b->final_logout || run.stopping)
+            b->step = M_DONE;
+        else
+            next_account(b);
+        return 0;
+    case PACKET_TYPE__QUICK_MATCH_REQUEST: {
+        QuickMatchResponse *r = (QuickMatchResponse *)pb_unpack(
+            &run.arena, &quick_match_response__descriptor, payload, len);
+        if (!r)
+            return -1;
+        st->quick_matches++;
+        if (b->step == M_QUEUE) { /* GAME_STARTING may have come first */
+            b->step = M_QUEUED;
+            b->formed = r->queued == 0;
+            b->formed_ns = now;
+        }
+        return 0;
+    }
+    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
+        st->leaves++;
+        b->room_id = 0;
+        b->room_waiting = 0;
+        if (b->step == M_LEAVE)
+            b->step = M_QUEUE;
+        return 0;
+    case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
+        GameSnapshotResponse *r = (GameSnapshotResponse *)pb_unpack(
+            &run.arena, &game_snapshot_response__descriptor, payload, len);
+        if (!r)
+            return -1;
+        if (b->step == M_STARTING) {
+            /* the match runs but MATCH_START has not come (yet): play from the snapshot */
+            st->started_by_snapshot++;
+            match_reset(b);
+            play_begin(b, r->match_id, now);
+        }
+        if (b->step == M_PLAY && r->match_id == b->match_id)
+            take_snapshot(b, r);
+        return 0;
+    }
+    case PACKET_TYPE__PLAYER_POSITION_UPDATE: {
+        PlayerPositionResponse *r = (PlayerPositionResponse *)pb_unpack(
+            &run.arena, &player_position_response__descriptor, payload, len);
+        if (!r || !r->pos)
+            return -1;
+        st->moves++;
+        if (r->clamped && ++st->clamps <= 5)
+            log_warn("speed_clamped",
+                     "bot=%u user=%s match=%" PRIu64 " from=%.3f,%.3f to=%.3f,%.3f "
+                     "server_tick=%u ref_tick=%u",
+                     b->bot->index, b->user, b->match_id, (double)b->x, (double)b->y,
+                     (double)r->pos->x, (double)r->pos->y, b->server_tick, b->ref_tick);
+        if (b->step == M_PLAY) {
+            b->x = r->pos->x;
+            b->y = r->pos->y;
+            b->ref_pending = 1;
+        }
+        return 0;
+    }
+    case PACKET_TYPE__PLAYER_ATTACK_MONSTER: {
+        PlayerAttackResponse *r = (PlayerAttackResponse *)pb_unpack(
+            &run.arena, &player_attack_response__descriptor, payload, len);
+        if (!r)
+            return -1;
+        st->hits++;
+        if (b->step == M_PLAY) {
+            b->attacked = 1;
+            b->atk_pending = 1;
+            b->atk_known = 0;
+            b->atk_wall_ns = now;
+            if (r->killed) {
+                st->kills++;
+                mon_del(b, r->monster_id);
+            } else {
+                mon_t *m = mon_find(b, r->monster_id);
+                if (m)
+                    m->hp = r->monster_hp;
+            }
+        }
+        return 0;
+    }
+    case PACKET_TYPE__PLAYER_USE_ITEM: {
+        PlayerUseItemResponse *r = (PlayerUseItemResponse *)pb_unpack(
+            &run.arena, &player_use_item_response__descriptor, payload, len);
+        if (!r)
+            return -1;
+        st->potions_used++;
+        if (b->step == M_PLAY) {
+            b->hp = r->hp;
+            b->potions = r->remaining;
+        }
+        return 0;
+    }
+    case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST: {
+        GetMatchHistoryResponse *r = (GetMatchHistoryResponse *)pb_unpack(
+            &run.arena, &get_match_history_response__descriptor, payload, len);
+        if (!r)
+            return -1;
+        check_record(b, r, now);
+        return 0;
+    }
+    case PACKET_TYPE__PING_REQUEST:
+        return 0;
+    }
+    return -1;
+}
+
+static int is_game_rq(uint16_t rq)
+{
+    return rq == PACKET_TYPE__GAME_SNAPSHOT_REQUEST || rq == PACKET_TYPE__PLAYER_POSITION_UPDATE ||
+           rq == PACKET_TYPE__PLAYER_ATTACK_MONSTER || rq == PACKET_TYPE__PLAYER_USE_ITEM;
+}
+
+/* Is (request, code) an outcome a healthy cluster gives an honest bot in this state? */
+static int expected_error(const mbot_t *b, uint16_t rq, int code)
+{
+    switch (rq) {
+    case PACKET_TYPE__REGISTER_REQUEST:
+        return code == ERROR_CODE__USERNAME_TAKEN || code == ERROR_CODE__BUSY;
+    case PACKET_TYPE__LOGIN_REQUEST:
+        return code == ERROR_CODE__BUSY;
+    case PACKET_TYPE__QUICK_MATCH_REQUEST:
+        return code == ERROR_CODE__ALREADY_IN_ROOM;
+    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
+        return code == ERROR_CODE__ROOM_IN_GAME;
+    }
+    if (!is_game_rq(rq))
+        return 0;
+    if (code == ERROR_CODE__MATCH_OVER)
+        return 1;
+    if (code == ERROR_CODE__NOT_IN_GAME) /* before MATCH_START, or after the end */
+        return b->step != M_PLAY;
+    if (code == ERROR_CODE__PLAYER_DEAD) /* the update saying so comes before the refusal */
+        return !b->alive || b->step != M_PLAY;
+    if (rq == PACKET_TYPE__PLAYER_ATTACK_MONSTER)
+        return code == ERROR_CODE__COOLDOWN || code == ERROR_CODE__OUT_OF_RANGE ||
+               code == ERROR_CODE__NO_TARGET;
+    return 0;
+}
+
+static void on_error(mbot_t *b, uint16_t rq, int code, uint64_t now)
+{
+    if (code == ERROR_CODE__NOT_AUTHENTICATED) {
+        b->logged_in = 0;
+        b->step = M_LOGIN;
+        b->not_before_ns = now + run.login_backoff_ms * MS;
+        return;
+    }
+    switch (rq) {
+    case PACKET_TYPE__REGISTER_REQUEST:
+    case PACKET_TYPE__LOGIN_REQUEST:
+        if (code == ERROR_CODE__USERNAME_TAKEN) {
+            b->backoff = 0;
+            b->step = M_LOGIN;
+        } else if (code == ERROR_CODE__INVALID_CREDENTIALS ||
+                   code == ERROR_CODE__TOO_MANY_ATTEMPTS) {
+            next_account(b);
+            backoff(b, now);
+        } else if (code == ERROR_CODE__ALREADY_AUTHENTICATED) {
+            b->logged_in = 1;
+            b->step = M_LOGOUT;
+        } else {
+            backoff(b, now);
+        }
+        return;
+    case PACKET_TYPE__LOGOUT_REQUEST:
+        b->logged_in = 0;
+        b->step = b->final_logout || run.stopping ? M_DONE : M_LOGIN;
+        return;
+    case PACKET_TYPE__QUICK_MATCH_REQUEST:
+        if (code == ERROR_CODE__ALREADY_IN_ROOM && b->step == M_QUEUE)
+            b->step = M_LEAVE;
+        else if (code == ERROR_CODE__ALREADY_QUEUED && b->step == M_QUEUE)
+            b->step = M_QUEUED;
+        break;
+    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
+        if (code == ERROR_CODE__ROOM_IN_GAME && b->step == M_LEAVE) {
+            /* the room is not back yet: wait for its update (or try again in a while) */
+            b->step = M_ENDED;
+            b->room_waiting = 0;
+            b->over_ns = now - ROOM_BACK_NS + 500 * MS;
+        } else if (code == ERROR_CODE__NOT_IN_ROOM && b->step == M_LEAVE) {
+            b->room_id = 0;
+            b->step = M_QUEUE;
+        }
+        break;
+    case PACKET_TYPE__PLAYER_ATTACK_MONSTER:
+        if (code == ERROR_CODE__NO_TARGET)
+            mon_del(b, b->rq_arg);
+        else if (code == ERROR_CODE__COOLDOWN) {
+            b->atk_wall_ns = now; /* wait a whole cooldown by the wall clock */
+            b->atk_known = 0;
+        }
+        break;
+    case PACKET_TYPE__PLAYER_USE_ITEM:
+        if (code == ERROR_CODE__NO_ITEM)
+            b->potions = 0;
+        break;
+    case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST:
+        if (b->check_match && ++b->check_tries >= CHECK_TRIES) {
+            run.st.records_unchecked++;
+            b->check_match = 0;
+        }
+        b->check_due_ns = now + CHECK_RETRY_NS;
+        break;
+    }
+    if (code == ERROR_CODE__PLAYER_DEAD && b->step == M_PLAY)
+        died(b);
+    if (!expected_error(b, rq, code))
+        b->not_before_ns = now + 100 * MS;
+}
+
+static int error_code_of(const uint8_t *payload, size_t len, const char **message)
+{
+    ErrorResponse *er =
+        (ErrorResponse *)pb_unpack(&run.arena, &error_response__descriptor, payload, len);
+    *message = er && er->message ? er->message : "";
+    int code = er ? (int)er->code : ERR_CODES;
+    return code < 0 || code > ERR_CODES ? ERR_CODES : code;
+}
+
+static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
+                        size_t len, void *ud)
+{
+    mbot_t *b = ud;
+    uint16_t rq = b->rq_type;
+    type_stats_t *ts = type_stats(rq);
+    stats_t *st = &run.st;
+    uint64_t now = mono_ns();
+    run.inflight--;
+    b->busy = 0;
+    if (status == CLIENT_ECLOSED) {
+        if (run.finished)
+            st->unanswered++;
+        else
+            st->lost++;
+        return;
+    }
+    if (status == CLIENT_ETIMEDOUT) {
+        st->timeouts++;
+        ts->timeouts++;
+        if (st->timeouts <= 5)
+            log_warn("timeout", "bot=%u user=%s request=%s", b->bot->index, b->user,
+                     req_type_name(rq));
+        if (rq == PACKET_TYPE__LOGOUT_REQUEST && !b->final_logout)
+            b->step = M_LOGIN;
+    } else if (type == PACKET_TYPE__ERROR_RESPONSE) {
+        run.t_last_response = now;
+        const char *msg;
+        int code = error_code_of(payload, len, &msg);
+        if (expected_error(b, rq, code)) {
+            st->expected++;
+            st->expected_by_code[code]++;
+            ts->expected++;
+            ts->expected_by_code[code]++;
+        } else {
+            st->errors++;
+            st->errors_by_code[code]++;
+            ts->unexpected++;
+            ts->unexpected_by_code[code]++;
+            if (st->errors <= 10)
+                log_warn("unexpected_error",
+                         "bot=%u user=%s request=%s code=%s message=\"%s\" step=%d alive=%d "
+                         "match=%" PRIu64,
+                         b->bot->index, b->user, req_type_name(rq), error_code_name(code), msg,
+                         (int)b->step, b->alive, b->match_id);
+        }
+        on_error(b, rq, code, now);
+    } else if (type == rq + 1 && on_ok(b, rq, payload, len, now) == 0) {
+        run.t_last_response = now;
+        uint64_t us = (now - b->sent_ns) / 1000u;
+        st->ok++;
+        ts->ok++;
+        hist_record(&st->latency_us, us ? us : 1);
+        hist_record(&ts->latency_us, us ? us : 1);
+    } else {
+        run.t_last_response = now;
+        st->mismatches++;
+        ts->mismatches++;
+        if (st->mismatches <= 5)
+            log_warn("bad_response", "bot=%u request=%s response_type=%u len=%zu", b->bot->index,
+                     req_type_name(rq), type, len);
+        b->not_before_ns = now + 100 * MS;
+    }
+    if (run.stopping)
+        final_logout(b);
+    else
+        mb_wake(b);
+}
+
+/* ------------------------------------------------------------------ pushes */
+
+static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
+{
+    b->updates++;
+    b->last_update_ns = now;
+    if (u->tick > b->server_tick)
+        b->server_tick = u->tick;
+    /* the first update after a move's (an attack's) answer carries its event: it was
+     * processed at the previous tick's time */
+    if (b->ref_pending) {
+        b->ref_tick = u->tick ? u->tick - 1 : 0;
+        b->ref_pending = 0;
+    }
+    if (b->atk_pending) {
+        b->atk_tick = u->tick ? u->tick - 1 : 0;
+        b->atk_pending = 0;
+        b->atk_known = 1;
+    }
+    for (size_t i = 0; i < u->n_spawns; i++)
+        if (u->spawns[i])
+            mon_set(b, u->spawns[i]->id, u->spawns[i]->pos, u->spawns[i]->hp);
+    for (size_t i = 0; i < u->n_moves; i++) {
+        const MonsterMove *mv = u->moves[i];
+        mon_t *m = mv ? mon_find(b, mv->id) : NULL;
+        if (m && mv->pos) {
+            m->x = mv->pos->x;
+            m->y = mv->pos->y;
+        }
+    }
+    for (size_t i = 0; i < u->n_monster_deaths; i++)
+        if (u->monster_deaths[i])
+            mon_del(b, u->monster_deaths[i]->id);
+    for (size_t i = 0; i < u->n_damaged; i++) {
+        const PlayerDamaged *d = u->damaged[i];
+        if (d && d->user_id == b->user_id) {
+            b->hp = d->hp;
+            if (d->died || d->hp <= 0)
+                died(b);
+        }
+    }
+    for (size_t i = 0; i < u->n_players; i++)
+        take_player(b, u->players[i], 0);
+}
+
+static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
+{
+    stats_t *st = &run.st;
+    st->game_overs++;
+    if (b->step != M_PLAY || (b->match_id && g->match_id != b->match_id)) {
+        st->stray_ends++;
+        log_warn("stray_game_over", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64 " step=%d",
+                 b->bot->index, b->user, g->match_id, b->match_id, (int)b->step);
+        if (!in_match(b))
+            return;
+    }
+    int outcome = (int)g->outcome;
+    if (outcome < 0 || outcome > 4)
+        outcome = 0;
+    if (first_report(g->match_id)) {
+        st->matches_completed++;
+        st->outcomes[outcome]++;
+        hist_record(&st->match_duration_us, g->duration_ms ? (uint64_t)g->duration_ms * 1000u : 1);
+    }
+    b->game_overs++;
+    if (b->game_overs == 1)
+        st->bots_with_game_over++;
+    st->updates_in_match += b->updates;
+    /* what the record must say */
+    if (b->check_match)
+        st->records_unchecked++; /* the previous one never got its turn */
+    b->check_match = 0;
+    for (size_t i = 0; i < g->n_results; i++) {
+        const PlayerResult *r = g->results[i];
+        if (!r || r->user_id != b->user_id)
+            continue;
+        b->check_match = g->match_id;
+        b->check_outcome = g->outcome;
+        b->check_kills = r->kills;
+        b->check_dealt = r->damage_dealt;
+        b->check_taken = r->damage_taken;
+        b->check_deaths = r->deaths;
+        b->check_score = r->score;
+        b->check_tries = 0;
+        b->check_due_ns = now + CHECK_DELAY_NS;
+        st->player_kills += r->kills;
+        st->player_score += r->score;
+    }
+    if (!b->check_match)
+        st->results_without_me++;
+    if (g->room_id)
+        b->room_id = g->room_id;
+    play_end(b, now);
+}
+
+static void on_aborted(mbot_t *b, const MatchAborted *a, uint64_t now)
+{
+    stats_t *st = &run.st;
+    st->match_aborts++;
+    if (!in_match(b) || (b->match_id && a->match_id && a->match_id != b->match_id)) {
+        st->stray_ends++;
+        log_warn("stray_match_aborted", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64
+                 " step=%d", b->bot->index, b->user, a->match_id, b->match_id, (int)b->step);
+        if (!in_match(b))
+            return;
+    }
+    log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " reason=\"%s\"", b->bot->index,
+             b->user, a->match_id, a->reason ? a->reason : "");
+    if (first_report(a->match_id ? a->match_id : b->match_id)) {
+        st->matches_aborted++;
+        st->outcomes[MATCH_OUTCOME__ABORTED]++;
+    }
+    st->updates_in_match += b->updates;
+    play_end(b, now);
+}
+
+static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
+                          size_t len)
+{
+    mbot_t *b = bot->sc;
+    if (seq != 0 || !b)
+        return;
+    uint64_t now = mono_ns();
+    switch (type) {
+    case PACKET_TYPE__ROOM_UPDATE: {
+        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run.arena, &room_update__descriptor, payload, len);
+        if (!u || !u->room)
+            return;
+        if (!b->room_id && (b->step == M_QUEUE || b->step == M_QUEUED))
+            b->room_id = u->room->room_id; /* the quick-match room just formed */
+        if (u->room->room_id != b->room_id || u->room->status != ROOM_STATUS__WAITING)
+            break;
+        if (b->step == M_STARTING) {
+            /* placed, then handed back without ever starting (the game daemon refused or
+             * dropped it): no MATCH_START will come */
+            run.st.ended_before_start++;
+            log_warn("match_ended_before_start", "bot=%u user=%s match=%" PRIu64 " event=%s",
+                     b->bot->index, b->user, b->match_id, u->event ? u->event : "");
+            play_end(b, now);
+        }
+        b->room_waiting = 1; /* (in play: handed back before our GAME_OVER came) */
+        break;
+    }
+    case PACKET_TYPE__GAME_STARTING: {
+        GameStarting *g =
+            (GameStarting *)pb_unpack(&run.arena, &game_starting__descriptor, payload, len);
+        if (!g)
+            return;
+        if ((b->step != M_QUEUE && b->step != M_QUEUED) || !g->match_id) {
+            if (!(in_match(b) && g->match_id == b->match_id)) {
+                run.st.stray_starts++;
+                log_warn("stray_game_starting", "bot=%u user=%s match=%" PRIu64 " step=%d",
+                         b->bot->index, b->user, g->match_id, (int)b->step);
+            }
+            return;
+        }
+        b->room_id = g->room_id;
+        b->room_waiting = 0;
+        b->match_id = g->match_id;
+        b->formed = 0;
+        b->step = M_STARTING;
+        b->starting_ns = now;
+        b->next_probe_ns = now + START_PROBE_NS;
+        b->start_lost_counted = 0;
+        break;
+    }
+    case PACKET_TYPE__MATCH_START: {
+        MatchStart *s = (MatchStart *)pb_unpack(&run.arena, &match_start__descriptor, payload, len);
+        if (!s)
+            return;
+        if (b->step == M_PLAY && s->match_id == b->match_id)
+            return; /* started from a snapshot probe already */
+        if (b->step != M_STARTING && b->step != M_QUEUE && b->step != M_QUEUED) {
+            run.st.stray_starts++;
+            log_warn("stray_match_start", "bot=%u user=%s match=%" PRIu64 " step=%d",
+                     b->bot->index, b->user, s->match_id, (int)b->step);
+            return;
+        }
+        if (b->step == M_STARTING && s->match_id != b->match_id)
+            log_warn("match_id_differs", "bot=%u game_starting=%" PRIu64 " match_start=%" PRIu64,
+                     b->bot->index, b->match_id, s->match_id);
+        if (s->room_id)
+            b->room_id = s->room_id;
+        match_reset(b);
+        if (s->tick_ms)
+            b->tick_ms = s->tick_ms;
+        b->time_limit_ms = s->time_limit_ms;
+        if (s->arena_w > 0 && s->arena_h > 0) {
+            b->arena_w = s->arena_w;
+            b->arena_h = s->arena_h;
+        }
+        int found = 0;
+        for (size_t i = 0; i < s->n_players; i++)
+            if (s->players[i] && s->players[i]->user_id == b->user_id) {
+                take_player(b, s->players[i], 1);
+                found = 1;
+            }
+        if (!found)
+            log_warn("match_start_without_me", "bot=%u user=%s match=%" PRIu64, b->bot->index,
+                     b->user, s->match_id);
+        b->room_waiting = 0;
+        play_begin(b, s->match_id, now);
+        break;
+    }
+    case PACKET_TYPE__GAME_STATE_UPDATE: {
+        if (b->step != M_PLAY)
+            return;
+        GameStateUpdate *u =
+            (GameStateUpdate *)pb_unpack(&run.arena, &game_state_update__descriptor, payload, len);
+        if (!u) {
+            run.st.bad_pushes++;
+            return;
+        }
+        on_update(b, u, now);
+        break;
+    }
+    case PACKET_TYPE__GAME_OVER: {
+        GameOver *g = (GameOver *)pb_unpack(&run.arena, &game_over__descriptor, payload, len);
+        if (!g) {
+            run.st.bad_pushes++;
+            return;
+        }
+        on_game_over(b, g, now);
+        break;
+    }
+    case PACKET_TYPE__MATCH_ABORTED: {
+        MatchAborted *a =
+            (MatchAborted *)pb_unpack(&run.arena, &match_aborted__descriptor, payload, len);
+        if (!a) {
+            run.st.bad_pushes++;
+            return;
+        }
+        on_aborted(b, a, now);
+        break;
+    }
+    case PACKET_TYPE__KICKED:
+        b->logged_in = 0;
+        return;
+    default:
+        return;
+    }
+    if (!b->busy)
+        mb_wake(b);
+}
+
+/* ------------------------------------------------------------------ the run */
+
+static void match_on_connected(bot_t *bot)
+{
+    mbot_t *b = bot->sc;
+    b->connected_once = 1;
+    mb_wake(b);
+}
+
+static void match_on_gone(bot_t *bot)
+{
+    mbot_t *b = bot->sc;
+    b->busy = 0;
+    if (!run.finished)
+        uv_timer_stop(&b->timer);
+}
+
+static void final_logout(mbot_t *b)
+{
+    if (run.finished || b->busy || b->final_logout || !b->logged_in || !b->bot->c ||
+        !client_is_connected(b->bot->c))
+        return;
+    b->final_logout = 1;
+    b->step = M_LOGOUT;
+    send_simple(b, PACKET_TYPE__LOGOUT_REQUEST);
+}
+
+static void match_on_stop(void)
+{
+    uint64_t now = mono_ns();
+    for (uint32_t i = 0; i < run.nbots; i++) {
+        mbot_t *b = &mbots[i];
+        uv_timer_stop(&b->timer);
+        if (in_match(b)) {
+            run.st.in_match_at_stop++;
+            if (b->step == M_PLAY && b->start_ns)
+                run.st.bot_match_ns += now - b->start_ns;
+            run.st.updates_in_match += b->updates;
+            b->start_ns = 0;
+        }
+        if (b->check_match)
+            run.st.records_unchecked++;
+        b->check_match = 0;
+        final_logout(b);
+    }
+}
+
+static void match_on_finish(void)
+{
+    for (uint32_t i = 0; i < run.nbots; i++)
+        if (!uv_is_closing((uv_handle_t *)&mbots[i].timer))
+            uv_close((uv_handle_t *)&mbots[i].timer, NULL);
+}
+
+static void match_cleanup(void)
+{
+    for (uint32_t i = 0; i < run.nbots; i++)
+        xfree(mbots[i].mons);
+    xfree(mbots);
+    mbots = NULL;
+    seen_t *s, *tmp;
+    HASH_ITER(hh, seen, s, tmp)
+    {
+        HASH_DEL(seen, s);
+        xfree(s);
+    }
+}
+
+static int match_setup(const config_t *cfg)
+{
+    const char *p = run.user_prefix;
+    for (const char *q = p; *q; q++) {
+        char ch = *q;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_')) {
+            fprintf(stderr, "bot: --user-prefix may only hold A-Z a-z 0-9 _, got '%s'\n", p);
+            return -1;
+        }
+    }
+    char last[16];
+    int digits = snprintf(last, sizeof last, "%u", run.nbots - 1);
+    size_t need = strlen(p) + (size_t)digits + 1 + GEN_DIGITS;
+    if (need > USERNAME_MAX || strlen(p) + (size_t)digits < 3) {
+        fprintf(stderr,
+                "bot: --user-prefix '%s' with %u bots makes names of %zu characters; account "
+                "names are 3-%d (%d kept for the _<n> of fresh accounts)\n",
+                p, run.nbots, need, USERNAME_MAX, 1 + GEN_DIGITS);
+        return -1;
+    }
+    pace_ns = run.rate ? (uint64_t)(1e9 / (double)run.rate) : 0;
+    play_ns = run.match_interval_ms * MS;
+    if (pace_ns > play_ns)
+        play_ns = pace_ns;
+    hist_init(&run.st.queue_to_start_us);
+    hist_init(&run.st.match_duration_us);
+    return 0;
+}
+
+static void match_start(void)
+{
+    mbots = xcalloc(run.nbots, sizeof *mbots);
+    for (uint32_t i = 0; i < run.nbots; i++) {
+        mbot_t *b = &mbots[i];
+        b->bot = &run.bots[i];
+        run.bots[i].sc = b;
+        b->rng = mix64(run.seed * UINT64_C(0x2545F4914F6CDD1D) + i);
+        b->step = M_REGISTER;
+        (void)make_user(b);
+        match_reset(b);
+        uv_timer_init(run.loop, &b->timer);
+        b->timer.data = b;
+    }
+}
+
+static int match_passed(void)
+{
+    const stats_t *st = &run.st;
+    return st->connected == run.nbots && st->connect_failed == 0 &&
+           st->bots_logged_in == run.nbots && st->matches_completed > 0 && st->errors == 0 &&
+           st->mismatches == 0 && st->disconnects == 0 && st->timeouts == 0 && st->lost == 0 &&
+           st->unanswered == 0 && st->send_failed == 0 && st->start_missing == 0 &&
+           st->end_missing == 0 && st->records_mismatch == 0 && st->bad_pushes == 0 &&
+           pushes_of(PACKET_TYPE__KICKED) == 0;
+}
+
+const scenario_t SCENARIO_MATCH = {
+    .name = "match",
+    .setup = match_setup,
+    .start = match_start,
+    .on_connected = match_on_connected,
+    .on_push = match_on_push,
+    .on_gone = match_on_gone,
+    .on_stop = match_on_stop,
+    .on_finish = match_on_finish,
+    .cleanup = match_cleanup,
+    .passed = match_passed,
+};
