@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "alloc.h"
 #include "conn.h"
 #include "frame.h"
@@ -58,6 +59,12 @@ struct backend {
     int closed_handles;
     char advertise[256];
     int port;
+    metrics_t *metrics;
+    admin_t *admin;
+    int (*ready)(void *ud, char *why, size_t n);
+    uint64_t requests[METRICS_ENUM_SLOTS];   /* by packet type */
+    uint64_t errors_sent[METRICS_ENUM_SLOTS]; /* by ErrorCode */
+    uint64_t redis_disconnects;
 };
 
 static const backend_route_t *find_route(const backend_t *be, uint16_t type)
@@ -101,6 +108,7 @@ void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
 void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message)
 {
     answer_done(be);
+    be->errors_sent[metrics_enum_slot((unsigned)code)]++;
     blink_t *l = find_link(be, req->link_id);
     if (!l || l->state != BL_UP)
         return;
@@ -121,6 +129,7 @@ static void dispatch(backend_t *be, blink_t *l, uint32_t rid, const link_msg_t *
         .type = m->type, .seq = m->cseq,
     };
     be->inflight++;
+    be->requests[metrics_enum_slot(m->type)]++;
     const backend_route_t *r = find_route(be, m->type);
     if (!r) {
         backend_error(be, &req, ERROR_CODE__UNKNOWN_PACKET, "this server does not serve that type");
@@ -315,6 +324,8 @@ static void finish_stop(void *ud)
 {
     backend_t *be = ud;
     log_info("stopped", "inflight=%u", be->inflight);
+    admin_close(be->admin);
+    be->admin = NULL;
     if (be->o.on_stop)
         be->o.on_stop(be->o.ud);
     for (blink_t *l = be->links; l; l = l->next)
@@ -351,7 +362,59 @@ static void on_signal(uv_signal_t *s, int signum)
 static void on_redis(rconn_t *r, int up, void *ud)
 {
     backend_t *be = ud;
+    if (!up)
+        be->redis_disconnects++;
     registry_redis_event(be->reg, up);
+}
+
+/* ---- admin endpoint ---- */
+
+static int admin_ready(void *ud, char *why, size_t n)
+{
+    backend_t *be = ud;
+    if (be->draining)
+        snprintf(why, n, "draining");
+    else if (!be->rc || !rconn_up(be->rc))
+        snprintf(why, n, "redis down");
+    else if (!be->reg || !registry_registered(be->reg))
+        snprintf(why, n, "not registered");
+    else if (be->ready && !be->ready(be->o.ud, why, n))
+        return 0;
+    else
+        return 1;
+    return 0;
+}
+
+static void admin_drain(void *ud) { backend_drain(ud); }
+
+static void collect(metrics_t *m, void *ud)
+{
+    backend_t *be = ud;
+    metrics_set_gauge(m, "cluster_server_id", "registry id of this daemon (0: not registered yet)",
+                      NULL, (double)registry_id(be->reg));
+    metrics_set_gauge(m, "cluster_registered", "1 while registered in Redis", NULL,
+                      registry_registered(be->reg));
+    metrics_set_gauge(m, "cluster_draining", "1 once a graceful stop started", NULL, be->draining);
+    metrics_set_gauge(m, "cluster_redis_up", "1 while the Redis connection is up", "conn=registry",
+                      rconn_up(be->rc));
+    metrics_set_gauge(m, "cluster_redis_rtt_seconds", "round trip of the last Redis watchdog PING",
+                      "conn=registry", (double)rconn_last_rtt_us(be->rc) / 1e6);
+    metrics_set_counter(m, "cluster_redis_disconnects_total", "Redis connections lost",
+                        "conn=registry", be->redis_disconnects);
+    metrics_set_gauge(m, "cluster_backend_inflight_requests", "requests received and not yet answered",
+                      NULL, be->inflight);
+    metrics_set_enum_counts(m, "cluster_backend_requests_total", "requests received from gateways, by packet type",
+                            "type", &packet_type__descriptor, be->requests);
+    metrics_set_enum_counts(m, "cluster_backend_errors_sent_total", "error responses sent, by ErrorCode",
+                            "code", &error_code__descriptor, be->errors_sent);
+    for (blink_t *l = be->links; l; l = l->next) {
+        if (l->state != BL_UP || conn_is_closing(l->conn))
+            continue;
+        char labels[64];
+        snprintf(labels, sizeof labels, "peer_type=gateway,peer_id=%u", l->gw_id);
+        metrics_set_gauge(m, "cluster_link_up", "1 while the link to that peer is up (authenticated)",
+                          labels, 1);
+    }
 }
 
 backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
@@ -368,6 +431,7 @@ backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
         xfree(be);
         return NULL;
     }
+    be->metrics = metrics_new();
     be->cl = conn_loop_new(loop);
     uv_tcp_init(loop, &be->listener);
     be->listener.data = be;
@@ -379,8 +443,21 @@ backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
         uv_close((uv_handle_t *)&be->listener, NULL);
         conn_loop_close(be->cl);
         uv_run(loop, UV_RUN_NOWAIT);
+        metrics_free(be->metrics);
         xfree(be);
         return NULL;
+    }
+    if (admin_enabled(opts->admin_addr)) {
+        admin_hooks_t hooks = {.ready = admin_ready, .drain = admin_drain, .ud = be};
+        be->admin = admin_new(loop, opts->admin_addr, be->metrics, &hooks);
+        if (!be->admin) {
+            uv_close((uv_handle_t *)&be->listener, NULL);
+            conn_loop_close(be->cl);
+            uv_run(loop, UV_RUN_NOWAIT);
+            metrics_free(be->metrics);
+            xfree(be);
+            return NULL;
+        }
     }
     struct sockaddr_storage bound;
     int blen = sizeof bound;
@@ -402,6 +479,9 @@ backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
     }
     be->reg = registry_new(loop, be->rc, opts->redis_prefix, peer_type_name(opts->peer_type),
                            be->advertise, be->port, opts->version, NULL, NULL);
+    metrics_on_collect(be->metrics, collect, be);
+    if (be->admin)
+        admin_publish(be->admin, be->reg, be->advertise);
     uv_timer_init(loop, &be->timer);
     be->timer.data = be;
     uv_timer_start(&be->timer, on_timer, 50, 50);
@@ -479,6 +559,20 @@ int backend_bind_game(backend_t *be, uint32_t gw_id, uint64_t session, uint32_t 
     return link_send(l->conn, LINK_BIND_GAME, 0, b, sizeof b);
 }
 
+int backend_push_packed(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
+                        const uint8_t *payload, size_t len)
+{
+    blink_t *l = link_to_gateway(be, gw_id);
+    if (!l)
+        return -1;
+    uint8_t *p = link_begin_delivery(l->conn, LINK_PUSH, 0, session, type, 0, len);
+    if (!p)
+        return -1;
+    memcpy(p, payload, len);
+    link_commit_delivery(l->conn, LINK_PUSH, len);
+    return 0;
+}
+
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason)
 {
     blink_t *l = link_to_gateway(be, gw_id);
@@ -497,10 +591,13 @@ int backend_draining(const backend_t *be) { return be->draining; }
 unsigned backend_inflight(const backend_t *be) { return be->inflight; }
 void backend_set_load(backend_t *be, int games, int players) { registry_set_load(be->reg, games, players); }
 void backend_set_ud(backend_t *be, void *ud) { be->o.ud = ud; }
+metrics_t *backend_metrics(const backend_t *be) { return be->metrics; }
+void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n)) { be->ready = ready; }
 
 void backend_free(backend_t *be)
 {
     pb_arena_free(&be->arena);
+    metrics_free(be->metrics);
     sodium_memzero(be->key, sizeof be->key);
     xfree(be);
 }

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "cluster.pb-c.h"
+#include "metrics.h"
 #include "rconn.h"
 
 typedef struct backend backend_t;
@@ -67,6 +68,7 @@ typedef struct backend_opts {
     /* Optional: the drain is over; close the daemon's own handles so the loop can end. */
     void (*on_stop)(void *ud);
     void *ud;
+    const char *admin_addr;     /* admin HTTP endpoint (admin.h); NULL or empty: none */
 } backend_opts_t;
 
 /* Binds, listens, connects to Redis and registers; installs the SIGTERM/SIGINT handlers.
@@ -95,12 +97,21 @@ int backend_push(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
 /* Binds (game_id != 0) or unbinds the session's game packets to a game daemon, on gateway gw_id. */
 int backend_bind_game(backend_t *be, uint32_t gw_id, uint64_t session, uint32_t game_id,
                       uint64_t match_id);
+/* As backend_push, with the message already packed (to send one encoding to many sessions). */
+int backend_push_packed(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
+                        const uint8_t *payload, size_t len);
 /* Has gateway gw_id push KICKED(code, reason) to the session and close it. */
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason);
 int backend_draining(const backend_t *be);
 /* Requests received and not yet answered. */
 unsigned backend_inflight(const backend_t *be);
 void backend_set_load(backend_t *be, int games, int players);
+/* The daemon's metrics (exported on the admin endpoint); the daemon adds its own series and
+ * collectors. */
+metrics_t *backend_metrics(const backend_t *be);
+/* Readiness beyond Redis and the registry (PostgreSQL up): returns 1 when ready, else 0 with
+ * a short reason in why. Called on the loop with the handlers' ud. */
+void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n));
 /* Sets the ud passed to handlers and hooks (for state created after backend_new). */
 void backend_set_ud(backend_t *be, void *ud);
 

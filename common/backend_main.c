@@ -49,6 +49,7 @@ int backend_main(int argc, char **argv, const backend_app_t *app)
         .on_game_lost = app->on_game_lost,
         .on_drain_timeout = app->on_drain_timeout,
         .on_stop = app->on_stop,
+        .admin_addr = config_str(&cfg, "ADMIN_ADDR"),
     };
     backend_t *be = backend_new(&loop, &o);
     if (!be)

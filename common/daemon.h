@@ -13,7 +13,8 @@
     {"CLUSTER_SECRET", CFG_STR, "", "shared secret of the inter-server links (required)", 0, 0}, \
     {"LISTEN_ADDR", CFG_STR, listen_default, "host:port to listen on (port 0: any free port)", 0, 0}, \
     {"ADVERTISE_ADDR", CFG_STR, "", "address published in the registry (default: first IPv4)", 0, 0}, \
-    {"LOG_LEVEL", CFG_STR, "info", "debug, info, warn or error", 0, 0}
+    {"LOG_LEVEL", CFG_STR, "info", "debug, info, warn or error", 0, 0},                        \
+    {"ADMIN_ADDR", CFG_STR, "127.0.0.1:0", "admin HTTP host:port: /metrics /healthz /readyz /drain (port 0: any free port; empty: off)", 0, 0}
 
 /* Loads the config, sets up logging, ignores SIGPIPE and checks the common options.
  * Returns 0 to go on, or the exit code to return from main (0 after --help). */

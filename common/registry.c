@@ -35,6 +35,8 @@ struct registry {
     rconn_t *rc;
     char *prefix, *type, *address, *version;
     int port;
+    char *admin_address;
+    int admin_port;
     char instance[33];
     uint32_t id;
     int status, games, players;
@@ -111,6 +113,9 @@ static void send_registration(registry_t *g)
                          "version %s instance %s",
                          key, g->address, port, status, games, players, hb, g->version,
                          g->instance) == 0;
+    if (g->admin_port > 0)
+        ok = ok && rconn_cmd(g->rc, NULL, NULL, "HSET %s admin_address %s admin_port %d", key,
+                             g->admin_address, g->admin_port) == 0;
     ok = ok && rconn_cmd(g->rc, NULL, NULL, "PEXPIRE %s %d", key, REG_EXPIRE_MS) == 0;
     ok = ok && rconn_cmd(g->rc, NULL, NULL, "PUBLISH %s %s", chan, key) == 0;
     ok = ok && rconn_cmd(g->rc, on_exec, g, "EXEC") == 0;
@@ -256,6 +261,13 @@ void registry_set_load(registry_t *g, int games, int players)
     g->players = players;
 }
 
+void registry_set_admin(registry_t *g, const char *address, int port)
+{
+    xfree(g->admin_address);
+    g->admin_address = xstrdup(address);
+    g->admin_port = port;
+}
+
 void registry_set_status(registry_t *g, int status)
 {
     if (g->status == status)
@@ -308,6 +320,7 @@ static void on_timer_closed(uv_handle_t *h)
     xfree(g->type);
     xfree(g->address);
     xfree(g->version);
+    xfree(g->admin_address);
     xfree(g);
 }
 

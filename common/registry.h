@@ -33,6 +33,9 @@ uint32_t registry_id(const registry_t *g);
 int registry_registered(const registry_t *g);
 /* Load figures published with the next heartbeat. */
 void registry_set_load(registry_t *g, int games, int players);
+/* The daemon's admin endpoint (admin.h), published as fields admin_address and admin_port of
+ * the hash with every registration. */
+void registry_set_admin(registry_t *g, const char *address, int port);
 /* Sets status and writes it to the hash at once. */
 void registry_set_status(registry_t *g, int status);
 int registry_status(const registry_t *g);

@@ -56,6 +56,8 @@ typedef struct game {
     uint64_t ticks;
     uint64_t last_tick_log_ms;
     uint64_t tick_log_ms;
+    uint8_t *pack_buf; /* one encoding of a push, copied to every player of a match */
+    size_t pack_cap;
 } game_t;
 
 /* Handlers of the game daemon's route table. */

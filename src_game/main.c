@@ -76,6 +76,7 @@ static void game_on_stop(void *ud) { game_stop(ud); }
 static void game_free(void *ud)
 {
     game_t *g = ud;
+    xfree(g->pack_buf);
     xfree(g);
 }
 

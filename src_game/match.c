@@ -18,6 +18,9 @@
 #define CHECK_EVERY_POLLS 10
 #define RECORD_RETRY_MS 1000
 
+/* The tick time histogram on /metrics: cumulative, unlike g->tick_us (reset per log line). */
+static metric_t *tick_metric;
+
 /* Reads a match's room and players with where each is connected. */
 static const char MATCH_INFO_LUA[] =
     "local m = redis.call('HMGET', KEYS[1], 'room', 'players', 'game') "
@@ -77,11 +80,18 @@ static void player_state(const match_t *m, uint32_t i, PlayerState *ps, Vec2 *po
     ps->score = p->score;
 }
 
+/* Sends msg to every player of the match: packed once, copied into each player's frame. */
 static void push_all(game_t *g, match_t *m, uint16_t type, const ProtobufCMessage *msg)
 {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n > g->pack_cap) {
+        g->pack_cap = n * 2;
+        g->pack_buf = xrealloc(g->pack_buf, g->pack_cap);
+    }
+    protobuf_c_message_pack(msg, g->pack_buf);
     for (uint32_t i = 0; i < m->n; i++)
         if (m->players[i].gw && m->players[i].sid)
-            (void)backend_push(g->be, m->players[i].gw, m->players[i].sid, type, msg);
+            (void)backend_push_packed(g->be, m->players[i].gw, m->players[i].sid, type, g->pack_buf, n);
 }
 
 /* ---- records ---- */
@@ -100,6 +110,8 @@ static void on_record(const PGresult *res, const char *err, const char *sqlstate
     record_t *r = ud;
     game_t *g = r->g;
     if (res) {
+        metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_match_records_written_total",
+                                   "match records written to PostgreSQL", NULL));
         log_info("match_recorded", "match=%llu attempts=%d", (unsigned long long)r->match_id,
                  r->attempts);
         for (record_t **pp = &g->records; *pp; pp = &(*pp)->next)
@@ -123,7 +135,7 @@ static void record_send(game_t *g, record_t *r)
     r->attempts = abs(r->attempts) + 1;
     /* One statement: the match row and every player row, or nothing; a retry after a lost
      * answer finds the match row and writes nothing again. */
-    pg_query(g->pg,
+    metrics_pg_query(backend_metrics(g->be), g->pg,
              "WITH m AS (INSERT INTO matches (id, game_server_id, room_id, started_at, ended_at, outcome)"
              " VALUES ($1, $2, $3, to_timestamp($4::bigint / 1000.0), to_timestamp($5::bigint / 1000.0), $6)"
              " ON CONFLICT (id) DO NOTHING RETURNING id)"
@@ -155,6 +167,10 @@ static void record_match(game_t *g, match_t *m, const char *outcome)
     record_t *r = xcalloc(1, sizeof *r);
     r->g = g;
     r->match_id = m->id;
+    char labels[32];
+    snprintf(labels, sizeof labels, "outcome=%s", outcome);
+    metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_matches_ended_total",
+                               "matches ended, by outcome", labels));
     r->params[0] = fmt_u64(m->id);
     r->params[1] = fmt_u64(backend_id(g->be));
     r->params[2] = fmt_u64(m->room);
@@ -416,6 +432,7 @@ static void on_tick(uv_timer_t *t)
     }
     uint64_t us = (mono_ns() - t0) / 1000u;
     hist_record(&g->tick_us, us ? us : 1);
+    metric_observe_us(tick_metric, us ? us : 1);
     g->ticks++;
     uint64_t now = uv_now(g->loop);
     if (g->nmatches && now - g->last_tick_log_ms >= g->tick_log_ms) {
@@ -499,6 +516,8 @@ static void start_match(game_t *g, uint64_t match_id, const redisReply *r)
     s.n_players = m->n;
     s.players = pp;
     push_all(g, m, PACKET_TYPE__MATCH_START, &s.base);
+    metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_matches_started_total",
+                               "matches started", NULL));
     log_info("match_started", "match=%llu room=%llu players=%u", (unsigned long long)m->id,
              (unsigned long long)m->room, m->n);
 }
@@ -546,24 +565,51 @@ typedef struct check_rq {
     uint64_t ids[];
 } check_rq_t;
 
-/* Matches whose key is gone were ended by the lobby (a gateway lost this daemon, e.g. while
- * it was stopped): their players were told and moved on; stop them here too. */
+/* Once a second, for every running match: does its key still exist, and where is each of its
+ * players connected now. A missing key means the lobby ended the match (a gateway lost this
+ * daemon, e.g. while it was stopped): its players were told and moved on; stop it here too.
+ * A player who resumed on another connection is pushed to there even before it sends a
+ * game packet. */
+static const char CHECK_LUA[] =
+    "local out, a = {}, 2 "
+    "for i, k in ipairs(KEYS) do "
+    "  table.insert(out, redis.call('EXISTS', k)) "
+    "  local n = tonumber(ARGV[a]) a = a + 1 "
+    "  for j = 1, n do "
+    "    local u = redis.call('HMGET', ARGV[1] .. 'user:' .. ARGV[a], 'online', 'gw', 'sid') "
+    "    a = a + 1 "
+    "    table.insert(out, u[1] or '0') table.insert(out, u[2] or '0') table.insert(out, u[3] or '0') "
+    "  end "
+    "end "
+    "return out";
+
 static void on_check(redisAsyncContext *ac, void *reply, void *privdata)
 {
     check_rq_t *q = privdata;
     game_t *g = q->g;
     redisReply *r = reply;
     g->check_pending = 0;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == q->n) {
-        for (unsigned i = 0; i < q->n; i++) {
-            if (r->element[i]->type != REDIS_REPLY_INTEGER || r->element[i]->integer != 0)
-                continue;
-            for (match_t *m = g->matches; m; m = m->next)
-                if (m->id == q->ids[i]) {
-                    abort_match(g, m, "the lobby ended the match", 0);
-                    break;
-                }
+    size_t at = 0;
+    for (unsigned i = 0; r && r->type == REDIS_REPLY_ARRAY && i < q->n && at < r->elements; i++) {
+        int exists = r->element[at]->type == REDIS_REPLY_INTEGER && r->element[at]->integer != 0;
+        at++;
+        match_t *m = g->matches;
+        while (m && m->id != q->ids[i])
+            m = m->next;
+        if (!m) /* ended meanwhile: the rest waits for the next check */
+            break;
+        if (at + (size_t)m->n * 3 > r->elements)
+            break;
+        for (uint32_t k = 0; k < m->n; k++, at += 3) {
+            const redisReply *on = r->element[at], *gw = r->element[at + 1], *sid = r->element[at + 2];
+            if (on->type == REDIS_REPLY_STRING && strcmp(on->str, "1") == 0 &&
+                gw->type == REDIS_REPLY_STRING && sid->type == REDIS_REPLY_STRING) {
+                m->players[k].gw = (uint32_t)strtoul(gw->str, NULL, 10);
+                m->players[k].sid = strtoull(sid->str, NULL, 10);
+            }
         }
+        if (!exists)
+            abort_match(g, m, "the lobby ended the match", 0);
     }
     xfree(q);
 }
@@ -572,34 +618,41 @@ static void check_matches(game_t *g)
 {
     if (!g->nmatches || g->check_pending)
         return;
-    /* a Lua loop: EXISTS for each running match, one round trip */
-    static const char LUA[] =
-        "local out = {} for i, k in ipairs(KEYS) do out[i] = redis.call('EXISTS', k) end return out";
+    unsigned nargs = 3 + g->nmatches + 1 + g->nmatches + g->nplayers;
     check_rq_t *q = xmalloc(sizeof *q + g->nmatches * sizeof q->ids[0]);
+    const char **argv = xmalloc(nargs * sizeof *argv);
+    char **owned = xmalloc((g->nmatches * 2 + g->nplayers) * sizeof *owned);
+    unsigned nowned = 0, a = 0;
     q->g = g;
     q->n = 0;
-    const char **argv = xmalloc((3 + g->nmatches) * sizeof *argv);
-    char **keys = xmalloc(g->nmatches * sizeof *keys);
     char nkeys[16];
+    snprintf(nkeys, sizeof nkeys, "%u", g->nmatches);
+    argv[a++] = "EVAL";
+    argv[a++] = CHECK_LUA;
+    argv[a++] = nkeys;
     for (match_t *m = g->matches; m; m = m->next) {
         char k[256];
         snprintf(k, sizeof k, "%smatch:%llu", backend_prefix(g->be), (unsigned long long)m->id);
-        keys[q->n] = xstrdup(k);
+        argv[a++] = owned[nowned++] = xstrdup(k);
         q->ids[q->n++] = m->id;
     }
-    snprintf(nkeys, sizeof nkeys, "%u", q->n);
-    argv[0] = "EVAL";
-    argv[1] = LUA;
-    argv[2] = nkeys;
-    for (unsigned i = 0; i < q->n; i++)
-        argv[3 + i] = keys[i];
-    if (rconn_cmdargv(backend_redis(g->be), on_check, q, (int)(3 + q->n), argv, NULL) == 0)
+    argv[a++] = backend_prefix(g->be);
+    for (match_t *m = g->matches; m; m = m->next) {
+        char b[24];
+        snprintf(b, sizeof b, "%u", m->n);
+        argv[a++] = owned[nowned++] = xstrdup(b);
+        for (uint32_t k = 0; k < m->n; k++) {
+            snprintf(b, sizeof b, "%llu", (unsigned long long)m->players[k].user_id);
+            argv[a++] = owned[nowned++] = xstrdup(b);
+        }
+    }
+    if (rconn_cmdargv(backend_redis(g->be), on_check, q, (int)a, argv, NULL) == 0)
         g->check_pending = 1;
     else
         xfree(q);
-    for (unsigned i = 0; i < q->n; i++)
-        xfree(keys[i]);
-    xfree(keys);
+    for (unsigned i = 0; i < nowned; i++)
+        xfree(owned[i]);
+    xfree(owned);
     xfree(argv);
 }
 
@@ -617,8 +670,41 @@ static void on_poll(uv_timer_t *t)
         check_matches(g);
 }
 
+/* /readyz: the game daemon needs PostgreSQL for its match records. */
+static int game_ready(void *ud, char *why, size_t n)
+{
+    game_t *g = ud;
+    if (pg_ready(g->pg))
+        return 1;
+    snprintf(why, n, "postgresql not ready");
+    return 0;
+}
+
+static void game_collect(metrics_t *mt, void *ud)
+{
+    game_t *g = ud;
+    metrics_set_gauge(mt, "cluster_game_matches_running", "matches running on this daemon", NULL, g->nmatches);
+    metrics_set_gauge(mt, "cluster_game_players", "players in running matches", NULL, g->nplayers);
+    metrics_set_gauge(mt, "cluster_game_match_records_pending", "match records not yet written", NULL,
+                      g->nrecords);
+    metrics_set_counter(mt, "cluster_game_ticks_total", "simulation ticks run", NULL, g->ticks);
+    metrics_set_gauge(mt, "cluster_pg_up", "1 while PostgreSQL is usable (a connection up, migrations done)",
+                      NULL, pg_ready(g->pg));
+    metrics_set_gauge(mt, "cluster_pg_pending_queries", "PostgreSQL queries queued or running", NULL,
+                      pg_pending(g->pg));
+}
+
 void game_start(game_t *g)
 {
+    metrics_t *mt = backend_metrics(g->be);
+    tick_metric = metrics_histogram(mt, "cluster_game_tick_duration_seconds",
+                                    "time of one whole tick (every match on the daemon)", NULL);
+    (void)metrics_counter(mt, "cluster_game_matches_started_total", "matches started", NULL);
+    (void)metrics_counter(mt, "cluster_game_match_records_written_total",
+                          "match records written to PostgreSQL", NULL);
+    metrics_pg_init(mt);
+    metrics_on_collect(mt, game_collect, g);
+    backend_set_ready(g->be, game_ready);
     hist_init(&g->tick_us);
     uv_timer_init(g->loop, &g->tick_timer);
     uv_timer_init(g->loop, &g->poll_timer);

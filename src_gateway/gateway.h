@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "link.h"
+#include "metrics.h"
 #include "pb.h"
 #include "rconn.h"
 #include "registry.h"
@@ -34,6 +35,10 @@ typedef struct gw_settings {
 typedef struct gw_stats {
     uint64_t frames_in, frames_out, errors_sent, forwarded, responses, timeouts;
     uint64_t dropped_slow, dropped_idle, dropped_flood, dropped_bad_frame;
+    /* exported on /metrics (admin.h): per packet type and ErrorCode, slot metrics_enum_slot() */
+    uint64_t accepted, refused, bytes_in, bytes_out, redis_disconnects;
+    uint64_t packets_in[METRICS_ENUM_SLOTS], packets_out[METRICS_ENUM_SLOTS];
+    uint64_t errors_out[METRICS_ENUM_SLOTS];
 } gw_stats_t;
 
 typedef struct gw {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "admin.h"
 #include "alloc.h"
 #include "daemon.h"
 #include "gateway.h"
@@ -39,6 +40,8 @@ typedef struct gw_main {
     uint64_t last_sweep_ms;
     uint64_t drain_started_ms;
     int stopping;
+    metrics_t *metrics;
+    admin_t *admin;
 } gw_main_t;
 
 static void on_client(uv_stream_t *server, int status)
@@ -58,6 +61,8 @@ static void finish_stop(void *ud)
     gw_main_t *m = ud;
     gw_t *gw = &m->gw;
     log_info("stopped", "sessions=%zu", sessions_count(gw->sessions));
+    admin_close(m->admin);
+    m->admin = NULL;
     sessions_close_all(gw->sessions);
     upstreams_close(gw->ups);
     uv_close((uv_handle_t *)&m->tick, noop_close);
@@ -89,23 +94,110 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+/* The graceful stop (SIGTERM, SIGINT, admin /drain): stop accepting, mark draining, let the
+ * requests in flight finish, then deregister and close every client with SERVER_CLOSING. */
+static void start_drain(gw_main_t *m)
 {
-    gw_main_t *m = s->data;
     gw_t *gw = &m->gw;
-    log_info("signal", "signum=%d action=%s", signum, m->stopping ? "already_stopping" : "drain");
     if (m->stopping)
         return;
     m->stopping = 1;
     gw->draining = 1;
     m->drain_started_ms = uv_now(gw->loop);
+    log_info("draining", "sessions=%zu pending=%zu timeout_ms=%lld", sessions_count(gw->sessions),
+             upstreams_pending(gw->ups), (long long)gw->s.drain_timeout_ms);
     uv_close((uv_handle_t *)&m->listener, noop_close);
     registry_set_status(gw->reg, REG_STATUS_DRAINING);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    gw_main_t *m = s->data;
+    log_info("signal", "signum=%d action=%s", signum, m->stopping ? "already_stopping" : "drain");
+    start_drain(m);
+}
+
+/* ---- admin endpoint (admin.h) ---- */
+
+static void admin_drain(void *ud) { start_drain(ud); }
+
+static int admin_kick(void *ud, uint64_t session, const char *reason)
+{
+    gw_main_t *m = ud;
+    return session_kick_operator(m->gw.sessions, session, reason);
+}
+
+static int admin_ready(void *ud, char *why, size_t n)
+{
+    gw_main_t *m = ud;
+    gw_t *gw = &m->gw;
+    if (gw->draining)
+        snprintf(why, n, "draining");
+    else if (!rconn_up(gw->redis))
+        snprintf(why, n, "redis down");
+    else if (!registry_registered(gw->reg))
+        snprintf(why, n, "not registered");
+    else if (upstreams_up_count(gw->ups, PEER_LOBBY) < 1)
+        snprintf(why, n, "no lobby link up");
+    else
+        return 1;
+    return 0;
+}
+
+static void collect(metrics_t *mt, void *ud)
+{
+    gw_main_t *m = ud;
+    gw_t *gw = &m->gw;
+    const gw_stats_t *st = &gw->stats;
+    metrics_set_gauge(mt, "cluster_server_id", "registry id of this daemon (0: not registered yet)",
+                      NULL, (double)registry_id(gw->reg));
+    metrics_set_gauge(mt, "cluster_registered", "1 while registered in Redis", NULL,
+                      registry_registered(gw->reg));
+    metrics_set_gauge(mt, "cluster_draining", "1 once a graceful stop started", NULL, gw->draining);
+    metrics_set_gauge(mt, "cluster_redis_up", "1 while the Redis connection is up", "conn=registry",
+                      rconn_up(gw->redis));
+    metrics_set_gauge(mt, "cluster_redis_up", "1 while the Redis connection is up", "conn=subscriber",
+                      rconn_up(gw->redis_sub));
+    metrics_set_gauge(mt, "cluster_redis_rtt_seconds", "round trip of the last Redis watchdog PING",
+                      "conn=registry", (double)rconn_last_rtt_us(gw->redis) / 1e6);
+    metrics_set_counter(mt, "cluster_redis_disconnects_total", "Redis connections lost",
+                        "conn=registry", st->redis_disconnects);
+    metrics_set_gauge(mt, "cluster_gateway_sessions", "client connections open", NULL,
+                      (double)sessions_count(gw->sessions));
+    metrics_set_counter(mt, "cluster_gateway_connections_accepted_total", "client connections accepted",
+                        NULL, st->accepted);
+    metrics_set_counter(mt, "cluster_gateway_connections_refused_total",
+                        "client connections closed at once (draining or MAX_SESSIONS)", NULL, st->refused);
+    metrics_set_enum_counts(mt, "cluster_gateway_packets_in_total", "frames received from clients, by packet type",
+                            "type", &packet_type__descriptor, st->packets_in);
+    metrics_set_enum_counts(mt, "cluster_gateway_packets_out_total", "frames queued for clients, by packet type",
+                            "type", &packet_type__descriptor, st->packets_out);
+    metrics_set_enum_counts(mt, "cluster_gateway_errors_sent_total",
+                            "ERROR_RESPONSE frames sent to clients (the gateway's and the backends'), by ErrorCode",
+                            "code", &error_code__descriptor, st->errors_out);
+    metrics_set_counter(mt, "cluster_gateway_bytes_in_total", "bytes received from clients", NULL, st->bytes_in);
+    metrics_set_counter(mt, "cluster_gateway_bytes_out_total", "bytes queued for clients", NULL, st->bytes_out);
+    metrics_set_counter(mt, "cluster_gateway_requests_forwarded_total", "client requests sent to a backend",
+                        NULL, st->forwarded);
+    metrics_set_counter(mt, "cluster_gateway_responses_total", "backend responses delivered", NULL, st->responses);
+    metrics_set_counter(mt, "cluster_gateway_request_timeouts_total",
+                        "requests answered TIMEOUT (backend silent for REQUEST_TIMEOUT_MS)", NULL, st->timeouts);
+    static const char DROPPED[] = "cluster_gateway_clients_dropped_total";
+    static const char DROPPED_HELP[] = "clients closed by the gateway, by reason";
+    metrics_set_counter(mt, DROPPED, DROPPED_HELP, "reason=slow", st->dropped_slow);
+    metrics_set_counter(mt, DROPPED, DROPPED_HELP, "reason=idle", st->dropped_idle);
+    metrics_set_counter(mt, DROPPED, DROPPED_HELP, "reason=flood", st->dropped_flood);
+    metrics_set_counter(mt, DROPPED, DROPPED_HELP, "reason=bad_frame", st->dropped_bad_frame);
+    metrics_set_gauge(mt, "cluster_gateway_pending_requests", "requests in flight on every backend link",
+                      NULL, (double)upstreams_pending(gw->ups));
+    upstreams_collect(gw->ups, mt);
 }
 
 static void on_redis(rconn_t *r, int up, void *ud)
 {
     gw_t *gw = ud;
+    if (!up)
+        gw->stats.redis_disconnects++;
     registry_redis_event(gw->reg, up);
     upstreams_redis_event(gw->ups, up);
     /* The subscriber has no watchdog of its own: when commands fail, start it afresh too. */
@@ -206,12 +298,22 @@ int main(int argc, char **argv)
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     log_info("listening", "addr=%s port=%d advertise=%s max_frame=%u", host, port, advertise,
              gw->s.max_frame);
+    m.metrics = metrics_new();
+    metrics_on_collect(m.metrics, collect, &m);
+    if (admin_enabled(config_str(&cfg, "ADMIN_ADDR"))) {
+        admin_hooks_t hooks = {.ready = admin_ready, .drain = admin_drain, .kick = admin_kick, .ud = &m};
+        m.admin = admin_new(&loop, config_str(&cfg, "ADMIN_ADDR"), m.metrics, &hooks);
+        if (!m.admin)
+            return 1;
+        admin_publish(m.admin, gw->reg, advertise);
+    }
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
     upstreams_free(gw->ups);
     sessions_free(gw->sessions);
     pb_arena_free(&gw->arena);
+    metrics_free(m.metrics);
     sodium_memzero(gw->key, sizeof gw->key);
     rc = uv_loop_close(&loop);
     log_info("exit", "loop_close=%d heap_bytes=%zu", rc, alloc_used());

@@ -81,10 +81,48 @@ static void lru_append(sessions_t *ss, session_t *s)
     ss->lru_tail = s;
 }
 
+/* Counts one frame queued for a client (exported on /metrics). */
+static void count_out(gw_t *gw, uint16_t type, size_t payload_len)
+{
+    gw->stats.packets_out[metrics_enum_slot(type)]++;
+    gw->stats.bytes_out += FRAME_HDR_LEN + payload_len;
+}
+
+static int send_msg(session_t *s, uint16_t type, uint32_t seq, const ProtobufCMessage *msg)
+{
+    count_out(s->ss->gw, type, msg ? protobuf_c_message_get_packed_size(msg) : 0);
+    return pb_send(s->conn, type, seq, msg);
+}
+
+/* The code of a packed ErrorResponse from a backend: field 1, a varint, which protobuf-c
+ * writes first; absent means OK (0). 256 ("other") when it can't be read. */
+static unsigned error_code_of(const uint8_t *p, size_t n)
+{
+    if (n == 0 || p[0] != 0x08)
+        return 0;
+    unsigned v = 0;
+    for (size_t i = 1, shift = 0; i < n && shift < 28; i++, shift += 7) {
+        v |= (unsigned)(p[i] & 0x7f) << shift;
+        if (!(p[i] & 0x80))
+            return v;
+    }
+    return 256;
+}
+
 static void send_error(session_t *s, uint32_t seq, ErrorCode code, uint16_t type, const char *msg)
 {
-    s->ss->gw->stats.errors_sent++;
-    (void)pb_send_error(s->conn, seq, code, type, msg);
+    gw_t *gw = s->ss->gw;
+    gw->stats.errors_sent++;
+    gw->stats.errors_out[metrics_enum_slot((unsigned)code)]++;
+    uint8_t buf[512];
+    size_t n = pb_pack_error(buf, sizeof buf, code, type, msg);
+    count_out(gw, PACKET_TYPE__ERROR_RESPONSE, n);
+    uint8_t *p = conn_reserve(s->conn, FRAME_HDR_LEN + n);
+    if (!p)
+        return;
+    frame_hdr_write(p, (uint32_t)n, PACKET_TYPE__ERROR_RESPONSE, seq);
+    memcpy(p + FRAME_HDR_LEN, buf, n);
+    conn_commit(s->conn, FRAME_HDR_LEN + n);
 }
 
 /* Token bucket: refill at rate_limit per second up to rate_burst. */
@@ -111,7 +149,7 @@ static void handle_gateway_packet(session_t *s, const frame_hdr_t *h, const Prot
         out.client_time = in->client_time;
         out.server_time_ms = wall_ms();
         s->ss->gw->stats.frames_out++;
-        (void)pb_send(s->conn, PACKET_TYPE__PING_RESPONSE, h->seq, &out.base);
+        (void)send_msg(s, PACKET_TYPE__PING_RESPONSE, h->seq, &out.base);
     }
 }
 
@@ -121,6 +159,7 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
     gw_t *gw = s->ss->gw;
     uint64_t now = uv_now(gw->loop);
     gw->stats.frames_in++;
+    gw->stats.packets_in[metrics_enum_slot(h->type)]++;
     /* Only whole frames count as activity: a peer trickling bytes of one frame is idle. */
     if (s->last_rx_ms != now) {
         s->last_rx_ms = now;
@@ -211,6 +250,7 @@ static void on_client_read(conn_t *c, const uint8_t *data, size_t n)
 {
     session_t *s = conn_data(c);
     sessions_t *ss = s->ss;
+    ss->gw->stats.bytes_in += n;
     if (frame_parser_feed(&s->parser, data, n, on_client_frame, s) == FRAME_ETOOBIG) {
         ss->gw->stats.dropped_bad_frame++;
         log_info("client_bad_frame", "session=%llu len=%u max=%u action=close",
@@ -256,6 +296,7 @@ void sessions_accept(sessions_t *ss, uv_stream_t *listener)
         return;
     }
     if (gw->draining || (int64_t)ss->count >= gw->s.max_sessions) {
+        gw->stats.refused++;
         conn_close(s->conn, CONN_CLOSE_LOCAL);
         xfree(s);
         return;
@@ -272,6 +313,7 @@ void sessions_accept(sessions_t *ss, uv_stream_t *listener)
         slot = ss->nslots++;
         ss->slots[slot].gen = 1;
     }
+    gw->stats.accepted++;
     ss->slots[slot].s = s;
     s->id = ((uint64_t)ss->slots[slot].gen << 32) | slot;
     s->last_rx_ms = s->tokens_ms = uv_now(gw->loop);
@@ -311,6 +353,9 @@ void session_deliver(sessions_t *ss, uint64_t session_id, uint16_t type, uint32_
     memcpy(p + FRAME_HDR_LEN, payload, len);
     conn_commit(s->conn, FRAME_HDR_LEN + len);
     ss->gw->stats.frames_out++;
+    count_out(ss->gw, type, len);
+    if (type == PACKET_TYPE__ERROR_RESPONSE)
+        ss->gw->stats.errors_out[metrics_enum_slot(error_code_of(payload, len))]++;
 }
 
 void session_deliver_error(sessions_t *ss, uint64_t session_id, uint32_t seq,
@@ -363,7 +408,7 @@ size_t sessions_game_lost(sessions_t *ss, uint32_t game_id)
         MatchAborted m = MATCH_ABORTED__INIT;
         m.match_id = s->match_id;
         m.reason = (char *)"the match's game server was lost";
-        (void)pb_send(s->conn, PACKET_TYPE__MATCH_ABORTED, 0, &m.base);
+        (void)send_msg(s, PACKET_TYPE__MATCH_ABORTED, 0, &m.base);
         s->game_id = 0;
         s->match_id = 0;
         n++;
@@ -381,10 +426,26 @@ void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const cha
     Kicked k = KICKED__INIT;
     k.code = code;
     k.reason = (char *)reason;
-    (void)pb_send(s->conn, PACKET_TYPE__KICKED, 0, &k.base);
+    (void)send_msg(s, PACKET_TYPE__KICKED, 0, &k.base);
     /* The lobby already moved the user elsewhere: this session must not report a close. */
     s->user_id = 0;
     conn_close_after_flush(s->conn, CONN_CLOSE_LOCAL);
+}
+
+int session_kick_operator(sessions_t *ss, uint64_t session_id, const char *reason)
+{
+    session_t *s = session_get(ss, session_id);
+    if (!s || conn_is_closing(s->conn))
+        return -1;
+    log_info("session_kicked", "session=%llu user=%llu by=operator", (unsigned long long)session_id,
+             (unsigned long long)s->user_id);
+    Kicked k = KICKED__INIT;
+    k.code = ERROR_CODE__OK;
+    k.reason = (char *)reason;
+    (void)send_msg(s, PACKET_TYPE__KICKED, 0, &k.base);
+    /* user_id stays: the close is reported to a lobby (the user is offline now) */
+    conn_close_after_flush(s->conn, CONN_CLOSE_LOCAL);
+    return 0;
 }
 
 void sessions_close_all(sessions_t *ss)
@@ -395,7 +456,7 @@ void sessions_close_all(sessions_t *ss)
         session_t *s = ss->slots[i].s;
         if (!s)
             continue;
-        (void)pb_send(s->conn, PACKET_TYPE__SERVER_CLOSING, 0, &sc.base);
+        (void)send_msg(s, PACKET_TYPE__SERVER_CLOSING, 0, &sc.base);
         conn_close_after_flush(s->conn, CONN_CLOSE_LOCAL);
     }
 }

@@ -36,6 +36,11 @@ size_t sessions_game_lost(sessions_t *ss, uint32_t game_id);
 /* Pushes KICKED(code, reason) to the session and closes it once written. */
 void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const char *reason);
 
+/* An operator's kick (admin /kick): pushes KICKED(OK, reason) and closes the session once
+ * written; the close is reported to a lobby as usual. Returns 0, or -1 when there is no such
+ * open session. */
+int session_kick_operator(sessions_t *ss, uint64_t session_id, const char *reason);
+
 /* Pushes SERVER_CLOSING to every client and closes them after it is written. */
 void sessions_close_all(sessions_t *ss);
 void sessions_free(sessions_t *ss);

@@ -785,6 +785,23 @@ size_t upstreams_pending(const upstreams_t *u)
     return n;
 }
 
+void upstreams_collect(const upstreams_t *u, metrics_t *m)
+{
+    for (const ulink_t *l = u->links; l; l = l->next) {
+        if (l->removed)
+            continue;
+        char labels[64];
+        snprintf(labels, sizeof labels, "peer_type=%s,peer_id=%u",
+                 l->peer_type == PEER_LOBBY ? "lobby" : "game", l->server_id);
+        metrics_set_gauge(m, "cluster_link_up", "1 while the link to that peer is up (authenticated)",
+                          labels, l->state == UL_UP);
+        metrics_set_gauge(m, "cluster_link_draining", "1 while that peer is draining", labels,
+                          l->link_draining || l->registry_draining);
+        metrics_set_gauge(m, "cluster_link_pending_requests", "requests in flight on the link",
+                          labels, (double)l->npending);
+    }
+}
+
 void upstreams_close(upstreams_t *u)
 {
     for (ulink_t *l = u->links, *next; l; l = next) {

@@ -37,6 +37,10 @@ void upstreams_tick(upstreams_t *u);
 int upstreams_up_count(const upstreams_t *u, int peer_type);
 size_t upstreams_pending(const upstreams_t *u);
 
+/* Sets the per-link gauges (cluster_link_up, _draining, _pending_requests) of every link the
+ * registry lists; from the metrics collector. */
+void upstreams_collect(const upstreams_t *u, metrics_t *m);
+
 /* Closes every link (pending requests get SERVICE_UNAVAILABLE). */
 void upstreams_close(upstreams_t *u);
 /* Frees, once the loop has run every close callback. */

@@ -122,7 +122,7 @@ static void on_register_hashed(int status, const char *hash, void *ud)
         return;
     }
     const char *params[] = {a->username, hash};
-    pg_query(a->lb->pg,
+    metrics_pg_query(backend_metrics(a->lb->be), a->lb->pg,
              "INSERT INTO accounts (username, password_hash) VALUES ($1, $2) RETURNING id", 2,
              params, on_register_insert, a);
 }
@@ -159,8 +159,9 @@ void lobby_register(backend_t *be, const backend_req_t *req, const ProtobufCMess
     const char *params[] = {a->username};
     /* A cheap check first, so a storm of taken names costs no hashing; the unique index
      * still decides races. */
-    pg_query(a->lb->pg, "SELECT 1 FROM accounts WHERE lower(username) = lower($1)", 1, params,
-             on_register_exists, a);
+    metrics_pg_query(backend_metrics(a->lb->be), a->lb->pg,
+                     "SELECT 1 FROM accounts WHERE lower(username) = lower($1)", 1, params,
+                     on_register_exists, a);
 }
 
 /* ---- sessions: shared by LOGIN and RESUME ---- */
@@ -278,8 +279,9 @@ static void on_login_verified(int status, const char *hash, void *ud)
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)a->user_id);
     const char *params[] = {id};
-    pg_query(lb->pg, "UPDATE accounts SET last_login_at = now() WHERE id = $1", 1, params,
-             on_pg_ignore, NULL);
+    metrics_pg_query(backend_metrics(lb->be), lb->pg,
+                     "UPDATE accounts SET last_login_at = now() WHERE id = $1", 1, params,
+                     on_pg_ignore, NULL);
 
     uint8_t token[TOKEN_BYTES], h[32];
     randombytes_buf(token, sizeof token);
@@ -334,7 +336,7 @@ static void on_login_throttle(redisAsyncContext *ac, void *reply, void *privdata
         return;
     }
     const char *params[] = {a->username};
-    pg_query(a->lb->pg,
+    metrics_pg_query(backend_metrics(a->lb->be), a->lb->pg,
              "SELECT id, username, password_hash FROM accounts WHERE lower(username) = lower($1)",
              1, params, on_login_account, a);
 }

@@ -40,15 +40,23 @@ local function room_state(id, out)
   return out
 end
 
--- Picks the healthy game daemon (fresh heartbeat, not draining) with the fewest matches placed
--- on it, and counts this one. Returns its id, or nil when none is healthy.
+-- Picks the healthy game daemon (fresh heartbeat, not draining, not lost since its last
+-- heartbeat) with the fewest matches placed on it, and counts this one. Returns its id, or nil
+-- when none is healthy.
 local function place(now, stale_ms)
   local ids = redis.call('LRANGE', P .. 'Server:Game', 0, -1)
   local best, best_load = nil, nil
   for _, id in ipairs(ids) do
     local h = redis.call('HMGET', P .. 'Server:Game:' .. id, 'status', 'heartbeat')
     local status, hb = tonumber(h[1]), tonumber(h[2])
-    if status and hb and status ~= 3 and now - hb <= stale_ms then
+    -- A daemon a gateway lost (game_lost) stays out until it heartbeats again: its heartbeat
+    -- is still fresh for a while after a kill -9, and its placement count was just dropped.
+    local lost = tonumber(redis.call('HGET', K('placement', 'lost'), id) or '')
+    if lost and hb and hb > lost then
+      redis.call('HDEL', K('placement', 'lost'), id)
+      lost = nil
+    end
+    if status and hb and status ~= 3 and now - hb <= stale_ms and not lost then
       local load = tonumber(redis.call('HGET', K('placement', 'Game'), id) or '0')
       if best_load == nil or load < best_load or (load == best_load and tonumber(id) < tonumber(best)) then
         best, best_load = id, load
@@ -239,6 +247,8 @@ elseif op == 'online' then
   if name == '' then name = prev[5] or '' end
   if prev[4] and prev[4] ~= token then redis.call('DEL', prev[4]) end
   redis.call('HSET', K('user', uid), 'name', name, 'gw', gw, 'sid', sid, 'online', 1, 'token', token)
+  -- username -> uid, for operators (clusterctl who/kick): names are unique case-insensitively
+  if name ~= '' then redis.call('SET', K('username', string.lower(name)), uid) end
   redis.call('ZREM', K('pending_leave'), uid)
   local out = {'online', prev[1] or '0', prev[2] or '0', prev[3] or '0', name}
   local id = redis.call('HGET', K('user', uid), 'room')
@@ -310,6 +320,7 @@ elseif op == 'game_lost' or op == 'sweep_games' then
   -- game_lost: every match of a game daemon that a gateway lost goes back to waiting.
   -- sweep_games: the same for every daemon with matches whose registry entry expired (the
   -- backstop when no gateway was there to notice).
+  -- Returns {'rooms', room id, event, ...} for the rooms that changed.
   local now = tonumber(ARGV[4])
   local games = {}
   if op == 'game_lost' then
@@ -320,10 +331,32 @@ elseif op == 'game_lost' or op == 'sweep_games' then
     end
   end
   local out = {'rooms'}
+  if op == 'game_lost' then
+    -- Not placed on again until it heartbeats after this (compared on its own clock).
+    local hb = redis.call('HGET', P .. 'Server:Game:' .. ARGV[3], 'heartbeat')
+    if hb then redis.call('HSET', K('placement', 'lost'), ARGV[3], hb) end
+  end
+  -- Matches the daemon reported ended (in matches:ended, not yet read by a lobby) keep their
+  -- own event: a daemon that exits right after a GAME_OVER is lost before the list is read.
+  local reported = {}
+  for _, e in ipairs(redis.call('LRANGE', K('matches', 'ended'), 0, -1)) do
+    local mid = string.match(e, '^(%d+):')
+    if mid then reported[mid] = e end
+  end
   for _, game in ipairs(games) do
+    if op == 'sweep_games' then redis.call('HDEL', K('placement', 'lost'), game) end
     for _, match in ipairs(redis.call('SMEMBERS', K('game', game, 'matches'))) do
+      local event = 'match_aborted'
+      local e = reported[match]
+      if e then
+        redis.call('LREM', K('matches', 'ended'), 0, e)
+        if not string.find(e, ':aborted', 1, true) then event = 'match_ended' end
+      end
       local id = end_match(match, now)
-      if id then table.insert(out, id) end
+      if id then
+        table.insert(out, id)
+        table.insert(out, event)
+      end
     end
     redis.call('DEL', K('game', game, 'inbox'), K('game', game, 'matches'))
     redis.call('HDEL', K('placement', 'Game'), game)

@@ -2,6 +2,7 @@
  * lobby daemon can answer any request (rooms, sessions and the queue live in Redis, accounts
  * in PostgreSQL). */
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -57,6 +58,27 @@ static void on_tick(uv_timer_t *t)
         lobby_games_sweep(lb);
 }
 
+/* /readyz: the lobby needs PostgreSQL for accounts. */
+static int lobby_ready(void *ud, char *why, size_t n)
+{
+    lobby_t *lb = ud;
+    if (pg_ready(lb->pg))
+        return 1;
+    snprintf(why, n, "postgresql not ready");
+    return 0;
+}
+
+static void lobby_collect(metrics_t *m, void *ud)
+{
+    lobby_t *lb = ud;
+    metrics_set_gauge(m, "cluster_lobby_pwhash_inflight", "password hashes queued or running (HASH_INFLIGHT bounds it)",
+                      NULL, pwhash_inflight(lb->pwhash));
+    metrics_set_gauge(m, "cluster_pg_up", "1 while PostgreSQL is usable (a connection up, migrations done)",
+                      NULL, pg_ready(lb->pg));
+    metrics_set_gauge(m, "cluster_pg_pending_queries", "PostgreSQL queries queued or running", NULL,
+                      pg_pending(lb->pg));
+}
+
 static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
 {
     lobby_t *lb = xcalloc(1, sizeof *lb);
@@ -99,6 +121,9 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         xfree(lb);
         return NULL;
     }
+    metrics_pg_init(backend_metrics(be));
+    metrics_on_collect(backend_metrics(be), lobby_collect, lb);
+    backend_set_ready(be, lobby_ready);
     uv_timer_init(loop, &lb->timer);
     lb->timer.data = lb;
     uv_timer_start(&lb->timer, on_tick, 100, 100);

@@ -68,8 +68,9 @@ static void on_game_lost_done(lobby_t *lb, redisReply *r, void *ud)
         return;
     if (r->elements > 1 || ud)
         log_info("game_lost_handled", "game=%u rooms=%zu", (unsigned)(uintptr_t)ud,
-                 r->elements ? r->elements - 1 : 0);
-    for (size_t i = 1; i < r->elements; i++) {
+                 r->elements ? (r->elements - 1) / 2 : 0);
+    /* pairs: room id, event (match_ended when the daemon had reported the match over) */
+    for (size_t i = 1; i + 1 < r->elements; i += 2) {
         char room[24];
         if (r->element[i]->type == REDIS_REPLY_INTEGER)
             snprintf(room, sizeof room, "%lld", r->element[i]->integer);
@@ -77,8 +78,12 @@ static void on_game_lost_done(lobby_t *lb, redisReply *r, void *ud)
             snprintf(room, sizeof room, "%s", r->element[i]->str);
         else
             continue;
+        const char *event = r->element[i + 1]->type == REDIS_REPLY_STRING &&
+                                    strcmp(r->element[i + 1]->str, "match_ended") == 0
+                                ? "match_ended"
+                                : "match_aborted";
         const char *argv[] = {room};
-        (void)lobby_script(lb, on_room_back, (void *)"match_aborted", "state", 1, argv);
+        (void)lobby_script(lb, on_room_back, (void *)event, "state", 1, argv);
     }
 }
 
@@ -168,7 +173,7 @@ void lobby_match_history(backend_t *be, const backend_req_t *req, const Protobuf
     snprintf(limit, sizeof limit, "%u", size);
     snprintf(offset, sizeof offset, "%llu", (unsigned long long)in->page * size);
     const char *params[] = {uid, limit, offset};
-    pg_query(lb->pg,
+    metrics_pg_query(backend_metrics(lb->be), lb->pg,
              "SELECT m.id, m.game_server_id,"
              " (extract(epoch FROM m.started_at) * 1000)::bigint,"
              " (extract(epoch FROM m.ended_at) * 1000)::bigint, m.outcome,"

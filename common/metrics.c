@@ -1,0 +1,434 @@
+/* metrics: counters, gauges and histograms rendered as Prometheus text format 0.0.4. */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "hist.h"
+#include "log.h"
+#include "util.h"
+
+typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype_t;
+
+struct metric {
+    struct family *f;
+    char *labels; /* rendered: k="v",k2="v2" ("" when none) */
+    char *key;    /* the labels as given, for lookups */
+    int is_volatile;
+    uint64_t gen; /* render generation that last set a volatile series */
+    uint64_t count;
+    double value;
+    hist_t *hist;
+    struct metric *next;
+};
+
+typedef struct family {
+    char *name, *help;
+    mtype_t type;
+    metric_t *series, *last;
+    struct family *next;
+} family_t;
+
+typedef struct collector {
+    metrics_collect_cb cb;
+    void *ud;
+    struct collector *next;
+} collector_t;
+
+struct metrics {
+    family_t *families, *last;
+    collector_t *collectors, *last_collector;
+    uint64_t gen;
+};
+
+static const double BUCKETS_S[] = {METRICS_BUCKETS_S};
+#define NBUCKETS (sizeof BUCKETS_S / sizeof BUCKETS_S[0])
+
+metrics_t *metrics_new(void) { return xcalloc(1, sizeof(metrics_t)); }
+
+static void series_free(metric_t *s)
+{
+    xfree(s->labels);
+    xfree(s->key);
+    xfree(s->hist);
+    xfree(s);
+}
+
+void metrics_free(metrics_t *m)
+{
+    if (!m)
+        return;
+    for (family_t *f = m->families, *fn; f; f = fn) {
+        fn = f->next;
+        for (metric_t *s = f->series, *sn; s; s = sn) {
+            sn = s->next;
+            series_free(s);
+        }
+        xfree(f->name);
+        xfree(f->help);
+        xfree(f);
+    }
+    for (collector_t *c = m->collectors, *cn; c; c = cn) {
+        cn = c->next;
+        xfree(c);
+    }
+    xfree(m);
+}
+
+/* Appends s to a growing buffer. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb_put(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf_t *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* "k=v,k2=v2" -> k="v",k2="v2" with \, " and newline escaped in the values. */
+static char *render_labels(const char *in)
+{
+    sbuf_t b = {0};
+    sb_put(&b, "", 0);
+    const char *p = in ? in : "";
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        if (!eq)
+            break;
+        const char *end = strchr(eq + 1, ',');
+        if (!end)
+            end = eq + strlen(eq);
+        if (b.len)
+            sb_str(&b, ",");
+        sb_put(&b, p, (size_t)(eq - p));
+        sb_str(&b, "=\"");
+        for (const char *v = eq + 1; v < end; v++) {
+            if (*v == '\\' || *v == '"')
+                sb_put(&b, "\\", 1);
+            if (*v == '\n')
+                sb_str(&b, "\\n");
+            else
+                sb_put(&b, v, 1);
+        }
+        sb_str(&b, "\"");
+        p = *end ? end + 1 : end;
+    }
+    return b.p;
+}
+
+static family_t *family_get(metrics_t *m, const char *name, const char *help, mtype_t type)
+{
+    for (family_t *f = m->families; f; f = f->next) {
+        if (strcmp(f->name, name) == 0) {
+            if (f->type != type) {
+                log_error("metrics_type_clash", "name=%s", name);
+                abort();
+            }
+            return f;
+        }
+    }
+    family_t *f = xcalloc(1, sizeof *f);
+    f->name = xstrdup(name);
+    f->help = xstrdup(help ? help : "");
+    f->type = type;
+    if (m->last)
+        m->last->next = f;
+    else
+        m->families = f;
+    m->last = f;
+    return f;
+}
+
+static metric_t *series_get(metrics_t *m, const char *name, const char *help, mtype_t type,
+                            const char *labels)
+{
+    family_t *f = family_get(m, name, help, type);
+    const char *key = labels ? labels : "";
+    for (metric_t *s = f->series; s; s = s->next)
+        if (strcmp(s->key, key) == 0)
+            return s;
+    metric_t *s = xcalloc(1, sizeof *s);
+    s->f = f;
+    s->key = xstrdup(key);
+    s->labels = render_labels(key);
+    if (type == M_HISTOGRAM) {
+        s->hist = xmalloc(sizeof *s->hist);
+        hist_init(s->hist);
+    }
+    if (f->last)
+        f->last->next = s;
+    else
+        f->series = s;
+    f->last = s;
+    return s;
+}
+
+metric_t *metrics_counter(metrics_t *m, const char *name, const char *help, const char *labels)
+{
+    return series_get(m, name, help, M_COUNTER, labels);
+}
+
+metric_t *metrics_gauge(metrics_t *m, const char *name, const char *help, const char *labels)
+{
+    return series_get(m, name, help, M_GAUGE, labels);
+}
+
+metric_t *metrics_histogram(metrics_t *m, const char *name, const char *help, const char *labels)
+{
+    return series_get(m, name, help, M_HISTOGRAM, labels);
+}
+
+void metric_inc(metric_t *c) { c->count++; }
+void metric_add(metric_t *c, uint64_t n) { c->count += n; }
+void metric_set(metric_t *g, double v) { g->value = v; }
+void metric_observe_us(metric_t *h, uint64_t us) { hist_record(h->hist, us); }
+uint64_t metric_count(const metric_t *c) { return c->count; }
+
+void metrics_set_gauge(metrics_t *m, const char *name, const char *help, const char *labels,
+                       double v)
+{
+    metric_t *s = series_get(m, name, help, M_GAUGE, labels);
+    s->is_volatile = 1;
+    s->gen = m->gen;
+    s->value = v;
+}
+
+void metrics_set_counter(metrics_t *m, const char *name, const char *help, const char *labels,
+                         uint64_t v)
+{
+    metric_t *s = series_get(m, name, help, M_COUNTER, labels);
+    s->is_volatile = 1;
+    s->gen = m->gen;
+    s->count = v;
+}
+
+void metrics_set_enum_counts(metrics_t *m, const char *name, const char *help, const char *key,
+                             const ProtobufCEnumDescriptor *desc, const uint64_t *counts)
+{
+    for (unsigned i = 0; i < METRICS_ENUM_SLOTS; i++) {
+        if (!counts[i])
+            continue;
+        char labels[160];
+        const ProtobufCEnumValue *v = i < 256 ? protobuf_c_enum_descriptor_get_value(desc, (int)i) : NULL;
+        if (v)
+            snprintf(labels, sizeof labels, "%s=%s", key, v->name);
+        else if (i < 256)
+            snprintf(labels, sizeof labels, "%s=%u", key, i);
+        else
+            snprintf(labels, sizeof labels, "%s=other", key);
+        metrics_set_counter(m, name, help, labels, counts[i]);
+    }
+}
+
+void metrics_on_collect(metrics_t *m, metrics_collect_cb cb, void *ud)
+{
+    collector_t *c = xcalloc(1, sizeof *c);
+    c->cb = cb;
+    c->ud = ud;
+    if (m->last_collector)
+        m->last_collector->next = c;
+    else
+        m->collectors = c;
+    m->last_collector = c;
+}
+
+static void put_double(sbuf_t *b, double v)
+{
+    if (isnan(v))
+        sb_str(b, "NaN");
+    else if (isinf(v))
+        sb_str(b, v > 0 ? "+Inf" : "-Inf");
+    else
+        sb_printf(b, "%.15g", v);
+}
+
+/* name{labels[,extra]} */
+static void put_name(sbuf_t *b, const char *name, const char *suffix, const metric_t *s,
+                     const char *extra)
+{
+    sb_str(b, name);
+    sb_str(b, suffix);
+    if (s->labels[0] || extra) {
+        sb_str(b, "{");
+        sb_str(b, s->labels);
+        if (extra) {
+            if (s->labels[0])
+                sb_str(b, ",");
+            sb_str(b, extra);
+        }
+        sb_str(b, "}");
+    }
+    sb_str(b, " ");
+}
+
+static void render_histogram(sbuf_t *b, const family_t *f, const metric_t *s)
+{
+    const hist_t *h = s->hist;
+    uint64_t cum = 0;
+    uint32_t i = 0;
+    for (size_t k = 0; k < NBUCKETS; k++) {
+        uint64_t bound_us = (uint64_t)llround(BUCKETS_S[k] * 1e6);
+        while (i < HIST_BUCKETS && hist_bucket_high(i) <= bound_us)
+            cum += h->counts[i++];
+        char le[48];
+        snprintf(le, sizeof le, "le=\"%g\"", BUCKETS_S[k]);
+        put_name(b, f->name, "_bucket", s, le);
+        sb_printf(b, "%llu\n", (unsigned long long)cum);
+    }
+    put_name(b, f->name, "_bucket", s, "le=\"+Inf\"");
+    sb_printf(b, "%llu\n", (unsigned long long)h->count);
+    put_name(b, f->name, "_sum", s, NULL);
+    put_double(b, (double)h->sum / 1e6);
+    sb_str(b, "\n");
+    put_name(b, f->name, "_count", s, NULL);
+    sb_printf(b, "%llu\n", (unsigned long long)h->count);
+}
+
+char *metrics_render(metrics_t *m, size_t *len)
+{
+    m->gen++;
+    for (collector_t *c = m->collectors; c; c = c->next)
+        c->cb(m, c->ud);
+    sbuf_t b = {0};
+    sb_put(&b, "", 0);
+    static const char *type_names[] = {"counter", "gauge", "histogram"};
+    for (family_t *f = m->families; f; f = f->next) {
+        /* drop volatile series that this collection did not set */
+        for (metric_t **pp = &f->series; *pp;) {
+            metric_t *s = *pp;
+            if (s->is_volatile && s->gen != m->gen) {
+                *pp = s->next;
+                series_free(s);
+            } else {
+                pp = &s->next;
+            }
+        }
+        f->last = NULL;
+        for (metric_t *s = f->series; s; s = s->next)
+            f->last = s;
+        if (!f->series)
+            continue;
+        sb_printf(&b, "# HELP %s ", f->name);
+        for (const char *p = f->help; *p; p++) {
+            if (*p == '\\')
+                sb_str(&b, "\\\\");
+            else if (*p == '\n')
+                sb_str(&b, "\\n");
+            else
+                sb_put(&b, p, 1);
+        }
+        sb_printf(&b, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
+        for (metric_t *s = f->series; s; s = s->next) {
+            switch (f->type) {
+            case M_COUNTER:
+                put_name(&b, f->name, "", s, NULL);
+                sb_printf(&b, "%llu\n", (unsigned long long)s->count);
+                break;
+            case M_GAUGE:
+                put_name(&b, f->name, "", s, NULL);
+                put_double(&b, s->value);
+                sb_str(&b, "\n");
+                break;
+            case M_HISTOGRAM:
+                render_histogram(&b, f, s);
+                break;
+            }
+        }
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* ---- PostgreSQL query metrics ---- */
+
+typedef struct pgm {
+    metrics_t *m;
+    pg_cb cb;
+    void *ud;
+    uint64_t start_ns;
+} pgm_t;
+
+static const char PG_ERRORS[] = "cluster_pg_query_errors_total";
+static const char PG_ERRORS_HELP[] = "PostgreSQL queries that failed, by reason";
+
+static void on_pg_done(const PGresult *res, const char *err, const char *sqlstate, void *ud)
+{
+    pgm_t *q = ud;
+    metrics_t *m = q->m;
+    metric_observe_us(metrics_histogram(m, "cluster_pg_query_duration_seconds",
+                                        "PostgreSQL query time, queueing included", NULL),
+                      (mono_ns() - q->start_ns) / 1000u);
+    if (!res) {
+        const char *reason = "server";
+        if (strcmp(err, "unavailable") == 0 || strcmp(err, "timeout") == 0 ||
+            strcmp(err, "closed") == 0)
+            reason = err;
+        char labels[32];
+        snprintf(labels, sizeof labels, "reason=%s", reason);
+        metric_inc(metrics_counter(m, PG_ERRORS, PG_ERRORS_HELP, labels));
+    }
+    pg_cb cb = q->cb;
+    void *cud = q->ud;
+    xfree(q);
+    cb(res, err, sqlstate, cud);
+}
+
+void metrics_pg_init(metrics_t *m)
+{
+    static const char *reasons[] = {"unavailable", "timeout", "closed", "server"};
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "reason=%s", reasons[i]);
+        (void)metrics_counter(m, PG_ERRORS, PG_ERRORS_HELP, labels);
+    }
+    (void)metrics_counter(m, "cluster_pg_queries_total", "PostgreSQL queries sent", NULL);
+    (void)metrics_histogram(m, "cluster_pg_query_duration_seconds",
+                            "PostgreSQL query time, queueing included", NULL);
+}
+
+int metrics_pg_query(metrics_t *m, pg_pool_t *p, const char *sql, int nparams,
+                     const char *const *params, pg_cb cb, void *ud)
+{
+    if (!cb)
+        return pg_query(p, sql, nparams, params, cb, ud);
+    pgm_t *q = xmalloc(sizeof *q);
+    q->m = m;
+    q->cb = cb;
+    q->ud = ud;
+    q->start_ns = mono_ns();
+    int rc = pg_query(p, sql, nparams, params, on_pg_done, q);
+    if (rc != 0) {
+        xfree(q);
+        return rc;
+    }
+    metric_inc(metrics_counter(m, "cluster_pg_queries_total", "PostgreSQL queries sent", NULL));
+    return 0;
+}

@@ -1,0 +1,828 @@
+/* clusterctl: the operators' command line: reads the Redis registry and presence keys
+ * (hiredis, synchronously: blocking is fine in a CLI) and talks to the daemons' admin
+ * endpoints over HTTP (libcurl), never to a client port. */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "util.h"
+
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+static const char *TYPES[] = {"Gateway", "Lobby", "Game"};
+#define NTYPES 3
+
+typedef struct ctl {
+    const char *redis_url;
+    const char *prefix;
+    int http_timeout_ms;
+    redisContext *rc;
+} ctl_t;
+
+/* One live server: its registry hash. */
+typedef struct server {
+    const char *type;
+    uint32_t id;
+    char address[256];
+    int port;
+    char admin_address[256];
+    int admin_port;
+    int status, games, players;
+    uint64_t heartbeat;
+    char version[32];
+} server_t;
+
+/* ---- output helpers ---- */
+
+static void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "clusterctl: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (clusterctl --help)\n");
+    va_end(ap);
+    exit(EXIT_USAGE);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "clusterctl: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static const char *status_name(int s)
+{
+    switch (s) {
+    case 1: return "smooth";
+    case 2: return "congested";
+    case 3: return "draining";
+    default: return "unknown";
+    }
+}
+
+static void lower_type(char *out, size_t n, const char *type)
+{
+    size_t i = 0;
+    for (; type[i] && i + 1 < n; i++)
+        out[i] = (char)tolower((unsigned char)type[i]);
+    out[i] = '\0';
+}
+
+/* ---- Redis ---- */
+
+static redisContext *redis_open(const ctl_t *c)
+{
+    redis_url_t u;
+    if (redis_url_parse(c->redis_url, &u) < 0)
+        die_usage("bad Redis URL \"%s\"", c->redis_url);
+    struct timeval tv = {3, 0};
+    redisContext *rc = redisConnectWithTimeout(u.host, u.port, tv);
+    if (!rc || rc->err) {
+        fail("cannot connect to Redis at %s:%d: %s", u.host, u.port, rc ? rc->errstr : "out of memory");
+        exit(EXIT_FAILED);
+    }
+    redisSetTimeout(rc, tv);
+    redisReply *r = NULL;
+    if (u.password[0]) {
+        r = redisCommand(rc, "AUTH %s", u.password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            fail("Redis AUTH failed");
+            exit(EXIT_FAILED);
+        }
+        freeReplyObject(r);
+    }
+    if (u.db) {
+        r = redisCommand(rc, "SELECT %d", u.db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            fail("Redis SELECT %d failed", u.db);
+            exit(EXIT_FAILED);
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+static redisReply *cmd(ctl_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c->rc, fmt, ap);
+    va_end(ap);
+    if (!r) {
+        fail("Redis: %s", c->rc->errstr);
+        exit(EXIT_FAILED);
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        fail("Redis: %s", r->str);
+        exit(EXIT_FAILED);
+    }
+    return r;
+}
+
+/* Reads the hash of server type:id. Returns 0, or -1 when it does not exist (not live). */
+static int server_read(ctl_t *c, const char *type, uint32_t id, server_t *s)
+{
+    redisReply *r = cmd(c, "HGETALL %sServer:%s:%u", c->prefix, type, id);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        freeReplyObject(r);
+        return -1;
+    }
+    memset(s, 0, sizeof *s);
+    s->type = type;
+    s->id = id;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (strcmp(k, "address") == 0)
+            snprintf(s->address, sizeof s->address, "%s", v);
+        else if (strcmp(k, "port") == 0)
+            s->port = atoi(v);
+        else if (strcmp(k, "admin_address") == 0)
+            snprintf(s->admin_address, sizeof s->admin_address, "%s", v);
+        else if (strcmp(k, "admin_port") == 0)
+            s->admin_port = atoi(v);
+        else if (strcmp(k, "status") == 0)
+            s->status = atoi(v);
+        else if (strcmp(k, "games") == 0)
+            s->games = atoi(v);
+        else if (strcmp(k, "players") == 0)
+            s->players = atoi(v);
+        else if (strcmp(k, "heartbeat") == 0)
+            s->heartbeat = strtoull(v, NULL, 10);
+        else if (strcmp(k, "version") == 0)
+            snprintf(s->version, sizeof s->version, "%s", v);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int cmp_server(const void *a, const void *b)
+{
+    const server_t *x = a, *y = b;
+    int tx = 0, ty = 0;
+    for (int i = 0; i < NTYPES; i++) {
+        if (x->type == TYPES[i])
+            tx = i;
+        if (y->type == TYPES[i])
+            ty = i;
+    }
+    if (tx != ty)
+        return tx - ty;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Every live server (listed, and its hash exists), sorted by type then id. Returns how many;
+ * *out is malloc'ed. */
+static size_t servers_list(ctl_t *c, server_t **out)
+{
+    size_t n = 0, cap = 16;
+    server_t *v = malloc(cap * sizeof *v);
+    for (int t = 0; t < NTYPES; t++) {
+        redisReply *r = cmd(c, "LRANGE %sServer:%s 0 -1", c->prefix, TYPES[t]);
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            if (!r->element[i]->str)
+                continue;
+            char *end;
+            unsigned long id = strtoul(r->element[i]->str, &end, 10);
+            if (*end || id == 0 || id > UINT32_MAX)
+                continue;
+            int dup = 0;
+            for (size_t k = 0; k < n; k++)
+                dup |= v[k].type == TYPES[t] && v[k].id == id;
+            if (dup)
+                continue;
+            if (n == cap)
+                v = realloc(v, (cap *= 2) * sizeof *v);
+            if (server_read(c, TYPES[t], (uint32_t)id, &v[n]) == 0)
+                n++;
+        }
+        freeReplyObject(r);
+    }
+    qsort(v, n, sizeof *v, cmp_server);
+    *out = v;
+    return n;
+}
+
+/* "ID" or "TYPE:ID" (type case-insensitive) -> a live server. Returns 0, or EXIT_* after
+ * saying why. */
+static int server_find(ctl_t *c, const char *spec, server_t *found)
+{
+    const char *type = NULL;
+    const char *idtext = spec;
+    const char *colon = strchr(spec, ':');
+    if (colon) {
+        for (int t = 0; t < NTYPES; t++)
+            if (strlen(TYPES[t]) == (size_t)(colon - spec) && strncasecmp(spec, TYPES[t], (size_t)(colon - spec)) == 0)
+                type = TYPES[t];
+        if (!type)
+            die_usage("unknown server type in \"%s\" (gateway, lobby or game)", spec);
+        idtext = colon + 1;
+    }
+    char *end;
+    errno = 0;
+    unsigned long id = strtoul(idtext, &end, 10);
+    if (!*idtext || *end || errno || id == 0 || id > UINT32_MAX)
+        die_usage("bad server id \"%s\" (ID or TYPE:ID, e.g. game:3)", spec);
+    int matches = 0;
+    char names[256] = "";
+    for (int t = 0; t < NTYPES; t++) {
+        if (type && type != TYPES[t])
+            continue;
+        server_t s;
+        if (server_read(c, TYPES[t], (uint32_t)id, &s) == 0) {
+            *found = s;
+            matches++;
+            char lt[16];
+            lower_type(lt, sizeof lt, TYPES[t]);
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s%s:%lu", l ? ", " : "", lt, id);
+        }
+    }
+    if (matches == 0) {
+        fail("no live server %s in the registry (prefix \"%s\")", spec, c->prefix);
+        return EXIT_FAILED;
+    }
+    if (matches > 1) {
+        fail("id %lu is ambiguous: %s; say which with TYPE:ID", id, names);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+static int server_alive(ctl_t *c, const server_t *s)
+{
+    redisReply *r = cmd(c, "EXISTS %sServer:%s:%u", c->prefix, s->type, s->id);
+    int alive = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return alive;
+}
+
+/* ---- HTTP (the admin endpoints) ---- */
+
+typedef struct body {
+    char buf[4096];
+    size_t len;
+} body_t;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    body_t *b = ud;
+    size_t len = size * n;
+    size_t room = sizeof b->buf - 1 - b->len;
+    size_t take = len < room ? len : room;
+    memcpy(b->buf + b->len, p, take);
+    b->len += take;
+    b->buf[b->len] = '\0';
+    return len;
+}
+
+/* Sends method path?query to the server's admin endpoint. Returns the HTTP status, or -1
+ * (after saying why) when there is no endpoint or no answer. The body (trimmed) in *b. */
+static long admin_call(ctl_t *c, const server_t *s, const char *method, const char *path_query,
+                       body_t *b)
+{
+    char lt[16];
+    lower_type(lt, sizeof lt, s->type);
+    if (s->admin_port <= 0) {
+        fail("%s:%u publishes no admin endpoint (its ADMIN_ADDR is empty?)", lt, s->id);
+        return -1;
+    }
+    const char *host = s->admin_address[0] ? s->admin_address : s->address;
+    char url[700];
+    if (strchr(host, ':'))
+        snprintf(url, sizeof url, "http://[%s]:%d%s", host, s->admin_port, path_query);
+    else
+        snprintf(url, sizeof url, "http://%s:%d%s", host, s->admin_port, path_query);
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fail("curl_easy_init failed");
+        return -1;
+    }
+    memset(b, 0, sizeof *b);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->http_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* the admin endpoint is never behind a proxy */
+    CURLcode rc = curl_easy_perform(h);
+    long status = -1;
+    if (rc != CURLE_OK)
+        fail("%s %s: %s", method, url, curl_easy_strerror(rc));
+    else
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    while (b->len && (b->buf[b->len - 1] == '\n' || b->buf[b->len - 1] == '\r'))
+        b->buf[--b->len] = '\0';
+    return status;
+}
+
+/* ---- users ---- */
+
+static int all_digits(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* Escapes glob characters for SCAN MATCH. */
+static void glob_escape(char *out, size_t n, const char *in)
+{
+    size_t o = 0;
+    for (; *in && o + 2 < n; in++) {
+        if (strchr("*?[]\\", *in))
+            out[o++] = '\\';
+        out[o++] = *in;
+    }
+    out[o] = '\0';
+}
+
+static int user_exists(ctl_t *c, uint64_t uid)
+{
+    redisReply *r = cmd(c, "EXISTS %suser:%llu", c->prefix, (unsigned long long)uid);
+    int e = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return e;
+}
+
+/* A user id, or a username (case-insensitive): the lobby's username:<lower> key, else a scan
+ * of the user:<uid> hashes. Returns the id, or 0 when no such user is known to Redis. */
+static uint64_t user_find(ctl_t *c, const char *who)
+{
+    if (all_digits(who)) {
+        uint64_t uid = strtoull(who, NULL, 10);
+        if (uid && user_exists(c, uid))
+            return uid;
+    }
+    char lower[256];
+    size_t i = 0;
+    for (; who[i] && i + 1 < sizeof lower; i++)
+        lower[i] = (char)tolower((unsigned char)who[i]);
+    lower[i] = '\0';
+    redisReply *r = cmd(c, "GET %susername:%s", c->prefix, lower);
+    uint64_t uid = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    if (uid && user_exists(c, uid))
+        return uid;
+    /* Users that logged in before the username key existed: scan (fine for a CLI). */
+    char pat[600];
+    char esc[512];
+    glob_escape(esc, sizeof esc, c->prefix);
+    snprintf(pat, sizeof pat, "%suser:*", esc);
+    size_t plen = strlen(c->prefix) + 5;
+    char cursor[32] = "0";
+    do {
+        r = cmd(c, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return 0;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t k = 0; k < keys->elements && !uid; k++) {
+            const char *key = keys->element[k]->str;
+            if (!key || strlen(key) <= plen || !all_digits(key + plen))
+                continue;
+            redisReply *n = cmd(c, "HGET %s name", key);
+            if (n->type == REDIS_REPLY_STRING && strcasecmp(n->str, who) == 0)
+                uid = strtoull(key + plen, NULL, 10);
+            freeReplyObject(n);
+        }
+        freeReplyObject(r);
+    } while (!uid && strcmp(cursor, "0") != 0);
+    return uid;
+}
+
+typedef struct user {
+    uint64_t uid;
+    char name[128];
+    int online;
+    uint32_t gw;
+    uint64_t sid;
+    uint64_t room;
+} user_t;
+
+static void user_read(ctl_t *c, uint64_t uid, user_t *u)
+{
+    memset(u, 0, sizeof *u);
+    u->uid = uid;
+    redisReply *r = cmd(c, "HMGET %suser:%llu name online gw sid room", c->prefix, (unsigned long long)uid);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
+        if (r->element[0]->str)
+            snprintf(u->name, sizeof u->name, "%s", r->element[0]->str);
+        u->online = r->element[1]->str && strcmp(r->element[1]->str, "1") == 0;
+        u->gw = r->element[2]->str ? (uint32_t)strtoul(r->element[2]->str, NULL, 10) : 0;
+        u->sid = r->element[3]->str ? strtoull(r->element[3]->str, NULL, 10) : 0;
+        u->room = r->element[4]->str ? strtoull(r->element[4]->str, NULL, 10) : 0;
+    }
+    freeReplyObject(r);
+}
+
+/* ---- commands ---- */
+
+static int want_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+static const char STATUS_HELP[] =
+    "usage: clusterctl [global options] status [--json]\n"
+    "  Lists every live server of the registry (its hash exists): type, id, address, client or\n"
+    "  link port, admin endpoint, status, games, players, heartbeat age in ms, version.\n"
+    "  --json  one JSON array of objects instead of the table\n";
+
+static int cmd_status(ctl_t *c, int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else
+            die_usage("status: unexpected argument \"%s\"", argv[i]);
+    }
+    server_t *v;
+    size_t n = servers_list(c, &v);
+    uint64_t now = wall_ms();
+    if (json) {
+        printf("[");
+        for (size_t i = 0; i < n; i++) {
+            const server_t *s = &v[i];
+            long long age = s->heartbeat ? (long long)(now - s->heartbeat) : -1;
+            printf("%s\n  {\"type\":", i ? "," : "");
+            json_str(stdout, s->type);
+            printf(",\"id\":%u,\"address\":", s->id);
+            json_str(stdout, s->address);
+            printf(",\"port\":%d,\"admin_address\":", s->port);
+            json_str(stdout, s->admin_address);
+            printf(",\"admin_port\":%d,\"status\":%d,\"status_name\":\"%s\",\"games\":%d,"
+                   "\"players\":%d,\"heartbeat_age_ms\":%lld,\"version\":",
+                   s->admin_port, s->status, status_name(s->status), s->games, s->players, age);
+            json_str(stdout, s->version);
+            printf("}");
+        }
+        printf("%s]\n", n ? "\n" : "");
+    } else {
+        printf("%-8s %6s  %-20s %6s  %-22s %-10s %6s %8s %13s  %s\n", "TYPE", "ID", "ADDRESS",
+               "PORT", "ADMIN", "STATUS", "GAMES", "PLAYERS", "HEARTBEAT_MS", "VERSION");
+        for (size_t i = 0; i < n; i++) {
+            const server_t *s = &v[i];
+            char lt[16], admin[300];
+            lower_type(lt, sizeof lt, s->type);
+            if (s->admin_port > 0)
+                snprintf(admin, sizeof admin, "%s:%d", s->admin_address[0] ? s->admin_address : s->address,
+                         s->admin_port);
+            else
+                snprintf(admin, sizeof admin, "-");
+            long long age = s->heartbeat ? (long long)(now - s->heartbeat) : -1;
+            printf("%-8s %6u  %-20s %6d  %-22s %-10s %6d %8d %13lld  %s\n", lt, s->id, s->address,
+                   s->port, admin, status_name(s->status), s->games, s->players, age, s->version);
+        }
+    }
+    free(v);
+    return EXIT_OK;
+}
+
+static const char DRAIN_HELP[] =
+    "usage: clusterctl [global options] drain ID|TYPE:ID [--timeout S] [--no-wait]\n"
+    "  Asks the daemon's admin endpoint to stop gracefully (POST /drain, as SIGTERM does):\n"
+    "  it turns draining in the registry, gateways stop sending it new work, requests in flight\n"
+    "  and running matches finish, then it deregisters and exits. Waits until it has left the\n"
+    "  registry. TYPE is gateway, lobby or game; needed when the id exists in several types.\n"
+    "  --timeout S  give up waiting after S seconds (default 120); exit 1\n"
+    "  --no-wait    return once the daemon accepted the drain\n";
+
+static int cmd_drain(ctl_t *c, int argc, char **argv)
+{
+    const char *spec = NULL;
+    double timeout_s = 120;
+    int wait = 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+            timeout_s = atof(argv[++i]);
+        else if (strcmp(argv[i], "--no-wait") == 0)
+            wait = 0;
+        else if (!spec && argv[i][0] != '-')
+            spec = argv[i];
+        else
+            die_usage("drain: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!spec)
+        die_usage("drain: which server? (ID or TYPE:ID)");
+    server_t s;
+    int rc = server_find(c, spec, &s);
+    if (rc)
+        return rc;
+    char lt[16];
+    lower_type(lt, sizeof lt, s.type);
+    body_t b;
+    uint64_t t0 = wall_ms();
+    long st = admin_call(c, &s, "POST", "/drain", &b);
+    if (st < 0)
+        return EXIT_FAILED;
+    if (st != 202) {
+        fail("%s:%u refused the drain: HTTP %ld %s", lt, s.id, st, b.buf);
+        return EXIT_FAILED;
+    }
+    printf("%s:%u draining\n", lt, s.id);
+    if (!wait)
+        return EXIT_OK;
+    uint64_t deadline = t0 + (uint64_t)(timeout_s * 1000);
+    while (server_alive(c, &s)) {
+        if (wall_ms() >= deadline) {
+            fail("%s:%u still registered after %.0f s", lt, s.id, timeout_s);
+            return EXIT_FAILED;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    printf("%s:%u drained and deregistered after %llu ms\n", lt, s.id,
+           (unsigned long long)(wall_ms() - t0));
+    return EXIT_OK;
+}
+
+static const char LOG_LEVEL_HELP[] =
+    "usage: clusterctl [global options] log-level ID|TYPE:ID [LEVEL]\n"
+    "  Sets the daemon's log level (debug, info, warn, error) at once, without a restart\n"
+    "  (PUT /log-level?level=LEVEL); without LEVEL prints the current one.\n";
+
+static int cmd_log_level(ctl_t *c, int argc, char **argv)
+{
+    if (argc < 1 || argc > 2)
+        die_usage("log-level: ID|TYPE:ID [LEVEL]");
+    const char *level = argc == 2 ? argv[1] : NULL;
+    if (level && strcmp(level, "debug") && strcmp(level, "info") && strcmp(level, "warn") &&
+        strcmp(level, "error"))
+        die_usage("log-level: LEVEL must be debug, info, warn or error");
+    server_t s;
+    int rc = server_find(c, argv[0], &s);
+    if (rc)
+        return rc;
+    char path[64], lt[16];
+    lower_type(lt, sizeof lt, s.type);
+    snprintf(path, sizeof path, "/log-level%s%s", level ? "?level=" : "", level ? level : "");
+    body_t b;
+    long st = admin_call(c, &s, level ? "PUT" : "GET", path, &b);
+    if (st < 0)
+        return EXIT_FAILED;
+    if (st != 200) {
+        fail("%s:%u: HTTP %ld %s", lt, s.id, st, b.buf);
+        return EXIT_FAILED;
+    }
+    printf("%s:%u log level %s\n", lt, s.id, b.buf);
+    return EXIT_OK;
+}
+
+static const char KICK_HELP[] =
+    "usage: clusterctl [global options] kick USER [--reason TEXT]\n"
+    "  Disconnects a player: USER is a user id or a username (case-insensitive). Finds the\n"
+    "  user's gateway and session in Redis (user:<uid>) and asks that gateway's admin endpoint\n"
+    "  (POST /kick) to push KICKED(reason) and close the connection. Exit 1 when the user is\n"
+    "  unknown or not online.\n";
+
+static int cmd_kick(ctl_t *c, int argc, char **argv)
+{
+    const char *who = NULL, *reason = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+            reason = argv[++i];
+        else if (!who && argv[i][0] != '-')
+            who = argv[i];
+        else
+            die_usage("kick: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!who)
+        die_usage("kick: which user?");
+    uint64_t uid = user_find(c, who);
+    if (!uid) {
+        fail("no user \"%s\" known to Redis", who);
+        return EXIT_FAILED;
+    }
+    user_t u;
+    user_read(c, uid, &u);
+    if (!u.online || !u.gw || !u.sid) {
+        fail("user %s (id %llu) is not online", u.name, (unsigned long long)uid);
+        return EXIT_FAILED;
+    }
+    server_t gw;
+    if (server_read(c, "Gateway", u.gw, &gw) < 0) {
+        fail("user %s is on gateway %u, which is not in the registry any more", u.name, u.gw);
+        return EXIT_FAILED;
+    }
+    char path[600];
+    int n = snprintf(path, sizeof path, "/kick?session=%llu", (unsigned long long)u.sid);
+    if (reason) {
+        CURL *h = curl_easy_init();
+        char *esc = h ? curl_easy_escape(h, reason, 0) : NULL;
+        if (esc)
+            snprintf(path + n, sizeof path - (size_t)n, "&reason=%s", esc);
+        curl_free(esc);
+        if (h)
+            curl_easy_cleanup(h);
+    }
+    body_t b;
+    long st = admin_call(c, &gw, "POST", path, &b);
+    if (st < 0)
+        return EXIT_FAILED;
+    if (st != 200) {
+        fail("gateway:%u: HTTP %ld %s", gw.id, st, b.buf);
+        return EXIT_FAILED;
+    }
+    printf("kicked user %s (id %llu) from gateway:%u session %llu\n", u.name,
+           (unsigned long long)uid, gw.id, (unsigned long long)u.sid);
+    return EXIT_OK;
+}
+
+static const char WHO_HELP[] =
+    "usage: clusterctl [global options] who USER [--json]\n"
+    "  Where a player is: USER is a user id or a username (case-insensitive). Prints the user\n"
+    "  id and name, online or not, the gateway id and session, the room and its status, and the\n"
+    "  match id and game server id when the room is in a match.\n";
+
+static int cmd_who(ctl_t *c, int argc, char **argv)
+{
+    const char *who = NULL;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (!who && argv[i][0] != '-')
+            who = argv[i];
+        else
+            die_usage("who: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!who)
+        die_usage("who: which user?");
+    uint64_t uid = user_find(c, who);
+    if (!uid) {
+        fail("no user \"%s\" known to Redis", who);
+        return EXIT_FAILED;
+    }
+    user_t u;
+    user_read(c, uid, &u);
+    int room_status = 0;
+    uint64_t match = 0;
+    uint32_t game = 0;
+    char room_name[128] = "";
+    if (u.room) {
+        redisReply *r = cmd(c, "HMGET %sroom:%llu status match game name", c->prefix,
+                            (unsigned long long)u.room);
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
+            room_status = r->element[0]->str ? atoi(r->element[0]->str) : 0;
+            match = r->element[1]->str ? strtoull(r->element[1]->str, NULL, 10) : 0;
+            game = r->element[2]->str ? (uint32_t)strtoul(r->element[2]->str, NULL, 10) : 0;
+            if (r->element[3]->str)
+                snprintf(room_name, sizeof room_name, "%s", r->element[3]->str);
+        }
+        freeReplyObject(r);
+    }
+    const char *rs = !u.room ? "" : room_status == 2 ? "in_game" : room_status == 1 ? "waiting" : "gone";
+    int in_match = room_status == 2 && match;
+    if (json) {
+        printf("{\"user_id\":%llu,\"name\":", (unsigned long long)uid);
+        json_str(stdout, u.name);
+        printf(",\"online\":%s,\"gateway\":%u,\"session\":%llu,\"room\":%llu,\"room_name\":",
+               u.online ? "true" : "false", u.online ? u.gw : 0,
+               (unsigned long long)(u.online ? u.sid : 0), (unsigned long long)u.room);
+        json_str(stdout, room_name);
+        printf(",\"room_status\":\"%s\",\"match\":%llu,\"game_server\":%u}\n", rs,
+               (unsigned long long)(in_match ? match : 0), in_match ? game : 0);
+        return EXIT_OK;
+    }
+    printf("user      %llu %s\n", (unsigned long long)uid, u.name);
+    if (u.online)
+        printf("online    yes: gateway:%u session %llu\n", u.gw, (unsigned long long)u.sid);
+    else
+        printf("online    no\n");
+    if (u.room)
+        printf("room      %llu \"%s\" (%s)\n", (unsigned long long)u.room, room_name, rs);
+    else
+        printf("room      none\n");
+    if (in_match)
+        printf("match     %llu on game:%u\n", (unsigned long long)match, game);
+    else
+        printf("match     none\n");
+    return EXIT_OK;
+}
+
+static const char HELP[] =
+    "usage: clusterctl [global options] COMMAND [args]   (COMMAND --help for its own help)\n"
+    "The game server cluster's operator tool: reads the Redis registry and talks to the\n"
+    "daemons' admin endpoints (ADMIN_ADDR), never to a client port.\n"
+    "\n"
+    "commands:\n"
+    "  status [--json]                 every live server of the registry\n"
+    "  drain ID|TYPE:ID [--timeout S]  graceful stop of one daemon; waits until it deregistered\n"
+    "  kick USER [--reason TEXT]       disconnect a player (user id or username)\n"
+    "  who USER [--json]               where a player is connected and playing\n"
+    "  log-level ID|TYPE:ID [LEVEL]    show or set a daemon's log level\n"
+    "\n"
+    "global options (before COMMAND):\n"
+    "  --redis-url URL    redis://[:pw@]host[:port][/db] (env REDIS_URL; default redis://127.0.0.1:6379)\n"
+    "  --prefix P         key prefix of the cluster (env REDIS_PREFIX; default none)\n"
+    "  --http-timeout-ms N  admin endpoint timeout (default 5000)\n"
+    "\n"
+    "exit status: 0 done, 1 failed (not found, refused, timed out), 2 usage error\n";
+
+int main(int argc, char **argv)
+{
+    ctl_t c = {
+        .redis_url = getenv("REDIS_URL") && *getenv("REDIS_URL") ? getenv("REDIS_URL") : "redis://127.0.0.1:6379",
+        .prefix = getenv("REDIS_PREFIX") ? getenv("REDIS_PREFIX") : "",
+        .http_timeout_ms = 5000,
+    };
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(HELP, stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--redis-url") == 0 && i + 1 < argc) {
+            c.redis_url = argv[++i];
+        } else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc) {
+            c.prefix = argv[++i];
+        } else if (strcmp(argv[i], "--http-timeout-ms") == 0 && i + 1 < argc) {
+            c.http_timeout_ms = atoi(argv[++i]);
+            if (c.http_timeout_ms <= 0)
+                die_usage("--http-timeout-ms must be positive");
+        } else {
+            die_usage("unknown option \"%s\"", argv[i]);
+        }
+    }
+    if (i == argc)
+        die_usage("no command");
+    const char *name = argv[i];
+    int cargc = argc - i - 1;
+    char **cargv = argv + i + 1;
+    static const struct {
+        const char *name;
+        int (*fn)(ctl_t *, int, char **);
+        const char *help;
+    } COMMANDS[] = {
+        {"status", cmd_status, STATUS_HELP},
+        {"drain", cmd_drain, DRAIN_HELP},
+        {"kick", cmd_kick, KICK_HELP},
+        {"who", cmd_who, WHO_HELP},
+        {"log-level", cmd_log_level, LOG_LEVEL_HELP},
+    };
+    for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++) {
+        if (strcmp(name, COMMANDS[k].name) != 0)
+            continue;
+        if (want_help(cargc, cargv)) {
+            fputs(COMMANDS[k].help, stdout);
+            return EXIT_OK;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+            fail("curl_global_init failed");
+            return EXIT_FAILED;
+        }
+        c.rc = redis_open(&c);
+        int rc = COMMANDS[k].fn(&c, cargc, cargv);
+        redisFree(c.rc);
+        curl_global_cleanup();
+        return rc;
+    }
+    die_usage("unknown command \"%s\"", name);
+}

@@ -1,0 +1,419 @@
+/* test_match_fail: failures under running matches (issue 4), through the real cluster:
+ * - a game daemon killed -9 mid-match: MATCH_ABORTED to every player within 3 s, NOT_IN_GAME
+ *   after, the room waiting again and startable on the other daemon, the dead daemon out of
+ *   the placement counts, no half-written record;
+ * - SIGTERM with a long drain: status 3, new matches placed elsewhere, the running match plays
+ *   to its end and is recorded, then the daemon deregisters and exits 0;
+ * - SIGTERM with a short drain: MATCH_ABORTED, recorded 'aborted' with its players, room
+ *   waiting, exit 0; a start meanwhile with no other daemon: SERVICE_UNAVAILABLE;
+ * - PostgreSQL down when a match ends: recorded once it is back, exactly once. */
+#include "lobby_util.h"
+
+static char RUN[8];
+
+static void players_on(player_t *pl, player_t **ps, int n, const char *scen, const cluster_t *cl)
+{
+    for (int i = 0; i < n; i++) {
+        p_init(&pl[i], RUN, scen, i, cl->port[i % cl->ngw]);
+        ps[i] = &pl[i];
+    }
+    p_signup_all(ps, n);
+}
+
+static int placement_has(uint32_t game)
+{
+    redisReply *r = redisCommand(h_redis(), "HEXISTS %splacement:Game %u", h_prefix(), game);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER);
+    int v = (int)r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+static int game_listed(uint32_t game)
+{
+    redisReply *r = redisCommand(h_redis(), "LRANGE %sServer:Game 0 -1", h_prefix());
+    CHECK(r && r->type == REDIS_REPLY_ARRAY);
+    int found = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (strtoul(r->element[i]->str, NULL, 10) == game)
+            found = 1;
+    freeReplyObject(r);
+    return found;
+}
+
+static int key_exists(const char *fmt, uint32_t id)
+{
+    char k[128];
+    snprintf(k, sizeof k, fmt, id);
+    redisReply *r = redisCommand(h_redis(), "EXISTS %s%s", h_prefix(), k);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER);
+    int v = (int)r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* No half-written match: no row at all, or the matches row with all n player rows (and then
+ * 'aborted' unless want_outcome says otherwise). Returns 1 if a record exists. */
+static int check_whole_or_none(uint64_t match, int n, const char *want_outcome, int line)
+{
+    lu_rec_t rec = lu_pg_record(match);
+    if (!rec.found && rec.nplayers == 0)
+        return 0;
+    if (!rec.found || rec.nplayers != n)
+        lu_die(line, "half-written record of match %llu: matches row %s, %d player rows (expected %d)",
+               (unsigned long long)match, rec.found ? "present" : "missing", rec.nplayers, n);
+    if (want_outcome && strcmp(rec.outcome, want_outcome) != 0)
+        lu_die(line, "match %llu recorded as %s, expected %s", (unsigned long long)match, rec.outcome,
+               want_outcome);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *const LONG_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=60000", "WAVE_GAP_MS=200",
+                                       "WAVE_BASE_MONSTERS=1", "DRAIN_TIMEOUT_MS=500", NULL};
+
+static void scenario_kill9(void)
+{
+    cluster_t cl;
+    lu_cluster_init(&cl, "kill");
+    lu_add_lobby(&cl, NULL);
+    lu_add_game(&cl, LONG_ENV);
+    lu_add_game(&cl, LONG_ENV);
+    lu_add_gateway(&cl);
+    lu_add_gateway(&cl);
+    lu_wait_links(&cl);
+    player_t pl[4];
+    player_t *ps[4];
+    players_on(pl, ps, 4, "kill", &cl);
+    uint64_t room = ps_room(ps, 4);
+    uint32_t game = 0;
+    uint64_t match = ps_start(ps, 4, &game);
+    int gi = lu_game_index(&cl, game);
+    CHECK(gi >= 0);
+    uint32_t other = cl.game_id[1 - gi];
+    CHECK(lu_wait_game_field(game, "games", 1, 2000) >= 0);
+    ps_play(ps, 4, 1500, NULL, NULL);
+    for (int i = 0; i < 4; i++)
+        CHECK(ps[i]->n_updates > 0 && !ps[i]->over && !ps[i]->aborted);
+
+    uint64_t t_kill = h_now_ms();
+    h_kill(cl.game[gi], SIGKILL);
+    CHECK_EQ(h_wait_exit(cl.game[gi], 3000), -1); /* killed by the signal */
+    if (ps_wait(ps, 4, cond_aborted, NULL, 5000) < 0)
+        DIE("not every player got MATCH_ABORTED within 5 s of kill -9");
+    int worst = 0;
+    for (int i = 0; i < 4; i++) {
+        int ms = (int)(ps[i]->aborted_ms - t_kill);
+        if (ms > worst)
+            worst = ms;
+        if (ms > 3000)
+            DIE("%s: MATCH_ABORTED %d ms after kill -9 (limit 3000)", ps[i]->name, ms);
+        CHECK_EQ(ps[i]->aborted->match_id, match);
+        CHECK_EQ(ps[i]->n_aborted, 1);
+        CHECK(ps[i]->over == NULL);
+    }
+    /* game packets are refused at the gateway now */
+    for (int i = 0; i < 4; i++) {
+        GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
+        ERR_CALL(ps[i], GAME_SNAPSHOT_REQUEST, &rq.base, NOT_IN_GAME);
+        PlayerPositionUpdate mv = PLAYER_POSITION_UPDATE__INIT;
+        Vec2 v = VEC2__INIT;
+        v.x = 50;
+        v.y = 50;
+        mv.pos = &v;
+        ERR_CALL(ps[i], PLAYER_POSITION_UPDATE, &mv.base, NOT_IN_GAME);
+    }
+    if (ps_wait(ps, 4, cond_has_event, "match_aborted", 3000) < 0)
+        DIE("not every player got ROOM_UPDATE match_aborted");
+    int room_ms = 0;
+    for (int i = 0; i < 4; i++) {
+        const lu_room_ev_t *e = p_last_event(ps[i], "match_aborted");
+        if (e->status != ROOM_STATUS__WAITING || e->match != 0 || e->nmembers != 4 || e->nready != 0)
+            DIE("%s: ROOM_UPDATE match_aborted: status=%d match=%llu members=%d ready=%d", ps[i]->name,
+                e->status, (unsigned long long)e->match, e->nmembers, e->nready);
+        if ((int)(e->at_ms - t_kill) > room_ms)
+            room_ms = (int)(e->at_ms - t_kill);
+    }
+    if (placement_has(game))
+        DIE("placement:Game still has an entry for the dead game daemon %u", game);
+    CHECK_EQ(key_exists("game:%u:matches", game), 0);
+    CHECK_EQ(key_exists("game:%u:inbox", game), 0);
+    printf("kill -9: every player got MATCH_ABORTED(match %llu) within %d ms (limit 3000), game packets then "
+           "NOT_IN_GAME, ROOM_UPDATE match_aborted (WAITING, nobody ready) within %d ms; placement:Game has "
+           "no entry for the dead daemon %u\n",
+           (unsigned long long)match, worst, room_ms, game);
+
+    /* start again at once: it must go to the live daemon */
+    for (int i = 0; i < 4; i++)
+        p_ready(ps[i]);
+    uint64_t t_restart = h_now_ms();
+    StartGameRequest sq = START_GAME_REQUEST__INIT;
+    res_t r = p_call(ps[0], PACKET_TYPE__START_GAME_REQUEST, &sq.base);
+    if (r.rc != 0 || r.type != PACKET_TYPE__START_GAME_RESPONSE) {
+        char what[300];
+        res_describe(&r, what, sizeof what);
+        DIE("START_GAME after the kill: %s", what);
+    }
+    StartGameResponse *so = start_game_response__unpack(NULL, r.len, r.p);
+    CHECK(so != NULL);
+    uint32_t placed = so->game_server_id;
+    uint64_t match2 = so->match_id;
+    start_game_response__free_unpacked(so, NULL);
+    res_free(&r);
+    if (placed != other)
+        DIE("START_GAME %d ms after kill -9 placed match %llu on game %u (the dead one is %u, the live one "
+            "%u)",
+            (int)(t_restart - t_kill), (unsigned long long)match2, placed, game, other);
+    if (ps_wait(ps, 4, cond_started, &match2, 5000) < 0)
+        DIE("no MATCH_START for the restarted match %llu on game %u", (unsigned long long)match2, other);
+    printf("kill -9: ready+start %d ms after the kill placed match %llu on the live daemon %u; all 4 got "
+           "MATCH_START\n",
+           (int)(t_restart - t_kill), (unsigned long long)match2, other);
+
+    int rec = check_whole_or_none(match, 4, "aborted", __LINE__);
+    printf("kill -9: PostgreSQL has %s for the killed match %llu (no half-written match)\n",
+           rec ? "a complete 'aborted' record" : "no record", (unsigned long long)match);
+    (void)room;
+    for (int i = 0; i < 4; i++)
+        p_free(ps[i]);
+    lu_cluster_down(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *const DRAIN_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=6000", "WAVE_GAP_MS=200",
+                                        "WAVE_BASE_MONSTERS=1", "MONSTER_DAMAGE=0",
+                                        "DRAIN_TIMEOUT_MS=60000", NULL};
+
+static void scenario_drain_long(void)
+{
+    cluster_t cl;
+    lu_cluster_init(&cl, "drain");
+    lu_add_lobby(&cl, NULL);
+    lu_add_game(&cl, DRAIN_ENV);
+    lu_add_game(&cl, DRAIN_ENV);
+    lu_add_gateway(&cl);
+    lu_add_gateway(&cl);
+    lu_wait_links(&cl);
+    player_t pl[4];
+    player_t *ps[4];
+    players_on(pl, ps, 4, "drain", &cl);
+    player_t *a[2] = {ps[0], ps[1]}, *b[2] = {ps[2], ps[3]};
+    uint64_t room_a = ps_room(a, 2);
+    uint64_t room_b = ps_room(b, 2);
+    uint32_t game_a = 0;
+    uint64_t match_a = ps_start(a, 2, &game_a);
+    int gi = lu_game_index(&cl, game_a);
+    CHECK(gi >= 0);
+    ps_play(a, 2, 800, NULL, NULL);
+
+    uint64_t t_term = h_now_ms();
+    h_kill(cl.game[gi], SIGTERM);
+    int st_ms = lu_wait_game_field(game_a, "status", 3, 2000);
+    if (st_ms < 0)
+        DIE("game %u: registry status %lld after SIGTERM (expected 3)", game_a, lu_game_field(game_a, "status"));
+    uint32_t game_b = 0;
+    uint64_t match_b = ps_start(b, 2, &game_b);
+    if (game_b == game_a)
+        DIE("a match was placed on the draining daemon %u", game_a);
+    /* the draining daemon still serves its match */
+    GameSnapshotResponse *snap = p_snapshot(a[0]);
+    CHECK_EQ(snap->match_id, match_a);
+    game_snapshot_response__free_unpacked(snap, NULL);
+    printf("drain: SIGTERM -> registry status 3 after %d ms; the next START_GAME went to game %u, not the "
+           "draining %u; the draining daemon still answers its players\n",
+           st_ms, game_b, game_a);
+
+    /* the running match plays to its end */
+    for (;;) {
+        player_t *all[4] = {a[0], a[1], b[0], b[1]};
+        ps_play(all, 4, 100, NULL, NULL);
+        if (a[0]->over && a[1]->over)
+            break;
+        if (a[0]->aborted || a[1]->aborted)
+            DIE("the draining daemon aborted its match (%s) before DRAIN_TIMEOUT_MS",
+                (a[0]->aborted ? a[0] : a[1])->aborted->reason);
+        if (h_now_ms() - t_term > 15000)
+            DIE("no GAME_OVER on the draining daemon");
+    }
+    const GameOver *go = a[0]->over;
+    CHECK_EQ(go->match_id, match_a);
+    CHECK_EQ(go->outcome, MATCH_OUTCOME__TIMEOUT_REACHED);
+    CHECK_EQ(a[1]->over->outcome, go->outcome);
+    int st = h_wait_exit(cl.game[gi], 10000);
+    uint64_t t_exit = h_now_ms();
+    if (st != 0)
+        DIE("draining game daemon exited with %d", st);
+    CHECK_EQ(key_exists("Server:Game:%u", game_a), 0);
+    CHECK_EQ(game_listed(game_a), 0);
+    lu_rec_t rec;
+    CHECK(lu_pg_wait_record(match_a, &rec, 3000) >= 0);
+    lu_check_record_vs_over(&rec, go, game_a, __LINE__);
+    CHECK(lu_log_count2(cl.game[gi], "match_recorded", "attempts=1") >= 1);
+    if (ps_wait(a, 2, cond_has_event, "match_ended", 3000) < 0) {
+        p_dump_events(a[0]);
+        p_dump_events(a[1]);
+        DIE("room %llu: no ROOM_UPDATE match_ended after the drained match", (unsigned long long)room_a);
+    }
+    CHECK_EQ(p_last_event(a[0], "match_ended")->status, ROOM_STATUS__WAITING);
+    /* the other match was not touched */
+    for (int i = 0; i < 2; i++)
+        CHECK(b[i]->aborted == NULL && b[i]->match_id == match_b);
+    printf("drain: the running match %llu played to its end (GAME_OVER %s at %u ms) and was recorded (%s, 2 "
+           "players); the daemon then deregistered (hash and list entry gone) and exited 0, %llu ms after "
+           "SIGTERM; the match on game %u went on\n",
+           (unsigned long long)match_a, outcome_name(go->outcome), go->duration_ms, rec.outcome,
+           (unsigned long long)(t_exit - t_term), game_b);
+    (void)room_b;
+    for (int i = 0; i < 4; i++)
+        p_free(ps[i]);
+    lu_cluster_down(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *const DRAIN_SHORT_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=60000",
+                                              "WAVE_GAP_MS=200", "WAVE_BASE_MONSTERS=1", "MONSTER_DAMAGE=0",
+                                              "DRAIN_TIMEOUT_MS=1000", NULL};
+
+static void scenario_drain_timeout(void)
+{
+    cluster_t cl;
+    lu_cluster_init(&cl, "drainto");
+    lu_add_lobby(&cl, NULL);
+    int gi = lu_add_game(&cl, DRAIN_SHORT_ENV);
+    lu_add_gateway(&cl);
+    lu_add_gateway(&cl);
+    lu_wait_links(&cl);
+    player_t pl[3];
+    player_t *ps[3];
+    players_on(pl, ps, 3, "dto", &cl);
+    player_t *a[2] = {ps[0], ps[1]};
+    uint64_t room_a = ps_room(a, 2);
+    (void)ps_room(&ps[2], 1);
+    uint32_t game = 0;
+    uint64_t match = ps_start(a, 2, &game);
+    CHECK_EQ(game, cl.game_id[gi]);
+    ps_play(a, 2, 800, NULL, NULL);
+
+    uint64_t t_term = h_now_ms();
+    h_kill(cl.game[gi], SIGTERM);
+    CHECK(lu_wait_game_field(game, "status", 3, 2000) >= 0);
+    {
+        StartGameRequest rq = START_GAME_REQUEST__INIT;
+        ERR_CALL(ps[2], START_GAME_REQUEST, &rq.base, SERVICE_UNAVAILABLE);
+    }
+    if (ps_wait(a, 2, cond_aborted, NULL, 8000) < 0)
+        DIE("no MATCH_ABORTED after the drain timeout");
+    int ab_ms = (int)(a[0]->aborted_ms - t_term);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(a[i]->aborted->match_id, match);
+        CHECK(a[i]->over == NULL);
+        CHECK((int)(a[i]->aborted_ms - t_term) >= 900);
+    }
+    if (ps_wait(a, 2, cond_has_event, "match_aborted", 3000) < 0)
+        DIE("room %llu: no ROOM_UPDATE match_aborted after the drain timeout", (unsigned long long)room_a);
+    CHECK_EQ(p_last_event(a[0], "match_aborted")->status, ROOM_STATUS__WAITING);
+    int st = h_wait_exit(cl.game[gi], 10000);
+    if (st != 0)
+        DIE("game daemon exited with %d after the drain timeout", st);
+    uint64_t t_exit = h_now_ms();
+    lu_rec_t rec;
+    CHECK(lu_pg_wait_record(match, &rec, 3000) >= 0);
+    CHECK(check_whole_or_none(match, 2, "aborted", __LINE__));
+    printf("drain timeout: SIGTERM -> status 3, START_GAME elsewhere SERVICE_UNAVAILABLE (no other daemon), "
+           "MATCH_ABORTED %d ms after SIGTERM (DRAIN_TIMEOUT_MS=1000), recorded 'aborted' with %d player rows, "
+           "room WAITING (match_aborted), exit 0 after %llu ms\n",
+           ab_ms, rec.nplayers, (unsigned long long)(t_exit - t_term));
+    for (int i = 0; i < 3; i++)
+        p_free(ps[i]);
+    lu_cluster_down(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *const PGDOWN_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=5000", "WAVE_GAP_MS=200",
+                                         "WAVE_BASE_MONSTERS=1", "MONSTER_DAMAGE=0",
+                                         "DRAIN_TIMEOUT_MS=500", NULL};
+
+static void scenario_pg_down(void)
+{
+    cluster_t cl;
+    lu_cluster_init(&cl, "pgdown");
+    lu_add_lobby(&cl, NULL);
+    int gi = lu_add_game(&cl, PGDOWN_ENV);
+    lu_add_gateway(&cl);
+    lu_wait_links(&cl);
+    player_t pl[2];
+    player_t *ps[2];
+    players_on(pl, ps, 2, "pgd", &cl);
+    (void)ps_room(ps, 2);
+    uint32_t game = 0;
+    uint64_t match = ps_start(ps, 2, &game);
+    ps_play(ps, 2, 3500, NULL, NULL);
+    CHECK(!ps[0]->over);
+    h_pg_stop();
+    uint64_t t_down = h_now_ms();
+    ps_play(ps, 2, 8000, cond_over, NULL);
+    if (!ps[0]->over || !ps[1]->over)
+        DIE("no GAME_OVER");
+    const GameOver *go = ps[0]->over;
+    CHECK_EQ(go->match_id, match);
+    char needle[64];
+    snprintf(needle, sizeof needle, "match=%llu", (unsigned long long)match);
+    uint64_t t0 = h_now_ms();
+    while (lu_log_count2(cl.game[gi], "match_record_retry", needle) == 0) {
+        if (h_now_ms() - t0 > 6000)
+            DIE("the game daemon never logged a failed record attempt while PostgreSQL was down");
+        h_sleep_ms(50);
+    }
+    if (ps_wait(ps, 2, cond_has_event, "match_ended", 3000) < 0)
+        DIE("room not back to waiting while PostgreSQL is down");
+    h_sleep_ms(2500);
+    int retries = lu_log_count2(cl.game[gi], "match_record_retry", needle);
+    h_pg_start();
+    uint64_t t_up = h_now_ms();
+    lu_rec_t rec;
+    int ms = lu_pg_wait_record(match, &rec, 15000);
+    if (ms < 0)
+        DIE("match %llu not recorded within 15 s of PostgreSQL coming back", (unsigned long long)match);
+    lu_check_record_vs_over(&rec, go, game, __LINE__);
+    h_sleep_ms(2500);
+    PGconn *db = lu_pg();
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)match);
+    long long nm = lu_pg_num(db, "SELECT count(*) FROM matches WHERE id = $1", id);
+    long long np = lu_pg_num(db, "SELECT count(*) FROM match_players WHERE match_id = $1", id);
+    PQfinish(db);
+    CHECK_EQ(nm, 1);
+    CHECK_EQ(np, 2);
+    CHECK_EQ(lu_log_count2(cl.game[gi], "match_recorded", needle), 1);
+    printf("pg down: PostgreSQL stopped %llu ms before GAME_OVER (%s), down %llu ms; %d failed attempts logged "
+           "meanwhile; recorded %d ms after it returned, exactly once (1 matches row, 2 player rows, one "
+           "match_recorded), values equal GAME_OVER\n",
+           (unsigned long long)(ps[0]->over_ms - t_down), outcome_name(go->outcome),
+           (unsigned long long)(t_up - t_down), retries, ms);
+    for (int i = 0; i < 2; i++)
+        p_free(ps[i]);
+    lu_cluster_down(&cl);
+}
+
+int main(int argc, char **argv)
+{
+    h_init("match_fail");
+    lu_run_tag(RUN, sizeof RUN);
+    h_pg_start();
+    uint64_t t0 = h_now_ms();
+    const char *only = argc > 1 ? argv[1] : "";
+    if (!*only || strcmp(only, "kill") == 0)
+        scenario_kill9();
+    if (!*only || strcmp(only, "drain") == 0)
+        scenario_drain_long();
+    if (!*only || strcmp(only, "drainto") == 0)
+        scenario_drain_timeout();
+    if (!*only || strcmp(only, "pgdown") == 0)
+        scenario_pg_down();
+    printf("test_match_fail: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
+    return 0;
+}
