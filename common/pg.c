@@ -80,6 +80,8 @@ typedef struct pg_conn {
     ino_t poll_ino;
     int poll_events;   /* what poll is started with; 0 after an error stopped it */
     uv_timer_t timer;  /* backoff (down), connect timeout, query or migration step timeout */
+    uv_getaddrinfo_t gai; /* resolving the host name before a connect */
+    int resolving;
     unsigned backoff_ms;
     int failures;      /* failed connects since the last success */
     int flushing;      /* PQflush returned 1: still bytes to send */
@@ -91,6 +93,7 @@ typedef struct pg_conn {
 struct pg_pool {
     uv_loop_t *loop;
     char *conninfo;
+    char *resolve_host;       /* a host name libpq would resolve synchronously; NULL if none */
     int size;
     uint64_t queue_timeout_ms;
     uint64_t query_timeout_ms;
@@ -169,6 +172,7 @@ static void maybe_free(pg_pool_t *p)
     xfree(p->applied);
     xfree(p->conns);
     xfree(p->conninfo);
+    xfree(p->resolve_host);
     xfree(p);
 }
 
@@ -442,13 +446,15 @@ static void conn_lost(pg_conn_t *c, const char *why)
     schedule_reconnect(c);
 }
 
-static void start_connect(pg_conn_t *c)
+static void connect_to(pg_conn_t *c, const char *hostaddr)
 {
     pg_pool_t *p = c->p;
     /* expand_dbname: the conninfo (or URI) given as dbname is expanded into its parts;
-     * fallback_application_name comes first so the conninfo can override it. */
-    const char *const keys[] = {"fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {"cluster", p->conninfo, NULL};
+     * fallback_application_name comes first so the conninfo can override it; a hostaddr we
+     * resolved comes last, so libpq connects there without resolving the host itself (it
+     * keeps `host` for authentication and TLS). */
+    const char *const keys[] = {"fallback_application_name", "dbname", hostaddr ? "hostaddr" : NULL, NULL};
+    const char *const vals[] = {"cluster", p->conninfo, hostaddr, NULL};
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (!c->pg) {
         log_error("pg_connect_failed", "conn=%d error=\"out of memory\"", c->idx);
@@ -463,6 +469,62 @@ static void start_connect(pg_conn_t *c)
         return;
     }
     uv_timer_start(&c->timer, on_conn_timer, CONNECT_TIMEOUT_MS, 0);
+}
+
+/* libpq resolves host names with a blocking getaddrinfo inside PQconnectPoll: resolve them
+ * first in libuv's thread pool, then hand libpq the address. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    pg_conn_t *c = req->data;
+    pg_pool_t *p = c->p;
+    c->resolving = 0;
+    p->nhandles--;
+    if (p->closing) {
+        if (res)
+            uv_freeaddrinfo(res);
+        maybe_free(p);
+        return;
+    }
+    if (status < 0 || !res) {
+        c->failures++;
+        if (c->failures == 1 || c->failures % 20 == 0)
+            log_warn("pg_resolve_failed", "conn=%d host=%s error=%s failures=%d", c->idx,
+                     p->resolve_host, uv_strerror(status), c->failures);
+        if (res)
+            uv_freeaddrinfo(res);
+        schedule_reconnect(c);
+        return;
+    }
+    char ip[64];
+    if (res->ai_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof ip);
+    else
+        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof ip);
+    uv_freeaddrinfo(res);
+    connect_to(c, ip);
+}
+
+static void start_connect(pg_conn_t *c)
+{
+    pg_pool_t *p = c->p;
+    if (!p->resolve_host) {
+        connect_to(c, NULL);
+        return;
+    }
+    if (c->resolving)
+        return;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    c->gai.data = c;
+    c->resolving = 1;
+    p->nhandles++; /* the pool outlives the request */
+    if (uv_getaddrinfo(p->loop, &c->gai, on_resolved, p->resolve_host, NULL, &hints) != 0) {
+        c->resolving = 0;
+        p->nhandles--;
+        schedule_reconnect(c);
+    }
 }
 
 static void conn_up(pg_conn_t *c)
@@ -863,6 +925,21 @@ pg_pool_t *pg_pool_new(uv_loop_t *loop, const pg_opts_t *opts)
             PQfreemem(errmsg);
         return NULL;
     }
+    /* One host given by name (not an address, not a socket folder, not a list) and no
+     * hostaddr: we resolve it ourselves, without blocking the loop. */
+    const char *host = NULL, *hostaddr = NULL;
+    for (PQconninfoOption *o = parsed; o->keyword; o++) {
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+    }
+    char *resolve_host = NULL;
+    if (host && *host && host[0] != '/' && !strchr(host, ',') && !(hostaddr && *hostaddr)) {
+        unsigned char buf[sizeof(struct in6_addr)];
+        if (uv_inet_pton(AF_INET, host, buf) != 0 && uv_inet_pton(AF_INET6, host, buf) != 0)
+            resolve_host = xstrdup(host);
+    }
     PQconninfoFree(parsed);
 
     pg_migration_t *migs = NULL;
@@ -876,6 +953,7 @@ pg_pool_t *pg_pool_new(uv_loop_t *loop, const pg_opts_t *opts)
                 log_error("pg_bad_migrations", "error=\"duplicate version\" version=%d",
                           migs[i].version);
                 xfree(migs);
+                xfree(resolve_host);
                 return NULL;
             }
         for (int i = 0; i < nmigs; i++)
@@ -885,6 +963,7 @@ pg_pool_t *pg_pool_new(uv_loop_t *loop, const pg_opts_t *opts)
     pg_pool_t *p = xcalloc(1, sizeof *p);
     p->loop = loop;
     p->conninfo = xstrdup(opts->conninfo ? opts->conninfo : "");
+    p->resolve_host = resolve_host;
     p->size = opts->size > 0 ? opts->size : DEFAULT_SIZE;
     p->queue_timeout_ms = opts->queue_timeout_ms > 0 ? (uint64_t)opts->queue_timeout_ms
                                                      : DEFAULT_QUEUE_TIMEOUT_MS;
@@ -976,6 +1055,8 @@ void pg_pool_close(pg_pool_t *p)
             log_info("pg_down", "conn=%d error=\"closed\"", c->idx);
         conn_reset(c);
         c->state = C_DOWN;
+        if (c->resolving)
+            uv_cancel((uv_req_t *)&c->gai); /* on_resolved still runs, with UV_ECANCELED */
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
         c->timer.data = p;
     }

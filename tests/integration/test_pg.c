@@ -492,6 +492,31 @@ static void scenario_restart(pg_pool_t *p)
 
 /* libpq moves on to the next host with a new socket (usually with the same descriptor
  * number): the pool must follow it. */
+/* A host given by name: the pool resolves it in libuv's thread pool (libpq would block the
+ * loop in getaddrinfo) and connects to the address; an unknown name fails and is retried. */
+static void scenario_host_name(void)
+{
+    char ci[256];
+    snprintf(ci, sizeof ci, "host=localhost port=%d user=postgres dbname=cluster", h_pg_port());
+    pg_opts_t o = opts_for(2, MIGS, NMIGS);
+    o.conninfo = ci;
+    pg_pool_t *p = pg_pool_new(&loop, &o);
+    int ms = run_until(pool_is_ready, p, 5000);
+    CHECK(ms >= 0);
+    qres_t r = q_sync(p, "SELECT inet_server_port()", 0, NULL);
+    CHECK(r.ok);
+    CHECK_EQ(atoi(r.val[0]), h_pg_port());
+    close_and_drain(p);
+
+    snprintf(ci, sizeof ci, "host=no-such-host.invalid port=%d user=postgres dbname=cluster", h_pg_port());
+    o.conninfo = ci;
+    p = pg_pool_new(&loop, &o);
+    CHECK(p != NULL);
+    CHECK(run_until(pool_is_ready, p, 500) < 0);
+    close_and_drain(p); /* with a resolution possibly in flight */
+    printf("host_name: 'localhost' resolved off the loop, ready in %d ms; an unknown name stays unready\n", ms);
+}
+
 static void scenario_host_list(void)
 {
     char ci[256];
@@ -612,6 +637,7 @@ int main(void)
     CHECK(run_until(pool_is_ready, p, 10000) >= 0);
     scenario_concurrency(p);
     scenario_host_list();
+    scenario_host_name();
     scenario_callbacks();
     scenario_timeouts();
     scenario_restart(p);
