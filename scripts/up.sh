@@ -6,7 +6,7 @@
 # Installs deps, builds build/ (RelWithDebInfo), starts Redis (.local/redis, port REDIS_PORT=6390)
 # unless REDIS_URL is set, PostgreSQL (.local/pg, port PG_PORT=5440) unless DATABASE_URL is set,
 # then gatewayd (127.0.0.1:GATEWAY_PORT, default 7000), lobbyd and two gamed (ephemeral ports),
-# logs in .local/logs/. When the registry lists 2 games and 1 lobby, runs the echo bot
+# logs in .local/logs/. When the registry lists 2 games and 1 lobby, runs the echo bot, then the lobby bot
 # scenario against the gateway, prints its result, the registry and the daemon logs' tails.
 # With --once, or when stdin is not a terminal, stops everything and exits with the bot's exit
 # status; otherwise keeps the cluster running until Ctrl-C. Only what this script started is
@@ -232,6 +232,15 @@ if [[ -s $LOCAL/bot.json ]]; then
   echo "---- .local/bot.json"
   cat "$LOCAL/bot.json"; echo
 fi
+# The lobby path too: accounts in PostgreSQL (argon2id), sessions and rooms in Redis, starts
+# placed on the game daemons.
+LOBBY_BOTS=${LOBBY_BOTS:-10}
+say "bot: --scenario lobby --bots $LOBBY_BOTS --duration 8 (register, log in, rooms, ready, start, chat, leave)"
+LOBBY_RC=0
+"$BOT" --scenario lobby --gateway "$GATEWAY_ADDR" --bots "$LOBBY_BOTS" --duration 8 \
+  --json "$LOCAL/bot-lobby.json" </dev/null 2>&1 | tee "$LOGS/bot-lobby.log" || LOBBY_RC=${PIPESTATUS[0]}
+say "lobby bot exited with status $LOBBY_RC"
+[[ $BOT_RC -ne 0 ]] || BOT_RC=$LOBBY_RC
 
 # ---------------------------------------------------------------- registry + logs
 print_registry() {
