@@ -44,6 +44,8 @@ struct client {
     uint32_t next_seq;
     uint8_t wrapped;        /* seqs went past 2^32-1: skip those still pending */
     uint8_t connect_started;
+    uint8_t has_source;
+    struct sockaddr_storage source;
     uint8_t connected;
     uint8_t closing;        /* client_close was called */
     int connect_status;     /* libuv error of a failed connect, for CLIENT_EV_CLOSED */
@@ -315,6 +317,14 @@ static void on_connected(conn_t *conn, int status)
         c->ev_cb(c, CLIENT_EV_CONNECTED, 0, c->ev_ud);
 }
 
+void client_set_source(client_t *c, const struct sockaddr *src)
+{
+    size_t n = src->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    memset(&c->source, 0, sizeof c->source);
+    memcpy(&c->source, src, n);
+    c->has_source = 1;
+}
+
 int client_connect(client_t *c, const char *host, int port, client_event_cb cb, void *ud)
 {
     if (c->connect_started || c->closing)
@@ -326,7 +336,9 @@ int client_connect(client_t *c, const char *host, int port, client_event_cb cb, 
     c->connect_started = 1;
     c->conn = conn_new(c->cl, CLIENT_WQ_MAX, on_read, on_conn_closed, c);
     c->handles++;
-    rc = conn_connect(c->conn, (const struct sockaddr *)&ss, on_connected);
+    rc = c->has_source ? conn_bind(c->conn, (const struct sockaddr *)&c->source) : 0;
+    if (rc == 0)
+        rc = conn_connect(c->conn, (const struct sockaddr *)&ss, on_connected);
     if (rc) {
         /* no event for a connect that never started: the close callback stays quiet */
         c->ev_cb = NULL;

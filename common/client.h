@@ -53,6 +53,11 @@ client_t *client_new(uv_loop_t *loop, conn_loop_t *cl, uint32_t max_frame);
 /* Starts connecting to a numeric IPv4/IPv6 host. Returns 0, then cb reports
  * CLIENT_EV_CONNECTED or CLIENT_EV_CLOSED; or a negative libuv error code, and cb is never
  * called. A client connects once: a second call returns UV_EALREADY. */
+/* Connects from this local address (port 0: any free port) instead of the kernel's choice:
+ * to hold more connections than one source address's ephemeral ports allow. Call before
+ * client_connect; a bind failure is returned by client_connect. */
+void client_set_source(client_t *c, const struct sockaddr *src);
+
 int client_connect(client_t *c, const char *host, int port, client_event_cb cb, void *ud)
     __attribute__((warn_unused_result));
 

@@ -43,6 +43,8 @@ conn_t *conn_new(conn_loop_t *cl, size_t wq_max, conn_read_cb on_read, conn_clos
                  void *data);
 /* Accepts a pending connection of `server` into c and starts reading. On error c is closed. */
 int conn_accept(conn_t *c, uv_stream_t *server) __attribute__((warn_unused_result));
+/* Binds an unconnected conn to a local (source) address, port 0: any free port. */
+int conn_bind(conn_t *c, const struct sockaddr *src) __attribute__((warn_unused_result));
 /* Connects to addr; reads start once connected. */
 int conn_connect(conn_t *c, const struct sockaddr *addr, conn_connect_cb cb)
     __attribute__((warn_unused_result));

@@ -1,5 +1,6 @@
 /* bot: the load-test client's shared state: the run, its bots, the counters every scenario
- * fills, and the scenario interface (main.c runs the bots, scenario_*.c drive them, report.c
+ * fills, and the scenario interface (main.c runs the bots, scenario_*.c drive them, session.c
+ * holds what the account scenarios share, status.c prints the live status line, report.c
  * prints the results). */
 #ifndef CLUSTER_BOT_H
 #define CLUSTER_BOT_H
@@ -16,6 +17,7 @@
 typedef enum { BOT_IDLE = 0, BOT_CONNECTING, BOT_CONNECTED, BOT_GONE } bot_state_t;
 
 typedef struct bot bot_t;
+typedef struct scenario scenario_t;
 
 /* One request slot of an echo bot: with --pipeline K a bot has K lanes, each with at most one
  * request in flight. The lane is the request's callback context, so nothing is allocated per
@@ -32,14 +34,41 @@ struct bot {
     client_t *c;
     uint32_t index;
     bot_state_t state;
+    uint16_t gw; /* index in run.gws */
     lane_t *lanes;
-    void *sc; /* the scenario's per-bot state (lobby, match) */
+    const scenario_t *scenario; /* the run's, or the one --mix gave this bot */
+    void *sc; /* the scenario's per-bot state (login, lobby, match, idle) */
 };
 
 #define ERR_CODES 64 /* error codes counted by value; larger ones go to the last slot */
 #define MAX_SERVERS 256
 #define WHEEL_SLOTS 4096 /* pacing wheel, 1 ms per slot */
+#define MAX_GATEWAYS 64
+#define MAX_SCENARIOS 8
 
+/* One gateway address of --gateway; bot i goes to gateway i % ngws. */
+typedef struct gateway {
+    char text[300]; /* as given: HOST:PORT */
+    char host[256]; /* numeric */
+    int port;
+    uint64_t bots, connected, connect_failed, disconnects;
+} gateway_t;
+
+/* A scenario in this run, with its weight in --mix and the bots it drives. */
+typedef struct scen_use {
+    const scenario_t *sc;
+    uint32_t weight, bots;
+} scen_use_t;
+
+/* One second of the live status (also kept for the report's timeline). */
+typedef struct sample {
+    double t_s;         /* since the start */
+    uint64_t connected; /* connections open at that moment */
+    uint64_t ok;        /* ok responses in that second */
+    double rps;         /* ok responses per second over that second */
+    uint64_t p99_us;    /* of that second's ok responses, 0 when none */
+    uint64_t errors;    /* unexpected errors so far */
+} sample_t;
 typedef struct server_count {
     uint32_t id;
     int served_by;
@@ -95,16 +124,20 @@ typedef struct stats {
     hist_t match_duration_us;  /* GAME_OVER duration_ms, per distinct match */
 } stats_t;
 
-typedef struct scenario scenario_t;
-
 typedef struct run {
     /* settings */
-    const scenario_t *scenario;
-    char host[256];
-    int port;
-    char gateway[300];
+    const scenario_t *scenario; /* SCENARIO_MIX when the bots run several */
+    scen_use_t used[MAX_SCENARIOS];
+    int nused;
+    uint32_t account_bots; /* bots of scenarios that log in */
+    char gateway[1024];    /* --gateway as given (comma list) */
+    gateway_t gws[MAX_GATEWAYS];
+    int ngws;
     uint32_t nbots, pipeline, payload_len, max_frame;
     uint64_t duration_ms, connect_rate, rate, seed, timeout_ms;
+    uint64_t max_requests; /* --count: stop after this many requests, 0 = no limit */
+    uint64_t ping_ms;      /* idle: PING interval */
+    int status;            /* live status line: 0 off, 1 rewritten in place (tty), 2 plain */
     EchoTarget target;
     const char *json_path;
     /* lobby settings */
@@ -116,7 +149,7 @@ typedef struct run {
     /* loop */
     uv_loop_t *loop;
     conn_loop_t *cl;
-    uv_timer_t ramp_timer, stop_timer, tick_timer, pace_timer;
+    uv_timer_t ramp_timer, stop_timer, tick_timer, pace_timer, status_timer;
     uv_signal_t sigint, sigterm;
     pb_arena_t arena;
     bot_t *bots;
@@ -125,6 +158,8 @@ typedef struct run {
     uint32_t started;      /* bots whose connect was started */
     uint64_t inflight;
     int stopping, finished;
+    int count_reached; /* --count requests went out */
+    uint64_t connected_now; /* connections open now */
     /* pacing */
     uint64_t interval_ns;  /* per lane */
     lane_t *wheel[WHEEL_SLOTS];
@@ -133,30 +168,59 @@ typedef struct run {
     uint64_t t_start, t_first_send, t_stop, t_last_response;
     uint64_t t_all_logged_in; /* lobby: when the last bot's first login succeeded */
     stats_t st;
+    /* the current second (status line), and the seconds so far */
+    hist_t win_latency_us;
+    uint64_t win_ok, win_t_ns;
+    sample_t *samples;
+    uint32_t nsamples, samples_cap;
 } run_t;
 
 extern run_t run;
 
-/* A scenario drives connected bots. Every hook but name and on_connected may be NULL. */
+/* A scenario drives connected bots: those whose bot->scenario it is (all of them, or its share
+ * of --mix). Every hook but name and on_connected may be NULL. */
 struct scenario {
     const char *name;
+    int accounts;                        /* its bots log in (counted in run.account_bots) */
     int (*setup)(const config_t *cfg);   /* after the common options; -1: bad options */
-    void (*start)(void);                 /* once, before the loop runs */
+    void (*start)(void);                 /* once, before the loop runs: set up its bots */
     void (*on_connected)(bot_t *b);
     void (*on_push)(bot_t *b, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
     void (*on_gone)(bot_t *b);           /* the bot's connection closed */
     void (*on_stop)(void);               /* the traffic time is over (drain follows) */
     void (*on_finish)(void);             /* close the scenario's handles */
     void (*cleanup)(void);               /* free memory, after the loop has ended */
+    /* Its own pass conditions, on top of those every run passes (report.c: passed). */
     int (*passed)(void);
 };
 
 extern const scenario_t SCENARIO_ECHO;
+extern const scenario_t SCENARIO_LOGIN;
 extern const scenario_t SCENARIO_LOBBY;
 extern const scenario_t SCENARIO_MATCH;
+extern const scenario_t SCENARIO_IDLE;
+extern const scenario_t SCENARIO_MIX; /* a name only: its bots run the others */
+
+/* main.c */
+uint32_t scenario_bots(const scenario_t *sc); /* bots driven by sc in this run */
+int scenario_used(const scenario_t *sc);
+int run_may_send(void); /* not stopping, --count not reached */
+/* A request went out (counters; stops the run once --count requests went out). */
+void run_note_sent(type_stats_t *ts, uint64_t now);
+/* An ok response with its latency: counters and histograms (overall, its type, this second). */
+void run_note_ok(type_stats_t *ts, uint64_t latency_us);
+/* An ERROR_RESPONSE's code (ERR_CODES when it does not decode) and message. */
+int error_code_of(const uint8_t *payload, size_t len, const char **message);
+/* Counts an error by code: expected (races, back-pressure) or not (a failure). */
+void count_expected(type_stats_t *ts, int code);
+void count_unexpected(type_stats_t *ts, int code);
 
 /* scenario_echo.c */
 void echo_on_pace(uv_timer_t *t);
+
+/* status.c: the live status line, once a second */
+void status_start(void);
+void status_end(void); /* ends the line on a terminal */
 
 /* report.c */
 type_stats_t *type_stats(uint16_t req_type); /* NULL for a type without counters */

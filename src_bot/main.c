@@ -1,12 +1,14 @@
-/* bot: the load-test client: N sessions on one loop drive a scenario against a gateway and
- * report throughput, latency percentiles, errors and which servers answered. This file runs
- * the bots (options, connects, stop and drain); scenario_echo.c, scenario_lobby.c and
- * scenario_match.c drive them, report.c prints the results. */
+/* bot: the load-test client: N sessions on one loop drive a scenario (or a mix of them)
+ * against one or more gateways and report throughput, latency percentiles, errors and which
+ * servers answered. This file runs the bots (options, connects, stop and drain, the shared
+ * counters); scenario_*.c drive them (session.c holds what the account scenarios share),
+ * status.c prints the live status line, report.c the results. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
@@ -22,39 +24,71 @@ run_t run;
 
 static const cfg_opt_t OPTS[] = {
     {"BOT_SCENARIO", CFG_STR, "echo",
-     "scenario to run: echo, lobby or match (short flag --scenario)", 0, 0},
-    {"BOT_GATEWAY", CFG_STR, "127.0.0.1:7000", "gateway HOST:PORT (short flag --gateway)", 0, 0},
+     "scenario to run: echo, login, lobby, match, idle, or mix (bots split by --mix) (short "
+     "flag --scenario)",
+     0, 0},
+    {"BOT_MIX", CFG_STR, "",
+     "scenario mix: NAME=WEIGHT,... of echo, login, lobby, match and idle, e.g. "
+     "echo=5,lobby=3,match=1,idle=1; the bots are split by weight and interleaved (bot i's "
+     "scenario is fixed by the weights alone); needs --scenario mix (short flag --mix)",
+     0, 0},
+    {"BOT_GATEWAY", CFG_STR, "127.0.0.1:7000",
+     "gateway HOST:PORT; several as a comma list (or the flag repeated): bot i connects to "
+     "the (i mod n)-th (short flag --gateway)",
+     0, 0},
     {"BOT_COUNT", CFG_INT, "100", "number of bots, one connection each (short flag --bots)", 1,
      1000000},
     {"BOT_DURATION", CFG_INT, "10",
-     "seconds of traffic after the last connect was started (short flag --duration)", 0,
-     86400},
+     "seconds of traffic after the last connect was started; with --count and no --duration: "
+     "no time limit (short flag --duration)",
+     0, 86400},
+    {"BOT_MAX_REQUESTS", CFG_INT, "0",
+     "stop once this many requests went out in all (whichever comes first with --duration; "
+     "the final LOGOUTs come on top), 0 = no limit (short flag --count)",
+     0, INT64_MAX},
     {"BOT_JSON", CFG_STR, "", "also write the results as JSON to this file (short flag --json)",
      0, 0},
     {"BOT_PAYLOAD", CFG_INT, "32", "echo payload bytes per request (short flag --payload)", 0,
      60000},
     {"BOT_PIPELINE", CFG_INT, "1",
-     "echo requests in flight per bot; the lobby scenario always has one (short flag "
+     "echo requests in flight per bot; the other scenarios always have one (short flag "
      "--pipeline)",
      1, 1024},
     {"BOT_TARGET", CFG_STR, "game", "echo target: lobby or game (short flag --target)", 0, 0},
-    {"BOT_CONNECT_RATE", CFG_INT, "2000", "new connections per second (short flag --connect-rate)",
-     1, 10000000},
+    {"BOT_CONNECT_RATE", CFG_INT, "2000",
+     "ramp-up: new connections per second (short flags --ramp, --connect-rate)", 1, 10000000},
     {"BOT_RATE", CFG_INT, "100",
      "requests per second per bot, 0 = as fast as responses come back; keep it under the "
-     "gateway's RATE_LIMIT. Lobby and match: the least time between two requests of a bot "
-     "(waits in a room and login backoffs come on top) (short flag --rate)",
+     "gateway's RATE_LIMIT. Login, lobby and match: the least time between two requests of a "
+     "bot (waits in a room and login backoffs come on top); idle: unused, see --ping-ms "
+     "(short flag --rate)",
      0, 10000000},
     {"BOT_SEED", CFG_INT, "1",
-     "seed of payloads, send jitter and the lobby bots' choices (short flag --seed)", 0,
-     INT64_MAX},
+     "seed of every random choice: payloads, send jitter, the bots' choices and backoff "
+     "jitter (one PRNG per bot, from the seed and the bot's index): same seed, same choices "
+     "(short flag --seed)",
+     0, INT64_MAX},
     {"BOT_TIMEOUT_MS", CFG_INT, "10000",
      "request timeout; also the drain time at the end (short flag --timeout-ms)", 1, 3600000},
     {"BOT_MAX_FRAME", CFG_INT, "65536", "largest frame payload accepted (short flag --max-frame)",
      16, 16777216},
+    {"BOT_SOURCE_ADDRS", CFG_STR, "",
+     "local addresses to connect from, bot i from the (i mod n)-th, to hold more connections "
+     "than one source IP's ephemeral ports allow: a comma list (127.0.0.1,127.0.0.2) or IPv4 "
+     "ranges (127.0.0.1-127.0.0.8) (short flag --source-addrs)",
+     0, 0},
+    {"BOT_STATUS", CFG_INT, "1",
+     "live status line on stderr once a second (connected, requests/s and p99 over the last "
+     "second, errors so far): rewritten in place on a terminal, one line per second "
+     "otherwise; 0 = none (short flag --quiet sets 0)",
+     0, 1},
+    {"BOT_PING_MS", CFG_INT, "20000",
+     "idle: each connection sends a PING this often (keep it under the gateway's "
+     "IDLE_TIMEOUT_MS) and nothing else (short flag --ping-ms)",
+     10, 3600000},
     {"BOT_USER_PREFIX", CFG_STR, "",
-     "lobby: account names are PREFIX<bot index>, then PREFIX<index>_<n> for the n-th fresh "
-     "account; [A-Za-z0-9_], empty = bot<pid>_ (short flag --user-prefix)",
+     "login, lobby, match: account names are PREFIX<bot index>, then PREFIX<index>_<n> for "
+     "the n-th fresh account; [A-Za-z0-9_], empty = bot<pid>_ (short flag --user-prefix)",
      0, 0},
     {"BOT_ROOM_WAIT_MS", CFG_INT, "1000",
      "lobby: an owner starts once its room is full and all ready, or this long after it got "
@@ -74,8 +108,8 @@ static const cfg_opt_t OPTS[] = {
      "lobby allows CHAT_RATE (5) lines/s (short flag --chat-interval-ms)",
      0, 3600000},
     {"BOT_LOGIN_BACKOFF_MS", CFG_INT, "100",
-     "lobby: first wait before retrying a REGISTER/LOGIN answered BUSY; doubles per BUSY in "
-     "a row up to 32x, with jitter (short flag --login-backoff-ms)",
+     "login, lobby, match: first wait before retrying a REGISTER/LOGIN answered BUSY; "
+     "doubles per BUSY in a row up to 32x, with jitter (short flag --login-backoff-ms)",
      1, 600000},
     {"BOT_MATCH_INTERVAL_MS", CFG_INT, "100",
      "match: least time between two requests of a bot playing a match (a move, an attack or a "
@@ -91,18 +125,23 @@ static const struct {
     const char *env;
 } ALIASES[] = {
     {"--scenario", "BOT_SCENARIO"},
+    {"--mix", "BOT_MIX"},
     {"--gateway", "BOT_GATEWAY"},
     {"--bots", "BOT_COUNT"},
     {"--duration", "BOT_DURATION"},
+    {"--count", "BOT_MAX_REQUESTS"},
     {"--json", "BOT_JSON"},
     {"--payload", "BOT_PAYLOAD"},
     {"--pipeline", "BOT_PIPELINE"},
     {"--target", "BOT_TARGET"},
+    {"--ramp", "BOT_CONNECT_RATE"},
     {"--connect-rate", "BOT_CONNECT_RATE"},
     {"--rate", "BOT_RATE"},
     {"--seed", "BOT_SEED"},
     {"--timeout-ms", "BOT_TIMEOUT_MS"},
     {"--max-frame", "BOT_MAX_FRAME"},
+    {"--source-addrs", "BOT_SOURCE_ADDRS"},
+    {"--ping-ms", "BOT_PING_MS"},
     {"--user-prefix", "BOT_USER_PREFIX"},
     {"--room-wait-ms", "BOT_ROOM_WAIT_MS"},
     {"--create-pct", "BOT_CREATE_PCT"},
@@ -111,16 +150,36 @@ static const struct {
     {"--login-backoff-ms", "BOT_LOGIN_BACKOFF_MS"},
     {"--match-interval-ms", "BOT_MATCH_INTERVAL_MS"},
 };
+#define NALIASES (sizeof ALIASES / sizeof ALIASES[0])
+
+/* Flags without a value: --quiet is --bot-status=0. */
+static const struct {
+    const char *flag;
+    const char *expands_to;
+} SWITCHES[] = {
+    {"--quiet", "--bot-status=0"},
+};
+#define NSWITCHES (sizeof SWITCHES / sizeof SWITCHES[0])
 
 static const char ABOUT[] =
     "bot: load-test client for the cluster's gateway.\n"
-    "Runs N bots (one connection each, ramped at --connect-rate) for --duration seconds and\n"
-    "prints bots, connects, requests, mismatches, errors by code, disconnects, throughput,\n"
-    "latency percentiles and the servers that answered; --json writes the same to a file.\n"
+    "Runs N bots (one connection each, ramped up at --ramp connections/s, spread round-robin\n"
+    "over the --gateway addresses) for --duration seconds or --count requests, whichever\n"
+    "comes first. While it runs, a status line on stderr once a second (--quiet: none).\n"
+    "At the end it prints bots, connects, requests, a table per request type (count,\n"
+    "throughput, p50/p90/p99/p99.9/max of ok responses from a log-bucket histogram), errors\n"
+    "by code, disconnects, pushes by type and the servers that answered; --json writes the\n"
+    "same to a file. Every random choice comes from --seed.\n"
     "Scenarios:\n"
     "  echo   ECHO_REQUEST to --target, each response's payload checked. Exit status 0 only\n"
     "         when every bot connected, at least one response came back and there were no\n"
     "         mismatches, errors, timeouts or disconnects; 1 otherwise.\n"
+    "  login  a register/login storm: each bot REGISTERs (USERNAME_TAKEN is fine) and LOGINs,\n"
+    "         then LOGOUTs and LOGINs again, over and over, one request in flight, at most\n"
+    "         --rate requests/s; BUSY (password hashing saturated) is an expected error,\n"
+    "         retried after a backoff (--login-backoff-ms). Reports logins/s and the LOGIN\n"
+    "         and REGISTER latency. Exit status 0 only when every bot connected and logged\n"
+    "         in, and there were no unexpected errors, mismatches, timeouts or disconnects.\n"
     "  lobby  each bot REGISTERs (USERNAME_TAKEN is fine) and LOGINs (BUSY: retried after a\n"
     "         backoff), then loops: CREATE_ROOM (2-4 players), or GET_ROOM_LIST and JOIN_ROOM\n"
     "         of a room with a free seat; PREPARE_GAME ready; the owner STARTs when the room\n"
@@ -129,11 +188,12 @@ static const char ABOUT[] =
     "         and keeps its players, so after a start a bot tries LEAVE_ROOM (ROOM_IN_GAME),\n"
     "         LOGOUTs and goes on with a fresh account (REGISTER + LOGIN); fresh accounts wait\n"
     "         until every bot has logged in once (password hashing is the scarce resource;\n"
-    "         a bot silent for 20 s PINGs). At the end every bot LOGOUTs. Reports a table per request type (count, throughput, p50/p90/p99/\n"
-    "         p99.9/max of ok responses), totals, pushes by type, and errors split into\n"
-    "         expected ones (races and back-pressure: ROOM_FULL, BUSY, ...) and unexpected\n"
-    "         ones. Exit status 0 only when every bot connected and logged in, and there\n"
-    "         were no unexpected errors, mismatches, timeouts or disconnects; 1 otherwise.\n"
+    "         a bot silent for 20 s PINGs). At the end every bot LOGOUTs. Reports a table per\n"
+    "         request type (count, throughput, p50/p90/p99/p99.9/max of ok responses),\n"
+    "         totals, pushes by type, and errors split into expected ones (races and\n"
+    "         back-pressure: ROOM_FULL, BUSY, ...) and unexpected ones. Exit status 0 only\n"
+    "         when every bot connected and logged in, and there were no unexpected errors,\n"
+    "         mismatches, timeouts or disconnects; 1 otherwise.\n"
     "  match  each bot REGISTERs and LOGINs as in lobby, then loops: QUICK_MATCH; the lobby\n"
     "         forms a room and places it (GAME_STARTING), the game daemon starts it\n"
     "         (MATCH_START); the bot plays: it tracks the monsters (GAME_STATE_UPDATE) and its\n"
@@ -150,7 +210,82 @@ static const char ABOUT[] =
     "         every bot connected and logged in, at least one match reached GAME_OVER, and\n"
     "         there were no unexpected errors, mismatches, timeouts, disconnects, missing\n"
     "         MATCH_START/GAME_OVER or wrong match records; 1 otherwise.\n"
+    "  idle   holds the connections with keep-alive only: each sends a PING every --ping-ms\n"
+    "         (first one at a seeded random point of the first interval) and nothing else.\n"
+    "         Reports the connections open each second, PING latency percentiles and\n"
+    "         disconnects. Exit status 0 only when every bot connected and none was\n"
+    "         disconnected, with no errors or timeouts; 1 otherwise.\n"
+    "  mix    the bots split by the weights of --mix (e.g. echo=5,lobby=3,match=1,idle=1),\n"
+    "         each running its scenario as above; one report of everything, with the bots\n"
+    "         per scenario. Exit status 0 only when every scenario's conditions hold.\n"
     "Bad options: exit status 1.";
+
+/* ------------------------------------------------------------------ counters */
+
+uint32_t scenario_bots(const scenario_t *sc)
+{
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc == sc)
+            return run.used[i].bots;
+    return 0;
+}
+
+int scenario_used(const scenario_t *sc) { return scenario_bots(sc) > 0; }
+
+static void on_stop_timer(uv_timer_t *t);
+
+int run_may_send(void) { return !run.count_reached || run.stopping; }
+
+void run_note_sent(type_stats_t *ts, uint64_t now)
+{
+    if (run.t_first_send == 0)
+        run.t_first_send = now;
+    run.st.sent++;
+    ts->sent++;
+    run.inflight++;
+    if (run.max_requests && run.st.sent >= run.max_requests && !run.count_reached) {
+        run.count_reached = 1; /* stop from the loop, not from inside a send */
+        if (!run.stopping)
+            uv_timer_start(&run.stop_timer, on_stop_timer, 0, 0);
+    }
+}
+
+void run_note_ok(type_stats_t *ts, uint64_t us)
+{
+    if (!us)
+        us = 1;
+    run.st.ok++;
+    ts->ok++;
+    hist_record(&run.st.latency_us, us);
+    hist_record(&ts->latency_us, us);
+    hist_record(&run.win_latency_us, us);
+    run.win_ok++;
+}
+
+int error_code_of(const uint8_t *payload, size_t len, const char **message)
+{
+    ErrorResponse *er =
+        (ErrorResponse *)pb_unpack(&run.arena, &error_response__descriptor, payload, len);
+    *message = er && er->message ? er->message : "";
+    int code = er ? (int)er->code : ERR_CODES;
+    return code < 0 || code > ERR_CODES ? ERR_CODES : code;
+}
+
+void count_expected(type_stats_t *ts, int code)
+{
+    run.st.expected++;
+    run.st.expected_by_code[code]++;
+    ts->expected++;
+    ts->expected_by_code[code]++;
+}
+
+void count_unexpected(type_stats_t *ts, int code)
+{
+    run.st.errors++;
+    run.st.errors_by_code[code]++;
+    ts->unexpected++;
+    ts->unexpected_by_code[code]++;
+}
 
 /* ------------------------------------------------------------------ bots and the run */
 
@@ -172,46 +307,61 @@ static void on_push(client_t *c, uint16_t type, uint32_t seq, const uint8_t *pay
         log_warn("kicked", "bot=%u code=%s reason=\"%s\"", b->index,
                  error_code_name(k ? (int)k->code : -1), k && k->reason ? k->reason : "");
     }
-    if (run.scenario->on_push)
-        run.scenario->on_push(b, type, seq, payload, len);
+    if (b->scenario->on_push)
+        b->scenario->on_push(b, type, seq, payload, len);
 }
 
 static void on_event(client_t *c, int event, int status, void *ud)
 {
     bot_t *b = ud;
+    gateway_t *gw = &run.gws[b->gw];
     if (event == CLIENT_EV_CONNECTED) {
         b->state = BOT_CONNECTED;
         run.st.connected++;
+        run.connected_now++;
+        gw->connected++;
         if (!run.stopping)
-            run.scenario->on_connected(b);
+            b->scenario->on_connected(b);
         return;
     }
     if (b->state == BOT_CONNECTING) {
+        gw->connect_failed++;
         if (++run.st.connect_failed <= 5)
-            log_warn("connect_failed", "bot=%u gateway=%s err=%s", b->index, run.gateway,
+            log_warn("connect_failed", "bot=%u gateway=%s err=%s", b->index, gw->text,
                      uv_err_name(status));
     } else {
+        run.connected_now--;
+        gw->disconnects++;
         if (++run.st.disconnects <= 5)
-            log_warn("disconnected", "bot=%u reason=%s", b->index, conn_reason_str(status));
+            log_warn("disconnected", "bot=%u gateway=%s reason=%s", b->index, gw->text,
+                     conn_reason_str(status));
     }
     b->state = BOT_GONE;
     b->c = NULL;
     client_close(c);
-    if (run.scenario->on_gone)
-        run.scenario->on_gone(b);
+    if (b->scenario->on_gone)
+        b->scenario->on_gone(b);
     if (--alive == 0 && run.started == run.nbots && !run.stopping)
         run_stop(); /* nobody left to wait for */
 }
 
+/* --source-addrs, parsed below: bot i connects from sources[i mod nsources]. */
+static uint32_t nsources;
+static struct sockaddr_storage *sources;
+
 static void bot_start(bot_t *b)
 {
+    gateway_t *gw = &run.gws[b->gw];
     b->c = client_new(run.loop, run.cl, run.max_frame);
     client_set_timeout(b->c, run.timeout_ms);
     client_set_push_cb(b->c, on_push, b);
-    int rc = client_connect(b->c, run.host, run.port, on_event, b);
+    if (nsources)
+        client_set_source(b->c, (const struct sockaddr *)&sources[b->index % nsources]);
+    int rc = client_connect(b->c, gw->host, gw->port, on_event, b);
     if (rc) {
+        gw->connect_failed++;
         if (++run.st.connect_failed <= 5)
-            log_warn("connect_failed", "bot=%u gateway=%s err=%s", b->index, run.gateway,
+            log_warn("connect_failed", "bot=%u gateway=%s err=%s", b->index, gw->text,
                      uv_err_name(rc));
         client_close(b->c);
         b->c = NULL;
@@ -232,7 +382,7 @@ static void on_ramp(uv_timer_t *t)
         bot_start(&run.bots[run.started++]);
     if (run.started == run.nbots || run.stopping) {
         uv_timer_stop(&run.ramp_timer);
-        if (!run.stopping)
+        if (!run.stopping && !run.count_reached)
             uv_timer_start(&run.stop_timer, on_stop_timer, run.duration_ms, 0);
         if (alive == 0 && !run.stopping)
             run_stop();
@@ -256,15 +406,19 @@ static void run_finish(void)
     close_handle((uv_handle_t *)&run.stop_timer);
     close_handle((uv_handle_t *)&run.tick_timer);
     close_handle((uv_handle_t *)&run.pace_timer);
+    close_handle((uv_handle_t *)&run.status_timer);
     close_handle((uv_handle_t *)&run.sigint);
     close_handle((uv_handle_t *)&run.sigterm);
-    if (run.scenario->on_finish)
-        run.scenario->on_finish();
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc->on_finish)
+            run.used[i].sc->on_finish();
     for (uint32_t i = 0; i < run.nbots; i++) {
         bot_t *b = &run.bots[i];
         if (b->state == BOT_CONNECTING && ++run.st.connect_failed <= 5)
             log_warn("connect_failed", "bot=%u gateway=%s err=still_connecting", b->index,
-                     run.gateway);
+                     run.gws[b->gw].text);
+        if (b->state == BOT_CONNECTED)
+            run.connected_now--;
         if (b->c) {
             client_t *c = b->c;
             b->c = NULL;
@@ -297,8 +451,9 @@ static void run_stop(void)
     uv_timer_stop(&run.stop_timer);
     uv_timer_stop(&run.pace_timer);
     uv_timer_start(&run.tick_timer, on_tick, 0, 10);
-    if (run.scenario->on_stop)
-        run.scenario->on_stop();
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc->on_stop)
+            run.used[i].sc->on_stop();
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -311,41 +466,85 @@ static void on_signal(uv_signal_t *s, int signum)
     }
 }
 
-/* ------------------------------------------------------------------ setup */
+/* ------------------------------------------------------------------ options */
 
-/* Rewrites the short flags (--bots 10, --bots=10) into the table's --bot-count form. The
- * returned strings are xmalloc'ed; argv itself is not changed. */
-static char **expand_aliases(int argc, char **argv)
+static int is_flag(const char *arg) { return strncmp(arg, "--", 2) == 0; }
+
+/* The table flag of env: BOT_COUNT -> --bot-count. */
+static char *table_flag(const char *env, const char *rest)
 {
-    char **out = xcalloc((size_t)argc + 1, sizeof *out);
-    int value_next = 0; /* the previous argument was a flag without =: this is its value */
-    for (int a = 0; a < argc; a++) {
+    size_t n = 2 + strlen(env) + strlen(rest) + 1;
+    char *f = xmalloc(n);
+    size_t k = 0;
+    f[k++] = '-';
+    f[k++] = '-';
+    for (const char *p = env; *p; p++)
+        f[k++] = *p == '_' ? '-' : (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    strcpy(f + k, rest);
+    return f;
+}
+
+/* Rewrites the short flags (--bots 10, --bots=10) into the table's --bot-count form and the
+ * switches (--quiet) into theirs, and joins repeated --gateway values into one comma list.
+ * Returns an xmalloc'ed, NULL-terminated vector of *nout strings; argv is not changed. */
+static char **expand_aliases(int argc, char **argv, int *nout)
+{
+    char **out = xcalloc((size_t)argc + 2, sizeof *out);
+    int n = 0, gw_at = -1; /* where the joined --gateway value goes */
+    char *gws = NULL;
+    out[n++] = xstrdup(argv[0]);
+    for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         const char *env = NULL, *rest = "";
-        int is_value = value_next;
-        value_next = a > 0 && !is_value && strncmp(arg, "--", 2) == 0 && !strchr(arg, '=');
-        for (size_t i = 0; a > 0 && !is_value && i < sizeof ALIASES / sizeof ALIASES[0]; i++) {
-            size_t n = strlen(ALIASES[i].flag);
-            if (strncmp(arg, ALIASES[i].flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+        int sw = -1;
+        for (size_t i = 0; i < NSWITCHES; i++)
+            if (strcmp(arg, SWITCHES[i].flag) == 0)
+                sw = (int)i;
+        if (sw >= 0) {
+            out[n++] = xstrdup(SWITCHES[sw].expands_to);
+            continue;
+        }
+        for (size_t i = 0; i < NALIASES; i++) {
+            size_t len = strlen(ALIASES[i].flag);
+            if (strncmp(arg, ALIASES[i].flag, len) == 0 && (arg[len] == '\0' || arg[len] == '=')) {
                 env = ALIASES[i].env;
-                rest = arg + n;
+                rest = arg + len;
                 break;
             }
         }
-        if (!env) {
-            out[a] = xstrdup(arg);
-            continue;
+        char *flag = env ? table_flag(env, rest) : xstrdup(arg);
+        /* the value: after '=', or the next argument (not rewritten) */
+        const char *value = NULL;
+        int has_value_arg = is_flag(arg) && !strchr(arg, '=') && a + 1 < argc;
+        if (strncmp(flag, "--bot-gateway", 13) == 0 && (flag[13] == '\0' || flag[13] == '=')) {
+            if (flag[13] == '=')
+                value = flag + 14;
+            else if (has_value_arg)
+                value = argv[++a];
+            if (value) {
+                size_t old = gws ? strlen(gws) : 0;
+                gws = xrealloc(gws, old + strlen(value) + 2);
+                if (old)
+                    gws[old++] = ',';
+                strcpy(gws + old, value);
+                if (gw_at < 0)
+                    gw_at = n++;
+                xfree(flag);
+                continue;
+            }
         }
-        size_t n = 2 + strlen(env) + strlen(rest) + 1;
-        char *f = xmalloc(n);
-        size_t k = 0;
-        f[k++] = '-';
-        f[k++] = '-';
-        for (const char *p = env; *p; p++)
-            f[k++] = *p == '_' ? '-' : (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-        strcpy(f + k, rest);
-        out[a] = f;
+        out[n++] = flag;
+        if (has_value_arg)
+            out[n++] = xstrdup(argv[++a]);
     }
+    if (gw_at >= 0) {
+        size_t len = strlen(gws) + sizeof "--bot-gateway=";
+        out[gw_at] = xmalloc(len);
+        snprintf(out[gw_at], len, "--bot-gateway=%s", gws);
+        xfree(gws);
+    }
+    out[n] = NULL;
+    *nout = n;
     return out;
 }
 
@@ -354,6 +553,29 @@ static void free_args(int argc, char **args)
     for (int a = 0; a < argc; a++)
         xfree(args[a]);
     xfree(args);
+}
+
+/* --help: the short flags, from the same tables the parser uses. */
+static void print_short_flags(void)
+{
+    printf("\nShort flags (each is the table flag of its variable: --bots is --bot-count):\n");
+    for (size_t i = 0; i < NALIASES; i++) {
+        char *f = table_flag(ALIASES[i].env, "");
+        printf("  %-26s %-22s same as %s\n", ALIASES[i].flag, ALIASES[i].env, f);
+        xfree(f);
+    }
+    for (size_t i = 0; i < NSWITCHES; i++)
+        printf("  %-26s %-22s same as %s (takes no value)\n", SWITCHES[i].flag, "",
+               SWITCHES[i].expands_to);
+}
+
+/* Was the option given (flag or environment), rather than left at its default? */
+static int option_given(const config_t *cfg, const char *env)
+{
+    for (int i = 0; i < cfg->nopts; i++)
+        if (strcmp(cfg->opts[i].env, env) == 0)
+            return strcmp(cfg->source[i], "default") != 0;
+    return 0;
 }
 
 /* Resolves host (numeric, or a name through a blocking lookup before the loop runs) into the
@@ -386,17 +608,213 @@ static void raise_fd_limit(uint64_t need)
         log_warn("fd_limit_low", "need=%" PRIu64 " have=%llu", need, (unsigned long long)want);
 }
 
+/* Calls fn(item, ctx) for each item of a comma list (items trimmed of spaces, empty ones
+ * skipped); stops at the first that returns -1. */
+static int each_item(const char *list, int (*fn)(const char *item, void *ctx), void *ctx)
+{
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char item[512];
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len >= sizeof item) {
+            fprintf(stderr, "bot: list item too long: '%.40s...'\n", p);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (len && fn(item, ctx) != 0)
+            return -1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static int add_gateway(const char *item, void *ctx)
+{
+    (void)ctx;
+    if (run.ngws == MAX_GATEWAYS) {
+        fprintf(stderr, "bot: at most %d gateways\n", MAX_GATEWAYS);
+        return -1;
+    }
+    gateway_t *gw = &run.gws[run.ngws];
+    char name[256];
+    if (strlen(item) >= sizeof gw->text || addr_split(item, name, sizeof name, &gw->port) < 0 ||
+        gw->port == 0) {
+        fprintf(stderr, "bot: --gateway must be HOST:PORT[,HOST:PORT...], got '%s'\n", item);
+        return -1;
+    }
+    snprintf(gw->text, sizeof gw->text, "%s", item);
+    int rc = resolve_host(run.loop, name, gw->host, sizeof gw->host);
+    if (rc) {
+        fprintf(stderr, "bot: cannot resolve '%s': %s\n", name, uv_strerror(rc));
+        return -1;
+    }
+    run.ngws++;
+    return 0;
+}
+
+/* --source-addrs: addresses or IPv4 ranges A-B, at most MAX_SOURCES in all. */
+#define MAX_SOURCES 65536
+
+static void source_push(const struct sockaddr_storage *sa)
+{
+    sources = xrealloc(sources, (nsources + 1) * sizeof *sources);
+    sources[nsources++] = *sa;
+}
+
+static int add_source(const char *item, void *ctx)
+{
+    (void)ctx;
+    char a[64], b[64];
+    const char *dash = strchr(item, '-');
+    struct sockaddr_storage sa, sb;
+    if (!dash) {
+        if (addr_make(item, 0, &sa) != 0) {
+            fprintf(stderr, "bot: --source-addrs: '%s' is not a numeric IP address\n", item);
+            return -1;
+        }
+        source_push(&sa);
+    } else {
+        size_t la = (size_t)(dash - item);
+        if (la >= sizeof a || strlen(dash + 1) >= sizeof b) {
+            fprintf(stderr, "bot: --source-addrs: bad range '%s'\n", item);
+            return -1;
+        }
+        memcpy(a, item, la);
+        a[la] = '\0';
+        snprintf(b, sizeof b, "%s", dash + 1);
+        if (addr_make(a, 0, &sa) != 0 || addr_make(b, 0, &sb) != 0 || sa.ss_family != AF_INET ||
+            sb.ss_family != AF_INET) {
+            fprintf(stderr, "bot: --source-addrs: '%s' is not an IPv4 range A-B\n", item);
+            return -1;
+        }
+        uint32_t lo = ntohl(((struct sockaddr_in *)&sa)->sin_addr.s_addr);
+        uint32_t hi = ntohl(((struct sockaddr_in *)&sb)->sin_addr.s_addr);
+        if (hi < lo || hi - lo >= MAX_SOURCES) {
+            fprintf(stderr, "bot: --source-addrs: range '%s' is empty or too long\n", item);
+            return -1;
+        }
+        if (nsources + (hi - lo + 1) > MAX_SOURCES) {
+            fprintf(stderr, "bot: --source-addrs: more than %d addresses\n", MAX_SOURCES);
+            return -1;
+        }
+        for (uint32_t ip = lo;; ip++) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+            in->sin_addr.s_addr = htonl(ip);
+            source_push(&sa);
+            if (ip == hi)
+                break;
+        }
+    }
+    if (nsources > MAX_SOURCES) {
+        fprintf(stderr, "bot: --source-addrs: more than %d addresses\n", MAX_SOURCES);
+        return -1;
+    }
+    return 0;
+}
+
+static const scenario_t *const SCENARIOS[] = {&SCENARIO_ECHO, &SCENARIO_LOGIN, &SCENARIO_LOBBY,
+                                              &SCENARIO_MATCH, &SCENARIO_IDLE};
+#define NSCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
+
+static const scenario_t *scenario_named(const char *name)
+{
+    for (size_t i = 0; i < NSCENARIOS; i++)
+        if (strcmp(SCENARIOS[i]->name, name) == 0)
+            return SCENARIOS[i];
+    return NULL;
+}
+
+static int add_mix_item(const char *item, void *ctx)
+{
+    (void)ctx;
+    const char *eq = strchr(item, '=');
+    char name[32];
+    size_t len = eq ? (size_t)(eq - item) : 0;
+    char *end = NULL;
+    long long w = eq ? strtoll(eq + 1, &end, 10) : -1;
+    if (!eq || len == 0 || len >= sizeof name || end == eq + 1 || *end || w < 0 || w > 1000000) {
+        fprintf(stderr, "bot: --mix wants NAME=WEIGHT,... (weights 0-1000000), got '%s'\n",
+                item);
+        return -1;
+    }
+    memcpy(name, item, len);
+    name[len] = '\0';
+    const scenario_t *sc = scenario_named(name);
+    if (!sc) {
+        fprintf(stderr, "bot: --mix: unknown scenario '%s' (echo, login, lobby, match, idle)\n",
+                name);
+        return -1;
+    }
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc == sc) {
+            fprintf(stderr, "bot: --mix names '%s' twice\n", name);
+            return -1;
+        }
+    if (w > 0)
+        run.used[run.nused++] = (scen_use_t){sc, (uint32_t)w, 0};
+    return 0;
+}
+
+/* Gives every bot its scenario: smooth weighted round-robin, so the shares hold in every
+ * stretch of bots (and in the ramp-up) and bot i's scenario depends on the weights alone. */
+static void assign_scenarios(void)
+{
+    int64_t cur[MAX_SCENARIOS] = {0};
+    int64_t total = 0;
+    for (int k = 0; k < run.nused; k++)
+        total += run.used[k].weight;
+    for (uint32_t i = 0; i < run.nbots; i++) {
+        int best = 0;
+        for (int k = 0; k < run.nused; k++) {
+            cur[k] += run.used[k].weight;
+            if (cur[k] > cur[best])
+                best = k;
+        }
+        cur[best] -= total;
+        run.bots[i].scenario = run.used[best].sc;
+        run.used[best].bots++;
+    }
+    run.account_bots = 0;
+    for (int k = 0; k < run.nused; k++)
+        if (run.used[k].sc->accounts)
+            run.account_bots += run.used[k].bots;
+}
+
 static int setup(const config_t *cfg)
 {
-    static const scenario_t *const SCENARIOS[] = {&SCENARIO_ECHO, &SCENARIO_LOBBY,
-                                                  &SCENARIO_MATCH};
     const char *sc = config_str(cfg, "BOT_SCENARIO");
-    for (size_t i = 0; i < sizeof SCENARIOS / sizeof SCENARIOS[0]; i++)
-        if (strcmp(SCENARIOS[i]->name, sc) == 0)
-            run.scenario = SCENARIOS[i];
-    if (!run.scenario) {
-        fprintf(stderr, "bot: unknown scenario '%s' (see --help)\n", sc);
-        return -1;
+    const char *mix = config_str(cfg, "BOT_MIX");
+    if (strcmp(sc, "mix") == 0) {
+        run.scenario = &SCENARIO_MIX;
+        if (!*mix) {
+            fprintf(stderr, "bot: --scenario mix needs --mix NAME=WEIGHT,...\n");
+            return -1;
+        }
+        if (each_item(mix, add_mix_item, NULL) != 0)
+            return -1;
+        if (run.nused == 0) {
+            fprintf(stderr, "bot: --mix gives every scenario weight 0\n");
+            return -1;
+        }
+    } else {
+        run.scenario = scenario_named(sc);
+        if (!run.scenario) {
+            fprintf(stderr, "bot: unknown scenario '%s' (see --help)\n", sc);
+            return -1;
+        }
+        if (*mix) {
+            fprintf(stderr, "bot: --mix needs --scenario mix\n");
+            return -1;
+        }
+        run.used[run.nused++] = (scen_use_t){run.scenario, 1, 0};
     }
     const char *t = config_str(cfg, "BOT_TARGET");
     if (strcmp(t, "game") == 0)
@@ -408,18 +826,20 @@ static int setup(const config_t *cfg)
         return -1;
     }
     snprintf(run.gateway, sizeof run.gateway, "%s", config_str(cfg, "BOT_GATEWAY"));
-    char name[256];
-    if (addr_split(run.gateway, name, sizeof name, &run.port) < 0 || run.port == 0) {
-        fprintf(stderr, "bot: --gateway must be HOST:PORT, got '%s'\n", run.gateway);
+    if (each_item(run.gateway, add_gateway, NULL) != 0)
+        return -1;
+    if (run.ngws == 0) {
+        fprintf(stderr, "bot: --gateway is empty\n");
         return -1;
     }
-    int rc = resolve_host(run.loop, name, run.host, sizeof run.host);
-    if (rc) {
-        fprintf(stderr, "bot: cannot resolve '%s': %s\n", name, uv_strerror(rc));
+    const char *src = config_str(cfg, "BOT_SOURCE_ADDRS");
+    if (each_item(src, add_source, NULL) != 0)
         return -1;
-    }
     run.nbots = (uint32_t)config_int(cfg, "BOT_COUNT");
     run.duration_ms = (uint64_t)config_int(cfg, "BOT_DURATION") * 1000u;
+    run.max_requests = (uint64_t)config_int(cfg, "BOT_MAX_REQUESTS");
+    if (run.max_requests && !option_given(cfg, "BOT_DURATION"))
+        run.duration_ms = 86400u * 1000u; /* --count alone: no time limit */
     run.payload_len = (uint32_t)config_int(cfg, "BOT_PAYLOAD");
     run.pipeline = (uint32_t)config_int(cfg, "BOT_PIPELINE");
     run.connect_rate = (uint64_t)config_int(cfg, "BOT_CONNECT_RATE");
@@ -427,6 +847,8 @@ static int setup(const config_t *cfg)
     run.seed = (uint64_t)config_int(cfg, "BOT_SEED");
     run.timeout_ms = (uint64_t)config_int(cfg, "BOT_TIMEOUT_MS");
     run.max_frame = (uint32_t)config_int(cfg, "BOT_MAX_FRAME");
+    run.ping_ms = (uint64_t)config_int(cfg, "BOT_PING_MS");
+    run.status = config_int(cfg, "BOT_STATUS") ? (isatty(STDERR_FILENO) ? 1 : 2) : 0;
     const char *json = config_str(cfg, "BOT_JSON");
     run.json_path = *json ? json : NULL;
     if (run.rate) {
@@ -449,8 +871,9 @@ static int setup(const config_t *cfg)
     run.chat_interval_ms = (uint64_t)config_int(cfg, "BOT_CHAT_INTERVAL_MS");
     run.login_backoff_ms = (uint64_t)config_int(cfg, "BOT_LOGIN_BACKOFF_MS");
     run.match_interval_ms = (uint64_t)config_int(cfg, "BOT_MATCH_INTERVAL_MS");
-    if (run.scenario->setup && run.scenario->setup(cfg) != 0)
-        return -1;
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc->setup && run.used[i].sc->setup(cfg) != 0)
+            return -1;
     raise_fd_limit((uint64_t)run.nbots + 64);
     return 0;
 }
@@ -458,45 +881,47 @@ static int setup(const config_t *cfg)
 int main(int argc, char **argv)
 {
     log_init("bot", LOG_WARN);
-    char **args = expand_aliases(argc, argv);
+    int nargs;
+    char **args = expand_aliases(argc, argv, &nargs);
     config_t cfg;
-    int rc = config_load(&cfg, OPTS, NOPTS, argc, args, ABOUT);
+    int rc = config_load(&cfg, OPTS, NOPTS, nargs, args, ABOUT);
     if (rc != 0) {
         if (rc == 1)
-            printf("\nShort flags: --scenario, --gateway, --bots, --duration, --json, --payload,\n"
-                   "--pipeline, --target, --connect-rate, --rate, --seed, --timeout-ms,\n"
-                   "--max-frame, --user-prefix, --room-wait-ms, --create-pct, --start-pct,\n"
-                   "--chat-interval-ms, --login-backoff-ms and --match-interval-ms are the\n"
-                   "--bot-... flags above\n"
-                   "(--bots is --bot-count).\n");
-        free_args(argc, args);
+            print_short_flags();
+        free_args(nargs, args);
         return rc == 1 ? 0 : 1;
     }
     int lvl = log_level_parse(config_str(&cfg, "LOG_LEVEL"));
     if (lvl < 0) {
         fprintf(stderr, "bot: bad LOG_LEVEL '%s'\n", config_str(&cfg, "LOG_LEVEL"));
-        free_args(argc, args);
+        free_args(nargs, args);
         return 1;
     }
     log_set_level((log_level_t)lvl);
 
     run.loop = uv_default_loop();
     if (setup(&cfg) != 0) {
-        free_args(argc, args);
+        free_args(nargs, args);
         return 1;
     }
     run.cl = conn_loop_new(run.loop);
     pb_arena_init(&run.arena, (size_t)run.max_frame * 2 + 4096);
     hist_init(&run.st.latency_us);
+    hist_init(&run.win_latency_us);
     for (int i = 0; i < NREQ_TYPES; i++)
         hist_init(&run.st.types[i].latency_us);
     run.bots = xcalloc(run.nbots, sizeof *run.bots);
-    run.lanes = xcalloc((size_t)run.nbots * run.pipeline, sizeof *run.lanes);
+    assign_scenarios();
+    uint32_t lanes = scenario_used(&SCENARIO_ECHO) ? run.pipeline : 0;
+    run.lanes = xcalloc((size_t)run.nbots * lanes + 1, sizeof *run.lanes);
     for (uint32_t i = 0; i < run.nbots; i++) {
-        run.bots[i].index = i;
-        run.bots[i].lanes = &run.lanes[(size_t)i * run.pipeline];
-        for (uint32_t k = 0; k < run.pipeline; k++)
-            run.bots[i].lanes[k].bot = &run.bots[i];
+        bot_t *b = &run.bots[i];
+        b->index = i;
+        b->gw = (uint16_t)(i % (uint32_t)run.ngws);
+        run.gws[b->gw].bots++;
+        b->lanes = &run.lanes[(size_t)i * lanes];
+        for (uint32_t k = 0; k < lanes; k++)
+            b->lanes[k].bot = b;
     }
     run.send_buf = xmalloc(run.payload_len + 1u);
     run.check_buf = xmalloc(run.payload_len + 1u);
@@ -504,19 +929,22 @@ int main(int argc, char **argv)
     uv_timer_init(run.loop, &run.stop_timer);
     uv_timer_init(run.loop, &run.tick_timer);
     uv_timer_init(run.loop, &run.pace_timer);
+    uv_timer_init(run.loop, &run.status_timer);
     uv_signal_init(run.loop, &run.sigint);
     uv_signal_init(run.loop, &run.sigterm);
     uv_signal_start(&run.sigint, on_signal, SIGINT);
     uv_signal_start(&run.sigterm, on_signal, SIGTERM);
 
-    log_info("bot_start", "scenario=%s gateway=%s host=%s bots=%u duration_s=%" PRIu64
-                          " pipeline=%u rate=%" PRIu64,
-             run.scenario->name, run.gateway, run.host, run.nbots, run.duration_ms / 1000,
-             run.pipeline, run.rate);
+    log_info("bot_start", "scenario=%s gateway=%s bots=%u duration_s=%" PRIu64
+                          " pipeline=%u rate=%" PRIu64 " count=%" PRIu64,
+             run.scenario->name, run.gateway, run.nbots, run.duration_ms / 1000, run.pipeline,
+             run.rate, run.max_requests);
     run.t_start = mono_ns();
     uv_update_time(run.loop);
-    if (run.scenario->start)
-        run.scenario->start();
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc->start)
+            run.used[i].sc->start();
+    status_start();
     uv_timer_start(&run.ramp_timer, on_ramp, 0, 5);
     uv_run(run.loop, UV_RUN_DEFAULT);
     run_finish(); /* normally done already; closes everything if the loop ran dry */
@@ -525,6 +953,7 @@ int main(int argc, char **argv)
     uv_run(run.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(run.loop) != 0)
         log_warn("loop_busy", "%s", "at=exit");
+    status_end();
 
     print_report(stdout);
     fflush(stdout);
@@ -532,13 +961,17 @@ int main(int argc, char **argv)
     if (run.json_path && write_json(run.json_path) != 0)
         ok = 0;
 
-    if (run.scenario->cleanup)
-        run.scenario->cleanup();
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc->cleanup)
+            run.used[i].sc->cleanup();
+    xfree(run.samples);
     xfree(run.check_buf);
     xfree(run.send_buf);
     xfree(run.lanes);
     xfree(run.bots);
     pb_arena_free(&run.arena);
-    free_args(argc, args);
+    free_args(nargs, args);
     return ok ? 0 : 1;
 }
+
+const scenario_t SCENARIO_MIX = {.name = "mix"};

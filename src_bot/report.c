@@ -114,7 +114,25 @@ static double per_s(uint64_t n)
 
 static double throughput(void) { return per_s(run.st.ok); }
 
-int passed(void) { return run.scenario->passed(); }
+/* What every run must show: every bot connected and stayed, and no request failed. Each
+ * scenario in the run adds its own conditions (its passed hook). */
+static int common_passed(void)
+{
+    const stats_t *st = &run.st;
+    return st->connected == run.nbots && st->connect_failed == 0 && st->errors == 0 &&
+           st->mismatches == 0 && st->disconnects == 0 && st->timeouts == 0 && st->lost == 0 &&
+           st->unanswered == 0 && st->send_failed == 0;
+}
+
+int passed(void)
+{
+    if (!common_passed())
+        return 0;
+    for (int i = 0; i < run.nused; i++)
+        if (run.used[i].sc->passed && !run.used[i].sc->passed())
+            return 0;
+    return 1;
+}
 
 static const char *target_name(int t)
 {
@@ -131,6 +149,9 @@ static const char *const PCT_NAMES[] = {"p50", "p90", "p99", "p99_9"};
 #define NPCTS (sizeof PCTS / sizeof PCTS[0])
 
 /* ------------------------------------------------------------------ text */
+
+static void print_type_table(FILE *f);
+static void print_gateways(FILE *f);
 
 static void print_echo(FILE *f)
 {
@@ -170,6 +191,9 @@ static void print_echo(FILE *f)
                 st->servers[i].responses);
     if (st->other_servers)
         fprintf(f, " others=%" PRIu64, st->other_servers);
+    fprintf(f, "\n");
+    print_gateways(f);
+    print_type_table(f);
     fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
 }
 
@@ -263,6 +287,7 @@ static void print_lobby(FILE *f)
     fprintf(f, "  %-22s login_backoffs=%" PRIu64 " logins_into_started_room=%" PRIu64
                " fresh_account_waits=%" PRIu64 "\n",
             "", st->login_backoffs, st->stuck_logins, st->rotation_waits);
+    print_gateways(f);
     print_type_table(f);
     fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
 }
@@ -355,6 +380,150 @@ static void print_match(FILE *f)
                " leaves=%" PRIu64 " login_backoffs=%" PRIu64 "\n",
             "totals", st->logins, st->registrations, st->logouts, st->leaves,
             st->login_backoffs);
+    print_gateways(f);
+    print_type_table(f);
+    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+}
+
+/* Per gateway, when there are several. */
+static void print_gateways(FILE *f)
+{
+    if (run.ngws < 2)
+        return;
+    for (int i = 0; i < run.ngws; i++) {
+        const gateway_t *g = &run.gws[i];
+        fprintf(f, "  %-22s %s bots=%" PRIu64 " connected=%" PRIu64 " connect_failures=%" PRIu64
+                   " disconnects=%" PRIu64 "\n",
+                i == 0 ? "per gateway" : "", g->text, g->bots, g->connected, g->connect_failed,
+                g->disconnects);
+    }
+}
+
+/* The connections open at each second of the run (at most 40 points, evenly spread). */
+static void print_timeline(FILE *f)
+{
+    fprintf(f, "  %-22s", "connected over time");
+    if (run.nsamples == 0)
+        fprintf(f, " (shorter than a second)");
+    uint32_t step = (run.nsamples + 39) / 40;
+    for (uint32_t i = 0; i < run.nsamples; i += step)
+        fprintf(f, " %.0fs:%" PRIu64, run.samples[i].t_s, run.samples[i].connected);
+    if (step > 1)
+        fprintf(f, " (every %u s; all of them in the JSON)", step);
+    fprintf(f, "\n");
+}
+
+static void print_latency_line(FILE *f, const char *label, const hist_t *h)
+{
+    fprintf(f, "  %-22s", label);
+    for (size_t i = 0; i < NPCTS; i++)
+        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
+    fprintf(f, " max=%.3f mean=%.3f samples=%" PRIu64 "\n", ms(hist_max(h)), hist_mean(h) / 1000.0,
+            hist_count(h));
+}
+
+/* The lines every report of the login, idle and mix scenarios has. */
+static void print_common(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
+    fprintf(f, "  %-22s %" PRIu64 " (of %u started)\n", "connected", st->connected, run.started);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
+    if (run.account_bots)
+        fprintf(f, "  %-22s %" PRIu64 " of %u\n", "logged in (bots)", st->bots_logged_in,
+                run.account_bots);
+    fprintf(f, "  %-22s %" PRIu64 "%s\n", "requests sent", st->sent,
+            run.count_reached ? " (--count reached)" : "");
+    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
+    print_errors_by_type(f, 1);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
+    print_errors_by_type(f, 0);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
+    fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
+    each_push(push_text, f);
+    fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
+    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
+    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
+    print_latency_line(f, "latency ms (all ok)", &st->latency_us);
+}
+
+static void print_logins(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "  %-22s %" PRIu64 " (%.1f/s) registrations=%" PRIu64 " logouts=%" PRIu64
+               " login_backoffs=%" PRIu64 " fresh_accounts=%" PRIu64 "\n",
+            "logins", st->logins, per_s(st->logins), st->registrations, st->logouts,
+            st->login_backoffs, st->rotations);
+}
+
+static void print_login(FILE *f)
+{
+    fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot user_prefix=%s "
+               "login_backoff_ms=%" PRIu64 "\n",
+            run.scenario->name, run.gateway, run.rate, run.user_prefix, run.login_backoff_ms);
+    print_common(f);
+    print_logins(f);
+    print_latency_line(f, "LOGIN latency ms", &type_stats(PACKET_TYPE__LOGIN_REQUEST)->latency_us);
+    print_gateways(f);
+    print_type_table(f);
+    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+}
+
+static void print_idle(FILE *f)
+{
+    const type_stats_t *ts = type_stats(PACKET_TYPE__PING_REQUEST);
+    fprintf(f, "\nbot scenario=%s gateway=%s ping_ms=%" PRIu64 "\n", run.scenario->name,
+            run.gateway, run.ping_ms);
+    print_common(f);
+    fprintf(f, "  %-22s sent=%" PRIu64 " ok=%" PRIu64 "\n", "pings", ts->sent, ts->ok);
+    print_latency_line(f, "PING latency ms", &ts->latency_us);
+    print_timeline(f);
+    print_gateways(f);
+    print_type_table(f);
+    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+}
+
+static void print_mix(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "\nbot scenario=mix mix=");
+    for (int i = 0; i < run.nused; i++)
+        fprintf(f, "%s%s=%u", i ? "," : "", run.used[i].sc->name, run.used[i].weight);
+    fprintf(f, " gateway=%s rate=%" PRIu64 "/s per bot\n", run.gateway, run.rate);
+    fprintf(f, "  %-22s", "bots per scenario");
+    for (int i = 0; i < run.nused; i++)
+        fprintf(f, " %s=%u", run.used[i].sc->name, run.used[i].bots);
+    fprintf(f, "\n");
+    print_common(f);
+    if (run.account_bots)
+        print_logins(f);
+    if (scenario_used(&SCENARIO_LOBBY))
+        fprintf(f, "  %-22s rooms_created=%" PRIu64 " joins=%" PRIu64 " starts=%" PRIu64
+                   " leaves=%" PRIu64 " chat_lines=%" PRIu64 "\n",
+                "lobby", st->rooms_created, st->joins, st->starts, st->leaves, st->chat_lines);
+    if (scenario_used(&SCENARIO_MATCH))
+        fprintf(f, "  %-22s completed=%" PRIu64 " (%.2f/min) aborted=%" PRIu64
+                   " game_overs=%" PRIu64 " records_ok=%" PRIu64 " records_mismatch=%" PRIu64
+                   "\n",
+                "matches", st->matches_completed, per_min(st->matches_completed),
+                st->matches_aborted, st->game_overs, st->records_ok, st->records_mismatch);
+    if (scenario_used(&SCENARIO_ECHO)) {
+        fprintf(f, "  %-22s", "echo targets seen");
+        if (st->nservers == 0)
+            fprintf(f, " none");
+        for (int i = 0; i < st->nservers; i++)
+            fprintf(f, " %s#%u=%" PRIu64, target_name(st->servers[i].served_by),
+                    st->servers[i].id, st->servers[i].responses);
+        fprintf(f, "\n");
+    }
+    print_timeline(f);
+    print_gateways(f);
     print_type_table(f);
     fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
 }
@@ -365,6 +534,12 @@ void print_report(FILE *f)
         print_match(f);
     else if (run.scenario == &SCENARIO_LOBBY)
         print_lobby(f);
+    else if (run.scenario == &SCENARIO_LOGIN)
+        print_login(f);
+    else if (run.scenario == &SCENARIO_IDLE)
+        print_idle(f);
+    else if (run.scenario == &SCENARIO_MIX)
+        print_mix(f);
     else
         print_echo(f);
 }
@@ -421,18 +596,16 @@ static void json_per_type(FILE *f)
 
 static void json_lobby(FILE *f)
 {
-    const stats_t *st = &run.st;
-    fprintf(f, "  \"user_prefix\": \"%s\",\n  \"room_wait_ms\": %" PRIu64
+    fprintf(f, "  \"room_wait_ms\": %" PRIu64
                ",\n  \"create_pct\": %u,\n  \"start_pct\": %u,\n  \"chat_interval_ms\": %" PRIu64
                ",\n",
-            run.user_prefix, run.room_wait_ms, run.create_pct, run.start_pct,
-            run.chat_interval_ms);
-    fprintf(f, "  \"expected_errors\": %" PRIu64 ",\n  \"expected_errors_by_code\": ",
-            st->expected);
-    json_codes(f, st->expected_by_code);
-    fprintf(f, ",\n  \"pushes_by_type\": {");
-    each_push(push_json, f);
-    fprintf(f, "},\n  \"late_responses\": %" PRIu64 ",\n", st->late_responses);
+            run.room_wait_ms, run.create_pct, run.start_pct, run.chat_interval_ms);
+}
+
+/* The account and room totals of lobby (a superset of the other account scenarios'). */
+static void json_lobby_totals(FILE *f)
+{
+    const stats_t *st = &run.st;
     fprintf(f,
             "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
             ", \"login_rate\": %.1f, \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64
@@ -452,14 +625,7 @@ static void json_lobby(FILE *f)
 static void json_match(FILE *f)
 {
     const stats_t *st = &run.st;
-    fprintf(f, "  \"user_prefix\": \"%s\",\n  \"match_interval_ms\": %" PRIu64 ",\n",
-            run.user_prefix, run.match_interval_ms);
-    fprintf(f, "  \"expected_errors\": %" PRIu64 ",\n  \"expected_errors_by_code\": ",
-            st->expected);
-    json_codes(f, st->expected_by_code);
-    fprintf(f, ",\n  \"pushes_by_type\": {");
-    each_push(push_json, f);
-    fprintf(f, "},\n  \"late_responses\": %" PRIu64 ",\n", st->late_responses);
+    fprintf(f, "  \"match_interval_ms\": %" PRIu64 ",\n", run.match_interval_ms);
     fprintf(f,
             "  \"matches\": {\"completed\": %" PRIu64 ", \"per_minute\": %.2f, \"aborted\": %" PRIu64
             ",\n    \"outcomes\": {\"win\": %" PRIu64 ", \"loss\": %" PRIu64 ", \"timeout\": %" PRIu64
@@ -496,12 +662,74 @@ static void json_match(FILE *f)
             st->start_probes, st->started_by_snapshot, st->start_missing, st->end_missing,
             st->ended_before_start, st->formed_not_started, st->room_back_late,
             st->stray_starts, st->stray_ends, st->bad_pushes);
+}
+
+static void json_match_totals(FILE *f)
+{
+    const stats_t *st = &run.st;
     fprintf(f,
             "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
             ", \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64 ", \"leaves\": %" PRIu64
             ", \"login_backoffs\": %" PRIu64 "},\n",
             st->bots_logged_in, st->logins, st->registrations, st->logouts, st->leaves,
             st->login_backoffs);
+}
+
+static void json_login_totals(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f,
+            "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
+            ", \"login_rate\": %.1f, \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64
+            ", \"fresh_accounts\": %" PRIu64 ", \"login_backoffs\": %" PRIu64
+            ",\n    \"all_logged_in_s\": %.3f},\n",
+            st->bots_logged_in, st->logins, per_s(st->logins), st->registrations, st->logouts,
+            st->rotations, st->login_backoffs,
+            run.t_all_logged_in ? (double)(run.t_all_logged_in - run.t_start) / 1e9 : -1.0);
+}
+
+static void json_idle(FILE *f)
+{
+    const type_stats_t *ts = type_stats(PACKET_TYPE__PING_REQUEST);
+    fprintf(f, "  \"idle\": {\"ping_ms\": %" PRIu64 ", \"pings_sent\": %" PRIu64
+               ", \"pings_ok\": %" PRIu64 ", \"ping_latency_ms\": ",
+            run.ping_ms, ts->sent, ts->ok);
+    json_latency(f, &ts->latency_us);
+    fprintf(f, "},\n");
+}
+
+/* One entry per second of the run: connections open, ok responses (and per second), their
+ * p99, unexpected errors so far. */
+static void json_timeline(FILE *f)
+{
+    fprintf(f, "  \"timeline\": [");
+    for (uint32_t i = 0; i < run.nsamples; i++) {
+        const sample_t *s = &run.samples[i];
+        fprintf(f, "%s\n    {\"t_s\": %.3f, \"connected\": %" PRIu64 ", \"ok\": %" PRIu64
+                   ", \"rps\": %.1f, \"p99_ms\": %.3f, \"errors\": %" PRIu64 "}",
+                i ? "," : "", s->t_s, s->connected, s->ok, s->rps, ms(s->p99_us), s->errors);
+    }
+    fprintf(f, "%s],\n", run.nsamples ? "\n  " : "");
+}
+
+static void json_run(FILE *f)
+{
+    fprintf(f, "  \"scenarios\": {");
+    for (int i = 0; i < run.nused; i++)
+        fprintf(f, "%s\"%s\": {\"weight\": %u, \"bots\": %u}", i ? ", " : "",
+                run.used[i].sc->name, run.used[i].weight, run.used[i].bots);
+    fprintf(f, "},\n  \"gateways\": [");
+    for (int i = 0; i < run.ngws; i++) {
+        const gateway_t *g = &run.gws[i];
+        fprintf(f, "%s\n    {\"address\": \"%s\", \"bots\": %" PRIu64 ", \"connected\": %" PRIu64
+                   ", \"connect_failures\": %" PRIu64 ", \"disconnects\": %" PRIu64 "}",
+                i ? "," : "", g->text, g->bots, g->connected, g->connect_failed, g->disconnects);
+    }
+    fprintf(f, "\n  ],\n  \"ramp_per_s\": %" PRIu64 ",\n  \"duration_limit_s\": %" PRIu64
+               ",\n  \"count_limit\": %" PRIu64 ",\n  \"count_reached\": %s,\n  \"seed\": %" PRIu64
+               ",\n  \"connect_attempts\": %u,\n",
+            run.connect_rate, run.duration_ms / 1000u, run.max_requests,
+            run.count_reached ? "true" : "false", run.seed, run.started);
 }
 
 int write_json(const char *path)
@@ -534,10 +762,28 @@ int write_json(const char *path)
             duration_s(), throughput());
     json_latency(f, h);
     fprintf(f, ",\n");
-    if (run.scenario == &SCENARIO_LOBBY)
+    json_run(f);
+    fprintf(f, "  \"expected_errors\": %" PRIu64 ",\n  \"expected_errors_by_code\": ",
+            st->expected);
+    json_codes(f, st->expected_by_code);
+    fprintf(f, ",\n  \"pushes_by_type\": {");
+    each_push(push_json, f);
+    fprintf(f, "},\n  \"late_responses\": %" PRIu64 ",\n", st->late_responses);
+    if (run.account_bots)
+        fprintf(f, "  \"user_prefix\": \"%s\",\n", run.user_prefix);
+    if (scenario_used(&SCENARIO_LOBBY))
         json_lobby(f);
-    else if (run.scenario == &SCENARIO_MATCH)
+    if (scenario_used(&SCENARIO_MATCH))
         json_match(f);
+    if (scenario_used(&SCENARIO_LOBBY) || (run.scenario == &SCENARIO_MIX && run.account_bots))
+        json_lobby_totals(f);
+    else if (scenario_used(&SCENARIO_MATCH))
+        json_match_totals(f);
+    else if (scenario_used(&SCENARIO_LOGIN))
+        json_login_totals(f);
+    if (scenario_used(&SCENARIO_IDLE))
+        json_idle(f);
+    json_timeline(f);
     json_per_type(f);
     fprintf(f, "  \"echo_targets\": [");
     for (int i = 0; i < st->nservers; i++)

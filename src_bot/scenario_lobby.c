@@ -18,16 +18,9 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "bot.h"
 #include "log.h"
+#include "session.h"
 #include "util.h"
-
-#define PASSWORD "bot-password-0"
-#define USERNAME_MAX 24
-#define GEN_DIGITS 4 /* room kept in names for _<n>, n < 10^GEN_DIGITS */
-#define BACKOFF_MAX_SHIFT 5
-#define MS UINT64_C(1000000)
-#define SLACK_NS MS /* timers fire on whole ms: a deadline this close counts as reached */
 
 typedef enum {
     S_REGISTER = 0,
@@ -45,19 +38,9 @@ typedef enum {
 } step_t;
 
 typedef struct lbot {
-    bot_t *bot;
-    uv_timer_t timer;
+    session_t s; /* first: a session_t * is an lbot_t * */
     step_t step;
-    int busy;          /* a request is in flight */
-    uint16_t rq_type;  /* of the request in flight */
-    uint64_t sent_ns, last_send_ns;
-    uint64_t not_before_ns; /* backoff */
-    uint64_t rng;
-    /* account */
-    uint32_t gen;
-    char user[USERNAME_MAX + 8];
-    uint64_t user_id;
-    int connected_once, logged_in, ever_logged_in, backoff, final_logout, gate_wait;
+    int gate_wait;
     /* room */
     uint64_t room_id, owner_id, join_id;
     uint32_t max_players, members, ready;
@@ -67,36 +50,24 @@ typedef struct lbot {
 } lbot_t;
 
 static lbot_t *lbots;
+static uint32_t nlbots;
 static uint64_t interval_ns; /* least time between two requests of a bot */
 /* Connected bots that have not logged in yet. Password hashing is the scarce resource: while
  * any bot waits for its first login, fresh accounts (which cost two hashes each) wait. */
 static uint32_t first_login_pending;
 #define GATE_POLL_MS 50
-#define KEEPALIVE_NS (20000 * MS) /* a bot silent this long PINGs (gateway IDLE_TIMEOUT_MS: 60 s) */
 
 static void lb_act(lbot_t *b);
-static void lb_wake(lbot_t *b);
 
 /* ------------------------------------------------------------------ helpers */
 
-static uint64_t rnd(lbot_t *b)
+static uint64_t rnd(lbot_t *b) { return sess_rnd(&b->s); }
+static uint32_t rnd_below(lbot_t *b, uint32_t n) { return sess_rnd_below(&b->s, n); }
+static int lb_send(lbot_t *b, uint16_t type, const ProtobufCMessage *msg)
 {
-    b->rng += UINT64_C(0x9E3779B97F4A7C15);
-    return mix64(b->rng);
+    return sess_send(&b->s, type, msg);
 }
-
-static uint32_t rnd_below(lbot_t *b, uint32_t n) { return n ? (uint32_t)(rnd(b) % n) : 0; }
-
-/* Sets the account name for the bot's current generation. Returns -1 when it does not fit. */
-static int make_user(lbot_t *b)
-{
-    int n;
-    if (b->gen == 0)
-        n = snprintf(b->user, sizeof b->user, "%s%u", run.user_prefix, b->bot->index);
-    else
-        n = snprintf(b->user, sizeof b->user, "%s%u_%u", run.user_prefix, b->bot->index, b->gen);
-    return n > 0 && n <= USERNAME_MAX ? 0 : -1;
-}
+static void lb_wake(lbot_t *b) { sess_wake(&b->s); }
 
 static void room_clear(lbot_t *b)
 {
@@ -132,7 +103,7 @@ static void room_take(lbot_t *b, const RoomState *r)
         b->in_game = 1;
 }
 
-static int is_owner(const lbot_t *b) { return b->room_id && b->owner_id == b->user_id; }
+static int is_owner(const lbot_t *b) { return b->room_id && b->owner_id == b->s.user_id; }
 
 /* Entering a room: when to give up waiting, and whether to start it as its owner. */
 static void room_entered(lbot_t *b, uint64_t now, int owner)
@@ -148,9 +119,8 @@ static int expected_error(uint16_t rq, int code)
 {
     switch (rq) {
     case PACKET_TYPE__REGISTER_REQUEST:
-        return code == ERROR_CODE__USERNAME_TAKEN || code == ERROR_CODE__BUSY;
     case PACKET_TYPE__LOGIN_REQUEST:
-        return code == ERROR_CODE__BUSY;
+        return sess_account_expected(rq, code);
     case PACKET_TYPE__CREATE_ROOM_REQUEST:
         return code == ERROR_CODE__ALREADY_IN_ROOM;
     case PACKET_TYPE__JOIN_ROOM_REQUEST:
@@ -168,77 +138,18 @@ static int expected_error(uint16_t rq, int code)
     }
 }
 
-/* BUSY on REGISTER/LOGIN: wait login_backoff_ms * 2^k (k = BUSYs in a row, at most 5), with
- * jitter of +-50%, before the next try. */
-static void backoff(lbot_t *b, uint64_t now)
-{
-    int k = b->backoff < BACKOFF_MAX_SHIFT ? b->backoff : BACKOFF_MAX_SHIFT;
-    b->backoff++;
-    uint64_t base = run.login_backoff_ms * MS << k;
-    b->not_before_ns = now + base / 2 + rnd(b) % (base + 1);
-    run.st.login_backoffs++;
-}
-
 /* Moves on to a fresh account (after a start, or when the current one cannot log in). */
 static void next_account(lbot_t *b)
 {
-    b->gen++;
-    if (make_user(b) != 0) {
-        if (++run.st.accounts_exhausted <= 5)
-            log_warn("accounts_exhausted", "bot=%u gen=%u", b->bot->index, b->gen);
-        b->step = S_DONE;
-        return;
-    }
-    run.st.rotations++;
-    b->step = S_REGISTER;
+    b->step = sess_next_account(&b->s) == 0 ? S_REGISTER : S_DONE;
 }
 
 /* ------------------------------------------------------------------ requests */
 
-static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
-                        size_t len, void *ud);
-
-static int lb_send(lbot_t *b, uint16_t type, const ProtobufCMessage *msg)
-{
-    bot_t *bot = b->bot;
-    if (!bot->c || !client_is_connected(bot->c))
-        return -1;
-    uint64_t now = mono_ns();
-    int64_t seq = client_request(bot->c, type, msg, on_response, b);
-    if (seq < 0) {
-        run.st.send_failed++;
-        return -1;
-    }
-    b->busy = 1;
-    b->rq_type = type;
-    b->sent_ns = b->last_send_ns = now;
-    if (run.t_first_send == 0)
-        run.t_first_send = now;
-    run.st.sent++;
-    type_stats(type)->sent++;
-    run.inflight++;
-    return 0;
-}
-
-static void send_register_or_login(lbot_t *b, uint16_t type)
-{
-    if (type == PACKET_TYPE__REGISTER_REQUEST) {
-        RegisterRequest rq = REGISTER_REQUEST__INIT;
-        rq.username = b->user;
-        rq.password = (char *)PASSWORD;
-        (void)lb_send(b, type, &rq.base);
-    } else {
-        LoginRequest rq = LOGIN_REQUEST__INIT;
-        rq.username = b->user;
-        rq.password = (char *)PASSWORD;
-        (void)lb_send(b, type, &rq.base);
-    }
-}
-
 static void send_create(lbot_t *b)
 {
     char name[33];
-    snprintf(name, sizeof name, "room %u.%u", b->bot->index, ++b->rooms_made);
+    snprintf(name, sizeof name, "room %u.%u", b->s.bot->index, ++b->rooms_made);
     CreateRoomRequest rq = CREATE_ROOM_REQUEST__INIT;
     rq.name = name;
     rq.max_players = 2 + rnd_below(b, 3);
@@ -248,13 +159,11 @@ static void send_create(lbot_t *b)
 static void send_chat(lbot_t *b)
 {
     char text[96];
-    snprintf(text, sizeof text, "hello from %s, line %u", b->user, ++b->chats);
+    snprintf(text, sizeof text, "hello from %s, line %u", b->s.user, ++b->chats);
     RoomChatRequest rq = ROOM_CHAT_REQUEST__INIT;
     rq.text = text;
     (void)lb_send(b, PACKET_TYPE__ROOM_CHAT_REQUEST, &rq.base);
 }
-
-static void on_timer(uv_timer_t *t);
 
 /* Waiting in a room, ready. Sends what is due, or sleeps until something is. */
 static void act_wait(lbot_t *b, uint64_t now)
@@ -290,35 +199,33 @@ static void act_wait(lbot_t *b, uint64_t now)
     uint64_t t = b->deadline_ns;
     if (run.chat_interval_ms && b->next_chat_ns < t)
         t = b->next_chat_ns;
-    uv_timer_start(&b->timer, on_timer, t > now ? (t - now + MS - 1) / MS : 0, 0);
+    sess_sleep_until(&b->s, t, now);
 }
 
 /* Sends the bot's next request (or sleeps when it waits in a room). */
 static void lb_act(lbot_t *b)
 {
-    if (b->busy || run.stopping || !b->bot->c || !client_is_connected(b->bot->c))
+    if (b->s.busy || run.stopping || !b->s.bot->c || !client_is_connected(b->s.bot->c))
         return;
     uint64_t now = mono_ns();
     switch (b->step) {
     case S_REGISTER:
     case S_LOGIN:
-        if (b->ever_logged_in && first_login_pending) {
+        if (b->s.ever_logged_in && first_login_pending) {
             if (!b->gate_wait) {
                 b->gate_wait = 1;
                 run.st.rotation_waits++;
             }
-            if (now - b->last_send_ns >= KEEPALIVE_NS) {
-                PingRequest rq = PING_REQUEST__INIT;
-                rq.client_time = now;
-                (void)lb_send(b, PACKET_TYPE__PING_REQUEST, &rq.base);
+            if (sess_keepalive_due(&b->s, now)) {
+                sess_send_ping(&b->s);
                 break;
             }
-            uv_timer_start(&b->timer, on_timer, GATE_POLL_MS, 0);
+            sess_sleep_until(&b->s, now + GATE_POLL_MS * MS, now);
             break;
         }
         b->gate_wait = 0;
-        send_register_or_login(b, b->step == S_REGISTER ? PACKET_TYPE__REGISTER_REQUEST
-                                                        : PACKET_TYPE__LOGIN_REQUEST);
+        sess_send_account(&b->s, b->step == S_REGISTER ? PACKET_TYPE__REGISTER_REQUEST
+                                                       : PACKET_TYPE__LOGIN_REQUEST);
         break;
     case S_CYCLE:
         b->step = rnd_below(b, 100) < run.create_pct ? S_CREATE : S_LIST;
@@ -359,33 +266,12 @@ static void lb_act(lbot_t *b)
         (void)lb_send(b, PACKET_TYPE__LEAVE_ROOM_REQUEST, &rq.base);
         break;
     }
-    case S_LOGOUT: {
-        LogoutRequest rq = LOGOUT_REQUEST__INIT;
-        (void)lb_send(b, PACKET_TYPE__LOGOUT_REQUEST, &rq.base);
+    case S_LOGOUT:
+        sess_send_logout(&b->s);
         break;
-    }
     case S_DONE:
         break;
     }
-}
-
-static void on_timer(uv_timer_t *t) { lb_wake(t->data); }
-
-/* Something changed (a response, a push): act as soon as pacing and backoff allow. */
-static void lb_wake(lbot_t *b)
-{
-    if (b->busy || run.stopping)
-        return;
-    uint64_t now = mono_ns();
-    uint64_t t = b->last_send_ns ? b->last_send_ns + interval_ns : 0;
-    if (b->not_before_ns > t)
-        t = b->not_before_ns;
-    if (t <= now + SLACK_NS / 2) {
-        uv_timer_stop(&b->timer);
-        lb_act(b);
-        return;
-    }
-    uv_timer_start(&b->timer, on_timer, (t - now + MS - 1) / MS, 0);
 }
 
 /* ------------------------------------------------------------------ responses */
@@ -396,26 +282,16 @@ static int on_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uin
     stats_t *st = &run.st;
     switch (rq) {
     case PACKET_TYPE__REGISTER_REQUEST:
-        st->registrations++;
-        b->backoff = 0;
+        sess_registered(&b->s);
         b->step = S_LOGIN;
         return 0;
     case PACKET_TYPE__LOGIN_REQUEST: {
-        LoginResponse *r =
-            (LoginResponse *)pb_unpack(&run.arena, &login_response__descriptor, payload, len);
+        int first;
+        LoginResponse *r = sess_logged_in(&b->s, payload, len, now, &first);
         if (!r)
             return -1;
-        st->logins++;
-        b->backoff = 0;
-        b->logged_in = 1;
-        b->user_id = r->user_id;
-        if (!b->ever_logged_in) {
-            b->ever_logged_in = 1;
-            st->bots_logged_in++;
+        if (first)
             first_login_pending--;
-            if (st->bots_logged_in == run.nbots)
-                run.t_all_logged_in = now;
-        }
         room_clear(b);
         if (r->room) {
             /* the account is still in a room (an earlier run): leave a waiting one; one in
@@ -433,10 +309,9 @@ static int on_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uin
         return 0;
     }
     case PACKET_TYPE__LOGOUT_REQUEST:
-        st->logouts++;
-        b->logged_in = 0;
+        sess_logged_out(&b->s, 1);
         room_clear(b);
-        if (b->final_logout || run.stopping)
+        if (b->s.final_logout || run.stopping)
             b->step = S_DONE;
         else
             next_account(b);
@@ -518,38 +393,27 @@ static int on_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uin
     return -1;
 }
 
+static const sess_steps_t ACCOUNT_STEPS = {S_LOGIN, S_REGISTER, S_LOGOUT, S_DONE};
+
 /* An ERROR_RESPONSE: expected outcomes move the bot on; unexpected ones too, after a pause,
  * to a step that gets it back on track. */
 static void on_error(lbot_t *b, uint16_t rq, int code, uint64_t now)
 {
     if (code == ERROR_CODE__NOT_AUTHENTICATED) { /* the session is not logged in after all */
-        b->logged_in = 0;
+        sess_not_authenticated(&b->s, now);
         room_clear(b);
         b->step = S_LOGIN;
-        b->not_before_ns = now + run.login_backoff_ms * MS;
         return;
     }
     switch (rq) {
     case PACKET_TYPE__REGISTER_REQUEST:
     case PACKET_TYPE__LOGIN_REQUEST:
-        if (code == ERROR_CODE__USERNAME_TAKEN) {
-            b->backoff = 0;
-            b->step = S_LOGIN;
-        } else if (code == ERROR_CODE__INVALID_CREDENTIALS ||
-                   code == ERROR_CODE__TOO_MANY_ATTEMPTS) {
-            next_account(b); /* not ours (another password): use another name */
-            backoff(b, now);
-        } else if (code == ERROR_CODE__ALREADY_AUTHENTICATED) {
-            b->logged_in = 1;
-            b->step = S_LOGOUT;
-        } else {
-            backoff(b, now); /* BUSY, or the accounts storage failing: try again later */
-        }
+        b->step = sess_account_error(&b->s, code, now, (int)b->step, &ACCOUNT_STEPS);
         return;
     case PACKET_TYPE__LOGOUT_REQUEST:
-        b->logged_in = 0;
+        sess_logged_out(&b->s, 0);
         room_clear(b);
-        if (b->final_logout || run.stopping)
+        if (b->s.final_logout || run.stopping)
             b->step = S_DONE;
         else
             next_account(b);
@@ -592,90 +456,66 @@ static void on_error(lbot_t *b, uint16_t rq, int code, uint64_t now)
         break;
     }
     if (!expected_error(rq, code))
-        b->not_before_ns = now + 100 * MS;
+        b->s.not_before_ns = now + 100 * MS;
 }
 
-static int error_code_of(const uint8_t *payload, size_t len, const char **message)
+/* No response in time: the request may have been done or not, get back on track from a known
+ * state. */
+static void on_timeout(lbot_t *b)
 {
-    ErrorResponse *er =
-        (ErrorResponse *)pb_unpack(&run.arena, &error_response__descriptor, payload, len);
-    *message = er && er->message ? er->message : "";
-    int code = er ? (int)er->code : ERR_CODES;
-    return code < 0 || code > ERR_CODES ? ERR_CODES : code;
+    if (!b->s.logged_in)
+        b->step = b->step == S_LOGOUT ? S_LOGIN : b->step;
+    else if (b->room_id)
+        b->step = b->in_game ? S_INGAME_LEAVE : S_LEAVE;
+    else if (b->step != S_LOGOUT)
+        b->step = S_CYCLE;
 }
 
-static void final_logout(lbot_t *b);
-
-static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
-                        size_t len, void *ud)
+/* The traffic time is over: a logged-in bot logs out (once it has no request in flight), so
+ * its waiting room is left now rather than after the lobby's grace period. */
+static void final_logout(lbot_t *b)
 {
-    lbot_t *b = ud;
-    uint16_t rq = b->rq_type;
-    type_stats_t *ts = type_stats(rq);
-    stats_t *st = &run.st;
-    uint64_t now = mono_ns();
-    run.inflight--;
-    b->busy = 0;
-    if (status == CLIENT_ECLOSED) {
-        if (run.finished)
-            st->unanswered++; /* still pending when the drain time ran out */
-        else
-            st->lost++;
-        return; /* the bot's connection is gone */
-    }
-    if (status == CLIENT_ETIMEDOUT) {
-        st->timeouts++;
-        ts->timeouts++;
-        if (st->timeouts <= 5)
-            log_warn("timeout", "bot=%u user=%s request=%s", b->bot->index, b->user,
-                     req_type_name(rq));
-        /* the request may have been done or not: get back on track from a known state */
-        if (!b->logged_in)
-            b->step = b->step == S_LOGOUT ? S_LOGIN : b->step;
-        else if (b->room_id)
-            b->step = b->in_game ? S_INGAME_LEAVE : S_LEAVE;
-        else if (b->step != S_LOGOUT)
-            b->step = S_CYCLE;
-    } else if (type == PACKET_TYPE__ERROR_RESPONSE) {
-        run.t_last_response = now;
-        const char *msg;
-        int code = error_code_of(payload, len, &msg);
-        if (expected_error(rq, code)) {
-            st->expected++;
-            st->expected_by_code[code]++;
-            ts->expected++;
-            ts->expected_by_code[code]++;
-        } else {
-            st->errors++;
-            st->errors_by_code[code]++;
-            ts->unexpected++;
-            ts->unexpected_by_code[code]++;
-            if (st->errors <= 10)
-                log_warn("unexpected_error", "bot=%u user=%s request=%s code=%s message=\"%s\"",
-                         b->bot->index, b->user, req_type_name(rq), error_code_name(code), msg);
-        }
-        on_error(b, rq, code, now);
-    } else if (type == rq + 1 && on_ok(b, rq, payload, len, now) == 0) {
-        run.t_last_response = now;
-        uint64_t us = (now - b->sent_ns) / 1000u;
-        st->ok++;
-        ts->ok++;
-        hist_record(&st->latency_us, us ? us : 1);
-        hist_record(&ts->latency_us, us ? us : 1);
-    } else {
-        run.t_last_response = now;
-        st->mismatches++;
-        ts->mismatches++;
-        if (st->mismatches <= 5)
-            log_warn("bad_response", "bot=%u request=%s response_type=%u len=%zu", b->bot->index,
-                     req_type_name(rq), type, len);
-        b->not_before_ns = now + 100 * MS;
-    }
-    if (run.stopping)
-        final_logout(b);
-    else
-        lb_wake(b);
+    if (sess_final_logout(&b->s))
+        b->step = S_LOGOUT;
 }
+
+/* ---- the session's hooks */
+
+static int ops_on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+{
+    return on_ok((lbot_t *)s, rq, payload, len, now);
+}
+static int ops_expected(const session_t *s, uint16_t rq, int code)
+{
+    (void)s;
+    return expected_error(rq, code);
+}
+static void ops_on_error(session_t *s, uint16_t rq, int code, uint64_t now)
+{
+    on_error((lbot_t *)s, rq, code, now);
+}
+static void ops_on_timeout(session_t *s, uint16_t rq)
+{
+    (void)rq;
+    on_timeout((lbot_t *)s);
+}
+static void ops_act(session_t *s) { lb_act((lbot_t *)s); }
+static void ops_stop(session_t *s) { final_logout((lbot_t *)s); }
+static uint64_t ops_gap_ns(const session_t *s)
+{
+    (void)s;
+    return interval_ns;
+}
+
+static const session_ops_t LOBBY_OPS = {
+    .on_ok = ops_on_ok,
+    .expected = ops_expected,
+    .on_error = ops_on_error,
+    .on_timeout = ops_on_timeout,
+    .act = ops_act,
+    .stop = ops_stop,
+    .gap_ns = ops_gap_ns,
+};
 
 /* ------------------------------------------------------------------ pushes */
 
@@ -705,12 +545,12 @@ static void lobby_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         break;
     }
     case PACKET_TYPE__KICKED:
-        b->logged_in = 0; /* the gateway closes the connection next */
+        b->s.logged_in = 0; /* the gateway closes the connection next */
         return;
     default:
         return;
     }
-    if (b->step == S_WAIT && !b->busy)
+    if (b->step == S_WAIT && !b->s.busy)
         lb_wake(b); /* the owner may start now, or everyone leaves a started room */
 }
 
@@ -719,7 +559,7 @@ static void lobby_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
 static void lobby_on_connected(bot_t *bot)
 {
     lbot_t *b = bot->sc;
-    b->connected_once = 1;
+    sess_connected(&b->s);
     first_login_pending++;
     lb_wake(b);
 }
@@ -727,101 +567,67 @@ static void lobby_on_connected(bot_t *bot)
 static void lobby_on_gone(bot_t *bot)
 {
     lbot_t *b = bot->sc;
-    b->busy = 0;
-    if (b->connected_once && !b->ever_logged_in) {
-        b->connected_once = 0;
+    if (b->s.connected_once && !b->s.ever_logged_in) {
+        b->s.connected_once = 0;
         first_login_pending--;
     }
-    if (!run.finished)
-        uv_timer_stop(&b->timer);
-}
-
-/* The traffic time is over: a logged-in bot logs out (once it has no request in flight), so
- * its waiting room is left now rather than after the lobby's grace period. */
-static void final_logout(lbot_t *b)
-{
-    if (run.finished || b->busy || b->final_logout || !b->logged_in || !b->bot->c ||
-        !client_is_connected(b->bot->c))
-        return;
-    b->final_logout = 1;
-    b->step = S_LOGOUT;
-    LogoutRequest rq = LOGOUT_REQUEST__INIT;
-    (void)lb_send(b, PACKET_TYPE__LOGOUT_REQUEST, &rq.base);
+    sess_gone(&b->s);
 }
 
 static void lobby_on_stop(void)
 {
-    for (uint32_t i = 0; i < run.nbots; i++) {
+    for (uint32_t i = 0; i < nlbots; i++) {
         lbot_t *b = &lbots[i];
-        uv_timer_stop(&b->timer);
+        uv_timer_stop(&b->s.timer);
         final_logout(b);
     }
 }
 
 static void lobby_on_finish(void)
 {
-    for (uint32_t i = 0; i < run.nbots; i++)
-        if (!uv_is_closing((uv_handle_t *)&lbots[i].timer))
-            uv_close((uv_handle_t *)&lbots[i].timer, NULL);
+    for (uint32_t i = 0; i < nlbots; i++)
+        sess_close(&lbots[i].s);
 }
 
 static void lobby_cleanup(void)
 {
     xfree(lbots);
     lbots = NULL;
+    nlbots = 0;
 }
 
 static int lobby_setup(const config_t *cfg)
 {
-    const char *p = run.user_prefix;
-    for (const char *q = p; *q; q++) {
-        char ch = *q;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_')) {
-            fprintf(stderr, "bot: --user-prefix may only hold A-Z a-z 0-9 _, got '%s'\n", p);
-            return -1;
-        }
-    }
-    char last[16];
-    int digits = snprintf(last, sizeof last, "%u", run.nbots - 1);
-    size_t need = strlen(p) + (size_t)digits + 1 + GEN_DIGITS;
-    if (need > USERNAME_MAX || strlen(p) + (size_t)digits < 3) {
-        fprintf(stderr,
-                "bot: --user-prefix '%s' with %u bots makes names of %zu characters; account "
-                "names are 3-%d (%d kept for the _<n> of fresh accounts)\n",
-                p, run.nbots, need, USERNAME_MAX, 1 + GEN_DIGITS);
+    (void)cfg;
+    if (sess_check_prefix() != 0)
         return -1;
-    }
     interval_ns = run.rate ? (uint64_t)(1e9 / (double)run.rate) : 0;
     return 0;
 }
 
 static void lobby_start(void)
 {
-    lbots = xcalloc(run.nbots, sizeof *lbots);
+    lbots = xcalloc(scenario_bots(&SCENARIO_LOBBY) + 1u, sizeof *lbots);
     for (uint32_t i = 0; i < run.nbots; i++) {
-        lbot_t *b = &lbots[i];
-        b->bot = &run.bots[i];
-        run.bots[i].sc = b;
-        b->rng = mix64(run.seed * UINT64_C(0x2545F4914F6CDD1D) + i);
+        if (run.bots[i].scenario != &SCENARIO_LOBBY)
+            continue;
+        lbot_t *b = &lbots[nlbots++];
+        sess_init(&b->s, &run.bots[i], &LOBBY_OPS);
         b->step = S_REGISTER;
-        (void)make_user(b);
-        uv_timer_init(run.loop, &b->timer);
-        b->timer.data = b;
     }
 }
 
+/* On top of the checks every scenario passes (see passed() in report.c). */
 static int lobby_passed(void)
 {
     const stats_t *st = &run.st;
-    return st->connected == run.nbots && st->connect_failed == 0 &&
-           st->bots_logged_in == run.nbots && st->errors == 0 && st->mismatches == 0 &&
-           st->disconnects == 0 && st->timeouts == 0 && st->lost == 0 && st->unanswered == 0 &&
-           st->send_failed == 0 && pushes_of(PACKET_TYPE__KICKED) == 0 && st->ok > 0;
+    return st->bots_logged_in == run.account_bots && pushes_of(PACKET_TYPE__KICKED) == 0 &&
+           st->ok > 0;
 }
 
 const scenario_t SCENARIO_LOBBY = {
     .name = "lobby",
+    .accounts = 1,
     .setup = lobby_setup,
     .start = lobby_start,
     .on_connected = lobby_on_connected,

@@ -38,17 +38,9 @@
 #include <uthash.h>
 
 #include "alloc.h"
-#include "bot.h"
 #include "log.h"
+#include "session.h"
 #include "util.h"
-
-#define PASSWORD "bot-password-0"
-#define USERNAME_MAX 24
-#define GEN_DIGITS 4
-#define BACKOFF_MAX_SHIFT 5
-#define MS UINT64_C(1000000)
-#define SLACK_NS MS
-#define KEEPALIVE_NS (20000 * MS) /* a bot silent this long PINGs (gateway IDLE_TIMEOUT_MS: 60 s) */
 
 /* The arena's rules (src_game/sim.h defaults; MATCH_START carries only tick, time limit, waves
  * and arena size). */
@@ -91,19 +83,9 @@ typedef struct mon {
 } mon_t;
 
 typedef struct mbot {
-    bot_t *bot;
-    uv_timer_t timer;
+    session_t s; /* first: a session_t * is an mbot_t * */
     mstep_t step;
-    int busy;
-    uint16_t rq_type;
     uint32_t rq_arg; /* the monster of an attack in flight */
-    uint64_t sent_ns, last_send_ns, not_before_ns;
-    uint64_t rng;
-    /* account */
-    uint32_t gen;
-    char user[USERNAME_MAX + 8];
-    uint64_t user_id;
-    int connected_once, logged_in, ever_logged_in, backoff, final_logout;
     /* room and match lifecycle */
     uint64_t room_id, match_id;
     int room_waiting; /* a ROOM_UPDATE said our room is waiting (the match is over) */
@@ -137,6 +119,7 @@ typedef struct mbot {
 } mbot_t;
 
 static mbot_t *mbots;
+static uint32_t nmbots;
 static uint64_t pace_ns;  /* least time between two requests out of a match (--rate) */
 static uint64_t play_ns;  /* in a match (--match-interval-ms) */
 
@@ -147,48 +130,20 @@ typedef struct seen {
 } seen_t;
 static seen_t *seen;
 
-static void mb_act(mbot_t *b);
-static void mb_wake(mbot_t *b);
 static void final_logout(mbot_t *b);
 
 /* ------------------------------------------------------------------ helpers */
 
-static uint64_t rnd(mbot_t *b)
+static void mb_wake(mbot_t *b) { sess_wake(&b->s); }
+static int mb_send(mbot_t *b, uint16_t type, const ProtobufCMessage *msg)
 {
-    b->rng += UINT64_C(0x9E3779B97F4A7C15);
-    return mix64(b->rng);
+    return sess_send(&b->s, type, msg);
 }
-
-static int make_user(mbot_t *b)
-{
-    int n;
-    if (b->gen == 0)
-        n = snprintf(b->user, sizeof b->user, "%s%u", run.user_prefix, b->bot->index);
-    else
-        n = snprintf(b->user, sizeof b->user, "%s%u_%u", run.user_prefix, b->bot->index, b->gen);
-    return n > 0 && n <= USERNAME_MAX ? 0 : -1;
-}
-
-static void backoff(mbot_t *b, uint64_t now)
-{
-    int k = b->backoff < BACKOFF_MAX_SHIFT ? b->backoff : BACKOFF_MAX_SHIFT;
-    b->backoff++;
-    uint64_t base = run.login_backoff_ms * MS << k;
-    b->not_before_ns = now + base / 2 + rnd(b) % (base + 1);
-    run.st.login_backoffs++;
-}
+static void sleep_until(mbot_t *b, uint64_t t, uint64_t now) { sess_sleep_until(&b->s, t, now); }
 
 static void next_account(mbot_t *b)
 {
-    b->gen++;
-    if (make_user(b) != 0) {
-        if (++run.st.accounts_exhausted <= 5)
-            log_warn("accounts_exhausted", "bot=%u gen=%u", b->bot->index, b->gen);
-        b->step = M_DONE;
-        return;
-    }
-    run.st.rotations++;
-    b->step = M_REGISTER;
+    b->step = sess_next_account(&b->s) == 0 ? M_REGISTER : M_DONE;
 }
 
 static int in_match(const mbot_t *b) { return b->step == M_STARTING || b->step == M_PLAY; }
@@ -290,7 +245,7 @@ static void died(mbot_t *b)
 
 static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
 {
-    if (!p || p->user_id != b->user_id)
+    if (!p || p->user_id != b->s.user_id)
         return;
     if (with_pos && p->pos) {
         b->x = p->pos->x;
@@ -352,38 +307,13 @@ static double allowed_step(const mbot_t *b)
 
 /* ------------------------------------------------------------------ requests */
 
-static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
-                        size_t len, void *ud);
-
-static int mb_send(mbot_t *b, uint16_t type, const ProtobufCMessage *msg)
-{
-    bot_t *bot = b->bot;
-    if (!bot->c || !client_is_connected(bot->c))
-        return -1;
-    uint64_t now = mono_ns();
-    int64_t seq = client_request(bot->c, type, msg, on_response, b);
-    if (seq < 0) {
-        run.st.send_failed++;
-        return -1;
-    }
-    b->busy = 1;
-    b->rq_type = type;
-    b->sent_ns = b->last_send_ns = now;
-    if (run.t_first_send == 0)
-        run.t_first_send = now;
-    run.st.sent++;
-    type_stats(type)->sent++;
-    run.inflight++;
-    return 0;
-}
-
 static void send_simple(mbot_t *b, uint16_t type)
 {
     switch (type) {
     case PACKET_TYPE__QUICK_MATCH_REQUEST: {
         QuickMatchRequest rq = QUICK_MATCH_REQUEST__INIT;
         if (mb_send(b, type, &rq.base) == 0 && !b->queue_sent_ns)
-            b->queue_sent_ns = b->sent_ns;
+            b->queue_sent_ns = b->s.sent_ns;
         break;
     }
     case PACKET_TYPE__LEAVE_ROOM_REQUEST: {
@@ -391,22 +321,17 @@ static void send_simple(mbot_t *b, uint16_t type)
         (void)mb_send(b, type, &rq.base);
         break;
     }
-    case PACKET_TYPE__LOGOUT_REQUEST: {
-        LogoutRequest rq = LOGOUT_REQUEST__INIT;
-        (void)mb_send(b, type, &rq.base);
+    case PACKET_TYPE__LOGOUT_REQUEST:
+        sess_send_logout(&b->s);
         break;
-    }
     case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
         GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
         (void)mb_send(b, type, &rq.base);
         break;
     }
-    case PACKET_TYPE__PING_REQUEST: {
-        PingRequest rq = PING_REQUEST__INIT;
-        rq.client_time = mono_ns();
-        (void)mb_send(b, type, &rq.base);
+    case PACKET_TYPE__PING_REQUEST:
+        sess_send_ping(&b->s);
         break;
-    }
     case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST: {
         GetMatchHistoryRequest rq = GET_MATCH_HISTORY_REQUEST__INIT;
         rq.page = 0;
@@ -417,39 +342,17 @@ static void send_simple(mbot_t *b, uint16_t type)
     }
 }
 
-static void send_account(mbot_t *b, uint16_t type)
-{
-    if (type == PACKET_TYPE__REGISTER_REQUEST) {
-        RegisterRequest rq = REGISTER_REQUEST__INIT;
-        rq.username = b->user;
-        rq.password = (char *)PASSWORD;
-        (void)mb_send(b, type, &rq.base);
-    } else {
-        LoginRequest rq = LOGIN_REQUEST__INIT;
-        rq.username = b->user;
-        rq.password = (char *)PASSWORD;
-        (void)mb_send(b, type, &rq.base);
-    }
-}
-
-static void on_timer(uv_timer_t *t);
-
-static void sleep_until(mbot_t *b, uint64_t t, uint64_t now)
-{
-    uv_timer_start(&b->timer, on_timer, t > now ? (t - now + MS - 1) / MS : 0, 0);
-}
-
 /* Out of a match with nothing else due: the record check, or a keepalive. Returns 1 if a
  * request went out. */
 static int idle_work(mbot_t *b, uint64_t now)
 {
     if (b->check_match && now + SLACK_NS >= b->check_due_ns) {
         send_simple(b, PACKET_TYPE__GET_MATCH_HISTORY_REQUEST);
-        return b->busy;
+        return b->s.busy;
     }
-    if (now - b->last_send_ns >= KEEPALIVE_NS) {
+    if (sess_keepalive_due(&b->s, now)) {
         send_simple(b, PACKET_TYPE__PING_REQUEST);
-        return b->busy;
+        return b->s.busy;
     }
     return 0;
 }
@@ -457,7 +360,7 @@ static int idle_work(mbot_t *b, uint64_t now)
 /* The earliest time idle_work may have something to do. */
 static uint64_t idle_due(const mbot_t *b)
 {
-    uint64_t t = b->last_send_ns + KEEPALIVE_NS;
+    uint64_t t = b->s.last_send_ns + KEEPALIVE_NS;
     if (b->check_match && b->check_due_ns < t)
         t = b->check_due_ns;
     return t;
@@ -471,11 +374,11 @@ static void act_play(mbot_t *b, uint64_t now)
         b->end_lost_counted = 1;
         run.st.end_missing++;
         log_warn("game_over_missing", "bot=%u user=%s match=%" PRIu64 " time_limit_ms=%u",
-                 b->bot->index, b->user, b->match_id, b->time_limit_ms);
+                 b->s.bot->index, b->s.user, b->match_id, b->time_limit_ms);
     }
     if (!b->alive) { /* dead: wait for GAME_OVER */
         if (!idle_work(b, now))
-            sleep_until(b, b->last_send_ns + KEEPALIVE_NS, now);
+            sleep_until(b, b->s.last_send_ns + KEEPALIVE_NS, now);
         return;
     }
     if (!b->synced) {
@@ -492,7 +395,7 @@ static void act_play(mbot_t *b, uint64_t now)
     mon_t *m = mon_nearest(b, &d);
     log_debug("play", "bot=%u pos=%.2f,%.2f hp=%d mons=%u nearest=%u at=%.2f,%.2f d=%.2f "
               "tick=%u ref=%u%s atk=%u%s step=%.2f",
-              b->bot->index, (double)b->x, (double)b->y, b->hp, b->nmons, m ? m->id : 0,
+              b->s.bot->index, (double)b->x, (double)b->y, b->hp, b->nmons, m ? m->id : 0,
               m ? (double)m->x : 0.0, m ? (double)m->y : 0.0, d, b->server_tick, b->ref_tick,
               b->ref_pending ? "p" : "", b->atk_tick, b->atk_pending ? "p" : "",
               allowed_step(b));
@@ -509,7 +412,7 @@ static void act_play(mbot_t *b, uint64_t now)
         uint64_t have_ms = b->server_tick > b->ref_tick
                                ? (uint64_t)(b->server_tick - b->ref_tick) * b->tick_ms
                                : 0;
-        uint64_t late = b->last_send_ns + play_ns + (uint64_t)b->tick_ms * MS;
+        uint64_t late = b->s.last_send_ns + play_ns + (uint64_t)b->tick_ms * MS;
         if ((b->ref_pending || have_ms * MS + (uint64_t)b->tick_ms * MS / 2 < play_ns) &&
             now < late) {
             sleep_until(b, late, now);
@@ -537,14 +440,14 @@ static void act_play(mbot_t *b, uint64_t now)
 /* Sends the bot's next request, or sleeps until one is due. */
 static void mb_act(mbot_t *b)
 {
-    if (b->busy || run.stopping || !b->bot->c || !client_is_connected(b->bot->c))
+    if (b->s.busy || run.stopping || !b->s.bot->c || !client_is_connected(b->s.bot->c))
         return;
     uint64_t now = mono_ns();
     switch (b->step) {
     case M_REGISTER:
     case M_LOGIN:
-        send_account(b, b->step == M_REGISTER ? PACKET_TYPE__REGISTER_REQUEST
-                                              : PACKET_TYPE__LOGIN_REQUEST);
+        sess_send_account(&b->s, b->step == M_REGISTER ? PACKET_TYPE__REGISTER_REQUEST
+                                                       : PACKET_TYPE__LOGIN_REQUEST);
         break;
     case M_QUEUE:
         send_simple(b, PACKET_TYPE__QUICK_MATCH_REQUEST);
@@ -570,7 +473,7 @@ static void mb_act(mbot_t *b)
             b->start_lost_counted = 1;
             run.st.start_missing++;
             log_warn("match_start_missing", "bot=%u user=%s match=%" PRIu64 " waited_ms=%" PRIu64,
-                     b->bot->index, b->user, b->match_id, (now - b->starting_ns) / MS);
+                     b->s.bot->index, b->s.user, b->match_id, (now - b->starting_ns) / MS);
         }
         if (now + SLACK_NS >= b->next_probe_ns) {
             b->next_probe_ns = now + PROBE_EVERY_NS;
@@ -617,25 +520,8 @@ static void mb_act(mbot_t *b)
     }
 }
 
-static void on_timer(uv_timer_t *t) { mb_wake(t->data); }
-
-/* Something changed: act as soon as pacing and backoff allow. */
-static void mb_wake(mbot_t *b)
-{
-    if (b->busy || run.stopping)
-        return;
-    uint64_t now = mono_ns();
-    uint64_t gap = b->step == M_PLAY ? play_ns : pace_ns;
-    uint64_t t = b->last_send_ns ? b->last_send_ns + gap : 0;
-    if (b->not_before_ns > t)
-        t = b->not_before_ns;
-    if (t <= now + SLACK_NS / 2) {
-        uv_timer_stop(&b->timer);
-        mb_act(b);
-        return;
-    }
-    sleep_until(b, t, now);
-}
+/* The least time between two requests: --match-interval-ms in a match, 1/--rate out of one. */
+static uint64_t gap_ns(const mbot_t *b) { return b->step == M_PLAY ? play_ns : pace_ns; }
 
 /* ------------------------------------------------------------------ responses */
 
@@ -658,7 +544,7 @@ static void check_record(mbot_t *b, const GetMatchHistoryResponse *r, uint64_t n
                 log_warn("record_mismatch",
                          "bot=%u user=%s match=%" PRIu64 " outcome=%d/%d kills=%u/%u "
                          "dealt=%u/%u taken=%u/%u deaths=%u/%u score=%u/%u (record/game_over)",
-                         b->bot->index, b->user, b->check_match, (int)m->outcome,
+                         b->s.bot->index, b->s.user, b->check_match, (int)m->outcome,
                          (int)b->check_outcome, me ? me->kills : 0, b->check_kills,
                          me ? me->damage_dealt : 0, b->check_dealt, me ? me->damage_taken : 0,
                          b->check_taken, me ? me->deaths : 0, b->check_deaths,
@@ -670,7 +556,7 @@ static void check_record(mbot_t *b, const GetMatchHistoryResponse *r, uint64_t n
     if (++b->check_tries >= CHECK_TRIES) {
         if (++run.st.records_missing <= 5)
             log_warn("record_missing", "bot=%u user=%s match=%" PRIu64 " tries=%d",
-                     b->bot->index, b->user, b->check_match, b->check_tries);
+                     b->s.bot->index, b->s.user, b->check_match, b->check_tries);
         b->check_match = 0;
         return;
     }
@@ -700,25 +586,14 @@ static int on_ok(mbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uin
     stats_t *st = &run.st;
     switch (rq) {
     case PACKET_TYPE__REGISTER_REQUEST:
-        st->registrations++;
-        b->backoff = 0;
+        sess_registered(&b->s);
         b->step = M_LOGIN;
         return 0;
     case PACKET_TYPE__LOGIN_REQUEST: {
-        LoginResponse *r =
-            (LoginResponse *)pb_unpack(&run.arena, &login_response__descriptor, payload, len);
+        int first;
+        LoginResponse *r = sess_logged_in(&b->s, payload, len, now, &first);
         if (!r)
             return -1;
-        st->logins++;
-        b->backoff = 0;
-        b->logged_in = 1;
-        b->user_id = r->user_id;
-        if (!b->ever_logged_in) {
-            b->ever_logged_in = 1;
-            st->bots_logged_in++;
-            if (st->bots_logged_in == run.nbots)
-                run.t_all_logged_in = now;
-        }
         b->room_id = 0;
         if (r->room && r->room->status == ROOM_STATUS__IN_GAME) {
             st->stuck_logins++; /* left in a room in game by an earlier run: fresh account */
@@ -732,9 +607,8 @@ static int on_ok(mbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uin
         return 0;
     }
     case PACKET_TYPE__LOGOUT_REQUEST:
-        st->logouts++;
-        b->logged_in = 0;
-        if (b->final_logout || run.stopping)
+        sess_logged_out(&b->s, 1);
+        if (b->s.final_logout || run.stopping)
             b->step = M_DONE;
         else
             next_account(b);
@@ -784,7 +658,7 @@ static int on_ok(mbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uin
             log_warn("speed_clamped",
                      "bot=%u user=%s match=%" PRIu64 " from=%.3f,%.3f to=%.3f,%.3f "
                      "server_tick=%u ref_tick=%u",
-                     b->bot->index, b->user, b->match_id, (double)b->x, (double)b->y,
+                     b->s.bot->index, b->s.user, b->match_id, (double)b->x, (double)b->y,
                      (double)r->pos->x, (double)r->pos->y, b->server_tick, b->ref_tick);
         if (b->step == M_PLAY) {
             b->x = r->pos->x;
@@ -852,9 +726,8 @@ static int expected_error(const mbot_t *b, uint16_t rq, int code)
 {
     switch (rq) {
     case PACKET_TYPE__REGISTER_REQUEST:
-        return code == ERROR_CODE__USERNAME_TAKEN || code == ERROR_CODE__BUSY;
     case PACKET_TYPE__LOGIN_REQUEST:
-        return code == ERROR_CODE__BUSY;
+        return sess_account_expected(rq, code);
     case PACKET_TYPE__QUICK_MATCH_REQUEST:
         return code == ERROR_CODE__ALREADY_IN_ROOM;
     case PACKET_TYPE__LEAVE_ROOM_REQUEST:
@@ -874,34 +747,23 @@ static int expected_error(const mbot_t *b, uint16_t rq, int code)
     return 0;
 }
 
+static const sess_steps_t ACCOUNT_STEPS = {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE};
+
 static void on_error(mbot_t *b, uint16_t rq, int code, uint64_t now)
 {
     if (code == ERROR_CODE__NOT_AUTHENTICATED) {
-        b->logged_in = 0;
+        sess_not_authenticated(&b->s, now);
         b->step = M_LOGIN;
-        b->not_before_ns = now + run.login_backoff_ms * MS;
         return;
     }
     switch (rq) {
     case PACKET_TYPE__REGISTER_REQUEST:
     case PACKET_TYPE__LOGIN_REQUEST:
-        if (code == ERROR_CODE__USERNAME_TAKEN) {
-            b->backoff = 0;
-            b->step = M_LOGIN;
-        } else if (code == ERROR_CODE__INVALID_CREDENTIALS ||
-                   code == ERROR_CODE__TOO_MANY_ATTEMPTS) {
-            next_account(b);
-            backoff(b, now);
-        } else if (code == ERROR_CODE__ALREADY_AUTHENTICATED) {
-            b->logged_in = 1;
-            b->step = M_LOGOUT;
-        } else {
-            backoff(b, now);
-        }
+        b->step = sess_account_error(&b->s, code, now, (int)b->step, &ACCOUNT_STEPS);
         return;
     case PACKET_TYPE__LOGOUT_REQUEST:
-        b->logged_in = 0;
-        b->step = b->final_logout || run.stopping ? M_DONE : M_LOGIN;
+        sess_logged_out(&b->s, 0);
+        b->step = b->s.final_logout || run.stopping ? M_DONE : M_LOGIN;
         return;
     case PACKET_TYPE__QUICK_MATCH_REQUEST:
         if (code == ERROR_CODE__ALREADY_IN_ROOM && b->step == M_QUEUE)
@@ -943,86 +805,48 @@ static void on_error(mbot_t *b, uint16_t rq, int code, uint64_t now)
     if (code == ERROR_CODE__PLAYER_DEAD && b->step == M_PLAY)
         died(b);
     if (!expected_error(b, rq, code))
-        b->not_before_ns = now + 100 * MS;
+        b->s.not_before_ns = now + 100 * MS;
 }
 
-static int error_code_of(const uint8_t *payload, size_t len, const char **message)
+/* ---- the session's hooks */
+
+static int ops_on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
-    ErrorResponse *er =
-        (ErrorResponse *)pb_unpack(&run.arena, &error_response__descriptor, payload, len);
-    *message = er && er->message ? er->message : "";
-    int code = er ? (int)er->code : ERR_CODES;
-    return code < 0 || code > ERR_CODES ? ERR_CODES : code;
+    return on_ok((mbot_t *)s, rq, payload, len, now);
+}
+static int ops_expected(const session_t *s, uint16_t rq, int code)
+{
+    return expected_error((const mbot_t *)s, rq, code);
+}
+static void ops_on_error(session_t *s, uint16_t rq, int code, uint64_t now)
+{
+    on_error((mbot_t *)s, rq, code, now);
+}
+static void ops_on_timeout(session_t *s, uint16_t rq)
+{
+    mbot_t *b = (mbot_t *)s;
+    if (rq == PACKET_TYPE__LOGOUT_REQUEST && !b->s.final_logout)
+        b->step = M_LOGIN;
+}
+static void ops_act(session_t *s) { mb_act((mbot_t *)s); }
+static void ops_stop(session_t *s) { final_logout((mbot_t *)s); }
+static uint64_t ops_gap_ns(const session_t *s) { return gap_ns((const mbot_t *)s); }
+static void ops_describe(const session_t *s, char *out, size_t n)
+{
+    const mbot_t *b = (const mbot_t *)s;
+    snprintf(out, n, " step=%d alive=%d match=%" PRIu64, (int)b->step, b->alive, b->match_id);
 }
 
-static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
-                        size_t len, void *ud)
-{
-    mbot_t *b = ud;
-    uint16_t rq = b->rq_type;
-    type_stats_t *ts = type_stats(rq);
-    stats_t *st = &run.st;
-    uint64_t now = mono_ns();
-    run.inflight--;
-    b->busy = 0;
-    if (status == CLIENT_ECLOSED) {
-        if (run.finished)
-            st->unanswered++;
-        else
-            st->lost++;
-        return;
-    }
-    if (status == CLIENT_ETIMEDOUT) {
-        st->timeouts++;
-        ts->timeouts++;
-        if (st->timeouts <= 5)
-            log_warn("timeout", "bot=%u user=%s request=%s", b->bot->index, b->user,
-                     req_type_name(rq));
-        if (rq == PACKET_TYPE__LOGOUT_REQUEST && !b->final_logout)
-            b->step = M_LOGIN;
-    } else if (type == PACKET_TYPE__ERROR_RESPONSE) {
-        run.t_last_response = now;
-        const char *msg;
-        int code = error_code_of(payload, len, &msg);
-        if (expected_error(b, rq, code)) {
-            st->expected++;
-            st->expected_by_code[code]++;
-            ts->expected++;
-            ts->expected_by_code[code]++;
-        } else {
-            st->errors++;
-            st->errors_by_code[code]++;
-            ts->unexpected++;
-            ts->unexpected_by_code[code]++;
-            if (st->errors <= 10)
-                log_warn("unexpected_error",
-                         "bot=%u user=%s request=%s code=%s message=\"%s\" step=%d alive=%d "
-                         "match=%" PRIu64,
-                         b->bot->index, b->user, req_type_name(rq), error_code_name(code), msg,
-                         (int)b->step, b->alive, b->match_id);
-        }
-        on_error(b, rq, code, now);
-    } else if (type == rq + 1 && on_ok(b, rq, payload, len, now) == 0) {
-        run.t_last_response = now;
-        uint64_t us = (now - b->sent_ns) / 1000u;
-        st->ok++;
-        ts->ok++;
-        hist_record(&st->latency_us, us ? us : 1);
-        hist_record(&ts->latency_us, us ? us : 1);
-    } else {
-        run.t_last_response = now;
-        st->mismatches++;
-        ts->mismatches++;
-        if (st->mismatches <= 5)
-            log_warn("bad_response", "bot=%u request=%s response_type=%u len=%zu", b->bot->index,
-                     req_type_name(rq), type, len);
-        b->not_before_ns = now + 100 * MS;
-    }
-    if (run.stopping)
-        final_logout(b);
-    else
-        mb_wake(b);
-}
+static const session_ops_t MATCH_OPS = {
+    .on_ok = ops_on_ok,
+    .expected = ops_expected,
+    .on_error = ops_on_error,
+    .on_timeout = ops_on_timeout,
+    .act = ops_act,
+    .stop = ops_stop,
+    .gap_ns = ops_gap_ns,
+    .describe = ops_describe,
+};
 
 /* ------------------------------------------------------------------ pushes */
 
@@ -1059,7 +883,7 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
             mon_del(b, u->monster_deaths[i]->id);
     for (size_t i = 0; i < u->n_damaged; i++) {
         const PlayerDamaged *d = u->damaged[i];
-        if (d && d->user_id == b->user_id) {
+        if (d && d->user_id == b->s.user_id) {
             b->hp = d->hp;
             if (d->died || d->hp <= 0)
                 died(b);
@@ -1076,7 +900,7 @@ static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
     if (b->step != M_PLAY || (b->match_id && g->match_id != b->match_id)) {
         st->stray_ends++;
         log_warn("stray_game_over", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64 " step=%d",
-                 b->bot->index, b->user, g->match_id, b->match_id, (int)b->step);
+                 b->s.bot->index, b->s.user, g->match_id, b->match_id, (int)b->step);
         if (!in_match(b))
             return;
     }
@@ -1098,7 +922,7 @@ static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
     b->check_match = 0;
     for (size_t i = 0; i < g->n_results; i++) {
         const PlayerResult *r = g->results[i];
-        if (!r || r->user_id != b->user_id)
+        if (!r || r->user_id != b->s.user_id)
             continue;
         b->check_match = g->match_id;
         b->check_outcome = g->outcome;
@@ -1126,12 +950,12 @@ static void on_aborted(mbot_t *b, const MatchAborted *a, uint64_t now)
     if (!in_match(b) || (b->match_id && a->match_id && a->match_id != b->match_id)) {
         st->stray_ends++;
         log_warn("stray_match_aborted", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64
-                 " step=%d", b->bot->index, b->user, a->match_id, b->match_id, (int)b->step);
+                 " step=%d", b->s.bot->index, b->s.user, a->match_id, b->match_id, (int)b->step);
         if (!in_match(b))
             return;
     }
-    log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " reason=\"%s\"", b->bot->index,
-             b->user, a->match_id, a->reason ? a->reason : "");
+    log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " reason=\"%s\"", b->s.bot->index,
+             b->s.user, a->match_id, a->reason ? a->reason : "");
     if (first_report(a->match_id ? a->match_id : b->match_id)) {
         st->matches_aborted++;
         st->outcomes[MATCH_OUTCOME__ABORTED]++;
@@ -1161,7 +985,7 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
              * dropped it): no MATCH_START will come */
             run.st.ended_before_start++;
             log_warn("match_ended_before_start", "bot=%u user=%s match=%" PRIu64 " event=%s",
-                     b->bot->index, b->user, b->match_id, u->event ? u->event : "");
+                     b->s.bot->index, b->s.user, b->match_id, u->event ? u->event : "");
             play_end(b, now);
         }
         b->room_waiting = 1; /* (in play: handed back before our GAME_OVER came) */
@@ -1176,7 +1000,7 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
             if (!(in_match(b) && g->match_id == b->match_id)) {
                 run.st.stray_starts++;
                 log_warn("stray_game_starting", "bot=%u user=%s match=%" PRIu64 " step=%d",
-                         b->bot->index, b->user, g->match_id, (int)b->step);
+                         b->s.bot->index, b->s.user, g->match_id, (int)b->step);
             }
             return;
         }
@@ -1199,12 +1023,12 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         if (b->step != M_STARTING && b->step != M_QUEUE && b->step != M_QUEUED) {
             run.st.stray_starts++;
             log_warn("stray_match_start", "bot=%u user=%s match=%" PRIu64 " step=%d",
-                     b->bot->index, b->user, s->match_id, (int)b->step);
+                     b->s.bot->index, b->s.user, s->match_id, (int)b->step);
             return;
         }
         if (b->step == M_STARTING && s->match_id != b->match_id)
             log_warn("match_id_differs", "bot=%u game_starting=%" PRIu64 " match_start=%" PRIu64,
-                     b->bot->index, b->match_id, s->match_id);
+                     b->s.bot->index, b->match_id, s->match_id);
         if (s->room_id)
             b->room_id = s->room_id;
         match_reset(b);
@@ -1217,13 +1041,13 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         }
         int found = 0;
         for (size_t i = 0; i < s->n_players; i++)
-            if (s->players[i] && s->players[i]->user_id == b->user_id) {
+            if (s->players[i] && s->players[i]->user_id == b->s.user_id) {
                 take_player(b, s->players[i], 1);
                 found = 1;
             }
         if (!found)
-            log_warn("match_start_without_me", "bot=%u user=%s match=%" PRIu64, b->bot->index,
-                     b->user, s->match_id);
+            log_warn("match_start_without_me", "bot=%u user=%s match=%" PRIu64, b->s.bot->index,
+                     b->s.user, s->match_id);
         b->room_waiting = 0;
         play_begin(b, s->match_id, now);
         break;
@@ -1260,12 +1084,12 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         break;
     }
     case PACKET_TYPE__KICKED:
-        b->logged_in = 0;
+        b->s.logged_in = 0;
         return;
     default:
         return;
     }
-    if (!b->busy)
+    if (!b->s.busy)
         mb_wake(b);
 }
 
@@ -1274,34 +1098,24 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
 static void match_on_connected(bot_t *bot)
 {
     mbot_t *b = bot->sc;
-    b->connected_once = 1;
+    sess_connected(&b->s);
     mb_wake(b);
 }
 
-static void match_on_gone(bot_t *bot)
-{
-    mbot_t *b = bot->sc;
-    b->busy = 0;
-    if (!run.finished)
-        uv_timer_stop(&b->timer);
-}
+static void match_on_gone(bot_t *bot) { sess_gone(bot->sc); }
 
 static void final_logout(mbot_t *b)
 {
-    if (run.finished || b->busy || b->final_logout || !b->logged_in || !b->bot->c ||
-        !client_is_connected(b->bot->c))
-        return;
-    b->final_logout = 1;
-    b->step = M_LOGOUT;
-    send_simple(b, PACKET_TYPE__LOGOUT_REQUEST);
+    if (sess_final_logout(&b->s))
+        b->step = M_LOGOUT;
 }
 
 static void match_on_stop(void)
 {
     uint64_t now = mono_ns();
-    for (uint32_t i = 0; i < run.nbots; i++) {
+    for (uint32_t i = 0; i < nmbots; i++) {
         mbot_t *b = &mbots[i];
-        uv_timer_stop(&b->timer);
+        uv_timer_stop(&b->s.timer);
         if (in_match(b)) {
             run.st.in_match_at_stop++;
             if (b->step == M_PLAY && b->start_ns)
@@ -1318,17 +1132,17 @@ static void match_on_stop(void)
 
 static void match_on_finish(void)
 {
-    for (uint32_t i = 0; i < run.nbots; i++)
-        if (!uv_is_closing((uv_handle_t *)&mbots[i].timer))
-            uv_close((uv_handle_t *)&mbots[i].timer, NULL);
+    for (uint32_t i = 0; i < nmbots; i++)
+        sess_close(&mbots[i].s);
 }
 
 static void match_cleanup(void)
 {
-    for (uint32_t i = 0; i < run.nbots; i++)
+    for (uint32_t i = 0; i < nmbots; i++)
         xfree(mbots[i].mons);
     xfree(mbots);
     mbots = NULL;
+    nmbots = 0;
     seen_t *s, *tmp;
     HASH_ITER(hh, seen, s, tmp)
     {
@@ -1339,25 +1153,9 @@ static void match_cleanup(void)
 
 static int match_setup(const config_t *cfg)
 {
-    const char *p = run.user_prefix;
-    for (const char *q = p; *q; q++) {
-        char ch = *q;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_')) {
-            fprintf(stderr, "bot: --user-prefix may only hold A-Z a-z 0-9 _, got '%s'\n", p);
-            return -1;
-        }
-    }
-    char last[16];
-    int digits = snprintf(last, sizeof last, "%u", run.nbots - 1);
-    size_t need = strlen(p) + (size_t)digits + 1 + GEN_DIGITS;
-    if (need > USERNAME_MAX || strlen(p) + (size_t)digits < 3) {
-        fprintf(stderr,
-                "bot: --user-prefix '%s' with %u bots makes names of %zu characters; account "
-                "names are 3-%d (%d kept for the _<n> of fresh accounts)\n",
-                p, run.nbots, need, USERNAME_MAX, 1 + GEN_DIGITS);
+    (void)cfg;
+    if (sess_check_prefix() != 0)
         return -1;
-    }
     pace_ns = run.rate ? (uint64_t)(1e9 / (double)run.rate) : 0;
     play_ns = run.match_interval_ms * MS;
     if (pace_ns > play_ns)
@@ -1369,33 +1167,28 @@ static int match_setup(const config_t *cfg)
 
 static void match_start(void)
 {
-    mbots = xcalloc(run.nbots, sizeof *mbots);
+    mbots = xcalloc(scenario_bots(&SCENARIO_MATCH) + 1u, sizeof *mbots);
     for (uint32_t i = 0; i < run.nbots; i++) {
-        mbot_t *b = &mbots[i];
-        b->bot = &run.bots[i];
-        run.bots[i].sc = b;
-        b->rng = mix64(run.seed * UINT64_C(0x2545F4914F6CDD1D) + i);
+        if (run.bots[i].scenario != &SCENARIO_MATCH)
+            continue;
+        mbot_t *b = &mbots[nmbots++];
+        sess_init(&b->s, &run.bots[i], &MATCH_OPS);
         b->step = M_REGISTER;
-        (void)make_user(b);
         match_reset(b);
-        uv_timer_init(run.loop, &b->timer);
-        b->timer.data = b;
     }
 }
 
+/* On top of the checks every scenario passes (see passed() in report.c). */
 static int match_passed(void)
 {
     const stats_t *st = &run.st;
-    return st->connected == run.nbots && st->connect_failed == 0 &&
-           st->bots_logged_in == run.nbots && st->matches_completed > 0 && st->errors == 0 &&
-           st->mismatches == 0 && st->disconnects == 0 && st->timeouts == 0 && st->lost == 0 &&
-           st->unanswered == 0 && st->send_failed == 0 && st->start_missing == 0 &&
-           st->end_missing == 0 && st->records_mismatch == 0 && st->bad_pushes == 0 &&
-           pushes_of(PACKET_TYPE__KICKED) == 0;
+    return st->bots_logged_in == run.account_bots && st->matches_completed > 0 &&
+           st->start_missing == 0 && st->end_missing == 0 && st->records_mismatch == 0 &&
+           st->bad_pushes == 0 && pushes_of(PACKET_TYPE__KICKED) == 0;
 }
-
 const scenario_t SCENARIO_MATCH = {
     .name = "match",
+    .accounts = 1,
     .setup = match_setup,
     .start = match_start,
     .on_connected = match_on_connected,

@@ -1,0 +1,330 @@
+/* session: the request, account and pacing code the login, lobby and match scenarios share. */
+#include "session.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+/* ------------------------------------------------------------------ setup */
+
+int sess_check_prefix(void)
+{
+    const char *p = run.user_prefix;
+    for (const char *q = p; *q; q++) {
+        char ch = *q;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_')) {
+            fprintf(stderr, "bot: --user-prefix may only hold A-Z a-z 0-9 _, got '%s'\n", p);
+            return -1;
+        }
+    }
+    char last[16];
+    int digits = snprintf(last, sizeof last, "%u", run.nbots - 1);
+    size_t need = strlen(p) + (size_t)digits + 1 + GEN_DIGITS;
+    if (need > USERNAME_MAX || strlen(p) + (size_t)digits < 3) {
+        fprintf(stderr,
+                "bot: --user-prefix '%s' with %u bots makes names of %zu characters; account "
+                "names are 3-%d (%d kept for the _<n> of fresh accounts)\n",
+                p, run.nbots, need, USERNAME_MAX, 1 + GEN_DIGITS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sets the account name for the bot's current generation. Returns -1 when it does not fit. */
+static int make_user(session_t *s)
+{
+    char name[sizeof run.user_prefix + 24];
+    int n;
+    if (s->gen == 0)
+        n = snprintf(name, sizeof name, "%s%u", run.user_prefix, s->bot->index);
+    else
+        n = snprintf(name, sizeof name, "%s%u_%u", run.user_prefix, s->bot->index, s->gen);
+    if (n <= 0 || n > USERNAME_MAX)
+        return -1;
+    memcpy(s->user, name, (size_t)n + 1);
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t) { sess_wake(t->data); }
+
+void sess_init(session_t *s, bot_t *bot, const session_ops_t *ops)
+{
+    s->bot = bot;
+    s->ops = ops;
+    bot->sc = s;
+    s->rng = mix64(run.seed * UINT64_C(0x2545F4914F6CDD1D) + bot->index);
+    (void)make_user(s);
+    uv_timer_init(run.loop, &s->timer);
+    s->timer.data = s;
+}
+
+uint64_t sess_rnd(session_t *s)
+{
+    s->rng += UINT64_C(0x9E3779B97F4A7C15);
+    return mix64(s->rng);
+}
+
+uint32_t sess_rnd_below(session_t *s, uint32_t n) { return n ? (uint32_t)(sess_rnd(s) % n) : 0; }
+
+int sess_next_account(session_t *s)
+{
+    s->gen++;
+    if (make_user(s) != 0) {
+        if (++run.st.accounts_exhausted <= 5)
+            log_warn("accounts_exhausted", "bot=%u gen=%u", s->bot->index, s->gen);
+        return -1;
+    }
+    run.st.rotations++;
+    return 0;
+}
+
+void sess_backoff(session_t *s, uint64_t now)
+{
+    int k = s->backoff < BACKOFF_MAX_SHIFT ? s->backoff : BACKOFF_MAX_SHIFT;
+    s->backoff++;
+    uint64_t base = run.login_backoff_ms * MS << k;
+    s->not_before_ns = now + base / 2 + sess_rnd(s) % (base + 1);
+    run.st.login_backoffs++;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
+                        size_t len, void *ud);
+
+int sess_send(session_t *s, uint16_t type, const ProtobufCMessage *msg)
+{
+    bot_t *bot = s->bot;
+    if (!bot->c || !client_is_connected(bot->c) || !run_may_send())
+        return -1;
+    uint64_t now = mono_ns();
+    int64_t seq = client_request(bot->c, type, msg, on_response, s);
+    if (seq < 0) {
+        run.st.send_failed++;
+        return -1;
+    }
+    s->busy = 1;
+    s->rq_type = type;
+    s->sent_ns = s->last_send_ns = now;
+    run_note_sent(type_stats(type), now);
+    return 0;
+}
+
+void sess_send_account(session_t *s, uint16_t type)
+{
+    if (type == PACKET_TYPE__REGISTER_REQUEST) {
+        RegisterRequest rq = REGISTER_REQUEST__INIT;
+        rq.username = s->user;
+        rq.password = (char *)SESS_PASSWORD;
+        (void)sess_send(s, type, &rq.base);
+    } else {
+        LoginRequest rq = LOGIN_REQUEST__INIT;
+        rq.username = s->user;
+        rq.password = (char *)SESS_PASSWORD;
+        (void)sess_send(s, type, &rq.base);
+    }
+}
+
+void sess_send_logout(session_t *s)
+{
+    LogoutRequest rq = LOGOUT_REQUEST__INIT;
+    (void)sess_send(s, PACKET_TYPE__LOGOUT_REQUEST, &rq.base);
+}
+
+void sess_send_ping(session_t *s)
+{
+    PingRequest rq = PING_REQUEST__INIT;
+    rq.client_time = mono_ns();
+    (void)sess_send(s, PACKET_TYPE__PING_REQUEST, &rq.base);
+}
+
+/* ------------------------------------------------------------------ accounts */
+
+void sess_registered(session_t *s)
+{
+    run.st.registrations++;
+    s->backoff = 0;
+}
+
+LoginResponse *sess_logged_in(session_t *s, const uint8_t *payload, size_t len, uint64_t now,
+                              int *first)
+{
+    *first = 0;
+    LoginResponse *r =
+        (LoginResponse *)pb_unpack(&run.arena, &login_response__descriptor, payload, len);
+    if (!r)
+        return NULL;
+    run.st.logins++;
+    s->backoff = 0;
+    s->logged_in = 1;
+    s->user_id = r->user_id;
+    if (!s->ever_logged_in) {
+        s->ever_logged_in = 1;
+        *first = 1;
+        if (++run.st.bots_logged_in == run.account_bots)
+            run.t_all_logged_in = now;
+    }
+    return r;
+}
+
+void sess_logged_out(session_t *s, int ok)
+{
+    if (ok)
+        run.st.logouts++;
+    s->logged_in = 0;
+}
+
+int sess_account_error(session_t *s, int code, uint64_t now, int step, const sess_steps_t *steps)
+{
+    if (code == ERROR_CODE__USERNAME_TAKEN) {
+        s->backoff = 0;
+        return steps->login;
+    }
+    if (code == ERROR_CODE__INVALID_CREDENTIALS || code == ERROR_CODE__TOO_MANY_ATTEMPTS) {
+        int rc = sess_next_account(s); /* not ours (another password): use another name */
+        sess_backoff(s, now);
+        return rc == 0 ? steps->register_ : steps->done;
+    }
+    if (code == ERROR_CODE__ALREADY_AUTHENTICATED) {
+        s->logged_in = 1;
+        return steps->logout;
+    }
+    sess_backoff(s, now); /* BUSY, or the accounts storage failing: try again later */
+    return step;
+}
+
+void sess_not_authenticated(session_t *s, uint64_t now)
+{
+    s->logged_in = 0;
+    s->not_before_ns = now + run.login_backoff_ms * MS;
+}
+
+int sess_account_expected(uint16_t rq, int code)
+{
+    if (rq == PACKET_TYPE__REGISTER_REQUEST)
+        return code == ERROR_CODE__USERNAME_TAKEN || code == ERROR_CODE__BUSY;
+    if (rq == PACKET_TYPE__LOGIN_REQUEST)
+        return code == ERROR_CODE__BUSY;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
+                        size_t len, void *ud)
+{
+    session_t *s = ud;
+    uint16_t rq = s->rq_type;
+    type_stats_t *ts = type_stats(rq);
+    stats_t *st = &run.st;
+    uint64_t now = mono_ns();
+    run.inflight--;
+    s->busy = 0;
+    if (status == CLIENT_ECLOSED) {
+        if (run.finished)
+            st->unanswered++; /* still pending when the drain time ran out */
+        else
+            st->lost++;
+        return; /* the bot's connection is gone */
+    }
+    if (status == CLIENT_ETIMEDOUT) {
+        st->timeouts++;
+        ts->timeouts++;
+        if (st->timeouts <= 5)
+            log_warn("timeout", "bot=%u user=%s request=%s", s->bot->index, s->user,
+                     req_type_name(rq));
+        s->ops->on_timeout(s, rq);
+    } else if (type == PACKET_TYPE__ERROR_RESPONSE) {
+        run.t_last_response = now;
+        const char *msg;
+        int code = error_code_of(payload, len, &msg);
+        if (s->ops->expected(s, rq, code)) {
+            count_expected(ts, code);
+        } else {
+            count_unexpected(ts, code);
+            if (st->errors <= 10) {
+                char extra[160] = "";
+                if (s->ops->describe)
+                    s->ops->describe(s, extra, sizeof extra);
+                log_warn("unexpected_error", "bot=%u user=%s request=%s code=%s message=\"%s\"%s",
+                         s->bot->index, s->user, req_type_name(rq), error_code_name(code), msg,
+                         extra);
+            }
+        }
+        s->ops->on_error(s, rq, code, now);
+    } else if (type == rq + 1 && s->ops->on_ok(s, rq, payload, len, now) == 0) {
+        run.t_last_response = now;
+        run_note_ok(ts, (now - s->sent_ns) / 1000u);
+    } else {
+        run.t_last_response = now;
+        st->mismatches++;
+        ts->mismatches++;
+        if (st->mismatches <= 5)
+            log_warn("bad_response", "bot=%u request=%s response_type=%u len=%zu", s->bot->index,
+                     req_type_name(rq), type, len);
+        s->not_before_ns = now + 100 * MS;
+    }
+    if (run.stopping)
+        s->ops->stop(s);
+    else
+        sess_wake(s);
+}
+
+/* ------------------------------------------------------------------ pacing */
+
+void sess_sleep_until(session_t *s, uint64_t t, uint64_t now)
+{
+    uv_timer_start(&s->timer, on_timer, t > now ? (t - now + MS - 1) / MS : 0, 0);
+}
+
+void sess_wake(session_t *s)
+{
+    if (s->busy || run.stopping)
+        return;
+    uint64_t now = mono_ns();
+    uint64_t gap = s->ops->gap_ns(s);
+    uint64_t t = s->last_send_ns ? s->last_send_ns + gap : 0;
+    if (s->not_before_ns > t)
+        t = s->not_before_ns;
+    if (t <= now + SLACK_NS / 2) {
+        uv_timer_stop(&s->timer);
+        s->ops->act(s);
+        return;
+    }
+    sess_sleep_until(s, t, now);
+}
+
+int sess_keepalive_due(const session_t *s, uint64_t now)
+{
+    return now - s->last_send_ns >= KEEPALIVE_NS;
+}
+
+int sess_final_logout(session_t *s)
+{
+    if (run.finished || s->busy || s->final_logout || !s->logged_in || !s->bot->c ||
+        !client_is_connected(s->bot->c))
+        return 0;
+    s->final_logout = 1;
+    sess_send_logout(s);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ hooks */
+
+void sess_connected(session_t *s) { s->connected_once = 1; }
+
+void sess_gone(session_t *s)
+{
+    s->busy = 0;
+    if (!run.finished)
+        uv_timer_stop(&s->timer);
+}
+
+void sess_close(session_t *s)
+{
+    if (!uv_is_closing((uv_handle_t *)&s->timer))
+        uv_close((uv_handle_t *)&s->timer, NULL);
+}
