@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# Benchmark 2 (issue 5): connections. Hold 10k, 50k and 100k idle sessions on one gateway and
+# report the gateway's memory per connection and the CPU its keep-alive work costs. Goal:
+# 100k connections, under 1 KiB of gateway user-space memory per idle connection.
+#
+#   bench/connections.sh [--no-build] [--steps "10000 50000 100000"] [--ping-ms 20000]
+#
+# Starts its own Redis (scripts/redis.sh) in a temp folder on a free loopback port and, per
+# step, a fresh gatewayd (pinned to core GW_CORE, 0) with its admin endpoint on loopback, then
+# bot --scenario idle processes (pinned to BOT_CORE, 1) that open the step's connections at
+# --ramp RAMP (5000/s) and send one PING every --ping-ms (20 s; the gateway's IDLE_TIMEOUT_MS
+# is 60 s) on each, nothing else. The gateway answers PING itself: no lobby or game daemon is
+# involved. Per step, once the gateway counts every session (cluster_gateway_sessions):
+#   - memory right away (every connection accepted; some have sent their first PING),
+#   - the gateway's CPU over WINDOW (30) s of idle holding (/proc/<pid>/stat utime+stime),
+#     the bots' CPU and the PINGs answered over the same window,
+#   - memory again at the end of the window (every connection has pinged at least once).
+# Memory is the gateway's RSS (VmRSS: user space; socket buffers live in the kernel) and its
+# heap counter (cluster_heap_bytes on /metrics: bytes allocated through its allocator, usable
+# sizes), each minus the same figure of the fresh gateway before the step, divided by the
+# connections. The first sample splits the heap per connection into what a connection holds
+# before its first PING and what that PING adds. The kernel's memory for the sockets (slab
+# caches, both ends of every loopback connection, system-wide) is shown apart.
+#
+# Limits: each connection is a file descriptor in the gateway and one in a bot. The script
+# raises RLIMIT_NOFILE (ulimit -n) for itself and what it starts, raising fs.nr_open first when
+# needed (restored on exit), and splits the bots over several processes. If the limit cannot
+# be raised far enough (no CAP_SYS_RESOURCE, as in some containers), a step that does not fit
+# is reported as not run, and the largest step that fits is run instead, so the per-connection
+# figures are still measured. One source address has about 28k ephemeral ports per gateway
+# address: above 25,000 connections each bot process connects from its own source address
+# (--source-addrs 127.0.0.K), or, while the bot cannot bind a source address, to its own
+# gateway address 127.0.0.K (the gateway then listens on 0.0.0.0 for the step).
+#
+# Prints a table (per step: connections held, RSS and heap of the gateway, per connection, the
+# heap before and added by the first PING, CPU at 0 connections and while holding, PINGs/s,
+# CPU per PING, the bots' CPU, kernel slab per connection, ratio to the 1 KiB goal), the sizes
+# of the per-connection structures and the limits met.
+#
+# Environment: STEPS, PING_MS (20000), RAMP (5000 connections/s), WINDOW (30 s), BUILD_DIR
+# (build), GW_CORE (0), BOT_CORE (1), PER_BOT_MAX (25000 connections per bot process and
+# source address), KEEP_TMP=1 (keep the temp dir with every log).
+# Installs what it needs (scripts/deps.sh). Everything it started is stopped and removed on
+# exit, Ctrl-C included. About 2 minutes here (4 with 100k connections).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+BUILD=1
+STEPS=${STEPS:-"10000 50000 100000"}
+PING_MS=${PING_MS:-20000}
+while (($#)); do
+  case $1 in
+    --no-build) BUILD=0 ;;
+    --steps) shift; STEPS=${1:?--steps needs a list} ;;
+    --ping-ms) shift; PING_MS=${1:?--ping-ms needs a number} ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "connections.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+RAMP=${RAMP:-5000}
+WINDOW=${WINDOW:-30}
+BUILD_DIR=${BUILD_DIR:-build}
+GW_CORE=${GW_CORE:-0}
+BOT_CORE=${BOT_CORE:-1}
+GOAL_BYTES=1024
+PER_BOT_MAX=${PER_BOT_MAX:-25000} # connections per bot process (and per source address)
+FD_SPARE=256      # descriptors a process needs besides its connections
+PREFIX=benchconn:
+CLK_TCK=$(getconf CLK_TCK)
+NCPU=$(getconf _NPROCESSORS_ONLN)
+PAGE=$(getconf PAGESIZE)
+
+say() { printf 'connections: %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- cleanup (also on Ctrl-C)
+TMP="" REDIS_STARTED=0 CLEANED=0 GW_PID="" NR_OPEN_OLD=""
+BOT_PIDS=()
+
+alive() { # PID: running and not a zombie
+  local st
+  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
+  [[ $st != Z ]]
+}
+
+stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
+  local pid=$1 wait_s=$2 i
+  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < wait_s * 10; i++)); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_bots() { # SIGKILL: their report is not needed, and 100k graceful closes take a while
+  local p
+  for p in "${BOT_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for p in "${BOT_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  BOT_PIDS=()
+}
+
+stop_gw() {
+  if [[ -n $GW_PID ]]; then kill -KILL "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; fi
+}
+
+cleanup() {
+  ((CLEANED)) && return 0
+  CLEANED=1
+  trap '' INT TERM
+  stop_bots
+  stop_gw
+  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
+  if [[ -n $NR_OPEN_OLD ]]; then echo "$NR_OPEN_OLD" >/proc/sys/fs/nr_open 2>/dev/null || true; fi
+  if [[ -n $TMP && -d $TMP ]]; then
+    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+}
+trap cleanup EXIT
+trap 'say interrupted; exit 130' INT
+trap 'say terminated; exit 143' TERM
+
+# ---------------------------------------------------------------- deps + build
+((NCPU >= 2)) || die "needs 2 cores (the gateway on one, the bots on the other)"
+[[ $PING_MS =~ ^[0-9]+$ ]] && ((PING_MS >= 100 && PING_MS < 60000)) ||
+  die "--ping-ms must be 100-59999 (the gateway closes sessions silent for IDLE_TIMEOUT_MS, 60 s)"
+bash scripts/deps.sh >&2
+if ((BUILD)); then
+  say "building $BUILD_DIR (RelWithDebInfo)"
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
+  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd bot >/dev/null || die "build failed"
+fi
+GATEWAYD=$BUILD_DIR/src_gateway/gatewayd
+BOT=$BUILD_DIR/src_bot/bot
+[[ -x $GATEWAYD && -x $BOT ]] || die "$GATEWAYD / $BOT not built"
+BOT_HELP=$("$BOT" --help 2>&1 || true)
+grep -q '^ *idle ' <<<"$BOT_HELP" || die "$BOT has no idle scenario"
+SOURCE_ADDRS_OK=1
+grep -q 'NOT AVAILABLE YET' <<<"$BOT_HELP" && SOURCE_ADDRS_OK=0
+
+TMP=$(mktemp -d /tmp/bench-conn.XXXXXX)
+chmod 755 "$TMP"
+
+# ---------------------------------------------------------------- limits
+LIMIT_NOTES=()
+MAX_STEP=0
+for n in $STEPS; do
+  [[ $n =~ ^[0-9]+$ ]] && ((n > 0)) || die "bad step '$n'"
+  ((n > MAX_STEP)) && MAX_STEP=$n
+done
+NEED=$((MAX_STEP + FD_SPARE))
+HARD=$(ulimit -Hn)
+if [[ $HARD != unlimited ]] && ((HARD < NEED)); then
+  NR_OPEN=$(cat /proc/sys/fs/nr_open)
+  if ((NR_OPEN < NEED)); then
+    if echo "$NEED" >/proc/sys/fs/nr_open 2>/dev/null; then
+      NR_OPEN_OLD=$NR_OPEN
+      say "raised fs.nr_open from $NR_OPEN to $NEED (restored on exit)"
+    else
+      LIMIT_NOTES+=("fs.nr_open is $NR_OPEN and could not be raised to $NEED")
+    fi
+  fi
+  if ! ulimit -Hn "$NEED" 2>/dev/null; then
+    LIMIT_NOTES+=("RLIMIT_NOFILE hard limit is $HARD: raising it to $NEED was refused (setrlimit: EPERM, no CAP_SYS_RESOURCE in this container; fs.nr_open $(cat /proc/sys/fs/nr_open))")
+  fi
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+[[ $NOFILE == unlimited ]] && NOFILE=$((NEED * 2))
+FIT=$((NOFILE - FD_SPARE)) # connections one process can hold
+FILE_MAX=$(cat /proc/sys/fs/file-max)
+if ((FILE_MAX < 2 * MAX_STEP + 10000)); then
+  LIMIT_NOTES+=("fs.file-max is $FILE_MAX, under 2 descriptors per connection (gateway + bot) for $MAX_STEP")
+fi
+CT_MAX=$(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null || echo "")
+if [[ -n $CT_MAX ]] && ((CT_MAX < MAX_STEP + 1000)); then
+  LIMIT_NOTES+=("nf_conntrack_max is $CT_MAX: loopback connections are tracked, raise it for $MAX_STEP")
+fi
+SOMAXCONN=$(cat /proc/sys/net/core/somaxconn)
+read -r PORT_LO PORT_HI </proc/sys/net/ipv4/ip_local_port_range
+say "open files: $NOFILE per process (one process holds $FIT connections); fs.nr_open $(cat /proc/sys/fs/nr_open), fs.file-max $FILE_MAX, nf_conntrack_max ${CT_MAX:-none}, somaxconn $SOMAXCONN, ephemeral ports $PORT_LO-$PORT_HI"
+
+# The steps that fit; when one does not, the largest that fits (rounded down to 1000) instead.
+RUN_STEPS=() SKIPPED=()
+ADDED=0
+for n in $STEPS; do
+  if ((n <= FIT)); then
+    RUN_STEPS+=("$n")
+  else
+    SKIPPED+=("$n")
+    ADDED=1
+  fi
+done
+if ((ADDED)); then
+  largest=$(((FIT / 1000) * 1000))
+  have=0
+  for n in "${RUN_STEPS[@]}"; do ((n == largest)) && have=1; done
+  ((have || largest <= 0)) || RUN_STEPS+=("$largest")
+  say "steps ${SKIPPED[*]} do not fit in $NOFILE open files: running ${RUN_STEPS[*]} instead"
+fi
+((${#RUN_STEPS[@]})) || die "no step fits in $NOFILE open files"
+
+# A port nothing listens on, below the ephemeral range (a port some connection uses as its
+# local end can't be bound either)
+free_port() {
+  local p i lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+  ((lo > 11000)) || lo=32768
+  for i in $(seq 1 200); do
+    p=$((10000 + RANDOM % (lo - 10000)))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port"
+}
+
+# ---------------------------------------------------------------- Redis
+REDIS_PORT=$(free_port)
+REDIS_STARTED=1
+REDIS_URL=$(bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
+  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
+CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
+export REDIS_URL CLUSTER_SECRET
+export REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=warn
+say "redis on 127.0.0.1:$REDIS_PORT, temp dir $TMP"
+taskset -pc "$BOT_CORE" $$ >/dev/null
+
+# ---------------------------------------------------------------- measurement helpers
+GW_PORT="" ADMIN_PORT=""
+metrics() { # the gateway's /metrics (plain bash in a subshell: no curl needed)
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$ADMIN_PORT" || exit 1
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    timeout 5 cat <&3
+  ) 2>/dev/null || true
+}
+metric() { metrics | awk -v k="$1" '$1 == k { printf "%.0f\n", $2; exit }'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# Kernel memory of sockets: the slab caches a TCP connection's two ends use (socket, inode,
+# file, epoll item, dentry; active objects x object size, system-wide). Idle sockets hold no
+# buffers.
+slab_bytes() { awk '$1 ~ /^(TCP|sock_inode_cache|filp|eventpoll_epi|dentry)$/ { s += $2 * $4 } END { printf "%.0f\n", s }' /proc/slabinfo 2>/dev/null || echo 0; }
+sum_cpu_ticks() { local t=0 p; for p in "$@"; do alive "$p" && t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+pings_answered() { metrics | awk '$1 ~ /^cluster_gateway_packets_in_total/ && $1 ~ /PING_REQUEST/ { printf "%.0f\n", $2; f = 1 } END { if (!f) print 0 }'; }
+
+start_gw() { # LISTEN_HOST
+  GW_PORT=$(free_port)
+  ADMIN_PORT=$(free_port)
+  : >"$TMP/gatewayd.log"
+  LISTEN_ADDR=$1:$GW_PORT ADMIN_ADDR=127.0.0.1:$ADMIN_PORT MAX_SESSIONS=$((MAX_STEP + 1000)) \
+    setsid taskset -c "$GW_CORE" "$GATEWAYD" >>"$TMP/gatewayd.log" 2>&1 </dev/null &
+  GW_PID=$!
+  local i
+  for ((i = 0; i < 100; i++)); do
+    alive "$GW_PID" || { tail -n 20 "$TMP/gatewayd.log" >&2; die "gatewayd exited"; }
+    [[ -n $(metric cluster_server_id 2>/dev/null) && $(metric cluster_server_id) != 0 ]] && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$TMP/gatewayd.log" >&2
+  die "gatewayd did not register in 10 s"
+}
+
+nap() { sleep "$1" & wait $!; } # a sleep that a signal's trap interrupts at once
+
+per_conn() { # BEFORE AFTER N UNIT: (AFTER - BEFORE) * UNIT / N
+  awk -v a="$1" -v b="$2" -v n="$3" -v k="$4" 'BEGIN { if (n > 0) printf "%.0f", (b - a) * k / n; else print "-" }'
+}
+
+# ---------------------------------------------------------------- the steps
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+T_START=$SECONDS
+ROWS=() NOTES=()
+FIRST_BYTES=""
+for n in "${RUN_STEPS[@]}"; do
+  nproc=$(((n + PER_BOT_MAX - 1) / PER_BOT_MAX))
+  per=$(((n + nproc - 1) / nproc))
+  ((per <= FIT)) || { nproc=$(((n + FIT - 1) / FIT)); per=$(((n + nproc - 1) / nproc)); }
+  listen=127.0.0.1 spread=none
+  if ((nproc > 1 && per * nproc > PER_BOT_MAX)); then
+    if ((SOURCE_ADDRS_OK)); then spread=source; else spread=dest; listen=0.0.0.0; fi
+  fi
+  start_gw "$listen"
+  sleep 1
+  rss0=$(rss_kib "$GW_PID") heap0=$(metric cluster_heap_bytes) slab0=$(slab_bytes)
+  # the gateway's own background work (tick, registry, admin snapshots), no connection
+  c0=$(cpu_ticks "$GW_PID") t0=$(date +%s%N)
+  nap 5
+  c1=$(cpu_ticks "$GW_PID") t1=$(date +%s%N)
+  base_cpu=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", 100 * c / hz / (ns / 1e9) }')
+
+  say "step $n: $nproc bot process(es) of up to $per, ramp $RAMP/s, PING every $PING_MS ms (spread: $spread); gateway rss ${rss0} KiB, heap $heap0 B"
+  ramp_each=$(((RAMP + nproc - 1) / nproc))
+  dur=$((n / RAMP + WINDOW + 60))
+  left=$n
+  for ((k = 0; k < nproc; k++)); do
+    cnt=$((left < per ? left : per))
+    left=$((left - cnt))
+    target=127.0.0.1:$GW_PORT src=()
+    case $spread in
+      source) src=(--source-addrs "127.0.0.$((k + 2))") ;;
+      dest) target=127.0.0.$((k + 1)):$GW_PORT ;;
+    esac
+    setsid taskset -c "$BOT_CORE" "$BOT" --scenario idle --gateway "$target" "${src[@]}" \
+      --bots "$cnt" --ramp "$ramp_each" --ping-ms "$PING_MS" --duration "$dur" --seed "$((k + 1))" \
+      --timeout-ms 10000 --quiet --json "$TMP/bot-$n-$k.json" \
+      >"$TMP/bot-$n-$k.log" 2>&1 </dev/null &
+    BOT_PIDS+=($!)
+  done
+
+  # every connection accepted
+  deadline=$((SECONDS + n / RAMP * 3 + 60))
+  held=0
+  while :; do
+    held=$(metric cluster_gateway_sessions || echo 0)
+    ((held >= n)) && break
+    dead=0
+    for p in "${BOT_PIDS[@]}"; do alive "$p" || dead=1; done
+    if ((dead)) || ((SECONDS > deadline)); then
+      say "step $n: only $held sessions held ($( ((dead)) && echo 'a bot exited' || echo 'timed out'))"
+      for f in "$TMP"/bot-"$n"-*.log; do tail -n 5 "$f" >&2; done
+      break
+    fi
+    alive "$GW_PID" || { tail -n 20 "$TMP/gatewayd.log" >&2; die "gatewayd exited at $held sessions"; }
+    sleep 0.5
+  done
+  t_conn=$SECONDS
+  sleep 1 # let the admin snapshot (every 500 ms) catch up
+  held=$(metric cluster_gateway_sessions)
+  rss1=$(rss_kib "$GW_PID") heap1=$(metric cluster_heap_bytes) pinged1=$(pings_answered)
+
+  # WINDOW seconds of idle holding
+  g0=$(cpu_ticks "$GW_PID") b0=$(sum_cpu_ticks "${BOT_PIDS[@]}") p0=$(pings_answered) t0=$(date +%s%N)
+  nap "$WINDOW"
+  g1=$(cpu_ticks "$GW_PID") b1=$(sum_cpu_ticks "${BOT_PIDS[@]}") p1=$(pings_answered) t1=$(date +%s%N)
+  secs=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
+  # every connection has pinged at least once by now (the window is longer than the interval)
+  ((WINDOW * 1000 >= PING_MS)) || NOTES+=("$n: the window ($WINDOW s) is shorter than the PING interval: not every connection pinged before the second memory sample")
+  sleep 1
+  held2=$(metric cluster_gateway_sessions)
+  rss2=$(rss_kib "$GW_PID") heap2=$(metric cluster_heap_bytes) slab2=$(slab_bytes)
+  gw_cpu=$(awk -v c="$((g1 - g0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.1f", 100 * c / hz / s }')
+  bot_cpu=$(awk -v c="$((b1 - b0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.1f", 100 * c / hz / s }')
+  pps=$(awk -v p="$((p1 - p0))" -v s="$secs" 'BEGIN { printf "%.0f", p / s }')
+  us_per_ping=$(awk -v c="$((g1 - g0))" -v hz="$CLK_TCK" -v p="$((p1 - p0))" \
+    'BEGIN { if (p > 0) printf "%.1f", 1e6 * c / hz / p; else print "-" }')
+  drops=$(awk '$1 ~ /^cluster_gateway_clients_dropped_total/ { s += $2 } END { printf "%.0f\n", s }' <(metrics))
+  # the gateway first: it closes actively, so the TIME_WAIT entries are on its side (its port
+  # is new each step) and the bots' ephemeral ports are free for the next step
+  stop_gw
+  stop_bots
+  ((held2 < held)) && NOTES+=("$n: $((held - held2)) sessions closed during the window (gateway drops: $drops)")
+  ((held < n)) && NOTES+=("$n: only $held of $n connections were held")
+
+  rss_pc=$(per_conn "$rss0" "$rss2" "$held2" 1024)
+  heap_pc=$(per_conn "$heap0" "$heap2" "$held2" 1)
+  # Split of the heap per connection: the first sample came when a share f of the
+  # connections had sent their first PING (the PINGs counted so far / connections: each
+  # pings once in its first interval), the second when all had. Linear in f: per connection
+  # = before + f x added.
+  read -r heap_before heap_added < <(awk -v a="$heap0" -v b1="$heap1" -v b2="$heap2" -v n1="$held" -v n2="$held2" -v p="$pinged1" '
+    BEGIN { f = n1 > 0 ? p / n1 : 1; if (f > 1) f = 1
+      x1 = (b1 - a) / n1; x2 = (b2 - a) / n2
+      if (f > 0.8) { print "- -"; exit }
+      add = (x2 - x1) / (1 - f); printf "%.0f %.0f\n", x2 - add, add }')
+  slab_pc=$(per_conn "$slab0" "$slab2" "$held2" 1)
+  ratio=$(awk -v r="$rss_pc" -v g="$GOAL_BYTES" 'BEGIN { if (r == "-") print "-"; else printf "%.2f", r / g }')
+  row=$(printf '| %11s | %6s | %7.1f | %8.1f | %8s | %9s | %13s | %12s | %8s | %5s | %6s | %7s | %9s | %18s | %12s |' \
+    "$n" "$held2" "$(awk -v k="$rss2" 'BEGIN { print k / 1024 }')" "$(awk -v b="$heap2" 'BEGIN { print b / 1048576 }')" \
+    "$rss_pc" "$heap_pc" "$heap_before" "$heap_added" "$base_cpu" "$gw_cpu" "$pps" "$us_per_ping" "$bot_cpu" "$slab_pc" "$ratio")
+  say "step: $row"
+  ROWS+=("$row")
+done
+T_RUN=$((SECONDS - T_START))
+
+# ---------------------------------------------------------------- report
+SIZES=""
+if command -v gdb >/dev/null 2>&1; then
+  SIZES=$(gdb -batch -ex 'print sizeof(struct session)' -ex 'print sizeof(struct conn)' \
+    -ex 'print sizeof(uv_tcp_t)' -ex 'print sizeof(frame_parser_t)' -ex 'print sizeof(struct slot)' \
+    "$GATEWAYD" 2>/dev/null | awk -F' = ' '/^\$/ { printf "%s ", $2 }')
+fi
+echo
+echo "connections: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE, ${T_RUN}s"
+echo "one gatewayd on core $GW_CORE, bot --scenario idle on core $BOT_CORE: ramp $RAMP/s, one PING per connection every $PING_MS ms, nothing else; CPU over $WINDOW s"
+echo "per connection: (figure at N - figure of the fresh gateway) / N in bytes, after every connection has sent at least one PING;"
+echo "heap split: before its first PING / added by its first PING (fit from a sample taken while only some had pinged)"
+echo
+echo "| connections | held   | RSS MiB | heap MiB | RSS/conn | heap/conn | heap: before PING | added by PING | CPU % at 0 | CPU % | PING/s | µs/PING | bot CPU % | kernel slab/conn (both ends) | RSS/conn / 1 KiB |"
+echo "|------------:|-------:|--------:|---------:|---------:|----------:|------------------:|--------------:|-----------:|------:|-------:|--------:|----------:|-----------------------------:|-----------------:|"
+printf '%s\n' "${ROWS[@]}"
+echo
+for s in "${SKIPPED[@]}"; do echo "not run: $s connections (open files limit $NOFILE per process)"; done
+for l in "${LIMIT_NOTES[@]}"; do echo "limit: $l"; done
+for note in "${NOTES[@]}"; do echo "note: $note"; done
+if [[ -n $SIZES ]]; then
+  read -r s_session s_conn s_tcp s_parser s_slot <<<"$SIZES"
+  echo "sizes (gdb, from $GATEWAYD): session_t $s_session (its frame_parser_t $s_parser), conn_t $s_conn (its uv_tcp_t $s_tcp), slot_t $s_slot + 4 (free list) per slot"
+  # glibc's usable size of a malloc(n): chunks of n + 8 rounded up to 16, at least 32
+  usable() { awk -v n="$1" 'BEGIN { c = int((n + 8 + 15) / 16) * 16; if (c < 32) c = 32; print c - 8 }'; }
+  u_s=$(usable "$s_session") u_c=$(usable "$s_conn") u_o=$(usable 512)
+  echo "expected heap per connection (usable sizes): session_t $u_s + conn_t $u_c + slot arrays (${s_slot} + 4) x capacity / N (capacity: 1024 doubled to >= N)"
+  echo "  = $((u_s + u_c)) + slots before its first PING; the PING's response then allocates the connection's 512-byte output buffer, which conn.c keeps"
+  echo "  between turns (KEEP_OUT_CAP 4096): + $u_o"
+  for n in "${RUN_STEPS[@]}"; do
+    cap=1024; while ((cap < n)); do cap=$((cap * 2)); done
+    echo "  at $n: $((u_s + u_c)) + $(((s_slot + 4) * cap / n)) = $((u_s + u_c + (s_slot + 4) * cap / n)) before, $((u_s + u_c + (s_slot + 4) * cap / n + u_o)) after its first PING"
+  done
+fi

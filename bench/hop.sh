@@ -1,0 +1,431 @@
+#!/usr/bin/env bash
+# Benchmark 1 (issue 5): the hop. What one request costs through our gateway and a game
+# daemon, against HAProxy in front of a minimal echo server of the same framing, and against
+# that echo server alone (the floor).
+#
+#   bench/hop.sh [--no-build] [--no-perf] [--reps N] [--duration S] [--clients "1 100 1000"]
+#
+# Paths, all on loopback, each answering the bot's ECHO_REQUEST with an ECHO_RESPONSE:
+#   ours     bot -> gatewayd -> gamed    (Redis for the registry). The gateway frames, rate-
+#            limits, checks (the EchoRequest's wire format, for its target), routes and tracks
+#            every request; gamed decodes it with protobuf-c and packs the response.
+#            RATE_LIMIT/RATE_BURST are raised to 1000000 so no session is throttled.
+#   haproxy  bot -> haproxy -> echo_server. Debian's haproxy (installed if missing), TCP mode,
+#            nbthread 1, no logging, foreground, generated config. It copies bytes; it never
+#            looks at a frame.
+#   floor    bot -> echo_server. bench/echo_server.c: one libuv thread, common/frame.h parser,
+#            protobuf-c decode and encode, output batched per loop turn by common/conn.c.
+# ours and haproxy are the same shape: client -> proxy process -> server process, two TCP
+# hops, protobuf decode + encode at the server. The floor has one process and one hop less.
+# One difference is structural: our gateway multiplexes every client onto one link to gamed,
+# while haproxy opens one server connection per client.
+#
+# For each client count (1, 100, 1000) and pipeline depth (1 and 8 in flight per client) the
+# bot runs unpaced (--rate 0) for --duration seconds (default 3) against each path in turn:
+# ours, haproxy, floor, ours, haproxy, floor, ... --reps times (default 5); repetitions of a
+# configuration are spread over the whole run (the outer loop is the repetition). The table
+# shows the median of the repetitions for each figure. A short warm-up run per path comes
+# first.
+#
+# Pinning (the machine has 2 cores): every server process (gatewayd, gamed, Redis, haproxy,
+# echo_server) runs on SERVER_CORE (1); the bot and this script on BOT_CORE (0). So each path
+# gets exactly one core for its server side, and the bot one core of its own; all of them run
+# at niceness NICE (-10). The table shows
+# the server core's use (CPU %, all server processes of the path together) and the server CPU
+# time per request (us/req), which does not depend on whether the bot or the servers were the
+# bottleneck; bot CPU % shows when the bot itself was saturated, and other % how much of the
+# server core other processes on this shared machine took during the run.
+#
+# Last (unless --no-perf), one more run of ours at 100 clients, pipeline 8, under
+# `perf record -g` on gatewayd and on gamed (PERF_S seconds, default 5), and their top symbols.
+#
+# Environment: BUILD_DIR (build), BOT_BIN (the bot to drive the load; default
+# BUILD_DIR/src_bot/bot: set it to compare two builds of the servers with one bot),
+# SERVER_CORE (1), BOT_CORE (0), NICE (-10: the niceness of the servers and the bot, so that
+# other work on this shared machine takes less of their cores; 0 to run them as everything
+# else), PAYLOAD (32 bytes), PERF_S (5), KEEP_TMP=1 (keep the temp dir with every log, JSON and
+# perf.data).
+# Installs what it needs (scripts/deps.sh, haproxy; perf is optional). Everything it started
+# is stopped and removed on exit, Ctrl-C included. About 6 minutes with the defaults.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+BUILD=1 PERF=1 REPS=5 DURATION=3 CLIENTS="1 100 1000"
+while (($#)); do
+  case $1 in
+    --no-build) BUILD=0 ;;
+    --no-perf) PERF=0 ;;
+    --reps) shift; REPS=${1:?--reps needs a number} ;;
+    --duration) shift; DURATION=${1:?--duration needs seconds} ;;
+    --clients) shift; CLIENTS=${1:?--clients needs a list} ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "hop.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --reps must be a positive number" >&2; exit 2; }
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --duration must be whole seconds" >&2; exit 2; }
+
+BUILD_DIR=${BUILD_DIR:-build}
+SERVER_CORE=${SERVER_CORE:-1}
+BOT_CORE=${BOT_CORE:-0}
+PAYLOAD=${PAYLOAD:-32}
+PERF_S=${PERF_S:-5}
+NICE=${NICE:--10}
+PIPELINES="1 8"
+PATHS="ours haproxy floor"
+PREFIX=hop:
+CLK_TCK=$(getconf CLK_TCK)
+NCPU=$(getconf _NPROCESSORS_ONLN)
+
+say() { printf 'hop: %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- cleanup (also on Ctrl-C)
+TMP="" REDIS_STARTED=0 CLEANED=0
+GW_PID="" GAME_PID="" ECHO_PID="" HAP_PID="" BOT_PID="" PERF_PIDS=()
+
+alive() { # PID: running and not a zombie
+  local st
+  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
+  [[ $st != Z ]]
+}
+
+stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
+  local pid=$1 wait_s=$2 i
+  [[ -n $pid ]] || return 0
+  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < wait_s * 10; i++)); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  ((CLEANED)) && return 0
+  CLEANED=1
+  trap '' INT TERM
+  local p
+  for p in "${PERF_PIDS[@]}"; do stop_pid "$p" 3; done
+  stop_pid "$BOT_PID" 2
+  stop_pid "$HAP_PID" 3
+  stop_pid "$ECHO_PID" 3
+  # no graceful drain needed: nothing is in flight once the bot is gone
+  if [[ -n $GAME_PID ]]; then kill -KILL "$GAME_PID" 2>/dev/null || true; wait "$GAME_PID" 2>/dev/null || true; fi
+  if [[ -n $GW_PID ]]; then kill -KILL "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; fi
+  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
+  if [[ -n $TMP && -d $TMP ]]; then
+    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+}
+trap cleanup EXIT
+trap 'say interrupted; exit 130' INT
+trap 'say terminated; exit 143' TERM
+
+# ---------------------------------------------------------------- deps + build
+((NCPU >= 2)) || die "needs 2 cores (servers on one, the bot on the other)"
+bash scripts/deps.sh >&2
+if ! command -v haproxy >/dev/null 2>&1 && [[ ! -x /usr/sbin/haproxy ]]; then
+  ((EUID == 0)) || die "haproxy not installed and not root: apt-get install haproxy first"
+  say "installing haproxy (apt-get install -y haproxy)"
+  # deps.sh ran apt-get update if it installed anything; do it here too, once
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
+  # never start the packaged service: only our foreground instance runs
+  POLICY=/usr/sbin/policy-rc.d OWN_POLICY=0
+  if [[ ! -e $POLICY ]]; then printf '#!/bin/sh\nexit 101\n' >"$POLICY"; chmod 755 "$POLICY"; OWN_POLICY=1; fi
+  HAP_OK=1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null 2>&1 || HAP_OK=0
+  if ((OWN_POLICY)); then rm -f "$POLICY"; fi
+  ((HAP_OK)) || die "apt-get install haproxy failed"
+fi
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+if ((PERF)) && ! perf --version >/dev/null 2>&1; then
+  if ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; then
+    say "perf not found: apt-get install linux-perf (optional, for the profile)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-perf \
+      >/dev/null 2>&1 || say "could not install linux-perf: no profile"
+  fi
+  perf --version >/dev/null 2>&1 || { say "no perf: no profile"; PERF=0; }
+fi
+if ((BUILD)); then
+  say "building $BUILD_DIR (RelWithDebInfo)"
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
+  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd gamed bot echo_server >/dev/null ||
+    die "build failed"
+fi
+for b in src_gateway/gatewayd src_game/gamed src_bot/bot bench/echo_server; do
+  [[ -x $BUILD_DIR/$b ]] || die "$BUILD_DIR/$b not built"
+done
+
+# 1000 clients through a proxy: 2000+ descriptors in one process
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+# From here on this script and the bot run on BOT_CORE; every server is started on SERVER_CORE.
+taskset -pc "$BOT_CORE" $$ >/dev/null
+if ! nice -n "$NICE" true 2>/dev/null || [[ $(nice -n "$NICE" nice) != "$NICE" ]]; then
+  say "cannot run at niceness $NICE: running at 0"
+  NICE=0
+fi
+ON_SRV=(nice -n "$NICE" taskset -c "$SERVER_CORE")
+ON_BOT=(nice -n "$NICE" taskset -c "$BOT_CORE")
+
+TMP=$(mktemp -d /tmp/bench-hop.XXXXXX)
+chmod 755 "$TMP"
+# Run copies: a rebuild of $BUILD_DIR while the benchmark runs must not swap a binary under it.
+mkdir "$TMP/bin"
+cp "$BUILD_DIR/src_gateway/gatewayd" "$BUILD_DIR/src_game/gamed" "$BUILD_DIR/bench/echo_server" "$TMP/bin/"
+cp "${BOT_BIN:-$BUILD_DIR/src_bot/bot}" "$TMP/bin/bot" || die "no bot at ${BOT_BIN:-$BUILD_DIR/src_bot/bot}"
+GATEWAYD=$TMP/bin/gatewayd GAMED=$TMP/bin/gamed BOT=$TMP/bin/bot ECHO=$TMP/bin/echo_server
+
+# Below the kernel's ephemeral range: a port some outgoing connection holds looks free to a
+# connect() probe but cannot be bound.
+EPHEMERAL_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+((EPHEMERAL_LO > 12000)) || EPHEMERAL_LO=32768
+free_port() {
+  local p i
+  for i in $(seq 1 200); do
+    p=$((10000 + RANDOM % (EPHEMERAL_LO - 10000)))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port"
+}
+
+# ---------------------------------------------------------------- servers
+REDIS_PORT=$(free_port)
+REDIS_STARTED=1
+REDIS_URL=$("${ON_SRV[@]}" bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
+  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
+CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
+export REDIS_URL CLUSTER_SECRET REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=info
+
+GW_PORT=$(free_port)
+GW_LOG=$TMP/gatewayd.log
+LISTEN_ADDR=127.0.0.1:$GW_PORT RATE_LIMIT=1000000 RATE_BURST=1000000 \
+  setsid "${ON_SRV[@]}" "$GATEWAYD" >"$GW_LOG" 2>&1 </dev/null &
+GW_PID=$!
+# gamed does not need PostgreSQL to answer ECHO (its pool retries in the background); it is
+# pointed at a closed port so that it never touches a server it did not start.
+GAME_LOG=$TMP/gamed.log
+LISTEN_ADDR=127.0.0.1:0 DATABASE_URL="host=127.0.0.1 port=1 user=bench dbname=bench connect_timeout=1" \
+  setsid "${ON_SRV[@]}" "$GAMED" >"$GAME_LOG" 2>&1 </dev/null &
+GAME_PID=$!
+for ((i = 0; i < 150; i++)); do
+  alive "$GW_PID" || { tail -n 20 "$GW_LOG" >&2; die "gatewayd exited"; }
+  alive "$GAME_PID" || { tail -n 20 "$GAME_LOG" >&2; die "gamed exited"; }
+  grep -q 'event=link_up type=Game' "$GW_LOG" && break
+  sleep 0.1
+done
+grep -q 'event=link_up type=Game' "$GW_LOG" || { tail -n 20 "$GW_LOG" >&2; die "the gateway's link to gamed is not up after 15 s"; }
+
+ECHO_OUT=$TMP/echo_server.out
+setsid "${ON_SRV[@]}" "$ECHO" 127.0.0.1:0 >"$ECHO_OUT" 2>"$TMP/echo_server.log" </dev/null &
+ECHO_PID=$!
+ECHO_PORT=""
+for ((i = 0; i < 50; i++)); do
+  ECHO_PORT=$(sed -n 's/^port=//p' "$ECHO_OUT")
+  [[ -n $ECHO_PORT ]] && break
+  alive "$ECHO_PID" || die "echo_server exited: $(cat "$TMP/echo_server.log")"
+  sleep 0.1
+done
+[[ -n $ECHO_PORT ]] || die "echo_server did not print its port"
+
+HAP_PORT=$(free_port)
+HAP_MAXCONN=$(((NOFILE - 100) / 2))
+((HAP_MAXCONN > 5000)) && HAP_MAXCONN=5000
+cat >"$TMP/haproxy.cfg" <<EOF
+# generated by bench/hop.sh: one thread, TCP mode, no logging
+global
+    nbthread 1
+    maxconn $HAP_MAXCONN
+    pidfile $TMP/haproxy.pid
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend hop
+    bind 127.0.0.1:$HAP_PORT
+    default_backend echo
+backend echo
+    server echo1 127.0.0.1:$ECHO_PORT
+EOF
+"$HAPROXY" -c -q -f "$TMP/haproxy.cfg" >"$TMP/haproxy-check.log" 2>&1 ||
+  { cat "$TMP/haproxy-check.log" >&2; die "haproxy rejected the config"; }
+setsid "${ON_SRV[@]}" "$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 </dev/null &
+HAP_PID=$!
+for ((i = 0; i < 50; i++)); do
+  alive "$HAP_PID" || { cat "$TMP/haproxy.log" >&2; die "haproxy exited"; }
+  (exec 3<>"/dev/tcp/127.0.0.1/$HAP_PORT") 2>/dev/null && break
+  sleep 0.1
+done
+REDIS_PID=$(cat "$TMP/redis/redis.pid")
+say "servers on core $SERVER_CORE: gatewayd :$GW_PORT (pid $GW_PID) -> gamed (pid $GAME_PID), redis :$REDIS_PORT;" \
+  "haproxy $("$HAPROXY" -v | head -n 1 | awk '{print $3}') :$HAP_PORT (pid $HAP_PID) -> echo_server :$ECHO_PORT (pid $ECHO_PID); bot on core $BOT_CORE"
+
+port_of() { case $1 in ours) echo "$GW_PORT" ;; haproxy) echo "$HAP_PORT" ;; floor) echo "$ECHO_PORT" ;; esac; }
+pids_of() { case $1 in ours) echo "$GW_PID $GAME_PID $REDIS_PID" ;; haproxy) echo "$HAP_PID $ECHO_PID" ;; floor) echo "$ECHO_PID" ;; esac; }
+cpu_ticks() { # PID...: utime + stime of every thread, in clock ticks
+  local p t=0 v
+  for p in "$@"; do
+    v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    t=$((t + v))
+  done
+  echo "$t"
+}
+core_busy() { # CORE: busy ticks of that core (user nice system irq softirq steal) from /proc/stat
+  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+jnum() { # FILE KEY: the first "KEY": number in a bot JSON file
+  sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -n 1
+}
+
+# One bot run. Sets R_RPS R_P50 R_P99 R_SRV (server core %) R_US (server CPU us per request)
+# R_BOT (bot CPU %) R_OTHER (the server core's time taken by anything else: other processes,
+# steal) R_OK R_PASS.
+run_bot() { # PATH CLIENTS PIPELINE DURATION TAG
+  local path=$1 n=$2 k=$3 d=$4 tag=$5 json out t0 t1 c0 c1 secs bt
+  json=$TMP/$tag.json out=$TMP/$tag.out
+  local pids
+  read -r -a pids <<<"$(pids_of "$path")"
+  for p in "${pids[@]}"; do alive "$p" || die "a server of path $path (pid $p) is gone"; done
+  rm -f "$json"
+  local k0 k1
+  k0=$(core_busy "$SERVER_CORE")
+  c0=$(cpu_ticks "${pids[@]}") t0=$(date +%s%N)
+  local TIMEFORMAT='%U %S'
+  { time "${ON_BOT[@]}" "$BOT" --scenario echo --gateway "127.0.0.1:$(port_of "$path")" \
+      --bots "$n" --duration "$d" --pipeline "$k" --target game --payload "$PAYLOAD" --rate 0 \
+      --connect-rate 10000 --json "$json" >"$out" 2>&1; } 2>"$TMP/$tag.time" && R_PASS=1 || R_PASS=0
+  t1=$(date +%s%N) c1=$(cpu_ticks "${pids[@]}")
+  k1=$(core_busy "$SERVER_CORE")
+  [[ -s $json ]] || { tail -n 20 "$out" >&2; die "bot wrote no JSON ($path, $n clients, pipeline $k)"; }
+  secs=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
+  R_RPS=$(jnum "$json" throughput_rps)
+  R_P50=$(jnum "$json" p50)
+  R_P99=$(jnum "$json" p99)
+  R_OK=$(jnum "$json" responses_ok)
+  R_SRV=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / hz / s }')
+  R_OTHER=$(awk -v c="$((k1 - k0 - (c1 - c0)))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { v = 100 * c / hz / s; printf "%.0f", (v < 0 ? 0 : v) }')
+  R_US=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v ok="$R_OK" 'BEGIN { printf "%.2f", (ok > 0 ? 1e6 * c / hz / ok : 0) }')
+  bt=$(tail -n 1 "$TMP/$tag.time")
+  R_BOT=$(awk -v u="${bt% *}" -v s="${bt#* }" -v w="$secs" 'BEGIN { printf "%.0f", 100 * (u + s) / w }')
+}
+
+# ---------------------------------------------------------------- the runs
+T_START=$SECONDS
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+say "load average before: $LOAD_BEFORE"
+for path in $PATHS; do
+  run_bot "$path" 100 8 1 "warmup-$path"
+  ((R_PASS)) || { tail -n 20 "$TMP/warmup-$path.out" >&2; die "warm-up run on $path failed"; }
+done
+NCONF=$(($(wc -w <<<"$CLIENTS") * $(wc -w <<<"$PIPELINES")))
+say "$REPS repetitions x $NCONF configurations x 3 paths, ${DURATION}s each (about $((REPS * NCONF * 3 * (DURATION + 1) / 60 + 1)) min)"
+declare -A V # V[path,n,k,metric] = space-separated values of the repetitions
+FAILS=()
+for ((rep = 1; rep <= REPS; rep++)); do
+  for n in $CLIENTS; do
+    for k in $PIPELINES; do
+      for path in $PATHS; do
+        run_bot "$path" "$n" "$k" "$DURATION" "run-$rep-$path-$n-$k"
+        ((R_PASS)) || FAILS+=("$path, $n clients, pipeline $k, repetition $rep: the bot reported a failure (see its output)")
+        for m in RPS P50 P99 SRV US BOT OTHER; do
+          v=R_$m
+          V[$path,$n,$k,$m]+="${!v} "
+        done
+        say "rep $rep: $(printf '%-7s %4s clients x %s: %9s req/s  p50 %6s ms  p99 %6s ms  server core %3s%%  %6s us/req  bot %3s%%  other %3s%%' \
+          "$path" "$n" "$k" "$R_RPS" "$R_P50" "$R_P99" "$R_SRV" "$R_US" "$R_BOT" "$R_OTHER")"
+      done
+    done
+  done
+done
+T_RUNS=$((SECONDS - T_START))
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+med() { median <<<"${V[$1,$2,$3,$4]}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# ---------------------------------------------------------------- profile
+PERF_GW="" PERF_GAME=""
+if ((PERF)); then
+  say "perf record -g on gatewayd and gamed for ${PERF_S}s: ours, 100 clients, pipeline 8 (not in the table)"
+  PERF_PIDS=()
+  perf record -g -o "$TMP/perf-gw.data" -p "$GW_PID" -- sleep "$PERF_S" >/dev/null 2>"$TMP/perf-gw.log" &
+  PERF_PIDS+=($!)
+  perf record -g -o "$TMP/perf-game.data" -p "$GAME_PID" -- sleep "$PERF_S" >/dev/null 2>"$TMP/perf-game.log" &
+  PERF_PIDS+=($!)
+  run_bot ours 100 8 "$PERF_S" perf-run
+  for p in "${PERF_PIDS[@]}"; do wait "$p" || true; done
+  PERF_PIDS=()
+  perf_top() { # DATA
+    perf report -i "$1" --no-children --sort dso,symbol --stdio -g none --percent-limit 1.5 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | sed 's/[ -]*$//' | head -n 18 || true
+  }
+  perf_dso() { # DATA: self time by object, one line
+    perf report -i "$1" --no-children --sort dso --stdio -g none --percent-limit 1 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }' || true
+  }
+  PERF_GW="$(perf_dso "$TMP/perf-gw.data")
+$(perf_top "$TMP/perf-gw.data")"
+  PERF_GAME="$(perf_dso "$TMP/perf-game.data")
+$(perf_top "$TMP/perf-game.data")"
+fi
+
+# ---------------------------------------------------------------- report
+echo
+echo "hop: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE"
+echo "bot echo --rate 0 --payload $PAYLOAD, ${DURATION}s per run, median of $REPS runs per row (runs alternated ours, haproxy, floor); runs took ${T_RUNS}s, load average after $LOAD_AFTER"
+echo "servers on core $SERVER_CORE, bot on core $BOT_CORE, both at niceness $NICE; ours = gatewayd -> gamed (+ redis), haproxy = haproxy (TCP, nbthread 1) -> echo_server, floor = echo_server"
+echo "server core % = CPU of the path's server processes over the run; us/req = their CPU time per response; bot % = the bot's CPU;"
+echo "other % = the server core's time taken by other processes (and steal) during the run: the noise"
+echo
+echo "| clients | in flight | path    |     req/s |  p50 ms |  p99 ms | server core % | server us/req | bot % | other % |"
+echo "|--------:|----------:|:--------|----------:|--------:|--------:|--------------:|--------------:|------:|--------:|"
+for n in $CLIENTS; do
+  for k in $PIPELINES; do
+    for path in $PATHS; do
+      printf '| %7s | %9s | %-7s | %9.0f | %7.3f | %7.3f | %13.0f | %13.2f | %5.0f | %7.0f |\n' "$n" "$k" "$path" \
+        "$(med "$path" "$n" "$k" RPS)" "$(med "$path" "$n" "$k" P50)" "$(med "$path" "$n" "$k" P99)" \
+        "$(med "$path" "$n" "$k" SRV)" "$(med "$path" "$n" "$k" US)" "$(med "$path" "$n" "$k" BOT)" \
+        "$(med "$path" "$n" "$k" OTHER)"
+    done
+  done
+done
+echo
+echo "ratios (of the medians): throughput ours/x (goal >= 1 vs haproxy), p99 ours/x (goal <= 1 vs haproxy), server CPU per request ours/x"
+echo
+echo "| clients | in flight | req/s ours/haproxy | p99 ours/haproxy | us/req ours/haproxy | req/s ours/floor | p99 ours/floor | us/req ours/floor |"
+echo "|--------:|----------:|-------------------:|-----------------:|--------------------:|-----------------:|---------------:|------------------:|"
+for n in $CLIENTS; do
+  for k in $PIPELINES; do
+    printf '| %7s | %9s | %18s | %16s | %19s | %16s | %14s | %17s |\n' "$n" "$k" \
+      "$(ratio "$(med ours "$n" "$k" RPS)" "$(med haproxy "$n" "$k" RPS)")" \
+      "$(ratio "$(med ours "$n" "$k" P99)" "$(med haproxy "$n" "$k" P99)")" \
+      "$(ratio "$(med ours "$n" "$k" US)" "$(med haproxy "$n" "$k" US)")" \
+      "$(ratio "$(med ours "$n" "$k" RPS)" "$(med floor "$n" "$k" RPS)")" \
+      "$(ratio "$(med ours "$n" "$k" P99)" "$(med floor "$n" "$k" P99)")" \
+      "$(ratio "$(med ours "$n" "$k" US)" "$(med floor "$n" "$k" US)")"
+  done
+done
+echo
+for f in "${FAILS[@]}"; do echo "note: $f"; done
+if [[ -n $PERF_GW ]]; then
+  echo "perf, ours at 100 clients x 8 in flight, ${PERF_S}s, self time by object, then by symbol; gatewayd:"
+  echo "$PERF_GW" | sed 's/ *$//; s/^/  /'
+  echo "gamed:"
+  echo "$PERF_GAME" | sed 's/ *$//; s/^/  /'
+  echo
+fi
+if ((${#FAILS[@]})); then
+  exit 1
+fi

@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Benchmark 5 (issue 5): login. Logins/s with the argon2id setting we ship, and the latency of
+# other requests through the same gateway and lobby meanwhile (hashing must not stall the
+# lobby's event loop).
+#
+#   bench/login.sh [--no-build] [--rounds N]
+#
+# Starts its own Redis and PostgreSQL (scripts/redis.sh, scripts/pg.sh) in a temp folder on
+# free loopback ports, one gatewayd and one lobbyd with the lobby's defaults: argon2id at
+# libsodium's interactive limits (opslimit 2, memlimit 64 MiB), HASH_INFLIGHT=8, libuv's
+# default thread pool of 4 (UV_THREADPOOL_SIZE unset), PG_POOL_SIZE=4; nothing is tuned.
+#
+# First LOGIN_BOTS (64) accounts are made: one through the gateway and the lobby (REGISTER,
+# one hash at the shipped setting), the others with a copy of its password hash straight in
+# PostgreSQL (psql), so the setup does not take LOGIN_BOTS hashes. Then ROUNDS (2) rounds of
+# these phases, WINDOW (15) s each, in this order:
+#   quiet:  bot --scenario echo --target lobby, ECHO_BOTS (20) bots at ECHO_RATE (50)
+#           requests/s each (1,000/s), through the gateway to the lobby and back;
+#   storm:  the same echo load, while bot --scenario login runs LOGIN_BOTS bots that LOGIN,
+#           LOGOUT, LOGIN... as fast as answers come (one request in flight each; BUSY, the
+#           lobby's answer when HASH_INFLIGHT hashes are queued or running, is retried after
+#           the bot's backoff). The login bots start 3 s before the echo bots.
+#   nice19: an experiment (NICE_PHASE=1, default on), not what we ship: the storm again with
+#           the lobby's other threads (libuv's pool, where the hashes run, and the admin
+#           thread) reniced to 19 from outside (renice per thread id), back to 0 afterwards:
+#           what running the hashes at a lower priority than the loop would give.
+# Logins/s is the LOGIN_RESPONSEs the gateway delivered over the echo window (its /metrics,
+# cluster_gateway_packets_out_total); BUSY/s likewise (cluster_gateway_errors_sent_total).
+# The echo bot's p50/p99/p99.9/max are the latency of other requests. Over the same window the
+# script samples the lobby's CPU (all threads), its loop thread's CPU and how long that thread
+# waited for a core (/proc/<pid>/task/<pid>/schedstat): with 2 cores and 4 hashing threads the
+# loop competes for a core, which is not the same as being blocked by a hash.
+#
+# Prints a table per phase and round, then the ratios storm/quiet of the echo p50 and p99
+# (medians over the rounds), and nice19/quiet.
+#
+# Environment: ROUNDS (2), WINDOW (15 s), LOGIN_BOTS (64), ECHO_BOTS (20), ECHO_RATE (50), NICE_PHASE (1),
+# BUILD_DIR (build), KEEP_TMP=1 (keep the temp dir with every log). Installs what it needs
+# (scripts/deps.sh). Everything it started is stopped and removed on exit, Ctrl-C included.
+# About 2 minutes.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+BUILD=1
+ROUNDS=${ROUNDS:-2}
+while (($#)); do
+  case $1 in
+    --no-build) BUILD=0 ;;
+    --rounds) shift; ROUNDS=${1:?--rounds needs a number} ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "login.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1)) || { echo "login.sh: --rounds must be a positive number" >&2; exit 2; }
+
+WINDOW=${WINDOW:-15}
+LOGIN_BOTS=${LOGIN_BOTS:-64}
+ECHO_BOTS=${ECHO_BOTS:-20}
+ECHO_RATE=${ECHO_RATE:-50}
+NICE_PHASE=${NICE_PHASE:-1}
+LEAD=3 # seconds the storm runs before the echo window
+BUILD_DIR=${BUILD_DIR:-build}
+PREFIX=benchlogin:
+USER_PREFIX=bl$$_
+CLK_TCK=$(getconf CLK_TCK)
+NCPU=$(getconf _NPROCESSORS_ONLN)
+
+say() { printf 'login: %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- cleanup (also on Ctrl-C)
+TMP="" REDIS_STARTED=0 PG_STARTED=0 CLEANED=0
+GW_PID="" LOBBY_PID="" STORM_PID="" ECHO_PID=""
+
+alive() { # PID: running and not a zombie
+  local st
+  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
+  [[ $st != Z ]]
+}
+
+stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
+  local pid=$1 wait_s=$2 i
+  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < wait_s * 10; i++)); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  ((CLEANED)) && return 0
+  CLEANED=1
+  trap '' INT TERM
+  if [[ -n $ECHO_PID ]]; then stop_pid "$ECHO_PID" 3; fi
+  if [[ -n $STORM_PID ]]; then stop_pid "$STORM_PID" 3; fi
+  if [[ -n $LOBBY_PID ]]; then stop_pid "$LOBBY_PID" 5; fi
+  if [[ -n $GW_PID ]]; then stop_pid "$GW_PID" 5; fi
+  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
+  if ((PG_STARTED)); then bash scripts/pg.sh stop "$TMP/pg" >/dev/null 2>&1 || true; fi
+  if [[ -n $TMP && -d $TMP ]]; then
+    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+}
+trap cleanup EXIT
+trap 'say interrupted; exit 130' INT
+trap 'say terminated; exit 143' TERM
+
+# ---------------------------------------------------------------- deps + build
+bash scripts/deps.sh >&2
+if ((BUILD)); then
+  say "building $BUILD_DIR (RelWithDebInfo)"
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
+  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd lobbyd bot >/dev/null || die "build failed"
+fi
+GATEWAYD=$BUILD_DIR/src_gateway/gatewayd
+LOBBYD=$BUILD_DIR/src_lobby/lobbyd
+BOT=$BUILD_DIR/src_bot/bot
+for b in "$GATEWAYD" "$LOBBYD" "$BOT"; do [[ -x $b ]] || die "$b not built"; done
+BOT_HELP=$("$BOT" --help 2>&1 || true)
+grep -q '^ *login ' <<<"$BOT_HELP" || die "$BOT has no login scenario"
+
+TMP=$(mktemp -d /tmp/bench-login.XXXXXX)
+chmod 755 "$TMP"
+
+# A port nothing listens on, below the ephemeral range (a port some connection uses as its
+# local end can't be bound either)
+free_port() {
+  local p i lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+  ((lo > 11000)) || lo=32768
+  for i in $(seq 1 200); do
+    p=$((10000 + RANDOM % (lo - 10000)))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port"
+}
+
+# ---------------------------------------------------------------- Redis + PostgreSQL
+REDIS_PORT=$(free_port)
+REDIS_STARTED=1
+REDIS_URL=$(bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
+  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
+PG_PORT=$(free_port)
+PG_STARTED=1
+DATABASE_URL=$(bash scripts/pg.sh start "$TMP/pg" "$PG_PORT" 2>"$TMP/pg-start.log") ||
+  { cat "$TMP/pg-start.log" >&2; die "postgres did not start"; }
+say "redis on 127.0.0.1:$REDIS_PORT, postgres on 127.0.0.1:$PG_PORT, temp dir $TMP"
+
+# ---------------------------------------------------------------- daemons
+CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
+export REDIS_URL DATABASE_URL CLUSTER_SECRET
+export REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=info
+unset UV_THREADPOOL_SIZE HASH_INFLIGHT HASH_OPSLIMIT HASH_MEMLIMIT_KIB PG_POOL_SIZE
+
+wait_log() { # PID LOG PATTERN WHAT: until PATTERN is in LOG (15 s)
+  local i
+  for ((i = 0; i < 150; i++)); do
+    alive "$1" || { tail -n 20 "$2" >&2; die "$4 exited"; }
+    grep -q -- "$3" "$2" && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$2" >&2
+  die "$4: no '$3' in its log after 15 s"
+}
+
+GW_PORT=$(free_port)
+GW_ADMIN=$(free_port)
+LISTEN_ADDR=127.0.0.1:$GW_PORT ADMIN_ADDR=127.0.0.1:$GW_ADMIN \
+  setsid "$GATEWAYD" >"$TMP/gatewayd.log" 2>&1 </dev/null &
+GW_PID=$!
+wait_log "$GW_PID" "$TMP/gatewayd.log" "event=registry_registered type=Gateway" gatewayd
+LISTEN_ADDR=127.0.0.1:0 setsid "$LOBBYD" >"$TMP/lobbyd.log" 2>&1 </dev/null &
+LOBBY_PID=$!
+wait_log "$LOBBY_PID" "$TMP/lobbyd.log" "event=migrations_done" lobbyd
+wait_log "$GW_PID" "$TMP/gatewayd.log" "event=link_up type=Lobby" "gatewayd (link to the lobby)"
+sleep 0.5
+say "gatewayd on 127.0.0.1:$GW_PORT, lobbyd pid $LOBBY_PID (defaults: interactive argon2id, HASH_INFLIGHT=8, 4 libuv threads)"
+
+# ---------------------------------------------------------------- helpers
+metrics() { # the gateway's /metrics (plain bash in a subshell: no curl needed)
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$GW_ADMIN" || exit 1
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    timeout 5 cat <&3
+  ) 2>/dev/null || true
+}
+mcount() { # NAME LABEL_TEXT: a counter of the gateway's /metrics (0 when absent)
+  metrics | awk -v k="$1" -v l="$2" 'index($1, k "{") == 1 && index($1, l) { printf "%.0f\n", $2; f = 1; exit } END { if (!f) print 0 }'
+}
+jnum() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -n 1; } # FILE KEY: first "KEY": number
+cpu_ticks() { awk '{print $14 + $15}' "$1"; }             # a /proc/.../stat file
+run_delay_ns() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
+
+login_bots() { # SECONDS LOG [JSON]: the login storm in the background (sets STORM_PID)
+  "$BOT" --scenario login --gateway "127.0.0.1:$GW_PORT" --bots "$LOGIN_BOTS" --user-prefix "$USER_PREFIX" \
+    --duration "$1" --connect-rate 1000 --timeout-ms 30000 --quiet ${3:+--json "$3"} >"$2" 2>&1 </dev/null &
+  STORM_PID=$!
+}
+
+# ---------------------------------------------------------------- accounts
+# One account is registered through the gateway and the lobby (one argon2id hash at the
+# shipped setting); the other LOGIN_BOTS - 1 get a copy of its password hash straight in
+# PostgreSQL. Each login verifies a real hash at the shipped setting all the same, and the
+# setup takes a second instead of LOGIN_BOTS hashes competing with the first logins.
+say "registering $LOGIN_BOTS accounts (not measured)"
+"$BOT" --scenario login --gateway "127.0.0.1:$GW_PORT" --bots 1 --user-prefix "$USER_PREFIX" \
+  --duration 1 --quiet --json "$TMP/register.json" >"$TMP/register.log" 2>&1 </dev/null || true
+PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
+[[ -x $PSQL ]] || die "psql not found"
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "
+  INSERT INTO accounts (username, password_hash)
+  SELECT '${USER_PREFIX}' || i, (SELECT password_hash FROM accounts WHERE username = '${USER_PREFIX}0')
+  FROM generate_series(1, $((LOGIN_BOTS - 1))) AS i" >"$TMP/psql.log" 2>&1 ||
+  { cat "$TMP/register.log" "$TMP/psql.log" >&2; die "could not create the accounts"; }
+REG=$("$PSQL" -X -tA -d "$DATABASE_URL" -c "SELECT count(*) FROM accounts WHERE username LIKE '${USER_PREFIX}%'")
+HASH=$("$PSQL" -X -tA -d "$DATABASE_URL" -c "SELECT split_part(password_hash, '\$', 4) FROM accounts WHERE username = '${USER_PREFIX}0'")
+say "$REG accounts, password hash parameters $HASH"
+((REG == LOGIN_BOTS)) || die "$REG accounts, not $LOGIN_BOTS"
+
+# ---------------------------------------------------------------- the phases
+# One phase: echo load for WINDOW s (after LEAD s of storm when STORM=1). Sets R_*.
+run_phase() { # STORM TAG
+  local storm=$1 tag=$2 l0 l1 b0 b1 c0 c1 m0 m1 d0 d1 t0 t1 secs json=$TMP/echo-$2.json
+  sleep 1 # the gateway's /metrics snapshot is refreshed every 500 ms
+  if ((storm)); then
+    login_bots $((LEAD + WINDOW + 2)) "$TMP/storm-$tag.log" "$TMP/storm-$tag.json"
+    sleep "$LEAD"
+  fi
+  l0=$(mcount cluster_gateway_packets_out_total LOGIN_RESPONSE) b0=$(mcount cluster_gateway_errors_sent_total BUSY)
+  c0=$(cpu_ticks "/proc/$LOBBY_PID/stat") m0=$(cpu_ticks "/proc/$LOBBY_PID/task/$LOBBY_PID/stat")
+  d0=$(run_delay_ns "$LOBBY_PID") t0=$(date +%s%N)
+  "$BOT" --scenario echo --target lobby --gateway "127.0.0.1:$GW_PORT" --bots "$ECHO_BOTS" \
+    --rate "$ECHO_RATE" --duration "$WINDOW" --quiet --json "$json" >"$TMP/echo-$tag.log" 2>&1 </dev/null &
+  ECHO_PID=$!
+  wait "$ECHO_PID" || say "echo bot ($tag) exit status $? (errors or timeouts: see its report)"
+  ECHO_PID=""
+  l1=$(mcount cluster_gateway_packets_out_total LOGIN_RESPONSE) b1=$(mcount cluster_gateway_errors_sent_total BUSY)
+  c1=$(cpu_ticks "/proc/$LOBBY_PID/stat") m1=$(cpu_ticks "/proc/$LOBBY_PID/task/$LOBBY_PID/stat")
+  d1=$(run_delay_ns "$LOBBY_PID") t1=$(date +%s%N)
+  if ((storm)); then wait "$STORM_PID" || true; STORM_PID=""; fi
+  [[ -s $json ]] || { tail -n 20 "$TMP/echo-$tag.log" >&2; die "the echo bot wrote no JSON ($tag)"; }
+  secs=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
+  R_LOGINS=$(awk -v a="$l0" -v b="$l1" -v s="$secs" 'BEGIN { printf "%.1f", (b - a) / s }')
+  R_BUSY=$(awk -v a="$b0" -v b="$b1" -v s="$secs" 'BEGIN { printf "%.1f", (b - a) / s }')
+  R_CPU=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / hz / s }')
+  R_LOOP=$(awk -v c="$((m1 - m0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.1f", 100 * c / hz / s }')
+  R_WAIT=$(awk -v d="$((d1 - d0))" -v s="$secs" 'BEGIN { printf "%.1f", d / 1e6 / s }')
+  R_RPS=$(jnum "$json" throughput_rps)
+  R_P50=$(jnum "$json" p50) R_P99=$(jnum "$json" p99) R_P999=$(jnum "$json" p99_9) R_MAX=$(jnum "$json" max)
+  R_ERR=$(jnum "$json" errors) R_TO=$(jnum "$json" timeouts)
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+T_START=$SECONDS
+ROWS=() Q50=() Q99=() S50=() S99=() SL=()
+row() { # PHASE ROUND
+  printf '| %-6s | %5s | %8s | %6s | %8s | %7s | %7s | %8s | %7s | %10s | %11s | %14s | %16s |' \
+    "$1" "$2" "$R_LOGINS" "$R_BUSY" "$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_MAX" "${R_ERR}/${R_TO}" \
+    "$R_CPU" "$R_LOOP" "$R_WAIT"
+}
+# The lobby's other threads (libuv's pool, which runs the hashes, and the admin HTTP thread):
+# reniced for the experiment phase, back to 0 after it.
+renice_others() { # NICE
+  local t
+  for t in /proc/"$LOBBY_PID"/task/*; do
+    t=${t##*/}
+    ((t == LOBBY_PID)) || renice -n "$1" -p "$t" >/dev/null 2>&1 || true
+  done
+}
+N50=() N99=() NL=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_phase 0 "quiet-$r"
+  ROWS+=("$(row quiet "$r")") Q50+=("$R_P50") Q99+=("$R_P99")
+  say "$(row quiet "$r")"
+  run_phase 1 "storm-$r"
+  ROWS+=("$(row storm "$r")") S50+=("$R_P50") S99+=("$R_P99") SL+=("$R_LOGINS")
+  say "$(row storm "$r")"
+  if ((NICE_PHASE)); then
+    renice_others 19
+    run_phase 1 "nice-$r"
+    renice_others 0
+    ROWS+=("$(row nice19 "$r")") N50+=("$R_P50") N99+=("$R_P99") NL+=("$R_LOGINS")
+    say "$(row nice19 "$r")"
+  fi
+done
+T_RUN=$((SECONDS - T_START))
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[n++] = $1 } END { if (!n) print "-"; else if (n % 2) print a[(n - 1) / 2]; else print (a[n / 2 - 1] + a[n / 2]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+echo
+echo "login: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE, ${T_RUN}s"
+echo "lobbyd defaults: argon2id at libsodium's interactive limits (stored hash: $HASH), HASH_INFLIGHT=8, UV_THREADPOOL_SIZE unset (4), one gatewayd"
+echo "echo: $ECHO_BOTS bots x $ECHO_RATE/s ECHO target LOBBY for $WINDOW s per phase; storm: $LOGIN_BOTS bots LOGIN/LOGOUT, one request in flight each, from $LEAD s before the echo window"
+echo "latency in ms (echo bot, ok responses); logins/s and BUSY/s from the gateway's counters over the echo window; lobby CPU % = all its threads (200 = both cores);"
+echo "loop thread = the lobby's main thread; waited = time it was runnable but had no core, ms per second"
+echo
+echo "| phase  | round | logins/s | BUSY/s | echo req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors/timeouts | lobby CPU % | loop thread CPU % | loop waited ms/s |"
+echo "|--------|------:|---------:|-------:|-----------:|-------:|-------:|---------:|-------:|----------------:|------------:|------------------:|-----------------:|"
+printf '%s\n' "${ROWS[@]}"
+echo
+q50=$(median "${Q50[@]}") q99=$(median "${Q99[@]}") s50=$(median "${S50[@]}") s99=$(median "${S99[@]}") sl=$(median "${SL[@]}")
+echo "logins/s during the storm (median of $ROUNDS rounds): $sl"
+echo "echo p50: quiet $q50 ms, storm $s50 ms: storm/quiet = $(ratio "$s50" "$q50")"
+echo "echo p99: quiet $q99 ms, storm $s99 ms: storm/quiet = $(ratio "$s99" "$q99")"
+if ((NICE_PHASE)); then
+  n50=$(median "${N50[@]}") n99=$(median "${N99[@]}") nl=$(median "${NL[@]}")
+  echo "experiment, the lobby's hashing threads at nice 19 (not what we ship): logins/s $nl ($(ratio "$nl" "$sl") x the storm's),"
+  echo "  echo p50 $n50 ms = $(ratio "$n50" "$q50") x quiet, p99 $n99 ms = $(ratio "$n99" "$q99") x quiet"
+fi
