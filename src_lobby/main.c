@@ -43,7 +43,7 @@ static const cfg_opt_t OPTS[] = {
     {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room", 1, 4},
     {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000},
     {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000},
-    {"HASH_INFLIGHT", CFG_INT, "8", "password hashes queued or running; past it logins get BUSY", 1, 1024},
+    {"HASH_INFLIGHT", CFG_INT, "3", "password hashes queued or running; past it logins get BUSY (keep it below libuv's thread pool size, 4, and the cores, so hashing never starves the event loop)", 1, 1024},
     {"HASH_OPSLIMIT", CFG_INT, "0", "argon2id opslimit (0: libsodium's interactive limit)", 0, 100},
     {"HASH_MEMLIMIT_KIB", CFG_INT, "0", "argon2id memlimit in KiB (0: interactive, 64 MiB)", 0, 4194304},
 };
