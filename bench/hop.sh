@@ -46,7 +46,7 @@
 # else), PAYLOAD (32 bytes), PERF_S (5), KEEP_TMP=1 (keep the temp dir with every log, JSON and
 # perf.data).
 # Installs what it needs (scripts/deps.sh, haproxy; perf is optional). Everything it started
-# is stopped and removed on exit, Ctrl-C included. About 6 minutes with the defaults.
+# is stopped and removed on exit, Ctrl-C included. About 5 minutes with the defaults.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
