@@ -7,7 +7,7 @@
 #include "log.h"
 
 #define READ_SLAB_SIZE (64 * 1024)
-#define KEEP_OUT_CAP 4096 /* output buffers up to this size are kept between turns */
+#define KEEP_OUT_CAP 4096 /* output buffers up to this size are kept between busy turns */
 #define OUT_HINT_MAX (64 * 1024) /* largest first allocation sized from the last turn */
 
 struct conn_loop {
@@ -16,14 +16,14 @@ struct conn_loop {
     uv_check_t check;
     conn_t *dirty; /* singly linked through conn.next_dirty */
     int closing;
+    uint16_t turn; /* loop turns, counted in the prepare phase (wraps) */
     uint8_t slab[READ_SLAB_SIZE];
 };
 
 struct conn {
     uv_tcp_t tcp;
     conn_loop_t *cl;
-    uv_connect_t connect_req;
-    conn_connect_cb on_connect;
+    conn_connect_cb on_connect; /* the uv_connect_t is allocated only while connecting */
     conn_read_cb on_read;
     conn_close_cb on_close;
     void *data;
@@ -36,6 +36,10 @@ struct conn {
     uint8_t closing;
     uint8_t flush_then_close;
     uint8_t reason;
+    /* Loop turn of the last flush. An idle connection (a PONG every 20 s) gives its output
+     * buffer back after each flush, so it holds none between writes; one that also flushed
+     * in the previous turn keeps it (up to KEEP_OUT_CAP) for the next. */
+    uint16_t flushed_turn;
     /* Bytes gathered in the last turn that needed more than KEEP_OUT_CAP (at most
      * OUT_HINT_MAX): a buffer freed after its flush comes back at that size in one allocation
      * instead of doubling up from 512 with a copy per step (a busy link gathers tens of KiB
@@ -63,7 +67,12 @@ const char *conn_reason_str(int reason)
 }
 
 static void flush_all(conn_loop_t *cl);
-static void on_prepare(uv_prepare_t *h) { flush_all(h->data); }
+static void on_prepare(uv_prepare_t *h)
+{
+    conn_loop_t *cl = h->data;
+    cl->turn++;
+    flush_all(cl);
+}
 static void on_check(uv_check_t *h) { flush_all(h->data); }
 
 conn_loop_t *conn_loop_new(uv_loop_t *loop)
@@ -108,6 +117,7 @@ conn_t *conn_new(conn_loop_t *cl, size_t wq_max, conn_read_cb on_read, conn_clos
     c->on_read = on_read;
     c->on_close = on_close;
     c->data = data;
+    c->flushed_turn = (uint16_t)(cl->turn - 2); /* its first flush is not a busy one */
     uv_tcp_init(cl->loop, &c->tcp);
     c->tcp.data = c;
     return c;
@@ -118,6 +128,7 @@ void *conn_data(const conn_t *c) { return c->data; }
 void conn_set_data(conn_t *c, void *data) { c->data = data; }
 int conn_is_closing(const conn_t *c) { return c->closing || c->flush_then_close; }
 size_t conn_queued(const conn_t *c) { return c->out_len + c->inflight; }
+size_t conn_out_held(const conn_t *c) { return c->out_cap; }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -159,6 +170,7 @@ int conn_accept(conn_t *c, uv_stream_t *server)
 static void on_connected(uv_connect_t *req, int status)
 {
     conn_t *c = req->data;
+    xfree(req); /* runs before the handle's close callback, even when the conn was closed */
     if (c->closing)
         return;
     if (status == 0)
@@ -170,9 +182,13 @@ int conn_bind(conn_t *c, const struct sockaddr *src) { return uv_tcp_bind(&c->tc
 
 int conn_connect(conn_t *c, const struct sockaddr *addr, conn_connect_cb cb)
 {
+    uv_connect_t *req = xmalloc(sizeof *req);
     c->on_connect = cb;
-    c->connect_req.data = c;
-    return uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connected);
+    req->data = c;
+    int rc = uv_tcp_connect(req, &c->tcp, addr, on_connected);
+    if (rc)
+        xfree(req);
+    return rc;
 }
 
 static void mark_dirty(conn_t *c)
@@ -276,9 +292,11 @@ static void flush_one(conn_t *c)
         }
     }
     c->out_hint = c->out_len > KEEP_OUT_CAP ? (uint32_t)(c->out_len < OUT_HINT_MAX ? c->out_len : OUT_HINT_MAX) : 0;
+    int busy = (uint16_t)(c->cl->turn - c->flushed_turn) <= 1;
+    c->flushed_turn = c->cl->turn;
     if (off == c->out_len) {
         c->out_len = 0;
-        if (c->out_cap > KEEP_OUT_CAP) {
+        if (c->out_cap > KEEP_OUT_CAP || !busy) {
             xfree(c->out);
             c->out = NULL;
             c->out_cap = 0;

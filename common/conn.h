@@ -65,6 +65,9 @@ int conn_write(conn_t *c, const void *data, size_t n);
 
 /* Output bytes queued and not yet taken by the kernel. */
 size_t conn_queued(const conn_t *c);
+/* Bytes of output buffer the conn holds now (capacity, not content). An idle conn holds none:
+ * a buffer is given back after a flush unless the conn also flushed in the previous turn. */
+size_t conn_out_held(const conn_t *c);
 
 /* Closes now: queued output is dropped. Safe to call more than once and from callbacks. */
 void conn_close(conn_t *c, int reason);
