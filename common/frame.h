@@ -9,8 +9,10 @@
 #ifndef CLUSTER_FRAME_H
 #define CLUSTER_FRAME_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FRAME_HDR_LEN 10
 #define FRAME_DEFAULT_MAX (64u * 1024u)
@@ -61,17 +63,40 @@ size_t frame_parser_pending(const frame_parser_t *p);
 void frame_hdr_write(uint8_t out[FRAME_HDR_LEN], uint32_t len, uint16_t type, uint32_t seq);
 void frame_hdr_read(const uint8_t in[FRAME_HDR_LEN], frame_hdr_t *h);
 
-static inline void put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+/* Big-endian fields, stored and loaded as whole words (one bswap and one unaligned move each;
+ * GCC 12 builds the byte-by-byte form as shifts and ors). */
+static inline void put_u16(uint8_t *p, uint16_t v)
+{
+    v = htobe16(v);
+    memcpy(p, &v, sizeof v);
+}
 static inline void put_u32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+    v = htobe32(v);
+    memcpy(p, &v, sizeof v);
 }
-static inline void put_u64(uint8_t *p, uint64_t v) { put_u32(p, (uint32_t)(v >> 32)); put_u32(p + 4, (uint32_t)v); }
-static inline uint16_t get_u16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline void put_u64(uint8_t *p, uint64_t v)
+{
+    v = htobe64(v);
+    memcpy(p, &v, sizeof v);
+}
+static inline uint16_t get_u16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return be16toh(v);
+}
 static inline uint32_t get_u32(const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return be32toh(v);
 }
-static inline uint64_t get_u64(const uint8_t *p) { return ((uint64_t)get_u32(p) << 32) | get_u32(p + 4); }
+static inline uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return be64toh(v);
+}
 
 #endif
