@@ -1,6 +1,6 @@
-/* pwhash: argon2id password hashing and verification off the event loop (uv_queue_work),
- * through a bounded queue: past the bound a request is refused at once (BUSY), the loop never
- * waits. Passwords are copied, and wiped after use. */
+/* pwhash: argon2id password hashing and verification off the event loop, on a thread pool of
+ * its own at a low CPU priority, through a bounded queue: past the bound a request is refused
+ * at once (BUSY), the loop never waits. Passwords are copied, and wiped after use. */
 #ifndef CLUSTER_PWHASH_H
 #define CLUSTER_PWHASH_H
 
@@ -20,21 +20,30 @@ enum {
  * otherwise. Valid during the call only. */
 typedef void (*pwhash_cb)(int status, const char *hash, void *ud);
 
-/* max_inflight bounds hashes queued or running; opslimit/memlimit as crypto_pwhash_str
- * (0 = the interactive limits). */
-pwhash_t *pwhash_new(uv_loop_t *loop, int max_inflight, unsigned long long opslimit, size_t memlimit);
+typedef struct pwhash_opts {
+    int max_inflight;             /* hashes queued or running; past it: PWHASH_BUSY (>= 1) */
+    int threads;                  /* hashing threads; 0 = the cores this process may use */
+    int nice;                     /* niceness of the hashing threads (0-19): the loop thread
+                                   * and everything else at the default 0 go first */
+    unsigned long long opslimit;  /* as crypto_pwhash_str; 0 = the interactive limits */
+    size_t memlimit;              /* bytes; 0 = the interactive limits */
+} pwhash_opts_t;
+
+/* Starts the pool's threads. Hashing never runs on libuv's shared pool, so name lookups and
+ * file work never queue behind it. */
+pwhash_t *pwhash_new(uv_loop_t *loop, const pwhash_opts_t *opts);
 
 /* Returns 0 (callback later, on the loop thread) or PWHASH_BUSY (no callback; also after
- * pwhash_close). The password is copied (len bytes, NUL bytes included) and wiped after use.
- * The work runs on libuv's shared thread pool: keep max_inflight below its size
- * (UV_THREADPOOL_SIZE, 4 by default) so uv_getaddrinfo never waits behind hashes. */
+ * pwhash_close). The password is copied (len bytes, NUL bytes included) and wiped after use. */
 int pwhash_hash(pwhash_t *p, const char *password, size_t len, pwhash_cb cb, void *ud);
 int pwhash_verify(pwhash_t *p, const char *stored_hash, const char *password, size_t len,
                   pwhash_cb cb, void *ud);
 
 int pwhash_inflight(const pwhash_t *p);
+int pwhash_threads(const pwhash_t *p);
 
-/* Frees once the work in flight has finished (callbacks still run, with their result). */
+/* Frees once the work in flight has finished (callbacks still run, with their result) and
+ * the loop has closed the pool's handle; the threads are joined then (they are idle). */
 void pwhash_close(pwhash_t *p);
 
 #endif

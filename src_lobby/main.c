@@ -43,7 +43,9 @@ static const cfg_opt_t OPTS[] = {
     {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room", 1, 4},
     {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000},
     {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000},
-    {"HASH_INFLIGHT", CFG_INT, "3", "password hashes queued or running; past it logins get BUSY (keep it below libuv's thread pool size, 4, and the cores, so hashing never starves the event loop)", 1, 1024},
+    {"HASH_INFLIGHT", CFG_INT, "0", "password hashes queued or running; past it logins and registrations get BUSY (0: 8 per hashing thread)", 0, 4096},
+    {"HASH_THREADS", CFG_INT, "0", "threads of the lobby's own password-hashing pool (0: one per core this process may use)", 0, 256},
+    {"HASH_NICE", CFG_INT, "10", "niceness of the hashing threads: the event loop (nice 0) gets a core before them", 0, 19},
     {"HASH_OPSLIMIT", CFG_INT, "0", "argon2id opslimit (0: libsodium's interactive limit)", 0, 100},
     {"HASH_MEMLIMIT_KIB", CFG_INT, "0", "argon2id memlimit in KiB (0: interactive, 64 MiB)", 0, 4194304},
 };
@@ -105,7 +107,20 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         xfree(lb);
         return NULL;
     }
-    lb->pwhash = pwhash_new(loop, (int)config_int(cfg, "HASH_INFLIGHT"), ops, mem);
+    pwhash_opts_t ho = {
+        .threads = (int)config_int(cfg, "HASH_THREADS"),
+        .nice = (int)config_int(cfg, "HASH_NICE"),
+        .opslimit = ops,
+        .memlimit = mem,
+    };
+    if (ho.threads == 0)
+        ho.threads = (int)uv_available_parallelism();
+    ho.max_inflight = (int)config_int(cfg, "HASH_INFLIGHT");
+    if (ho.max_inflight == 0)
+        ho.max_inflight = 8 * ho.threads;
+    lb->pwhash = pwhash_new(loop, &ho);
+    log_info("pwhash_pool", "threads=%d nice=%d max_inflight=%d", pwhash_threads(lb->pwhash), ho.nice,
+             ho.max_inflight);
     pg_opts_t po = {
         .conninfo = config_str(cfg, "DATABASE_URL"),
         .size = (int)config_int(cfg, "PG_POOL_SIZE"),

@@ -3,7 +3,9 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "alloc.h"
@@ -32,6 +34,13 @@ static void on_result(int status, const char *hash, void *ud)
     } else {
         r->hash[0] = '\0';
     }
+}
+
+/* pwhash_close, then the loop turn that closes the pool's handle and frees it. */
+static void close_pool(uv_loop_t *loop, pwhash_t *p)
+{
+    pwhash_close(p);
+    uv_run(loop, UV_RUN_DEFAULT);
 }
 
 static int in_call; /* set around pwhash_* calls: callbacks must never run inside them */
@@ -72,7 +81,7 @@ static int verify_sync(uv_loop_t *loop, pwhash_t *p, const char *stored, const c
 
 static void test_hash_verify(uv_loop_t *loop)
 {
-    pwhash_t *p = pwhash_new(loop, 4, FAST_OPS, FAST_MEM);
+    pwhash_t *p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 4, .threads = 2, .opslimit = FAST_OPS, .memlimit = FAST_MEM});
     CHECK(p != NULL);
     result_t r;
     const char *pw = "correct horse battery staple";
@@ -104,12 +113,12 @@ static void test_hash_verify(uv_loop_t *loop)
     CHECK_EQ(verify_sync(loop, p, r.hash, "", 0), PWHASH_OK);
     CHECK_EQ(verify_sync(loop, p, r.hash, "x", 1), PWHASH_MISMATCH);
     CHECK_EQ(pwhash_inflight(p), 0);
-    pwhash_close(p);
+    close_pool(loop, p);
 }
 
 static void test_malformed(uv_loop_t *loop)
 {
-    pwhash_t *p = pwhash_new(loop, 4, FAST_OPS, FAST_MEM);
+    pwhash_t *p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 4, .threads = 2, .opslimit = FAST_OPS, .memlimit = FAST_MEM});
     result_t r;
     CHECK_EQ(hash_sync(loop, p, "pw", 2, &r), PWHASH_OK);
 
@@ -135,12 +144,12 @@ static void test_malformed(uv_loop_t *loop)
 
     /* still fine afterwards */
     CHECK_EQ(verify_sync(loop, p, r.hash, "pw", 2), PWHASH_OK);
-    pwhash_close(p);
+    close_pool(loop, p);
 }
 
 static void test_busy(uv_loop_t *loop)
 {
-    pwhash_t *p = pwhash_new(loop, 2, FAST_OPS, FAST_MEM);
+    pwhash_t *p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 2, .threads = 2, .opslimit = FAST_OPS, .memlimit = FAST_MEM});
     result_t r[3];
     memset(r, 0, sizeof r);
     CHECK_EQ(pwhash_hash(p, "one", 3, on_result, &r[0]), 0);
@@ -163,7 +172,7 @@ static void test_busy(uv_loop_t *loop)
     CHECK_EQ(verify_sync(loop, p, r[0].hash, "one", 3), PWHASH_OK);
     CHECK_EQ(verify_sync(loop, p, r[1].hash, "one", 3), PWHASH_MISMATCH);
     printf("busy: third request refused in %llu us\n", (unsigned long long)busy_us);
-    pwhash_close(p);
+    close_pool(loop, p);
 }
 
 /* The loop keeps serving a 5 ms timer while a hash with the interactive limits runs. */
@@ -196,7 +205,7 @@ static void on_interactive_done(int status, const char *hash, void *ud)
 
 static void test_loop_live(uv_loop_t *loop)
 {
-    pwhash_t *p = pwhash_new(loop, 2, 0, 0); /* 0, 0: the interactive limits */
+    pwhash_t *p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 2, .threads = 0, .nice = 10}); /* 0: the interactive limits, a thread per core */
     ticker_t k;
     memset(&k, 0, sizeof k);
     g_ticker = &k;
@@ -231,14 +240,14 @@ static void test_loop_live(uv_loop_t *loop)
     CHECK_EQ(verify_sync(loop, p, r.hash, "Interactive", 11), PWHASH_MISMATCH);
     uv_close((uv_handle_t *)&k.t, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
-    pwhash_close(p);
+    close_pool(loop, p);
 }
 
 /* Close while work is in flight: the callbacks still run with their results, then it frees. */
 static void test_close_inflight(uv_loop_t *loop)
 {
     size_t before = alloc_used();
-    pwhash_t *p = pwhash_new(loop, 3, FAST_OPS, FAST_MEM);
+    pwhash_t *p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 3, .threads = 1, .opslimit = FAST_OPS, .memlimit = FAST_MEM});
     result_t r[3];
     memset(r, 0, sizeof r);
     CHECK_EQ(pwhash_hash(p, "a", 1, on_result, &r[0]), 0);
@@ -255,14 +264,120 @@ static void test_close_inflight(uv_loop_t *loop)
     CHECK_EQ(r[2].status, PWHASH_ERROR);
     CHECK_EQ(alloc_used(), before);
 
-    /* closing an idle one frees at once */
-    p = pwhash_new(loop, 1, FAST_OPS, FAST_MEM);
-    pwhash_close(p);
+    /* closing an idle one frees it in the next loop turn (its handle is closed) */
+    p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 1, .opslimit = FAST_OPS, .memlimit = FAST_MEM});
+    close_pool(loop, p);
+    CHECK_EQ(alloc_used(), before);
+}
+
+/* Threads of this process whose niceness is `nice` (field 19 of /proc/self/task/<tid>/stat). */
+static int threads_at_nice(int nice)
+{
+    uv_fs_t req;
+    int n = 0;
+    CHECK(uv_fs_scandir(NULL, &req, "/proc/self/task", 0, NULL) >= 0);
+    uv_dirent_t ent;
+    while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", ent.name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        const char *q = strrchr(buf, ')'); /* the name may hold spaces */
+        CHECK(q != NULL);
+        int field = 2, val = 0;
+        for (q++; *q && field < 19; q++)
+            if (*q == ' ')
+                field++;
+        CHECK(sscanf(q, "%d", &val) == 1);
+        n += val == nice;
+    }
+    uv_fs_req_cleanup(&req);
+    return n;
+}
+
+/* The pool's threads run at the niceness asked for; the loop thread keeps its own. */
+static void test_threads_nice(uv_loop_t *loop)
+{
+    int before = threads_at_nice(13);
+    pwhash_t *p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 3, .threads = 3, .nice = 13,
+                                                     .opslimit = FAST_OPS, .memlimit = FAST_MEM});
+    CHECK_EQ(pwhash_threads(p), 3);
+    /* The workers set their niceness as they start: after one hash on each they all have. */
+    result_t r[3];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(pwhash_hash(p, "n", 1, on_result, &r[i]), 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(r[i].status, PWHASH_OK);
+    CHECK_EQ(threads_at_nice(13) - before, 3);
+    CHECK_EQ(getpriority(PRIO_PROCESS, 0), 0); /* this (loop) thread is untouched */
+    close_pool(loop, p);
+    CHECK_EQ(threads_at_nice(13), before); /* joined */
+}
+
+/* Hashes never occupy libuv's shared pool: with that pool at one thread (UV_THREADPOOL_SIZE=1,
+ * set in main before its first use) and every hashing thread busy, a uv_queue_work item still
+ * runs at once. On libuv's pool (the old design) it would wait behind the hashes. */
+typedef struct side {
+    uint64_t done_ns;
+} side_t;
+static void side_work(uv_work_t *w) { (void)w; }
+static void side_after(uv_work_t *w, int status)
+{
+    CHECK_EQ(status, 0);
+    ((side_t *)w->data)->done_ns = uv_hrtime();
+}
+
+static void test_own_pool(uv_loop_t *loop)
+{
+    pwhash_t *p = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 2, .threads = 2}); /* interactive */
+    result_t r[2];
+    memset(r, 0, sizeof r);
+    CHECK_EQ(pwhash_hash(p, "a", 1, on_result, &r[0]), 0);
+    CHECK_EQ(pwhash_hash(p, "b", 1, on_result, &r[1]), 0);
+    side_t side = {0};
+    uv_work_t w;
+    w.data = &side;
+    CHECK_EQ(uv_queue_work(loop, &w, side_work, side_after), 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK_EQ(r[0].status, PWHASH_OK);
+    CHECK_EQ(r[1].status, PWHASH_OK);
+    CHECK(side.done_ns != 0);
+    CHECK(side.done_ns < r[0].done_ns);
+    CHECK(side.done_ns < r[1].done_ns);
+    close_pool(loop, p);
+}
+
+/* pwhash_close from inside the last callback: no second shutdown, everything freed. */
+static pwhash_t *g_close_me;
+static void on_result_close(int status, const char *hash, void *ud)
+{
+    on_result(status, hash, ud);
+    pwhash_close(g_close_me);
+}
+
+static void test_close_in_callback(uv_loop_t *loop)
+{
+    size_t before = alloc_used();
+    g_close_me = pwhash_new(loop, &(pwhash_opts_t){.max_inflight = 1, .threads = 1,
+                                                    .opslimit = FAST_OPS, .memlimit = FAST_MEM});
+    result_t r;
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(pwhash_hash(g_close_me, "x", 1, on_result_close, &r), 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK_EQ(r.called, 1);
+    CHECK_EQ(r.status, PWHASH_OK);
     CHECK_EQ(alloc_used(), before);
 }
 
 int main(void)
 {
+    CHECK_EQ(setenv("UV_THREADPOOL_SIZE", "1", 1), 0); /* before libuv's pool starts */
     CHECK(sodium_init() >= 0);
     size_t start = alloc_used();
     uv_loop_t loop;
@@ -277,6 +392,12 @@ int main(void)
     test_loop_live(&loop);
     CHECK_EQ(alloc_used(), start);
     test_close_inflight(&loop);
+    CHECK_EQ(alloc_used(), start);
+    test_threads_nice(&loop);
+    CHECK_EQ(alloc_used(), start);
+    test_own_pool(&loop);
+    CHECK_EQ(alloc_used(), start);
+    test_close_in_callback(&loop);
     CHECK_EQ(alloc_used(), start);
 
     CHECK_EQ(uv_loop_close(&loop), 0);
