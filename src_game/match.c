@@ -110,10 +110,21 @@ static void on_record(const PGresult *res, const char *err, const char *sqlstate
     record_t *r = ud;
     game_t *g = r->g;
     if (res) {
-        metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_match_records_written_total",
-                                   "match records written to PostgreSQL", NULL));
-        log_info("match_recorded", "match=%llu attempts=%d", (unsigned long long)r->match_id,
-                 r->attempts);
+        /* No rows: the match row existed (ON CONFLICT DO NOTHING). After a retry that is our
+         * own first write whose answer was lost; on the first attempt another match holds
+         * the id and this record is not stored: say so loudly. */
+        const char *rows = PQcmdTuples((PGresult *)res);
+        if (rows && strcmp(rows, "0") == 0 && r->attempts == 1) {
+            metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_match_record_conflicts_total",
+                                       "match records not written: another match already has the id", NULL));
+            log_error("match_record_conflict", "match=%llu reason=\"a match with this id is already recorded\"",
+                      (unsigned long long)r->match_id);
+        } else {
+            metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_match_records_written_total",
+                                       "match records written to PostgreSQL", NULL));
+            log_info("match_recorded", "match=%llu attempts=%d", (unsigned long long)r->match_id,
+                     r->attempts);
+        }
         for (record_t **pp = &g->records; *pp; pp = &(*pp)->next)
             if (*pp == r) {
                 *pp = r->next;

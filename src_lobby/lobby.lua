@@ -75,7 +75,16 @@ local function start_room(id, now, stale_ms)
   if not game then
     return false
   end
-  local match = redis.call('INCR', K('match', 'seq'))
+  -- Match ids key the records in PostgreSQL, which outlive Redis's data: when match:seq is
+  -- missing (a new Redis, or one that lost its data) it restarts at now (ms) x 1000, above
+  -- every id handed out before unless that was over 1,000 matches per ms on average.
+  local seq = K('match', 'seq')
+  if redis.call('EXISTS', seq) == 0 then
+    redis.call('SET', seq, string.format('%.0f', math.floor(now) * 1000))
+  end
+  -- As a string: Lua's own number to string conversion (K, table.concat) writes numbers of
+  -- more than 14 digits in exponent form.
+  local match = string.format('%.0f', redis.call('INCR', seq))
   redis.call('HSET', K('room', id), 'status', 2, 'match', match, 'game', game)
   redis.call('ZREM', K('rooms', 'waiting'), id)
   -- The game daemon picks the match up from its inbox.

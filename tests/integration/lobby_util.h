@@ -97,8 +97,8 @@ static LU_UNUSED uint32_t lu_server_id(proc_t *p)
 }
 
 /* A new prefix; PostgreSQL must be up. Match ids come from INCR <prefix>match:seq, which
- * restarts at 1 with every prefix while PostgreSQL keeps the records of the earlier
- * scenarios (keyed by match id): each scenario starts its ids at its own base. */
+ * starts again with every prefix while PostgreSQL keeps the records of the earlier scenarios
+ * (keyed by match id): each scenario starts its ids at its own base. */
 static LU_UNUSED void lu_cluster_init(cluster_t *cl, const char *tag)
 {
     static int scen;

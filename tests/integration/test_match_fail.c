@@ -6,7 +6,9 @@
  *   to its end and is recorded, then the daemon deregisters and exits 0;
  * - SIGTERM with a short drain: MATCH_ABORTED, recorded 'aborted' with its players, room
  *   waiting, exit 0; a start meanwhile with no other daemon: SERVICE_UNAVAILABLE;
- * - PostgreSQL down when a match ends: recorded once it is back, exactly once. */
+ * - PostgreSQL down when a match ends: recorded once it is back, exactly once;
+ * - match ids: with match:seq gone from Redis they restart above every earlier id, and a
+ *   record whose id is taken is reported (log and metric), never silently dropped. */
 #include "lobby_util.h"
 
 static char RUN[8];
@@ -399,6 +401,90 @@ static void scenario_pg_down(void)
     lu_cluster_down(&cl);
 }
 
+static uint64_t wall_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *const IDS_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=1500", "WAVE_GAP_MS=200",
+                                      "WAVE_BASE_MONSTERS=1", "MONSTER_DAMAGE=0", "DRAIN_TIMEOUT_MS=500",
+                                      NULL};
+
+static void scenario_ids(void)
+{
+    cluster_t cl;
+    lu_cluster_init(&cl, "ids");
+    /* As after a Redis that lost its data: no match:seq. */
+    redisReply *r = redisCommand(h_redis(), "DEL %smatch:seq", h_prefix());
+    CHECK(r != NULL);
+    freeReplyObject(r);
+    lu_add_lobby(&cl, NULL);
+    int gi = lu_add_game(&cl, IDS_ENV);
+    lu_add_gateway(&cl);
+    lu_wait_links(&cl);
+    player_t pl[2];
+    player_t *ps[2];
+    players_on(pl, ps, 2, "ids", &cl);
+    (void)ps_room(ps, 2);
+    uint32_t game = 0;
+    uint64_t t0 = wall_now_ms();
+    uint64_t m1 = ps_start(ps, 2, &game);
+    uint64_t t1 = wall_now_ms();
+    if (m1 <= t0 * 1000u || m1 > t1 * 1000u + 1u)
+        DIE("first match id %llu after match:seq was lost: expected now_ms x 1000 + 1, in (%llu, %llu]",
+            (unsigned long long)m1, (unsigned long long)(t0 * 1000u), (unsigned long long)(t1 * 1000u + 1u));
+    ps_play(ps, 2, 6000, cond_over, NULL);
+    if (!ps[0]->over || !ps[1]->over)
+        DIE("no GAME_OVER for match %llu", (unsigned long long)m1);
+    lu_rec_t rec1;
+    if (lu_pg_wait_record(m1, &rec1, 10000) < 0)
+        DIE("match %llu not recorded", (unsigned long long)m1);
+    if (ps_wait(ps, 2, cond_has_event, "match_ended", 3000) < 0)
+        DIE("room not back to waiting after match %llu", (unsigned long long)m1);
+
+    /* The same id handed out again (match:seq set back by hand): the record of the second match
+     * can't be stored under it. The game daemon must say so, and the first record stays. */
+    r = redisCommand(h_redis(), "SET %smatch:seq %llu", h_prefix(), (unsigned long long)(m1 - 1));
+    CHECK(r != NULL);
+    freeReplyObject(r);
+    for (int i = 0; i < 2; i++)
+        p_ready(ps[i]);
+    uint64_t m2 = ps_start(ps, 2, &game);
+    CHECK_EQ(m2, m1);
+    ps_play(ps, 2, 6000, cond_over, NULL);
+    if (!ps[0]->over || !ps[1]->over)
+        DIE("no GAME_OVER for the second match %llu", (unsigned long long)m2);
+    char needle[64];
+    snprintf(needle, sizeof needle, "match=%llu", (unsigned long long)m1);
+    uint64_t w0 = h_now_ms();
+    while (lu_log_count2(cl.game[gi], "match_record_conflict", needle) == 0) {
+        if (h_now_ms() - w0 > 10000)
+            DIE("the game daemon never reported the record of match %llu as a conflict", (unsigned long long)m1);
+        h_sleep_ms(50);
+    }
+    CHECK_EQ(lu_log_count2(cl.game[gi], "match_recorded", needle), 1); /* the first one only */
+    CHECK_EQ(lu_log_count2(cl.game[gi], "match_record_conflict", needle), 1);
+    PGconn *db = lu_pg();
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)m1);
+    CHECK_EQ(lu_pg_num(db, "SELECT count(*) FROM matches WHERE id = $1", id), 1);
+    CHECK_EQ(lu_pg_num(db, "SELECT count(*) FROM match_players WHERE match_id = $1", id), 2);
+    PQfinish(db);
+    lu_rec_t again = lu_pg_record(m1);
+    CHECK(again.found);
+    CHECK_EQ(again.duration_ms, rec1.duration_ms);
+    CHECK(strcmp(again.outcome, rec1.outcome) == 0);
+    printf("ids: with match:seq gone the first match got id %llu (= now_ms x 1000 + 1, above any earlier id); "
+           "the same id handed out again: the second record was reported as match_record_conflict, the first "
+           "record kept (1 matches row, 2 player rows)\n",
+           (unsigned long long)m1);
+    for (int i = 0; i < 2; i++)
+        p_free(ps[i]);
+    lu_cluster_down(&cl);
+}
+
 int main(int argc, char **argv)
 {
     h_init("match_fail");
@@ -414,6 +500,8 @@ int main(int argc, char **argv)
         scenario_drain_timeout();
     if (!*only || strcmp(only, "pgdown") == 0)
         scenario_pg_down();
+    if (!*only || strcmp(only, "ids") == 0)
+        scenario_ids();
     printf("test_match_fail: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
     return 0;
 }
