@@ -107,6 +107,7 @@ void conn_loop_close(conn_loop_t *cl)
 }
 
 uv_loop_t *conn_loop_uv(conn_loop_t *cl) { return cl->loop; }
+void conn_loop_flush(conn_loop_t *cl) { flush_all(cl); }
 
 conn_t *conn_new(conn_loop_t *cl, size_t wq_max, conn_read_cb on_read, conn_close_cb on_close,
                  void *data)

@@ -34,6 +34,9 @@ typedef void (*conn_connect_cb)(conn_t *c, int status);
 /* Per-loop state: the list of connections with output to flush, flushed in the loop's
  * prepare and check phases, and one shared read buffer. */
 conn_loop_t *conn_loop_new(uv_loop_t *loop);
+/* Hands every conn's queued output to the kernel now (what the next prepare or check phase
+ * would do): before a conn_close that would otherwise drop it. */
+void conn_loop_flush(conn_loop_t *cl);
 /* Closes its handles; call once every conn is closed, before the final uv_run. */
 void conn_loop_close(conn_loop_t *cl);
 uv_loop_t *conn_loop_uv(conn_loop_t *cl);

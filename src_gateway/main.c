@@ -63,7 +63,8 @@ static void finish_stop(void *ud)
     log_info("stopped", "sessions=%zu", sessions_count(gw->sessions));
     admin_close(m->admin);
     m->admin = NULL;
-    sessions_close_all(gw->sessions);
+    sessions_close_all(gw->sessions); /* reports logged-in sessions to a lobby */
+    conn_loop_flush(gw->cl);          /* ... and sends the reports before the links close */
     upstreams_close(gw->ups);
     uv_close((uv_handle_t *)&m->tick, noop_close);
     uv_close((uv_handle_t *)&m->sigterm, noop_close);

@@ -456,6 +456,12 @@ void sessions_close_all(sessions_t *ss)
         session_t *s = ss->slots[i].s;
         if (!s)
             continue;
+        /* Reported now, while the lobby links are up (main.c flushes them before closing
+         * them); the connection's own close comes later and must not report again. */
+        if (s->user_id) {
+            upstream_session_closed(ss->gw->ups, s->id, s->user_id);
+            s->user_id = 0;
+        }
         (void)send_msg(s, PACKET_TYPE__SERVER_CLOSING, 0, &sc.base);
         conn_close_after_flush(s->conn, CONN_CLOSE_LOCAL);
     }

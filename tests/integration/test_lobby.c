@@ -1700,6 +1700,45 @@ static void s_duplicate_login(void)
 }
 
 /* ========================================================================================== */
+/* Scenario 5b: a gateway stopped gracefully (SIGTERM) reports its logged-in sessions to a lobby
+ * before it closes its lobby links: a room member on the other gateway sees them go offline at
+ * once (before, the reports were queued on links already closing and lost: the member stayed
+ * "online" until it came back). */
+
+static void s_gateway_stop(void)
+{
+    cluster_t cl;
+    cluster_up(&cl, "gwstop", 2, 1, 0, NULL, 0);
+    player_t p[2];
+    const char *who[2] = {"p0", "p1"};
+    for (int i = 0; i < 2; i++) {
+        p_init(&p[i], "gwstop", i, cl.port[i]);
+        p_signup(&p[i]);
+    }
+    RoomState *r = p_create(&p[0], "Stop room", 4);
+    exp_room_t e = {.id = r->room_id, .name = "Stop room", .owner = p[0].uid, .max = 4,
+                    .status = ROOM_STATUS__WAITING};
+    room_free(r);
+    exp_add(&e, p[0].uid);
+    EXPECT_UPDATE(p[0].c, who[0], "created", p[0].uid, &e);
+    room_free(p_join(&p[1], e.id));
+    exp_add(&e, p[1].uid);
+    EXPECT_UPDATE(p[0].c, who[0], "joined", p[1].uid, &e);
+    EXPECT_UPDATE(p[1].c, who[1], "joined", p[1].uid, &e);
+
+    uint64_t t0 = h_now_ms();
+    stop_proc(cl.gw[1]); /* SIGTERM, exit 0 */
+    exp_set(&e, p[1].uid, -1, 0);
+    EXPECT_UPDATE(p[0].c, who[0], "offline", p[1].uid, &e);
+    int ms = (int)(h_now_ms() - t0);
+    printf("ok gateway stop: the member on the stopped gateway was reported offline to the room %d ms "
+           "after SIGTERM\n", ms);
+    for (int i = 0; i < 2; i++)
+        p_close(&p[i]);
+    cluster_down(&cl);
+}
+
+/* ========================================================================================== */
 /* Scenario 5: RESUME within the grace, leave after it, LOGOUT. */
 
 static void s_resume(void)
@@ -2809,6 +2848,7 @@ int main(int argc, char **argv)
     RUN_S("spread", s_start_spread);
     RUN_S("dup", s_duplicate_login);
     RUN_S("resume", s_resume);
+    RUN_S("gwstop", s_gateway_stop);
     RUN_S("noauth", s_not_authenticated);
     RUN_S("storm", s_login_storm);
     RUN_S("hostile", s_hostile);
