@@ -29,6 +29,9 @@ int daemon_setup(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP (a closed terminal or ssh session, a stray `kill -HUP`) must not end a daemon that
+     * holds players; log levels change through the admin endpoint (clusterctl log-level). */
+    signal(SIGHUP, SIG_IGN);
     /* A gateway holds one descriptor per client: take every descriptor the hard limit allows. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

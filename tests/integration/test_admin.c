@@ -660,6 +660,20 @@ static void scenario_gateway_ops(void)
     CHECK_EQ(ctl("who nobody-like-this"), 1);
     printf("who/kick: found by name and id, kicked (KICKED push, closed), offline after\n");
 
+    /* SIGHUP to the gateway and the lobby ends neither: a client still gets its echo */
+    h_kill(gw, SIGHUP);
+    h_kill(lb, SIGHUP);
+    h_sleep_ms(200);
+    CHECK(h_alive(gw));
+    CHECK(h_alive(lb));
+    {
+        csync_t *ch = connect_gw(port);
+        uint32_t hsid;
+        CHECK_EQ(echo_once(ch, ECHO_TARGET__LOBBY, &hsid, 3000), 0);
+        csync_close(ch);
+    }
+    printf("SIGHUP: gateway and lobby still up and serving\n");
+
     /* drain of the gateway: every client gets SERVER_CLOSING, then is closed */
     csync_t *cs[3];
     for (int i = 0; i < 3; i++)
