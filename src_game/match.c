@@ -182,6 +182,25 @@ static void record_match(game_t *g, match_t *m, const char *outcome)
     snprintf(labels, sizeof labels, "outcome=%s", outcome);
     metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_matches_ended_total",
                                "matches ended, by outcome", labels));
+    /* What the authority refused or corrected, per player: an anti-cheat signal for ops. */
+    metrics_t *mt = backend_metrics(g->be);
+    metric_t *c_speed = metrics_counter(mt, "cluster_game_player_speed_violations_total",
+                                        "moves clamped for speed (summed at match end)", NULL);
+    metric_t *c_bounds = metrics_counter(mt, "cluster_game_player_bounds_violations_total",
+                                         "moves clamped to the arena (summed at match end)", NULL);
+    metric_t *c_refused = metrics_counter(mt, "cluster_game_player_refused_actions_total",
+                                          "player inputs refused (range, cooldown, no item, no target, dead; summed at match end)",
+                                          NULL);
+    for (uint32_t i = 0; i < m->n; i++) {
+        const sim_player_t *p = sim_player(m->sim, i);
+        metric_add(c_speed, p->speed_violations);
+        metric_add(c_bounds, p->bounds_violations);
+        metric_add(c_refused, p->refused_actions);
+        if (p->speed_violations || p->bounds_violations || p->refused_actions)
+            log_info("player_violations", "match=%llu user=%llu speed=%u bounds=%u refused=%u",
+                     (unsigned long long)m->id, (unsigned long long)m->players[i].user_id,
+                     p->speed_violations, p->bounds_violations, p->refused_actions);
+    }
     r->params[0] = fmt_u64(m->id);
     r->params[1] = fmt_u64(backend_id(g->be));
     r->params[2] = fmt_u64(m->room);

@@ -427,9 +427,33 @@ static void scenario_cheats(void)
     game_snapshot_response__free_unpacked(before, NULL);
     game_snapshot_response__free_unpacked(after, NULL);
 
+    uint64_t a_uid = a->uid;
     for (int i = 0; i < 4; i++)
         p_free(ps[i]);
     lu_cluster_down(&cl);
+
+    /* The daemon reported player a's violations when its match ended (aborted by the stop):
+     * two speed hacks and one move out of the arena (also too fast), and refused actions
+     * (OUT_OF_RANGE, COOLDOWN, NO_ITEM, NO_TARGET, ...). */
+    char needle[64], line[4096];
+    snprintf(needle, sizeof needle, "user=%llu ", (unsigned long long)a_uid);
+    FILE *f = fopen(cl.game[g1]->log, "r");
+    CHECK(f != NULL);
+    unsigned speed = 0, bounds = 0, refused = 0;
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *q = strstr(line, needle);
+        if (strstr(line, "event=player_violations") && q) {
+            CHECK(sscanf(q + strlen(needle), "speed=%u bounds=%u refused=%u", &speed, &bounds, &refused) == 3);
+            found++;
+        }
+    }
+    fclose(f);
+    if (found != 1 || speed < 3 || bounds < 1 || refused < 3)
+        DIE("player_violations of %s: %d lines, speed=%u bounds=%u refused=%u (want 1 line, >= 3, >= 1, >= 3)",
+            needle, found, speed, bounds, refused);
+    printf("cheat: the daemon reported the cheater at match end: player_violations speed=%u bounds=%u "
+           "refused=%u\n", speed, bounds, refused);
 }
 
 int main(void)
