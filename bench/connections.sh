@@ -70,35 +70,15 @@ GOAL_BYTES=1024
 PER_BOT_MAX=${PER_BOT_MAX:-25000} # connections per bot process (and per source address)
 FD_SPARE=256      # descriptors a process needs besides its connections
 PREFIX=benchconn:
-CLK_TCK=$(getconf CLK_TCK)
-NCPU=$(getconf _NPROCESSORS_ONLN)
 PAGE=$(getconf PAGESIZE)
 
-say() { printf 'connections: %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+BENCH_NAME=connections
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup (also on Ctrl-C)
-TMP="" REDIS_STARTED=0 CLEANED=0 GW_PID="" NR_OPEN_OLD=""
+GW_PID="" NR_OPEN_OLD=""
 BOT_PIDS=()
-
-alive() { # PID: running and not a zombie
-  local st
-  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
-  [[ $st != Z ]]
-}
-
-stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
-  local pid=$1 wait_s=$2 i
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < wait_s * 10; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
 
 stop_bots() { # SIGKILL: their report is not needed, and 100k graceful closes take a while
   local p
@@ -108,35 +88,22 @@ stop_bots() { # SIGKILL: their report is not needed, and 100k graceful closes ta
 }
 
 stop_gw() {
-  if [[ -n $GW_PID ]]; then kill -KILL "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; fi
+  kill_pid "$GW_PID"
+  GW_PID=""
 }
 
-cleanup() {
-  ((CLEANED)) && return 0
-  CLEANED=1
-  trap '' INT TERM
+on_cleanup() {
   stop_bots
   stop_gw
-  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
   if [[ -n $NR_OPEN_OLD ]]; then echo "$NR_OPEN_OLD" >/proc/sys/fs/nr_open 2>/dev/null || true; fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-  fi
 }
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT
-trap 'say terminated; exit 143' TERM
 
 # ---------------------------------------------------------------- deps + build
 ((NCPU >= 2)) || die "needs 2 cores (the gateway on one, the bots on the other)"
 [[ $PING_MS =~ ^[0-9]+$ ]] && ((PING_MS >= 100 && PING_MS < 60000)) ||
   die "--ping-ms must be 100-59999 (the gateway closes sessions silent for IDLE_TIMEOUT_MS, 60 s)"
 bash scripts/deps.sh >&2
-if ((BUILD)); then
-  say "building $BUILD_DIR (RelWithDebInfo)"
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
-  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd bot >/dev/null || die "build failed"
-fi
+build gatewayd bot
 GATEWAYD=$BUILD_DIR/src_gateway/gatewayd
 BOT=$BUILD_DIR/src_bot/bot
 [[ -x $GATEWAYD && -x $BOT ]] || die "$GATEWAYD / $BOT not built"
@@ -145,8 +112,7 @@ grep -q '^ *idle ' <<<"$BOT_HELP" || die "$BOT has no idle scenario"
 SOURCE_ADDRS_OK=1
 grep -q 'NOT AVAILABLE YET' <<<"$BOT_HELP" && SOURCE_ADDRS_OK=0
 
-TMP=$(mktemp -d /tmp/bench-conn.XXXXXX)
-chmod 755 "$TMP"
+make_tmp conn
 
 # ---------------------------------------------------------------- limits
 LIMIT_NOTES=()
@@ -207,45 +173,15 @@ if ((ADDED)); then
 fi
 ((${#RUN_STEPS[@]})) || die "no step fits in $NOFILE open files"
 
-# A port nothing listens on, below the ephemeral range (a port some connection uses as its
-# local end can't be bound either)
-free_port() {
-  local p i lo
-  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
-  ((lo > 11000)) || lo=32768
-  for i in $(seq 1 200); do
-    p=$((10000 + RANDOM % (lo - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port"
-}
-
 # ---------------------------------------------------------------- Redis
-REDIS_PORT=$(free_port)
-REDIS_STARTED=1
-REDIS_URL=$(bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
-  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
-CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
-export REDIS_URL CLUSTER_SECRET
-export REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=warn
+start_redis
+cluster_env warn
 say "redis on 127.0.0.1:$REDIS_PORT, temp dir $TMP"
 taskset -pc "$BOT_CORE" $$ >/dev/null
 
 # ---------------------------------------------------------------- measurement helpers
 GW_PORT="" ADMIN_PORT=""
-metrics() { # the gateway's /metrics (plain bash in a subshell: no curl needed)
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$ADMIN_PORT" || exit 1
-    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-    timeout 5 cat <&3
-  ) 2>/dev/null || true
-}
 metric() { metrics | awk -v k="$1" '$1 == k { printf "%.0f\n", $2; exit }'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # Kernel memory of sockets: the slab caches a TCP connection's two ends use (socket, inode,
 # file, epoll item, dentry; active objects x object size, system-wide). Idle sockets hold no
 # buffers.
@@ -277,7 +213,7 @@ per_conn() { # BEFORE AFTER N UNIT: (AFTER - BEFORE) * UNIT / N
 }
 
 # ---------------------------------------------------------------- the steps
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 T_START=$SECONDS
 ROWS=() NOTES=()
 FIRST_BYTES=""
@@ -342,14 +278,14 @@ for n in "${RUN_STEPS[@]}"; do
   g0=$(cpu_ticks "$GW_PID") b0=$(sum_cpu_ticks "${BOT_PIDS[@]}") p0=$(pings_answered) t0=$(date +%s%N)
   nap "$WINDOW"
   g1=$(cpu_ticks "$GW_PID") b1=$(sum_cpu_ticks "${BOT_PIDS[@]}") p1=$(pings_answered) t1=$(date +%s%N)
-  secs=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
+  secs=$(secs_between "$t0" "$t1")
   # every connection has pinged at least once by now (the window is longer than the interval)
   ((WINDOW * 1000 >= PING_MS)) || NOTES+=("$n: the window ($WINDOW s) is shorter than the PING interval: not every connection pinged before the second memory sample")
   sleep 1
   held2=$(metric cluster_gateway_sessions)
   rss2=$(rss_kib "$GW_PID") heap2=$(metric cluster_heap_bytes) slab2=$(slab_bytes)
-  gw_cpu=$(awk -v c="$((g1 - g0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.1f", 100 * c / hz / s }')
-  bot_cpu=$(awk -v c="$((b1 - b0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.1f", 100 * c / hz / s }')
+  gw_cpu=$(cpu_pct "$((g1 - g0))" "$secs" %.1f)
+  bot_cpu=$(cpu_pct "$((b1 - b0))" "$secs" %.1f)
   pps=$(awk -v p="$((p1 - p0))" -v s="$secs" 'BEGIN { printf "%.0f", p / s }')
   us_per_ping=$(awk -v c="$((g1 - g0))" -v hz="$CLK_TCK" -v p="$((p1 - p0))" \
     'BEGIN { if (p > 0) printf "%.1f", 1e6 * c / hz / p; else print "-" }')
@@ -390,7 +326,7 @@ if command -v gdb >/dev/null 2>&1; then
     "$GATEWAYD" 2>/dev/null | awk -F' = ' '/^\$/ { printf "%s ", $2 }')
 fi
 echo
-echo "connections: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE, ${T_RUN}s"
+echo "connections: $(machine), ${T_RUN}s"
 echo "one gatewayd on core $GW_CORE, bot --scenario idle on core $BOT_CORE: ramp $RAMP/s, one PING per connection every $PING_MS ms, nothing else; CPU over $WINDOW s"
 echo "per connection: (figure at N - figure of the fresh gateway) / N in bytes, after every connection has sent at least one PING;"
 echo "heap split: before its first PING / added by its first PING (fit from a sample taken while only some had pinged)"

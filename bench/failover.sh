@@ -57,38 +57,14 @@ ECHO_CLIENTS=${ECHO_CLIENTS:-100}
 ECHO_INTERVAL_MS=${ECHO_INTERVAL_MS:-10}
 PLAYERS=16
 PREFIX=benchfo:
-NCPU=$(getconf _NPROCESSORS_ONLN)
 
-say() { printf 'failover: %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+BENCH_NAME=failover
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup (also on Ctrl-C)
-TMP="" REDIS_STARTED=0 PG_STARTED=0 CLEANED=0
 GW_PID="" LOBBY_PID="" PROBE_PID=""
-
-alive() { # PID: running and not a zombie
-  local st
-  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
-  [[ $st != Z ]]
-}
-
-stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
-  local pid=$1 wait_s=$2 i
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < wait_s * 10; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  ((CLEANED)) && return 0
-  CLEANED=1
-  trap '' INT TERM
+on_cleanup() {
   if [[ -n $PROBE_PID ]]; then stop_pid "$PROBE_PID" 3; fi
   # the game daemons the probe started (it kills them itself, unless it was killed first)
   if [[ -n $TMP && -f $TMP/gamed.pids ]]; then
@@ -98,92 +74,39 @@ cleanup() {
         kill -KILL "$p" 2>/dev/null || true
     done <"$TMP/gamed.pids"
   fi
-  if [[ -n $LOBBY_PID ]]; then stop_pid "$LOBBY_PID" 5; fi
-  if [[ -n $GW_PID ]]; then stop_pid "$GW_PID" 5; fi
-  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
-  if ((PG_STARTED)); then bash scripts/pg.sh stop "$TMP/pg" >/dev/null 2>&1 || true; fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-  fi
+  stop_pid "$LOBBY_PID" 5
+  stop_pid "$GW_PID" 5
 }
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT
-trap 'say terminated; exit 143' TERM
 
 # ---------------------------------------------------------------- deps + build
 bash scripts/deps.sh >&2
-if ((BUILD)); then
-  say "building $BUILD_DIR (RelWithDebInfo)"
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
-  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd lobbyd gamed failover_probe >/dev/null ||
-    die "build failed"
-fi
+build gatewayd lobbyd gamed failover_probe
 GATEWAYD=$BUILD_DIR/src_gateway/gatewayd
 LOBBYD=$BUILD_DIR/src_lobby/lobbyd
 GAMED=$BUILD_DIR/src_game/gamed
 PROBE=$BUILD_DIR/bench/failover_probe
 for b in "$GATEWAYD" "$LOBBYD" "$GAMED" "$PROBE"; do [[ -x $b ]] || die "$b not built"; done
 
-TMP=$(mktemp -d /tmp/bench-failover.XXXXXX)
-chmod 755 "$TMP"
-
-# A port nothing listens on, below the ephemeral range (a port some connection uses as its
-# local end can't be bound either)
-free_port() {
-  local p i lo
-  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
-  ((lo > 11000)) || lo=32768
-  for i in $(seq 1 200); do
-    p=$((10000 + RANDOM % (lo - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port"
-}
+make_tmp failover
 
 # ---------------------------------------------------------------- Redis + PostgreSQL
-REDIS_PORT=$(free_port)
-REDIS_STARTED=1
-REDIS_URL=$(bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
-  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
-PG_PORT=$(free_port)
-PG_STARTED=1
-DATABASE_URL=$(bash scripts/pg.sh start "$TMP/pg" "$PG_PORT" 2>"$TMP/pg-start.log") ||
-  { cat "$TMP/pg-start.log" >&2; die "postgres did not start"; }
+start_redis
+start_pg
 say "redis on 127.0.0.1:$REDIS_PORT, postgres on 127.0.0.1:$PG_PORT, temp dir $TMP"
 
 # ---------------------------------------------------------------- daemons
-CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
-export REDIS_URL DATABASE_URL CLUSTER_SECRET
-export REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=info
-
-wait_log() { # PID LOG PATTERN WHAT: until PATTERN is in LOG (15 s)
-  local i
-  for ((i = 0; i < 150; i++)); do
-    alive "$1" || { tail -n 20 "$2" >&2; die "$4 exited"; }
-    grep -q -- "$3" "$2" && return 0
-    sleep 0.1
-  done
-  tail -n 20 "$2" >&2
-  die "$4: no '$3' in its log after 15 s"
-}
+cluster_env info
 
 GW_PORT=$(free_port)
 LISTEN_ADDR=127.0.0.1:$GW_PORT LINK_DEAD_MS=$LINK_DEAD_MS LINK_PING_MS=$LINK_PING_MS \
   setsid "$GATEWAYD" >"$TMP/gatewayd.log" 2>&1 </dev/null &
 GW_PID=$!
 wait_log "$GW_PID" "$TMP/gatewayd.log" "event=registry_registered type=Gateway" gatewayd
-
-LISTEN_ADDR=127.0.0.1:0 setsid "$LOBBYD" >"$TMP/lobbyd.log" 2>&1 </dev/null &
-LOBBY_PID=$!
-wait_log "$LOBBY_PID" "$TMP/lobbyd.log" "event=migrations_done" lobbyd
-wait_log "$GW_PID" "$TMP/gatewayd.log" "event=link_up type=Lobby" "gatewayd (link to the lobby)"
+start_lobbyd
 say "gatewayd on 127.0.0.1:$GW_PORT (LINK_DEAD_MS=$LINK_DEAD_MS, LINK_PING_MS=$LINK_PING_MS), lobbyd up"
 
 # ---------------------------------------------------------------- the probe
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 T_START=$SECONDS
 say "$REPS repetitions each of kill -9 and kill -STOP ($ECHO_CLIENTS echo clients every ${ECHO_INTERVAL_MS} ms, $PLAYERS players in matches of 2)"
 # The game daemons the probe starts: any free port, matches that outlast the run (no damage,
@@ -238,7 +161,7 @@ count() { grep -c "signal=$1 " "$TMP/reps.txt" || true; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 echo
-echo "failover: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE, ${T_RUN}s"
+echo "failover: $(machine), ${T_RUN}s"
 echo "gatewayd LINK_DEAD_MS=$LINK_DEAD_MS LINK_PING_MS=$LINK_PING_MS (tick 25 ms); 2 gamed; $ECHO_CLIENTS echo clients (target GAME, every ${ECHO_INTERVAL_MS} ms on average, retry at once after a failover error); $PLAYERS players in matches of 2"
 echo "times in ms from the signal (sent by the probe) to the frame handled on the client's loop"
 echo

@@ -64,68 +64,24 @@ NOISY_WAIT_MS=5 # a failed step whose gamed waited this long for its core is tri
 TIME_BUDGET=${TIME_BUDGET:-420} # seconds of steps; no new step starts after that
 PREFIX=bench:
 PPM=4 # players per match
-CLK_TCK=$(getconf CLK_TCK)
-NCPU=$(getconf _NPROCESSORS_ONLN)
 
-say() { printf 'game_capacity: %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+BENCH_NAME=game_capacity
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup (also on Ctrl-C)
-TMP="" REDIS_STARTED=0 PG_STARTED=0 CLEANED=0
 GW_PID="" GAME_PID="" PERF_PID=""
-
-alive() { # PID: running and not a zombie
-  local st
-  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
-  [[ $st != Z ]]
+on_cleanup() {
+  stop_pid "$PERF_PID" 3
+  kill_pid "$GAME_PID"
+  stop_pid "$GW_PID" 5
 }
-
-stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
-  local pid=$1 wait_s=$2 i
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < wait_s * 10; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  ((CLEANED)) && return 0
-  CLEANED=1
-  trap '' INT TERM
-  if [[ -n $PERF_PID ]]; then stop_pid "$PERF_PID" 3; fi
-  if [[ -n $GAME_PID ]]; then kill -KILL "$GAME_PID" 2>/dev/null || true; wait "$GAME_PID" 2>/dev/null || true; fi
-  if [[ -n $GW_PID ]]; then stop_pid "$GW_PID" 5; fi
-  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
-  if ((PG_STARTED)); then bash scripts/pg.sh stop "$TMP/pg" >/dev/null 2>&1 || true; fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-  fi
-}
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT
-trap 'say terminated; exit 143' TERM
 
 # ---------------------------------------------------------------- deps + build
 ((NCPU >= 2)) || die "needs 2 cores (gamed on one, everything else on the other)"
 bash scripts/deps.sh >&2
-if ((PERF)) && ! perf --version >/dev/null 2>&1; then
-  if ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; then
-    say "perf not found: apt-get install linux-perf (optional, for the profile)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-perf \
-      >/dev/null 2>&1 || say "could not install linux-perf: no profile"
-  fi
-  perf --version >/dev/null 2>&1 || { say "no perf: no profile"; PERF=0; }
-fi
-if ((BUILD)); then
-  say "building $BUILD_DIR (RelWithDebInfo)"
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
-  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd gamed >/dev/null || die "build failed"
-fi
+need_perf
+build gatewayd gamed
 GATEWAYD=$BUILD_DIR/src_gateway/gatewayd
 GAMED=$BUILD_DIR/src_game/gamed
 [[ -x $GATEWAYD && -x $GAMED ]] || die "$GATEWAYD / $GAMED not built"
@@ -134,37 +90,16 @@ GAMED=$BUILD_DIR/src_game/gamed
 # to GAME_CORE.
 taskset -pc "$OTHER_CORE" $$ >/dev/null
 
-TMP=$(mktemp -d /tmp/bench-game.XXXXXX)
-chmod 755 "$TMP"
-
-free_port() {
-  local p i
-  for i in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port"
-}
+make_tmp game
 
 # ---------------------------------------------------------------- Redis + PostgreSQL
-REDIS_PORT=$(free_port)
-REDIS_STARTED=1
-REDIS_URL=$(bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
-  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
-PG_PORT=$(free_port)
-PG_STARTED=1
-DATABASE_URL=$(bash scripts/pg.sh start "$TMP/pg" "$PG_PORT" 2>"$TMP/pg-start.log") ||
-  { cat "$TMP/pg-start.log" >&2; die "postgres did not start"; }
+start_redis # free ports below the ephemeral range (lib.sh's free_port)
+start_pg
 say "redis on 127.0.0.1:$REDIS_PORT, postgres on 127.0.0.1:$PG_PORT, temp dir $TMP"
 rcli() { timeout 10 redis-cli -p "$REDIS_PORT" --raw "$@"; }
 
 # ---------------------------------------------------------------- daemons
-CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
-export REDIS_URL DATABASE_URL CLUSTER_SECRET
-export REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=info
+cluster_env info
 
 GW_LOG=$TMP/gatewayd.log
 : >"$GW_LOG"
@@ -214,11 +149,8 @@ start_gamed() { # LOGNAME: a fresh gamed on GAME_CORE, registered and linked to 
 }
 
 stop_gamed() { # the step is over: no graceful drain needed (it would abort and record every match)
-  if [[ -n $GAME_PID ]]; then
-    kill -KILL "$GAME_PID" 2>/dev/null || true
-    wait "$GAME_PID" 2>/dev/null || true
-    GAME_PID=""
-  fi
+  kill_pid "$GAME_PID"
+  GAME_PID=""
 }
 
 # ---------------------------------------------------------------- injection
@@ -254,9 +186,7 @@ inject() { # COUNT
 tick_stats() { grep 'event=tick_stats' "$GAME_LOG" || true; }
 nlines() { grep -c 'event=tick_stats' "$GAME_LOG" || true; }
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; } # KEY, one line on stdin
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_delay_ns() { awk '{print $2}' "/proc/$1/schedstat"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 wchar() { awk '/^wchar:/ {print $2}' "/proc/$1/io"; }
 rchar() { awk '/^rchar:/ {print $2}' "/proc/$1/io"; }
 
@@ -299,9 +229,9 @@ run_step() { # MATCHES LOGNAME [PERF_OUT]
   fi
   stop_gamed
   local secs
-  secs=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
-  R_CPU=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / hz / s }')
-  R_GWCPU=$(awk -v c="$((g1 - g0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / hz / s }')
+  secs=$(secs_between "$t0" "$t1")
+  R_CPU=$(cpu_pct "$((c1 - c0))" "$secs")
+  R_GWCPU=$(cpu_pct "$((g1 - g0))" "$secs")
   R_GWREAD=$(awk -v r="$((r1 - r0))" -v w="$((w1 - w0))" 'BEGIN { printf "%.1f/%.1f", r / 1048576, w / 1048576 }')
   if awk -v r="$((r1 - r0))" -v w="$((w1 - w0))" 'BEGIN { exit !(r < 0.9 * w) }'; then
     say "WARNING: the gateway read less than gamed wrote ($R_GWREAD MiB): it may be the bottleneck"
@@ -339,7 +269,7 @@ row() {
 
 # ---------------------------------------------------------------- the steps
 T_START=$SECONDS
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 say "load average before: $LOAD_BEFORE"
 say "steps (players): $STEPS; per step $TICK_LINES tick_stats lines of 2 s after one skipped"
 ROWS=() CAP=0 CAP_P=() FAILED=0 NOTES=() OUT_OF_TIME=0
@@ -397,7 +327,7 @@ fi
 
 # ---------------------------------------------------------------- report
 echo
-echo "game capacity: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE"
+echo "game capacity: $(machine)"
 echo "one gamed on core $GAME_CORE at 20 Hz, matches of $PPM players (idle: no inputs), updates dropped by the gateway; steps took ${T_STEPS}s"
 echo "per step: $TICK_LINES tick_stats lines of 2 s (40 ticks each); p50/p90 of the median line, p99/p99.9/max of the worst line"
 echo

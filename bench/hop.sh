@@ -77,56 +77,23 @@ NICE=${NICE:--10}
 PIPELINES="1 8"
 PATHS="ours haproxy floor"
 PREFIX=hop:
-CLK_TCK=$(getconf CLK_TCK)
-NCPU=$(getconf _NPROCESSORS_ONLN)
 
-say() { printf 'hop: %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+BENCH_NAME=hop
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup (also on Ctrl-C)
-TMP="" REDIS_STARTED=0 CLEANED=0
 GW_PID="" GAME_PID="" ECHO_PID="" HAP_PID="" BOT_PID="" PERF_PIDS=()
-
-alive() { # PID: running and not a zombie
-  local st
-  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
-  [[ $st != Z ]]
-}
-
-stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
-  local pid=$1 wait_s=$2 i
-  [[ -n $pid ]] || return 0
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < wait_s * 10; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  ((CLEANED)) && return 0
-  CLEANED=1
-  trap '' INT TERM
+on_cleanup() {
   local p
   for p in "${PERF_PIDS[@]}"; do stop_pid "$p" 3; done
   stop_pid "$BOT_PID" 2
   stop_pid "$HAP_PID" 3
   stop_pid "$ECHO_PID" 3
   # no graceful drain needed: nothing is in flight once the bot is gone
-  if [[ -n $GAME_PID ]]; then kill -KILL "$GAME_PID" 2>/dev/null || true; wait "$GAME_PID" 2>/dev/null || true; fi
-  if [[ -n $GW_PID ]]; then kill -KILL "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; fi
-  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-  fi
+  kill_pid "$GAME_PID"
+  kill_pid "$GW_PID"
 }
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT
-trap 'say terminated; exit 143' TERM
 
 # ---------------------------------------------------------------- deps + build
 ((NCPU >= 2)) || die "needs 2 cores (servers on one, the bot on the other)"
@@ -145,20 +112,8 @@ if ! command -v haproxy >/dev/null 2>&1 && [[ ! -x /usr/sbin/haproxy ]]; then
   ((HAP_OK)) || die "apt-get install haproxy failed"
 fi
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
-if ((PERF)) && ! perf --version >/dev/null 2>&1; then
-  if ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; then
-    say "perf not found: apt-get install linux-perf (optional, for the profile)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-perf \
-      >/dev/null 2>&1 || say "could not install linux-perf: no profile"
-  fi
-  perf --version >/dev/null 2>&1 || { say "no perf: no profile"; PERF=0; }
-fi
-if ((BUILD)); then
-  say "building $BUILD_DIR (RelWithDebInfo)"
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
-  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd gamed bot echo_server >/dev/null ||
-    die "build failed"
-fi
+need_perf
+build gatewayd gamed bot echo_server
 for b in src_gateway/gatewayd src_game/gamed src_bot/bot bench/echo_server; do
   [[ -x $BUILD_DIR/$b ]] || die "$BUILD_DIR/$b not built"
 done
@@ -175,37 +130,16 @@ fi
 ON_SRV=(nice -n "$NICE" taskset -c "$SERVER_CORE")
 ON_BOT=(nice -n "$NICE" taskset -c "$BOT_CORE")
 
-TMP=$(mktemp -d /tmp/bench-hop.XXXXXX)
-chmod 755 "$TMP"
+make_tmp hop
 # Run copies: a rebuild of $BUILD_DIR while the benchmark runs must not swap a binary under it.
 mkdir "$TMP/bin"
 cp "$BUILD_DIR/src_gateway/gatewayd" "$BUILD_DIR/src_game/gamed" "$BUILD_DIR/bench/echo_server" "$TMP/bin/"
 cp "${BOT_BIN:-$BUILD_DIR/src_bot/bot}" "$TMP/bin/bot" || die "no bot at ${BOT_BIN:-$BUILD_DIR/src_bot/bot}"
 GATEWAYD=$TMP/bin/gatewayd GAMED=$TMP/bin/gamed BOT=$TMP/bin/bot ECHO=$TMP/bin/echo_server
 
-# Below the kernel's ephemeral range: a port some outgoing connection holds looks free to a
-# connect() probe but cannot be bound.
-EPHEMERAL_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-((EPHEMERAL_LO > 12000)) || EPHEMERAL_LO=32768
-free_port() {
-  local p i
-  for i in $(seq 1 200); do
-    p=$((10000 + RANDOM % (EPHEMERAL_LO - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port"
-}
-
 # ---------------------------------------------------------------- servers
-REDIS_PORT=$(free_port)
-REDIS_STARTED=1
-REDIS_URL=$("${ON_SRV[@]}" bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
-  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
-CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
-export REDIS_URL CLUSTER_SECRET REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=info
+start_redis "${ON_SRV[@]}"
+cluster_env info
 
 GW_PORT=$(free_port)
 GW_LOG=$TMP/gatewayd.log
@@ -273,19 +207,16 @@ say "servers on core $SERVER_CORE: gatewayd :$GW_PORT (pid $GW_PID) -> gamed (pi
 
 port_of() { case $1 in ours) echo "$GW_PORT" ;; haproxy) echo "$HAP_PORT" ;; floor) echo "$ECHO_PORT" ;; esac; }
 pids_of() { case $1 in ours) echo "$GW_PID $GAME_PID $REDIS_PID" ;; haproxy) echo "$HAP_PID $ECHO_PID" ;; floor) echo "$ECHO_PID" ;; esac; }
-cpu_ticks() { # PID...: utime + stime of every thread, in clock ticks
+pids_ticks() { # PID...: utime + stime of every thread of them all, in clock ticks
   local p t=0 v
   for p in "$@"; do
-    v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    v=$(stat_ticks "/proc/$p/stat" 2>/dev/null || echo 0)
     t=$((t + v))
   done
   echo "$t"
 }
 core_busy() { # CORE: busy ticks of that core (user nice system irq softirq steal) from /proc/stat
   awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-jnum() { # FILE KEY: the first "KEY": number in a bot JSON file
-  sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -n 1
 }
 
 # One bot run. Sets R_RPS R_P50 R_P99 R_SRV (server core %) R_US (server CPU us per request)
@@ -300,20 +231,20 @@ run_bot() { # PATH CLIENTS PIPELINE DURATION TAG
   rm -f "$json"
   local k0 k1
   k0=$(core_busy "$SERVER_CORE")
-  c0=$(cpu_ticks "${pids[@]}") t0=$(date +%s%N)
+  c0=$(pids_ticks "${pids[@]}") t0=$(date +%s%N)
   local TIMEFORMAT='%U %S'
   { time "${ON_BOT[@]}" "$BOT" --scenario echo --gateway "127.0.0.1:$(port_of "$path")" \
       --bots "$n" --duration "$d" --pipeline "$k" --target game --payload "$PAYLOAD" --rate 0 \
       --connect-rate 10000 --json "$json" >"$out" 2>&1; } 2>"$TMP/$tag.time" && R_PASS=1 || R_PASS=0
-  t1=$(date +%s%N) c1=$(cpu_ticks "${pids[@]}")
+  t1=$(date +%s%N) c1=$(pids_ticks "${pids[@]}")
   k1=$(core_busy "$SERVER_CORE")
   [[ -s $json ]] || { tail -n 20 "$out" >&2; die "bot wrote no JSON ($path, $n clients, pipeline $k)"; }
-  secs=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
+  secs=$(secs_between "$t0" "$t1")
   R_RPS=$(jnum "$json" throughput_rps)
   R_P50=$(jnum "$json" p50)
   R_P99=$(jnum "$json" p99)
   R_OK=$(jnum "$json" responses_ok)
-  R_SRV=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / hz / s }')
+  R_SRV=$(cpu_pct "$((c1 - c0))" "$secs")
   R_OTHER=$(awk -v c="$((k1 - k0 - (c1 - c0)))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { v = 100 * c / hz / s; printf "%.0f", (v < 0 ? 0 : v) }')
   R_US=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v ok="$R_OK" 'BEGIN { printf "%.2f", (ok > 0 ? 1e6 * c / hz / ok : 0) }')
   bt=$(tail -n 1 "$TMP/$tag.time")
@@ -322,7 +253,7 @@ run_bot() { # PATH CLIENTS PIPELINE DURATION TAG
 
 # ---------------------------------------------------------------- the runs
 T_START=$SECONDS
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 say "load average before: $LOAD_BEFORE"
 for path in $PATHS; do
   run_bot "$path" 100 8 1 "warmup-$path"
@@ -349,7 +280,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
   done
 done
 T_RUNS=$((SECONDS - T_START))
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_AFTER=$(loadavg)
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 med() { median <<<"${V[$1,$2,$3,$4]}"; }
@@ -383,7 +314,7 @@ fi
 
 # ---------------------------------------------------------------- report
 echo
-echo "hop: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE"
+echo "hop: $(machine)"
 echo "bot echo --rate 0 --payload $PAYLOAD, ${DURATION}s per run, median of $REPS runs per row (runs alternated ours, haproxy, floor); runs took ${T_RUNS}s, load average after $LOAD_AFTER"
 echo "servers on core $SERVER_CORE, bot on core $BOT_CORE, both at niceness $NICE; ours = gatewayd -> gamed (+ redis), haproxy = haproxy (TCP, nbthread 1) -> echo_server, floor = echo_server"
 echo "server core % = CPU of the path's server processes over the run; us/req = their CPU time per response; bot % = the bot's CPU;"

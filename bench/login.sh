@@ -65,60 +65,23 @@ LEAD=3 # seconds the storm runs before the echo window
 BUILD_DIR=${BUILD_DIR:-build}
 PREFIX=benchlogin:
 USER_PREFIX=bl$$_
-CLK_TCK=$(getconf CLK_TCK)
-NCPU=$(getconf _NPROCESSORS_ONLN)
 
-say() { printf 'login: %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+BENCH_NAME=login
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup (also on Ctrl-C)
-TMP="" REDIS_STARTED=0 PG_STARTED=0 CLEANED=0
 GW_PID="" LOBBY_PID="" STORM_PID="" ECHO_PID=""
-
-alive() { # PID: running and not a zombie
-  local st
-  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
-  [[ $st != Z ]]
+on_cleanup() {
+  stop_pid "$ECHO_PID" 3
+  stop_pid "$STORM_PID" 3
+  stop_pid "$LOBBY_PID" 5
+  stop_pid "$GW_PID" 5
 }
-
-stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
-  local pid=$1 wait_s=$2 i
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < wait_s * 10; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  ((CLEANED)) && return 0
-  CLEANED=1
-  trap '' INT TERM
-  if [[ -n $ECHO_PID ]]; then stop_pid "$ECHO_PID" 3; fi
-  if [[ -n $STORM_PID ]]; then stop_pid "$STORM_PID" 3; fi
-  if [[ -n $LOBBY_PID ]]; then stop_pid "$LOBBY_PID" 5; fi
-  if [[ -n $GW_PID ]]; then stop_pid "$GW_PID" 5; fi
-  if ((REDIS_STARTED)); then bash scripts/redis.sh stop "$TMP/redis" >/dev/null 2>&1 || true; fi
-  if ((PG_STARTED)); then bash scripts/pg.sh stop "$TMP/pg" >/dev/null 2>&1 || true; fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if [[ ${KEEP_TMP:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-  fi
-}
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT
-trap 'say terminated; exit 143' TERM
 
 # ---------------------------------------------------------------- deps + build
 bash scripts/deps.sh >&2
-if ((BUILD)); then
-  say "building $BUILD_DIR (RelWithDebInfo)"
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
-  cmake --build "$BUILD_DIR" -j"$NCPU" --target gatewayd lobbyd bot >/dev/null || die "build failed"
-fi
+build gatewayd lobbyd bot
 GATEWAYD=$BUILD_DIR/src_gateway/gatewayd
 LOBBYD=$BUILD_DIR/src_lobby/lobbyd
 BOT=$BUILD_DIR/src_bot/bot
@@ -126,79 +89,31 @@ for b in "$GATEWAYD" "$LOBBYD" "$BOT"; do [[ -x $b ]] || die "$b not built"; don
 BOT_HELP=$("$BOT" --help 2>&1 || true)
 grep -q '^ *login ' <<<"$BOT_HELP" || die "$BOT has no login scenario"
 
-TMP=$(mktemp -d /tmp/bench-login.XXXXXX)
-chmod 755 "$TMP"
-
-# A port nothing listens on, below the ephemeral range (a port some connection uses as its
-# local end can't be bound either)
-free_port() {
-  local p i lo
-  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
-  ((lo > 11000)) || lo=32768
-  for i in $(seq 1 200); do
-    p=$((10000 + RANDOM % (lo - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port"
-}
+make_tmp login
 
 # ---------------------------------------------------------------- Redis + PostgreSQL
-REDIS_PORT=$(free_port)
-REDIS_STARTED=1
-REDIS_URL=$(bash scripts/redis.sh start "$TMP/redis" "$REDIS_PORT" 2>"$TMP/redis-start.log") ||
-  { cat "$TMP/redis-start.log" >&2; die "redis did not start"; }
-PG_PORT=$(free_port)
-PG_STARTED=1
-DATABASE_URL=$(bash scripts/pg.sh start "$TMP/pg" "$PG_PORT" 2>"$TMP/pg-start.log") ||
-  { cat "$TMP/pg-start.log" >&2; die "postgres did not start"; }
+start_redis
+start_pg
 say "redis on 127.0.0.1:$REDIS_PORT, postgres on 127.0.0.1:$PG_PORT, temp dir $TMP"
 
 # ---------------------------------------------------------------- daemons
-CLUSTER_SECRET=$(head -c 24 /dev/urandom | base64)
-export REDIS_URL DATABASE_URL CLUSTER_SECRET
-export REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=info
+cluster_env info
 unset UV_THREADPOOL_SIZE HASH_INFLIGHT HASH_OPSLIMIT HASH_MEMLIMIT_KIB PG_POOL_SIZE
 
-wait_log() { # PID LOG PATTERN WHAT: until PATTERN is in LOG (15 s)
-  local i
-  for ((i = 0; i < 150; i++)); do
-    alive "$1" || { tail -n 20 "$2" >&2; die "$4 exited"; }
-    grep -q -- "$3" "$2" && return 0
-    sleep 0.1
-  done
-  tail -n 20 "$2" >&2
-  die "$4: no '$3' in its log after 15 s"
-}
-
 GW_PORT=$(free_port)
-GW_ADMIN=$(free_port)
-LISTEN_ADDR=127.0.0.1:$GW_PORT ADMIN_ADDR=127.0.0.1:$GW_ADMIN \
+ADMIN_PORT=$(free_port)
+LISTEN_ADDR=127.0.0.1:$GW_PORT ADMIN_ADDR=127.0.0.1:$ADMIN_PORT \
   setsid "$GATEWAYD" >"$TMP/gatewayd.log" 2>&1 </dev/null &
 GW_PID=$!
 wait_log "$GW_PID" "$TMP/gatewayd.log" "event=registry_registered type=Gateway" gatewayd
-LISTEN_ADDR=127.0.0.1:0 setsid "$LOBBYD" >"$TMP/lobbyd.log" 2>&1 </dev/null &
-LOBBY_PID=$!
-wait_log "$LOBBY_PID" "$TMP/lobbyd.log" "event=migrations_done" lobbyd
-wait_log "$GW_PID" "$TMP/gatewayd.log" "event=link_up type=Lobby" "gatewayd (link to the lobby)"
+start_lobbyd
 sleep 0.5
 say "gatewayd on 127.0.0.1:$GW_PORT, lobbyd pid $LOBBY_PID (defaults: interactive argon2id, HASH_INFLIGHT=8, 4 libuv threads)"
 
 # ---------------------------------------------------------------- helpers
-metrics() { # the gateway's /metrics (plain bash in a subshell: no curl needed)
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$GW_ADMIN" || exit 1
-    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-    timeout 5 cat <&3
-  ) 2>/dev/null || true
-}
 mcount() { # NAME LABEL_TEXT: a counter of the gateway's /metrics (0 when absent)
   metrics | awk -v k="$1" -v l="$2" 'index($1, k "{") == 1 && index($1, l) { printf "%.0f\n", $2; f = 1; exit } END { if (!f) print 0 }'
 }
-jnum() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -n 1; } # FILE KEY: first "KEY": number
-cpu_ticks() { awk '{print $14 + $15}' "$1"; }             # a /proc/.../stat file
 run_delay_ns() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
 
 login_bots() { # SECONDS LOG [JSON]: the login storm in the background (sets STORM_PID)
@@ -237,7 +152,7 @@ run_phase() { # STORM TAG
     sleep "$LEAD"
   fi
   l0=$(mcount cluster_gateway_packets_out_total LOGIN_RESPONSE) b0=$(mcount cluster_gateway_errors_sent_total BUSY)
-  c0=$(cpu_ticks "/proc/$LOBBY_PID/stat") m0=$(cpu_ticks "/proc/$LOBBY_PID/task/$LOBBY_PID/stat")
+  c0=$(stat_ticks "/proc/$LOBBY_PID/stat") m0=$(stat_ticks "/proc/$LOBBY_PID/task/$LOBBY_PID/stat")
   d0=$(run_delay_ns "$LOBBY_PID") t0=$(date +%s%N)
   "$BOT" --scenario echo --target lobby --gateway "127.0.0.1:$GW_PORT" --bots "$ECHO_BOTS" \
     --rate "$ECHO_RATE" --duration "$WINDOW" --quiet --json "$json" >"$TMP/echo-$tag.log" 2>&1 </dev/null &
@@ -245,22 +160,22 @@ run_phase() { # STORM TAG
   wait "$ECHO_PID" || say "echo bot ($tag) exit status $? (errors or timeouts: see its report)"
   ECHO_PID=""
   l1=$(mcount cluster_gateway_packets_out_total LOGIN_RESPONSE) b1=$(mcount cluster_gateway_errors_sent_total BUSY)
-  c1=$(cpu_ticks "/proc/$LOBBY_PID/stat") m1=$(cpu_ticks "/proc/$LOBBY_PID/task/$LOBBY_PID/stat")
+  c1=$(stat_ticks "/proc/$LOBBY_PID/stat") m1=$(stat_ticks "/proc/$LOBBY_PID/task/$LOBBY_PID/stat")
   d1=$(run_delay_ns "$LOBBY_PID") t1=$(date +%s%N)
   if ((storm)); then wait "$STORM_PID" || true; STORM_PID=""; fi
   [[ -s $json ]] || { tail -n 20 "$TMP/echo-$tag.log" >&2; die "the echo bot wrote no JSON ($tag)"; }
-  secs=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
+  secs=$(secs_between "$t0" "$t1")
   R_LOGINS=$(awk -v a="$l0" -v b="$l1" -v s="$secs" 'BEGIN { printf "%.1f", (b - a) / s }')
   R_BUSY=$(awk -v a="$b0" -v b="$b1" -v s="$secs" 'BEGIN { printf "%.1f", (b - a) / s }')
-  R_CPU=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / hz / s }')
-  R_LOOP=$(awk -v c="$((m1 - m0))" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.1f", 100 * c / hz / s }')
+  R_CPU=$(cpu_pct "$((c1 - c0))" "$secs")
+  R_LOOP=$(cpu_pct "$((m1 - m0))" "$secs" %.1f)
   R_WAIT=$(awk -v d="$((d1 - d0))" -v s="$secs" 'BEGIN { printf "%.1f", d / 1e6 / s }')
   R_RPS=$(jnum "$json" throughput_rps)
   R_P50=$(jnum "$json" p50) R_P99=$(jnum "$json" p99) R_P999=$(jnum "$json" p99_9) R_MAX=$(jnum "$json" max)
   R_ERR=$(jnum "$json" errors) R_TO=$(jnum "$json" timeouts)
 }
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 T_START=$SECONDS
 ROWS=() Q50=() Q99=() S50=() S99=() SL=()
 row() { # PHASE ROUND
@@ -299,7 +214,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[n++] = $1 } END { if (!n) pri
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 echo
-echo "login: $(date -u +%Y-%m-%dT%H:%MZ), $NCPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before $LOAD_BEFORE, ${T_RUN}s"
+echo "login: $(machine), ${T_RUN}s"
 echo "lobbyd defaults: argon2id at libsodium's interactive limits (stored hash: $HASH), HASH_INFLIGHT=8, UV_THREADPOOL_SIZE unset (4), one gatewayd"
 echo "echo: $ECHO_BOTS bots x $ECHO_RATE/s ECHO target LOBBY for $WINDOW s per phase; storm: $LOGIN_BOTS bots LOGIN/LOGOUT, one request in flight each, from $LEAD s before the echo window"
 echo "latency in ms (echo bot, ok responses); logins/s and BUSY/s from the gateway's counters over the echo window; lobby CPU % = all its threads (200 = both cores);"

@@ -152,11 +152,75 @@ static const char *const PCT_NAMES[] = {"p50", "p90", "p99", "p99_9"};
 
 static void print_type_table(FILE *f);
 static void print_gateways(FILE *f);
+static void print_errors_by_type(FILE *f, int expected);
+
+/* A latency line: the percentiles, max and mean of h in ms (and its samples). */
+static void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples)
+{
+    fprintf(f, "  %-22s", label);
+    for (size_t i = 0; i < NPCTS; i++)
+        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
+    fprintf(f, " max=%.3f mean=%.3f", ms(hist_max(h)), hist_mean(h) / 1000.0);
+    if (samples)
+        fprintf(f, " samples=%" PRIu64, hist_count(h));
+    fprintf(f, "\n");
+}
+
+/* The requests lost on the way, in every report: timeouts to disconnects. */
+static void print_losses(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
+}
+
+/* From the ok responses to the throughput: the lines every report but echo's has. */
+static void print_outcomes(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
+    print_errors_by_type(f, 1);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
+    print_errors_by_type(f, 0);
+    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
+    print_losses(f);
+    fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
+    each_push(push_text, f);
+    fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
+    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
+    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
+}
+
+/* "echo targets seen": the servers that answered ECHO (and how many others, when asked). */
+static void print_echo_targets(FILE *f, int others)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "  %-22s", "echo targets seen");
+    if (st->nservers == 0)
+        fprintf(f, " none");
+    for (int i = 0; i < st->nservers; i++)
+        fprintf(f, " %s#%u=%" PRIu64, target_name(st->servers[i].served_by), st->servers[i].id,
+                st->servers[i].responses);
+    if (others && st->other_servers)
+        fprintf(f, " others=%" PRIu64, st->other_servers);
+    fprintf(f, "\n");
+}
+
+/* The end of every report: per gateway, the table of request types, the verdict. */
+static void print_end(FILE *f)
+{
+    print_gateways(f);
+    print_type_table(f);
+    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+}
 
 static void print_echo(FILE *f)
 {
     const stats_t *st = &run.st;
-    const hist_t *h = &st->latency_us;
     fprintf(f, "\nbot scenario=%s gateway=%s target=%s payload=%u pipeline=%u rate=%" PRIu64
                "/s per bot\n",
             run.scenario->name, run.gateway, target_name(run.target), run.payload_len,
@@ -171,30 +235,13 @@ static void print_echo(FILE *f)
     for (int i = 0; i <= ERR_CODES; i++)
         if (st->errors_by_code[i])
             fprintf(f, "    %-20s %" PRIu64 "\n", code_name(i), st->errors_by_code[i]);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
+    print_losses(f);
     fprintf(f, "  %-22s %" PRIu64 "\n", "pushes received", st->pushes);
     fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
     fprintf(f, "  %-22s %.1f req/s\n", "throughput", throughput());
-    fprintf(f, "  %-22s", "latency ms");
-    for (size_t i = 0; i < NPCTS; i++)
-        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
-    fprintf(f, " max=%.3f mean=%.3f\n", ms(hist_max(h)), hist_mean(h) / 1000.0);
-    fprintf(f, "  %-22s", "echo targets seen");
-    if (st->nservers == 0)
-        fprintf(f, " none");
-    for (int i = 0; i < st->nservers; i++)
-        fprintf(f, " %s#%u=%" PRIu64, target_name(st->servers[i].served_by), st->servers[i].id,
-                st->servers[i].responses);
-    if (st->other_servers)
-        fprintf(f, " others=%" PRIu64, st->other_servers);
-    fprintf(f, "\n");
-    print_gateways(f);
-    print_type_table(f);
-    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+    print_latency_line(f, "latency ms", &st->latency_us, 0);
+    print_echo_targets(f, 1);
+    print_end(f);
 }
 
 /* "    LOGIN BUSY   12" lines: the errors of one kind by request type and code. */
@@ -237,40 +284,28 @@ static void print_type_table(FILE *f)
     fprintf(f, "  (latency of ok responses; ok/s over the whole run)\n");
 }
 
-static void print_lobby(FILE *f)
+/* The counts the lobby and match reports start with. */
+static void print_room_counts(FILE *f)
 {
     const stats_t *st = &run.st;
-    const hist_t *h = &st->latency_us;
-    fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot user_prefix=%s "
-               "room_wait_ms=%" PRIu64 " create_pct=%u start_pct=%u chat_interval_ms=%" PRIu64
-               "\n",
-            run.scenario->name, run.gateway, run.rate, run.user_prefix, run.room_wait_ms,
-            run.create_pct, run.start_pct, run.chat_interval_ms);
     fprintf(f, "  %-22s %u\n", "bots", run.nbots);
     fprintf(f, "  %-22s %" PRIu64 "\n", "connected", st->connected);
     fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
     fprintf(f, "  %-22s %" PRIu64 "\n", "logged in (bots)", st->bots_logged_in);
     fprintf(f, "  %-22s %" PRIu64 "\n", "requests sent", st->sent);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
-    print_errors_by_type(f, 1);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
-    print_errors_by_type(f, 0);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
-    fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
-    each_push(push_text, f);
-    fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
-    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
-    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
-    fprintf(f, "  %-22s", "latency ms (all ok)");
-    for (size_t i = 0; i < NPCTS; i++)
-        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
-    fprintf(f, " max=%.3f mean=%.3f\n", ms(hist_max(h)), hist_mean(h) / 1000.0);
+    print_outcomes(f);
+    print_latency_line(f, "latency ms (all ok)", &st->latency_us, 0);
+}
+
+static void print_lobby(FILE *f)
+{
+    const stats_t *st = &run.st;
+    fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot user_prefix=%s "
+               "room_wait_ms=%" PRIu64 " create_pct=%u start_pct=%u chat_interval_ms=%" PRIu64
+               "\n",
+            run.scenario->name, run.gateway, run.rate, run.user_prefix, run.room_wait_ms,
+            run.create_pct, run.start_pct, run.chat_interval_ms);
+    print_room_counts(f);
     fprintf(f, "  %-22s logins=%" PRIu64 " (%.1f/s) registrations=%" PRIu64 " logouts=%" PRIu64
                " fresh_accounts=%" PRIu64 "\n",
             "totals", st->logins, per_s(st->logins), st->registrations, st->logouts,
@@ -287,9 +322,7 @@ static void print_lobby(FILE *f)
     fprintf(f, "  %-22s login_backoffs=%" PRIu64 " logins_into_started_room=%" PRIu64
                " fresh_account_waits=%" PRIu64 "\n",
             "", st->login_backoffs, st->stuck_logins, st->rotation_waits);
-    print_gateways(f);
-    print_type_table(f);
-    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+    print_end(f);
 }
 
 static double per_min(uint64_t n)
@@ -309,35 +342,10 @@ static double updates_per_bot_s(void)
 static void print_match(FILE *f)
 {
     const stats_t *st = &run.st;
-    const hist_t *h = &st->latency_us;
     fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot match_interval_ms=%" PRIu64
                " user_prefix=%s\n",
             run.scenario->name, run.gateway, run.rate, run.match_interval_ms, run.user_prefix);
-    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "connected", st->connected);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "logged in (bots)", st->bots_logged_in);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "requests sent", st->sent);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
-    print_errors_by_type(f, 1);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
-    print_errors_by_type(f, 0);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
-    fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
-    each_push(push_text, f);
-    fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
-    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
-    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
-    fprintf(f, "  %-22s", "latency ms (all ok)");
-    for (size_t i = 0; i < NPCTS; i++)
-        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
-    fprintf(f, " max=%.3f mean=%.3f\n", ms(hist_max(h)), hist_mean(h) / 1000.0);
+    print_room_counts(f);
     fprintf(f, "  %-22s %" PRIu64 " (%.2f/min) aborted=%" PRIu64 "\n", "matches completed",
             st->matches_completed, per_min(st->matches_completed), st->matches_aborted);
     fprintf(f, "  %-22s win=%" PRIu64 " loss=%" PRIu64 " timeout=%" PRIu64 " aborted=%" PRIu64
@@ -380,9 +388,7 @@ static void print_match(FILE *f)
                " leaves=%" PRIu64 " login_backoffs=%" PRIu64 "\n",
             "totals", st->logins, st->registrations, st->logouts, st->leaves,
             st->login_backoffs);
-    print_gateways(f);
-    print_type_table(f);
-    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+    print_end(f);
 }
 
 /* Per gateway, when there are several. */
@@ -413,15 +419,6 @@ static void print_timeline(FILE *f)
     fprintf(f, "\n");
 }
 
-static void print_latency_line(FILE *f, const char *label, const hist_t *h)
-{
-    fprintf(f, "  %-22s", label);
-    for (size_t i = 0; i < NPCTS; i++)
-        fprintf(f, " %s=%.3f", PCT_NAMES[i], ms(hist_percentile(h, PCTS[i])));
-    fprintf(f, " max=%.3f mean=%.3f samples=%" PRIu64 "\n", ms(hist_max(h)), hist_mean(h) / 1000.0,
-            hist_count(h));
-}
-
 /* The lines every report of the login, idle and mix scenarios has. */
 static void print_common(FILE *f)
 {
@@ -434,23 +431,8 @@ static void print_common(FILE *f)
                 run.account_bots);
     fprintf(f, "  %-22s %" PRIu64 "%s\n", "requests sent", st->sent,
             run.count_reached ? " (--count reached)" : "");
-    fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
-    print_errors_by_type(f, 1);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
-    print_errors_by_type(f, 0);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "send failures", st->send_failed);
-    fprintf(f, "  %-22s %" PRIu64 "\n", "disconnects", st->disconnects);
-    fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
-    each_push(push_text, f);
-    fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
-    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
-    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
-    print_latency_line(f, "latency ms (all ok)", &st->latency_us);
+    print_outcomes(f);
+    print_latency_line(f, "latency ms (all ok)", &st->latency_us, 1);
 }
 
 static void print_logins(FILE *f)
@@ -469,10 +451,9 @@ static void print_login(FILE *f)
             run.scenario->name, run.gateway, run.rate, run.user_prefix, run.login_backoff_ms);
     print_common(f);
     print_logins(f);
-    print_latency_line(f, "LOGIN latency ms", &type_stats(PACKET_TYPE__LOGIN_REQUEST)->latency_us);
-    print_gateways(f);
-    print_type_table(f);
-    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+    print_latency_line(f, "LOGIN latency ms", &type_stats(PACKET_TYPE__LOGIN_REQUEST)->latency_us,
+                       1);
+    print_end(f);
 }
 
 static void print_idle(FILE *f)
@@ -482,11 +463,9 @@ static void print_idle(FILE *f)
             run.gateway, run.ping_ms);
     print_common(f);
     fprintf(f, "  %-22s sent=%" PRIu64 " ok=%" PRIu64 "\n", "pings", ts->sent, ts->ok);
-    print_latency_line(f, "PING latency ms", &ts->latency_us);
+    print_latency_line(f, "PING latency ms", &ts->latency_us, 1);
     print_timeline(f);
-    print_gateways(f);
-    print_type_table(f);
-    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+    print_end(f);
 }
 
 static void print_mix(FILE *f)
@@ -513,19 +492,10 @@ static void print_mix(FILE *f)
                    "\n",
                 "matches", st->matches_completed, per_min(st->matches_completed),
                 st->matches_aborted, st->game_overs, st->records_ok, st->records_mismatch);
-    if (scenario_used(&SCENARIO_ECHO)) {
-        fprintf(f, "  %-22s", "echo targets seen");
-        if (st->nservers == 0)
-            fprintf(f, " none");
-        for (int i = 0; i < st->nservers; i++)
-            fprintf(f, " %s#%u=%" PRIu64, target_name(st->servers[i].served_by),
-                    st->servers[i].id, st->servers[i].responses);
-        fprintf(f, "\n");
-    }
+    if (scenario_used(&SCENARIO_ECHO))
+        print_echo_targets(f, 0);
     print_timeline(f);
-    print_gateways(f);
-    print_type_table(f);
-    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+    print_end(f);
 }
 
 void print_report(FILE *f)
@@ -602,23 +572,30 @@ static void json_lobby(FILE *f)
             run.room_wait_ms, run.create_pct, run.start_pct, run.chat_interval_ms);
 }
 
-/* The account and room totals of lobby (a superset of the other account scenarios'). */
-static void json_lobby_totals(FILE *f)
+/* The account totals of lobby and login: with rooms, lobby's (a superset of the other
+ * account scenarios'), else login's. */
+static void json_account_totals(FILE *f, int rooms)
 {
     const stats_t *st = &run.st;
     fprintf(f,
             "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
             ", \"login_rate\": %.1f, \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64
-            ", \"fresh_accounts\": %" PRIu64 ",\n    \"rooms_created\": %" PRIu64
-            ", \"joins\": %" PRIu64 ", \"starts\": %" PRIu64
-            ", \"game_starting_pushes\": %" PRIu64 ", \"leaves\": %" PRIu64
-            ", \"chat_lines\": %" PRIu64 ",\n    \"login_backoffs\": %" PRIu64
-            ", \"logins_into_started_room\": %" PRIu64 ", \"fresh_account_waits\": %" PRIu64
-            ",\n    \"all_logged_in_s\": %.3f},\n",
+            ", \"fresh_accounts\": %" PRIu64,
             st->bots_logged_in, st->logins, per_s(st->logins), st->registrations, st->logouts,
-            st->rotations, st->rooms_created, st->joins, st->starts,
-            pushes_of(PACKET_TYPE__GAME_STARTING), st->leaves, st->chat_lines,
-            st->login_backoffs, st->stuck_logins, st->rotation_waits,
+            st->rotations);
+    if (rooms)
+        fprintf(f,
+                ",\n    \"rooms_created\": %" PRIu64 ", \"joins\": %" PRIu64
+                ", \"starts\": %" PRIu64 ", \"game_starting_pushes\": %" PRIu64
+                ", \"leaves\": %" PRIu64 ", \"chat_lines\": %" PRIu64
+                ",\n    \"login_backoffs\": %" PRIu64 ", \"logins_into_started_room\": %" PRIu64
+                ", \"fresh_account_waits\": %" PRIu64,
+                st->rooms_created, st->joins, st->starts, pushes_of(PACKET_TYPE__GAME_STARTING),
+                st->leaves, st->chat_lines, st->login_backoffs, st->stuck_logins,
+                st->rotation_waits);
+    else
+        fprintf(f, ", \"login_backoffs\": %" PRIu64, st->login_backoffs);
+    fprintf(f, ",\n    \"all_logged_in_s\": %.3f},\n",
             run.t_all_logged_in ? (double)(run.t_all_logged_in - run.t_start) / 1e9 : -1.0);
 }
 
@@ -673,19 +650,6 @@ static void json_match_totals(FILE *f)
             ", \"login_backoffs\": %" PRIu64 "},\n",
             st->bots_logged_in, st->logins, st->registrations, st->logouts, st->leaves,
             st->login_backoffs);
-}
-
-static void json_login_totals(FILE *f)
-{
-    const stats_t *st = &run.st;
-    fprintf(f,
-            "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
-            ", \"login_rate\": %.1f, \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64
-            ", \"fresh_accounts\": %" PRIu64 ", \"login_backoffs\": %" PRIu64
-            ",\n    \"all_logged_in_s\": %.3f},\n",
-            st->bots_logged_in, st->logins, per_s(st->logins), st->registrations, st->logouts,
-            st->rotations, st->login_backoffs,
-            run.t_all_logged_in ? (double)(run.t_all_logged_in - run.t_start) / 1e9 : -1.0);
 }
 
 static void json_idle(FILE *f)
@@ -776,11 +740,11 @@ int write_json(const char *path)
     if (scenario_used(&SCENARIO_MATCH))
         json_match(f);
     if (scenario_used(&SCENARIO_LOBBY) || (run.scenario == &SCENARIO_MIX && run.account_bots))
-        json_lobby_totals(f);
+        json_account_totals(f, 1);
     else if (scenario_used(&SCENARIO_MATCH))
         json_match_totals(f);
     else if (scenario_used(&SCENARIO_LOGIN))
-        json_login_totals(f);
+        json_account_totals(f, 0);
     if (scenario_used(&SCENARIO_IDLE))
         json_idle(f);
     json_timeline(f);

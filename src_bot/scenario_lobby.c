@@ -17,9 +17,8 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "log.h"
-#include "session.h"
+#include "rooms.h"
 #include "util.h"
 
 typedef enum {
@@ -49,15 +48,15 @@ typedef struct lbot {
     uint32_t rooms_made, chats;
 } lbot_t;
 
-static lbot_t *lbots;
-static uint32_t nlbots;
-static uint64_t interval_ns; /* least time between two requests of a bot */
+static sess_pool_t pool;
 /* Connected bots that have not logged in yet. Password hashing is the scarce resource: while
  * any bot waits for its first login, fresh accounts (which cost two hashes each) wait. */
 static uint32_t first_login_pending;
 #define GATE_POLL_MS 50
 
 static void lb_act(lbot_t *b);
+
+static const sess_steps_t ACCOUNT_STEPS = {S_LOGIN, S_REGISTER, S_LOGOUT, S_DONE, S_LEAVE, S_CYCLE};
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -115,14 +114,10 @@ static void room_entered(lbot_t *b, uint64_t now, int owner)
 }
 
 /* Is (request type, code) one of the outcomes a healthy cluster gives under this load? */
-static int expected_error(uint16_t rq, int code)
+static int expected_error(const session_t *s, uint16_t rq, int code)
 {
+    (void)s;
     switch (rq) {
-    case PACKET_TYPE__REGISTER_REQUEST:
-    case PACKET_TYPE__LOGIN_REQUEST:
-        return sess_account_expected(rq, code);
-    case PACKET_TYPE__CREATE_ROOM_REQUEST:
-        return code == ERROR_CODE__ALREADY_IN_ROOM;
     case PACKET_TYPE__JOIN_ROOM_REQUEST:
         return code == ERROR_CODE__ROOM_FULL || code == ERROR_CODE__ROOM_NOT_FOUND ||
                code == ERROR_CODE__ROOM_IN_GAME || code == ERROR_CODE__ALREADY_IN_ROOM;
@@ -131,17 +126,9 @@ static int expected_error(uint16_t rq, int code)
     case PACKET_TYPE__START_GAME_REQUEST:
         return code == ERROR_CODE__NOT_ALL_READY || code == ERROR_CODE__SERVICE_UNAVAILABLE ||
                code == ERROR_CODE__ROOM_IN_GAME;
-    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        return code == ERROR_CODE__ROOM_IN_GAME;
-    default:
-        return 0;
+    default: /* REGISTER, LOGIN, CREATE_ROOM, LEAVE_ROOM */
+        return rooms_expected(rq, code);
     }
-}
-
-/* Moves on to a fresh account (after a start, or when the current one cannot log in). */
-static void next_account(lbot_t *b)
-{
-    b->step = sess_next_account(&b->s) == 0 ? S_REGISTER : S_DONE;
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -205,7 +192,7 @@ static void act_wait(lbot_t *b, uint64_t now)
 /* Sends the bot's next request (or sleeps when it waits in a room). */
 static void lb_act(lbot_t *b)
 {
-    if (b->s.busy || run.stopping || !b->s.bot->c || !client_is_connected(b->s.bot->c))
+    if (!sess_can_act(&b->s))
         return;
     uint64_t now = mono_ns();
     switch (b->step) {
@@ -224,8 +211,7 @@ static void lb_act(lbot_t *b)
             break;
         }
         b->gate_wait = 0;
-        sess_send_account(&b->s, b->step == S_REGISTER ? PACKET_TYPE__REGISTER_REQUEST
-                                                       : PACKET_TYPE__LOGIN_REQUEST);
+        (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
         break;
     case S_CYCLE:
         b->step = rnd_below(b, 100) < run.create_pct ? S_CREATE : S_LIST;
@@ -261,13 +247,11 @@ static void lb_act(lbot_t *b)
         act_wait(b, now);
         break;
     case S_LEAVE:
-    case S_INGAME_LEAVE: {
-        LeaveRoomRequest rq = LEAVE_ROOM_REQUEST__INIT;
-        (void)lb_send(b, PACKET_TYPE__LEAVE_ROOM_REQUEST, &rq.base);
+    case S_INGAME_LEAVE:
+        rooms_send_leave(&b->s);
         break;
-    }
     case S_LOGOUT:
-        sess_send_logout(&b->s);
+        (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
         break;
     case S_DONE:
         break;
@@ -277,45 +261,25 @@ static void lb_act(lbot_t *b)
 /* ------------------------------------------------------------------ responses */
 
 /* A response of the expected type: advance. Returns -1 when the payload does not decode. */
-static int on_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
+    lbot_t *b = (lbot_t *)s;
     stats_t *st = &run.st;
-    switch (rq) {
-    case PACKET_TYPE__REGISTER_REQUEST:
-        sess_registered(&b->s);
-        b->step = S_LOGIN;
-        return 0;
-    case PACKET_TYPE__LOGIN_REQUEST: {
-        int first;
-        LoginResponse *r = sess_logged_in(&b->s, payload, len, now, &first);
-        if (!r)
-            return -1;
-        if (first)
+    rooms_account_t acc;
+    int rc = rooms_account_ok(s, rq, payload, len, now, &ACCOUNT_STEPS, &acc);
+    if (rc < 0)
+        return -1;
+    if (rc) { /* REGISTER, LOGIN, LOGOUT */
+        if (acc.first)
             first_login_pending--;
-        room_clear(b);
-        if (r->room) {
-            /* the account is still in a room (an earlier run): leave a waiting one; one in
-             * game keeps it, so go on with a fresh account */
-            room_take(b, r->room);
-            if (b->in_game) {
-                st->stuck_logins++;
-                b->step = S_LOGOUT;
-            } else {
-                b->step = S_LEAVE;
-            }
-        } else {
-            b->step = S_CYCLE;
+        if (rq != PACKET_TYPE__REGISTER_REQUEST) {
+            room_clear(b); /* logged out: in no room; logged in: in LOGIN's (an earlier run's) */
+            room_take(b, acc.room);
         }
+        b->step = (step_t)acc.step;
         return 0;
     }
-    case PACKET_TYPE__LOGOUT_REQUEST:
-        sess_logged_out(&b->s, 1);
-        room_clear(b);
-        if (b->s.final_logout || run.stopping)
-            b->step = S_DONE;
-        else
-            next_account(b);
-        return 0;
+    switch (rq) {
     case PACKET_TYPE__CREATE_ROOM_REQUEST: {
         CreateRoomResponse *r = (CreateRoomResponse *)pb_unpack(
             &run.arena, &create_room_response__descriptor, payload, len);
@@ -393,31 +357,19 @@ static int on_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uin
     return -1;
 }
 
-static const sess_steps_t ACCOUNT_STEPS = {S_LOGIN, S_REGISTER, S_LOGOUT, S_DONE};
-
 /* An ERROR_RESPONSE: expected outcomes move the bot on; unexpected ones too, after a pause,
  * to a step that gets it back on track. */
-static void on_error(lbot_t *b, uint16_t rq, int code, uint64_t now)
+static void on_error(session_t *s, uint16_t rq, int code, uint64_t now)
 {
-    if (code == ERROR_CODE__NOT_AUTHENTICATED) { /* the session is not logged in after all */
-        sess_not_authenticated(&b->s, now);
-        room_clear(b);
-        b->step = S_LOGIN;
+    lbot_t *b = (lbot_t *)s;
+    int step = (int)b->step;
+    if (sess_on_account_error(s, rq, code, now, &step, 1, &ACCOUNT_STEPS)) {
+        b->step = (step_t)step;
+        if (code == ERROR_CODE__NOT_AUTHENTICATED || rq == PACKET_TYPE__LOGOUT_REQUEST)
+            room_clear(b); /* logged out: in no room */
         return;
     }
     switch (rq) {
-    case PACKET_TYPE__REGISTER_REQUEST:
-    case PACKET_TYPE__LOGIN_REQUEST:
-        b->step = sess_account_error(&b->s, code, now, (int)b->step, &ACCOUNT_STEPS);
-        return;
-    case PACKET_TYPE__LOGOUT_REQUEST:
-        sess_logged_out(&b->s, 0);
-        room_clear(b);
-        if (b->s.final_logout || run.stopping)
-            b->step = S_DONE;
-        else
-            next_account(b);
-        return;
     case PACKET_TYPE__CREATE_ROOM_REQUEST:
     case PACKET_TYPE__JOIN_ROOM_REQUEST:
         if (code == ERROR_CODE__ALREADY_IN_ROOM) {
@@ -455,14 +407,16 @@ static void on_error(lbot_t *b, uint16_t rq, int code, uint64_t now)
         }
         break;
     }
-    if (!expected_error(rq, code))
+    if (!expected_error(s, rq, code))
         b->s.not_before_ns = now + 100 * MS;
 }
 
 /* No response in time: the request may have been done or not, get back on track from a known
  * state. */
-static void on_timeout(lbot_t *b)
+static void on_timeout(session_t *s, uint16_t rq)
 {
+    lbot_t *b = (lbot_t *)s;
+    (void)rq;
     if (!b->s.logged_in)
         b->step = b->step == S_LOGOUT ? S_LOGIN : b->step;
     else if (b->room_id)
@@ -473,48 +427,22 @@ static void on_timeout(lbot_t *b)
 
 /* The traffic time is over: a logged-in bot logs out (once it has no request in flight), so
  * its waiting room is left now rather than after the lobby's grace period. */
-static void final_logout(lbot_t *b)
+static void final_logout(session_t *s)
 {
-    if (sess_final_logout(&b->s))
-        b->step = S_LOGOUT;
+    if (sess_final_logout(s))
+        ((lbot_t *)s)->step = S_LOGOUT;
 }
 
-/* ---- the session's hooks */
-
-static int ops_on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
-{
-    return on_ok((lbot_t *)s, rq, payload, len, now);
-}
-static int ops_expected(const session_t *s, uint16_t rq, int code)
-{
-    (void)s;
-    return expected_error(rq, code);
-}
-static void ops_on_error(session_t *s, uint16_t rq, int code, uint64_t now)
-{
-    on_error((lbot_t *)s, rq, code, now);
-}
-static void ops_on_timeout(session_t *s, uint16_t rq)
-{
-    (void)rq;
-    on_timeout((lbot_t *)s);
-}
 static void ops_act(session_t *s) { lb_act((lbot_t *)s); }
-static void ops_stop(session_t *s) { final_logout((lbot_t *)s); }
-static uint64_t ops_gap_ns(const session_t *s)
-{
-    (void)s;
-    return interval_ns;
-}
 
 static const session_ops_t LOBBY_OPS = {
-    .on_ok = ops_on_ok,
-    .expected = ops_expected,
-    .on_error = ops_on_error,
-    .on_timeout = ops_on_timeout,
+    .on_ok = on_ok,
+    .expected = expected_error,
+    .on_error = on_error,
+    .on_timeout = on_timeout,
     .act = ops_act,
-    .stop = ops_stop,
-    .gap_ns = ops_gap_ns,
+    .stop = final_logout,
+    .gap_ns = sess_rate_gap,
 };
 
 /* ------------------------------------------------------------------ pushes */
@@ -574,47 +502,14 @@ static void lobby_on_gone(bot_t *bot)
     sess_gone(&b->s);
 }
 
-static void lobby_on_stop(void)
-{
-    for (uint32_t i = 0; i < nlbots; i++) {
-        lbot_t *b = &lbots[i];
-        uv_timer_stop(&b->s.timer);
-        final_logout(b);
-    }
-}
+static void lobby_on_stop(void) { sess_pool_stop(&pool, NULL); }
+static void lobby_on_finish(void) { sess_pool_close(&pool); }
+static void lobby_cleanup(void) { sess_pool_free(&pool); }
 
-static void lobby_on_finish(void)
-{
-    for (uint32_t i = 0; i < nlbots; i++)
-        sess_close(&lbots[i].s);
-}
-
-static void lobby_cleanup(void)
-{
-    xfree(lbots);
-    lbots = NULL;
-    nlbots = 0;
-}
-
-static int lobby_setup(const config_t *cfg)
-{
-    (void)cfg;
-    if (sess_check_prefix() != 0)
-        return -1;
-    interval_ns = run.rate ? (uint64_t)(1e9 / (double)run.rate) : 0;
-    return 0;
-}
-
+_Static_assert(S_REGISTER == 0, "a zeroed lbot_t starts at REGISTER");
 static void lobby_start(void)
 {
-    lbots = xcalloc(scenario_bots(&SCENARIO_LOBBY) + 1u, sizeof *lbots);
-    for (uint32_t i = 0; i < run.nbots; i++) {
-        if (run.bots[i].scenario != &SCENARIO_LOBBY)
-            continue;
-        lbot_t *b = &lbots[nlbots++];
-        sess_init(&b->s, &run.bots[i], &LOBBY_OPS);
-        b->step = S_REGISTER;
-    }
+    sess_pool_start(&pool, &SCENARIO_LOBBY, sizeof(lbot_t), &LOBBY_OPS);
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
@@ -628,7 +523,7 @@ static int lobby_passed(void)
 const scenario_t SCENARIO_LOBBY = {
     .name = "lobby",
     .accounts = 1,
-    .setup = lobby_setup,
+    .setup = sess_setup,
     .start = lobby_start,
     .on_connected = lobby_on_connected,
     .on_push = lobby_on_push,

@@ -7,7 +7,6 @@
  * LOGOUT). */
 #include <inttypes.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "session.h"
 #include "util.h"
@@ -24,133 +23,87 @@ typedef struct lgbot {
     lstep_t step;
 } lgbot_t;
 
-static lgbot_t *lgbots;
-static uint32_t nlgbots;
-static uint64_t interval_ns; /* least time between two requests of a bot */
+static sess_pool_t pool;
 
-static void lg_act(lgbot_t *b)
+/* (no rooms: no leave or idle step) */
+static const sess_steps_t ACCOUNT_STEPS = {L_LOGIN, L_REGISTER, L_LOGOUT, L_DONE, -1, -1};
+
+/* ---- the session's hooks */
+
+static void lg_act(session_t *s)
 {
-    if (b->s.busy || run.stopping || !b->s.bot->c || !client_is_connected(b->s.bot->c))
-        return;
-    switch (b->step) {
-    case L_REGISTER:
-        sess_send_account(&b->s, PACKET_TYPE__REGISTER_REQUEST);
-        break;
-    case L_LOGIN:
-        sess_send_account(&b->s, PACKET_TYPE__LOGIN_REQUEST);
-        break;
-    case L_LOGOUT:
-        sess_send_logout(&b->s);
-        break;
-    case L_DONE:
-        break;
-    }
+    if (sess_can_act(s))
+        (void)sess_act_account(s, (int)((lgbot_t *)s)->step, &ACCOUNT_STEPS);
 }
 
-static int lg_on_ok(lgbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+static int lg_on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
+    lgbot_t *b = (lgbot_t *)s;
     switch (rq) {
     case PACKET_TYPE__REGISTER_REQUEST:
-        sess_registered(&b->s);
+        sess_registered(s);
         b->step = L_LOGIN;
         return 0;
     case PACKET_TYPE__LOGIN_REQUEST: {
         int first;
-        if (!sess_logged_in(&b->s, payload, len, now, &first))
+        if (!sess_logged_in(s, payload, len, now, &first))
             return -1;
         b->step = L_LOGOUT;
         return 0;
     }
     case PACKET_TYPE__LOGOUT_REQUEST:
-        sess_logged_out(&b->s, 1);
-        b->step = b->s.final_logout || run.stopping ? L_DONE : L_LOGIN;
+        b->step = (lstep_t)sess_after_logout(s, 1, 0, &ACCOUNT_STEPS);
         return 0;
     }
     return -1;
 }
 
-static const sess_steps_t ACCOUNT_STEPS = {L_LOGIN, L_REGISTER, L_LOGOUT, L_DONE};
-
-static void lg_on_error(lgbot_t *b, uint16_t rq, int code, uint64_t now)
+static void lg_on_error(session_t *s, uint16_t rq, int code, uint64_t now)
 {
-    if (code == ERROR_CODE__NOT_AUTHENTICATED) { /* not logged in after all */
-        sess_not_authenticated(&b->s, now);
-        b->step = L_LOGIN;
-        return;
-    }
-    switch (rq) {
-    case PACKET_TYPE__REGISTER_REQUEST:
-    case PACKET_TYPE__LOGIN_REQUEST:
-        b->step = sess_account_error(&b->s, code, now, (int)b->step, &ACCOUNT_STEPS);
-        return;
-    case PACKET_TYPE__LOGOUT_REQUEST:
-        sess_logged_out(&b->s, 0);
-        b->step = b->s.final_logout || run.stopping ? L_DONE : L_LOGIN;
-        break;
-    }
-    if (!sess_account_expected(rq, code))
-        b->s.not_before_ns = now + 100 * MS;
+    lgbot_t *b = (lgbot_t *)s;
+    int step = (int)b->step;
+    /* every error but those on REGISTER/LOGIN and NOT_AUTHENTICATED pauses the bot (there
+     * are no other requests: only a LOGOUT's) */
+    if (!sess_on_account_error(s, rq, code, now, &step, 0, &ACCOUNT_STEPS) ||
+        (rq == PACKET_TYPE__LOGOUT_REQUEST && code != ERROR_CODE__NOT_AUTHENTICATED))
+        s->not_before_ns = now + 100 * MS;
+    b->step = (lstep_t)step;
 }
 
-/* ---- the session's hooks */
-
-static int ops_on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
-{
-    return lg_on_ok((lgbot_t *)s, rq, payload, len, now);
-}
-static int ops_expected(const session_t *s, uint16_t rq, int code)
+static int lg_expected(const session_t *s, uint16_t rq, int code)
 {
     (void)s;
     return sess_account_expected(rq, code);
 }
-static void ops_on_error(session_t *s, uint16_t rq, int code, uint64_t now)
-{
-    lg_on_error((lgbot_t *)s, rq, code, now);
-}
 /* The request may have been done or not: LOGIN next either way (ALREADY_AUTHENTICATED, if it
  * was a LOGIN that went through, leads to a LOGOUT). */
-static void ops_on_timeout(session_t *s, uint16_t rq)
+static void lg_on_timeout(session_t *s, uint16_t rq)
 {
-    lgbot_t *b = (lgbot_t *)s;
-    if (rq != PACKET_TYPE__REGISTER_REQUEST && !b->s.final_logout)
-        b->step = L_LOGIN;
+    if (rq != PACKET_TYPE__REGISTER_REQUEST && !s->final_logout)
+        ((lgbot_t *)s)->step = L_LOGIN;
 }
-static void ops_act(session_t *s) { lg_act((lgbot_t *)s); }
-static void ops_stop(session_t *s)
+static void lg_stop(session_t *s)
 {
-    lgbot_t *b = (lgbot_t *)s;
-    if (sess_final_logout(&b->s))
-        b->step = L_LOGOUT;
+    if (sess_final_logout(s))
+        ((lgbot_t *)s)->step = L_LOGOUT;
 }
-static uint64_t ops_gap_ns(const session_t *s)
-{
-    (void)s;
-    return interval_ns;
-}
-static void ops_describe(const session_t *s, char *out, size_t n)
+static void lg_describe(const session_t *s, char *out, size_t n)
 {
     snprintf(out, n, " step=%d", (int)((const lgbot_t *)s)->step);
 }
 
 static const session_ops_t LOGIN_OPS = {
-    .on_ok = ops_on_ok,
-    .expected = ops_expected,
-    .on_error = ops_on_error,
-    .on_timeout = ops_on_timeout,
-    .act = ops_act,
-    .stop = ops_stop,
-    .gap_ns = ops_gap_ns,
-    .describe = ops_describe,
+    .on_ok = lg_on_ok,
+    .expected = lg_expected,
+    .on_error = lg_on_error,
+    .on_timeout = lg_on_timeout,
+    .act = lg_act,
+    .stop = lg_stop,
+    .gap_ns = sess_rate_gap,
+    .describe = lg_describe,
 };
 
 /* ------------------------------------------------------------------ the run */
-
-static void login_on_connected(bot_t *bot)
-{
-    lgbot_t *b = bot->sc;
-    sess_connected(&b->s);
-    sess_wake(&b->s);
-}
 
 static void login_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
                           size_t len)
@@ -162,48 +115,14 @@ static void login_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         b->s.logged_in = 0; /* the gateway closes the connection next */
 }
 
-static void login_on_gone(bot_t *bot) { sess_gone(bot->sc); }
+static void login_on_stop(void) { sess_pool_stop(&pool, NULL); }
+static void login_on_finish(void) { sess_pool_close(&pool); }
+static void login_cleanup(void) { sess_pool_free(&pool); }
 
-static void login_on_stop(void)
-{
-    for (uint32_t i = 0; i < nlgbots; i++) {
-        uv_timer_stop(&lgbots[i].s.timer);
-        ops_stop(&lgbots[i].s);
-    }
-}
-
-static void login_on_finish(void)
-{
-    for (uint32_t i = 0; i < nlgbots; i++)
-        sess_close(&lgbots[i].s);
-}
-
-static void login_cleanup(void)
-{
-    xfree(lgbots);
-    lgbots = NULL;
-    nlgbots = 0;
-}
-
-static int login_setup(const config_t *cfg)
-{
-    (void)cfg;
-    if (sess_check_prefix() != 0)
-        return -1;
-    interval_ns = run.rate ? (uint64_t)(1e9 / (double)run.rate) : 0;
-    return 0;
-}
-
+_Static_assert(L_REGISTER == 0, "a zeroed lgbot_t starts at REGISTER");
 static void login_start(void)
 {
-    lgbots = xcalloc(scenario_bots(&SCENARIO_LOGIN) + 1u, sizeof *lgbots);
-    for (uint32_t i = 0; i < run.nbots; i++) {
-        if (run.bots[i].scenario != &SCENARIO_LOGIN)
-            continue;
-        lgbot_t *b = &lgbots[nlgbots++];
-        sess_init(&b->s, &run.bots[i], &LOGIN_OPS);
-        b->step = L_REGISTER;
-    }
+    sess_pool_start(&pool, &SCENARIO_LOGIN, sizeof(lgbot_t), &LOGIN_OPS);
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
@@ -217,11 +136,11 @@ static int login_passed(void)
 const scenario_t SCENARIO_LOGIN = {
     .name = "login",
     .accounts = 1,
-    .setup = login_setup,
+    .setup = sess_setup,
     .start = login_start,
-    .on_connected = login_on_connected,
+    .on_connected = sess_on_connected,
     .on_push = login_on_push,
-    .on_gone = login_on_gone,
+    .on_gone = sess_on_gone,
     .on_stop = login_on_stop,
     .on_finish = login_on_finish,
     .cleanup = login_cleanup,

@@ -39,7 +39,7 @@
 
 #include "alloc.h"
 #include "log.h"
-#include "session.h"
+#include "rooms.h"
 #include "util.h"
 
 /* The arena's rules (src_game/sim.h defaults; MATCH_START carries only tick, time limit, waves
@@ -118,8 +118,7 @@ typedef struct mbot {
     uint32_t game_overs;
 } mbot_t;
 
-static mbot_t *mbots;
-static uint32_t nmbots;
+static sess_pool_t pool;
 static uint64_t pace_ns;  /* least time between two requests out of a match (--rate) */
 static uint64_t play_ns;  /* in a match (--match-interval-ms) */
 
@@ -130,7 +129,7 @@ typedef struct seen {
 } seen_t;
 static seen_t *seen;
 
-static void final_logout(mbot_t *b);
+static const sess_steps_t ACCOUNT_STEPS = {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE, M_LEAVE, M_QUEUE};
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -140,11 +139,6 @@ static int mb_send(mbot_t *b, uint16_t type, const ProtobufCMessage *msg)
     return sess_send(&b->s, type, msg);
 }
 static void sleep_until(mbot_t *b, uint64_t t, uint64_t now) { sess_sleep_until(&b->s, t, now); }
-
-static void next_account(mbot_t *b)
-{
-    b->step = sess_next_account(&b->s) == 0 ? M_REGISTER : M_DONE;
-}
 
 static int in_match(const mbot_t *b) { return b->step == M_STARTING || b->step == M_PLAY; }
 
@@ -316,13 +310,8 @@ static void send_simple(mbot_t *b, uint16_t type)
             b->queue_sent_ns = b->s.sent_ns;
         break;
     }
-    case PACKET_TYPE__LEAVE_ROOM_REQUEST: {
-        LeaveRoomRequest rq = LEAVE_ROOM_REQUEST__INIT;
-        (void)mb_send(b, type, &rq.base);
-        break;
-    }
-    case PACKET_TYPE__LOGOUT_REQUEST:
-        sess_send_logout(&b->s);
+    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
+        rooms_send_leave(&b->s);
         break;
     case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
         GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
@@ -440,14 +429,14 @@ static void act_play(mbot_t *b, uint64_t now)
 /* Sends the bot's next request, or sleeps until one is due. */
 static void mb_act(mbot_t *b)
 {
-    if (b->s.busy || run.stopping || !b->s.bot->c || !client_is_connected(b->s.bot->c))
+    if (!sess_can_act(&b->s))
         return;
     uint64_t now = mono_ns();
     switch (b->step) {
     case M_REGISTER:
     case M_LOGIN:
-        sess_send_account(&b->s, b->step == M_REGISTER ? PACKET_TYPE__REGISTER_REQUEST
-                                                       : PACKET_TYPE__LOGIN_REQUEST);
+    case M_LOGOUT:
+        (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
         break;
     case M_QUEUE:
         send_simple(b, PACKET_TYPE__QUICK_MATCH_REQUEST);
@@ -511,9 +500,6 @@ static void mb_act(mbot_t *b)
         break;
     case M_LEAVE:
         send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
-        break;
-    case M_LOGOUT:
-        send_simple(b, PACKET_TYPE__LOGOUT_REQUEST);
         break;
     case M_DONE:
         break;
@@ -581,38 +567,21 @@ static void take_snapshot(mbot_t *b, const GameSnapshotResponse *r)
 }
 
 /* A response of the expected type. Returns -1 when the payload does not decode. */
-static int on_ok(mbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
+    mbot_t *b = (mbot_t *)s;
     stats_t *st = &run.st;
-    switch (rq) {
-    case PACKET_TYPE__REGISTER_REQUEST:
-        sess_registered(&b->s);
-        b->step = M_LOGIN;
-        return 0;
-    case PACKET_TYPE__LOGIN_REQUEST: {
-        int first;
-        LoginResponse *r = sess_logged_in(&b->s, payload, len, now, &first);
-        if (!r)
-            return -1;
-        b->room_id = 0;
-        if (r->room && r->room->status == ROOM_STATUS__IN_GAME) {
-            st->stuck_logins++; /* left in a room in game by an earlier run: fresh account */
-            b->step = M_LOGOUT;
-        } else if (r->room) {
-            b->room_id = r->room->room_id;
-            b->step = M_LEAVE;
-        } else {
-            b->step = M_QUEUE;
-        }
+    rooms_account_t acc;
+    int rc = rooms_account_ok(s, rq, payload, len, now, &ACCOUNT_STEPS, &acc);
+    if (rc < 0)
+        return -1;
+    if (rc) { /* REGISTER, LOGIN, LOGOUT */
+        if (rq == PACKET_TYPE__LOGIN_REQUEST) /* still in a waiting room: leave it */
+            b->room_id = acc.step == M_LEAVE ? acc.room->room_id : 0;
+        b->step = (mstep_t)acc.step;
         return 0;
     }
-    case PACKET_TYPE__LOGOUT_REQUEST:
-        sess_logged_out(&b->s, 1);
-        if (b->s.final_logout || run.stopping)
-            b->step = M_DONE;
-        else
-            next_account(b);
-        return 0;
+    switch (rq) {
     case PACKET_TYPE__QUICK_MATCH_REQUEST: {
         QuickMatchResponse *r = (QuickMatchResponse *)pb_unpack(
             &run.arena, &quick_match_response__descriptor, payload, len);
@@ -722,19 +691,11 @@ static int is_game_rq(uint16_t rq)
 }
 
 /* Is (request, code) an outcome a healthy cluster gives an honest bot in this state? */
-static int expected_error(const mbot_t *b, uint16_t rq, int code)
+static int expected_error(const session_t *s, uint16_t rq, int code)
 {
-    switch (rq) {
-    case PACKET_TYPE__REGISTER_REQUEST:
-    case PACKET_TYPE__LOGIN_REQUEST:
-        return sess_account_expected(rq, code);
-    case PACKET_TYPE__QUICK_MATCH_REQUEST:
-        return code == ERROR_CODE__ALREADY_IN_ROOM;
-    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        return code == ERROR_CODE__ROOM_IN_GAME;
-    }
-    if (!is_game_rq(rq))
-        return 0;
+    const mbot_t *b = (const mbot_t *)s;
+    if (!is_game_rq(rq)) /* REGISTER, LOGIN, QUICK_MATCH, LEAVE_ROOM; 0 for the others */
+        return rooms_expected(rq, code);
     if (code == ERROR_CODE__MATCH_OVER)
         return 1;
     if (code == ERROR_CODE__NOT_IN_GAME) /* before MATCH_START, or after the end */
@@ -747,24 +708,15 @@ static int expected_error(const mbot_t *b, uint16_t rq, int code)
     return 0;
 }
 
-static const sess_steps_t ACCOUNT_STEPS = {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE};
-
-static void on_error(mbot_t *b, uint16_t rq, int code, uint64_t now)
+static void on_error(session_t *s, uint16_t rq, int code, uint64_t now)
 {
-    if (code == ERROR_CODE__NOT_AUTHENTICATED) {
-        sess_not_authenticated(&b->s, now);
-        b->step = M_LOGIN;
+    mbot_t *b = (mbot_t *)s;
+    int step = (int)b->step;
+    if (sess_on_account_error(s, rq, code, now, &step, 0, &ACCOUNT_STEPS)) {
+        b->step = (mstep_t)step;
         return;
     }
     switch (rq) {
-    case PACKET_TYPE__REGISTER_REQUEST:
-    case PACKET_TYPE__LOGIN_REQUEST:
-        b->step = sess_account_error(&b->s, code, now, (int)b->step, &ACCOUNT_STEPS);
-        return;
-    case PACKET_TYPE__LOGOUT_REQUEST:
-        sess_logged_out(&b->s, 0);
-        b->step = b->s.final_logout || run.stopping ? M_DONE : M_LOGIN;
-        return;
     case PACKET_TYPE__QUICK_MATCH_REQUEST:
         if (code == ERROR_CODE__ALREADY_IN_ROOM && b->step == M_QUEUE)
             b->step = M_LEAVE;
@@ -804,24 +756,12 @@ static void on_error(mbot_t *b, uint16_t rq, int code, uint64_t now)
     }
     if (code == ERROR_CODE__PLAYER_DEAD && b->step == M_PLAY)
         died(b);
-    if (!expected_error(b, rq, code))
+    if (!expected_error(s, rq, code))
         b->s.not_before_ns = now + 100 * MS;
 }
 
 /* ---- the session's hooks */
 
-static int ops_on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
-{
-    return on_ok((mbot_t *)s, rq, payload, len, now);
-}
-static int ops_expected(const session_t *s, uint16_t rq, int code)
-{
-    return expected_error((const mbot_t *)s, rq, code);
-}
-static void ops_on_error(session_t *s, uint16_t rq, int code, uint64_t now)
-{
-    on_error((mbot_t *)s, rq, code, now);
-}
 static void ops_on_timeout(session_t *s, uint16_t rq)
 {
     mbot_t *b = (mbot_t *)s;
@@ -829,7 +769,12 @@ static void ops_on_timeout(session_t *s, uint16_t rq)
         b->step = M_LOGIN;
 }
 static void ops_act(session_t *s) { mb_act((mbot_t *)s); }
-static void ops_stop(session_t *s) { final_logout((mbot_t *)s); }
+/* The traffic time is over: the final logout. */
+static void ops_stop(session_t *s)
+{
+    if (sess_final_logout(s))
+        ((mbot_t *)s)->step = M_LOGOUT;
+}
 static uint64_t ops_gap_ns(const session_t *s) { return gap_ns((const mbot_t *)s); }
 static void ops_describe(const session_t *s, char *out, size_t n)
 {
@@ -838,9 +783,9 @@ static void ops_describe(const session_t *s, char *out, size_t n)
 }
 
 static const session_ops_t MATCH_OPS = {
-    .on_ok = ops_on_ok,
-    .expected = ops_expected,
-    .on_error = ops_on_error,
+    .on_ok = on_ok,
+    .expected = expected_error,
+    .on_error = on_error,
     .on_timeout = ops_on_timeout,
     .act = ops_act,
     .stop = ops_stop,
@@ -1095,54 +1040,37 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
 
 /* ------------------------------------------------------------------ the run */
 
-static void match_on_connected(bot_t *bot)
-{
-    mbot_t *b = bot->sc;
-    sess_connected(&b->s);
-    mb_wake(b);
-}
+static uint64_t stop_ns;
 
-static void match_on_gone(bot_t *bot) { sess_gone(bot->sc); }
-
-static void final_logout(mbot_t *b)
+/* The traffic time is over, before the final logout: what a match in progress counted so far. */
+static void at_stop(session_t *s)
 {
-    if (sess_final_logout(&b->s))
-        b->step = M_LOGOUT;
+    mbot_t *b = (mbot_t *)s;
+    if (in_match(b)) {
+        run.st.in_match_at_stop++;
+        if (b->step == M_PLAY && b->start_ns)
+            run.st.bot_match_ns += stop_ns - b->start_ns;
+        run.st.updates_in_match += b->updates;
+        b->start_ns = 0;
+    }
+    if (b->check_match)
+        run.st.records_unchecked++;
+    b->check_match = 0;
 }
 
 static void match_on_stop(void)
 {
-    uint64_t now = mono_ns();
-    for (uint32_t i = 0; i < nmbots; i++) {
-        mbot_t *b = &mbots[i];
-        uv_timer_stop(&b->s.timer);
-        if (in_match(b)) {
-            run.st.in_match_at_stop++;
-            if (b->step == M_PLAY && b->start_ns)
-                run.st.bot_match_ns += now - b->start_ns;
-            run.st.updates_in_match += b->updates;
-            b->start_ns = 0;
-        }
-        if (b->check_match)
-            run.st.records_unchecked++;
-        b->check_match = 0;
-        final_logout(b);
-    }
+    stop_ns = mono_ns();
+    sess_pool_stop(&pool, at_stop);
 }
 
-static void match_on_finish(void)
-{
-    for (uint32_t i = 0; i < nmbots; i++)
-        sess_close(&mbots[i].s);
-}
+static void match_on_finish(void) { sess_pool_close(&pool); }
 
 static void match_cleanup(void)
 {
-    for (uint32_t i = 0; i < nmbots; i++)
-        xfree(mbots[i].mons);
-    xfree(mbots);
-    mbots = NULL;
-    nmbots = 0;
+    for (uint32_t i = 0; i < pool.n; i++)
+        xfree(((mbot_t *)sess_pool_at(&pool, i))->mons);
+    sess_pool_free(&pool);
     seen_t *s, *tmp;
     HASH_ITER(hh, seen, s, tmp)
     {
@@ -1153,10 +1081,9 @@ static void match_cleanup(void)
 
 static int match_setup(const config_t *cfg)
 {
-    (void)cfg;
-    if (sess_check_prefix() != 0)
+    if (sess_setup(cfg) != 0)
         return -1;
-    pace_ns = run.rate ? (uint64_t)(1e9 / (double)run.rate) : 0;
+    pace_ns = sess_rate_interval();
     play_ns = run.match_interval_ms * MS;
     if (pace_ns > play_ns)
         play_ns = pace_ns;
@@ -1165,17 +1092,12 @@ static int match_setup(const config_t *cfg)
     return 0;
 }
 
+_Static_assert(M_REGISTER == 0, "a zeroed mbot_t starts at REGISTER");
 static void match_start(void)
 {
-    mbots = xcalloc(scenario_bots(&SCENARIO_MATCH) + 1u, sizeof *mbots);
-    for (uint32_t i = 0; i < run.nbots; i++) {
-        if (run.bots[i].scenario != &SCENARIO_MATCH)
-            continue;
-        mbot_t *b = &mbots[nmbots++];
-        sess_init(&b->s, &run.bots[i], &MATCH_OPS);
-        b->step = M_REGISTER;
-        match_reset(b);
-    }
+    sess_pool_start(&pool, &SCENARIO_MATCH, sizeof(mbot_t), &MATCH_OPS);
+    for (uint32_t i = 0; i < pool.n; i++)
+        match_reset((mbot_t *)sess_pool_at(&pool, i));
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
@@ -1191,9 +1113,9 @@ const scenario_t SCENARIO_MATCH = {
     .accounts = 1,
     .setup = match_setup,
     .start = match_start,
-    .on_connected = match_on_connected,
+    .on_connected = sess_on_connected,
     .on_push = match_on_push,
-    .on_gone = match_on_gone,
+    .on_gone = sess_on_gone,
     .on_stop = match_on_stop,
     .on_finish = match_on_finish,
     .cleanup = match_cleanup,

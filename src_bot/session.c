@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "util.h"
 
@@ -196,6 +197,53 @@ int sess_account_error(session_t *s, int code, uint64_t now, int step, const ses
     return step;
 }
 
+int sess_act_account(session_t *s, int step, const sess_steps_t *steps)
+{
+    if (step == steps->register_)
+        sess_send_account(s, PACKET_TYPE__REGISTER_REQUEST);
+    else if (step == steps->login)
+        sess_send_account(s, PACKET_TYPE__LOGIN_REQUEST);
+    else if (step == steps->logout)
+        sess_send_logout(s);
+    else
+        return 0;
+    return 1;
+}
+
+/* On with a fresh account: steps->register_, or steps->done when names ran out. */
+static int fresh_account(session_t *s, const sess_steps_t *steps)
+{
+    return sess_next_account(s) == 0 ? steps->register_ : steps->done;
+}
+
+int sess_after_logout(session_t *s, int ok, int fresh, const sess_steps_t *steps)
+{
+    sess_logged_out(s, ok);
+    if (s->final_logout || run.stopping)
+        return steps->done;
+    return fresh ? fresh_account(s, steps) : steps->login;
+}
+
+int sess_on_account_error(session_t *s, uint16_t rq, int code, uint64_t now, int *step, int fresh,
+                          const sess_steps_t *steps)
+{
+    if (code == ERROR_CODE__NOT_AUTHENTICATED) { /* the session is not logged in after all */
+        sess_not_authenticated(s, now);
+        *step = steps->login;
+        return 1;
+    }
+    switch (rq) {
+    case PACKET_TYPE__REGISTER_REQUEST:
+    case PACKET_TYPE__LOGIN_REQUEST:
+        *step = sess_account_error(s, code, now, *step, steps);
+        return 1;
+    case PACKET_TYPE__LOGOUT_REQUEST:
+        *step = sess_after_logout(s, 0, fresh, steps);
+        return 1;
+    }
+    return 0;
+}
+
 void sess_not_authenticated(session_t *s, uint64_t now)
 {
     s->logged_in = 0;
@@ -275,6 +323,19 @@ static void on_response(client_t *c, int status, uint16_t type, const uint8_t *p
 
 /* ------------------------------------------------------------------ pacing */
 
+int sess_can_act(const session_t *s)
+{
+    return !s->busy && !run.stopping && s->bot->c && client_is_connected(s->bot->c);
+}
+
+uint64_t sess_rate_interval(void) { return run.rate ? (uint64_t)(1e9 / (double)run.rate) : 0; }
+
+uint64_t sess_rate_gap(const session_t *s)
+{
+    (void)s;
+    return sess_rate_interval();
+}
+
 void sess_sleep_until(session_t *s, uint64_t t, uint64_t now)
 {
     uv_timer_start(&s->timer, on_timer, t > now ? (t - now + MS - 1) / MS : 0, 0);
@@ -327,4 +388,62 @@ void sess_close(session_t *s)
 {
     if (!uv_is_closing((uv_handle_t *)&s->timer))
         uv_close((uv_handle_t *)&s->timer, NULL);
+}
+
+int sess_setup(const config_t *cfg)
+{
+    (void)cfg;
+    return sess_check_prefix();
+}
+
+void sess_on_connected(bot_t *bot)
+{
+    session_t *s = bot->sc;
+    sess_connected(s);
+    sess_wake(s);
+}
+
+void sess_on_gone(bot_t *bot) { sess_gone(bot->sc); }
+
+/* ------------------------------------------------------------------ the scenario's bots */
+
+void sess_pool_start(sess_pool_t *p, const scenario_t *sc, size_t size, const session_ops_t *ops)
+{
+    p->bots = xcalloc(scenario_bots(sc) + 1u, size);
+    p->size = size;
+    p->n = 0;
+    for (uint32_t i = 0; i < run.nbots; i++) {
+        if (run.bots[i].scenario != sc)
+            continue;
+        sess_init(sess_pool_at(p, p->n++), &run.bots[i], ops);
+    }
+}
+
+session_t *sess_pool_at(const sess_pool_t *p, uint32_t i)
+{
+    return (session_t *)(void *)(p->bots + (size_t)i * p->size);
+}
+
+void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s))
+{
+    for (uint32_t i = 0; i < p->n; i++) {
+        session_t *s = sess_pool_at(p, i);
+        uv_timer_stop(&s->timer);
+        if (each)
+            each(s);
+        s->ops->stop(s);
+    }
+}
+
+void sess_pool_close(const sess_pool_t *p)
+{
+    for (uint32_t i = 0; i < p->n; i++)
+        sess_close(sess_pool_at(p, i));
+}
+
+void sess_pool_free(sess_pool_t *p)
+{
+    xfree(p->bots);
+    p->bots = NULL;
+    p->n = 0;
 }

@@ -90,10 +90,24 @@ LoginResponse *sess_logged_in(session_t *s, const uint8_t *payload, size_t len, 
 /* LOGOUT answered (ok or not). */
 void sess_logged_out(session_t *s, int ok);
 
-/* A scenario's steps for the account outcomes below. */
+/* A scenario's steps for the account outcomes below (and, in the room scenarios, rooms.h's). */
 typedef struct sess_steps {
     int login, register_, logout, done;
+    int leave, idle; /* room scenarios: leave the room; logged in and in no room */
 } sess_steps_t;
+
+/* Sends the request of an account step: REGISTER, LOGIN or LOGOUT. Returns 0 (nothing sent)
+ * when step is none of these. */
+int sess_act_account(session_t *s, int step, const sess_steps_t *steps);
+/* LOGOUT answered, ok or not (sess_logged_out): returns the next step: done after the final
+ * logout or once the traffic time is over; else a fresh account (fresh) or login again. */
+int sess_after_logout(session_t *s, int ok, int fresh, const sess_steps_t *steps);
+/* The errors every account scenario handles alike: NOT_AUTHENTICATED on any request
+ * (sess_not_authenticated, then login), an error on REGISTER or LOGIN (sess_account_error) or
+ * on LOGOUT (sess_after_logout with fresh). Sets *step and returns 1 when it handled the
+ * error; returns 0 (nothing done) for the others. */
+int sess_on_account_error(session_t *s, uint16_t rq, int code, uint64_t now, int *step, int fresh,
+                          const sess_steps_t *steps);
 
 /* An error on REGISTER or LOGIN: returns the bot's next step. BUSY (or the accounts storage
  * failing): the same step again after a backoff; USERNAME_TAKEN: login (the account is
@@ -105,6 +119,13 @@ int sess_account_error(session_t *s, int code, uint64_t now, int step, const ses
 void sess_not_authenticated(session_t *s, uint64_t now);
 /* The expected errors of REGISTER/LOGIN under load (USERNAME_TAKEN, BUSY); 0 for others. */
 int sess_account_expected(uint16_t rq, int code);
+
+/* May the bot send now: nothing in flight, not stopping, connected. */
+int sess_can_act(const session_t *s);
+/* 1/--rate s in ns (0: no pacing), the least time between two requests of a bot; as a
+ * gap_ns hook, sess_rate_gap. */
+uint64_t sess_rate_interval(void);
+uint64_t sess_rate_gap(const session_t *s);
 
 /* Something changed (a response, a push): act as soon as pacing and backoff allow. */
 void sess_wake(session_t *s);
@@ -121,5 +142,29 @@ int sess_final_logout(session_t *s);
 void sess_connected(session_t *s);
 void sess_gone(session_t *s);
 void sess_close(session_t *s); /* closes the timer (on_finish) */
+
+/* Scenario hooks as they are for a bot with nothing more to do: setup (the --user-prefix
+ * check), on_connected (sess_connected, then act), on_gone. */
+int sess_setup(const config_t *cfg);
+void sess_on_connected(bot_t *bot);
+void sess_on_gone(bot_t *bot);
+
+/* The bots of one account scenario: one struct of `size` bytes per bot, each starting with
+ * its session_t. */
+typedef struct sess_pool {
+    char *bots;
+    size_t size;
+    uint32_t n;
+} sess_pool_t;
+
+/* start: one zeroed struct per bot of scenario sc, each sess_init'ed with ops. */
+void sess_pool_start(sess_pool_t *p, const scenario_t *sc, size_t size, const session_ops_t *ops);
+session_t *sess_pool_at(const sess_pool_t *p, uint32_t i);
+/* on_stop: per bot, its timer stops, then each (NULL: none) and its ops' stop. */
+void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s));
+/* on_finish: sess_close of every bot. */
+void sess_pool_close(const sess_pool_t *p);
+/* cleanup: frees the structs (what they point to is the scenario's). */
+void sess_pool_free(sess_pool_t *p);
 
 #endif
