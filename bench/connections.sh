@@ -343,12 +343,12 @@ if [[ -n $SIZES ]]; then
   echo "sizes (gdb, from $GATEWAYD): session_t $s_session (its frame_parser_t $s_parser), conn_t $s_conn (its uv_tcp_t $s_tcp), slot_t $s_slot + 4 (free list) per slot"
   # glibc's usable size of a malloc(n): chunks of n + 8 rounded up to 16, at least 32
   usable() { awk -v n="$1" 'BEGIN { c = int((n + 8 + 15) / 16) * 16; if (c < 32) c = 32; print c - 8 }'; }
-  u_s=$(usable "$s_session") u_c=$(usable "$s_conn") u_o=$(usable 512)
+  u_s=$(usable "$s_session") u_c=$(usable "$s_conn")
   echo "expected heap per connection (usable sizes): session_t $u_s + conn_t $u_c + slot arrays (${s_slot} + 4) x capacity / N (capacity: 1024 doubled to >= N)"
-  echo "  = $((u_s + u_c)) + slots before its first PING; the PING's response then allocates the connection's 512-byte output buffer, which conn.c keeps"
-  echo "  between turns (KEEP_OUT_CAP 4096): + $u_o"
+  echo "  the same before and after its PINGs: a PONG's 512-byte output buffer is given back after its flush (conn.c: an idle"
+  echo "  connection holds none; one that also wrote in the previous loop turn keeps it), the uv_connect_t exists only while connecting"
   for n in "${RUN_STEPS[@]}"; do
     cap=1024; while ((cap < n)); do cap=$((cap * 2)); done
-    echo "  at $n: $((u_s + u_c)) + $(((s_slot + 4) * cap / n)) = $((u_s + u_c + (s_slot + 4) * cap / n)) before, $((u_s + u_c + (s_slot + 4) * cap / n + u_o)) after its first PING"
+    echo "  at $n: $((u_s + u_c)) + $(((s_slot + 4) * cap / n)) = $((u_s + u_c + (s_slot + 4) * cap / n))"
   done
 fi

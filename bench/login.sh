@@ -7,8 +7,9 @@
 #
 # Starts its own Redis and PostgreSQL (scripts/redis.sh, scripts/pg.sh) in a temp folder on
 # free loopback ports, one gatewayd and one lobbyd with the lobby's defaults: argon2id at
-# libsodium's interactive limits (opslimit 2, memlimit 64 MiB), HASH_INFLIGHT=8, libuv's
-# default thread pool of 4 (UV_THREADPOOL_SIZE unset), PG_POOL_SIZE=4; nothing is tuned.
+# libsodium's interactive limits (opslimit 2, memlimit 64 MiB) on the lobby's own hashing pool
+# (HASH_THREADS=0: a thread per core but one, HASH_NICE=10, HASH_INFLIGHT=0: 8 queued or
+# running per thread), PG_POOL_SIZE=4; nothing is tuned.
 #
 # First LOGIN_BOTS (64) accounts are made: one through the gateway and the lobby (REGISTER,
 # one hash at the shipped setting), the others with a copy of its password hash straight in
@@ -20,10 +21,12 @@
 #           LOGOUT, LOGIN... as fast as answers come (one request in flight each; BUSY, the
 #           lobby's answer when HASH_INFLIGHT hashes are queued or running, is retried after
 #           the bot's backoff). The login bots start 3 s before the echo bots.
-#   nice19: an experiment (NICE_PHASE=1, default on), not what we ship: the storm again with
-#           the lobby's other threads (libuv's pool, where the hashes run, and the admin
-#           thread) reniced to 19 from outside (renice per thread id), back to 0 afterwards:
-#           what running the hashes at a lower priority than the loop would give.
+#   the baselines (VARIANTS=1, default on): the storm again against a lobbyd restarted with
+#     allcores: HASH_THREADS = every core (what a pool sized to the cores gives: more
+#               logins/s, less room for the loop),
+#     nice0:    the same with HASH_NICE=0 (hashing at the loop's priority: what the
+#               lower priority buys),
+#   then restarted with the shipped defaults. Rounds rotate the order of the storms.
 # Logins/s is the LOGIN_RESPONSEs the gateway delivered over the echo window (its /metrics,
 # cluster_gateway_packets_out_total); BUSY/s likewise (cluster_gateway_errors_sent_total).
 # The echo bot's p50/p99/p99.9/max are the latency of other requests. Over the same window the
@@ -32,9 +35,9 @@
 # loop competes for a core, which is not the same as being blocked by a hash.
 #
 # Prints a table per phase and round, then the ratios storm/quiet of the echo p50 and p99
-# (medians over the rounds), and nice19/quiet.
+# (medians over the rounds), and each baseline's against the shipped storm.
 #
-# Environment: ROUNDS (2), WINDOW (15 s), LOGIN_BOTS (64), ECHO_BOTS (20), ECHO_RATE (50), NICE_PHASE (1),
+# Environment: ROUNDS (2), WINDOW (15 s), LOGIN_BOTS (64), ECHO_BOTS (20), ECHO_RATE (50), VARIANTS (1),
 # BUILD_DIR (build), KEEP_TMP=1 (keep the temp dir with every log). Installs what it needs
 # (scripts/deps.sh). Everything it started is stopped and removed on exit, Ctrl-C included.
 # About 2 minutes.
@@ -60,7 +63,7 @@ WINDOW=${WINDOW:-15}
 LOGIN_BOTS=${LOGIN_BOTS:-64}
 ECHO_BOTS=${ECHO_BOTS:-20}
 ECHO_RATE=${ECHO_RATE:-50}
-NICE_PHASE=${NICE_PHASE:-1}
+VARIANTS=${VARIANTS:-1}
 LEAD=3 # seconds the storm runs before the echo window
 BUILD_DIR=${BUILD_DIR:-build}
 PREFIX=benchlogin:
@@ -98,7 +101,7 @@ say "redis on 127.0.0.1:$REDIS_PORT, postgres on 127.0.0.1:$PG_PORT, temp dir $T
 
 # ---------------------------------------------------------------- daemons
 cluster_env info
-unset UV_THREADPOOL_SIZE HASH_INFLIGHT HASH_OPSLIMIT HASH_MEMLIMIT_KIB PG_POOL_SIZE
+unset UV_THREADPOOL_SIZE HASH_INFLIGHT HASH_THREADS HASH_NICE HASH_OPSLIMIT HASH_MEMLIMIT_KIB PG_POOL_SIZE
 
 GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
@@ -108,13 +111,30 @@ GW_PID=$!
 wait_log "$GW_PID" "$TMP/gatewayd.log" "event=registry_registered type=Gateway" gatewayd
 start_lobbyd
 sleep 0.5
-say "gatewayd on 127.0.0.1:$GW_PORT, lobbyd pid $LOBBY_PID (defaults: interactive argon2id, HASH_INFLIGHT=8, 4 libuv threads)"
+POOL=$(grep -o 'event=pwhash_pool .*' "$TMP/lobbyd.log" | head -n 1 | sed 's/event=pwhash_pool //')
+say "gatewayd on 127.0.0.1:$GW_PORT, lobbyd pid $LOBBY_PID (defaults: interactive argon2id, hashing pool $POOL)"
 
 # ---------------------------------------------------------------- helpers
 mcount() { # NAME LABEL_TEXT: a counter of the gateway's /metrics (0 when absent)
   metrics | awk -v k="$1" -v l="$2" 'index($1, k "{") == 1 && index($1, l) { printf "%.0f\n", $2; f = 1; exit } END { if (!f) print 0 }'
 }
 run_delay_ns() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
+
+restart_lobby() { # [VAR=VALUE...]: a new lobbyd (the shipped defaults, or these settings), linked
+  local n i kv
+  stop_pid "$LOBBY_PID" 5
+  n=$(grep -c "event=link_up type=Lobby" "$TMP/gatewayd.log" || true)
+  for kv in "$@"; do export "${kv?}"; done
+  start_lobbyd
+  unset HASH_THREADS HASH_NICE
+  for ((i = 0; i < 150; i++)); do # start_lobbyd saw the old link's line: wait for a new one
+    (($(grep -c "event=link_up type=Lobby" "$TMP/gatewayd.log" || true) > n)) && break
+    sleep 0.1
+  done
+  ((i < 150)) || die "gatewayd never linked to the restarted lobby"
+  sleep 0.5
+}
+pool_of_lobby() { grep -o 'event=pwhash_pool .*' "$TMP/lobbyd.log" | head -n 1 | sed 's/event=pwhash_pool //'; }
 
 login_bots() { # SECONDS LOG [JSON]: the login storm in the background (sets STORM_PID)
   "$BOT" --scenario login --gateway "127.0.0.1:$GW_PORT" --bots "$LOGIN_BOTS" --user-prefix "$USER_PREFIX" \
@@ -179,34 +199,33 @@ LOAD_BEFORE=$(loadavg)
 T_START=$SECONDS
 ROWS=() Q50=() Q99=() S50=() S99=() SL=()
 row() { # PHASE ROUND
-  printf '| %-6s | %5s | %8s | %6s | %8s | %7s | %7s | %8s | %7s | %10s | %11s | %14s | %16s |' \
+  printf '| %-8s | %5s | %8s | %6s | %8s | %7s | %7s | %8s | %7s | %10s | %11s | %14s | %16s |' \
     "$1" "$2" "$R_LOGINS" "$R_BUSY" "$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_MAX" "${R_ERR}/${R_TO}" \
     "$R_CPU" "$R_LOOP" "$R_WAIT"
 }
-# The lobby's other threads (libuv's pool, which runs the hashes, and the admin HTTP thread):
-# reniced for the experiment phase, back to 0 after it.
-renice_others() { # NICE
-  local t
-  for t in /proc/"$LOBBY_PID"/task/*; do
-    t=${t##*/}
-    ((t == LOBBY_PID)) || renice -n "$1" -p "$t" >/dev/null 2>&1 || true
-  done
+# The storms: the shipped lobby, then (VARIANTS=1) the baselines, each on a restarted lobbyd.
+NAMES=(storm) SETTINGS=("")
+if ((VARIANTS)); then
+  NAMES+=(allcores nice0) SETTINGS+=("HASH_THREADS=$NCPU" "HASH_THREADS=$NCPU HASH_NICE=0")
+fi
+declare -A P50 P99 LPS WAIT POOLS
+storm_phase() { # INDEX
+  local name=${NAMES[$1]} set=${SETTINGS[$1]}
+  # shellcheck disable=SC2086 # the settings are words
+  [[ -n $set ]] && restart_lobby $set
+  POOLS[$name]=$(pool_of_lobby)
+  run_phase 1 "$name-$r"
+  ROWS+=("$(row "$name" "$r")")
+  P50[$name]+="$R_P50 " P99[$name]+="$R_P99 " LPS[$name]+="$R_LOGINS " WAIT[$name]+="$R_WAIT "
+  say "$(row "$name" "$r")"
+  [[ -n $set ]] && restart_lobby
+  return 0
 }
-N50=() N99=() NL=()
 for ((r = 1; r <= ROUNDS; r++)); do
   run_phase 0 "quiet-$r"
   ROWS+=("$(row quiet "$r")") Q50+=("$R_P50") Q99+=("$R_P99")
   say "$(row quiet "$r")"
-  run_phase 1 "storm-$r"
-  ROWS+=("$(row storm "$r")") S50+=("$R_P50") S99+=("$R_P99") SL+=("$R_LOGINS")
-  say "$(row storm "$r")"
-  if ((NICE_PHASE)); then
-    renice_others 19
-    run_phase 1 "nice-$r"
-    renice_others 0
-    ROWS+=("$(row nice19 "$r")") N50+=("$R_P50") N99+=("$R_P99") NL+=("$R_LOGINS")
-    say "$(row nice19 "$r")"
-  fi
+  for ((k = 0; k < ${#NAMES[@]}; k++)); do storm_phase $(((k + r - 1) % ${#NAMES[@]})); done
 done
 T_RUN=$((SECONDS - T_START))
 
@@ -215,21 +234,26 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else print
 
 echo
 echo "login: $(machine), ${T_RUN}s"
-echo "lobbyd defaults: argon2id at libsodium's interactive limits (stored hash: $HASH), HASH_INFLIGHT=8, UV_THREADPOOL_SIZE unset (4), one gatewayd"
+echo "lobbyd defaults: argon2id at libsodium's interactive limits (stored hash: $HASH), its own hashing pool: ${POOLS[storm]}; one gatewayd"
+if ((VARIANTS)); then
+  echo "baselines, on a lobbyd restarted for the phase: allcores = ${POOLS[allcores]}; nice0 = ${POOLS[nice0]}"
+fi
 echo "echo: $ECHO_BOTS bots x $ECHO_RATE/s ECHO target LOBBY for $WINDOW s per phase; storm: $LOGIN_BOTS bots LOGIN/LOGOUT, one request in flight each, from $LEAD s before the echo window"
 echo "latency in ms (echo bot, ok responses); logins/s and BUSY/s from the gateway's counters over the echo window; lobby CPU % = all its threads (200 = both cores);"
 echo "loop thread = the lobby's main thread; waited = time it was runnable but had no core, ms per second"
 echo
-echo "| phase  | round | logins/s | BUSY/s | echo req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors/timeouts | lobby CPU % | loop thread CPU % | loop waited ms/s |"
-echo "|--------|------:|---------:|-------:|-----------:|-------:|-------:|---------:|-------:|----------------:|------------:|------------------:|-----------------:|"
+echo "| phase    | round | logins/s | BUSY/s | echo req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors/timeouts | lobby CPU % | loop thread CPU % | loop waited ms/s |"
+echo "|----------|------:|---------:|-------:|-----------:|-------:|-------:|---------:|-------:|----------------:|------------:|------------------:|-----------------:|"
 printf '%s\n' "${ROWS[@]}"
 echo
-q50=$(median "${Q50[@]}") q99=$(median "${Q99[@]}") s50=$(median "${S50[@]}") s99=$(median "${S99[@]}") sl=$(median "${SL[@]}")
-echo "logins/s during the storm (median of $ROUNDS rounds): $sl"
-echo "echo p50: quiet $q50 ms, storm $s50 ms: storm/quiet = $(ratio "$s50" "$q50")"
-echo "echo p99: quiet $q99 ms, storm $s99 ms: storm/quiet = $(ratio "$s99" "$q99")"
-if ((NICE_PHASE)); then
-  n50=$(median "${N50[@]}") n99=$(median "${N99[@]}") nl=$(median "${NL[@]}")
-  echo "experiment, the lobby's hashing threads at nice 19 (not what we ship): logins/s $nl ($(ratio "$nl" "$sl") x the storm's),"
-  echo "  echo p50 $n50 ms = $(ratio "$n50" "$q50") x quiet, p99 $n99 ms = $(ratio "$n99" "$q99") x quiet"
-fi
+q50=$(median "${Q50[@]}") q99=$(median "${Q99[@]}")
+# shellcheck disable=SC2086 # the lists are words
+s50=$(median ${P50[storm]}) s99=$(median ${P99[storm]}) sl=$(median ${LPS[storm]}) sw=$(median ${WAIT[storm]})
+echo "medians of $ROUNDS rounds:"
+echo "shipped: logins/s $sl; echo p50 $s50 ms = $(ratio "$s50" "$q50") x quiet, p99 $s99 ms = $(ratio "$s99" "$q99") x quiet ($q99 ms); loop waited $sw ms/s"
+for name in "${NAMES[@]:1}"; do
+  # shellcheck disable=SC2086
+  n50=$(median ${P50[$name]}) n99=$(median ${P99[$name]}) nl=$(median ${LPS[$name]}) nw=$(median ${WAIT[$name]})
+  echo "$name: logins/s $nl; echo p50 $n50 ms = $(ratio "$n50" "$q50") x quiet, p99 $n99 ms = $(ratio "$n99" "$q99") x quiet; loop waited $nw ms/s"
+  echo "  shipped / $name: logins/s $(ratio "$sl" "$nl"), echo p99 $(ratio "$s99" "$n99"), loop waited $(ratio "$sw" "$nw")"
+done

@@ -44,7 +44,7 @@ static const cfg_opt_t OPTS[] = {
     {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000},
     {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000},
     {"HASH_INFLIGHT", CFG_INT, "0", "password hashes queued or running; past it logins and registrations get BUSY (0: 8 per hashing thread)", 0, 4096},
-    {"HASH_THREADS", CFG_INT, "0", "threads of the lobby's own password-hashing pool (0: one per core this process may use)", 0, 256},
+    {"HASH_THREADS", CFG_INT, "0", "threads of the lobby's own password-hashing pool (0: one per core this process may use, but one: the event loop keeps a core)", 0, 256},
     {"HASH_NICE", CFG_INT, "10", "niceness of the hashing threads: the event loop (nice 0) gets a core before them", 0, 19},
     {"HASH_OPSLIMIT", CFG_INT, "0", "argon2id opslimit (0: libsodium's interactive limit)", 0, 100},
     {"HASH_MEMLIMIT_KIB", CFG_INT, "0", "argon2id memlimit in KiB (0: interactive, 64 MiB)", 0, 4194304},
@@ -113,8 +113,11 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         .opslimit = ops,
         .memlimit = mem,
     };
-    if (ho.threads == 0)
-        ho.threads = (int)uv_available_parallelism();
+    if (ho.threads == 0) { /* cores - 1: a login storm leaves the loop a core (bench/login.sh) */
+        ho.threads = (int)uv_available_parallelism() - 1;
+        if (ho.threads < 1)
+            ho.threads = 1;
+    }
     ho.max_inflight = (int)config_int(cfg, "HASH_INFLIGHT");
     if (ho.max_inflight == 0)
         ho.max_inflight = 8 * ho.threads;
