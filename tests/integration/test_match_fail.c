@@ -8,7 +8,10 @@
  *   waiting, exit 0; a start meanwhile with no other daemon: SERVICE_UNAVAILABLE;
  * - PostgreSQL down when a match ends: recorded once it is back, exactly once;
  * - match ids: with match:seq gone from Redis they restart above every earlier id, and a
- *   record whose id is taken is reported (log and metric), never silently dropped. */
+ *   record whose id is taken is reported (log and metric), never silently dropped;
+ * - kill -STOP / -CONT of a game daemon with 3 matches: the players are told MATCH_ABORTED
+ *   while it is stopped, the lobby ends the matches; once it runs again it finds them ended
+ *   (its once-a-second check), stops each, records it 'aborted' and takes new matches. */
 #include "lobby_util.h"
 
 static char RUN[8];
@@ -485,6 +488,85 @@ static void scenario_ids(void)
     lu_cluster_down(&cl);
 }
 
+static void scenario_stop_cont(void)
+{
+    cluster_t cl;
+    lu_cluster_init(&cl, "stopcont");
+    lu_add_lobby(&cl, NULL);
+    int gi = lu_add_game(&cl, LONG_ENV);
+    lu_add_gateway(&cl);
+    lu_wait_links(&cl);
+    player_t pl[6];
+    player_t *ps[6];
+    players_on(pl, ps, 6, "sc", &cl);
+    uint64_t match[3];
+    uint32_t game = 0;
+    for (int k = 0; k < 3; k++) {
+        (void)ps_room(&ps[2 * k], 2);
+        match[k] = ps_start(&ps[2 * k], 2, &game);
+    }
+    CHECK(lu_wait_game_field(game, "games", 3, 3000) >= 0);
+    ps_play(ps, 6, 1000, NULL, NULL);
+
+    uint64_t t_stop = h_now_ms();
+    h_kill(cl.game[gi], SIGSTOP);
+    if (ps_wait(ps, 6, cond_aborted, NULL, 6000) < 0)
+        DIE("not every player got MATCH_ABORTED within 6 s of kill -STOP");
+    int told_ms = (int)(h_now_ms() - t_stop);
+    h_kill(cl.game[gi], SIGCONT);
+    uint64_t t_cont = h_now_ms();
+    /* it finds its 3 matches ended by the lobby, and stops each exactly once */
+    while (lu_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match") < 3) {
+        if (h_now_ms() - t_cont > 6000)
+            DIE("after SIGCONT the game daemon stopped %d of its 3 matches the lobby had ended",
+                lu_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match"));
+        h_sleep_ms(50);
+    }
+    int stopped_ms = (int)(h_now_ms() - t_cont);
+    for (int k = 0; k < 3; k++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "match=%llu ", (unsigned long long)match[k]);
+        CHECK_EQ(lu_log_count2(cl.game[gi], "event=match_aborted", needle), 1);
+        lu_rec_t rec;
+        if (lu_pg_wait_record(match[k], &rec, 10000) < 0)
+            DIE("match %llu not recorded after the daemon stopped it", (unsigned long long)match[k]);
+        CHECK(strcmp(rec.outcome, "aborted") == 0);
+        CHECK_EQ(rec.nplayers, 2);
+    }
+    CHECK(lu_wait_game_field(game, "games", 0, 3000) >= 0);
+    /* and it takes a new match once it heartbeats again */
+    for (int i = 0; i < 2; i++)
+        p_ready(ps[i]);
+    uint64_t t_new = h_now_ms();
+    uint64_t again = 0;
+    for (;;) {
+        StartGameRequest rq = START_GAME_REQUEST__INIT;
+        res_t r = p_call(ps[0], PACKET_TYPE__START_GAME_REQUEST, &rq.base);
+        if (r.rc == 0 && r.type == PACKET_TYPE__START_GAME_RESPONSE) {
+            StartGameResponse *o = start_game_response__unpack(NULL, r.len, r.p);
+            CHECK(o != NULL);
+            again = o->match_id;
+            CHECK_EQ(o->game_server_id, game);
+            start_game_response__free_unpacked(o, NULL);
+            res_free(&r);
+            break;
+        }
+        res_free(&r);
+        if (h_now_ms() - t_new > 8000)
+            DIE("no match could start on the game daemon within 8 s of SIGCONT");
+        h_sleep_ms(200);
+    }
+    if (ps_wait(ps, 2, cond_started, &again, 5000) < 0)
+        DIE("no MATCH_START for the new match %llu after SIGCONT", (unsigned long long)again);
+    printf("stop/cont: 6 players of 3 matches told MATCH_ABORTED %d ms after kill -STOP; after SIGCONT the "
+           "daemon stopped the 3 matches the lobby had ended in %d ms (once each, recorded 'aborted'), then "
+           "placed a new match\n",
+           told_ms, stopped_ms);
+    for (int i = 0; i < 6; i++)
+        p_free(ps[i]);
+    lu_cluster_down(&cl);
+}
+
 int main(int argc, char **argv)
 {
     h_init("match_fail");
@@ -502,6 +584,8 @@ int main(int argc, char **argv)
         scenario_pg_down();
     if (!*only || strcmp(only, "ids") == 0)
         scenario_ids();
+    if (!*only || strcmp(only, "stopcont") == 0)
+        scenario_stop_cont();
     printf("test_match_fail: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
     return 0;
 }
