@@ -1,6 +1,7 @@
 /* backend: gateway links on the backend side, dispatch by table, registry and drain. */
 #include "backend.h"
 
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -334,6 +335,9 @@ static void finish_stop(void *ud)
     uv_close((uv_handle_t *)&be->timer, on_handle_closed);
     uv_close((uv_handle_t *)&be->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&be->sigint, on_handle_closed);
+    /* Closing the handles restored SIGTERM's default action: a second SIGTERM (a supervisor
+     * repeating itself) would now turn this clean exit into a death by signal. */
+    signal(SIGTERM, SIG_IGN);
     rconn_close(be->rc);
     registry_free(be->reg);
     conn_loop_close(be->cl);

@@ -1,5 +1,6 @@
 /* gatewayd: holds every client connection and routes packets by type to lobby and game
  * daemons found through the Redis registry. */
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,9 @@ static void finish_stop(void *ud)
     uv_close((uv_handle_t *)&m->tick, noop_close);
     uv_close((uv_handle_t *)&m->sigterm, noop_close);
     uv_close((uv_handle_t *)&m->sigint, noop_close);
+    /* Closing the handles restored SIGTERM's default action: a second SIGTERM (a supervisor
+     * repeating itself) would now turn this clean exit into a death by signal. */
+    signal(SIGTERM, SIG_IGN);
     rconn_close(gw->redis);
     rconn_close(gw->redis_sub);
     registry_free(gw->reg);
