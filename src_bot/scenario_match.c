@@ -42,12 +42,11 @@
 #include "rooms.h"
 #include "util.h"
 
-/* The arena's rules (src_game/sim.h defaults; MATCH_START carries only tick, time limit, waves
- * and arena size). */
+/* The arena's rules until MATCH_START says otherwise (its `rules`; src_game/sim.h defaults). */
 #define PLAYER_SPEED 8.0          /* units per second, used at 1x (the server allows 1.5x) */
 #define MOVE_WINDOW_MS 500u       /* the most elapsed time one move may claim */
 #define ATTACK_RANGE 3.0
-#define ATTACK_REACH 2.6          /* attack when the monster was last seen this close */
+#define ATTACK_REACH_OF_RANGE 0.87 /* attack when the monster was last seen this close (x range) */
 #define APPROACH 2.0              /* walk up to this far from the monster */
 #define MIN_STEP 0.05             /* smaller moves are not worth a request */
 #define ATTACK_COOLDOWN_MS 500u
@@ -95,6 +94,8 @@ typedef struct mbot {
     /* the match */
     uint32_t tick_ms, time_limit_ms;
     float arena_w, arena_h;
+    double speed, attack_range;           /* the match's rules (MATCH_START), or the defaults */
+    uint32_t move_window_ms, cooldown_ms;
     int synced; /* state taken from a snapshot (sent once at the start) */
     float x, y;
     int32_t hp;
@@ -215,6 +216,10 @@ static void match_reset(mbot_t *b)
 {
     b->tick_ms = 50;
     b->time_limit_ms = 0;
+    b->speed = PLAYER_SPEED;
+    b->attack_range = ATTACK_RANGE;
+    b->move_window_ms = MOVE_WINDOW_MS;
+    b->cooldown_ms = ATTACK_COOLDOWN_MS;
     b->arena_w = b->arena_h = 100.0f;
     b->synced = 0;
     b->x = b->y = 0;
@@ -283,9 +288,9 @@ static int cooldown_over(const mbot_t *b, uint64_t now)
         return 1;
     if (b->atk_known &&
         (uint64_t)b->server_tick * b->tick_ms >=
-            (uint64_t)b->atk_tick * b->tick_ms + ATTACK_COOLDOWN_MS)
+            (uint64_t)b->atk_tick * b->tick_ms + b->cooldown_ms)
         return 1;
-    return now >= b->atk_wall_ns + (ATTACK_COOLDOWN_MS + 3u * b->tick_ms) * MS;
+    return now >= b->atk_wall_ns + (b->cooldown_ms + 3u * b->tick_ms) * MS;
 }
 
 /* The longest step the server accepts for sure from a move sent now. */
@@ -294,9 +299,9 @@ static double allowed_step(const mbot_t *b)
     if (b->ref_pending || b->server_tick <= b->ref_tick)
         return 0.0;
     uint64_t ms = (uint64_t)(b->server_tick - b->ref_tick) * b->tick_ms;
-    if (ms > MOVE_WINDOW_MS)
-        ms = MOVE_WINDOW_MS;
-    return PLAYER_SPEED * (double)ms / 1000.0;
+    if (ms > b->move_window_ms)
+        ms = b->move_window_ms;
+    return b->speed * (double)ms / 1000.0;
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -388,7 +393,7 @@ static void act_play(mbot_t *b, uint64_t now)
               m ? (double)m->x : 0.0, m ? (double)m->y : 0.0, d, b->server_tick, b->ref_tick,
               b->ref_pending ? "p" : "", b->atk_tick, b->atk_pending ? "p" : "",
               allowed_step(b));
-    if (m && d <= ATTACK_REACH && cooldown_over(b, now)) {
+    if (m && d <= b->attack_range * ATTACK_REACH_OF_RANGE && cooldown_over(b, now)) {
         PlayerAttackMonster rq = PLAYER_ATTACK_MONSTER__INIT;
         rq.monster_id = m->id;
         if (mb_send(b, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base) == 0)
@@ -983,6 +988,15 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         if (s->arena_w > 0 && s->arena_h > 0) {
             b->arena_w = s->arena_w;
             b->arena_h = s->arena_h;
+        }
+        if (s->rules) { /* the server's own rules; a rule left 0 keeps the default */
+            if (s->rules->player_speed > 0)
+                b->speed = s->rules->player_speed;
+            if (s->rules->attack_range > 0)
+                b->attack_range = s->rules->attack_range;
+            if (s->rules->move_window_ms)
+                b->move_window_ms = s->rules->move_window_ms;
+            b->cooldown_ms = s->rules->attack_cooldown_ms;
         }
         int found = 0;
         for (size_t i = 0; i < s->n_players; i++)

@@ -545,6 +545,22 @@ static void start_match(game_t *g, uint64_t match_id, const redisReply *r)
     s.arena_h = sc->arena_h;
     s.n_players = m->n;
     s.players = pp;
+    MatchRules rules = MATCH_RULES__INIT;
+    rules.player_speed = sc->player_speed;
+    rules.speed_tolerance = sc->speed_tolerance;
+    rules.move_slack = sc->move_slack;
+    rules.move_window_ms = sc->move_window_ms;
+    rules.attack_range = sc->attack_range;
+    rules.attack_cooldown_ms = sc->attack_cooldown_ms;
+    rules.attack_damage = sc->attack_damage;
+    rules.player_hp = sc->player_hp;
+    rules.potions = sc->potions;
+    rules.potion_heal = sc->potion_heal;
+    rules.monster_speed = sc->monster_speed;
+    rules.monster_range = sc->monster_range;
+    rules.monster_damage = sc->monster_damage;
+    rules.monster_cooldown_ms = sc->monster_cooldown_ms;
+    s.rules = &rules;
     push_all(g, m, PACKET_TYPE__MATCH_START, &s.base);
     metric_inc(metrics_counter(backend_metrics(g->be), "cluster_game_matches_started_total",
                                "matches started", NULL));

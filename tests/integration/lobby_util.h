@@ -863,6 +863,10 @@ static LU_UNUSED uint64_t ps_room(player_t **ps, int n)
     return room;
 }
 
+#define LU_SPEED 8.0f       /* sim.h: player_speed */
+#define LU_RANGE 3.0f       /* sim.h: attack_range */
+#define LU_COOLDOWN_MS 500  /* sim.h: attack_cooldown_ms */
+
 /* START_GAME by ps[0] (all ready); then every player gets GAME_STARTING and MATCH_START with
  * all n players. Returns the match id; *game the daemon told. */
 static LU_UNUSED uint64_t ps_start(player_t **ps, int n, uint32_t *game)
@@ -906,6 +910,10 @@ static LU_UNUSED uint64_t ps_start(player_t **ps, int n, uint32_t *game)
                 DIE("%s: MATCH_START lacks player %s", ps[i]->name, ps[k]->name);
         }
         CHECK(s->tick_ms > 0 && s->time_limit_ms > 0 && s->waves > 0 && s->arena_w > 0 && s->arena_h > 0);
+        /* the rules the daemon enforces (the tests' own constants are sim.h's defaults) */
+        CHECK(s->rules != NULL && s->rules->player_speed == LU_SPEED &&
+              s->rules->attack_cooldown_ms == LU_COOLDOWN_MS && s->rules->attack_range == LU_RANGE &&
+              s->rules->player_hp > 0 && s->rules->move_window_ms > 0);
     }
     if (game)
         *game = g;
@@ -1011,10 +1019,6 @@ static LU_UNUSED lu_mon_t *p_nearest(player_t *p, float *dist)
         *dist = bd;
     return best;
 }
-
-#define LU_SPEED 8.0f       /* sim.h: player_speed */
-#define LU_RANGE 3.0f       /* sim.h: attack_range */
-#define LU_COOLDOWN_MS 500  /* sim.h: attack_cooldown_ms */
 
 /* A step an honest client may take now: three quarters of the speed over the time since its
  * last accepted position (at most 250 ms), so a game daemon whose ticks lag behind the wall

@@ -375,6 +375,15 @@ static void scenario_cheats(void)
     p_ready(b1);
     p_ready(b2);
     uint64_t match_d = ps_start(mb, 2, &game);
+    /* MATCH_START carries this daemon's rules: its MONSTER_DAMAGE, the default player rules */
+    for (int i = 0; i < 2; i++) {
+        const MatchRules *ru = mb[i]->start->rules;
+        CHECK(ru != NULL);
+        CHECK_EQ(ru->monster_damage, 1000);
+        CHECK_EQ(ru->monster_cooldown_ms, 1000);
+        CHECK(ru->player_speed == LU_SPEED && ru->speed_tolerance == TOL && ru->move_slack == SLACK);
+        CHECK(ru->attack_range == LU_RANGE && ru->attack_cooldown_ms == LU_COOLDOWN_MS && ru->potions == 3);
+    }
     /* b1 walks toward the monsters; b2 runs away from them */
     t0 = h_now_ms();
     player_t *dead = NULL, *live = NULL;
