@@ -12,7 +12,7 @@
  * worker thread as soon as libsodium is done with it, and again before the item is freed, so
  * no path (success, failure, refusal) leaves it in freed memory.
  *
- * Threads and the loop share two lists under one mutex: `todo` (filled by the loop, taken by
+ * Threads and the loop share two lists under one mutex: `queue` (filled by the loop, taken by
  * the workers) and `done` (filled by the workers, taken by the loop through a uv_async_t).
  * Items are allocated and freed on the loop thread only. */
 #include "pwhash.h"
@@ -36,9 +36,9 @@ struct pwhash {
     uv_async_t async; /* a worker finished an item */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    pw_work_t *todo_head, *todo_tail; /* under mu */
+    pw_work_t *queue_head, *queue_tail; /* under mu */
     pw_work_t *done_head, *done_tail; /* under mu */
-    int stop;                         /* under mu: workers exit once todo is empty */
+    int stop;                         /* under mu: workers exit once the queue is empty */
     pthread_t *threads;
     int nthreads;
     int nice;
@@ -103,14 +103,14 @@ static void *worker(void *arg)
     }
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->todo_head && !p->stop)
+        while (!p->queue_head && !p->stop)
             pthread_cond_wait(&p->cv, &p->mu);
-        pw_work_t *w = p->todo_head;
+        pw_work_t *w = p->queue_head;
         if (!w)
             break; /* stop, and nothing left */
-        p->todo_head = w->next;
-        if (!p->todo_head)
-            p->todo_tail = NULL;
+        p->queue_head = w->next;
+        if (!p->queue_head)
+            p->queue_tail = NULL;
         pthread_mutex_unlock(&p->mu);
 
         run_item(p, w);
@@ -209,11 +209,11 @@ static int submit(pwhash_t *p, int verify, const char *stored, const char *passw
     if (p->inflight++ == 0)
         uv_ref((uv_handle_t *)&p->async); /* work in flight keeps the loop alive */
     pthread_mutex_lock(&p->mu);
-    if (p->todo_tail)
-        p->todo_tail->next = w;
+    if (p->queue_tail)
+        p->queue_tail->next = w;
     else
-        p->todo_head = w;
-    p->todo_tail = w;
+        p->queue_head = w;
+    p->queue_tail = w;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;

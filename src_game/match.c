@@ -793,12 +793,15 @@ void game_stop(game_t *g)
 
 /* ---- requests ---- */
 
-static mplayer_t *player_of(game_t *g, const backend_req_t *req)
+/* The requesting player, or NULL after answering NOT_IN_GAME. */
+static mplayer_t *player_of(game_t *g, backend_t *be, const backend_req_t *req)
 {
     mplayer_t *p;
     HASH_FIND(hh, g->by_user, &req->user, sizeof req->user, p);
-    if (!p)
+    if (!p) {
+        backend_error(be, req, ERROR_CODE__NOT_IN_GAME, "not in a match on this server");
         return NULL;
+    }
     /* the player may have resumed on another connection: push there from now on */
     p->gw = req->gw_id;
     p->sid = req->session;
@@ -823,11 +826,9 @@ static int refuse(backend_t *be, const backend_req_t *req, int rc)
 void game_snapshot(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
 {
     game_t *g = ud;
-    mplayer_t *p = player_of(g, req);
-    if (!p) {
-        backend_error(be, req, ERROR_CODE__NOT_IN_GAME, "not in a match on this server");
+    mplayer_t *p = player_of(g, be, req);
+    if (!p)
         return;
-    }
     match_t *m = p->m;
     PlayerState ps[MATCH_MAX_PLAYERS];
     Vec2 pv[MATCH_MAX_PLAYERS];
@@ -873,11 +874,9 @@ void game_position(backend_t *be, const backend_req_t *req, const ProtobufCMessa
 {
     game_t *g = ud;
     const PlayerPositionUpdate *in = (const PlayerPositionUpdate *)msg;
-    mplayer_t *p = player_of(g, req);
-    if (!p) {
-        backend_error(be, req, ERROR_CODE__NOT_IN_GAME, "not in a match on this server");
+    mplayer_t *p = player_of(g, be, req);
+    if (!p)
         return;
-    }
     if (!in->pos) {
         backend_error(be, req, ERROR_CODE__BAD_REQUEST, "pos is required");
         return;
@@ -901,11 +900,9 @@ void game_attack(backend_t *be, const backend_req_t *req, const ProtobufCMessage
 {
     game_t *g = ud;
     const PlayerAttackMonster *in = (const PlayerAttackMonster *)msg;
-    mplayer_t *p = player_of(g, req);
-    if (!p) {
-        backend_error(be, req, ERROR_CODE__NOT_IN_GAME, "not in a match on this server");
+    mplayer_t *p = player_of(g, be, req);
+    if (!p)
         return;
-    }
     const sim_monster_t *before = sim_monster_find(p->m->sim, in->monster_id);
     int32_t hp_before = before ? before->hp : 0;
     int rc = sim_attack(p->m->sim, p->idx, in->monster_id);
@@ -926,11 +923,9 @@ void game_use_item(backend_t *be, const backend_req_t *req, const ProtobufCMessa
 {
     game_t *g = ud;
     const PlayerUseItem *in = (const PlayerUseItem *)msg;
-    mplayer_t *p = player_of(g, req);
-    if (!p) {
-        backend_error(be, req, ERROR_CODE__NOT_IN_GAME, "not in a match on this server");
+    mplayer_t *p = player_of(g, be, req);
+    if (!p)
         return;
-    }
     int rc = sim_use_item(p->m->sim, p->idx, in->item);
     if (rc < 0) {
         refuse(be, req, rc);

@@ -37,6 +37,9 @@ typedef struct gw_stats {
     uint64_t dropped_slow, dropped_idle, dropped_flood, dropped_bad_frame;
     /* exported on /metrics (admin.h): per packet type and ErrorCode, slot metrics_enum_slot() */
     uint64_t accepted, refused, bytes_in, bytes_out, redis_disconnects;
+    /* closes of logged-in sessions that found no lobby up: queued, reported later, or lost
+     * (the queue is bounded: the oldest are dropped past UNREPORTED_MAX) */
+    uint64_t closes_queued, closes_lost;
     uint64_t packets_in[METRICS_ENUM_SLOTS], packets_out[METRICS_ENUM_SLOTS];
     uint64_t errors_out[METRICS_ENUM_SLOTS];
 } gw_stats_t;

@@ -193,6 +193,11 @@ static void collect(metrics_t *mt, void *ud)
     metrics_set_counter(mt, DROPPED, DROPPED_HELP, "reason=idle", st->dropped_idle);
     metrics_set_counter(mt, DROPPED, DROPPED_HELP, "reason=flood", st->dropped_flood);
     metrics_set_counter(mt, DROPPED, DROPPED_HELP, "reason=bad_frame", st->dropped_bad_frame);
+    static const char UNREP[] = "cluster_gateway_session_closes_unreported_total";
+    static const char UNREP_HELP[] = "closes of logged-in sessions that found no lobby up: queued (reported "
+                                     "when one is up), or lost (queue full)";
+    metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=queued", st->closes_queued);
+    metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=lost", st->closes_lost);
     metrics_set_gauge(mt, "cluster_gateway_pending_requests", "requests in flight on every backend link",
                       NULL, (double)upstreams_pending(gw->ups));
     upstreams_collect(gw->ups, mt);

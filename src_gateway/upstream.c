@@ -69,6 +69,15 @@ typedef struct ulink {
     struct ulink *next;
 } ulink_t;
 
+/* Closes of logged-in sessions not yet reported to a lobby (none was up): sent to the first
+ * lobby link that comes up. Bounded: past UNREPORTED_MAX the oldest is dropped (counted and
+ * logged). A late report is safe: the lobby ignores one that is not the user's current
+ * session any more. */
+#define UNREPORTED_MAX 65536u
+typedef struct unreported {
+    uint64_t session, user;
+} unreported_t;
+
 struct upstreams {
     gw_t *gw;
     ulink_t *links;
@@ -76,12 +85,15 @@ struct upstreams {
     uint64_t sweep_gen;
     uint64_t last_sweep_ms;
     int subscribed;
+    unreported_t *unrep; /* ring of UNREPORTED_MAX, allocated on first use */
+    uint32_t unrep_head, unrep_len;
 };
 
 static const int PEER_TYPES[] = {PEER_LOBBY, PEER_GAME};
 
 static void link_connect(ulink_t *l);
 static void link_close(ulink_t *l, const char *why);
+static void report_unreported(ulink_t *l);
 
 static pending_t *pending_slot(const ulink_t *l, uint32_t rid)
 {
@@ -243,6 +255,8 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         l->last_ping_ms = l->last_rx_ms;
         log_info("link_up", "type=%s id=%u host=%s port=%d", peer_type_name(l->peer_type),
                  l->server_id, l->host, l->port);
+        if (l->peer_type == PEER_LOBBY)
+            report_unreported(l);
         return 0;
     case UL_UP:
         break;
@@ -340,21 +354,29 @@ static void schedule_retry(ulink_t *l)
     set_state(l, UL_DOWN);
 }
 
-static void game_lost(ulink_t *l)
+/* A lobby link that is up, round robin; NULL when there is none. */
+static ulink_t *pick_lobby(upstreams_t *u)
 {
-    upstreams_t *u = l->u;
-    size_t n = sessions_game_lost(u->gw->sessions, l->server_id);
-    /* Tell a lobby: it puts the rooms of that daemon's matches back to waiting. */
     ulink_t *cands[64];
     int k = 0;
     for (ulink_t *x = u->links; x && k < 64; x = x->next)
         if (x->peer_type == PEER_LOBBY && x->state == UL_UP && !x->removed && !conn_is_closing(x->conn))
             cands[k++] = x;
-    log_warn("game_lost", "id=%u sessions_aborted=%zu lobby_told=%d", l->server_id, n, k > 0);
-    if (k) {
+    return k ? cands[u->rr[PEER_LOBBY]++ % (uint32_t)k] : NULL;
+}
+
+static void game_lost(ulink_t *l)
+{
+    upstreams_t *u = l->u;
+    size_t n = sessions_game_lost(u->gw->sessions, l->server_id);
+    /* Tell a lobby: it puts the rooms of that daemon's matches back to waiting. (With none up,
+     * the lobbies' own sweep of game daemons gone from the registry does it later.) */
+    ulink_t *lobby = pick_lobby(u);
+    log_warn("game_lost", "id=%u sessions_aborted=%zu lobby_told=%d", l->server_id, n, lobby != NULL);
+    if (lobby) {
         uint8_t b[4];
         put_u32(b, l->server_id);
-        (void)link_send(cands[u->rr[PEER_LOBBY]++ % (uint32_t)k]->conn, LINK_GAME_LOST, 0, b, 4);
+        (void)link_send(lobby->conn, LINK_GAME_LOST, 0, b, 4);
     }
 }
 
@@ -573,23 +595,54 @@ static ErrorCode forward_on(upstreams_t *u, ulink_t *l, uint64_t session, uint64
     return ERROR_CODE__OK;
 }
 
-void upstream_session_closed(upstreams_t *u, uint64_t session, uint64_t user)
+static void send_session_closed(ulink_t *l, uint64_t session, uint64_t user)
 {
-    ulink_t *cands[64];
-    int n = 0;
-    for (ulink_t *l = u->links; l && n < 64; l = l->next)
-        if (l->peer_type == PEER_LOBBY && l->state == UL_UP && !l->removed && !conn_is_closing(l->conn))
-            cands[n++] = l;
-    if (n == 0) {
-        log_warn("session_close_unreported", "session=%llu user=%llu reason=no_lobby",
-                 (unsigned long long)session, (unsigned long long)user);
-        return;
-    }
-    ulink_t *l = cands[u->rr[PEER_LOBBY]++ % (uint32_t)n];
     uint8_t b[16];
     put_u64(b, session);
     put_u64(b + 8, user);
     (void)link_send(l->conn, LINK_SESSION_CLOSED, 0, b, sizeof b);
+}
+
+void upstream_session_closed(upstreams_t *u, uint64_t session, uint64_t user)
+{
+    ulink_t *l = pick_lobby(u);
+    if (l) {
+        send_session_closed(l, session, user);
+        return;
+    }
+    gw_stats_t *st = &u->gw->stats;
+    if (!u->unrep)
+        u->unrep = xmalloc(UNREPORTED_MAX * sizeof *u->unrep);
+    if (u->unrep_len == UNREPORTED_MAX) { /* drop the oldest */
+        u->unrep_head = (u->unrep_head + 1) % UNREPORTED_MAX;
+        u->unrep_len--;
+        if (st->closes_lost++ % 1000 == 0)
+            log_warn("session_close_lost", "queued=%u lost=%llu reason=\"no lobby up, queue full\"",
+                     u->unrep_len, (unsigned long long)st->closes_lost);
+    }
+    u->unrep[(u->unrep_head + u->unrep_len++) % UNREPORTED_MAX] = (unreported_t){session, user};
+    st->closes_queued++;
+    if (u->unrep_len == 1)
+        log_warn("session_close_queued", "session=%llu user=%llu reason=no_lobby "
+                 "action=\"reported when a lobby link is up\"",
+                 (unsigned long long)session, (unsigned long long)user);
+}
+
+/* A lobby link just came up: the closes that found none. */
+static void report_unreported(ulink_t *l)
+{
+    upstreams_t *u = l->u;
+    if (!u->unrep_len)
+        return;
+    uint32_t n = u->unrep_len;
+    for (; u->unrep_len; u->unrep_len--, u->unrep_head = (u->unrep_head + 1) % UNREPORTED_MAX) {
+        const unreported_t *e = &u->unrep[u->unrep_head];
+        send_session_closed(l, e->session, e->user);
+    }
+    u->unrep_head = 0;
+    xfree(u->unrep); /* the ring is only needed while no lobby is up */
+    u->unrep = NULL;
+    log_info("session_closes_reported", "count=%u lobby=%u", n, l->server_id);
 }
 
 /* ---- discovery ---- */
@@ -884,5 +937,6 @@ void upstreams_close(upstreams_t *u)
 
 void upstreams_free(upstreams_t *u)
 {
+    xfree(u->unrep);
     xfree(u);
 }

@@ -1739,6 +1739,58 @@ static void s_gateway_stop(void)
 }
 
 /* ========================================================================================== */
+/* Scenario 5c: a session closes while no lobby is up (the only one was killed -9): the gateway
+ * queues the close and reports it to the next lobby link that comes up, so the room's other
+ * member sees it go offline (before, the report was dropped: the user stayed "online" and
+ * never left the room). */
+
+static void s_no_lobby_up(void)
+{
+    cluster_t cl;
+    cluster_up(&cl, "nolobby", 1, 1, 0, NULL, 0);
+    player_t p[2];
+    const char *who[2] = {"p0", "p1"};
+    for (int i = 0; i < 2; i++) {
+        p_init(&p[i], "nolobby", i, cl.port[0]);
+        p_signup(&p[i]);
+    }
+    RoomState *r = p_create(&p[0], "No lobby room", 4);
+    exp_room_t e = {.id = r->room_id, .name = "No lobby room", .owner = p[0].uid, .max = 4,
+                    .status = ROOM_STATUS__WAITING};
+    room_free(r);
+    exp_add(&e, p[0].uid);
+    EXPECT_UPDATE(p[0].c, who[0], "created", p[0].uid, &e);
+    room_free(p_join(&p[1], e.id));
+    exp_add(&e, p[1].uid);
+    EXPECT_UPDATE(p[0].c, who[0], "joined", p[1].uid, &e);
+    EXPECT_UPDATE(p[1].c, who[1], "joined", p[1].uid, &e);
+
+    h_kill(cl.lobby[0], SIGKILL);
+    CHECK_EQ(h_wait_exit(cl.lobby[0], 5000), -1);
+    uint64_t t0 = h_now_ms();
+    while (h_log_count(cl.gw[0], "event=link_down type=Lobby") == 0) {
+        CHECK(h_now_ms() - t0 < 5000);
+        h_sleep_ms(20);
+    }
+    p_close(&p[1]); /* no lobby to tell */
+    t0 = h_now_ms();
+    while (h_log_count(cl.gw[0], "event=session_close_queued") == 0) {
+        CHECK(h_now_ms() - t0 < 3000);
+        h_sleep_ms(20);
+    }
+    uint64_t t_new = h_now_ms();
+    cluster_add_lobby(&cl);
+    exp_set(&e, p[1].uid, -1, 0);
+    EXPECT_UPDATE(p[0].c, who[0], "offline", p[1].uid, &e);
+    int ms = (int)(h_now_ms() - t_new);
+    CHECK_EQ(h_log_count(cl.gw[0], "event=session_closes_reported count=1 "), 1);
+    printf("ok no lobby up: a close queued by the gateway while no lobby was up reached the next lobby; "
+           "the member saw the user offline %d ms after that lobby was started\n", ms);
+    p_close(&p[0]);
+    cluster_down(&cl);
+}
+
+/* ========================================================================================== */
 /* Scenario 5: RESUME within the grace, leave after it, LOGOUT. */
 
 static void s_resume(void)
@@ -2849,6 +2901,7 @@ int main(int argc, char **argv)
     RUN_S("dup", s_duplicate_login);
     RUN_S("resume", s_resume);
     RUN_S("gwstop", s_gateway_stop);
+    RUN_S("nolobby", s_no_lobby_up);
     RUN_S("noauth", s_not_authenticated);
     RUN_S("storm", s_login_storm);
     RUN_S("hostile", s_hostile);
