@@ -13,7 +13,7 @@
 # stopped.
 # Environment: REDIS_URL, DATABASE_URL, REDIS_PORT, PG_PORT, GATEWAY_PORT, CLUSTER_SECRET
 # (random per run if unset), REDIS_PREFIX (local:), LOG_LEVEL (info), BOTS (50),
-# BOT_DURATION (5), READY_TIMEOUT (15).
+# BOT_DURATION (5), READY_TIMEOUT (15), GAME_DRAIN_MS (3000: the game daemons' DRAIN_TIMEOUT_MS).
 set -euo pipefail
 shopt -s extglob
 
@@ -42,6 +42,7 @@ LOG_LEVEL=${LOG_LEVEL:-info}
 BOTS=${BOTS:-50}
 BOT_DURATION=${BOT_DURATION:-5}
 READY_TIMEOUT=${READY_TIMEOUT:-15}
+GAME_DRAIN_MS=${GAME_DRAIN_MS:-3000}
 GATEWAY_ADDR=127.0.0.1:$GATEWAY_PORT
 
 GATEWAYD=build/src_gateway/gatewayd
@@ -63,11 +64,11 @@ alive() { # PID: running and not a zombie
   [[ $st != Z ]]
 }
 
-stop_pids() { # PID...: SIGTERM, up to 5 s, then SIGKILL
+stop_pids() { # PID...: SIGTERM, up to 10 s (a game daemon drains for GAME_DRAIN_MS), then SIGKILL
   local pid i left
   (($#)) || return 0
   for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for i in $(seq 1 50); do
+  for i in $(seq 1 100); do
     left=0
     for pid in "$@"; do alive "$pid" && left=1; done
     ((left)) || break
@@ -75,7 +76,7 @@ stop_pids() { # PID...: SIGTERM, up to 5 s, then SIGKILL
   done
   for pid in "$@"; do
     if alive "$pid"; then
-      say "pid $pid did not stop in 5 s: SIGKILL"
+      say "pid $pid did not stop in 10 s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
@@ -156,10 +157,11 @@ CLUSTER_SECRET=${CLUSTER_SECRET:-$(head -c 24 /dev/urandom | base64)}
 ADVERTISE_ADDR=${ADVERTISE_ADDR:-127.0.0.1}
 export REDIS_URL DATABASE_URL CLUSTER_SECRET REDIS_PREFIX LOG_LEVEL ADVERTISE_ADDR
 
-start_daemon() { # NAME BINARY LISTEN_ADDR
+start_daemon() { # NAME BINARY LISTEN_ADDR [VAR=VALUE...]
   local name=$1 bin=$2 listen=$3 pid
+  shift 3
   # own session: Ctrl-C reaches only this script, which then stops everything in order
-  LISTEN_ADDR=$listen setsid "$bin" >"$LOGS/$name.log" 2>&1 </dev/null &
+  env LISTEN_ADDR="$listen" "$@" setsid "$bin" >"$LOGS/$name.log" 2>&1 </dev/null &
   pid=$!
   PIDS+=("$pid"); DNAMES+=("$name")
   echo "$pid $(readlink -f "$bin")" >>"$PIDFILE"
@@ -169,8 +171,10 @@ start_daemon() { # NAME BINARY LISTEN_ADDR
 : >"$PIDFILE"
 start_daemon gatewayd "$GATEWAYD" "$GATEWAY_ADDR"
 start_daemon lobbyd "$LOBBYD" 127.0.0.1:0
-start_daemon gamed-1 "$GAMED" 127.0.0.1:0
-start_daemon gamed-2 "$GAMED" 127.0.0.1:0
+# Matches still running at the stop are aborted and recorded after GAME_DRAIN_MS (the daemon's
+# own default, 30 s, lets them play on; here the bots are gone by then).
+start_daemon gamed-1 "$GAMED" 127.0.0.1:0 DRAIN_TIMEOUT_MS="$GAME_DRAIN_MS"
+start_daemon gamed-2 "$GAMED" 127.0.0.1:0 DRAIN_TIMEOUT_MS="$GAME_DRAIN_MS"
 
 dead_daemons() { # prints the names of daemons that are no longer running
   local i
