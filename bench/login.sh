@@ -40,7 +40,7 @@
 # Environment: ROUNDS (2), WINDOW (15 s), LOGIN_BOTS (64), ECHO_BOTS (20), ECHO_RATE (50), VARIANTS (1),
 # BUILD_DIR (build), KEEP_TMP=1 (keep the temp dir with every log). Installs what it needs
 # (scripts/deps.sh). Everything it started is stopped and removed on exit, Ctrl-C included.
-# About 2 minutes.
+# About 3 minutes.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
