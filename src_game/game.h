@@ -50,7 +50,7 @@ typedef struct game {
     mplayer_t *by_user;    /* uthash by user_id */
     record_t *records;     /* match records not yet written */
     unsigned nrecords;
-    int inbox_pending, check_pending;
+    int inbox_pending, check_pending, moved_pending;
     unsigned polls;
     hist_t tick_us;        /* duration of one whole tick (every match), microseconds */
     uint64_t ticks;

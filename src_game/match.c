@@ -605,113 +605,98 @@ static void on_inbox(redisAsyncContext *ac, void *reply, void *privdata)
     }
 }
 
-typedef struct check_rq {
-    game_t *g;
-    unsigned n;
-    struct {
-        uint64_t id;
-        uint32_t nplayers; /* the reply holds 3 fields per player of the match as it was */
-    } e[];
-} check_rq_t;
+/* ---- where the lobby says things changed ----
+ *
+ * Once a second: which of our matches does the lobby still count as placed here
+ * (SMEMBERS game:<id>:matches, one command whatever the number of matches). A running match
+ * missing there was ended by the lobby (a gateway lost this daemon, e.g. while it was
+ * stopped): its players were told and moved on, so stop it here too.
+ * Every poll: players of our matches whose session moved (a RESUME or a new login on another
+ * connection): the lobby queues their ids in game:<id>:moved, we read where they are now, so
+ * pushes follow them before they send a game packet.
+ * (This replaced a Lua script that read every player's location every second: 36 ms of
+ * Redis time per call at 12,000 players, blocking every other client meanwhile.) */
 
-/* Once a second, for every running match: does its key still exist, and where is each of its
- * players connected now. A missing key means the lobby ended the match (a gateway lost this
- * daemon, e.g. while it was stopped): its players were told and moved on; stop it here too.
- * A player who resumed on another connection is pushed to there even before it sends a
- * game packet. */
-static const char CHECK_LUA[] =
-    "local out, a = {}, 2 "
-    "for i, k in ipairs(KEYS) do "
-    "  table.insert(out, redis.call('EXISTS', k)) "
-    "  local n = tonumber(ARGV[a]) a = a + 1 "
-    "  for j = 1, n do "
-    "    local u = redis.call('HMGET', ARGV[1] .. 'user:' .. ARGV[a], 'online', 'gw', 'sid') "
-    "    a = a + 1 "
-    "    table.insert(out, u[1] or '0') table.insert(out, u[2] or '0') table.insert(out, u[3] or '0') "
-    "  end "
-    "end "
-    "return out";
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static void on_check(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    check_rq_t *q = privdata;
-    game_t *g = q->g;
+    game_t *g = privdata;
     redisReply *r = reply;
     g->check_pending = 0;
-    size_t at = 0;
-    /* The request listed the matches in list order, and the list keeps its order (new matches
-     * go to its head, before the cursor): one forward walk finds them all, not one walk per
-     * match (that was quadratic: 14 % of gamed's CPU at 2,500 matches). */
-    match_t *cursor = g->matches;
-    for (unsigned i = 0; r && r->type == REDIS_REPLY_ARRAY && i < q->n && at < r->elements; i++) {
-        int exists = r->element[at]->type == REDIS_REPLY_INTEGER && r->element[at]->integer != 0;
-        at++;
-        uint32_t np = q->e[i].nplayers;
-        if (at + (size_t)np * 3 > r->elements)
-            break;
-        match_t *m = cursor;
-        while (m && m->id != q->e[i].id)
-            m = m->next;
-        if (m) /* else it ended meanwhile: skip its fields, the cursor stays */
-            cursor = m->next;
-        for (uint32_t k = 0; m && k < np && k < m->n; k++) {
-            const redisReply *on = r->element[at + 3 * k], *gw = r->element[at + 3 * k + 1],
-                             *sid = r->element[at + 3 * k + 2];
-            if (on->type == REDIS_REPLY_STRING && strcmp(on->str, "1") == 0 &&
-                gw->type == REDIS_REPLY_STRING && sid->type == REDIS_REPLY_STRING) {
-                m->players[k].gw = (uint32_t)strtoul(gw->str, NULL, 10);
-                m->players[k].sid = strtoull(sid->str, NULL, 10);
-            }
-        }
-        at += (size_t)np * 3;
-        if (m && !exists)
-            abort_match(g, m, "the lobby ended the match", 0); /* frees m; cursor is past it */
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return; /* Redis down or an error: check again next time */
+    uint64_t *ids = xmalloc((r->elements ? r->elements : 1) * sizeof *ids);
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            ids[n++] = strtoull(r->element[i]->str, NULL, 10);
+    qsort(ids, n, sizeof *ids, cmp_u64);
+    for (match_t *m = g->matches, *next; m; m = next) {
+        next = m->next;
+        if (!bsearch(&m->id, ids, n, sizeof *ids, cmp_u64))
+            abort_match(g, m, "the lobby ended the match", 0); /* frees m */
     }
-    xfree(q);
+    xfree(ids);
 }
 
 static void check_matches(game_t *g)
 {
     if (!g->nmatches || g->check_pending)
         return;
-    unsigned nargs = 3 + g->nmatches + 1 + g->nmatches + g->nplayers;
-    check_rq_t *q = xmalloc(sizeof *q + g->nmatches * sizeof q->e[0]);
-    const char **argv = xmalloc(nargs * sizeof *argv);
-    char **owned = xmalloc((g->nmatches * 2 + g->nplayers) * sizeof *owned);
-    unsigned nowned = 0, a = 0;
-    q->g = g;
-    q->n = 0;
-    char nkeys[16];
-    snprintf(nkeys, sizeof nkeys, "%u", g->nmatches);
-    argv[a++] = "EVAL";
-    argv[a++] = CHECK_LUA;
-    argv[a++] = nkeys;
-    for (match_t *m = g->matches; m; m = m->next) {
-        char k[256];
-        snprintf(k, sizeof k, "%smatch:%llu", backend_prefix(g->be), (unsigned long long)m->id);
-        argv[a++] = owned[nowned++] = xstrdup(k);
-        q->e[q->n].id = m->id;
-        q->e[q->n].nplayers = m->n;
-        q->n++;
-    }
-    argv[a++] = backend_prefix(g->be);
-    for (match_t *m = g->matches; m; m = m->next) {
-        char b[24];
-        snprintf(b, sizeof b, "%u", m->n);
-        argv[a++] = owned[nowned++] = xstrdup(b);
-        for (uint32_t k = 0; k < m->n; k++) {
-            snprintf(b, sizeof b, "%llu", (unsigned long long)m->players[k].user_id);
-            argv[a++] = owned[nowned++] = xstrdup(b);
+    if (rconn_cmd(backend_redis(g->be), on_check, g, "SMEMBERS %sgame:%u:matches", backend_prefix(g->be),
+                  backend_id(g->be)) == 0)
+        g->check_pending = 1;
+}
+
+typedef struct moved_rq {
+    game_t *g;
+    uint64_t user;
+} moved_rq_t;
+
+static void on_moved_where(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    moved_rq_t *q = privdata;
+    redisReply *r = reply;
+    mplayer_t *p;
+    HASH_FIND(hh, q->g->by_user, &q->user, sizeof q->user, p);
+    if (p && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        const redisReply *on = r->element[0], *gw = r->element[1], *sid = r->element[2];
+        if (on->type == REDIS_REPLY_STRING && strcmp(on->str, "1") == 0 && gw->type == REDIS_REPLY_STRING &&
+            sid->type == REDIS_REPLY_STRING) {
+            p->gw = (uint32_t)strtoul(gw->str, NULL, 10);
+            p->sid = strtoull(sid->str, NULL, 10);
         }
     }
-    if (rconn_cmdargv(backend_redis(g->be), on_check, q, (int)a, argv, NULL) == 0)
-        g->check_pending = 1;
-    else
-        xfree(q);
-    for (unsigned i = 0; i < nowned; i++)
-        xfree(owned[i]);
-    xfree(owned);
-    xfree(argv);
+    xfree(q);
+}
+
+static void on_moved(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    game_t *g = privdata;
+    redisReply *r = reply;
+    g->moved_pending = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        uint64_t user = strtoull(r->element[i]->str, NULL, 10);
+        mplayer_t *p;
+        HASH_FIND(hh, g->by_user, &user, sizeof user, p);
+        if (!p)
+            continue; /* not (or no longer) in one of our matches */
+        moved_rq_t *q = xmalloc(sizeof *q);
+        q->g = g;
+        q->user = user;
+        if (rconn_cmd(backend_redis(g->be), on_moved_where, q, "HMGET %suser:%llu online gw sid",
+                      backend_prefix(g->be), (unsigned long long)user) != 0)
+            xfree(q);
+    }
 }
 
 static void on_poll(uv_timer_t *t)
@@ -724,6 +709,9 @@ static void on_poll(uv_timer_t *t)
         rconn_cmd(backend_redis(g->be), on_inbox, g, "LPOP %sgame:%u:inbox 16",
                   backend_prefix(g->be), id) == 0)
         g->inbox_pending = 1;
+    if (g->nmatches && !g->moved_pending &&
+        rconn_cmd(backend_redis(g->be), on_moved, g, "LPOP %sgame:%u:moved 256", backend_prefix(g->be), id) == 0)
+        g->moved_pending = 1;
     if (++g->polls % CHECK_EVERY_POLLS == 0)
         check_matches(g);
 }

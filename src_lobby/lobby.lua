@@ -261,7 +261,16 @@ elseif op == 'online' then
   redis.call('ZREM', K('pending_leave'), uid)
   local out = {'online', prev[1] or '0', prev[2] or '0', prev[3] or '0', name}
   local id = redis.call('HGET', K('user', uid), 'room')
-  if id then room_state(id, out) end
+  if id then
+    -- In a running match: tell its game daemon the player's session moved, so its pushes
+    -- follow at once (it reads game:<gid>:moved on every inbox poll; bounded).
+    local st = redis.call('HMGET', K('room', id), 'status', 'game')
+    if st[1] == '2' and st[2] and st[2] ~= '0' and (prev[1] ~= gw or prev[2] ~= sid) then
+      redis.call('RPUSH', K('game', st[2], 'moved'), uid)
+      redis.call('LTRIM', K('game', st[2], 'moved'), -10000, -1)
+    end
+    room_state(id, out)
+  end
   return out
 
 elseif op == 'offline' then
@@ -367,7 +376,7 @@ elseif op == 'game_lost' or op == 'sweep_games' then
         table.insert(out, event)
       end
     end
-    redis.call('DEL', K('game', game, 'inbox'), K('game', game, 'matches'))
+    redis.call('DEL', K('game', game, 'inbox'), K('game', game, 'matches'), K('game', game, 'moved'))
     redis.call('HDEL', K('placement', 'Game'), game)
     redis.call('SREM', K('games', 'busy'), game)
   end

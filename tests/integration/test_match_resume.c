@@ -94,6 +94,10 @@ static void scenario_resume(void)
             (unsigned long long)match, game);
     resume_response__free_unpacked(rr, NULL);
     int before_req = count_updates_for(r, 500);
+    /* the daemon learns the new session from the lobby (game:<gid>:moved, read every 100 ms),
+     * not from the player's next game packet */
+    if (before_req < 1)
+        DIE("no GAME_STATE_UPDATE reached the resumed connection in the 500 ms before its first game request");
 
     GameSnapshotResponse *s3 = p_snapshot(r);
     CHECK_EQ(s3->match_id, match);
@@ -159,7 +163,8 @@ static void scenario_resume(void)
         DIE("only %d GAME_STATE_UPDATE reached the resumed connection in 500 ms after its first request",
             after_req);
     printf("resume: move (not clamped) and potion (%u left) accepted after RESUME; GAME_STATE_UPDATE on the new "
-           "connection: %d in the 500 ms before its first game request, %d in the 500 ms after\n",
+           "connection: %d in the 500 ms before its first game request (the lobby told the daemon), %d in the 500 "
+           "ms after\n",
            pot - 1, before_req, after_req);
 
     /* p3 resumes (gateway 0) and sends no game packet at all */
@@ -199,10 +204,11 @@ static void scenario_resume(void)
            q->name, q->over ? "GAME_OVER" : "no GAME_OVER", q->n_updates - q_updates0, after.msg,
            strstr(after.msg, "on this server") ? "answered by the game daemon: the session is still bound"
                                                : "answered by the gateway: unbound");
-    if (!q->over)
-        printf("NOTE: a player that RESUMEs into a match and sends no game packet gets no GAME_STATE_UPDATE "
-               "and no GAME_OVER (pushes follow its latest request), and its new session stays bound to the "
-               "game daemon after the match (the unbind goes to the old session)\n");
+    /* the lobby told the daemon the session moved (game:<gid>:moved): pushes follow at once */
+    if (!q->over || q->n_updates - q_updates0 == 0)
+        DIE("%s resumed into the match and sent no game packet: %s, %d GAME_STATE_UPDATE (the daemon "
+            "should push to its new session)", q->name, q->over ? "GAME_OVER" : "no GAME_OVER",
+            q->n_updates - q_updates0);
 
     for (int i = 0; i < 4; i++)
         p_free(ps[i]);
