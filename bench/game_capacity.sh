@@ -12,8 +12,9 @@
 # MATCH_TIME_LIMIT_MS=3600000 and MATCH_WAVES=100, so no match ends during the run.
 #
 # Each step: start a fresh gamed, wait until the gateway's link to it is up, write the step's
-# matches of 4 players straight into Redis (match:<id> hashes, user:<uid> hashes naming the
-# real gateway's registry id and fake session ids, RPUSH game:<id>:inbox), wait for the first
+# matches of 4 players straight into Redis the way the lobby places them (match:<id> hashes,
+# user:<uid> hashes naming the real gateway's registry id and fake session ids, SADD
+# game:<id>:matches, RPUSH game:<id>:inbox), wait for the first
 # tick_stats line with every player in (skipped: it covers the pick-up), read the next
 # TICK_LINES (3) lines and sample /proc over them; then kill that gamed. gamed does its real
 # work: it simulates every match, encodes one update per player per tick and writes them on
@@ -176,6 +177,8 @@ inject() { # COUNT
         a[1] = "HSET"; a[2] = p "match:" m; a[3] = "room"; a[4] = m; a[5] = "game"; a[6] = gid
         a[7] = "players"; a[8] = pl; a[9] = "created"; a[10] = now
         resp(10)
+        a[1] = "SADD"; a[2] = p "game:" gid ":matches"; a[3] = m # placed here (the daemon checks)
+        resp(3)
         a[1] = "RPUSH"; a[2] = p "game:" gid ":inbox"; a[3] = m
         resp(3)
       }
