@@ -61,6 +61,7 @@ void lobby_match_history(backend_t *be, const backend_req_t *req, const Protobuf
 void lobby_game_lost(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
 /* Periodic: matches of game daemons gone from the registry: rooms back to waiting. */
 void lobby_games_sweep(lobby_t *lb);
+void lobby_gateways_sweep(lobby_t *lb);
 /* Periodic: matches the game daemons reported ended: rooms back to waiting. */
 void lobby_matches_tick(lobby_t *lb);
 

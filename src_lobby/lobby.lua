@@ -256,6 +256,11 @@ elseif op == 'online' then
   if name == '' then name = prev[5] or '' end
   if prev[4] and prev[4] ~= token then redis.call('DEL', prev[4]) end
   redis.call('HSET', K('user', uid), 'name', name, 'gw', gw, 'sid', sid, 'online', 1, 'token', token)
+  -- Who is on which gateway, for the sweep of gateways gone from the registry (a gateway
+  -- killed -9 reports no closed session).
+  if prev[1] and prev[1] ~= gw then redis.call('SREM', K('gw', prev[1], 'users'), uid) end
+  redis.call('SADD', K('gw', gw, 'users'), uid)
+  redis.call('SADD', K('gateways', 'seen'), gw)
   -- username -> uid, for operators (clusterctl who/kick): names are unique case-insensitively
   if name ~= '' then redis.call('SET', K('username', string.lower(name)), uid) end
   redis.call('ZREM', K('pending_leave'), uid)
@@ -280,11 +285,36 @@ elseif op == 'offline' then
   local cur = redis.call('HMGET', K('user', uid), 'gw', 'sid')
   if cur[1] ~= gw or cur[2] ~= sid then return {'stale'} end
   redis.call('HSET', K('user', uid), 'online', 0)
+  redis.call('SREM', K('gw', gw, 'users'), uid)
   if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
   local id = redis.call('HGET', K('user', uid), 'room')
   if not id then return {'offline'} end
   redis.call('ZADD', K('pending_leave'), deadline, uid)
   return room_state(id, {'room'})
+
+elseif op == 'sweep_gateways' then
+  -- Every user still online through a gateway whose registry entry is gone (it died without
+  -- reporting its sessions) goes offline, as if its session had closed: out of the quick-match
+  -- queue now, out of its room after the grace. Returns {'offline', uid, room id or 0, ...}.
+  local deadline = ARGV[3]
+  local out = {'offline'}
+  for _, g in ipairs(redis.call('SMEMBERS', K('gateways', 'seen'))) do
+    if redis.call('EXISTS', P .. 'Server:Gateway:' .. g) == 0 then
+      for _, uid in ipairs(redis.call('SMEMBERS', K('gw', g, 'users'))) do
+        local cur = redis.call('HMGET', K('user', uid), 'gw', 'online', 'room')
+        if cur[1] == g and cur[2] == '1' then
+          redis.call('HSET', K('user', uid), 'online', 0)
+          if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
+          if cur[3] then redis.call('ZADD', K('pending_leave'), deadline, uid) end
+          table.insert(out, uid)
+          table.insert(out, cur[3] or '0')
+        end
+      end
+      redis.call('DEL', K('gw', g, 'users'))
+      redis.call('SREM', K('gateways', 'seen'), g)
+    end
+  end
+  return out
 
 elseif op == 'logout' then
   local uid = ARGV[3]
@@ -299,6 +329,8 @@ elseif op == 'logout' then
     local _, exists = leave_room(uid)
     if exists then out = room_state(id, {'room'}) end
   end
+  local gw = redis.call('HGET', K('user', uid), 'gw')
+  if gw then redis.call('SREM', K('gw', gw, 'users'), uid) end
   redis.call('HSET', K('user', uid), 'online', 0, 'gw', 0, 'sid', 0)
   return out
 

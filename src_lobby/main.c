@@ -58,6 +58,8 @@ static void on_tick(uv_timer_t *t)
         lobby_expire_tick(lb);
     if (lb->ticks % 10 == 0)
         lobby_games_sweep(lb);
+    if (lb->ticks % 10 == 5)
+        lobby_gateways_sweep(lb);
 }
 
 /* /readyz: the lobby needs PostgreSQL for accounts. */

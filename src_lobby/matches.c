@@ -87,6 +87,54 @@ static void on_game_lost_done(lobby_t *lb, redisReply *r, void *ud)
     }
 }
 
+/* A room member went offline with its dead gateway: the room's members hear it. */
+typedef struct offline_push {
+    uint64_t user;
+} offline_push_t;
+
+static void on_offline_room(lobby_t *lb, redisReply *r, void *ud)
+{
+    offline_push_t *o = ud;
+    room_view_t v;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 1 && r->element[0]->str &&
+        strcmp(r->element[0]->str, "room") == 0 && room_view_parse(&v, r, 1) >= 0) {
+        room_view_push(lb, &v, "offline", o->user);
+        room_view_free(&v);
+    }
+    xfree(o);
+}
+
+static void on_gateways_swept(lobby_t *lb, redisReply *r, void *ud)
+{
+    (void)ud;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+        return;
+    size_t users = 0;
+    for (size_t i = 1; i + 1 < r->elements; i += 2) {
+        if (r->element[i]->type != REDIS_REPLY_STRING || r->element[i + 1]->type != REDIS_REPLY_STRING)
+            continue;
+        users++;
+        if (strcmp(r->element[i + 1]->str, "0") == 0)
+            continue;
+        offline_push_t *o = xmalloc(sizeof *o);
+        o->user = strtoull(r->element[i]->str, NULL, 10);
+        const char *argv[] = {r->element[i + 1]->str};
+        if (lobby_script(lb, on_offline_room, o, "state", 1, argv) != 0)
+            xfree(o);
+    }
+    log_warn("gateway_users_offline", "users=%zu reason=\"their gateway left the registry without reporting them\"",
+             users);
+}
+
+/* Users of gateways that died without reporting their sessions (kill -9, a crashed host). */
+void lobby_gateways_sweep(lobby_t *lb)
+{
+    char deadline[24];
+    snprintf(deadline, sizeof deadline, "%llu", (unsigned long long)(wall_ms() + (uint64_t)lb->resume_grace_ms));
+    const char *argv[] = {deadline};
+    (void)lobby_script(lb, on_gateways_swept, NULL, "sweep_gateways", 1, argv);
+}
+
 void lobby_games_sweep(lobby_t *lb)
 {
     char now[24];

@@ -1791,6 +1791,53 @@ static void s_no_lobby_up(void)
 }
 
 /* ========================================================================================== */
+/* Scenario 5d: a gateway killed -9 reports nothing: once its registry entry is gone, a lobby
+ * marks its users offline as if their sessions had closed, so a room member on another gateway
+ * sees them go offline (before, they stayed "online" and never left the room). */
+
+static void s_gateway_killed(void)
+{
+    cluster_t cl;
+    cluster_up(&cl, "gwkill", 2, 1, 0, NULL, 0);
+    player_t p[2];
+    const char *who[2] = {"p0", "p1"};
+    for (int i = 0; i < 2; i++) {
+        p_init(&p[i], "gwkill", i, cl.port[i]);
+        p_signup(&p[i]);
+    }
+    RoomState *r = p_create(&p[0], "Killed gw room", 4);
+    exp_room_t e = {.id = r->room_id, .name = "Killed gw room", .owner = p[0].uid, .max = 4,
+                    .status = ROOM_STATUS__WAITING};
+    room_free(r);
+    exp_add(&e, p[0].uid);
+    EXPECT_UPDATE(p[0].c, who[0], "created", p[0].uid, &e);
+    room_free(p_join(&p[1], e.id));
+    exp_add(&e, p[1].uid);
+    EXPECT_UPDATE(p[0].c, who[0], "joined", p[1].uid, &e);
+    EXPECT_UPDATE(p[1].c, who[1], "joined", p[1].uid, &e);
+
+    uint64_t t0 = h_now_ms();
+    h_kill(cl.gw[1], SIGKILL);
+    CHECK_EQ(h_wait_exit(cl.gw[1], 5000), -1);
+    /* the registry drops it after its expiry, the lobby sweeps every second */
+    RoomUpdate *u = TAKE_PUSH(p[0].c, who[0], ROOM_UPDATE, room_update__descriptor, 15000);
+    int ms = (int)(h_now_ms() - t0);
+    exp_set(&e, p[1].uid, -1, 0);
+    if (strcmp(u->event, "offline") != 0 || u->actor_id != p[1].uid) {
+        fprintf(stderr, "after the gateway's kill -9: ROOM_UPDATE %s actor %llu (expected offline, %llu)\n",
+                u->event, (unsigned long long)u->actor_id, (unsigned long long)p[1].uid);
+        h_fail();
+    }
+    CHECK_ROOM(u->room, &e, "ROOM_UPDATE after the gateway died");
+    room_update__free_unpacked(u, NULL);
+    printf("ok gateway killed: its user was marked offline in its room %d ms after kill -9 (registry expiry "
+           "plus the lobby's sweep)\n", ms);
+    p_close(&p[1]);
+    p_close(&p[0]);
+    cluster_down(&cl);
+}
+
+/* ========================================================================================== */
 /* Scenario 5: RESUME within the grace, leave after it, LOGOUT. */
 
 static void s_resume(void)
@@ -2902,6 +2949,7 @@ int main(int argc, char **argv)
     RUN_S("resume", s_resume);
     RUN_S("gwstop", s_gateway_stop);
     RUN_S("nolobby", s_no_lobby_up);
+    RUN_S("gwkill", s_gateway_killed);
     RUN_S("noauth", s_not_authenticated);
     RUN_S("storm", s_login_storm);
     RUN_S("hostile", s_hostile);
