@@ -523,6 +523,8 @@ static blink_t *link_to_gateway(backend_t *be, uint32_t gw_id)
     return best;
 }
 
+int backend_gateway_linked(backend_t *be, uint32_t gw_id) { return link_to_gateway(be, gw_id) != NULL; }
+
 void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user)
 {
     blink_t *l = find_link(be, req->link_id);

@@ -90,6 +90,8 @@ const char *backend_prefix(const backend_t *be);
 /* Tells the request's gateway that the session is now `user` (0: unbound). Sent on the same
  * link before the response, so the binding is in place when the client sees the response. */
 void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user);
+/* 1 while this daemon has a live link from gateway gw_id. */
+int backend_gateway_linked(backend_t *be, uint32_t gw_id);
 /* Pushes a message (seq 0) to a session on gateway gw_id. Returns 0, or -1 when this daemon
  * has no live link to that gateway. */
 int backend_push(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,

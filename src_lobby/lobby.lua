@@ -292,28 +292,35 @@ elseif op == 'offline' then
   redis.call('ZADD', K('pending_leave'), deadline, uid)
   return room_state(id, {'room'})
 
-elseif op == 'sweep_gateways' then
-  -- Every user still online through a gateway whose registry entry is gone (it died without
-  -- reporting its sessions) goes offline, as if its session had closed: out of the quick-match
-  -- queue now, out of its room after the grace. Returns {'offline', uid, room id or 0, ...}.
-  local deadline = ARGV[3]
-  local out = {'offline'}
+elseif op == 'gone_gateways' then
+  -- Gateways with users whose registry entry is gone (killed without reporting their
+  -- sessions). The lobby drops those it still has a live link from (alive, but cut off from
+  -- Redis), then calls 'sweep_gateway' for each of the others.
+  local out = {'gone'}
   for _, g in ipairs(redis.call('SMEMBERS', K('gateways', 'seen'))) do
-    if redis.call('EXISTS', P .. 'Server:Gateway:' .. g) == 0 then
-      for _, uid in ipairs(redis.call('SMEMBERS', K('gw', g, 'users'))) do
-        local cur = redis.call('HMGET', K('user', uid), 'gw', 'online', 'room')
-        if cur[1] == g and cur[2] == '1' then
-          redis.call('HSET', K('user', uid), 'online', 0)
-          if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
-          if cur[3] then redis.call('ZADD', K('pending_leave'), deadline, uid) end
-          table.insert(out, uid)
-          table.insert(out, cur[3] or '0')
-        end
-      end
-      redis.call('DEL', K('gw', g, 'users'))
-      redis.call('SREM', K('gateways', 'seen'), g)
+    if redis.call('EXISTS', P .. 'Server:Gateway:' .. g) == 0 then table.insert(out, g) end
+  end
+  return out
+
+elseif op == 'sweep_gateway' then
+  -- Every user still online through gateway ARGV[3] goes offline, as if its session had
+  -- closed: out of the quick-match queue now, out of its room after the grace.
+  -- Returns {'offline', uid, room id or 0, ...}.
+  local g, deadline = ARGV[3], ARGV[4]
+  local out = {'offline'}
+  if redis.call('EXISTS', P .. 'Server:Gateway:' .. g) == 1 then return out end -- back meanwhile
+  for _, uid in ipairs(redis.call('SMEMBERS', K('gw', g, 'users'))) do
+    local cur = redis.call('HMGET', K('user', uid), 'gw', 'online', 'room')
+    if cur[1] == g and cur[2] == '1' then
+      redis.call('HSET', K('user', uid), 'online', 0)
+      if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
+      if cur[3] then redis.call('ZADD', K('pending_leave'), deadline, uid) end
+      table.insert(out, uid)
+      table.insert(out, cur[3] or '0')
     end
   end
+  redis.call('DEL', K('gw', g, 'users'))
+  redis.call('SREM', K('gateways', 'seen'), g)
   return out
 
 elseif op == 'logout' then

@@ -104,10 +104,10 @@ static void on_offline_room(lobby_t *lb, redisReply *r, void *ud)
     xfree(o);
 }
 
-static void on_gateways_swept(lobby_t *lb, redisReply *r, void *ud)
+static void on_gateway_swept(lobby_t *lb, redisReply *r, void *ud)
 {
-    (void)ud;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+    uint32_t gw = (uint32_t)(uintptr_t)ud;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
         return;
     size_t users = 0;
     for (size_t i = 1; i + 1 < r->elements; i += 2) {
@@ -122,17 +122,34 @@ static void on_gateways_swept(lobby_t *lb, redisReply *r, void *ud)
         if (lobby_script(lb, on_offline_room, o, "state", 1, argv) != 0)
             xfree(o);
     }
-    log_warn("gateway_users_offline", "users=%zu reason=\"their gateway left the registry without reporting them\"",
-             users);
+    log_warn("gateway_users_offline", "gateway=%u users=%zu reason=\"the gateway left the registry without "
+             "reporting its sessions\"", gw, users);
+}
+
+static void on_gone_gateways(lobby_t *lb, redisReply *r, void *ud)
+{
+    (void)ud;
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    char deadline[24];
+    snprintf(deadline, sizeof deadline, "%llu", (unsigned long long)(wall_ms() + (uint64_t)lb->resume_grace_ms));
+    for (size_t i = 1; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        uint32_t gw = (uint32_t)strtoul(r->element[i]->str, NULL, 10);
+        /* Still linked to us: alive, only cut off from Redis (its entry expired). Its sessions
+         * are real; it reports their closes itself. */
+        if (backend_gateway_linked(lb->be, gw))
+            continue;
+        const char *argv[] = {r->element[i]->str, deadline};
+        (void)lobby_script(lb, on_gateway_swept, (void *)(uintptr_t)gw, "sweep_gateway", 2, argv);
+    }
 }
 
 /* Users of gateways that died without reporting their sessions (kill -9, a crashed host). */
 void lobby_gateways_sweep(lobby_t *lb)
 {
-    char deadline[24];
-    snprintf(deadline, sizeof deadline, "%llu", (unsigned long long)(wall_ms() + (uint64_t)lb->resume_grace_ms));
-    const char *argv[] = {deadline};
-    (void)lobby_script(lb, on_gateways_swept, NULL, "sweep_gateways", 1, argv);
+    (void)lobby_script(lb, on_gone_gateways, NULL, "gone_gateways", 0, NULL);
 }
 
 void lobby_games_sweep(lobby_t *lb)
