@@ -1700,6 +1700,32 @@ static void s_duplicate_login(void)
 }
 
 /* ========================================================================================== */
+/* Scenarios 5b-5d share this start: two players signed up, p[0] through gateway gw0 and p[1]
+ * through gw1, p[0] creates room `name` and p[1] joins it; both saw the updates. *e is the room
+ * as expected from then on. */
+
+static const char *const PAIR_WHO[2] = {"p0", "p1"};
+
+static void pair_in_room(const cluster_t *cl, player_t p[2], const char *scen, int gw0, int gw1,
+                         const char *name, exp_room_t *e)
+{
+    for (int i = 0; i < 2; i++) {
+        p_init(&p[i], scen, i, cl->port[i ? gw1 : gw0]);
+        p_signup(&p[i]);
+    }
+    RoomState *r = p_create(&p[0], name, 4);
+    *e = (exp_room_t){.id = r->room_id, .name = name, .owner = p[0].uid, .max = 4,
+                      .status = ROOM_STATUS__WAITING};
+    room_free(r);
+    exp_add(e, p[0].uid);
+    EXPECT_UPDATE(p[0].c, PAIR_WHO[0], "created", p[0].uid, e);
+    room_free(p_join(&p[1], e->id));
+    exp_add(e, p[1].uid);
+    EXPECT_UPDATE(p[0].c, PAIR_WHO[0], "joined", p[1].uid, e);
+    EXPECT_UPDATE(p[1].c, PAIR_WHO[1], "joined", p[1].uid, e);
+}
+
+/* ========================================================================================== */
 /* Scenario 5b: a gateway stopped gracefully (SIGTERM) reports its logged-in sessions to a lobby
  * before it closes its lobby links: a room member on the other gateway sees them go offline at
  * once (before, the reports were queued on links already closing and lost: the member stayed
@@ -1710,21 +1736,9 @@ static void s_gateway_stop(void)
     cluster_t cl;
     cluster_up(&cl, "gwstop", 2, 1, 0, NULL, 0);
     player_t p[2];
-    const char *who[2] = {"p0", "p1"};
-    for (int i = 0; i < 2; i++) {
-        p_init(&p[i], "gwstop", i, cl.port[i]);
-        p_signup(&p[i]);
-    }
-    RoomState *r = p_create(&p[0], "Stop room", 4);
-    exp_room_t e = {.id = r->room_id, .name = "Stop room", .owner = p[0].uid, .max = 4,
-                    .status = ROOM_STATUS__WAITING};
-    room_free(r);
-    exp_add(&e, p[0].uid);
-    EXPECT_UPDATE(p[0].c, who[0], "created", p[0].uid, &e);
-    room_free(p_join(&p[1], e.id));
-    exp_add(&e, p[1].uid);
-    EXPECT_UPDATE(p[0].c, who[0], "joined", p[1].uid, &e);
-    EXPECT_UPDATE(p[1].c, who[1], "joined", p[1].uid, &e);
+    const char *const *who = PAIR_WHO;
+    exp_room_t e;
+    pair_in_room(&cl, p, "gwstop", 0, 1, "Stop room", &e);
 
     uint64_t t0 = h_now_ms();
     stop_proc(cl.gw[1]); /* SIGTERM, exit 0 */
@@ -1749,21 +1763,9 @@ static void s_no_lobby_up(void)
     cluster_t cl;
     cluster_up(&cl, "nolobby", 1, 1, 0, NULL, 0);
     player_t p[2];
-    const char *who[2] = {"p0", "p1"};
-    for (int i = 0; i < 2; i++) {
-        p_init(&p[i], "nolobby", i, cl.port[0]);
-        p_signup(&p[i]);
-    }
-    RoomState *r = p_create(&p[0], "No lobby room", 4);
-    exp_room_t e = {.id = r->room_id, .name = "No lobby room", .owner = p[0].uid, .max = 4,
-                    .status = ROOM_STATUS__WAITING};
-    room_free(r);
-    exp_add(&e, p[0].uid);
-    EXPECT_UPDATE(p[0].c, who[0], "created", p[0].uid, &e);
-    room_free(p_join(&p[1], e.id));
-    exp_add(&e, p[1].uid);
-    EXPECT_UPDATE(p[0].c, who[0], "joined", p[1].uid, &e);
-    EXPECT_UPDATE(p[1].c, who[1], "joined", p[1].uid, &e);
+    const char *const *who = PAIR_WHO;
+    exp_room_t e;
+    pair_in_room(&cl, p, "nolobby", 0, 0, "No lobby room", &e);
 
     h_kill(cl.lobby[0], SIGKILL);
     CHECK_EQ(h_wait_exit(cl.lobby[0], 5000), -1);
@@ -1800,21 +1802,9 @@ static void s_gateway_killed(void)
     cluster_t cl;
     cluster_up(&cl, "gwkill", 2, 1, 0, NULL, 0);
     player_t p[2];
-    const char *who[2] = {"p0", "p1"};
-    for (int i = 0; i < 2; i++) {
-        p_init(&p[i], "gwkill", i, cl.port[i]);
-        p_signup(&p[i]);
-    }
-    RoomState *r = p_create(&p[0], "Killed gw room", 4);
-    exp_room_t e = {.id = r->room_id, .name = "Killed gw room", .owner = p[0].uid, .max = 4,
-                    .status = ROOM_STATUS__WAITING};
-    room_free(r);
-    exp_add(&e, p[0].uid);
-    EXPECT_UPDATE(p[0].c, who[0], "created", p[0].uid, &e);
-    room_free(p_join(&p[1], e.id));
-    exp_add(&e, p[1].uid);
-    EXPECT_UPDATE(p[0].c, who[0], "joined", p[1].uid, &e);
-    EXPECT_UPDATE(p[1].c, who[1], "joined", p[1].uid, &e);
+    const char *const *who = PAIR_WHO;
+    exp_room_t e;
+    pair_in_room(&cl, p, "gwkill", 0, 1, "Killed gw room", &e);
 
     uint64_t t0 = h_now_ms();
     h_kill(cl.gw[1], SIGKILL);
