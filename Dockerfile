@@ -13,7 +13,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
-      libuv1-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler \
+      libuv1-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
       libpq-dev libsodium-dev uthash-dev \
       libmicrohttpd-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*

@@ -29,6 +29,17 @@ const pg_migration_t SCHEMA_MIGRATIONS[] = {
         "  score integer NOT NULL,"
         "  PRIMARY KEY (match_id, user_id));"
         "CREATE INDEX match_players_user ON match_players (user_id, match_id DESC);"},
+    /* Game modes: the match's mode and its module's summary; per player the module's outcome
+     * and whatever stats differ by mode (jsonb, so a new mode adds no column). A module match
+     * that ended through ctx.finish has the match outcome 'finished'. */
+    {3, "ALTER TABLE matches ADD COLUMN mode text NOT NULL DEFAULT 'arena',"
+        "  ADD COLUMN summary text NOT NULL DEFAULT '';"
+        "ALTER TABLE matches DROP CONSTRAINT matches_outcome_check;"
+        "ALTER TABLE matches ADD CONSTRAINT matches_outcome_check"
+        "  CHECK (outcome IN ('win', 'loss', 'timeout', 'aborted', 'finished'));"
+        "ALTER TABLE match_players ADD COLUMN outcome text NOT NULL DEFAULT ''"
+        "  CHECK (outcome IN ('', 'win', 'loss', 'draw')),"
+        "  ADD COLUMN stats jsonb NOT NULL DEFAULT '{}'::jsonb;"},
 };
 
 const int SCHEMA_NMIGRATIONS = (int)(sizeof SCHEMA_MIGRATIONS / sizeof SCHEMA_MIGRATIONS[0]);

@@ -10,6 +10,7 @@ PKGS=(
   clang libclang-rt-14-dev llvm-14         # libFuzzer + ASan runtimes for clang; llvm-symbolizer
   libuv1-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
   libpq-dev libsodium-dev uthash-dev
+  libprotobuf-dev                          # descriptor.proto, for protobuf-c's c_package option
   libmicrohttpd-dev libcurl4-openssl-dev   # admin HTTP endpoint (daemons), clusterctl's HTTP client
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
