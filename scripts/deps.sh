@@ -55,10 +55,27 @@ if [[ ! -e $POLICY ]]; then
   made_policy=1
 fi
 
+# apt_locked CMD...: runs an apt-get command, waiting (up to 15 minutes) while another install
+# holds the package lock instead of failing at once.
+apt_locked() {
+  local tries=0 err
+  err=$(mktemp)
+  while :; do
+    if "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive "$@" -o DPkg::Lock::Timeout=60 2>"$err"; then
+      rm -f "$err"; return 0
+    fi
+    if grep -qiE 'lock|dpkg was interrupted' "$err" && ((++tries < 15)); then
+      echo "deps: the package lock is held by another install; waiting" >&2
+      sleep 5; continue
+    fi
+    cat "$err" >&2; rm -f "$err"; return 1
+  done
+}
+
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+apt_locked apt-get update -qq
+apt_locked apt-get install -y -qq --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >&2
 
 still=()
