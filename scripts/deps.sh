@@ -12,6 +12,7 @@ PKGS=(
   libpq-dev libsodium-dev uthash-dev
   libprotobuf-dev                          # descriptor.proto, for protobuf-c's c_package option
   libmicrohttpd-dev libcurl4-openssl-dev   # admin HTTP endpoint (daemons), clusterctl's HTTP client
+  libssl-dev libwslay-dev                  # TLS and WebSocket framing (client transports; test_protocol_doc)
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
   procps util-linux coreutils
