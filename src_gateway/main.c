@@ -292,6 +292,8 @@ int main(int argc, char **argv)
 
     gw->sessions = sessions_new(gw);
     gw->ups = upstreams_new(gw);
+    upstream_hooks_t up_hooks = sessions_upstream_hooks(gw->sessions);
+    upstreams_set_hooks(gw->ups, &up_hooks);
     gw->redis = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "registry", on_redis, gw);
     gw->redis_sub = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "subscriber", on_redis_sub, gw);
     rconn_set_subscriber(gw->redis_sub);

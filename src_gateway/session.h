@@ -8,8 +8,12 @@
 
 #include "cluster.pb-c.h"
 #include "gateway.h"
+#include "upstream.h"
 
 sessions_t *sessions_new(gw_t *gw);
+/* The callbacks through which upstream.c delivers to sessions (main registers them with
+ * upstreams_set_hooks). */
+upstream_hooks_t sessions_upstream_hooks(sessions_t *ss);
 /* Accepts a pending client connection of the listener. */
 void sessions_accept(sessions_t *ss, uv_stream_t *listener);
 /* Closes idle sessions; called periodically. */
