@@ -10,7 +10,14 @@
  * least a server of this framing can do, and so the floor of the benchmark (directly) and the
  * server behind HAProxy.
  *
- *   echo_server [HOST:PORT]     default 127.0.0.1:0 (any free port)
+ * It answers PING_REQUEST too (so idle connections kept alive by the bot's idle scenario cost
+ * it nothing but the pong).
+ *
+ *   echo_server [HOST:PORT [TRANSPORT [CERT KEY]]]
+ *
+ * TRANSPORT is tcp (default), ws (WebSocket, path /), or tls / wss with a PEM certificate
+ * chain and key: the server role of common/xport.h, as the gateway's listeners use it. The
+ * benchmarks put HAProxy in front of it (HAProxy terminating TLS for a WebSocket server: ws).
  *
  * Prints "port=N" on stdout once listening; stops on SIGTERM or SIGINT. */
 #include <signal.h>
@@ -24,6 +31,7 @@
 #include "frame.h"
 #include "pb.h"
 #include "util.h"
+#include "xport.h"
 
 #define WQ_MAX (1u << 20)       /* per-client output bound, as the gateway's WRITE_QUEUE_MAX */
 #define MSG_BUDGET (256u << 10) /* as the daemons' MSG_BUDGET */
@@ -39,13 +47,23 @@ static conn_loop_t *cl;
 static uv_tcp_t listener;
 static uv_signal_t sigterm, sigint;
 static pb_arena_t arena;
+static xport_t *xport; /* NULL: plain TCP */
 
 static int on_frame(void *ctx, const frame_hdr_t *h, const uint8_t *payload)
 {
     client_t *c = ctx;
+    if (h->type == PACKET_TYPE__PING_REQUEST) {
+        const PingRequest *in =
+            (const PingRequest *)pb_unpack(&arena, &ping_request__descriptor, payload, h->len);
+        PingResponse out = PING_RESPONSE__INIT;
+        out.client_time = in ? in->client_time : 0;
+        out.server_time_ms = wall_ms();
+        (void)pb_send(c->conn, PACKET_TYPE__PING_RESPONSE, h->seq, &out.base);
+        return conn_is_closing(c->conn);
+    }
     if (h->type != PACKET_TYPE__ECHO_REQUEST) {
         (void)pb_send_error(c->conn, h->seq, ERROR_CODE__UNKNOWN_PACKET, h->type,
-                            "echo_server answers ECHO_REQUEST only");
+                            "echo_server answers ECHO_REQUEST and PING_REQUEST only");
         return 0;
     }
     const EchoRequest *in =
@@ -86,7 +104,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     client_t *c = xcalloc(1, sizeof *c);
     frame_parser_init(&c->parser, FRAME_DEFAULT_MAX);
-    c->conn = conn_new(cl, WQ_MAX, on_read, on_close, c);
+    c->conn = conn_new_x(cl, xport, WQ_MAX, on_read, on_close, c);
     if (conn_accept(c->conn, server) != 0)
         return; /* the conn closes itself and on_close frees c */
 }
@@ -101,13 +119,44 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_stop(loop);
 }
 
+/* The transport of argv[2] (and its certificate), server role. Returns 0 or -1. */
+static int setup_transport(int argc, char **argv, tls_ctx_t **tls)
+{
+    const char *name = argc > 2 ? argv[2] : "tcp";
+    int kind = -1;
+    for (int k = 0; k < XPORT_KINDS; k++)
+        if (strcmp(name, xport_kind_name(k)) == 0)
+            kind = k;
+    int needs_cert = kind == XPORT_TLS || kind == XPORT_WSS;
+    if (kind < 0 || (argc > 2 && argc != (needs_cert ? 5 : 3))) {
+        fprintf(stderr, "echo_server: bad transport arguments (try --help)\n");
+        return -1;
+    }
+    if (kind == XPORT_TCP)
+        return 0;
+    char err[256];
+    if (needs_cert && !(*tls = tls_ctx_server(argv[3], argv[4], err, sizeof err))) {
+        fprintf(stderr, "echo_server: %s\n", err);
+        return -1;
+    }
+    xport_opts_t o = {.kind = (xport_kind_t)kind, .tls = *tls, .handshake_ms = 10000,
+                      .ws_max_msg = FRAME_DEFAULT_MAX + FRAME_HDR_LEN,
+                      .ws_ping_rate = 10, .ws_ping_burst = 20};
+    xport = xport_new(&o);
+    return xport ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *listen = argc > 1 ? argv[1] : "127.0.0.1:0";
-    if (argc > 2 || strcmp(listen, "-h") == 0 || strcmp(listen, "--help") == 0) {
-        fprintf(stderr, "usage: echo_server [HOST:PORT]   (default 127.0.0.1:0)\n");
-        return argc > 2 ? 1 : 0;
+    if (argc > 5 || strcmp(listen, "-h") == 0 || strcmp(listen, "--help") == 0) {
+        fprintf(stderr, "usage: echo_server [HOST:PORT [tcp | ws | tls CERT KEY | wss CERT KEY]]"
+                        "   (default 127.0.0.1:0 tcp)\n");
+        return argc > 5 ? 1 : 0;
     }
+    tls_ctx_t *tls = NULL;
+    if (setup_transport(argc, argv, &tls) != 0)
+        return 1;
     char host[256];
     int port;
     struct sockaddr_storage ss;
@@ -137,7 +186,8 @@ int main(int argc, char **argv)
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
     uv_run(loop, UV_RUN_DEFAULT);
-    /* Clients still connected are simply dropped with the process. */
+    /* Clients still connected are simply dropped with the process (and so is the xport they
+     * use). */
     pb_arena_free(&arena);
     return 0;
 }

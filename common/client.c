@@ -46,6 +46,7 @@ struct client {
     uint8_t connect_started;
     uint8_t has_source;
     struct sockaddr_storage source;
+    xport_t *xport;         /* NULL: plain TCP */
     uint8_t connected;
     uint8_t closing;        /* client_close was called */
     int connect_status;     /* libuv error of a failed connect, for CLIENT_EV_CLOSED */
@@ -325,6 +326,8 @@ void client_set_source(client_t *c, const struct sockaddr *src)
     c->has_source = 1;
 }
 
+void client_set_xport(client_t *c, xport_t *x) { c->xport = x; }
+
 int client_connect(client_t *c, const char *host, int port, client_event_cb cb, void *ud)
 {
     if (c->connect_started || c->closing)
@@ -334,7 +337,7 @@ int client_connect(client_t *c, const char *host, int port, client_event_cb cb, 
     if (rc)
         return rc;
     c->connect_started = 1;
-    c->conn = conn_new(c->cl, CLIENT_WQ_MAX, on_read, on_conn_closed, c);
+    c->conn = conn_new_x(c->cl, c->xport, CLIENT_WQ_MAX, on_read, on_conn_closed, c);
     c->handles++;
     rc = c->has_source ? conn_bind(c->conn, (const struct sockaddr *)&c->source) : 0;
     if (rc == 0)

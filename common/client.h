@@ -58,6 +58,13 @@ client_t *client_new(uv_loop_t *loop, conn_loop_t *cl, uint32_t max_frame);
  * client_connect; a bind failure is returned by client_connect. */
 void client_set_source(client_t *c, const struct sockaddr *src);
 
+/* Speaks transport x (xport.h, client role: TLS, WebSocket or WebSocket over TLS) instead of
+ * plain TCP. x is shared by any number of clients, is not owned, and must outlive them. Call
+ * before client_connect. CLIENT_EV_CONNECTED then comes once the transport's handshake is
+ * done (TLS verified, WebSocket upgraded); a failed handshake is CLIENT_EV_CLOSED with
+ * status CONN_CLOSE_HANDSHAKE. Every request is one WebSocket message. */
+void client_set_xport(client_t *c, xport_t *x);
+
 int client_connect(client_t *c, const char *host, int port, client_event_cb cb, void *ud)
     __attribute__((warn_unused_result));
 

@@ -124,6 +124,11 @@ static int cond_waiter(const csync_t *s, const void *arg) { return ((const waite
 
 csync_t *csync_connect(const char *host, int port, int timeout_ms)
 {
+    return csync_connect_x(host, port, NULL, timeout_ms);
+}
+
+csync_t *csync_connect_x(const char *host, int port, xport_t *x, int timeout_ms)
+{
     csync_t *s = xcalloc(1, sizeof *s);
     if (uv_loop_init(&s->loop) != 0) {
         xfree(s);
@@ -135,6 +140,8 @@ csync_t *csync_connect(const char *host, int port, int timeout_ms)
     s->c = client_new(&s->loop, s->cl, FRAME_DEFAULT_MAX);
     client_set_timeout(s->c, 0); /* each call has its own deadline */
     client_set_push_cb(s->c, on_push, s);
+    if (x)
+        client_set_xport(s->c, x);
     if (client_connect(s->c, host, port, on_event, s) != 0 ||
         run_until(s, cond_settled, NULL, timeout_ms) != 0 || !s->connected) {
         csync_close(s);

@@ -14,6 +14,9 @@ typedef struct csync csync_t;
  * connected or timeout_ms passed. Returns the connection, or NULL on failure or timeout (all
  * its resources already released). */
 csync_t *csync_connect(const char *host, int port, int timeout_ms);
+/* The same over transport x (client role, xport.h; NULL: plain TCP), handshake included in
+ * timeout_ms. x is not owned and must outlive the connection. */
+csync_t *csync_connect_x(const char *host, int port, xport_t *x, int timeout_ms);
 
 /* Sends one request and waits up to timeout_ms for the frame carrying its seq. Returns 0 with
  * *resp_type, *payload (xmalloc'ed even when *len is 0; the caller xfrees it) and *len set;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "hist.h"
 #include "pb.h"
+#include "xport.h"
 
 typedef enum { BOT_IDLE = 0, BOT_CONNECTING, BOT_CONNECTED, BOT_GONE } bot_state_t;
 
@@ -131,6 +132,8 @@ typedef struct run {
     int nused;
     uint32_t account_bots; /* bots of scenarios that log in */
     char gateway[1024];    /* --gateway as given (comma list) */
+    char transport[8];     /* --transport: tcp, tls, ws or wss */
+    xport_t *xport;        /* its client-role transport; NULL for tcp */
     gateway_t gws[MAX_GATEWAYS];
     int ngws;
     uint32_t nbots, pipeline, payload_len, max_frame;
@@ -176,6 +179,13 @@ typedef struct run {
 } run_t;
 
 extern run_t run;
+
+/* transport.c: --transport, --ca-file, --insecure, --server-name. Sets run.transport and
+ * run.xport (NULL for tcp). Returns 0, or -1 after printing why. */
+int bot_transport_setup(const config_t *cfg);
+void bot_transport_cleanup(void);
+/* One line: the transport's handshakes and failures by reason (nothing for tcp). */
+void bot_transport_report(FILE *f);
 
 /* A scenario drives connected bots: those whose bot->scenario it is (all of them, or its share
  * of --mix). Every hook but name and on_connected may be NULL. */

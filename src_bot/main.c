@@ -36,6 +36,22 @@ static const cfg_opt_t OPTS[] = {
      "gateway HOST:PORT; several as a comma list (or the flag repeated): bot i connects to "
      "the (i mod n)-th (short flag --gateway)",
      0, 0},
+    {"BOT_TRANSPORT", CFG_STR, "tcp",
+     "transport to the gateway: tcp, tls, ws (WebSocket, path /) or wss (WebSocket over TLS); "
+     "every scenario runs on each (short flag --transport)",
+     0, 0},
+    {"BOT_CA_FILE", CFG_STR, "",
+     "tls/wss: PEM file of the CA(s) to verify the gateway's certificate with (default: the "
+     "system's, /etc/ssl/certs/ca-certificates.crt) (short flag --ca-file)",
+     0, 0},
+    {"BOT_INSECURE", CFG_INT, "0",
+     "tls/wss: 1 = do not verify the gateway's certificate (self-signed local certificates; "
+     "switch --insecure)",
+     0, 1},
+    {"BOT_SERVER_NAME", CFG_STR, "",
+     "tls/wss: the name sent as SNI and checked against the certificate; ws/wss: the Host "
+     "header (default: the host of the first --gateway) (short flag --server-name)",
+     0, 0},
     {"BOT_COUNT", CFG_INT, "100", "number of bots, one connection each (short flag --bots)", 1,
      1000000},
     {"BOT_DURATION", CFG_INT, "10",
@@ -127,6 +143,9 @@ static const struct {
     {"--scenario", "BOT_SCENARIO"},
     {"--mix", "BOT_MIX"},
     {"--gateway", "BOT_GATEWAY"},
+    {"--transport", "BOT_TRANSPORT"},
+    {"--ca-file", "BOT_CA_FILE"},
+    {"--server-name", "BOT_SERVER_NAME"},
     {"--bots", "BOT_COUNT"},
     {"--duration", "BOT_DURATION"},
     {"--count", "BOT_MAX_REQUESTS"},
@@ -158,6 +177,7 @@ static const struct {
     const char *expands_to;
 } SWITCHES[] = {
     {"--quiet", "--bot-status=0"},
+    {"--insecure", "--bot-insecure=1"},
 };
 #define NSWITCHES (sizeof SWITCHES / sizeof SWITCHES[0])
 
@@ -328,7 +348,7 @@ static void on_event(client_t *c, int event, int status, void *ud)
         gw->connect_failed++;
         if (++run.st.connect_failed <= 5)
             log_warn("connect_failed", "bot=%u gateway=%s err=%s", b->index, gw->text,
-                     uv_err_name(status));
+                     status < 0 ? uv_err_name(status) : conn_reason_str(status));
     } else {
         run.connected_now--;
         gw->disconnects++;
@@ -355,6 +375,8 @@ static void bot_start(bot_t *b)
     b->c = client_new(run.loop, run.cl, run.max_frame);
     client_set_timeout(b->c, run.timeout_ms);
     client_set_push_cb(b->c, on_push, b);
+    if (run.xport)
+        client_set_xport(b->c, run.xport);
     if (nsources)
         client_set_source(b->c, (const struct sockaddr *)&sources[b->index % nsources]);
     int rc = client_connect(b->c, gw->host, gw->port, on_event, b);
@@ -848,6 +870,8 @@ static int setup(const config_t *cfg)
     run.timeout_ms = (uint64_t)config_int(cfg, "BOT_TIMEOUT_MS");
     run.max_frame = (uint32_t)config_int(cfg, "BOT_MAX_FRAME");
     run.ping_ms = (uint64_t)config_int(cfg, "BOT_PING_MS");
+    if (bot_transport_setup(cfg) != 0)
+        return -1;
     run.status = config_int(cfg, "BOT_STATUS") ? (isatty(STDERR_FILENO) ? 1 : 2) : 0;
     const char *json = config_str(cfg, "BOT_JSON");
     run.json_path = *json ? json : NULL;
@@ -970,6 +994,7 @@ int main(int argc, char **argv)
     xfree(run.lanes);
     xfree(run.bots);
     pb_arena_free(&run.arena);
+    bot_transport_cleanup();
     free_args(nargs, args);
     return ok ? 0 : 1;
 }

@@ -215,6 +215,7 @@ static void print_end(FILE *f)
 {
     print_gateways(f);
     print_type_table(f);
+    bot_transport_report(f);
     fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
 }
 
@@ -705,7 +706,8 @@ int write_json(const char *path)
     }
     const stats_t *st = &run.st;
     const hist_t *h = &st->latency_us;
-    fprintf(f, "{\n  \"scenario\": \"%s\",\n  \"gateway\": \"%s\",\n  \"target\": \"%s\",\n",
+    fprintf(f, "{\n  \"transport\": \"%s\",\n", run.transport);
+    fprintf(f, "  \"scenario\": \"%s\",\n  \"gateway\": \"%s\",\n  \"target\": \"%s\",\n",
             run.scenario->name, run.gateway, target_name(run.target));
     fprintf(f, "  \"payload\": %u,\n  \"pipeline\": %u,\n  \"rate_per_bot\": %" PRIu64 ",\n",
             run.payload_len, run.pipeline, run.rate);
