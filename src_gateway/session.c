@@ -286,12 +286,12 @@ static void on_client_close(conn_t *c, int reason)
     xfree(s);
 }
 
-void sessions_accept(sessions_t *ss, uv_stream_t *listener)
+void sessions_accept(sessions_t *ss, uv_stream_t *listener, xport_t *x)
 {
     gw_t *gw = ss->gw;
     session_t *s = xcalloc(1, sizeof *s);
     s->ss = ss;
-    s->conn = conn_new(gw->cl, gw->s.write_queue_max, on_client_read, NULL, s);
+    s->conn = conn_new_x(gw->cl, x, gw->s.write_queue_max, on_client_read, NULL, s);
     if (conn_accept(s->conn, listener) != 0) {
         xfree(s); /* no close callback was set: the conn frees itself */
         return;
