@@ -4,7 +4,10 @@
  * counts add up to the totals, latency percentiles ordered); --count; --help against the
  * option tables in src_bot/main.c; the live status line once a second (plain lines when
  * stderr is not a terminal, one rewritten line on a terminal); --source-addrs (the gateway
- * sees connections from 127.0.0.2 and 127.0.0.3). */
+ * sees connections from 127.0.0.2 and 127.0.0.3); --transport: a mix of all five scenarios over
+ * TLS (the certificate verified against its CA file), WebSocket and WebSocket over TLS
+ * (--insecure) on a gateway that listens on all four, and a TLS run with the wrong server name
+ * refused by certificate verification. */
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -566,6 +569,92 @@ static int ss_count_from(int port, const char *src_ip)
     return n;
 }
 
+/* A self-signed certificate for "localhost" (openssl CLI) in the test folder. */
+static void make_cert(char *cert, char *key, size_t n)
+{
+    snprintf(cert, n, "%s/cert.pem", h_dir());
+    snprintf(key, n, "%s/key.pem", h_dir());
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+             "-subj /CN=localhost -addext subjectAltName=DNS:localhost -keyout '%s' -out '%s' "
+             ">/dev/null 2>&1",
+             key, cert);
+    CHECK(system(cmd) == 0);
+}
+
+/* The second gateway listens on all four transports: TCP (the runs above use it) and
+ * port[0..2] for tls, ws and wss, with a self-signed certificate for localhost in cert. */
+static void add_gateway_all_transports(cluster_t *cl, int port[3], char *cert, size_t n)
+{
+    char key[512];
+    make_cert(cert, key, n < sizeof key ? n : sizeof key);
+    static const char *const VARS[3] = {"TLS_LISTEN_ADDR", "WS_LISTEN_ADDR", "WSS_LISTEN_ADDR"};
+    char listen[3][64], certv[600], keyv[600];
+    for (int i = 0; i < 3; i++) {
+        port[i] = h_free_port();
+        snprintf(listen[i], sizeof listen[i], "%s=127.0.0.1:%d", VARS[i], port[i]);
+    }
+    snprintf(certv, sizeof certv, "TLS_CERT_FILE=%s", cert);
+    snprintf(keyv, sizeof keyv, "TLS_KEY_FILE=%s", key);
+    const char *env[] = {listen[0], listen[1], listen[2], certv, keyv, LU_GW_ENV[0],
+                         LU_GW_ENV[1], NULL};
+    int g = cl->ngw++;
+    cl->gw[g] = h_spawn_gateway(&cl->port[g], env);
+    cl->gw_id[g] = lu_server_id(cl->gw[g]);
+}
+
+/* Every scenario over tls, ws and wss: a mix of the five through each transport of the
+ * second gateway. tls verifies the certificate (its CA file, the name localhost); wss runs
+ * with --insecure. */
+static void check_transports(const int port[3], const char *cert, const char *prefix)
+{
+    static const char *const NAMES[3] = {"tls", "ws", "wss"};
+    for (int i = 0; i < 3; i++) {
+        bot_run_t r;
+        char gw[64], pfx[40], name[16];
+        snprintf(gw, sizeof gw, "127.0.0.1:%d", port[i]);
+        snprintf(pfx, sizeof pfx, "%s%s", prefix, NAMES[i]);
+        snprintf(name, sizeof name, "mix-%s", NAMES[i]);
+        const char *args[24] = {"--scenario", "mix", "--mix", "echo=4,login=2,lobby=2,match=2,idle=2",
+                                "--gateway", gw, "--transport", NAMES[i], "--bots", "24",
+                                "--duration", "4", "--ping-ms", "500", "--user-prefix", pfx};
+        int na = 16;
+        if (i == 0) {
+            args[na++] = "--ca-file";
+            args[na++] = cert;
+            args[na++] = "--server-name";
+            args[na++] = "localhost";
+        } else if (i == 2) {
+            args[na++] = "--insecure";
+        }
+        args[na] = NULL;
+        bot_run(&r, name, args, 0);
+        const jv_t *j = check_report(&r, "mix", 24);
+        CHECK(strcmp(j_must(j, "transport", J_STR)->str, NAMES[i]) == 0);
+        CHECK_EQ(j_must(j, "scenarios", J_OBJ)->n, 5);
+        CHECK_EQ(j_num(j_must(j, "totals", J_OBJ), "bots_logged_in"), 12);
+        CHECK(j_num(j_must(j, "matches", J_OBJ), "completed") >= 1);
+        CHECK(per_type(j, "ECHO") != NULL && per_type(j, "PING") != NULL &&
+              per_type(j, "QUICK_MATCH") != NULL && per_type(j, "CREATE_ROOM") != NULL);
+        char line[64];
+        snprintf(line, sizeof line, "transport %s: 24 handshakes\n", NAMES[i]);
+        CHECK(file_has(r.out, line));
+        printf("  %s: %.0f responses ok, %.0f matches completed\n", NAMES[i],
+               j_num(j, "responses_ok"), j_num(j_must(j, "matches", J_OBJ), "completed"));
+        bot_done(&r);
+    }
+    /* verification is real: the certificate is for localhost, not for this name */
+    bot_run_t r;
+    char gw[64];
+    snprintf(gw, sizeof gw, "127.0.0.1:%d", port[0]);
+    const char *bad[] = {"--gateway", gw, "--transport", "tls", "--ca-file", cert,
+                         "--server-name", "wrong.example", "--bots", "2", "--duration", "1",
+                         "--quiet", NULL};
+    bot_run(&r, "tls-wrong-name", bad, 1);
+    CHECK(file_has(r.out, "transport tls: 0 handshakes, 2 failed (tls_other)"));
+}
+
 int main(void)
 {
     h_init("bot");
@@ -578,7 +667,9 @@ int main(void)
     lu_add_game(&cl, GAME_ENV);
     lu_add_game(&cl, GAME_ENV);
     lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
+    int xport_port[3];
+    char cert[512];
+    add_gateway_all_transports(&cl, xport_port, cert, sizeof cert);
     lu_wait_links(&cl);
     char gw1[64], gw2[64], both[140];
     snprintf(gw1, sizeof gw1, "127.0.0.1:%d", cl.port[0]);
@@ -740,6 +831,8 @@ int main(void)
         CHECK(file_has(r.out, "bots per scenario"));
         bot_done(&r);
     }
+
+    check_transports(xport_port, cert, prefix);
 
     /* --source-addrs: a bad range is refused; good ones spread the connections' sources */
     {
