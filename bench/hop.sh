@@ -3,7 +3,8 @@
 # daemon, against HAProxy in front of a minimal echo server of the same framing, and against
 # that echo server alone (the floor).
 #
-#   bench/hop.sh [--no-build] [--no-perf] [--reps N] [--duration S] [--clients "1 100 1000"]
+#   bench/hop.sh [--no-build] [--no-perf] [--no-handshakes] [--reps N] [--duration S]
+#                [--clients "1 100 1000"] [--tls-clients "100 1000"] [--paths "ours haproxy ..."]
 #
 # Paths, all on loopback, each answering the bot's ECHO_REQUEST with an ECHO_RESPONSE:
 #   ours     bot -> gatewayd -> gamed    (Redis for the registry). The gateway frames, rate-
@@ -15,6 +16,27 @@
 #            looks at a frame.
 #   floor    bot -> echo_server. bench/echo_server.c: one libuv thread, common/frame.h parser,
 #            protobuf-c decode and encode, output batched per loop turn by common/conn.c.
+# With TLS (issue 10), the bot speaking TLS 1.3 (--transport tls|wss --insecure; the same
+# self-signed P-256 certificate on both sides, made with the openssl CLI):
+#   ours-tls     bot -> gatewayd's TLS_LISTEN_ADDR -> gamed: the gateway terminates TLS.
+#   haproxy-tls  bot -> haproxy (bind ... ssl crt, TCP mode) -> echo_server: HAProxy terminates
+#                TLS in front of the echo floor.
+#   ours-wss     bot -> gatewayd's WSS_LISTEN_ADDR -> gamed: TLS and WebSocket in the gateway.
+#   haproxy-wss  bot -> haproxy (ssl, TCP mode) -> echo_server ws: HAProxy terminates TLS in
+#                front of a WebSocket server (the floor's own WebSocket listener, the same
+#                transport code as the gateway's): the "SSL reverse proxy in front of a
+#                WebSocket server" deployment. HAProxy does not parse WebSocket here (less work
+#                than in HTTP mode), so the comparison is, if anything, kind to HAProxy.
+# The TLS paths run at --tls-clients (100 and 1000) clients. Their ratios (ours-tls against
+# haproxy-tls, ours-wss against haproxy-wss) get their own table.
+#
+# Full handshakes (unless --no-handshakes): HS_PAR (4) parallel `openssl s_time -new` clients
+# (an independent client: a new session each time, no resumption) against ours (the gateway's
+# TLS listener) and haproxy (its TLS frontend), alternated, HS_REPS (3) runs of HS_S (5)
+# seconds each: handshakes per second, the server side's CPU per handshake (what one core can
+# do: 1e6 / us), and the ratio. HAProxy in TCP mode also opens a connection to echo_server per
+# client; the gateway opens none (its backend links are shared).
+#
 # ours and haproxy are the same shape: client -> proxy process -> server process, two TCP
 # hops, protobuf decode + encode at the server. The floor has one process and one hop less.
 # One difference is structural: our gateway multiplexes every client onto one link to gamed,
@@ -43,8 +65,8 @@
 # BUILD_DIR/src_bot/bot: set it to compare two builds of the servers with one bot),
 # SERVER_CORE (1), BOT_CORE (0), NICE (-10: the niceness of the servers and the bot, so that
 # other work on this shared machine takes less of their cores; 0 to run them as everything
-# else), PAYLOAD (32 bytes), PERF_S (5), KEEP_TMP=1 (keep the temp dir with every log, JSON and
-# perf.data).
+# else), PAYLOAD (32 bytes), PERF_S (5), HS_S (5), HS_REPS (3), HS_PAR (4), KEEP_TMP=1 (keep
+# the temp dir with every log, JSON and perf.data).
 # Installs what it needs (scripts/deps.sh, haproxy; perf is optional). Everything it started
 # is stopped and removed on exit, Ctrl-C included. About 5 minutes with the defaults.
 set -euo pipefail
@@ -52,11 +74,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-BUILD=1 PERF=1 REPS=5 DURATION=3 CLIENTS="1 100 1000"
+BUILD=1 PERF=1 HANDSHAKES=1 REPS=5 DURATION=3 CLIENTS="1 100 1000" TLS_CLIENTS="100 1000"
+PATHS="ours haproxy floor ours-tls haproxy-tls ours-wss haproxy-wss"
 while (($#)); do
   case $1 in
     --no-build) BUILD=0 ;;
     --no-perf) PERF=0 ;;
+    --no-handshakes) HANDSHAKES=0 ;;
+    --tls-clients) shift; TLS_CLIENTS=${1:?--tls-clients needs a list} ;;
+    --paths) shift; PATHS=${1:?--paths needs a list} ;;
     --reps) shift; REPS=${1:?--reps needs a number} ;;
     --duration) shift; DURATION=${1:?--duration needs seconds} ;;
     --clients) shift; CLIENTS=${1:?--clients needs a list} ;;
@@ -74,8 +100,15 @@ BOT_CORE=${BOT_CORE:-0}
 PAYLOAD=${PAYLOAD:-32}
 PERF_S=${PERF_S:-5}
 NICE=${NICE:--10}
+HS_S=${HS_S:-5}
+HS_REPS=${HS_REPS:-3}
+HS_PAR=${HS_PAR:-4}
 PIPELINES="1 8"
-PATHS="ours haproxy floor"
+for path in $PATHS; do
+  case $path in ours|haproxy|floor|ours-tls|haproxy-tls|ours-wss|haproxy-wss) ;;
+    *) echo "hop.sh: unknown path $path (try --help)" >&2; exit 2 ;;
+  esac
+done
 PREFIX=hop:
 
 BENCH_NAME=hop
@@ -83,13 +116,14 @@ BENCH_NAME=hop
 source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup (also on Ctrl-C)
-GW_PID="" GAME_PID="" ECHO_PID="" HAP_PID="" BOT_PID="" PERF_PIDS=()
+GW_PID="" GAME_PID="" ECHO_PID="" ECHO_WS_PID="" HAP_PID="" BOT_PID="" PERF_PIDS=() HS_PIDS=()
 on_cleanup() {
   local p
-  for p in "${PERF_PIDS[@]}"; do stop_pid "$p" 3; done
+  for p in "${PERF_PIDS[@]}" "${HS_PIDS[@]}"; do stop_pid "$p" 3; done
   stop_pid "$BOT_PID" 2
   stop_pid "$HAP_PID" 3
   stop_pid "$ECHO_PID" 3
+  stop_pid "$ECHO_WS_PID" 3
   # no graceful drain needed: nothing is in flight once the bot is gone
   kill_pid "$GAME_PID"
   kill_pid "$GW_PID"
@@ -141,9 +175,17 @@ GATEWAYD=$TMP/bin/gatewayd GAMED=$TMP/bin/gamed BOT=$TMP/bin/bot ECHO=$TMP/bin/e
 start_redis "${ON_SRV[@]}"
 cluster_env info
 
-GW_PORT=$(free_port)
+# One self-signed certificate (P-256, as a modern default) for every TLS listener.
+CERT=$TMP/cert.pem KEY=$TMP/key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$KEY" -out "$CERT" >/dev/null 2>&1 ||
+  die "openssl could not make a certificate"
+cat "$CERT" "$KEY" >"$TMP/haproxy.pem"
+
+GW_PORT=$(free_port) GW_TLS_PORT=$(free_port) GW_WSS_PORT=$(free_port)
 GW_LOG=$TMP/gatewayd.log
-LISTEN_ADDR=127.0.0.1:$GW_PORT RATE_LIMIT=1000000 RATE_BURST=1000000 \
+LISTEN_ADDR=127.0.0.1:$GW_PORT TLS_LISTEN_ADDR=127.0.0.1:$GW_TLS_PORT WSS_LISTEN_ADDR=127.0.0.1:$GW_WSS_PORT \
+  TLS_CERT_FILE=$CERT TLS_KEY_FILE=$KEY RATE_LIMIT=1000000 RATE_BURST=1000000 \
   setsid "${ON_SRV[@]}" "$GATEWAYD" >"$GW_LOG" 2>&1 </dev/null &
 GW_PID=$!
 # gamed does not need PostgreSQL to answer ECHO (its pool retries in the background); it is
@@ -159,6 +201,9 @@ for ((i = 0; i < 150; i++)); do
   sleep 0.1
 done
 grep -q 'event=link_up type=Game' "$GW_LOG" || { tail -n 20 "$GW_LOG" >&2; die "the gateway's link to gamed is not up after 15 s"; }
+for p in "$GW_TLS_PORT" "$GW_WSS_PORT"; do
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { tail -n 20 "$GW_LOG" >&2; die "the gateway does not listen on $p (TLS/wss)"; }
+done
 
 ECHO_OUT=$TMP/echo_server.out
 setsid "${ON_SRV[@]}" "$ECHO" 127.0.0.1:0 >"$ECHO_OUT" 2>"$TMP/echo_server.log" </dev/null &
@@ -171,16 +216,29 @@ for ((i = 0; i < 50; i++)); do
   sleep 0.1
 done
 [[ -n $ECHO_PORT ]] || die "echo_server did not print its port"
+# The WebSocket floor behind haproxy-wss: echo_server's ws listener (server role of xport).
+ECHO_WS_OUT=$TMP/echo_server_ws.out
+setsid "${ON_SRV[@]}" "$ECHO" 127.0.0.1:0 ws >"$ECHO_WS_OUT" 2>"$TMP/echo_server_ws.log" </dev/null &
+ECHO_WS_PID=$!
+ECHO_WS_PORT=""
+for ((i = 0; i < 50; i++)); do
+  ECHO_WS_PORT=$(sed -n 's/^port=//p' "$ECHO_WS_OUT")
+  [[ -n $ECHO_WS_PORT ]] && break
+  alive "$ECHO_WS_PID" || die "echo_server ws exited: $(cat "$TMP/echo_server_ws.log")"
+  sleep 0.1
+done
+[[ -n $ECHO_WS_PORT ]] || die "echo_server ws did not print its port"
 
-HAP_PORT=$(free_port)
+HAP_PORT=$(free_port) HAP_TLS_PORT=$(free_port) HAP_WSS_PORT=$(free_port)
 HAP_MAXCONN=$(((NOFILE - 100) / 2))
 ((HAP_MAXCONN > 5000)) && HAP_MAXCONN=5000
 cat >"$TMP/haproxy.cfg" <<EOF
-# generated by bench/hop.sh: one thread, TCP mode, no logging
+# generated by bench/hop.sh: one thread, TCP mode, no logging; TLS 1.2 minimum as the gateway
 global
     nbthread 1
     maxconn $HAP_MAXCONN
     pidfile $TMP/haproxy.pid
+    ssl-default-bind-options ssl-min-ver TLSv1.2
 defaults
     mode tcp
     timeout connect 5s
@@ -189,8 +247,16 @@ defaults
 frontend hop
     bind 127.0.0.1:$HAP_PORT
     default_backend echo
+frontend hop_tls
+    bind 127.0.0.1:$HAP_TLS_PORT ssl crt $TMP/haproxy.pem
+    default_backend echo
+frontend hop_wss
+    bind 127.0.0.1:$HAP_WSS_PORT ssl crt $TMP/haproxy.pem
+    default_backend echo_ws
 backend echo
     server echo1 127.0.0.1:$ECHO_PORT
+backend echo_ws
+    server echo2 127.0.0.1:$ECHO_WS_PORT
 EOF
 "$HAPROXY" -c -q -f "$TMP/haproxy.cfg" >"$TMP/haproxy-check.log" 2>&1 ||
   { cat "$TMP/haproxy-check.log" >&2; die "haproxy rejected the config"; }
@@ -202,11 +268,31 @@ for ((i = 0; i < 50; i++)); do
   sleep 0.1
 done
 REDIS_PID=$(cat "$TMP/redis/redis.pid")
-say "servers on core $SERVER_CORE: gatewayd :$GW_PORT (pid $GW_PID) -> gamed (pid $GAME_PID), redis :$REDIS_PORT;" \
-  "haproxy $("$HAPROXY" -v | head -n 1 | awk '{print $3}') :$HAP_PORT (pid $HAP_PID) -> echo_server :$ECHO_PORT (pid $ECHO_PID); bot on core $BOT_CORE"
+say "servers on core $SERVER_CORE: gatewayd :$GW_PORT tls :$GW_TLS_PORT wss :$GW_WSS_PORT (pid $GW_PID) -> gamed (pid $GAME_PID), redis :$REDIS_PORT;" \
+  "haproxy $("$HAPROXY" -v | head -n 1 | awk '{print $3}') :$HAP_PORT tls :$HAP_TLS_PORT wss :$HAP_WSS_PORT (pid $HAP_PID) -> echo_server :$ECHO_PORT, ws :$ECHO_WS_PORT (pids $ECHO_PID $ECHO_WS_PID); bot on core $BOT_CORE"
 
-port_of() { case $1 in ours) echo "$GW_PORT" ;; haproxy) echo "$HAP_PORT" ;; floor) echo "$ECHO_PORT" ;; esac; }
-pids_of() { case $1 in ours) echo "$GW_PID $GAME_PID $REDIS_PID" ;; haproxy) echo "$HAP_PID $ECHO_PID" ;; floor) echo "$ECHO_PID" ;; esac; }
+port_of() {
+  case $1 in
+    ours) echo "$GW_PORT" ;; haproxy) echo "$HAP_PORT" ;; floor) echo "$ECHO_PORT" ;;
+    ours-tls) echo "$GW_TLS_PORT" ;; haproxy-tls) echo "$HAP_TLS_PORT" ;;
+    ours-wss) echo "$GW_WSS_PORT" ;; haproxy-wss) echo "$HAP_WSS_PORT" ;;
+  esac
+}
+pids_of() {
+  case $1 in
+    ours|ours-tls|ours-wss) echo "$GW_PID $GAME_PID $REDIS_PID" ;;
+    haproxy|haproxy-tls) echo "$HAP_PID $ECHO_PID" ;;
+    haproxy-wss) echo "$HAP_PID $ECHO_WS_PID" ;;
+    floor) echo "$ECHO_PID" ;;
+  esac
+}
+transport_of() { case $1 in *-tls) echo tls ;; *-wss) echo wss ;; *) echo tcp ;; esac; }
+clients_of() { case $1 in *-tls|*-wss) echo "$TLS_CLIENTS" ;; *) echo "$CLIENTS" ;; esac; }
+runs_at() { # PATH N: does PATH run at N clients?
+  local c
+  for c in $(clients_of "$1"); do [[ $c == "$2" ]] && return 0; done
+  return 1
+}
 pids_ticks() { # PID...: utime + stime of every thread of them all, in clock ticks
   local p t=0 v
   for p in "$@"; do
@@ -234,6 +320,7 @@ run_bot() { # PATH CLIENTS PIPELINE DURATION TAG
   c0=$(pids_ticks "${pids[@]}") t0=$(date +%s%N)
   local TIMEFORMAT='%U %S'
   { time "${ON_BOT[@]}" "$BOT" --scenario echo --gateway "127.0.0.1:$(port_of "$path")" \
+      --transport "$(transport_of "$path")" --insecure \
       --bots "$n" --duration "$d" --pipeline "$k" --target game --payload "$PAYLOAD" --rate 0 \
       --connect-rate 10000 --json "$json" >"$out" 2>&1; } 2>"$TMP/$tag.time" && R_PASS=1 || R_PASS=0
   t1=$(date +%s%N) c1=$(pids_ticks "${pids[@]}")
@@ -259,21 +346,24 @@ for path in $PATHS; do
   run_bot "$path" 100 8 1 "warmup-$path"
   ((R_PASS)) || { tail -n 20 "$TMP/warmup-$path.out" >&2; die "warm-up run on $path failed"; }
 done
-NCONF=$(($(wc -w <<<"$CLIENTS") * $(wc -w <<<"$PIPELINES")))
-say "$REPS repetitions x $NCONF configurations x 3 paths, ${DURATION}s each (about $((REPS * NCONF * 3 * (DURATION + 1) / 60 + 1)) min)"
+ALL_CLIENTS=$(tr ' ' '\n' <<<"$CLIENTS $TLS_CLIENTS" | grep -v '^$' | sort -nu | tr '\n' ' ')
+NRUNS=0
+for n in $ALL_CLIENTS; do for path in $PATHS; do if runs_at "$path" "$n"; then NRUNS=$((NRUNS + 2)); fi; done; done
+say "$REPS repetitions x $NRUNS runs (paths x clients x 2 pipelines), ${DURATION}s each (about $((REPS * NRUNS * (DURATION + 1) / 60 + 1)) min)"
 declare -A V # V[path,n,k,metric] = space-separated values of the repetitions
 FAILS=()
 for ((rep = 1; rep <= REPS; rep++)); do
-  for n in $CLIENTS; do
+  for n in $ALL_CLIENTS; do
     for k in $PIPELINES; do
       for path in $PATHS; do
+        runs_at "$path" "$n" || continue
         run_bot "$path" "$n" "$k" "$DURATION" "run-$rep-$path-$n-$k"
         ((R_PASS)) || FAILS+=("$path, $n clients, pipeline $k, repetition $rep: the bot reported a failure (see its output)")
         for m in RPS P50 P99 SRV US BOT OTHER; do
           v=R_$m
           V[$path,$n,$k,$m]+="${!v} "
         done
-        say "rep $rep: $(printf '%-7s %4s clients x %s: %9s req/s  p50 %6s ms  p99 %6s ms  server core %3s%%  %6s us/req  bot %3s%%  other %3s%%' \
+        say "rep $rep: $(printf '%-11s %4s clients x %s: %9s req/s  p50 %6s ms  p99 %6s ms  server core %3s%%  %6s us/req  bot %3s%%  other %3s%%' \
           "$path" "$n" "$k" "$R_RPS" "$R_P50" "$R_P99" "$R_SRV" "$R_US" "$R_BOT" "$R_OTHER")"
       done
     done
@@ -283,7 +373,7 @@ T_RUNS=$((SECONDS - T_START))
 LOAD_AFTER=$(loadavg)
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-med() { median <<<"${V[$1,$2,$3,$4]}"; }
+med() { median <<<"${V[$1,$2,$3,$4]:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # ---------------------------------------------------------------- profile
@@ -312,20 +402,69 @@ $(perf_top "$TMP/perf-gw.data")"
 $(perf_top "$TMP/perf-game.data")"
 fi
 
+# ---------------------------------------------------------------- full TLS handshakes
+hs_port() { case $1 in ours) echo "$GW_TLS_PORT" ;; haproxy) echo "$HAP_TLS_PORT" ;; esac; }
+hs_pids() { case $1 in ours) echo "$GW_PID" ;; haproxy) echo "$HAP_PID $ECHO_PID" ;; esac; }
+# One handshake run: HS_PAR s_time clients for HS_S seconds. Sets H_RATE (handshakes/s),
+# H_SRV (server core %), H_US (server CPU us per handshake).
+run_handshakes() { # WHO TAG
+  local who=$1 tag=$2 i p v n=0 t0 t1 c0 c1 secs pids
+  read -r -a pids <<<"$(hs_pids "$who")"
+  c0=$(pids_ticks "${pids[@]}") t0=$(date +%s%N)
+  HS_PIDS=()
+  for ((i = 0; i < HS_PAR; i++)); do
+    "${ON_BOT[@]}" openssl s_time -connect "127.0.0.1:$(hs_port "$who")" -new -time "$HS_S" \
+      >"$TMP/hs-$tag-$i.out" 2>&1 </dev/null &
+    HS_PIDS+=($!)
+  done
+  for p in "${HS_PIDS[@]}"; do wait "$p" || true; done
+  HS_PIDS=()
+  t1=$(date +%s%N) c1=$(pids_ticks "${pids[@]}")
+  for ((i = 0; i < HS_PAR; i++)); do
+    v=$(awk '/ connections in .*s;/ { print $1; exit }' "$TMP/hs-$tag-$i.out")
+    [[ $v =~ ^[0-9]+$ ]] || { cat "$TMP/hs-$tag-$i.out" >&2; die "openssl s_time against $who printed no count"; }
+    n=$((n + v))
+  done
+  secs=$(secs_between "$t0" "$t1")
+  H_RATE=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
+  H_SRV=$(cpu_pct "$((c1 - c0))" "$secs")
+  H_US=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.1f", (n > 0 ? 1e6 * c / hz / n : 0) }')
+}
+negotiated() { # PORT: "TLSv1.3 TLS_AES_256_GCM_SHA384" as an independent client sees it
+  openssl s_client -connect "127.0.0.1:$1" -brief </dev/null 2>&1 |
+    awk -F': ' '/^Protocol version/ { v = $2 } /^Ciphersuite/ { c = $2 } END { print v, c }'
+}
+declare -A HS # HS[who,metric] = values of the repetitions
+if ((HANDSHAKES)); then
+  HS_NEG_OURS=$(negotiated "$GW_TLS_PORT") HS_NEG_HAP=$(negotiated "$HAP_TLS_PORT")
+  say "full handshakes: $HS_REPS x (ours, haproxy), $HS_PAR parallel openssl s_time -new for ${HS_S}s each; ours $HS_NEG_OURS, haproxy $HS_NEG_HAP"
+  for ((rep = 1; rep <= HS_REPS; rep++)); do
+    for who in ours haproxy; do
+      run_handshakes "$who" "$rep-$who"
+      HS[$who,RATE]+="$H_RATE " HS[$who,SRV]+="$H_SRV " HS[$who,US]+="$H_US "
+      say "handshakes rep $rep: $(printf '%-7s %7s/s  server core %3s%%  %7s us/handshake' "$who" "$H_RATE" "$H_SRV" "$H_US")"
+    done
+  done
+fi
+hs_med() { median <<<"${HS[$1,$2]:-}"; }
+
 # ---------------------------------------------------------------- report
 echo
 echo "hop: $(machine)"
-echo "bot echo --rate 0 --payload $PAYLOAD, ${DURATION}s per run, median of $REPS runs per row (runs alternated ours, haproxy, floor); runs took ${T_RUNS}s, load average after $LOAD_AFTER"
+echo "bot echo --rate 0 --payload $PAYLOAD, ${DURATION}s per run, median of $REPS runs per row (runs alternated: $PATHS); runs took ${T_RUNS}s, load average after $LOAD_AFTER"
 echo "servers on core $SERVER_CORE, bot on core $BOT_CORE, both at niceness $NICE; ours = gatewayd -> gamed (+ redis), haproxy = haproxy (TCP, nbthread 1) -> echo_server, floor = echo_server"
 echo "server core % = CPU of the path's server processes over the run; us/req = their CPU time per response; bot % = the bot's CPU;"
 echo "other % = the server core's time taken by other processes (and steal) during the run: the noise"
 echo
-echo "| clients | in flight | path    |     req/s |  p50 ms |  p99 ms | server core % | server us/req | bot % | other % |"
-echo "|--------:|----------:|:--------|----------:|--------:|--------:|--------------:|--------------:|------:|--------:|"
-for n in $CLIENTS; do
+echo "TLS paths: the bot speaks TLS 1.3 (tls: frames in TLS; wss: WebSocket in TLS); ours-* terminate it in gatewayd, haproxy-* in haproxy (TCP mode) in front of echo_server (tcp; ws for wss)"
+echo
+echo "| clients | in flight | path        |     req/s |  p50 ms |  p99 ms | server core % | server us/req | bot % | other % |"
+echo "|--------:|----------:|:------------|----------:|--------:|--------:|--------------:|--------------:|------:|--------:|"
+for n in $ALL_CLIENTS; do
   for k in $PIPELINES; do
     for path in $PATHS; do
-      printf '| %7s | %9s | %-7s | %9.0f | %7.3f | %7.3f | %13.0f | %13.2f | %5.0f | %7.0f |\n' "$n" "$k" "$path" \
+      runs_at "$path" "$n" || continue
+      printf '| %7s | %9s | %-11s | %9.0f | %7.3f | %7.3f | %13.0f | %13.2f | %5.0f | %7.0f |\n' "$n" "$k" "$path" \
         "$(med "$path" "$n" "$k" RPS)" "$(med "$path" "$n" "$k" P50)" "$(med "$path" "$n" "$k" P99)" \
         "$(med "$path" "$n" "$k" SRV)" "$(med "$path" "$n" "$k" US)" "$(med "$path" "$n" "$k" BOT)" \
         "$(med "$path" "$n" "$k" OTHER)"
@@ -339,6 +478,7 @@ echo "| clients | in flight | req/s ours/haproxy | p99 ours/haproxy | us/req our
 echo "|--------:|----------:|-------------------:|-----------------:|--------------------:|-----------------:|---------------:|------------------:|"
 for n in $CLIENTS; do
   for k in $PIPELINES; do
+    [[ " $PATHS " == *" ours "* ]] || continue
     printf '| %7s | %9s | %18s | %16s | %19s | %16s | %14s | %17s |\n' "$n" "$k" \
       "$(ratio "$(med ours "$n" "$k" RPS)" "$(med haproxy "$n" "$k" RPS)")" \
       "$(ratio "$(med ours "$n" "$k" P99)" "$(med haproxy "$n" "$k" P99)")" \
@@ -349,6 +489,36 @@ for n in $CLIENTS; do
   done
 done
 echo
+echo "TLS ratios (of the medians): ours-tls/haproxy-tls and ours-wss/haproxy-wss (goal: throughput >= 1.5)"
+echo
+echo "| clients | in flight | transport | req/s ours/haproxy | p99 ours/haproxy | us/req ours/haproxy |"
+echo "|--------:|----------:|:----------|-------------------:|-----------------:|--------------------:|"
+for n in $TLS_CLIENTS; do
+  for k in $PIPELINES; do
+    for t in tls wss; do
+      [[ " $PATHS " == *" ours-$t "* && " $PATHS " == *" haproxy-$t "* ]] || continue
+      printf '| %7s | %9s | %-9s | %18s | %16s | %19s |\n' "$n" "$k" "$t" \
+        "$(ratio "$(med "ours-$t" "$n" "$k" RPS)" "$(med "haproxy-$t" "$n" "$k" RPS)")" \
+        "$(ratio "$(med "ours-$t" "$n" "$k" P99)" "$(med "haproxy-$t" "$n" "$k" P99)")" \
+        "$(ratio "$(med "ours-$t" "$n" "$k" US)" "$(med "haproxy-$t" "$n" "$k" US)")"
+    done
+  done
+done
+echo
+if ((HANDSHAKES)); then
+  echo "full TLS handshakes: $HS_PAR parallel \`openssl s_time -new\` clients on core $BOT_CORE, ${HS_S}s per run, median of $HS_REPS runs (alternated);"
+  echo "negotiated: ours $HS_NEG_OURS, haproxy $HS_NEG_HAP; server = gatewayd (ours), haproxy + echo_server (haproxy: one backend connection per client)"
+  echo
+  echo "| server  | handshakes/s | server core % | server us/handshake | handshakes/s per server core |"
+  echo "|:--------|-------------:|--------------:|--------------------:|-----------------------------:|"
+  for who in ours haproxy; do
+    printf '| %-7s | %12.0f | %13.0f | %19.1f | %28.0f |\n' "$who" "$(hs_med "$who" RATE)" "$(hs_med "$who" SRV)" \
+      "$(hs_med "$who" US)" "$(awk -v u="$(hs_med "$who" US)" 'BEGIN { printf "%.0f", (u > 0 ? 1e6 / u : 0) }')"
+  done
+  echo
+  echo "handshakes/s ours/haproxy: $(ratio "$(hs_med ours RATE)" "$(hs_med haproxy RATE)"), server us per handshake ours/haproxy: $(ratio "$(hs_med ours US)" "$(hs_med haproxy US)")"
+  echo
+fi
 for f in "${FAILS[@]}"; do echo "note: $f"; done
 if [[ -n $PERF_GW ]]; then
   echo "perf, ours at 100 clients x 8 in flight, ${PERF_S}s, self time by object, then by symbol; gatewayd:"
