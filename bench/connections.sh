@@ -3,7 +3,8 @@
 # report the gateway's memory per connection and the CPU its keep-alive work costs. Goal:
 # 100k connections, under 1 KiB of gateway user-space memory per idle connection.
 #
-#   bench/connections.sh [--no-build] [--steps "10000 50000 100000"] [--ping-ms 20000]
+#   bench/connections.sh [--no-build] [--steps "10000 50000 100000"] [--no-steps]
+#                        [--ping-ms 20000] [--xport-conns 4000] [--xports "tcp tls ws wss"]
 #
 # Starts its own Redis (scripts/redis.sh) in a temp folder on a free loopback port and, per
 # step, a fresh gatewayd (pinned to core GW_CORE, 0) with its admin endpoint on loopback, then
@@ -32,6 +33,19 @@
 # (--source-addrs 127.0.0.K), or, while the bot cannot bind a source address, to its own
 # gateway address 127.0.0.K (the gateway then listens on 0.0.0.0 for the step).
 #
+# Transports (issue 10; --xport-conns 0 skips it): memory per idle connection of each transport
+# in --xports, ours against HAProxy 2.6 (Debian's), in the same run. For each transport and
+# side, fresh processes on GW_CORE, then XPORT_CONNS idle connections from one bot process
+# (bot --scenario idle --transport T --insecure, ramp XPORT_RAMP/s, a PING every XPORT_PING_MS,
+# 2 s): ours = gatewayd with all four listeners (TLS_LISTEN_ADDR, WS_LISTEN_ADDR,
+# WSS_LISTEN_ADDR, one self-signed P-256 certificate); haproxy = haproxy (TCP mode, nbthread 1)
+# terminating TLS for tls and wss (ssl crt, the same certificate), passing bytes for tcp and
+# ws, in front of bench/echo_server (its tcp listener for tcp/tls, its WebSocket listener for
+# ws/wss; it answers the PINGs). Once every connection is established and has pinged at least
+# once: the RSS of the gateway, and of haproxy, minus their RSS before, per connection; the
+# echo_server behind HAProxy holds its own per-connection state (its RSS per connection is
+# shown apart, not added). Ratio ours/haproxy (goal: <= 1).
+#
 # Prints a table (per step: connections held, RSS and heap of the gateway, per connection, the
 # heap before and added by the first PING, CPU at 0 connections and while holding, PINGs/s,
 # CPU per PING, the bots' CPU, kernel slab per connection, ratio to the 1 KiB goal), the sizes
@@ -39,7 +53,8 @@
 #
 # Environment: STEPS, PING_MS (20000), RAMP (5000 connections/s), WINDOW (30 s), BUILD_DIR
 # (build), GW_CORE (0), BOT_CORE (1), PER_BOT_MAX (25000 connections per bot process and
-# source address), KEEP_TMP=1 (keep the temp dir with every log).
+# source address), XPORT_CONNS (4000), XPORTS ("tcp tls ws wss"), XPORT_RAMP (1000/s),
+# XPORT_PING_MS (2000), KEEP_TMP=1 (keep the temp dir with every log).
 # Installs what it needs (scripts/deps.sh). Everything it started is stopped and removed on
 # exit, Ctrl-C included. About 2 minutes here (4 with 100k connections).
 set -euo pipefail
@@ -47,14 +62,19 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-BUILD=1
+BUILD=1 DO_STEPS=1
 STEPS=${STEPS:-"10000 50000 100000"}
 PING_MS=${PING_MS:-20000}
+XPORT_CONNS=${XPORT_CONNS:-4000}
+XPORTS=${XPORTS:-"tcp tls ws wss"}
 while (($#)); do
   case $1 in
     --no-build) BUILD=0 ;;
     --steps) shift; STEPS=${1:?--steps needs a list} ;;
     --ping-ms) shift; PING_MS=${1:?--ping-ms needs a number} ;;
+    --no-steps) DO_STEPS=0 ;;
+    --xport-conns) shift; XPORT_CONNS=${1:?--xport-conns needs a number} ;;
+    --xports) shift; XPORTS=${1:?--xports needs a list} ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "connections.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -62,6 +82,13 @@ while (($#)); do
 done
 
 RAMP=${RAMP:-5000}
+XPORT_RAMP=${XPORT_RAMP:-1000}
+XPORT_PING_MS=${XPORT_PING_MS:-2000}
+[[ $XPORT_CONNS =~ ^[0-9]+$ ]] || { echo "connections.sh: --xport-conns must be a number" >&2; exit 2; }
+for t in $XPORTS; do
+  case $t in tcp|tls|ws|wss) ;; *) echo "connections.sh: unknown transport $t" >&2; exit 2 ;; esac
+done
+((DO_STEPS)) || STEPS=""
 WINDOW=${WINDOW:-30}
 BUILD_DIR=${BUILD_DIR:-build}
 GW_CORE=${GW_CORE:-0}
@@ -95,6 +122,7 @@ stop_gw() {
 on_cleanup() {
   stop_bots
   stop_gw
+  if declare -F x_stop >/dev/null; then x_stop; fi
   if [[ -n $NR_OPEN_OLD ]]; then echo "$NR_OPEN_OLD" >/proc/sys/fs/nr_open 2>/dev/null || true; fi
 }
 
@@ -121,7 +149,9 @@ for n in $STEPS; do
   [[ $n =~ ^[0-9]+$ ]] && ((n > 0)) || die "bad step '$n'"
   ((n > MAX_STEP)) && MAX_STEP=$n
 done
-NEED=$((MAX_STEP + FD_SPARE))
+LIMIT_STEP=$MAX_STEP # descriptors one process needs: a step, or haproxy's two per connection
+((2 * XPORT_CONNS > LIMIT_STEP)) && LIMIT_STEP=$((2 * XPORT_CONNS))
+NEED=$((LIMIT_STEP + FD_SPARE))
 HARD=$(ulimit -Hn)
 if [[ $HARD != unlimited ]] && ((HARD < NEED)); then
   NR_OPEN=$(cat /proc/sys/fs/nr_open)
@@ -171,7 +201,7 @@ if ((ADDED)); then
   ((have || largest <= 0)) || RUN_STEPS+=("$largest")
   say "steps ${SKIPPED[*]} do not fit in $NOFILE open files: running ${RUN_STEPS[*]} instead"
 fi
-((${#RUN_STEPS[@]})) || die "no step fits in $NOFILE open files"
+((${#RUN_STEPS[@]} || !DO_STEPS)) || die "no step fits in $NOFILE open files"
 
 # ---------------------------------------------------------------- Redis
 start_redis
@@ -318,6 +348,135 @@ for n in "${RUN_STEPS[@]}"; do
 done
 T_RUN=$((SECONDS - T_START))
 
+# ---------------------------------------------------------------- transports: ours vs HAProxy
+XROWS=() XNOTES=()
+X_GW_PID="" X_HAP_PID="" X_ECHO_PID="" X_BOT_PID=""
+x_stop() {
+  kill_pid "$X_BOT_PID"
+  stop_pid "$X_HAP_PID" 3
+  stop_pid "$X_ECHO_PID" 3
+  kill_pid "$X_GW_PID"
+  X_BOT_PID="" X_HAP_PID="" X_ECHO_PID="" X_GW_PID=""
+}
+x_established() { # PORT: established connections whose local port is PORT
+  ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l
+}
+x_wait_port() { # PORT PID LOG
+  local i
+  for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    alive "$2" || { tail -n 20 "$3" >&2; die "a server of the transport phase exited"; }
+    sleep 0.1
+  done
+  tail -n 20 "$3" >&2
+  die "nothing listens on $1 after 10 s"
+}
+# Starts the side's servers for transport T on GW_CORE. Sets X_PORT (where the bot connects),
+# X_PROXY (the pid measured: gatewayd or haproxy) and, for haproxy, X_ECHO_PID.
+x_start() { # SIDE T
+  local side=$1 t=$2 var
+  X_PORT=$(free_port)
+  if [[ $side == ours ]]; then
+    case $t in tcp) var=LISTEN_ADDR ;; tls) var=TLS_LISTEN_ADDR ;; ws) var=WS_LISTEN_ADDR ;; wss) var=WSS_LISTEN_ADDR ;; esac
+    # LISTEN_ADDR on a free port of its own when another transport is measured
+    env LISTEN_ADDR="127.0.0.1:$(free_port)" "$var=127.0.0.1:$X_PORT" TLS_CERT_FILE="$X_CERT" \
+      TLS_KEY_FILE="$X_KEY" MAX_SESSIONS=$((XPORT_CONNS + 1000)) \
+      setsid taskset -c "$GW_CORE" "$GATEWAYD" >"$TMP/x-gw-$t.log" 2>&1 </dev/null &
+    X_GW_PID=$! X_PROXY=$!
+    x_wait_port "$X_PORT" "$X_GW_PID" "$TMP/x-gw-$t.log"
+    return 0
+  fi
+  local etrans=tcp ssl="" i eport=""
+  [[ $t == ws || $t == wss ]] && etrans=ws
+  [[ $t == tls || $t == wss ]] && ssl="ssl crt $TMP/x-haproxy.pem"
+  setsid taskset -c "$GW_CORE" "$ECHO" 127.0.0.1:0 "$etrans" >"$TMP/x-echo-$t.out" 2>"$TMP/x-echo-$t.log" </dev/null &
+  X_ECHO_PID=$!
+  for ((i = 0; i < 50; i++)); do
+    eport=$(sed -n 's/^port=//p' "$TMP/x-echo-$t.out")
+    [[ -n $eport ]] && break
+    sleep 0.1
+  done
+  [[ -n $eport ]] || die "echo_server ($etrans) did not start: $(cat "$TMP/x-echo-$t.log")"
+  cat >"$TMP/x-haproxy-$t.cfg" <<EOF
+# generated by bench/connections.sh: one thread, TCP mode, no logging
+global
+    nbthread 1
+    maxconn $((XPORT_CONNS * 2 + 100))
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend idle
+    bind 127.0.0.1:$X_PORT $ssl
+    default_backend echo
+backend echo
+    server echo1 127.0.0.1:$eport
+EOF
+  setsid taskset -c "$GW_CORE" "$HAPROXY" -db -f "$TMP/x-haproxy-$t.cfg" >"$TMP/x-haproxy-$t.log" 2>&1 </dev/null &
+  X_HAP_PID=$! X_PROXY=$!
+  x_wait_port "$X_PORT" "$X_HAP_PID" "$TMP/x-haproxy-$t.log"
+}
+# One side and transport: XPORT_CONNS idle connections. Sets X_RSS_PC (the proxy's RSS per
+# connection, bytes), X_ECHO_PC (echo_server's, haproxy only), X_HELD, X_RSS_MIB.
+x_measure() { # SIDE T
+  local side=$1 t=$2 rss0 rss1 erss0=0 erss1=0 deadline
+  x_start "$side" "$t"
+  sleep 1
+  rss0=$(rss_kib "$X_PROXY")
+  [[ -n $X_ECHO_PID ]] && erss0=$(rss_kib "$X_ECHO_PID")
+  local dur=$((XPORT_CONNS / XPORT_RAMP + 60))
+  setsid taskset -c "$BOT_CORE" "$BOT" --scenario idle --gateway "127.0.0.1:$X_PORT" --transport "$t" \
+    --insecure --bots "$XPORT_CONNS" --ramp "$XPORT_RAMP" --ping-ms "$XPORT_PING_MS" --duration "$dur" \
+    --timeout-ms 10000 --quiet --json "$TMP/x-bot-$side-$t.json" >"$TMP/x-bot-$side-$t.log" 2>&1 </dev/null &
+  X_BOT_PID=$!
+  deadline=$((SECONDS + XPORT_CONNS / XPORT_RAMP * 3 + 60))
+  while :; do
+    X_HELD=$(x_established "$X_PORT")
+    ((X_HELD >= XPORT_CONNS)) && break
+    alive "$X_BOT_PID" || { tail -n 5 "$TMP/x-bot-$side-$t.log" >&2; break; }
+    ((SECONDS > deadline)) && break
+    sleep 0.5
+  done
+  # every connection has sent its first PING (within one interval of connecting) and had its
+  # answer: the memory of an idle connection after some traffic, not of a fresh one
+  nap $((XPORT_PING_MS / 1000 + 2))
+  X_HELD=$(x_established "$X_PORT")
+  rss1=$(rss_kib "$X_PROXY")
+  [[ -n $X_ECHO_PID ]] && erss1=$(rss_kib "$X_ECHO_PID")
+  ((X_HELD < XPORT_CONNS)) && XNOTES+=("$side $t: only $X_HELD of $XPORT_CONNS connections established")
+  X_RSS_PC=$(per_conn "$rss0" "$rss1" "$X_HELD" 1024)
+  X_ECHO_PC=-
+  [[ -n $X_ECHO_PID ]] && X_ECHO_PC=$(per_conn "$erss0" "$erss1" "$X_HELD" 1024)
+  X_RSS_MIB=$(awk -v k="$rss1" 'BEGIN { printf "%.1f", k / 1024 }')
+  x_stop
+}
+if ((XPORT_CONNS > 0)); then
+  HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+  [[ -x $HAPROXY ]] || die "haproxy is not installed (apt-get install haproxy; bench/hop.sh installs it)"
+  build echo_server
+  ECHO=$BUILD_DIR/bench/echo_server
+  [[ -x $ECHO ]] || die "$ECHO not built"
+  X_CERT=$TMP/cert.pem X_KEY=$TMP/key.pem
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$X_KEY" -out "$X_CERT" >/dev/null 2>&1 ||
+    die "openssl could not make a certificate"
+  cat "$X_CERT" "$X_KEY" >"$TMP/x-haproxy.pem"
+  X_T0=$SECONDS
+  for t in $XPORTS; do
+    x_measure ours "$t"
+    o_pc=$X_RSS_PC o_held=$X_HELD o_mib=$X_RSS_MIB
+    x_measure haproxy "$t"
+    row=$(printf '| %-9s | %11s | %9s | %12s | %11s | %15s | %14s | %20s | %19s |' "$t" "$XPORT_CONNS" \
+      "$o_held" "$o_mib" "$o_pc" "$X_RSS_MIB" "$X_RSS_PC" "$X_ECHO_PC" \
+      "$(awk -v a="$o_pc" -v b="$X_RSS_PC" 'BEGIN { if (b > 0 && a != "-") printf "%.2f", a / b; else print "-" }')")
+    say "transport: $row"
+    XROWS+=("$row")
+  done
+  X_RUN=$((SECONDS - X_T0))
+fi
+
 # ---------------------------------------------------------------- report
 SIZES=""
 if command -v gdb >/dev/null 2>&1; then
@@ -326,7 +485,8 @@ if command -v gdb >/dev/null 2>&1; then
     "$GATEWAYD" 2>/dev/null | awk -F' = ' '/^\$/ { printf "%s ", $2 }')
 fi
 echo
-echo "connections: $(machine), ${T_RUN}s"
+echo "connections: $(machine), steps ${T_RUN}s"
+if ((DO_STEPS)); then
 echo "one gatewayd on core $GW_CORE, bot --scenario idle on core $BOT_CORE: ramp $RAMP/s, one PING per connection every $PING_MS ms, nothing else; CPU over $WINDOW s"
 echo "per connection: (figure at N - figure of the fresh gateway) / N in bytes, after every connection has sent at least one PING;"
 echo "heap split: before its first PING / added by its first PING (fit from a sample taken while only some had pinged)"
@@ -334,7 +494,19 @@ echo
 echo "| connections | held   | RSS MiB | heap MiB | RSS/conn | heap/conn | heap: before PING | added by PING | CPU % at 0 | CPU % | PING/s | µs/PING | bot CPU % | kernel slab/conn (both ends) | RSS/conn / 1 KiB |"
 echo "|------------:|-------:|--------:|---------:|---------:|----------:|------------------:|--------------:|-----------:|------:|-------:|--------:|----------:|-----------------------------:|-----------------:|"
 printf '%s\n' "${ROWS[@]}"
+fi
 echo
+if ((${#XROWS[@]})); then
+  echo "transports, ${X_RUN}s: $XPORT_CONNS idle connections per row, ours (gatewayd) against haproxy $("$HAPROXY" -v | head -n 1 | awk '{print $3}') (TCP mode, nbthread 1;"
+  echo "terminating TLS for tls and wss, in front of echo_server: tcp, or its WebSocket listener for ws/wss), fresh processes per row on core $GW_CORE;"
+  echo "bot --scenario idle --transport T on core $BOT_CORE, ramp $XPORT_RAMP/s, a PING every $XPORT_PING_MS ms; RSS after every connection pinged, minus RSS before, per connection (bytes)"
+  echo
+  echo "| transport | connections | ours held | ours RSS MiB | ours B/conn | haproxy RSS MiB | haproxy B/conn | + echo_server B/conn | ours/haproxy B/conn |"
+  echo "|:----------|------------:|----------:|-------------:|------------:|----------------:|---------------:|---------------------:|--------------------:|"
+  printf '%s\n' "${XROWS[@]}"
+  for note in "${XNOTES[@]}"; do echo "note: $note"; done
+  echo
+fi
 for s in "${SKIPPED[@]}"; do echo "not run: $s connections (open files limit $NOFILE per process)"; done
 for l in "${LIMIT_NOTES[@]}"; do echo "limit: $l"; done
 for note in "${NOTES[@]}"; do echo "note: $note"; done
