@@ -88,6 +88,7 @@ typedef struct conn_x {
     const uint8_t *ws_in;
     size_t ws_in_len;
     char ws_key[32];   /* client role: the key sent, to check the accept */
+    uint16_t ws_fail_code; /* a close to queue once what wslay queued before it is sent */
     double ping_tokens;
     uint64_t ping_ms;
 } conn_x_t;
