@@ -134,6 +134,11 @@ void conn_deliver(conn_t *c, const uint8_t *data, size_t n);
  * (a TLS alert, an HTTP error response). */
 void conn_hs_fail(conn_t *c, int reason);
 
+/* For fuzzers and unit tests, without a socket: starts the transport's handshake as an
+ * accept would, and feeds bytes as if read from the socket. */
+int conn_test_start(conn_t *c);
+void conn_test_feed(conn_t *c, const uint8_t *data, size_t n);
+
 /* ---- tls.c ---- */
 int tls_start(conn_t *c);
 void tls_on_wire(conn_t *c, const uint8_t *data, size_t n);
