@@ -273,6 +273,19 @@ static int start_reading(conn_t *c)
     return type_of(c)->start(c);
 }
 
+int conn_test_start(conn_t *c)
+{
+    if (c->kind != XPORT_TCP)
+        hs_list(c);
+    return type_of(c)->start(c);
+}
+
+void conn_test_feed(conn_t *c, const uint8_t *data, size_t n)
+{
+    if (!c->closing && !c->flush_then_close)
+        type_of(c)->on_wire(c, data, n);
+}
+
 int conn_accept(conn_t *c, uv_stream_t *server)
 {
     int rc = uv_accept(server, (uv_stream_t *)&c->tcp);

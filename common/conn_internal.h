@@ -88,6 +88,7 @@ typedef struct conn_x {
     const uint8_t *ws_in;
     size_t ws_in_len;
     char ws_key[32];   /* client role: the key sent, to check the accept */
+    uint16_t ws_fail_code; /* a close to queue once what wslay queued before it is sent */
     double ping_tokens;
     uint64_t ping_ms;
 } conn_x_t;
@@ -132,6 +133,11 @@ void conn_deliver(conn_t *c, const uint8_t *data, size_t n);
 /* Ends the conn for a failed handshake (counted by reason), after flushing what is queued
  * (a TLS alert, an HTTP error response). */
 void conn_hs_fail(conn_t *c, int reason);
+
+/* For fuzzers and unit tests, without a socket: starts the transport's handshake as an
+ * accept would, and feeds bytes as if read from the socket. */
+int conn_test_start(conn_t *c);
+void conn_test_feed(conn_t *c, const uint8_t *data, size_t n);
 
 /* ---- tls.c ---- */
 int tls_start(conn_t *c);

@@ -27,11 +27,14 @@ static void note_close_sent(conn_x_t *x)
     log_debug("ws_close_sent", "code=%u", (unsigned)code);
 }
 
-/* Queues a close frame with code (the rest of the input is not read) and sends it. */
+/* Stops reading and closes with code once what is queued (pongs) is sent: wslay puts a
+ * close in front of its queue, so it is queued after the recv (see ws_on_bytes). */
 static void ws_fail(conn_x_t *x, uint16_t code, const char *why)
 {
-    if (wslay_event_queue_close(x->ws, code, (const uint8_t *)why, strlen(why)) == 0)
-        wslay_event_shutdown_read(x->ws);
+    (void)why;
+    if (!x->ws_fail_code)
+        x->ws_fail_code = code;
+    wslay_event_shutdown_read(x->ws);
 }
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
@@ -225,8 +228,27 @@ void ws_on_bytes(conn_t *c, const uint8_t *data, size_t n)
     x->ws_in_len = 0;
     if (c->closing)
         return;
+    if (rc == WSLAY_ERR_NOMEM) {
+        conn_close(c, CONN_CLOSE_IO);
+        return;
+    }
+    if (rc == 0 && x->ws_fail_code) {
+        if (wslay_event_send(x->ws) != 0 && !c->closing) {
+            conn_close(c, CONN_CLOSE_IO);
+            return;
+        }
+        if (!c->closing)
+            (void)wslay_event_queue_close(x->ws, x->ws_fail_code, NULL, 0);
+    }
     if (rc != 0) {
-        conn_close(c, CONN_CLOSE_PROTOCOL);
+        /* Our callbacks did not fail (the conn would be closing): wslay's frame layer refused a
+         * frame (a control frame over 125 bytes, a bad length) and queued a close without a
+         * status. The RFC's answer is 1002: sent here instead. */
+        static const uint8_t CLOSE_1002[] = {0x88, 0x02, 0x03, 0xEA};
+        conn_raw_write(c, CLOSE_1002, sizeof CLOSE_1002);
+        x->ws_closing = 1;
+        x->x->st.ws_closes[WSLAY_CODE_PROTOCOL_ERROR - 1000]++;
+        conn_close_after_flush(c, CONN_CLOSE_PROTOCOL);
         return;
     }
     ws_pump(c);
