@@ -89,6 +89,14 @@ typedef struct conn_x {
     size_t ws_in_len;
     char ws_key[32];   /* client role: the key sent, to check the accept */
     uint16_t ws_fail_code; /* a close to queue once what wslay queued before it is sent */
+    /* Where the peer's frames end, tracked beside wslay (which keeps ~8 KiB of buffers per
+     * context): between frames, with no fragmented message, nothing queued and no close, the
+     * context is freed and made again with the next bytes, so an idle conn holds none. */
+    uint8_t ws_hdr[14];
+    uint8_t ws_hdr_have;
+    uint8_t ws_frag;      /* a fragmented data message is in progress */
+    uint64_t ws_frame_left; /* payload bytes of the current frame still to come */
+    uint64_t ws_rx_ms;      /* loop time of the last bytes read */
     double ping_tokens;
     uint64_t ping_ms;
 } conn_x_t;

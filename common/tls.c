@@ -245,7 +245,10 @@ static void tls_drive(conn_t *c)
         else
             conn_ready(c);
     }
-    while (!c->closing && !c->flush_then_close) {
+    /* Only while there is ciphertext to read: an SSL_read with nothing to give it allocates
+     * a 16 KiB record buffer and keeps it (RELEASE_BUFFERS frees it only once a record was
+     * consumed), which an idle conn must not hold. */
+    while (!c->closing && !c->flush_then_close && (x->in_len > 0 || SSL_has_pending(x->ssl))) {
         ERR_clear_error();
         int r = SSL_read(x->ssl, c->cl->plain, sizeof c->cl->plain);
         if (r > 0) {
@@ -259,6 +262,10 @@ static void tls_drive(conn_t *c)
         conn_close(c, e == SSL_ERROR_ZERO_RETURN ? CONN_CLOSE_EOF : CONN_CLOSE_PROTOCOL);
         return;
     }
+    /* Nothing left to read: give back the record buffers now (SSL_free_buffers frees only
+     * unused ones; RELEASE_BUFFERS alone keeps the read buffer the handshake used). */
+    if (!c->closing && !SSL_has_pending(x->ssl))
+        (void)SSL_free_buffers(x->ssl);
     if (x->wire_len)
         conn_mark_dirty(c);
 }

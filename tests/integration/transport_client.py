@@ -369,6 +369,24 @@ def bad_fragmented():
     op, payload = ws_frames(got)[0]
     t, seq, body = unframe(payload)
     check(op == 2 and t == T_PONG and seq == 9 and decode(body)[1] == [77], "fragmented PING misanswered")
+    # the first fragment after a quiet second, the rest later (the gateway must keep what
+    # wslay holds; the whole stays within the 2 s idle timeout: only whole frames count)
+    time.sleep(1.05)
+    f = frame(T_PING, 10, f_int(1, 78))
+    s.sendall(ws_frame(2, f[:6], fin=False))
+    time.sleep(0.6)
+    s.sendall(ws_frame(9, b"in between") + ws_frame(0, f[6:]))
+    got = b""
+    while True:
+        fr = [x for x in ws_frames(got) if x[0] == 2]
+        if fr and len(fr[0][1]) >= 10 and len(fr[0][1]) == 10 + struct.unpack(">I", fr[0][1][:4])[0] \
+                and 10 in [op for op, _ in ws_frames(got)]:
+            break
+        d = s.recv(4096)
+        check(d, "closed instead of answering a fragmented PING sent over 0.6 s")
+        got += d
+    t, seq, body = unframe(fr[0][1])
+    check(t == T_PONG and seq == 10 and decode(body)[1] == [78], "slow fragmented PING misanswered")
     s.close()
     # past the cap: refused with 1009
     s, pre = ws_open()

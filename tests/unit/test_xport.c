@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "conn.h"
+#include "conn_internal.h" /* to see wslay's context come and go */
 #include "frame.h"
 #include "xport.h"
 
@@ -143,6 +144,20 @@ static void run_kind(xport_kind_t kind, tls_ctx_t *srv_tls, tls_ctx_t *cli_tls, 
     CHECK_EQ(conn_out_held(srv.c), 0);
     CHECK_EQ(xport_stats(srv_x)->handshakes, 1);
     RUN_UNTIL(cli.rx_len == 30 + 125 + 126 + 70000 + 13);
+    if (kind == XPORT_WS || kind == XPORT_WSS) {
+        /* after a quiet second the next read gives wslay's context back; the one after makes
+         * a new one and still works */
+        CHECK(conn_x(srv.c)->ws != NULL);
+        uint64_t t = uv_now(&loop) + 1100;
+        RUN_UNTIL(uv_now(&loop) >= t);
+        size_t before = srv.rx_len;
+        put_frame(cli.c, 100, 5, 'a');
+        RUN_UNTIL(srv.rx_len == before + 15);
+        CHECK(conn_x(srv.c)->ws == NULL);
+        put_frame(cli.c, 101, 6, 'b');
+        RUN_UNTIL(srv.rx_len == before + 31);
+        CHECK(conn_x(srv.c)->ws != NULL); /* chatty: kept */
+    }
     /* a close after flush: the last frame arrives, then the close */
     cli.rx_len = 0;
     put_frame(srv.c, 101, 10, 'b');
