@@ -59,6 +59,7 @@ struct xport {
     xport_opts_t o;
     char *origins;     /* owned copies of the option strings */
     char *server_name;
+    char *ws_path;
     xport_stats_t st;
 };
 

@@ -227,7 +227,7 @@ void ws_lower_ready(conn_t *c)
         return;
     char req[1024];
     const char *host = *x->x->server_name ? x->x->server_name : "localhost";
-    size_t n = ws_upgrade_request(req, sizeof req, host, x->ws_key);
+    size_t n = ws_upgrade_request_path(req, sizeof req, x->x->ws_path, host, x->ws_key);
     conn_raw_write(c, req, n);
 }
 

@@ -306,12 +306,18 @@ size_t ws_upgrade_reply(char *out, size_t cap, int status, const char *accept)
 
 size_t ws_upgrade_request(char *out, size_t cap, const char *host, char key[WS_KEY_LEN + 1])
 {
+    return ws_upgrade_request_path(out, cap, "/", host, key);
+}
+
+size_t ws_upgrade_request_path(char *out, size_t cap, const char *path, const char *host,
+                               char key[WS_KEY_LEN + 1])
+{
     uint8_t raw[16];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2base64(key, WS_KEY_LEN + 1, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
     int n = snprintf(out, cap,
-                     "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     host, key);
+                     path, host, key);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }

@@ -52,5 +52,8 @@ size_t ws_upgrade_reply(char *out, size_t cap, int status, const char *accept);
 /* Writes a client's upgrade request for path "/" on host with a fresh key (stored in key,
  * for ws_upgrade_check_response). Returns its length (cap >= 512). */
 size_t ws_upgrade_request(char *out, size_t cap, const char *host, char key[WS_KEY_LEN + 1]);
+/* The same for another request target (path: "/..." without space, CR or LF; xport checks). */
+size_t ws_upgrade_request_path(char *out, size_t cap, const char *path, const char *host,
+                               char key[WS_KEY_LEN + 1]);
 
 #endif

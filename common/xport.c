@@ -18,8 +18,18 @@ xport_t *xport_new(const xport_opts_t *o)
                   xport_kind_name(o->kind));
         return NULL;
     }
+    const char *path = o->ws_path && *o->ws_path ? o->ws_path : "/";
+    int path_ok = path[0] == '/' && strlen(path) < 512;
+    for (const char *p = path; path_ok && *p; p++)
+        path_ok = *p > 0x20 && *p < 0x7f; /* no space, CR or LF: it goes into the request line */
+    if (!path_ok) {
+        log_error("bad_config", "transport=%s reason=\"bad WebSocket path\"", xport_kind_name(o->kind));
+        return NULL;
+    }
     xport_t *x = xcalloc(1, sizeof *x);
     x->o = *o;
+    x->ws_path = xstrdup(path);
+    x->o.ws_path = x->ws_path;
     x->origins = xstrdup(o->ws_origins ? o->ws_origins : "");
     x->server_name = xstrdup(o->server_name ? o->server_name : "");
     x->o.ws_origins = x->origins;
@@ -35,6 +45,7 @@ void xport_free(xport_t *x)
         return;
     xfree(x->origins);
     xfree(x->server_name);
+    xfree(x->ws_path);
     xfree(x);
 }
 

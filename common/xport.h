@@ -55,6 +55,7 @@ typedef struct xport_opts {
     int client;                /* 1: client role (conn_connect), 0: server role (conn_accept) */
     tls_ctx_t *tls;            /* TLS and WSS: the context (not owned; outlives the xport) */
     const char *server_name;   /* client role: SNI, certificate name check and WS Host */
+    const char *ws_path;       /* client role: the upgrade's request target; NULL/"": "/" */
     uint32_t handshake_ms;     /* bound of the whole transport handshake; 0: none */
     uint32_t ws_max_msg;       /* largest WebSocket message (frame header included) */
     uint32_t ws_handshake_max; /* bytes of the HTTP upgrade request/response; 0: 8192 */
@@ -64,7 +65,8 @@ typedef struct xport_opts {
 } xport_opts_t;
 
 /* A transport setup. Strings are copied. Returns NULL (with a log line) on bad options:
- * TLS/WSS without a context, WS without ws_max_msg. */
+ * TLS/WSS without a context, WS without ws_max_msg, a ws_path that is not "/..." of visible
+ * ASCII. */
 xport_t *xport_new(const xport_opts_t *o);
 void xport_free(xport_t *x);
 xport_kind_t xport_kind(const xport_t *x);

@@ -180,7 +180,7 @@ typedef struct run {
 
 extern run_t run;
 
-/* transport.c: --transport, --ca-file, --insecure, --server-name. Sets run.transport and
+/* transport.c: --transport, --ca-file, --insecure, --server-name, --ws-path. Sets run.transport and
  * run.xport (NULL for tcp). Returns 0, or -1 after printing why. */
 int bot_transport_setup(const config_t *cfg);
 void bot_transport_cleanup(void);

@@ -52,6 +52,10 @@ static const cfg_opt_t OPTS[] = {
      "tls/wss: the name sent as SNI and checked against the certificate; ws/wss: the Host "
      "header (default: the host of the first --gateway) (short flag --server-name)",
      0, 0},
+    {"BOT_WS_PATH", CFG_STR, "/",
+     "ws/wss: the path of the WebSocket upgrade request (the gateway serves /; another path "
+     "reaches it through a proxy that maps it) (short flag --ws-path)",
+     0, 0},
     {"BOT_COUNT", CFG_INT, "100", "number of bots, one connection each (short flag --bots)", 1,
      1000000},
     {"BOT_DURATION", CFG_INT, "10",
@@ -146,6 +150,7 @@ static const struct {
     {"--transport", "BOT_TRANSPORT"},
     {"--ca-file", "BOT_CA_FILE"},
     {"--server-name", "BOT_SERVER_NAME"},
+    {"--ws-path", "BOT_WS_PATH"},
     {"--bots", "BOT_COUNT"},
     {"--duration", "BOT_DURATION"},
     {"--count", "BOT_MAX_REQUESTS"},

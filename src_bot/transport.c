@@ -1,4 +1,5 @@
-/* transport: the bot's --transport (tcp, tls, ws, wss). One client-role xport (common/xport.h)
+/* transport: the bot's --transport (tcp, tls, ws, wss), --ca-file, --insecure, --server-name
+ * and --ws-path. One client-role xport (common/xport.h)
  * and, for TLS, one client TLS context, shared by every bot of the run. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,11 +75,13 @@ int bot_transport_setup(const config_t *cfg)
         .server_name = server_name,
         .handshake_ms = (uint32_t)(run.timeout_ms < UINT32_MAX ? run.timeout_ms : UINT32_MAX),
         .ws_max_msg = run.max_frame + FRAME_HDR_LEN,
+        .ws_path = config_str(cfg, "BOT_WS_PATH"),
     };
     run.xport = xport_new(&o);
     if (!run.xport) {
         bot_transport_cleanup();
-        fprintf(stderr, "bot: cannot set up transport %s\n", name);
+        fprintf(stderr, "bot: cannot set up transport %s (--ws-path must be /... of visible "
+                        "ASCII)\n", name);
         return -1;
     }
     return 0;
