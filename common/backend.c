@@ -596,6 +596,11 @@ int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code
 int backend_draining(const backend_t *be) { return be->draining; }
 unsigned backend_inflight(const backend_t *be) { return be->inflight; }
 void backend_set_load(backend_t *be, int games, int players) { registry_set_load(be->reg, games, players); }
+
+int backend_set_field(backend_t *be, const char *name, const char *value)
+{
+    return registry_set_field(be->reg, name, value);
+}
 void backend_set_ud(backend_t *be, void *ud) { be->o.ud = ud; }
 metrics_t *backend_metrics(const backend_t *be) { return be->metrics; }
 void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n)) { be->ready = ready; }

@@ -108,6 +108,9 @@ int backend_draining(const backend_t *be);
 /* Requests received and not yet answered. */
 unsigned backend_inflight(const backend_t *be);
 void backend_set_load(backend_t *be, int games, int players);
+/* A field of the daemon's registry hash, published with every registration and heartbeat
+ * (registry_set_field). Returns 0 or -1 (too many fields). */
+int backend_set_field(backend_t *be, const char *name, const char *value);
 /* The daemon's metrics (exported on the admin endpoint); the daemon adds its own series and
  * collectors. */
 metrics_t *backend_metrics(const backend_t *be);

@@ -751,6 +751,8 @@ void game_start(game_t *g)
     metrics_pg_init(mt);
     metrics_on_collect(mt, game_collect, g);
     backend_set_ready(g->be, game_ready);
+    (void)backend_set_field(g->be, "modes", "arena");
+    (void)backend_set_field(g->be, "mode_limits", "arena:1-4");
     hist_init(&g->tick_us);
     uv_timer_init(g->loop, &g->tick_timer);
     uv_timer_init(g->loop, &g->poll_timer);
