@@ -49,6 +49,14 @@ struct admin {
     uint64_t kick_session;
     char kick_reason[REASON_MAX + 1];
     int kick_result;
+    /* POST /reload-modules: work on the HTTP thread, apply on the loop */
+    admin_reload_work_fn reload_work;
+    admin_reload_apply_fn reload_apply;
+    void *reload_ud;
+    int reload_state; /* 0 idle, 1 asked, 2 answered */
+    void *reload_prepared;
+    int reload_status;
+    char reload_msg[ADMIN_RELOAD_MSG_MAX];
 };
 
 /* ---- the loop side ---- */
@@ -106,6 +114,21 @@ static void on_async(uv_async_t *h)
         pthread_mutex_lock(&a->mu);
         a->kick_result = rc;
         a->kick_state = 2;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
+    pthread_mutex_lock(&a->mu);
+    int reload = a->reload_state == 1;
+    void *prepared = a->reload_prepared;
+    pthread_mutex_unlock(&a->mu);
+    if (reload) {
+        static char msg[ADMIN_RELOAD_MSG_MAX];
+        msg[0] = '\0';
+        int status = a->reload_apply(a->reload_ud, prepared, msg, sizeof msg);
+        pthread_mutex_lock(&a->mu);
+        a->reload_status = status;
+        memcpy(a->reload_msg, msg, sizeof msg);
+        a->reload_state = 2;
         pthread_cond_broadcast(&a->cv);
         pthread_mutex_unlock(&a->mu);
     }
@@ -222,6 +245,50 @@ static enum MHD_Result log_level(admin_t *a, struct MHD_Connection *c, int set)
     return text(c, MHD_HTTP_OK, "%s\n", LEVEL_NAMES[level]);
 }
 
+void admin_set_reload(admin_t *a, admin_reload_work_fn work, admin_reload_apply_fn apply, void *ud)
+{
+    pthread_mutex_lock(&a->mu);
+    a->reload_work = work;
+    a->reload_apply = apply;
+    a->reload_ud = ud;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static enum MHD_Result post_reload(admin_t *a, struct MHD_Connection *c)
+{
+    pthread_mutex_lock(&a->mu);
+    admin_reload_work_fn work = a->reload_work;
+    void *ud = a->reload_ud;
+    pthread_mutex_unlock(&a->mu);
+    if (!work)
+        return text(c, MHD_HTTP_NOT_FOUND, "this daemon has no modules\n");
+    void *prepared = work(ud); /* file reads and compiles: here, never on the loop */
+    pthread_mutex_lock(&a->mu);
+    a->reload_prepared = prepared;
+    a->reload_state = 1;
+    int rc = wake_loop(a);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += KICK_WAIT_MS / 1000;
+    while (rc == 0 && a->reload_state != 2 && !a->closed)
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+            break;
+    int answered = a->reload_state == 2, status = a->reload_status;
+    char *msg = malloc(ADMIN_RELOAD_MSG_MAX);
+    if (msg)
+        memcpy(msg, a->reload_msg, ADMIN_RELOAD_MSG_MAX);
+    if (answered)
+        a->reload_state = 0; /* else the loop applies it later and the slot frees then */
+    pthread_mutex_unlock(&a->mu);
+    if (!msg)
+        return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    if (!answered) {
+        free(msg);
+        return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the daemon did not answer\n");
+    }
+    return respond(c, (unsigned)status, "text/plain; charset=utf-8", msg, strlen(msg), 1);
+}
+
 static enum MHD_Result post_kick(admin_t *a, struct MHD_Connection *c)
 {
     if (!a->h.kick)
@@ -289,13 +356,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return log_level(a, c, !get);
     if (strcmp(url, "/kick") == 0 && post)
         return post_kick(a, c);
+    if (strcmp(url, "/reload-modules") == 0 && post)
+        return post_reload(a, c);
     if (strcmp(url, "/") == 0 && get)
         return text(c, MHD_HTTP_OK,
                     "GET /metrics\nGET /healthz\nGET /readyz\nPOST /drain\n"
                     "GET|PUT|POST /log-level?level=debug|info|warn|error\n%s",
-                    a->h.kick ? "POST /kick?session=ID[&reason=TEXT]\n" : "");
+                    a->h.kick ? "POST /kick?session=ID[&reason=TEXT]\n" : "POST /reload-modules\n");
     static const char *const known[] = {"/metrics", "/healthz", "/readyz", "/drain",
-                                        "/log-level", "/kick", "/"};
+                                        "/log-level", "/kick", "/reload-modules", "/"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(url, known[i]) == 0)
             return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed on %s\n", method, url);

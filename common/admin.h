@@ -14,7 +14,9 @@
  *   GET  /log-level               the current level
  *   PUT|POST /log-level?level=L   sets it (debug, info, warn, error); 200, 400 on a bad level
  *   POST /kick?session=ID[&reason=TEXT]  (when the kick hook is set: the gateway) pushes
- *                                 KICKED and closes the session; 200, 404 when no such session */
+ *                                 KICKED and closes the session; 200, 404 when no such session
+ *   POST /reload-modules          (when set: the game daemon) reloads the game modules; the
+ *                                 status and report text come from the daemon (200, 422) */
 #ifndef CLUSTER_ADMIN_H
 #define CLUSTER_ADMIN_H
 
@@ -41,6 +43,15 @@ typedef struct admin_hooks {
     int (*kick)(void *ud, uint64_t session, const char *reason);
     void *ud;
 } admin_hooks_t;
+
+#define ADMIN_RELOAD_MSG_MAX 4096
+
+/* POST /reload-modules: work runs on the HTTP thread (it may block: file reads, compiles) and
+ * returns what apply, on the loop, makes current; apply writes the report into msg and
+ * returns the HTTP status. */
+typedef void *(*admin_reload_work_fn)(void *ud);
+typedef int (*admin_reload_apply_fn)(void *ud, void *prepared, char *msg, size_t n);
+void admin_set_reload(admin_t *a, admin_reload_work_fn work, admin_reload_apply_fn apply, void *ud);
 
 /* Starts serving on addr ("host:port", numeric host; port 0 picks a free port) and publishes
  * the first snapshot at once. Logs event=admin_listening with the port bound. Returns NULL
