@@ -96,7 +96,7 @@ typedef struct module_stats {
     uint64_t data_sent, data_sent_bytes, data_send_failed, data_in, data_in_bytes;
     uint64_t refused_expected, refused_unexpected;          /* the module's REFUSED ops */
     uint64_t send_errors[ERR_CODES + 1], send_errors_unexpected; /* ERROR_RESPONSE to a send */
-    uint64_t moves, clamps, kills, deaths, tagged;
+    uint64_t moves, clamps, kills, deaths, tagged, tags_suffered;
     uint64_t finished, wins, losses, draws, bad_outcomes, mode_mismatch, summary_missing;
     uint64_t play_ns;  /* bot time spent in matches */
     hist_t rtt_us;     /* a MOVE sent -> the module's broadcast of the accepted position */

@@ -14,6 +14,10 @@
 #define APPROACH 2.0                /* walk up to this far from the monster */
 #define MIN_STEP 0.05
 #define TICK_MARGIN_MS 100          /* on top of the cooldown: two ticks of slack */
+/* Moves cover this share of speed x interval: the module measures a move over the ticks
+ * since the last one, and two moves 100 ms apart may land one tick (50 ms) apart; 0.75 of
+ * two ticks' worth still fits one tick's 1.5x allowance. */
+#define STEP_SHARE 0.75
 
 struct mg_game {
     const char *mode;
@@ -281,7 +285,7 @@ static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *
         act_u32(out, 2, best->id);
         return 1;
     }
-    double step = g->speed * (double)interval_ns / 1e9, want = bd - APPROACH;
+    double step = STEP_SHARE * g->speed * (double)interval_ns / 1e9, want = bd - APPROACH;
     if (step > want)
         step = want;
     if (step < MIN_STEP)
@@ -320,6 +324,7 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
         if (g->it == g->self) {
             g->it_since_ns = now;
             news->tagged = 1;
+            news->tagged_by_player = rd_u64(r) != 0;
         }
         break;
     case 103:
@@ -387,7 +392,7 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         }
         if (!best || bd < 0.3)
             return 0;
-        step = g->it_speed * (double)interval_ns / 1e9;
+        step = STEP_SHARE * g->it_speed * (double)interval_ns / 1e9;
         if (step > bd)
             step = bd;
         dx = (best->x - g->x) / bd;
@@ -397,7 +402,7 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         if (!it)
             return 0;
         flee_dir(g, it->x, it->y, &dx, &dy);
-        step = g->speed * (double)interval_ns / 1e9;
+        step = STEP_SHARE * g->speed * (double)interval_ns / 1e9;
     }
     (void)now;
     float x = clampf((float)(g->x + dx * step), 0.0f, g->field_w);

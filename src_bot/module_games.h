@@ -50,6 +50,7 @@ typedef struct mg_news {
     int32_t refused_code;
     int died, killed; /* it died; it killed a monster */
     int tagged;       /* tag: it became "it" */
+    int tagged_by_player; /* ... touched by another player (not the draw at the start) */
 } mg_news_t;
 
 /* An op to send. */

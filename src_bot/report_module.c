@@ -46,6 +46,8 @@ void print_module(FILE *f)
     fprintf(f, "  %-22s moves=%" PRIu64 " clamped=%" PRIu64 " kills=%" PRIu64 " deaths=%" PRIu64
                " became_it=%" PRIu64 "\n",
             "play", md->moves, md->clamps, md->kills, md->deaths, md->tagged);
+    fprintf(f, "  %-22s %" PRIu64 " (tag: became it from another player's touch)\n",
+            "tagged by a player", md->tags_suffered);
     fprintf(f, "  %-22s module_refused expected=%" PRIu64 " unexpected=%" PRIu64
                " send_errors=%" PRIu64 " (unexpected %" PRIu64 ")\n",
             "refusals", md->refused_expected, md->refused_unexpected, send_errors(),
@@ -90,6 +92,10 @@ void json_module(FILE *f)
             "    \"match_data_in\": {\"count\": %" PRIu64 ", \"bytes\": %" PRIu64
             ", \"per_s\": %.1f, \"per_playing_bot_s\": %.1f},\n",
             md->data_in, md->data_in_bytes, per_s_of(md->data_in, d), per_s_of(md->data_in, p));
+    fprintf(f,
+            "    \"play\": {\"moves\": %" PRIu64 ", \"clamped\": %" PRIu64 ", \"kills\": %" PRIu64
+            ", \"deaths\": %" PRIu64 ", \"became_it\": %" PRIu64 ", \"tags_suffered\": %" PRIu64 "},\n",
+            md->moves, md->clamps, md->kills, md->deaths, md->tagged, md->tags_suffered);
     fprintf(f, "    \"move_round_trip_ms\": ");
     json_latency(f, &md->rtt_us);
     fprintf(f,

@@ -449,6 +449,7 @@ static void on_match_data(xbot_t *b, const MatchData *d, uint64_t now)
     md->kills += (uint64_t)news.killed;
     md->deaths += (uint64_t)news.died;
     md->tagged += (uint64_t)news.tagged;
+    md->tags_suffered += (uint64_t)news.tagged_by_player;
     if (news.refused) {
         if (mg_refusal_expected(news.refused_code)) {
             md->refused_expected++;
