@@ -46,7 +46,8 @@
 --
 -- The end: ctx.finish with every player's score and outcome ("win" when the last wave is
 -- cleared, "loss" when everyone died, "draw" at the time limit, "loss" for a player who
--- left) and a summary such as "win: 5/5 waves cleared, 70 kills in 61.2 s".
+-- left), stats {kills, alive} per player (match_players.stats) and a summary such as
+-- "win: 5/5 waves cleared, 70 kills in 61.2 s".
 
 local pack, unpack, concat = string.pack, string.unpack, table.concat
 local sqrt, floor = math.sqrt, math.floor
@@ -391,7 +392,8 @@ local function finish(s)
     for i = 1, s.nplayers do
         local p = s.players[i]
         results[i] = { user_id = p.user_id, score = p.score,
-                       outcome = p.left and "loss" or o }
+                       outcome = p.left and "loss" or o,
+                       stats = { kills = p.kills, alive = p.alive } }
     end
     local summary = string.format("%s: %d/%d waves cleared, %d kills in %.1f s", s.outcome,
         s.waves_cleared, C.waves, s.kills, s.now / 1000)

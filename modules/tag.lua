@@ -26,7 +26,8 @@
 --   104 REFUSED   <I4i4 (8 B) to the sender only: the op refused and why (-2 the match is
 --                 over, -4 a bad value or payload size, -9 an unknown op)
 --
--- The end: ctx.finish with every player's score and outcome, and a summary such as
+-- The end: ctx.finish with every player's score, outcome and stats {tags, times_it}
+-- (match_players.stats), and a summary such as
 -- "tag: alice won with 512 points; 23 tags in 60.0 s". If fewer than two players remain,
 -- the match ends at once and the one left (if any) wins.
 
@@ -85,6 +86,7 @@ function M.join(ctx, s, player)
     local p = {
         user_id = player.user_id, name = player.name, x = 0.0, y = 0.0, ref_x = 0.0,
         ref_y = 0.0, ref_ms = 0, pos_ms = 0, free_ms = 0, score = 0, left = false,
+        tags = 0, times_it = 0,
     }
     s.n = s.n + 1
     s.active = s.active + 1
@@ -110,6 +112,8 @@ local function draw_player(s, except)
 end
 
 local function set_it(s, tagger, p)
+    if tagger then tagger.tags = tagger.tags + 1 end
+    p.times_it = p.times_it + 1
     s.it = p
     s.it_free_ms = s.now + C.freeze_ms
     s.ctx.broadcast(OP_TAGGED, pack("<I8I8", tagger and tagger.user_id or 0, p.user_id))
@@ -225,7 +229,8 @@ local function finish(s)
             outcome = top_n == 1 and "win" or "draw"
             if top_n == 1 then winner = p end
         end
-        results[i] = { user_id = p.user_id, score = p.score, outcome = outcome }
+        results[i] = { user_id = p.user_id, score = p.score, outcome = outcome,
+                       stats = { tags = p.tags, times_it = p.times_it } }
     end
     local head = winner and string.format("%s won with %d points", winner.name, top)
         or (top_n > 1 and string.format("%d players drew with %d points", top_n, top))

@@ -142,6 +142,15 @@ static void scenario_told(void)
     CHECK_EQ(wins, 1);
     CHECK_EQ(losses, 1);
     mu_check_record(go, game, "tag");
+    {
+        /* the module's per-player stats (jsonb): one "it" drawn, nobody tagged */
+        char id[24];
+        snprintf(id, sizeof id, "%llu", (unsigned long long)match);
+        PGconn *db = lu_pg();
+        CHECK_EQ(lu_pg_num(db, "SELECT sum((stats->>'times_it')::int) FROM match_players WHERE match_id = $1", id), 1);
+        CHECK_EQ(lu_pg_num(db, "SELECT sum((stats->>'tags')::int) FROM match_players WHERE match_id = $1", id), 0);
+        PQfinish(db);
+    }
     for (int i = 0; i < 2; i++)
         mu_check_history(&pl[i], go, "tag");
     printf("told: tag match %llu on game %u: GAME_OVER \"%s\" (%u/%u points) equals the last SCORES "

@@ -176,6 +176,7 @@ local function check_results(mode, ctx, nplayers, told)
               mode .. ": outcome " .. tostring(pr.outcome))
         check(told[pr.user_id] == pr.score, mode .. ": score " .. pr.score ..
               " as told " .. tostring(told[pr.user_id]))
+        check(type(pr.stats) == "table", mode .. ": stats per player")
     end
 end
 
@@ -308,6 +309,11 @@ local function check_tag()
             check((p.outcome ~= "loss") == (p.score == top), "tag: top score wins")
         end
         check((wins == 1 and draws == 0) or (wins == 0 and draws > 1), "tag: one winner or a draw")
+        local tags, times_it = 0, 0
+        for _, p in ipairs(r.players) do
+            tags, times_it = tags + p.stats.tags, times_it + p.stats.times_it
+        end
+        check(tags == w.tags and times_it == w.tags + 1, "tag: stats count the tags")
         check(r.summary:match("^tag: .* %d+ tags in 60.0 s$") ~= nil, "tag: summary " .. r.summary)
         print(string.format("tag: %d tags, %s", w.tags, r.summary))
     end
