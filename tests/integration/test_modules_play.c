@@ -3,14 +3,19 @@
  *
  * told: two of the test's own players on different gateways play tag: a room of mode tag
  * (max_players 0 = the mode's 16), GAME_STARTING and MATCH_START of mode tag, MATCH_DATA
- * broadcasts to both, a refusal (REFUSED op) to its sender only, MATCH_DATA_SEND bounds
- * (oversized: BAD_REQUEST); GAME_OVER (FINISHED, summary, a score and outcome each) equals the
+ * broadcasts to both, a refusal (REFUSED op) to its sender only, MATCH_DATA_SEND refused
+ * out of a match (NOT_IN_GAME) and oversized (BAD_REQUEST); GAME_OVER (FINISHED, summary, a score and outcome each) equals the
  * last SCORES each was told, the PostgreSQL record and GET_MATCH_HISTORY.
  * bots: the bot binary (--scenario module) plays arena_lua, then tag, with 4 bots over both
  * gateways to GAME_OVER; its own checks (every record equals its GAME_OVER, no unexpected
  * refusal, MATCH_DATA traffic both ways) pass, and the records in PostgreSQL hold the rules of
- * each game (arena_lua: one outcome for the whole team; tag: the top score wins). */
+ * each game (arena_lua: one outcome for the whole team; tag: the top score wins).
+ * studio: the tutorial's module (clicker), taken as written from docs/modules.md into a
+ * folder of its own, is served, played to its end (a player clicks 30 times and wins; the
+ * record says so) and joined passively by the bot. */
 #include "modules_util.h"
+
+#include <sys/stat.h>
 
 static char RUN[8];
 
@@ -91,6 +96,11 @@ static void scenario_told(void)
         pl[i].on_match_data = on_tag_data;
         pl[i].md_ud = &t[i];
     }
+    /* not in a match yet: NOT_IN_GAME */
+    mu_send_data(ps[0], 1, "12345678", 8, 5);
+    int nig = mu_wait_refusal(ps[0], 5, 3000);
+    if (nig != ERROR_CODE__NOT_IN_GAME)
+        DIE("MATCH_DATA_SEND out of a match: %s, expected NOT_IN_GAME", nig < 0 ? "no answer" : err_name(nig));
     uint32_t max = 0;
     uint64_t room = mu_create_room(ps[0], "tag", 0, &max);
     CHECK_EQ(max, 16); /* tag's M.max_players */
@@ -155,7 +165,7 @@ static void scenario_told(void)
         mu_check_history(&pl[i], go, "tag");
     printf("told: tag match %llu on game %u: GAME_OVER \"%s\" (%u/%u points) equals the last SCORES "
            "each player heard, the record in PostgreSQL and GET_MATCH_HISTORY; REFUSED reached its "
-           "sender only; an 8 KiB MATCH_DATA_SEND got BAD_REQUEST\n",
+           "sender only; MATCH_DATA_SEND before the match NOT_IN_GAME, 8 KiB BAD_REQUEST\n",
            (unsigned long long)match, game, go->summary, go->results[0]->score, go->results[1]->score);
     for (int i = 0; i < 2; i++)
         p_free(&pl[i]);
@@ -241,6 +251,91 @@ static void scenario_bots(void)
            arena, tag);
 }
 
+/* ---- studio: the tutorial's module, taken from docs/modules.md, runs as written */
+
+/* Writes the first ```lua block after "`modules/clicker.lua`" in docs/modules.md to dir. */
+static void tutorial_module(const char *dir)
+{
+    FILE *f = fopen(REPO_DIR "/docs/modules.md", "r");
+    CHECK(f != NULL);
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    const char *at = strstr(doc, "`modules/clicker.lua`");
+    CHECK(at != NULL);
+    const char *start = strstr(at, "```lua\n");
+    CHECK(start != NULL);
+    start += 7;
+    const char *end = strstr(start, "\n```");
+    CHECK(end != NULL);
+    char path[600];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/clicker.lua", dir);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fwrite(start, 1, (size_t)(end - start) + 1, f);
+    fclose(f);
+}
+
+static void scenario_studio(void)
+{
+    char dir[512], env_dir[560];
+    snprintf(dir, sizeof dir, "%s/studio", h_dir());
+    tutorial_module(dir);
+    snprintf(env_dir, sizeof env_dir, "GAME_MODULES_DIR=%s", dir);
+    const char *const game_env[] = {env_dir, "MATCH_TIME_LIMIT_MS=4000", "DRAIN_TIMEOUT_MS=500", NULL};
+    cluster_t cl;
+    cluster_up(&cl, "studio", game_env);
+    player_t pl[2];
+    player_t *ps[2];
+    for (int i = 0; i < 2; i++) {
+        p_init(&pl[i], RUN, "stu", i, cl.port[i]);
+        ps[i] = &pl[i];
+    }
+    p_signup_all(ps, 2);
+    uint32_t max = 0;
+    uint64_t room = mu_create_room(ps[0], "clicker", 0, &max);
+    CHECK_EQ(max, 8);
+    mu_fill_room(ps, 2, room);
+    uint32_t game = 0;
+    uint64_t match = mu_start(ps, 2, "clicker", &game);
+    /* the second player clicks 30 times: it wins */
+    for (uint32_t k = 1; k <= 30; k++) {
+        mu_send_data(ps[1], 1, NULL, 0, k);
+        h_sleep_ms(5);
+    }
+    mu_wait_over(ps, 2, 10000);
+    const GameOver *go = pl[0].over;
+    CHECK(go && go->match_id == match && go->outcome == MATCH_OUTCOME__FINISHED);
+    char want[64];
+    snprintf(want, sizeof want, "%s reached 30 clicks", pl[1].name);
+    if (strcmp(go->summary, want) != 0)
+        DIE("clicker summary \"%s\", expected \"%s\"", go->summary, want);
+    mu_check_record(go, game, "clicker");
+    CHECK(pl[0].n_match_data >= 30 && pl[1].n_match_data >= 30); /* a CLICKS broadcast each */
+
+    /* the bot joins clicker's matches passively: they end at the time limit, a draw */
+    char gw[64], prefix[32];
+    snprintf(gw, sizeof gw, "127.0.0.1:%d,127.0.0.1:%d", cl.port[0], cl.port[1]);
+    snprintf(prefix, sizeof prefix, "b%sclk_", RUN);
+    const char *const args[] = {"--scenario", "module", "--mode", "clicker", "--gateway", gw, "--bots",
+                                "4", "--duration", "6", "--quiet", "--user-prefix", prefix, NULL};
+    char *json = NULL;
+    int st = mu_bot("clicker", args, 60000, &json);
+    if (st != 0 || !json || !strstr(json, "\"pass\": true"))
+        DIE("bot --mode clicker: exit %d, report %s", st, json ? json : "(none)");
+    CHECK(mu_json_num(json, "matches", "completed") >= 1);
+    CHECK(mu_json_num(json, "outcomes", "draw") >= 4);
+    xfree(json);
+    printf("studio: the tutorial's clicker (docs/modules.md, as written) served from its own folder: "
+           "\"%s\" recorded; the bot played it passively to GAME_OVER (draws at the time limit)\n",
+           go->summary);
+    for (int i = 0; i < 2; i++)
+        p_free(&pl[i]);
+    lu_cluster_down(&cl);
+}
+
 int main(void)
 {
     h_init("modules_play");
@@ -251,6 +346,8 @@ int main(void)
         scenario_told();
     if (!only || strcmp(only, "bots") == 0)
         scenario_bots();
+    if (!only || strcmp(only, "studio") == 0)
+        scenario_studio();
     h_pg_stop();
     printf("PASS modules_play\n");
     return 0;
