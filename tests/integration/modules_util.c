@@ -4,6 +4,27 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
+void mu_cluster_up(cluster_t *cl, const char *tag, const char *const *lobby_env,
+                   const char *const *game_env, int ngw)
+{
+    lu_cluster_init(cl, tag);
+    lu_add_lobby(cl, lobby_env);
+    lu_add_game(cl, game_env);
+    for (int i = 0; i < ngw; i++)
+        lu_add_gateway(cl);
+    lu_wait_links(cl);
+}
+
+void mu_players_up(player_t *pl, player_t **ps, const char *run, int n, const char *scen,
+                   const cluster_t *cl)
+{
+    for (int i = 0; i < n; i++) {
+        p_init(&pl[i], run, scen, i, cl->port[i % cl->ngw]);
+        ps[i] = &pl[i];
+    }
+    p_signup_all(ps, n);
+}
+
 static void check_room(const RoomState *r, const char *mode, int line)
 {
     const char *want = mode[0] ? mode : "arena";
