@@ -48,7 +48,8 @@ struct match {
     char fail_kind[16];       /* match_fail called: aborted after this tick */
     char fail_reason[200];
     uv_timer_t *timer;        /* own tick timer when tick_ms differs from the daemon's */
-    hist_t *tick_us;          /* the match's own tick times (module matches), or NULL */
+    hist_t *tick_gap_us;      /* module matches: time between the starts of two ticks */
+    uint64_t last_tick_ns;
     match_t *next;
 };
 

@@ -135,6 +135,13 @@ static void unbind_and_forget(game_t *g, match_t *m)
         uv_timer_stop(m->timer);
         uv_close((uv_handle_t *)m->timer, on_timer_closed);
     }
+    if (m->tick_gap_us && hist_count(m->tick_gap_us))
+        log_info("module_match_ticks", "match=%llu mode=%s ticks=%llu tick_ms=%u gap_p50_us=%llu gap_p99_us=%llu "
+                 "gap_max_us=%llu", (unsigned long long)m->id, m->mode, (unsigned long long)m->ticks, m->tick_ms,
+                 (unsigned long long)hist_percentile(m->tick_gap_us, 50),
+                 (unsigned long long)hist_percentile(m->tick_gap_us, 99),
+                 (unsigned long long)hist_max(m->tick_gap_us));
+    xfree(m->tick_gap_us);
     module_version_unref(m->module);
     xfree(m->players);
     xfree(m);
@@ -247,6 +254,12 @@ int game_busy(const game_t *g) { return g->nmatches > 0 || g->nrecords > 0; }
 static int tick_match(game_t *g, match_t *m)
 {
     m->ticks++;
+    if (m->tick_gap_us) {
+        uint64_t now = mono_ns();
+        if (m->last_tick_ns)
+            hist_record(m->tick_gap_us, (now - m->last_tick_ns) / 1000u);
+        m->last_tick_ns = now;
+    }
     m->ops->loop(m->st, m);
     /* the safety net of module matches: twice the time limit */
     if (m->module && !match_over(m) && match_now_ms(m) >= 2ull * g->sim_base.time_limit_ms)
@@ -352,6 +365,8 @@ static int pick_mode(game_t *g, match_t *m, const char *mode)
     if (!m->module)
         return -1;
     m->ops = &MODE_LUA;
+    m->tick_gap_us = xmalloc(sizeof *m->tick_gap_us);
+    hist_init(m->tick_gap_us);
     if (m->n < m->module->min_players || m->n > m->module->max_players)
         return -1;
     return 0;
@@ -406,6 +421,7 @@ static void start_match(game_t *g, uint64_t match_id, const redisReply *r)
         log_error("match_refused", "match=%llu mode=%s players=%zu reason=\"mode not served here or "
                   "wrong number of players\"", (unsigned long long)match_id, m->mode, np);
         report_ended(g, match_id, "aborted");
+        xfree(m->tick_gap_us);
         module_version_unref(m->module);
         xfree(m->players);
         xfree(m);

@@ -8,7 +8,7 @@
 
 #include "alloc.h"
 
-#define REFIRE_EVERY 1000
+#define REFIRE_EVERY 1 /* once spent: every instruction errs, so no pcall can loop on */
 
 static const char *const FN_NAMES[5] = {"init", "join", "leave", "loop", "terminate"};
 
@@ -50,13 +50,14 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     modrt_t *r = self(L);
     r->over_budget = 1;
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, REFIRE_EVERY); /* err again if caught */
-    luaL_error(L, "instruction budget exceeded (%u instructions per callback)", r->budget);
+    luaL_error(L, "instruction budget exceeded (%d instructions per callback)", (int)r->budget);
 }
 
 /* load(chunk [, name [, mode [, env]]]) with mode forced to "t": no binary chunks. */
 static int sb_load(lua_State *L)
 {
     int n = lua_gettop(L);
+    lua_settop(L, 4);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
@@ -64,7 +65,7 @@ static int sb_load(lua_State *L)
     if (n >= 4)
         lua_pushvalue(L, 4);
     lua_call(L, n >= 4 ? 4 : 3, LUA_MULTRET);
-    return lua_gettop(L) - n;
+    return lua_gettop(L) - 4;
 }
 
 static int sb_print(lua_State *L)

@@ -5,7 +5,7 @@
  * binary chunk is refused); string.dump and collectgarbage are gone; the string metatable is
  * protected (getmetatable("") is false); math.random is seeded per match; print goes to the
  * state's log function. Every call into the module has an instruction budget (a count hook;
- * once spent, the hook errs again every 1,000 instructions so a pcall in the module can't
+ * once spent, the hook errs again at every instruction so a pcall in the module can't
  * swallow it) and the state a memory cap (its own lua_Alloc). Nothing here does I/O: the
  * caller hands in the module's source. Not thread-safe; distinct states may live on distinct
  * threads. */
