@@ -15,6 +15,7 @@ PKGS=(
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
   procps util-linux coreutils
+  lua5.4                                   # tests/modules: plays the example game modules stand-alone
 )
 
 installed() {
