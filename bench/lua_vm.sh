@@ -4,7 +4,8 @@
 # module for TICKS ticks in one VM, hosted by the same C program built against each library;
 # prints the CPU time per match-tick, the heap per match and the ratio LuaJIT / Lua 5.4.
 # LuaJIT runs a copy of the module with its two Lua 5.3 features replaced: `a // b` becomes
-# math.floor(a / b), and string.pack/unpack come from bench/lua_vm/luajit_prelude.lua (ffi).
+# math.floor(a / b), and string.pack/unpack come from bench/lua_vm/luajit_prelude.lua (ffi);
+# one more LuaJIT run has the JIT off (its interpreter).
 #
 #   bench/lua_vm.sh [MODULE.lua] [MATCHES] [TICKS]     (default modules/arena_lua.lua 200 400)
 set -euo pipefail
@@ -23,7 +24,9 @@ a=$("$TMP/host54" "$DRV" "$MOD" "$MATCHES" "$TICKS")
 b=$("$TMP/hostjit" "$DRV" "$TMP/module_jit.lua" "$MATCHES" "$TICKS" "$PRE")
 c=$("$TMP/host54" "$DRV" "$MOD" "$MATCHES" "$TICKS" - nopack)
 d=$("$TMP/hostjit" "$DRV" "$TMP/module_jit.lua" "$MATCHES" "$TICKS" "$PRE" nopack)
-printf '%s\n' "$a" "$b" "$c" "$d"
+printf 'dofile("%s")\njit.off()\n' "$PRE" >"$TMP/jitoff.lua"
+e=$("$TMP/hostjit" "$DRV" "$TMP/module_jit.lua" "$MATCHES" "$TICKS" "$TMP/jitoff.lua" nopack)
+printf '%s\n' "$a" "$b" "$c" "$d" "$e"
 us() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 echo
 echo "module $(basename "$MOD"), $MATCHES matches x $TICKS ticks, $(nproc) cores shared, $(date -u +%Y-%m-%d)"
@@ -33,5 +36,6 @@ echo "| Lua 5.4 | built in | $(us us_per_match_tick <<<"$a") | $(us kib_per_matc
 echo "| LuaJIT 2.1 | ffi shim | $(us us_per_match_tick <<<"$b") | $(us kib_per_match <<<"$b") |"
 echo "| Lua 5.4 | stubbed | $(us us_per_match_tick <<<"$c") | $(us kib_per_match <<<"$c") |"
 echo "| LuaJIT 2.1 | stubbed | $(us us_per_match_tick <<<"$d") | $(us kib_per_match <<<"$d") |"
+echo "| LuaJIT 2.1, JIT off | stubbed | $(us us_per_match_tick <<<"$e") | $(us kib_per_match <<<"$e") |"
 ratio() { awk -v a="$(us us_per_match_tick <<<"$1")" -v b="$(us us_per_match_tick <<<"$2")" 'BEGIN { printf "%.2f", b / a }'; }
 echo "LuaJIT time / Lua 5.4 time: $(ratio "$a" "$b") as shipped (pack included), $(ratio "$c" "$d") on the module's logic alone"
