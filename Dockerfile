@@ -17,6 +17,7 @@ RUN apt-get update \
       libpq-dev libsodium-dev uthash-dev \
       libmicrohttpd-dev libcurl4-openssl-dev \
       libssl-dev libwslay-dev libhttp-parser-dev \
+      liblua5.4-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # .dockerignore keeps build trees, .local/, .git and .env out of the context
@@ -42,12 +43,15 @@ RUN apt-get update \
       libuv1 libhiredis0.14 libprotobuf-c1 libpq5 libsodium23 \
       libmicrohttpd12 libcurl4 \
       libssl3 libwslay1 libhttp-parser2.9 \
+      liblua5.4-0 \
       curl ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 cluster \
  && useradd --system --uid 10001 --gid cluster --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin cluster
 COPY --from=build /out/ /usr/local/bin/
+# the shipped game modules: gamed's default GAME_MODULES_DIR from /usr/local/bin/gamed
+COPY --from=build /src/modules/ /usr/local/share/cluster/modules/
 USER cluster:cluster
 WORKDIR /tmp
 # client port of a gateway, backend link port used by docker-compose.yml, admin HTTP port

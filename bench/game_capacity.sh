@@ -2,7 +2,14 @@
 # Benchmark 4 (issue 5): game capacity. How many concurrent players one game daemon holds at
 # 20 Hz on one core with the tick's p99 under 10 ms (goal: 2,000).
 #
-#   bench/game_capacity.sh [--no-build] [--no-perf] [--steps "250 500 1000 ..."]
+#   bench/game_capacity.sh [--no-build] [--no-perf] [--steps "250 500 1000 ..."] [--mode "arena arena_lua"]
+#
+# --mode: the game modes measured one after the other in the same run (default: the built-in C
+# `arena` and the Lua module `arena_lua`, the same rules written in Lua), each with the same
+# steps, then their capacities side by side with the ratio module / C and the memory per match
+# (gamed's RSS with every match in, minus its RSS before the first, per match). A module runs
+# from a copy of modules/<mode>.lua in the temp dir (GAME_MODULES_DIR); arena_lua's copy gets
+# the settings the C arena runs with here (100 waves, monster damage 0: no match ends).
 #
 # Starts its own Redis and PostgreSQL (scripts/redis.sh, scripts/pg.sh) in a temp folder on
 # free loopback ports, one gatewayd, and per step one fresh gamed. gamed is pinned to core
@@ -39,12 +46,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 BUILD=1 PERF=1
+MODES="arena arena_lua"
 STEPS=${STEPS:-"250 500 1000 1500 2000 3000 4000 5000 6000 7000 8000 9000 10000 12000 16000"}
 while (($#)); do
   case $1 in
     --no-build) BUILD=0 ;;
     --no-perf) PERF=0 ;;
     --steps) shift; STEPS=${1:?--steps needs a list}; ;;
+    --mode) shift; MODES=${1:?--mode needs a list of modes}; ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "game_capacity.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -93,6 +102,19 @@ taskset -pc "$OTHER_CORE" $$ >/dev/null
 
 make_tmp game
 
+# ---------------------------------------------------------------- modules (copies, same settings as the C arena here)
+mkdir -p "$TMP/modules"
+for m in $MODES; do
+  [[ $m == arena ]] && continue
+  [[ -f modules/$m.lua ]] || die "no module modules/$m.lua"
+  cp "modules/$m.lua" "$TMP/modules/$m.lua"
+done
+if [[ -f $TMP/modules/arena_lua.lua ]]; then
+  sed -i 's/\bwaves = 5,/waves = 100,/; s/\bmonster_damage = 8,/monster_damage = 0,/' "$TMP/modules/arena_lua.lua"
+  grep -q 'waves = 100,' "$TMP/modules/arena_lua.lua" && grep -q 'monster_damage = 0,' "$TMP/modules/arena_lua.lua" ||
+    die "could not set arena_lua's waves and monster_damage in its copy (its rules table changed?)"
+fi
+
 # ---------------------------------------------------------------- Redis + PostgreSQL
 start_redis # free ports below the ephemeral range (lib.sh's free_port)
 start_pg
@@ -129,7 +151,7 @@ start_gamed() { # LOGNAME: a fresh gamed on GAME_CORE, registered and linked to 
   local i
   GAME_LOG=$TMP/$1.log
   : >"$GAME_LOG"
-  LISTEN_ADDR=127.0.0.1:0 TICK_MS=50 TICK_LOG_MS=2000 MONSTER_DAMAGE=0 \
+  LISTEN_ADDR=127.0.0.1:0 TICK_MS=50 TICK_LOG_MS=2000 MONSTER_DAMAGE=0 GAME_MODULES_DIR=$TMP/modules \
     MATCH_TIME_LIMIT_MS=3600000 MATCH_WAVES=100 WAVE_BASE_MONSTERS=$WAVE_BASE_MONSTERS \
     WAVE_GAP_MS=$WAVE_GAP_MS DRAIN_TIMEOUT_MS=0 \
     setsid "${RT_CMD[@]}" taskset -c "$GAME_CORE" "$GAMED" >"$GAME_LOG" 2>&1 </dev/null &
@@ -158,7 +180,7 @@ stop_gamed() { # the step is over: no graceful drain needed (it would abort and 
 # Matches 1..COUNT for game GAME_ID as RESP for redis-cli --pipe: players 4*id..4*id+3, each
 # with a user hash naming the gateway and a session id the gateway does not have.
 inject() { # COUNT
-  awk -v count="$1" -v p="$PREFIX" -v gid="$GAME_ID" -v gw="$GW_ID" \
+  awk -v count="$1" -v p="$PREFIX" -v gid="$GAME_ID" -v gw="$GW_ID" -v mode="$MODE" \
       -v now="$(date +%s%3N)" -v ppm="$PPM" '
     function resp(n,   i) {
       printf "*%d\r\n", n
@@ -175,8 +197,8 @@ inject() { # COUNT
           resp(8)
         }
         a[1] = "HSET"; a[2] = p "match:" m; a[3] = "room"; a[4] = m; a[5] = "game"; a[6] = gid
-        a[7] = "players"; a[8] = pl; a[9] = "created"; a[10] = now
-        resp(10)
+        a[7] = "players"; a[8] = pl; a[9] = "created"; a[10] = now; a[11] = "mode"; a[12] = mode
+        resp(12)
         a[1] = "SADD"; a[2] = p "game:" gid ":matches"; a[3] = m # placed here (the daemon checks)
         resp(3)
         a[1] = "RPUSH"; a[2] = p "game:" gid ":inbox"; a[3] = m
@@ -209,6 +231,8 @@ wait_all_in() { # PLAYERS
 run_step() { # MATCHES LOGNAME [PERF_OUT]
   local matches=$1 players=$(($1 * PPM)) skip first last lines
   start_gamed "$2"
+  local rss0
+  rss0=$(rss_kib "$GAME_PID")
   inject "$matches"
   skip=$(wait_all_in "$players")
   first=$((skip + 1)) last=$((skip + TICK_LINES))
@@ -226,7 +250,10 @@ run_step() { # MATCHES LOGNAME [PERF_OUT]
   c1=$(cpu_ticks "$GAME_PID") d1=$(run_delay_ns "$GAME_PID") w1=$(wchar "$GAME_PID")
   g1=$(cpu_ticks "$GW_PID") r1=$(rchar "$GW_PID") t1=$(date +%s%N)
   if [[ -n $PERF_PID ]]; then wait "$PERF_PID" || true; PERF_PID=""; fi
-  R_RSS=$(($(rss_kib "$GAME_PID") / 1024))
+  local rss1
+  rss1=$(rss_kib "$GAME_PID")
+  R_RSS=$((rss1 / 1024))
+  R_KIB_PER_MATCH=$(awk -v a="$rss0" -v b="$rss1" -v m="$matches" 'BEGIN { printf "%.1f", (b - a) / m }')
   if grep -q 'event=link_down' "$GAME_LOG"; then
     say "WARNING: gamed's link to the gateway went down during the step (updates not written)"
   fi
@@ -261,108 +288,134 @@ run_step() { # MATCHES LOGNAME [PERF_OUT]
 }
 
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
-HEADER='| players | matches |  p50 ms |  p90 ms |  p99 ms | p99.9 ms |  max ms | CPU % | RSS MiB | out KiB/s per player | core wait ms | p99/10ms |'
-RULE='|--------:|--------:|--------:|--------:|--------:|---------:|--------:|------:|--------:|---------------------:|-------------:|---------:|'
+HEADER='| players | matches |  p50 ms |  p90 ms |  p99 ms | p99.9 ms |  max ms | CPU % | RSS MiB | KiB/match | out KiB/s per player | core wait ms | p99/10ms |'
+RULE='|--------:|--------:|--------:|--------:|--------:|---------:|--------:|------:|--------:|----------:|---------------------:|-------------:|---------:|'
 row() {
-  printf '| %7s | %7s | %7s | %7s | %7s | %8s | %7s | %5s | %7s | %20s | %12s | %8s |' \
+  printf '| %7s | %7s | %7s | %7s | %7s | %8s | %7s | %5s | %7s | %9s | %20s | %12s | %8s |' \
     "$R_PLAYERS" "$R_MATCHES" "$(ms "$R_P50")" "$(ms "$R_P90")" "$(ms "$R_P99")" "$(ms "$R_P999")" \
-    "$(ms "$R_MAX")" "$R_CPU" "$R_RSS" "$R_UPD" "$R_WAIT" \
+    "$(ms "$R_MAX")" "$R_CPU" "$R_RSS" "$R_KIB_PER_MATCH" "$R_UPD" "$R_WAIT" \
     "$(awk -v p="$R_P99" -v l="$LIMIT_US" 'BEGIN { printf "%.2f", p / l }')"
 }
 
-# ---------------------------------------------------------------- the steps
-T_START=$SECONDS
+# ---------------------------------------------------------------- the steps, per mode
 LOAD_BEFORE=$(loadavg)
 say "load average before: $LOAD_BEFORE"
-say "steps (players): $STEPS; per step $TICK_LINES tick_stats lines of 2 s after one skipped"
-ROWS=() CAP=0 CAP_P=() FAILED=0 NOTES=() OUT_OF_TIME=0
-noisy() { [[ $(awk -v w="$R_WAIT" -v l="$NOISY_WAIT_MS" 'BEGIN { print (w >= l) }') == 1 ]]; }
-for want in $STEPS; do
-  if ((SECONDS - T_START > TIME_BUDGET)); then
-    OUT_OF_TIME=1
-    NOTES+=("stopped before $want players: the steps have used their ${TIME_BUDGET}s budget")
-    break
-  fi
-  matches=$(((want + PPM - 1) / PPM))
-  # Other processes only ever make ticks slower: a step passes if one try passes. A try
-  # that fails while gamed waited for its core is run again; of failed tries the one with
-  # the least core wait is reported.
-  best="" best_wait="" best_vals=()
-  for ((try = 0; try <= RETRIES; try++)); do
-    run_step "$matches" "gamed-$((matches * PPM))-$try"
-    r=$(row)
-    say "step: $r gateway: cpu $R_GWCPU%, read/gamed wrote $R_GWREAD MiB"
-    vals=("$R_P50" "$R_P90" "$R_P99" "$R_P999" "$R_MAX" "$R_TICKS" "$R_MATCHES" "$R_PLAYERS")
-    if ((R_P99 < LIMIT_US)); then
-      best=$r best_vals=("${vals[@]}")
+declare -A CAP_OF KIB_OF
+run_mode() { # MODE
+  MODE=$1
+  T_START=$SECONDS
+  say "mode $MODE"
+  # ---------------------------------------------------------------- the steps
+  say "steps (players): $STEPS; per step $TICK_LINES tick_stats lines of 2 s after one skipped"
+  ROWS=() CAP=0 CAP_P=() CAP_KIB=0 FAILED=0 NOTES=() OUT_OF_TIME=0
+  noisy() { [[ $(awk -v w="$R_WAIT" -v l="$NOISY_WAIT_MS" 'BEGIN { print (w >= l) }') == 1 ]]; }
+  for want in $STEPS; do
+    if ((SECONDS - T_START > TIME_BUDGET)); then
+      OUT_OF_TIME=1
+      NOTES+=("stopped before $want players: the steps have used their ${TIME_BUDGET}s budget")
       break
     fi
-    if [[ -z $best ]] || awk -v a="$R_WAIT" -v b="$best_wait" 'BEGIN { exit !(a < b) }'; then
-      best=$r best_wait=$R_WAIT best_vals=("${vals[@]}")
-    fi
-    noisy || break
-    if ((try < RETRIES)); then
-      say "p99 over 10 ms while gamed waited ${R_WAIT} ms for core $GAME_CORE (other processes): trying again"
-      NOTES+=("$R_PLAYERS players: a try with p99 $(ms "$R_P99") ms while gamed waited ${R_WAIT} ms for its core was run again")
+    matches=$(((want + PPM - 1) / PPM))
+    # Other processes only ever make ticks slower: a step passes if one try passes. A try
+    # that fails while gamed waited for its core is run again; of failed tries the one with
+    # the least core wait is reported.
+    best="" best_wait="" best_vals=()
+    for ((try = 0; try <= RETRIES; try++)); do
+      run_step "$matches" "gamed-$((matches * PPM))-$try"
+      r=$(row)
+      say "step: $r gateway: cpu $R_GWCPU%, read/gamed wrote $R_GWREAD MiB"
+      vals=("$R_P50" "$R_P90" "$R_P99" "$R_P999" "$R_MAX" "$R_TICKS" "$R_MATCHES" "$R_PLAYERS" "$R_KIB_PER_MATCH")
+      if ((R_P99 < LIMIT_US)); then
+        best=$r best_vals=("${vals[@]}")
+        break
+      fi
+      if [[ -z $best ]] || awk -v a="$R_WAIT" -v b="$best_wait" 'BEGIN { exit !(a < b) }'; then
+        best=$r best_wait=$R_WAIT best_vals=("${vals[@]}")
+      fi
+      noisy || break
+      if ((try < RETRIES)); then
+        say "p99 over 10 ms while gamed waited ${R_WAIT} ms for core $GAME_CORE (other processes): trying again"
+        NOTES+=("$R_PLAYERS players: a try with p99 $(ms "$R_P99") ms while gamed waited ${R_WAIT} ms for its core was run again")
+      fi
+    done
+    ROWS+=("$best")
+    if ((best_vals[2] < LIMIT_US)); then
+      CAP=${best_vals[7]}
+      CAP_KIB=${best_vals[8]}
+      CAP_P=("${best_vals[@]}")
+    else
+      FAILED=1
+      break
     fi
   done
-  ROWS+=("$best")
-  if ((best_vals[2] < LIMIT_US)); then
-    CAP=${best_vals[7]}
-    CAP_P=("${best_vals[@]}")
-  else
-    FAILED=1
-    break
+  T_STEPS=$((SECONDS - T_START))
+  
+  # ---------------------------------------------------------------- profile at the capacity point
+  PERF_DSO="" PERF_SYM=""
+  if ((PERF && CAP > 0)); then
+    say "perf record -g for 5 s at $CAP players (numbers of this run not in the table)"
+    run_step $((CAP / PPM)) "gamed-perf" "$TMP/perf.data"
+    PERF_DSO=$(perf report -i "$TMP/perf.data" --no-children --sort dso --stdio -g none \
+      --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | sed 's/[ -]*$//' | head -n 8 || true)
+    PERF_SYM=$(perf report -i "$TMP/perf.data" --no-children --sort dso,symbol --stdio -g none \
+      --percent-limit 1.5 2>/dev/null | grep -v '^#' | grep -v '^$' | sed 's/[ -]*$//' | head -n 16 || true)
   fi
+  
+  # ---------------------------------------------------------------- report
+  echo
+  echo "game capacity: $(machine)"
+  echo "mode $MODE: one gamed on core $GAME_CORE at 20 Hz, matches of $PPM players (idle: no inputs), updates dropped by the gateway; steps took ${T_STEPS}s"
+  echo "per step: $TICK_LINES tick_stats lines of 2 s (40 ticks each); p50/p90 of the median line, p99/p99.9/max of the worst line"
+  echo
+  echo "$HEADER"
+  echo "$RULE"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  for n in "${NOTES[@]}"; do echo "note: $n"; done
+  if ((CAP > 0)); then
+    echo "tick time histogram at the capacity point ($CAP players, ${CAP_P[6]} matches, ${CAP_P[5]} ticks; bands from the percentiles):"
+    awk -v p50="${CAP_P[0]}" -v p90="${CAP_P[1]}" -v p99="${CAP_P[2]}" -v p999="${CAP_P[3]}" -v mx="${CAP_P[4]}" 'BEGIN {
+      lo[1] = 0;    hi[1] = p50;  sh[1] = 50;  nm[1] = "    0 - p50  "
+      lo[2] = p50;  hi[2] = p90;  sh[2] = 40;  nm[2] = "  p50 - p90  "
+      lo[3] = p90;  hi[3] = p99;  sh[3] = 9;   nm[3] = "  p90 - p99  "
+      lo[4] = p99;  hi[4] = p999; sh[4] = 0.9; nm[4] = "  p99 - p99.9"
+      lo[5] = p999; hi[5] = mx;   sh[5] = 0.1; nm[5] = "p99.9 - max  "
+      for (i = 1; i <= 5; i++) {
+        bar = ""; w = int(sh[i] * 0.6 + 0.5); if (w < 1) w = 1
+        for (j = 0; j < w; j++) bar = bar "#"
+        printf "  %s %6.2f - %6.2f ms %5.1f%%  %s\n", nm[i], lo[i] / 1000, hi[i] / 1000, sh[i], bar
+      }
+    }'
+    echo
+  fi
+  if [[ -n $PERF_DSO ]]; then
+    echo "perf at $CAP players, 5 s, gamed's self time by object:"
+    echo "$PERF_DSO" | sed 's/ *$//; s/^/  /'
+    echo "and by symbol:"
+    echo "$PERF_SYM" | sed 's/ *$//; s/^/  /'
+    echo
+  fi
+  if ((!FAILED && !OUT_OF_TIME)); then
+    echo "note: every step passed; the capacity is at least the last step (add larger STEPS)"
+  fi
+  echo "capacity: $CAP players with tick p99 < 10 ms = $(awk -v c="$CAP" -v g="$GOAL" 'BEGIN { printf "%.2f", c / g }') x the goal of $GOAL"
+  CAP_OF[$MODE]=$CAP
+  KIB_OF[$MODE]=${CAP_KIB:-0}
+}
+
+for MODE in $MODES; do
+  run_mode "$MODE"
 done
-T_STEPS=$((SECONDS - T_START))
 
-# ---------------------------------------------------------------- profile at the capacity point
-PERF_DSO="" PERF_SYM=""
-if ((PERF && CAP > 0)); then
-  say "perf record -g for 5 s at $CAP players (numbers of this run not in the table)"
-  run_step $((CAP / PPM)) "gamed-perf" "$TMP/perf.data"
-  PERF_DSO=$(perf report -i "$TMP/perf.data" --no-children --sort dso --stdio -g none \
-    --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | sed 's/[ -]*$//' | head -n 8 || true)
-  PERF_SYM=$(perf report -i "$TMP/perf.data" --no-children --sort dso,symbol --stdio -g none \
-    --percent-limit 1.5 2>/dev/null | grep -v '^#' | grep -v '^$' | sed 's/[ -]*$//' | head -n 16 || true)
-fi
-
-# ---------------------------------------------------------------- report
-echo
-echo "game capacity: $(machine)"
-echo "one gamed on core $GAME_CORE at 20 Hz, matches of $PPM players (idle: no inputs), updates dropped by the gateway; steps took ${T_STEPS}s"
-echo "per step: $TICK_LINES tick_stats lines of 2 s (40 ticks each); p50/p90 of the median line, p99/p99.9/max of the worst line"
-echo
-echo "$HEADER"
-echo "$RULE"
-printf '%s\n' "${ROWS[@]}"
-echo
-for n in "${NOTES[@]}"; do echo "note: $n"; done
-if ((CAP > 0)); then
-  echo "tick time histogram at the capacity point ($CAP players, ${CAP_P[6]} matches, ${CAP_P[5]} ticks; bands from the percentiles):"
-  awk -v p50="${CAP_P[0]}" -v p90="${CAP_P[1]}" -v p99="${CAP_P[2]}" -v p999="${CAP_P[3]}" -v mx="${CAP_P[4]}" 'BEGIN {
-    lo[1] = 0;    hi[1] = p50;  sh[1] = 50;  nm[1] = "    0 - p50  "
-    lo[2] = p50;  hi[2] = p90;  sh[2] = 40;  nm[2] = "  p50 - p90  "
-    lo[3] = p90;  hi[3] = p99;  sh[3] = 9;   nm[3] = "  p90 - p99  "
-    lo[4] = p99;  hi[4] = p999; sh[4] = 0.9; nm[4] = "  p99 - p99.9"
-    lo[5] = p999; hi[5] = mx;   sh[5] = 0.1; nm[5] = "p99.9 - max  "
-    for (i = 1; i <= 5; i++) {
-      bar = ""; w = int(sh[i] * 0.6 + 0.5); if (w < 1) w = 1
-      for (j = 0; j < w; j++) bar = bar "#"
-      printf "  %s %6.2f - %6.2f ms %5.1f%%  %s\n", nm[i], lo[i] / 1000, hi[i] / 1000, sh[i], bar
-    }
-  }'
+if (($(wc -w <<<"$MODES") > 1)); then
   echo
+  echo "modes side by side (same run, same steps; $(date -u +%Y-%m-%d)):"
+  echo "| mode | players at 20 Hz, tick p99 < 10 ms | KiB per match (RSS) | ratio to the first |"
+  echo "|------|---------------------------------:|--------------------:|-------------------:|"
+  first=""
+  for m in $MODES; do
+    [[ -n $first ]] || first=$m
+    printf '| %s | %s | %s | %s |\n' "$m" "${CAP_OF[$m]}" "${KIB_OF[$m]}" \
+      "$(awk -v a="${CAP_OF[$m]}" -v b="${CAP_OF[$first]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+  done
 fi
-if [[ -n $PERF_DSO ]]; then
-  echo "perf at $CAP players, 5 s, gamed's self time by object:"
-  echo "$PERF_DSO" | sed 's/ *$//; s/^/  /'
-  echo "and by symbol:"
-  echo "$PERF_SYM" | sed 's/ *$//; s/^/  /'
-  echo
-fi
-if ((!FAILED && !OUT_OF_TIME)); then
-  echo "note: every step passed; the capacity is at least the last step (add larger STEPS)"
-fi
-echo "capacity: $CAP players with tick p99 < 10 ms = $(awk -v c="$CAP" -v g="$GOAL" 'BEGIN { printf "%.2f", c / g }') x the goal of $GOAL"

@@ -1,4 +1,4 @@
-/* admin: /metrics, /healthz, /readyz, /drain, /log-level, /kick and /reload-tls over
+/* admin: /metrics, /healthz, /readyz, /drain, /log-level, /kick and the daemon's reloads over
  * libmicrohttpd. */
 #include "admin.h"
 
@@ -50,9 +50,19 @@ struct admin {
     uint64_t kick_session;
     char kick_reason[REASON_MAX + 1];
     int kick_result;
+    /* POST <reload path>: work on the HTTP thread, apply on the loop */
+    struct {
+        char path[32];
+        admin_reload_work_fn work;
+        admin_reload_apply_fn apply;
+        void *ud;
+    } reloads[ADMIN_RELOADS_MAX];
+    int nreloads;
     int reload_state; /* 0 idle, 1 asked, 2 answered */
-    int reload_result;
-    char reload_msg[600];
+    int reload_which; /* index into reloads of the one asked */
+    void *reload_prepared;
+    int reload_status;
+    char reload_msg[ADMIN_RELOAD_MSG_MAX];
 };
 
 /* ---- the loop side ---- */
@@ -96,21 +106,9 @@ static void on_async(uv_async_t *h)
     uint64_t session = a->kick_session;
     char reason[REASON_MAX + 1];
     memcpy(reason, a->kick_reason, sizeof reason);
-    int reload = a->reload_state == 1;
     a->want_drain = 0;
     a->want_level = -1;
     pthread_mutex_unlock(&a->mu);
-
-    if (reload) {
-        char msg[600] = "";
-        int rc = a->h.reload_tls ? a->h.reload_tls(a->h.ud, msg, sizeof msg) : -2;
-        pthread_mutex_lock(&a->mu);
-        a->reload_result = rc;
-        snprintf(a->reload_msg, sizeof a->reload_msg, "%s", msg);
-        a->reload_state = 2;
-        pthread_cond_broadcast(&a->cv);
-        pthread_mutex_unlock(&a->mu);
-    }
 
     if (level >= 0) {
         log_set_level((log_level_t)level);
@@ -122,6 +120,21 @@ static void on_async(uv_async_t *h)
         pthread_mutex_lock(&a->mu);
         a->kick_result = rc;
         a->kick_state = 2;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
+    pthread_mutex_lock(&a->mu);
+    int reload = a->reload_state == 1, which = a->reload_which;
+    void *prepared = a->reload_prepared;
+    pthread_mutex_unlock(&a->mu);
+    if (reload) {
+        static char msg[ADMIN_RELOAD_MSG_MAX];
+        msg[0] = '\0';
+        int status = a->reloads[which].apply(a->reloads[which].ud, prepared, msg, sizeof msg);
+        pthread_mutex_lock(&a->mu);
+        a->reload_status = status;
+        memcpy(a->reload_msg, msg, sizeof msg);
+        a->reload_state = 2;
         pthread_cond_broadcast(&a->cv);
         pthread_mutex_unlock(&a->mu);
     }
@@ -238,6 +251,69 @@ static enum MHD_Result log_level(admin_t *a, struct MHD_Connection *c, int set)
     return text(c, MHD_HTTP_OK, "%s\n", LEVEL_NAMES[level]);
 }
 
+int admin_add_reload(admin_t *a, const char *path, admin_reload_work_fn work,
+                     admin_reload_apply_fn apply, void *ud)
+{
+    pthread_mutex_lock(&a->mu);
+    int k = a->nreloads;
+    if (k == ADMIN_RELOADS_MAX || strlen(path) >= sizeof a->reloads[k].path) {
+        pthread_mutex_unlock(&a->mu);
+        return -1;
+    }
+    snprintf(a->reloads[k].path, sizeof a->reloads[k].path, "%s", path);
+    a->reloads[k].work = work;
+    a->reloads[k].apply = apply;
+    a->reloads[k].ud = ud;
+    a->nreloads++;
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+/* The index of the reload served at url, or -1. */
+static int find_reload(admin_t *a, const char *url)
+{
+    pthread_mutex_lock(&a->mu);
+    int k = a->nreloads - 1;
+    while (k >= 0 && strcmp(a->reloads[k].path, url) != 0)
+        k--;
+    pthread_mutex_unlock(&a->mu);
+    return k;
+}
+
+static enum MHD_Result post_reload(admin_t *a, struct MHD_Connection *c, int which)
+{
+    pthread_mutex_lock(&a->mu);
+    admin_reload_work_fn work = a->reloads[which].work;
+    void *ud = a->reloads[which].ud;
+    pthread_mutex_unlock(&a->mu);
+    void *prepared = work(ud); /* file reads, parsing, compiles: here, never on the loop */
+    pthread_mutex_lock(&a->mu);
+    a->reload_prepared = prepared;
+    a->reload_which = which;
+    a->reload_state = 1;
+    int rc = wake_loop(a);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += KICK_WAIT_MS / 1000;
+    while (rc == 0 && a->reload_state != 2 && !a->closed)
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+            break;
+    int answered = a->reload_state == 2, status = a->reload_status;
+    char *msg = malloc(ADMIN_RELOAD_MSG_MAX);
+    if (msg)
+        memcpy(msg, a->reload_msg, ADMIN_RELOAD_MSG_MAX);
+    if (answered)
+        a->reload_state = 0; /* else the loop applies it later and the slot frees then */
+    pthread_mutex_unlock(&a->mu);
+    if (!msg)
+        return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    if (!answered) {
+        free(msg);
+        return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the daemon did not answer\n");
+    }
+    return respond(c, (unsigned)status, "text/plain; charset=utf-8", msg, strlen(msg), 1);
+}
+
 static enum MHD_Result post_kick(admin_t *a, struct MHD_Connection *c)
 {
     if (!a->h.kick)
@@ -276,37 +352,6 @@ static enum MHD_Result post_kick(admin_t *a, struct MHD_Connection *c)
     return text(c, MHD_HTTP_OK, "kicked %llu\n", session);
 }
 
-/* Waits (mu held) until the loop set *state to 2, up to KICK_WAIT_MS. 1 when it did. */
-static int wait_answer(admin_t *a, int *state)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += KICK_WAIT_MS / 1000;
-    while (*state != 2 && !a->closed)
-        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
-            break;
-    return *state == 2;
-}
-
-static enum MHD_Result post_reload_tls(admin_t *a, struct MHD_Connection *c)
-{
-    if (!a->h.reload_tls)
-        return text(c, MHD_HTTP_NOT_FOUND, "this daemon has no TLS listener\n");
-    pthread_mutex_lock(&a->mu);
-    a->reload_state = 1; /* one HTTP thread: one reload at a time */
-    int answered = wake_loop(a) == 0 && wait_answer(a, &a->reload_state);
-    int result = a->reload_result;
-    char msg[600];
-    snprintf(msg, sizeof msg, "%s", a->reload_msg);
-    a->reload_state = 0;
-    pthread_mutex_unlock(&a->mu);
-    if (!answered)
-        return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the daemon did not answer\n");
-    if (result == -2)
-        return text(c, MHD_HTTP_CONFLICT, "%s\n", msg);
-    return text(c, result == 0 ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR, "%s\n", msg);
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **state)
@@ -336,16 +381,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return log_level(a, c, !get);
     if (strcmp(url, "/kick") == 0 && post)
         return post_kick(a, c);
-    if (strcmp(url, "/reload-tls") == 0 && post)
-        return post_reload_tls(a, c);
-    if (strcmp(url, "/") == 0 && get)
+    int reload = find_reload(a, url);
+    if (reload >= 0 && post)
+        return post_reload(a, c, reload);
+    if (strcmp(url, "/") == 0 && get) {
+        char reloads[ADMIN_RELOADS_MAX * 48] = "";
+        size_t off = 0;
+        pthread_mutex_lock(&a->mu);
+        for (int k = 0; k < a->nreloads; k++)
+            off += (size_t)snprintf(reloads + off, sizeof reloads - off, "POST %s\n", a->reloads[k].path);
+        pthread_mutex_unlock(&a->mu);
         return text(c, MHD_HTTP_OK,
                     "GET /metrics\nGET /healthz\nGET /readyz\nPOST /drain\n"
                     "GET|PUT|POST /log-level?level=debug|info|warn|error\n%s%s",
-                    a->h.kick ? "POST /kick?session=ID[&reason=TEXT]\n" : "",
-                    a->h.reload_tls ? "POST /reload-tls\n" : "");
+                    a->h.kick ? "POST /kick?session=ID[&reason=TEXT]\n" : "", reloads);
+    }
+    if (reload >= 0)
+        return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed on %s\n", method, url);
     static const char *const known[] = {"/metrics", "/healthz", "/readyz", "/drain",
-                                        "/log-level", "/kick", "/reload-tls", "/"};
+                                        "/log-level", "/kick", "/"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(url, known[i]) == 0)
             return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed on %s\n", method, url);

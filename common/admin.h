@@ -15,9 +15,10 @@
  *   PUT|POST /log-level?level=L   sets it (debug, info, warn, error); 200, 400 on a bad level
  *   POST /kick?session=ID[&reason=TEXT]  (when the kick hook is set: the gateway) pushes
  *                                 KICKED and closes the session; 200, 404 when no such session
- *   POST /reload-tls              (when the reload_tls hook is set: the gateway) reloads the TLS
- *                                 certificate and key; 200 with the new certificate, 500 with the
- *                                 error when a file is bad (the old one stays), 409 without TLS */
+ *   POST <reload path>            what the daemon registered with admin_add_reload:
+ *                                 /reload-modules (game daemon: the game modules; 200, 422),
+ *                                 /reload-tls (gateway: certificate and key; 200, 409, 500);
+ *                                 the status and report text come from the daemon */
 #ifndef CLUSTER_ADMIN_H
 #define CLUSTER_ADMIN_H
 
@@ -42,11 +43,21 @@ typedef struct admin_hooks {
     /* Optional: pushes KICKED(reason) to the session and closes it. Returns 0, or -1 when
      * there is no such session. NULL: /kick answers 404. */
     int (*kick)(void *ud, uint64_t session, const char *reason);
-    /* Optional: reloads the TLS certificate and key. Returns 0 (msg: what is loaded now), -1
-     * (msg: why it failed; the previous one stays) or -2 (no TLS configured). NULL: 404. */
-    int (*reload_tls)(void *ud, char *msg, size_t n);
     void *ud;
 } admin_hooks_t;
+
+#define ADMIN_RELOAD_MSG_MAX 4096
+#define ADMIN_RELOADS_MAX 4
+
+/* POST path reloads something the daemon serves from files: work runs on the HTTP thread (it
+ * may block: file reads, parsing, compiles; it must touch nothing the loop owns) and returns
+ * what apply, on the loop, makes current; apply writes the report into msg, frees what work
+ * returned, and returns the HTTP status. Reloads run one at a time. Returns 0, or -1 when the
+ * table is full or the path too long. Call before the loop runs. */
+typedef void *(*admin_reload_work_fn)(void *ud);
+typedef int (*admin_reload_apply_fn)(void *ud, void *prepared, char *msg, size_t n);
+int admin_add_reload(admin_t *a, const char *path, admin_reload_work_fn work,
+                     admin_reload_apply_fn apply, void *ud) __attribute__((warn_unused_result));
 
 /* Starts serving on addr ("host:port", numeric host; port 0 picks a free port) and publishes
  * the first snapshot at once. Logs event=admin_listening with the port bound. Returns NULL

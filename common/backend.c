@@ -123,6 +123,18 @@ void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, cons
     link_commit_delivery(l->conn, LINK_RESPONSE, n);
 }
 
+void backend_ack(backend_t *be, const backend_req_t *req)
+{
+    answer_done(be);
+    blink_t *l = find_link(be, req->link_id);
+    if (!l || l->state != BL_UP)
+        return;
+    if (!link_begin_delivery(l->conn, LINK_RESPONSE, req->rid, req->session, PACKET_TYPE__PACKET_NONE,
+                             req->seq, 0))
+        return;
+    link_commit_delivery(l->conn, LINK_RESPONSE, 0);
+}
+
 static void dispatch(backend_t *be, blink_t *l, uint32_t rid, const link_msg_t *m)
 {
     backend_req_t req = {
@@ -596,6 +608,17 @@ int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code
 int backend_draining(const backend_t *be) { return be->draining; }
 unsigned backend_inflight(const backend_t *be) { return be->inflight; }
 void backend_set_load(backend_t *be, int games, int players) { registry_set_load(be->reg, games, players); }
+
+int backend_add_reload(backend_t *be, const char *path, admin_reload_work_fn work,
+                       admin_reload_apply_fn apply, void *ud)
+{
+    return be->admin ? admin_add_reload(be->admin, path, work, apply, ud) : 0;
+}
+
+int backend_set_field(backend_t *be, const char *name, const char *value)
+{
+    return registry_set_field(be->reg, name, value);
+}
 void backend_set_ud(backend_t *be, void *ud) { be->o.ud = ud; }
 metrics_t *backend_metrics(const backend_t *be) { return be->metrics; }
 void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n)) { be->ready = ready; }

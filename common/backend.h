@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "cluster.pb-c.h"
+#include "admin.h"
 #include "metrics.h"
 #include "rconn.h"
 
@@ -79,6 +80,10 @@ void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
                    const ProtobufCMessage *msg);
 void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message);
 
+/* Ends a one-way request (MATCH_DATA_SEND) without a reply to the client: a response of type
+ * PACKET_NONE, which the gateway takes as "answered, nothing to deliver". */
+void backend_ack(backend_t *be, const backend_req_t *req);
+
 /* The ECHO_REQUEST handler every backend serves: returns the payload and this daemon's id. */
 void backend_echo(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
 
@@ -108,6 +113,12 @@ int backend_draining(const backend_t *be);
 /* Requests received and not yet answered. */
 unsigned backend_inflight(const backend_t *be);
 void backend_set_load(backend_t *be, int games, int players);
+/* A field of the daemon's registry hash, published with every registration and heartbeat
+ * (registry_set_field). Returns 0 or -1 (too many fields). */
+int backend_set_field(backend_t *be, const char *name, const char *value);
+/* Serves POST path on the admin endpoint (admin_add_reload); returns 0 at once without one. */
+int backend_add_reload(backend_t *be, const char *path, admin_reload_work_fn work,
+                       admin_reload_apply_fn apply, void *ud) __attribute__((warn_unused_result));
 /* The daemon's metrics (exported on the admin endpoint); the daemon adds its own series and
  * collectors. */
 metrics_t *backend_metrics(const backend_t *be);

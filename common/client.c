@@ -256,6 +256,23 @@ int64_t client_request_raw(client_t *c, uint16_t type, const uint8_t *payload, s
     return seq;
 }
 
+int64_t client_send(client_t *c, uint16_t type, const ProtobufCMessage *msg)
+{
+    size_t n = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+    if (!client_is_connected(c) || n > UINT32_MAX)
+        return -1;
+    uint8_t *out = conn_reserve(c->conn, FRAME_HDR_LEN + n);
+    if (!out)
+        return -1;
+    uint32_t seq = c->next_seq;
+    seq_advance(c);
+    frame_hdr_write(out, (uint32_t)n, type, seq);
+    if (n)
+        protobuf_c_message_pack(msg, out + FRAME_HDR_LEN);
+    conn_commit(c->conn, FRAME_HDR_LEN + n);
+    return seq;
+}
+
 int client_send_bytes(client_t *c, const void *data, size_t len)
 {
     if (!client_is_connected(c))

@@ -80,6 +80,12 @@ int64_t client_request(client_t *c, uint16_t type, const ProtobufCMessage *msg,
 int64_t client_request_raw(client_t *c, uint16_t type, const uint8_t *payload, size_t len,
                            client_response_cb cb, void *ud);
 
+/* Sends a one-way message (MATCH_DATA_SEND): one frame with the next seq and msg packed as
+ * payload, and no pending request, so nothing waits or times out. A refusal the server
+ * answers (ERROR_RESPONSE with this seq) reaches the push callback. Returns the seq, or -1
+ * as client_request does. */
+int64_t client_send(client_t *c, uint16_t type, const ProtobufCMessage *msg);
+
 /* The seq the next client_request will use (to derive payloads from it before sending). */
 uint32_t client_next_seq(const client_t *c);
 

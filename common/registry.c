@@ -17,6 +17,7 @@ static const char HEARTBEAT_LUA[] =
     "'heartbeat', ARGV[4]) "
     "redis.call('PEXPIRE', KEYS[1], ARGV[5]) "
     "if not redis.call('LPOS', KEYS[2], ARGV[6]) then redis.call('RPUSH', KEYS[2], ARGV[6]) end "
+    "for i = 7, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
     "return 1";
 
 /* Keeps Server:<Type>:seq at least at an id we hold, so that after a Redis restart INCR never
@@ -30,6 +31,8 @@ static const char SWEEP_LUA[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return redis.call('LREM', KEYS[2], 0, ARGV[1]) end "
     "return 0";
 
+#define REG_MAX_FIELDS 8
+
 struct registry {
     uv_loop_t *loop;
     rconn_t *rc;
@@ -37,6 +40,8 @@ struct registry {
     int port;
     char *admin_address;
     int admin_port;
+    char *field_name[REG_MAX_FIELDS], *field_value[REG_MAX_FIELDS];
+    int nfields;
     char instance[33];
     uint32_t id;
     int status, games, players;
@@ -116,6 +121,9 @@ static void send_registration(registry_t *g)
     if (g->admin_port > 0)
         ok = ok && rconn_cmd(g->rc, NULL, NULL, "HSET %s admin_address %s admin_port %d", key,
                              g->admin_address, g->admin_port) == 0;
+    for (int i = 0; i < g->nfields; i++)
+        ok = ok && rconn_cmd(g->rc, NULL, NULL, "HSET %s %s %s", key, g->field_name[i],
+                             g->field_value[i]) == 0;
     ok = ok && rconn_cmd(g->rc, NULL, NULL, "PEXPIRE %s %d", key, REG_EXPIRE_MS) == 0;
     ok = ok && rconn_cmd(g->rc, NULL, NULL, "PUBLISH %s %s", chan, key) == 0;
     ok = ok && rconn_cmd(g->rc, on_exec, g, "EXEC") == 0;
@@ -211,8 +219,14 @@ static void heartbeat(registry_t *g)
     snprintf(players, sizeof players, "%d", g->players);
     snprintf(hb, sizeof hb, "%llu", (unsigned long long)wall_ms());
     snprintf(exp, sizeof exp, "%d", REG_EXPIRE_MS);
-    const char *argv[] = {"EVAL", HEARTBEAT_LUA, "2", key, list, status, games, players, hb, exp, idbuf};
-    if (rconn_cmdargv(g->rc, on_heartbeat, g, 11, argv, NULL) == 0)
+    const char *argv[11 + 2 * REG_MAX_FIELDS] = {"EVAL", HEARTBEAT_LUA, "2", key, list, status,
+                                                games, players, hb, exp, idbuf};
+    int argc = 11;
+    for (int i = 0; i < g->nfields; i++) {
+        argv[argc++] = g->field_name[i];
+        argv[argc++] = g->field_value[i];
+    }
+    if (rconn_cmdargv(g->rc, on_heartbeat, g, argc, argv, NULL) == 0)
         g->hb_pending = 1;
 }
 
@@ -268,6 +282,26 @@ void registry_set_admin(registry_t *g, const char *address, int port)
     g->admin_port = port;
 }
 
+int registry_set_field(registry_t *g, const char *name, const char *value)
+{
+    int i = 0;
+    while (i < g->nfields && strcmp(g->field_name[i], name) != 0)
+        i++;
+    if (i == g->nfields) {
+        if (g->nfields == REG_MAX_FIELDS)
+            return -1;
+        g->field_name[g->nfields++] = xstrdup(name);
+    } else {
+        xfree(g->field_value[i]);
+    }
+    g->field_value[i] = xstrdup(value);
+    if (g->registered) {
+        g->hb_pending = 0; /* publish now (through the heartbeat: never recreates an expired hash) */
+        heartbeat(g);
+    }
+    return 0;
+}
+
 void registry_set_status(registry_t *g, int status)
 {
     if (g->status == status)
@@ -321,6 +355,10 @@ static void on_timer_closed(uv_handle_t *h)
     xfree(g->address);
     xfree(g->version);
     xfree(g->admin_address);
+    for (int i = 0; i < g->nfields; i++) {
+        xfree(g->field_name[i]);
+        xfree(g->field_value[i]);
+    }
     xfree(g);
 }
 

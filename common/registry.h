@@ -36,6 +36,10 @@ void registry_set_load(registry_t *g, int games, int players);
 /* The daemon's admin endpoint (admin.h), published as fields admin_address and admin_port of
  * the hash with every registration. */
 void registry_set_admin(registry_t *g, const char *address, int port);
+/* A field of the daemon's own (e.g. gamed's modes and mode_limits), written with every
+ * registration and heartbeat, and at once when registered. Returns 0, or -1 when the daemon
+ * already has the most fields a registry entry keeps (8). */
+int registry_set_field(registry_t *g, const char *name, const char *value);
 /* Sets status and writes it to the hash at once. */
 void registry_set_status(registry_t *g, int status);
 int registry_status(const registry_t *g);

@@ -102,11 +102,10 @@ tls_ctx_t *tls_ctx_client(const char *ca_file, char *err, size_t n)
     return t;
 }
 
-int tls_ctx_reload(tls_ctx_t *t, const char *cert_file, const char *key_file, char *err, size_t n)
+void tls_ctx_adopt(tls_ctx_t *t, tls_ctx_t *fresh)
 {
-    SSL_CTX *ctx = server_ctx_new(cert_file, key_file, err, n);
-    if (!ctx)
-        return -1;
+    SSL_CTX *ctx = fresh->ctx;
+    xfree(fresh);
     /* Tickets issued before the reload still resume. */
     unsigned char keys[80];
     if (SSL_CTX_get_tlsext_ticket_keys(t->ctx, keys, sizeof keys) == 1)
@@ -114,7 +113,6 @@ int tls_ctx_reload(tls_ctx_t *t, const char *cert_file, const char *key_file, ch
     OPENSSL_cleanse(keys, sizeof keys);
     SSL_CTX_free(t->ctx); /* open conns hold their own reference */
     t->ctx = ctx;
-    return 0;
 }
 
 void tls_ctx_describe(const tls_ctx_t *t, char *out, size_t n)

@@ -83,11 +83,10 @@ tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err
 /* A client context: TLS 1.2 minimum; verifies the server against ca_file (PEM), or does not
  * verify at all when ca_file is NULL or "" (tests, self-signed local certificates). */
 tls_ctx_t *tls_ctx_client(const char *ca_file, char *err, size_t n);
-/* Loads the files into a new context and swaps it in for new conns (open conns keep the one
- * they started with); the session ticket keys carry over. On failure the old context stays
- * and err says why. Returns 0 or -1. */
-int tls_ctx_reload(tls_ctx_t *t, const char *cert_file, const char *key_file, char *err, size_t n)
-    __attribute__((warn_unused_result));
+/* A certificate reload: fresh (a server context made by tls_ctx_server, off the loop if need
+ * be: it touches nothing shared) replaces t's for new conns (open conns keep the one they
+ * started with); the session ticket keys carry over. Takes fresh. */
+void tls_ctx_adopt(tls_ctx_t *t, tls_ctx_t *fresh);
 /* The subject and expiry of the certificate in use, for logs ("" for a client context). */
 void tls_ctx_describe(const tls_ctx_t *t, char *out, size_t n);
 void tls_ctx_free(tls_ctx_t *t);

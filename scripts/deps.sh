@@ -18,6 +18,8 @@ PKGS=(
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
   procps util-linux coreutils
+  lua5.4                                   # tests/modules: plays the example game modules stand-alone
+  liblua5.4-dev                            # gamed: the game modules' Lua runtime (src_game/modrt.c)
 )
 
 installed() {

@@ -92,6 +92,17 @@ extern const uint16_t REQ_TYPES[NREQ_TYPES];
  * last slot. */
 #define PUSH_TYPES 1024
 
+/* The module scenario's own counters (scenario_module.c). */
+typedef struct module_stats {
+    uint64_t data_sent, data_sent_bytes, data_send_failed, data_in, data_in_bytes;
+    uint64_t refused_expected, refused_unexpected;          /* the module's REFUSED ops */
+    uint64_t send_errors[ERR_CODES + 1], send_errors_unexpected; /* ERROR_RESPONSE to a send */
+    uint64_t moves, clamps, kills, deaths, tagged, tags_suffered;
+    uint64_t finished, wins, losses, draws, bad_outcomes, mode_mismatch, summary_missing;
+    uint64_t play_ns;  /* bot time spent in matches */
+    hist_t rtt_us;     /* a MOVE sent -> the module's broadcast of the accepted position */
+} module_stats_t;
+
 typedef struct stats {
     uint64_t connected, connect_failed, disconnects;
     uint64_t sent, send_failed, ok, mismatches, timeouts, lost, unanswered, pushes;
@@ -123,6 +134,7 @@ typedef struct stats {
     uint64_t records_ok, records_mismatch, records_missing, records_unchecked;
     hist_t queue_to_start_us;  /* QUICK_MATCH sent -> MATCH_START */
     hist_t match_duration_us;  /* GAME_OVER duration_ms, per distinct match */
+    module_stats_t md;
 } stats_t;
 
 typedef struct run {
@@ -149,6 +161,7 @@ typedef struct run {
     uint32_t create_pct, start_pct;
     /* match settings */
     uint64_t match_interval_ms;
+    char mode[33]; /* module: the game mode to queue for */
     /* loop */
     uv_loop_t *loop;
     conn_loop_t *cl;
@@ -209,6 +222,7 @@ extern const scenario_t SCENARIO_LOGIN;
 extern const scenario_t SCENARIO_LOBBY;
 extern const scenario_t SCENARIO_MATCH;
 extern const scenario_t SCENARIO_IDLE;
+extern const scenario_t SCENARIO_MODULE;
 extern const scenario_t SCENARIO_MIX; /* a name only: its bots run the others */
 
 /* main.c */
@@ -239,6 +253,16 @@ uint64_t pushes_of(uint16_t type);
 double duration_s(void);
 int passed(void);
 void print_report(FILE *f);
+/* Pieces of the report the scenario reports share: a latency line (percentiles in ms), the
+ * lines every login/idle/mix report starts with, the end (gateways, request table, verdict),
+ * a histogram as JSON. */
+void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples);
+void print_common(FILE *f);
+void print_end(FILE *f);
+void json_latency(FILE *f, const hist_t *h);
+/* report_module.c: the module scenario's part of the report, text and JSON */
+void print_module(FILE *f);
+void json_module(FILE *f);
 int write_json(const char *path);
 
 static inline uint64_t mix64(uint64_t z)

@@ -24,8 +24,8 @@ run_t run;
 
 static const cfg_opt_t OPTS[] = {
     {"BOT_SCENARIO", CFG_STR, "echo",
-     "scenario to run: echo, login, lobby, match, idle, or mix (bots split by --mix) (short "
-     "flag --scenario)",
+     "scenario to run: echo, login, lobby, match, idle, module (plays the game module "
+     "--mode over MATCH_DATA), or mix (bots split by --mix) (short flag --scenario)",
      0, 0},
     {"BOT_MIX", CFG_STR, "",
      "scenario mix: NAME=WEIGHT,... of echo, login, lobby, match and idle, e.g. "
@@ -135,6 +135,10 @@ static const cfg_opt_t OPTS[] = {
      "match: least time between two requests of a bot playing a match (a move, an attack or a "
      "potion: one step per interval, one request in flight) (short flag --match-interval-ms)",
      1, 60000},
+    {"BOT_MODE", CFG_STR, "arena_lua",
+     "module: the game mode to quick-match for and play (arena_lua and tag are played; another "
+     "module's matches are joined passively, waiting for GAME_OVER) (short flag --mode)",
+     0, 0},
     {"LOG_LEVEL", CFG_STR, "warn", "debug, info, warn or error", 0, 0},
 };
 #define NOPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
@@ -173,6 +177,7 @@ static const struct {
     {"--chat-interval-ms", "BOT_CHAT_INTERVAL_MS"},
     {"--login-backoff-ms", "BOT_LOGIN_BACKOFF_MS"},
     {"--match-interval-ms", "BOT_MATCH_INTERVAL_MS"},
+    {"--mode", "BOT_MODE"},
 };
 #define NALIASES (sizeof ALIASES / sizeof ALIASES[0])
 
@@ -748,7 +753,7 @@ static int add_source(const char *item, void *ctx)
 }
 
 static const scenario_t *const SCENARIOS[] = {&SCENARIO_ECHO, &SCENARIO_LOGIN, &SCENARIO_LOBBY,
-                                              &SCENARIO_MATCH, &SCENARIO_IDLE};
+                                              &SCENARIO_MATCH, &SCENARIO_IDLE, &SCENARIO_MODULE};
 #define NSCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
 
 static const scenario_t *scenario_named(const char *name)
@@ -776,7 +781,7 @@ static int add_mix_item(const char *item, void *ctx)
     name[len] = '\0';
     const scenario_t *sc = scenario_named(name);
     if (!sc) {
-        fprintf(stderr, "bot: --mix: unknown scenario '%s' (echo, login, lobby, match, idle)\n",
+        fprintf(stderr, "bot: --mix: unknown scenario '%s' (echo, login, lobby, match, idle, module)\n",
                 name);
         return -1;
     }
@@ -900,6 +905,12 @@ static int setup(const config_t *cfg)
     run.chat_interval_ms = (uint64_t)config_int(cfg, "BOT_CHAT_INTERVAL_MS");
     run.login_backoff_ms = (uint64_t)config_int(cfg, "BOT_LOGIN_BACKOFF_MS");
     run.match_interval_ms = (uint64_t)config_int(cfg, "BOT_MATCH_INTERVAL_MS");
+    const char *mode = config_str(cfg, "BOT_MODE");
+    if (!*mode || strlen(mode) >= sizeof run.mode) {
+        fprintf(stderr, "bot: --mode must be 1-32 characters\n");
+        return -1;
+    }
+    snprintf(run.mode, sizeof run.mode, "%s", mode);
     for (int i = 0; i < run.nused; i++)
         if (run.used[i].sc->setup && run.used[i].sc->setup(cfg) != 0)
             return -1;

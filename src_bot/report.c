@@ -155,7 +155,7 @@ static void print_gateways(FILE *f);
 static void print_errors_by_type(FILE *f, int expected);
 
 /* A latency line: the percentiles, max and mean of h in ms (and its samples). */
-static void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples)
+void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples)
 {
     fprintf(f, "  %-22s", label);
     for (size_t i = 0; i < NPCTS; i++)
@@ -211,7 +211,7 @@ static void print_echo_targets(FILE *f, int others)
 }
 
 /* The end of every report: per gateway, the table of request types, the verdict. */
-static void print_end(FILE *f)
+void print_end(FILE *f)
 {
     print_gateways(f);
     print_type_table(f);
@@ -421,7 +421,7 @@ static void print_timeline(FILE *f)
 }
 
 /* The lines every report of the login, idle and mix scenarios has. */
-static void print_common(FILE *f)
+void print_common(FILE *f)
 {
     const stats_t *st = &run.st;
     fprintf(f, "  %-22s %u\n", "bots", run.nbots);
@@ -503,6 +503,8 @@ void print_report(FILE *f)
 {
     if (run.scenario == &SCENARIO_MATCH)
         print_match(f);
+    else if (run.scenario == &SCENARIO_MODULE)
+        print_module(f);
     else if (run.scenario == &SCENARIO_LOBBY)
         print_lobby(f);
     else if (run.scenario == &SCENARIO_LOGIN)
@@ -531,7 +533,7 @@ static void json_codes(FILE *f, const uint64_t *by)
     fprintf(f, "}");
 }
 
-static void json_latency(FILE *f, const hist_t *h)
+void json_latency(FILE *f, const hist_t *h)
 {
     fprintf(f, "{");
     for (size_t i = 0; i < NPCTS; i++)
@@ -741,9 +743,11 @@ int write_json(const char *path)
         json_lobby(f);
     if (scenario_used(&SCENARIO_MATCH))
         json_match(f);
+    if (scenario_used(&SCENARIO_MODULE))
+        json_module(f);
     if (scenario_used(&SCENARIO_LOBBY) || (run.scenario == &SCENARIO_MIX && run.account_bots))
         json_account_totals(f, 1);
-    else if (scenario_used(&SCENARIO_MATCH))
+    else if (scenario_used(&SCENARIO_MATCH) || scenario_used(&SCENARIO_MODULE))
         json_match_totals(f);
     else if (scenario_used(&SCENARIO_LOGIN))
         json_account_totals(f, 0);

@@ -792,6 +792,57 @@ static int cmd_reload_tls(ctl_t *c, int argc, char **argv)
     return failed ? EXIT_FAILED : EXIT_OK;
 }
 
+static const char RELOAD_HELP[] =
+    "usage: clusterctl [global options] reload-modules [ID]\n"
+    "  Has game daemon ID (default: every live game daemon) read its GAME_MODULES_DIR again\n"
+    "  (POST /reload-modules): new matches use the files as they are now, running matches\n"
+    "  finish on the version they started with, a file that fails to load leaves the previous\n"
+    "  version serving, a removed file's mode is no longer served. Prints each daemon's report,\n"
+    "  one line per mode. Exit 1 when a daemon failed to load a file or could not be asked.\n";
+
+/* One game daemon's reload; returns EXIT_OK or EXIT_FAILED. */
+static int reload_one(ctl_t *c, const server_t *s)
+{
+    body_t b;
+    long st = admin_call(c, s, "POST", "/reload-modules", &b);
+    if (st < 0)
+        return EXIT_FAILED;
+    printf("game:%u HTTP %ld\n%s%s", s->id, st, b.buf, b.len && b.buf[b.len - 1] != '\n' ? "\n" : "");
+    if (st != 200) {
+        fail("game:%u: some modules failed to load (the previous versions keep serving)", s->id);
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
+}
+
+static int cmd_reload_modules(ctl_t *c, int argc, char **argv)
+{
+    if (argc > 1)
+        die_usage("reload-modules: [ID]");
+    if (argc == 1) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "%s%s", strchr(argv[0], ':') ? "" : "game:", argv[0]);
+        server_t s;
+        int rc = server_find(c, spec, &s);
+        return rc ? rc : reload_one(c, &s);
+    }
+    server_t *v;
+    size_t n = servers_list(c, &v), games = 0;
+    int rc = EXIT_OK;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].type, "Game") == 0) {
+            games++;
+            if (reload_one(c, &v[i]) != EXIT_OK)
+                rc = EXIT_FAILED;
+        }
+    free(v);
+    if (!games) {
+        fail("no live game daemon");
+        return EXIT_FAILED;
+    }
+    return rc;
+}
+
 static const char HELP[] =
     "usage: clusterctl [global options] COMMAND [args]   (COMMAND --help for its own help)\n"
     "The game server cluster's operator tool: reads the Redis registry and talks to the\n"
@@ -804,6 +855,7 @@ static const char HELP[] =
     "  who USER [--json]               where a player is connected and playing\n"
     "  log-level ID|TYPE:ID [LEVEL]    show or set a daemon's log level\n"
     "  reload-tls [ID]                 reload the gateways' TLS certificate and key\n"
+    "  reload-modules [ID]             game daemons load their game modules again\n"
     "\n"
     "global options (before COMMAND):\n"
     "  --redis-url URL    redis://[:pw@]host[:port][/db] (env REDIS_URL; default redis://127.0.0.1:6379)\n"
@@ -852,6 +904,7 @@ int main(int argc, char **argv)
         {"who", cmd_who, WHO_HELP},
         {"log-level", cmd_log_level, LOG_LEVEL_HELP},
         {"reload-tls", cmd_reload_tls, RELOAD_TLS_HELP},
+        {"reload-modules", cmd_reload_modules, RELOAD_HELP},
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++) {
         if (strcmp(name, COMMANDS[k].name) != 0)

@@ -1,5 +1,6 @@
 /* game: the game daemon's state: the matches it runs, who plays where, the tick, and the
- * match records waiting to be written. */
+ * match records waiting to be written. Shared by the runner (match.c), the records
+ * (record.c), the module catalogue (modules.c) and the modes (mode_*.c). */
 #ifndef GAME_GAME_H
 #define GAME_GAME_H
 
@@ -9,12 +10,14 @@
 
 #include "backend.h"
 #include "hist.h"
+#include "mode.h"
+#include "modules.h"
 #include "pg.h"
 #include "sim.h"
 
-#define MATCH_MAX_PLAYERS 4
+#define MATCH_MAX_PLAYERS 64
 
-typedef struct match match_t;
+typedef struct game game_t;
 
 /* One player of a running match, found by user id; where to push comes from its latest
  * request (a player who resumed on another gateway is found again). */
@@ -29,22 +32,37 @@ typedef struct mplayer {
 } mplayer_t;
 
 struct match {
+    game_t *g;
     uint64_t id, room;
-    sim_t *sim;
+    char mode[MODE_NAME_MAX];
+    const mode_ops_t *ops;
+    void *st;                 /* the mode's state */
+    module_version_t *module; /* a Lua module's code this match runs (NULL: built-in) */
     uint32_t n;
-    mplayer_t players[MATCH_MAX_PLAYERS];
+    mplayer_t *players;       /* n of them */
+    uint32_t tick_ms;
+    uint64_t ticks;
+    uint64_t seed, rng;
     uint64_t started_wall_ms;
+    int over;                 /* match_finish called: GAME_OVER after this tick */
+    char fail_kind[16];       /* match_fail called: aborted after this tick */
+    char fail_reason[200];
+    uv_timer_t *timer;        /* own tick timer when tick_ms differs from the daemon's */
+    hist_t *tick_gap_us;      /* module matches: time between the starts of two ticks */
+    uint64_t last_tick_ns;
     match_t *next;
 };
 
 typedef struct record record_t;
 
-typedef struct game {
+struct game {
     backend_t *be;
     uv_loop_t *loop;
     pg_pool_t *pg;
+    modules_t *modules;
     uv_timer_t tick_timer, poll_timer, retry_timer;
     sim_config_t sim_base;
+    size_t match_data_max;
     match_t *matches;
     unsigned nmatches, nplayers;
     mplayer_t *by_user;    /* uthash by user_id */
@@ -58,18 +76,27 @@ typedef struct game {
     uint64_t tick_log_ms;
     uint8_t *pack_buf; /* one encoding of a push, copied to every player of a match */
     size_t pack_cap;
-} game_t;
+};
 
-/* Handlers of the game daemon's route table. */
-void game_snapshot(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void game_position(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void game_attack(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void game_use_item(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+/* Handlers of the game daemon's route table: every packet of a match goes to its mode. */
+void game_match_request(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
 
 void game_start(game_t *g);
 void game_stop(game_t *g);
 /* Drain timed out: abort every running match (recorded as aborted). */
 void game_abort_all(game_t *g, const char *reason);
 int game_busy(const game_t *g);
+
+/* reload.c: the module catalogue in service. */
+void game_publish_modes(game_t *g);
+/* First load of GAME_MODULES_DIR (before the loop runs); returns the files that failed. */
+int game_modules_load(game_t *g);
+void game_default_modules_dir(char *out, size_t n);
+
+/* record.c: writes the match's record (mode, summary, per player the result) to PostgreSQL
+ * exactly once, retried every second until written. */
+void record_match(game_t *g, const match_t *m, const char *outcome, const mode_result_t *res);
+void record_retry_all(game_t *g);
+void record_drop_all(game_t *g);
 
 #endif

@@ -12,10 +12,11 @@
 /* The game daemon's dispatch table: packet type -> message -> handler. */
 static const backend_route_t ROUTES[] = {
     {PACKET_TYPE__ECHO_REQUEST, &echo_request__descriptor, backend_echo},
-    {PACKET_TYPE__GAME_SNAPSHOT_REQUEST, &game_snapshot_request__descriptor, game_snapshot},
-    {PACKET_TYPE__PLAYER_POSITION_UPDATE, &player_position_update__descriptor, game_position},
-    {PACKET_TYPE__PLAYER_ATTACK_MONSTER, &player_attack_monster__descriptor, game_attack},
-    {PACKET_TYPE__PLAYER_USE_ITEM, &player_use_item__descriptor, game_use_item},
+    {PACKET_TYPE__GAME_SNAPSHOT_REQUEST, &game_snapshot_request__descriptor, game_match_request},
+    {PACKET_TYPE__PLAYER_POSITION_UPDATE, &player_position_update__descriptor, game_match_request},
+    {PACKET_TYPE__PLAYER_ATTACK_MONSTER, &player_attack_monster__descriptor, game_match_request},
+    {PACKET_TYPE__PLAYER_USE_ITEM, &player_use_item__descriptor, game_match_request},
+    {PACKET_TYPE__MATCH_DATA_SEND, &match_data_send__descriptor, game_match_request},
 };
 
 static const cfg_opt_t OPTS[] = {
@@ -30,6 +31,10 @@ static const cfg_opt_t OPTS[] = {
     {"WAVE_GAP_MS", CFG_INT, "3000", "pause before each wave", 0, 600000},
     {"MONSTER_DAMAGE", CFG_INT, "8", "damage of one monster attack", 0, 1000},
     {"MONSTER_HP", CFG_INT, "50", "hit points of a monster", 1, 100000},
+    {"GAME_MODULES_DIR", CFG_STR, "", "folder of the game modules (<mode>.lua); empty: the repository's modules/ found from the binary", 0, 0},
+    {"MODULE_INSTRUCTION_BUDGET", CFG_INT, "1000000", "Lua instructions one module callback may run", 1000, 1000000000},
+    {"MODULE_MEMORY_MAX", CFG_INT, "8388608", "bytes one module match's Lua state may hold", 65536, 1073741824},
+    {"MATCH_DATA_MAX", CFG_INT, "4096", "bytes of data in one MATCH_DATA_SEND", 0, 60000},
     {"TICK_LOG_MS", CFG_INT, "10000", "how often the tick time percentiles are logged (event=tick_stats)", 100, 3600000},
 };
 
@@ -53,6 +58,17 @@ static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         xfree(g);
         return NULL;
     }
+    g->match_data_max = (size_t)config_int(cfg, "MATCH_DATA_MAX");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", config_str(cfg, "GAME_MODULES_DIR"));
+    if (!dir[0])
+        game_default_modules_dir(dir, sizeof dir);
+    modrt_limits_t lim = {
+        .memory_max = (size_t)config_int(cfg, "MODULE_MEMORY_MAX"),
+        .instruction_budget = (uint32_t)config_int(cfg, "MODULE_INSTRUCTION_BUDGET"),
+    };
+    g->modules = modules_new(dir, &lim);
+    log_info("modules_dir", "dir=\"%s\" failed=%d", dir, game_modules_load(g));
     pg_opts_t po = {
         .conninfo = config_str(cfg, "DATABASE_URL"),
         .size = (int)config_int(cfg, "PG_POOL_SIZE"),
@@ -64,6 +80,7 @@ static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     g->pg = pg_pool_new(loop, &po);
     if (!g->pg) {
         log_error("bad_config", "option=DATABASE_URL reason=\"not a valid conninfo\"%s", "");
+        modules_free(g->modules);
         xfree(g);
         return NULL;
     }
@@ -77,6 +94,7 @@ static void game_free(void *ud)
 {
     game_t *g = ud;
     xfree(g->pack_buf);
+    modules_free(g->modules);
     xfree(g);
 }
 

@@ -136,26 +136,44 @@ fail:
 int listeners_port(const listeners_t *ls) { return ls->l[ls->first].port; }
 const char *listeners_host(const listeners_t *ls) { return ls->l[ls->first].host; }
 
-int listeners_reload_tls(listeners_t *ls, char *msg, size_t n)
-{
-    if (!ls->tls) {
-        snprintf(msg, n, "no TLS listener (TLS_LISTEN_ADDR and WSS_LISTEN_ADDR are empty)");
-        return -2;
-    }
+typedef struct tls_load {
+    tls_ctx_t *fresh; /* NULL on failure */
     char err[512];
-    if (tls_ctx_reload(ls->tls, ls->cert_file, ls->key_file, err, sizeof err) != 0) {
+} tls_load_t;
+
+void *listeners_tls_load(void *ud)
+{
+    listeners_t *ls = ud;
+    tls_load_t *r = xcalloc(1, sizeof *r);
+    if (ls->tls) /* set at start, never changed after */
+        r->fresh = tls_ctx_server(ls->cert_file, ls->key_file, r->err, sizeof r->err);
+    return r;
+}
+
+int listeners_tls_apply(void *ud, void *loaded, char *msg, size_t n)
+{
+    listeners_t *ls = ud;
+    tls_load_t *r = loaded;
+    int status = 200;
+    if (!ls->tls) {
+        snprintf(msg, n, "no TLS listener (TLS_LISTEN_ADDR and WSS_LISTEN_ADDR are empty)\n");
+        status = 409;
+    } else if (!r->fresh) {
         ls->reloads_failed++;
         log_error("tls_reload_failed", "cert=%s key=%s error=\"%s\" action=\"kept the previous certificate\"",
-                  ls->cert_file, ls->key_file, err);
-        snprintf(msg, n, "reload failed, the previous certificate stays: %s", err);
-        return -1;
+                  ls->cert_file, ls->key_file, r->err);
+        snprintf(msg, n, "reload failed, the previous certificate stays: %s\n", r->err);
+        status = 500;
+    } else {
+        tls_ctx_adopt(ls->tls, r->fresh);
+        ls->reloads_ok++;
+        char desc[512];
+        tls_ctx_describe(ls->tls, desc, sizeof desc);
+        log_info("tls_reloaded", "cert=%s %s", ls->cert_file, desc);
+        snprintf(msg, n, "reloaded %s: %s\n", ls->cert_file, desc);
     }
-    ls->reloads_ok++;
-    char desc[512];
-    tls_ctx_describe(ls->tls, desc, sizeof desc);
-    log_info("tls_reloaded", "cert=%s %s", ls->cert_file, desc);
-    snprintf(msg, n, "reloaded %s: %s", ls->cert_file, desc);
-    return 0;
+    xfree(r);
+    return status;
 }
 
 void listeners_collect(const listeners_t *ls, metrics_t *m)

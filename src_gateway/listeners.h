@@ -19,10 +19,13 @@ listeners_t *listeners_new(gw_t *gw, const config_t *cfg);
 /* The host and port to advertise in the registry: the TCP listener's, else the first one's. */
 int listeners_port(const listeners_t *ls);
 const char *listeners_host(const listeners_t *ls);
-/* Reloads TLS_CERT_FILE and TLS_KEY_FILE. Returns 0 (msg describes the new certificate), -1
- * (the old one stays; msg says why) or -2 when no TLS listener is configured. Logged and
- * counted either way. */
-int listeners_reload_tls(listeners_t *ls, char *msg, size_t n);
+/* The certificate reload, as an admin reload (admin_add_reload): listeners_tls_load reads
+ * TLS_CERT_FILE and TLS_KEY_FILE into a fresh context on the admin's thread (it touches
+ * nothing the loop owns); listeners_tls_apply, on the loop, swaps it in and returns the HTTP
+ * status: 200 (msg describes the new certificate), 500 (a file is bad: the old one stays; msg
+ * says why) or 409 (no TLS listener). Logged and counted either way. */
+void *listeners_tls_load(void *ls);
+int listeners_tls_apply(void *ls, void *loaded, char *msg, size_t n);
 /* Per-transport gauges and counters for /metrics. */
 void listeners_collect(const listeners_t *ls, metrics_t *m);
 /* Stops accepting (the drain). */

@@ -132,12 +132,6 @@ static int admin_kick(void *ud, uint64_t session, const char *reason)
     return session_kick_operator(m->gw.sessions, session, reason);
 }
 
-static int admin_reload_tls(void *ud, char *msg, size_t n)
-{
-    gw_main_t *m = ud;
-    return listeners_reload_tls(m->listeners, msg, n);
-}
-
 static int admin_ready(void *ud, char *why, size_t n)
 {
     gw_main_t *m = ud;
@@ -305,9 +299,10 @@ int main(int argc, char **argv)
     metrics_on_collect(m.metrics, collect, &m);
     if (admin_enabled(config_str(&cfg, "ADMIN_ADDR"))) {
         admin_hooks_t hooks = {.ready = admin_ready, .drain = admin_drain, .kick = admin_kick,
-                               .reload_tls = admin_reload_tls, .ud = &m};
+                               .ud = &m};
         m.admin = admin_new(&loop, config_str(&cfg, "ADMIN_ADDR"), m.metrics, &hooks);
-        if (!m.admin)
+        if (!m.admin || admin_add_reload(m.admin, "/reload-tls", listeners_tls_load,
+                                         listeners_tls_apply, m.listeners) != 0)
             return 1;
         admin_publish(m.admin, gw->reg, advertise);
     }

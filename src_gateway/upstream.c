@@ -285,7 +285,8 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         if (!p)
             return 0; /* timed out already: the client got TIMEOUT */
         gw->stats.responses++;
-        u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
+        if (m.type != PACKET_TYPE__PACKET_NONE) /* NONE: a one-way request's acknowledgement */
+            u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
         pending_release(l, p);
         return 0;
     }

@@ -74,8 +74,16 @@ typedef void (*lobby_script_cb)(lobby_t *lb, redisReply *reply, void *ud);
  * callback). */
 int lobby_script(lobby_t *lb, lobby_script_cb cb, void *ud, const char *op, int argc,
                  const char *const *argv);
-/* Maps an error reply's text (an ErrorCode name) to the code; INTERNAL for anything else. */
+/* Maps an error reply's text (an ErrorCode name, optionally followed by a space and a message)
+ * to the code; INTERNAL for anything else. */
 ErrorCode lobby_script_error(const redisReply *r);
+/* The message after the ErrorCode name of a script's error reply, or NULL if it has none.
+ * Points into r. */
+const char *lobby_script_message(const redisReply *r);
+
+/* Game modes: a request's mode name is at most LOBBY_MODE_MAX bytes; empty means the arena. */
+#define LOBBY_MODE_MAX 32
+#define LOBBY_MODE_ARENA "arena"
 
 /* ---- room states (rooms.c) ---- */
 

@@ -2,9 +2,11 @@
 -- so each change is atomic (Redis runs a script alone). Loaded once (SCRIPT LOAD), called with
 -- EVALSHA 0 <op> <prefix> <args...>. Keys are listed in docs/redis-keys.md.
 --
--- Replies: an error reply whose text is an ErrorCode name (ROOM_FULL, ...), or an array:
+-- Replies: an error reply whose text is an ErrorCode name (ROOM_FULL, ...), optionally
+-- followed by a space and a message for the client, or an array:
 --   { kind, ... } where a room state is
---   room_id, name, owner, max, status, match, game, n, then n x (uid, name, ready, online, gw, sid)
+--   room_id, name, owner, max, status, match, game, mode, n,
+--   then n x (uid, name, ready, online, gw, sid)
 
 local op = ARGV[1]
 local P = ARGV[2]
@@ -13,12 +15,90 @@ local function K(...)
   return P .. table.concat({...}, ':')
 end
 
-local function fail(code)
+local function fail(code, message)
+  if message then return redis.error_reply(code .. ' ' .. message) end
   return redis.error_reply(code)
 end
 
+-- ---- game modes (docs/modules.md): which live game daemons serve which mode
+
+local ARENA = 'arena'
+
+-- The modes a game daemon serves, as a set of name -> {min, max}, from its registry fields
+-- `modes` (comma-separated) and `mode_limits` (`name:min-max,...`). A daemon without `modes`
+-- predates game modules: it serves the arena only, for 1-4 players. A mode missing from
+-- `mode_limits` gets the module defaults (1-16; the arena 1-4).
+local function daemon_modes(modes, limits)
+  if not modes or modes == '' then return {[ARENA] = {1, 4}} end
+  local lim = {}
+  for name, lo, hi in string.gmatch(limits or '', '([%w_%-]+):(%d+)%-(%d+)') do
+    lim[name] = {tonumber(lo), tonumber(hi)}
+  end
+  local out = {}
+  for name in string.gmatch(modes, '[^,]+') do
+    out[name] = lim[name] or (name == ARENA and {1, 4} or {1, 16})
+  end
+  return out
+end
+
+-- Every healthy game daemon (fresh heartbeat, not draining, not lost since its last
+-- heartbeat): a list of {id =, modes =}.
+local function healthy_games(now, stale_ms)
+  local out = {}
+  for _, id in ipairs(redis.call('LRANGE', P .. 'Server:Game', 0, -1)) do
+    local h = redis.call('HMGET', P .. 'Server:Game:' .. id, 'status', 'heartbeat', 'modes',
+                         'mode_limits')
+    local status, hb = tonumber(h[1]), tonumber(h[2])
+    -- A daemon a gateway lost (game_lost) stays out until it heartbeats again: its heartbeat
+    -- is still fresh for a while after a kill -9, and its placement count was just dropped.
+    local lost = tonumber(redis.call('HGET', K('placement', 'lost'), id) or '')
+    if lost and hb and hb > lost then
+      redis.call('HDEL', K('placement', 'lost'), id)
+      lost = nil
+    end
+    if status and hb and status ~= 3 and now - hb <= stale_ms and not lost then
+      table.insert(out, {id = id, modes = daemon_modes(h[3], h[4])})
+    end
+  end
+  return out
+end
+
+-- The player limits of a mode over the healthy daemons serving it (the narrowest range, so
+-- the room fits whichever of them places it): lo, hi; nil when none serves it. The arena is
+-- built in: with no daemon up at all, it still has its limits 1-4 (START then answers
+-- SERVICE_UNAVAILABLE until a daemon is up, as before modes).
+local function mode_limits(mode, now, stale_ms)
+  local lo, hi
+  local games = healthy_games(now, stale_ms)
+  for _, g in ipairs(games) do
+    local l = g.modes[mode]
+    if l then
+      if not lo or l[1] > lo then lo = l[1] end
+      if not hi or l[2] < hi then hi = l[2] end
+    end
+  end
+  if not lo and mode == ARENA and #games == 0 then return 1, 4 end
+  return lo, hi
+end
+
+-- The quick-match queue of a mode (the arena's keeps the name it had before modes).
+local function queue_key(mode)
+  if mode == ARENA or mode == '1' then return K('quickmatch') end
+  return K('quickmatch', mode)
+end
+
+-- Takes uid out of the quick-match queue it is in (user:<uid> `queued` names the mode).
+-- Returns true if it was queued.
+local function unqueue(uid)
+  local mode = redis.call('HGET', K('user', uid), 'queued')
+  if not mode then return false end
+  redis.call('HDEL', K('user', uid), 'queued')
+  return redis.call('LREM', queue_key(mode), 0, uid) > 0
+end
+
 local function room_state(id, out)
-  local r = redis.call('HMGET', K('room', id), 'name', 'owner', 'max', 'status', 'match', 'game')
+  local r = redis.call('HMGET', K('room', id), 'name', 'owner', 'max', 'status', 'match', 'game',
+                      'mode')
   local members = redis.call('LRANGE', K('room', id, 'members'), 0, -1)
   table.insert(out, id)
   table.insert(out, r[1] or '')
@@ -27,6 +107,7 @@ local function room_state(id, out)
   table.insert(out, r[4] or '1')
   table.insert(out, r[5] or '0')
   table.insert(out, r[6] or '0')
+  table.insert(out, r[7] or ARENA)
   table.insert(out, #members)
   for _, uid in ipairs(members) do
     local u = redis.call('HMGET', K('user', uid), 'name', 'online', 'gw', 'sid')
@@ -40,40 +121,35 @@ local function room_state(id, out)
   return out
 end
 
--- Picks the healthy game daemon (fresh heartbeat, not draining, not lost since its last
--- heartbeat) with the fewest matches placed on it, and counts this one. Returns its id, or nil
--- when none is healthy.
-local function place(now, stale_ms)
-  local ids = redis.call('LRANGE', P .. 'Server:Game', 0, -1)
+-- Picks, among the healthy game daemons serving `mode`, the one with the fewest matches placed
+-- on it, and counts this one. Returns its id, or nil and the error to answer: UNKNOWN_MODE
+-- when healthy daemons exist but none serves the mode, SERVICE_UNAVAILABLE when none is
+-- healthy.
+local function place(now, stale_ms, mode)
+  local games = healthy_games(now, stale_ms)
   local best, best_load = nil, nil
-  for _, id in ipairs(ids) do
-    local h = redis.call('HMGET', P .. 'Server:Game:' .. id, 'status', 'heartbeat')
-    local status, hb = tonumber(h[1]), tonumber(h[2])
-    -- A daemon a gateway lost (game_lost) stays out until it heartbeats again: its heartbeat
-    -- is still fresh for a while after a kill -9, and its placement count was just dropped.
-    local lost = tonumber(redis.call('HGET', K('placement', 'lost'), id) or '')
-    if lost and hb and hb > lost then
-      redis.call('HDEL', K('placement', 'lost'), id)
-      lost = nil
-    end
-    if status and hb and status ~= 3 and now - hb <= stale_ms and not lost then
-      local load = tonumber(redis.call('HGET', K('placement', 'Game'), id) or '0')
-      if best_load == nil or load < best_load or (load == best_load and tonumber(id) < tonumber(best)) then
-        best, best_load = id, load
+  for _, g in ipairs(games) do
+    if g.modes[mode] then
+      local load = tonumber(redis.call('HGET', K('placement', 'Game'), g.id) or '0')
+      if best_load == nil or load < best_load or (load == best_load and tonumber(g.id) < tonumber(best)) then
+        best, best_load = g.id, load
       end
     end
   end
-  if best then
-    redis.call('HINCRBY', K('placement', 'Game'), best, 1)
+  if not best then
+    return nil, #games > 0 and 'UNKNOWN_MODE' or 'SERVICE_UNAVAILABLE'
   end
+  redis.call('HINCRBY', K('placement', 'Game'), best, 1)
   return best
 end
 
--- Puts a waiting room in game on a placed daemon. Returns false when no daemon is healthy.
+-- Puts a waiting room in game on a placed daemon serving its mode. Returns true, or false and
+-- the error code of place().
 local function start_room(id, now, stale_ms)
-  local game = place(now, stale_ms)
+  local mode = redis.call('HGET', K('room', id), 'mode') or ARENA
+  local game, err = place(now, stale_ms, mode)
   if not game then
-    return false
+    return false, err
   end
   -- Match ids key the records in PostgreSQL, which outlive Redis's data: when match:seq is
   -- missing (a new Redis, or one that lost its data) it restarts at now (ms) x 1000, above
@@ -90,7 +166,7 @@ local function start_room(id, now, stale_ms)
   -- The game daemon picks the match up from its inbox.
   local members = redis.call('LRANGE', K('room', id, 'members'), 0, -1)
   redis.call('HSET', K('match', match), 'room', id, 'game', game,
-             'players', table.concat(members, ','), 'created', now)
+             'players', table.concat(members, ','), 'created', now, 'mode', mode)
   redis.call('SADD', K('game', game, 'matches'), match)
   redis.call('SADD', K('games', 'busy'), game)
   redis.call('RPUSH', K('game', game, 'inbox'), match)
@@ -121,10 +197,10 @@ local function end_match(match, now)
   return id
 end
 
-local function new_room(name, max, owner, now)
+local function new_room(name, max, owner, now, mode)
   local id = redis.call('INCR', K('room', 'seq'))
   redis.call('HSET', K('room', id), 'name', name, 'owner', owner, 'max', max, 'status', 1,
-             'created', now, 'match', 0, 'game', 0)
+             'created', now, 'match', 0, 'game', 0, 'mode', mode)
   redis.call('ZADD', K('rooms', 'waiting'), now, id)
   return id
 end
@@ -151,10 +227,17 @@ local function leave_room(uid)
 end
 
 if op == 'create' then
-  local uid, name, max, now = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+  local uid, name, max, now = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+  local mode, stale = ARGV[7], tonumber(ARGV[8])
   if redis.call('HEXISTS', K('user', uid), 'room') == 1 then return fail('ALREADY_IN_ROOM') end
   if redis.call('HEXISTS', K('user', uid), 'queued') == 1 then return fail('ALREADY_QUEUED') end
-  local id = new_room(name, max, uid, now)
+  local lo, hi = mode_limits(mode, now, stale)
+  if not lo then return fail('UNKNOWN_MODE', 'no game daemon serves mode ' .. mode) end
+  if max == 0 then max = hi end
+  if max < lo or max > hi then
+    return fail('BAD_REQUEST', string.format('max_players must be %d-%d for mode %s', lo, hi, mode))
+  end
+  local id = new_room(name, max, uid, now, mode)
   redis.call('RPUSH', K('room', id, 'members'), uid)
   redis.call('HSET', K('user', uid), 'room', id)
   return room_state(id, {'room'})
@@ -203,19 +286,32 @@ elseif op == 'start' then
   if redis.call('SCARD', K('room', id, 'ready')) < redis.call('LLEN', K('room', id, 'members')) then
     return fail('NOT_ALL_READY')
   end
-  if not start_room(id, now, stale) then return fail('SERVICE_UNAVAILABLE') end
+  local ok, err = start_room(id, now, stale)
+  if not ok then
+    if err == 'UNKNOWN_MODE' then
+      return fail(err, 'no game daemon serves mode ' .. (redis.call('HGET', K('room', id), 'mode') or ARENA))
+    end
+    return fail(err)
+  end
   return room_state(id, {'room'})
 
 elseif op == 'quick' then
   local uid, n, now, stale = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  local mode = ARGV[7]
   if redis.call('HEXISTS', K('user', uid), 'room') == 1 then return fail('ALREADY_IN_ROOM') end
   if redis.call('HEXISTS', K('user', uid), 'queued') == 1 then return fail('ALREADY_QUEUED') end
-  redis.call('RPUSH', K('quickmatch'), uid)
-  redis.call('HSET', K('user', uid), 'queued', 1)
-  local len = redis.call('LLEN', K('quickmatch'))
+  -- QUICK_MATCH_SIZE, clamped into the mode's limits; one queue per mode.
+  local lo, hi = mode_limits(mode, now, stale)
+  if not lo then return fail('UNKNOWN_MODE', 'no game daemon serves mode ' .. mode) end
+  if n < lo then n = lo end
+  if n > hi then n = hi end
+  local queue = queue_key(mode)
+  redis.call('RPUSH', queue, uid)
+  redis.call('HSET', K('user', uid), 'queued', mode)
+  local len = redis.call('LLEN', queue)
   if len < n then return {'queued', len} end
-  local players = redis.call('LPOP', K('quickmatch'), n)
-  local id = new_room('Quick match', n, players[1], now)
+  local players = redis.call('LPOP', queue, n)
+  local id = new_room('Quick match', n, players[1], now, mode)
   for _, p in ipairs(players) do
     redis.call('RPUSH', K('room', id, 'members'), p)
     redis.call('SADD', K('room', id, 'ready'), p)
@@ -228,8 +324,7 @@ elseif op == 'quick' then
 
 elseif op == 'cancel' then
   local uid = ARGV[3]
-  if redis.call('LREM', K('quickmatch'), 0, uid) == 0 then return fail('NOT_QUEUED') end
-  redis.call('HDEL', K('user', uid), 'queued')
+  if not unqueue(uid) then return fail('NOT_QUEUED') end
   return {'ok'}
 
 elseif op == 'list' then
@@ -237,12 +332,13 @@ elseif op == 'list' then
   local ids = redis.call('ZREVRANGE', K('rooms', 'waiting'), page * size, page * size + size - 1)
   local out = {'list', redis.call('ZCARD', K('rooms', 'waiting')), #ids}
   for _, id in ipairs(ids) do
-    local r = redis.call('HMGET', K('room', id), 'name', 'max', 'owner')
+    local r = redis.call('HMGET', K('room', id), 'name', 'max', 'owner', 'mode')
     table.insert(out, id)
     table.insert(out, r[1] or '')
     table.insert(out, redis.call('LLEN', K('room', id, 'members')))
     table.insert(out, r[2] or '0')
     table.insert(out, redis.call('HGET', K('user', r[3] or '0'), 'name') or '')
+    table.insert(out, r[4] or ARENA)
   end
   return out
 
@@ -286,7 +382,7 @@ elseif op == 'offline' then
   if cur[1] ~= gw or cur[2] ~= sid then return {'stale'} end
   redis.call('HSET', K('user', uid), 'online', 0)
   redis.call('SREM', K('gw', gw, 'users'), uid)
-  if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
+  unqueue(uid)
   local id = redis.call('HGET', K('user', uid), 'room')
   if not id then return {'offline'} end
   redis.call('ZADD', K('pending_leave'), deadline, uid)
@@ -313,7 +409,7 @@ elseif op == 'sweep_gateway' then
     local cur = redis.call('HMGET', K('user', uid), 'gw', 'online', 'room')
     if cur[1] == g and cur[2] == '1' then
       redis.call('HSET', K('user', uid), 'online', 0)
-      if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
+      unqueue(uid)
       if cur[3] then redis.call('ZADD', K('pending_leave'), deadline, uid) end
       table.insert(out, uid)
       table.insert(out, cur[3] or '0')
@@ -328,7 +424,7 @@ elseif op == 'logout' then
   local token = redis.call('HGET', K('user', uid), 'token')
   if token then redis.call('DEL', token) end
   redis.call('HDEL', K('user', uid), 'token')
-  if redis.call('LREM', K('quickmatch'), 0, uid) > 0 then redis.call('HDEL', K('user', uid), 'queued') end
+  unqueue(uid)
   redis.call('ZREM', K('pending_leave'), uid)
   local id = redis.call('HGET', K('user', uid), 'room')
   local out = {'logout'}

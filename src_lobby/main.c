@@ -40,7 +40,7 @@ static const cfg_opt_t OPTS[] = {
     {"RESUME_GRACE_MS", CFG_INT, "30000", "a dropped player keeps its room this long", 0, 3600000},
     {"LOGIN_FAIL_LIMIT", CFG_INT, "5", "failed logins per username before it is throttled", 1, 1000},
     {"LOGIN_FAIL_WINDOW_S", CFG_INT, "300", "window of the failed-login count", 1, 86400},
-    {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room", 1, 4},
+    {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room (clamped into the mode's limits)", 1, 64},
     {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000},
     {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000},
     {"HASH_INFLIGHT", CFG_INT, "0", "password hashes queued or running; past it logins and registrations get BUSY (0: 8 per hashing thread)", 0, 4096},

@@ -17,6 +17,8 @@ static MatchOutcome outcome_from(const char *s)
         return MATCH_OUTCOME__LOSS;
     if (strcmp(s, "timeout") == 0)
         return MATCH_OUTCOME__TIMEOUT_REACHED;
+    if (strcmp(s, "finished") == 0)
+        return MATCH_OUTCOME__FINISHED;
     return MATCH_OUTCOME__ABORTED;
 }
 
@@ -206,6 +208,9 @@ static void on_history(const PGresult *res, const char *err, const char *sqlstat
         me[i].damage_taken = (uint32_t)strtoul(PQgetvalue(res, i, 8), NULL, 10);
         me[i].deaths = (uint32_t)strtoul(PQgetvalue(res, i, 9), NULL, 10);
         me[i].score = (uint32_t)strtoul(PQgetvalue(res, i, 10), NULL, 10);
+        me[i].outcome = PQgetvalue(res, i, 11);
+        recs[i].mode = PQgetvalue(res, i, 12);
+        recs[i].summary = PQgetvalue(res, i, 13);
         recs[i].me = &me[i];
         ptrs[i] = &recs[i];
     }
@@ -242,7 +247,8 @@ void lobby_match_history(backend_t *be, const backend_req_t *req, const Protobuf
              "SELECT m.id, m.game_server_id,"
              " (extract(epoch FROM m.started_at) * 1000)::bigint,"
              " (extract(epoch FROM m.ended_at) * 1000)::bigint, m.outcome,"
-             " p.username, p.kills, p.damage_dealt, p.damage_taken, p.deaths, p.score"
+             " p.username, p.kills, p.damage_dealt, p.damage_taken, p.deaths, p.score,"
+             " p.outcome, m.mode, m.summary"
              " FROM match_players p JOIN matches m ON m.id = p.match_id"
              " WHERE p.user_id = $1 ORDER BY m.ended_at DESC, m.id DESC LIMIT $2 OFFSET $3",
              3, params, on_history, q);

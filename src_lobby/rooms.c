@@ -10,6 +10,7 @@
 
 #define ROOM_NAME_MAX 32
 #define CHAT_TEXT_MAX 200
+#define ROOM_MAX_PLAYERS 64 /* the most a module may allow (DESIGN.md "Game modules") */
 
 /* ---- reply decoding ---- */
 
@@ -42,7 +43,7 @@ int room_view_parse(room_view_t *v, const redisReply *r, size_t at)
 {
     memset(v, 0, sizeof *v);
     room_state__init(&v->state);
-    if (r->type != REDIS_REPLY_ARRAY || at + 8 > r->elements)
+    if (r->type != REDIS_REPLY_ARRAY || at + 9 > r->elements)
         return -1;
     v->state.room_id = el_u64(r, at);
     v->state.name = el_str(r, at + 1);
@@ -51,9 +52,10 @@ int room_view_parse(room_view_t *v, const redisReply *r, size_t at)
     v->state.status = el_u64(r, at + 4) == 2 ? ROOM_STATUS__IN_GAME : ROOM_STATUS__WAITING;
     v->state.match_id = el_u64(r, at + 5);
     v->state.game_server_id = (uint32_t)el_u64(r, at + 6);
-    size_t n = (size_t)el_u64(r, at + 7);
-    size_t i = at + 8;
-    if (n > 64 || i + n * 6 > r->elements)
+    v->state.mode = el_str(r, at + 7);
+    size_t n = (size_t)el_u64(r, at + 8);
+    size_t i = at + 9;
+    if (n > ROOM_MAX_PLAYERS || i + n * 6 > r->elements)
         return -1;
     v->members = xcalloc(n ? n : 1, sizeof *v->members);
     v->member_ptrs = xcalloc(n ? n : 1, sizeof *v->member_ptrs);
@@ -106,10 +108,11 @@ static void push_game_starting(lobby_t *lb, const room_view_t *v)
     g.room_id = v->state.room_id;
     g.match_id = v->state.match_id;
     g.game_server_id = v->state.game_server_id;
+    g.mode = v->state.mode;
     push_all(lb, v, PACKET_TYPE__GAME_STARTING, &g.base);
-    log_info("match_placed", "room=%llu match=%llu game=%u players=%zu",
+    log_info("match_placed", "room=%llu match=%llu game=%u players=%zu mode=%s",
              (unsigned long long)v->state.room_id, (unsigned long long)v->state.match_id,
-             v->state.game_server_id, v->state.n_members);
+             v->state.game_server_id, v->state.n_members, v->state.mode);
 }
 
 /* ---- request plumbing ---- */
@@ -129,15 +132,17 @@ static rq_t *rq_new(void *ud, const backend_req_t *req)
     return q;
 }
 
-/* Answers a failed script call: SERVICE_UNAVAILABLE when Redis did not answer. */
+/* Answers a failed script call: SERVICE_UNAVAILABLE when Redis did not answer; a script's
+ * error with its code and its message (or the code's name). */
 static void fail_reply(rq_t *q, const redisReply *r)
 {
     if (!r)
         backend_error(q->lb->be, &q->req, ERROR_CODE__SERVICE_UNAVAILABLE, "lobby storage unavailable");
     else if (r->type == REDIS_REPLY_ERROR) {
         ErrorCode ec = lobby_script_error(r);
+        const char *msg = lobby_script_message(r);
         backend_error(q->lb->be, &q->req, ec,
-                      ec == ERROR_CODE__INTERNAL ? "internal error" : error_code_name(ec));
+                      ec == ERROR_CODE__INTERNAL ? "internal error" : msg ? msg : error_code_name(ec));
     } else
         backend_error(q->lb->be, &q->req, ERROR_CODE__INTERNAL, "unexpected reply");
 }
@@ -151,6 +156,26 @@ static void run(rq_t *q, lobby_script_cb cb, const char *op, int argc, const cha
 }
 
 static void u64s(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (unsigned long long)v); }
+
+/* Copies a request's game mode into out (LOBBY_MODE_MAX + 1 bytes): "" is the arena. Returns 0,
+ * or -1 (answered UNKNOWN_MODE) for a name no module file could have: longer than
+ * LOBBY_MODE_MAX or with characters outside [A-Za-z0-9_-]. */
+static int mode_arg(backend_t *be, const backend_req_t *req, const char *in, char *out)
+{
+    size_t n = strlen(in);
+    int ok = n <= LOBBY_MODE_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = in[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-';
+    }
+    if (!ok) {
+        backend_error(be, req, ERROR_CODE__UNKNOWN_MODE, "no game daemon serves that mode");
+        return -1;
+    }
+    snprintf(out, LOBBY_MODE_MAX + 1, "%s", n ? in : LOBBY_MODE_ARENA);
+    return 0;
+}
 
 /* Room state replies answered with a RoomState-carrying response and a push. */
 static void on_room_reply(lobby_t *lb, redisReply *r, void *ud, uint16_t resp_type,
@@ -217,17 +242,23 @@ void lobby_create_room(backend_t *be, const backend_req_t *req, const ProtobufCM
             backend_error(be, req, ERROR_CODE__BAD_REQUEST, "room name has control characters");
             return;
         }
-    if (in->max_players < 1 || in->max_players > 4) {
-        backend_error(be, req, ERROR_CODE__BAD_REQUEST, "max_players must be 1-4");
+    /* The mode's own limits are checked in lobby.lua, against the live daemons' mode_limits. */
+    if (in->max_players > ROOM_MAX_PLAYERS) {
+        backend_error(be, req, ERROR_CODE__BAD_REQUEST, "max_players must be at most 64");
         return;
     }
+    char mode[LOBBY_MODE_MAX + 1];
+    if (mode_arg(be, req, in->mode, mode) != 0)
+        return;
+    lobby_t *lb = ud;
     rq_t *q = rq_new(ud, req);
-    char uid[24], max[8], now[24];
+    char uid[24], max[8], now[24], stale[24];
     u64s(uid, sizeof uid, req->user);
     snprintf(max, sizeof max, "%u", in->max_players);
     u64s(now, sizeof now, wall_ms());
-    const char *argv[] = {uid, in->name, max, now};
-    run(q, on_created, "create", 4, argv);
+    u64s(stale, sizeof stale, (uint64_t)lb->placement_stale_ms);
+    const char *argv[] = {uid, in->name, max, now, mode, stale};
+    run(q, on_created, "create", 6, argv);
 }
 
 static void on_joined(lobby_t *lb, redisReply *r, void *ud)
@@ -318,18 +349,19 @@ static void on_list(lobby_t *lb, redisReply *r, void *ud)
         return;
     }
     size_t n = (size_t)el_u64(r, 2);
-    if (3 + n * 5 > r->elements)
-        n = (r->elements - 3) / 5;
+    if (3 + n * 6 > r->elements)
+        n = (r->elements - 3) / 6;
     RoomSummary *rooms = xcalloc(n ? n : 1, sizeof *rooms);
     RoomSummary **ptrs = xcalloc(n ? n : 1, sizeof *ptrs);
     for (size_t k = 0; k < n; k++) {
-        size_t i = 3 + k * 5;
+        size_t i = 3 + k * 6;
         room_summary__init(&rooms[k]);
         rooms[k].room_id = el_u64(r, i);
         rooms[k].name = el_str(r, i + 1);
         rooms[k].players = (uint32_t)el_u64(r, i + 2);
         rooms[k].max_players = (uint32_t)el_u64(r, i + 3);
         rooms[k].owner_name = el_str(r, i + 4);
+        rooms[k].mode = el_str(r, i + 5);
         ptrs[k] = &rooms[k];
     }
     GetRoomListResponse out = GET_ROOM_LIST_RESPONSE__INIT;
@@ -436,14 +468,18 @@ static void on_quick(lobby_t *lb, redisReply *r, void *ud)
 void lobby_quick_match(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
 {
     lobby_t *lb = ud;
+    const QuickMatchRequest *in = (const QuickMatchRequest *)msg;
+    char mode[LOBBY_MODE_MAX + 1];
+    if (mode_arg(be, req, in->mode, mode) != 0)
+        return;
     rq_t *q = rq_new(ud, req);
     char uid[24], n[16], now[24], stale[24];
     u64s(uid, sizeof uid, req->user);
     snprintf(n, sizeof n, "%lld", (long long)lb->quick_match_size);
     u64s(now, sizeof now, wall_ms());
     u64s(stale, sizeof stale, (uint64_t)lb->placement_stale_ms);
-    const char *argv[] = {uid, n, now, stale};
-    run(q, on_quick, "quick", 4, argv);
+    const char *argv[] = {uid, n, now, stale, mode};
+    run(q, on_quick, "quick", 5, argv);
 }
 
 static void on_cancel(lobby_t *lb, redisReply *r, void *ud)

@@ -104,7 +104,22 @@ ErrorCode lobby_script_error(const redisReply *r)
         return ERROR_CODE__INTERNAL;
     /* Redis prefixes a script's error text with "ERR " when it has no code of its own. */
     const char *name = strncmp(r->str, "ERR ", 4) == 0 ? r->str + 4 : r->str;
+    char code[64];
+    size_t n = strcspn(name, " ");
+    if (n >= sizeof code)
+        return ERROR_CODE__INTERNAL;
+    memcpy(code, name, n);
+    code[n] = '\0';
     const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value_by_name(&error_code__descriptor, name);
+        protobuf_c_enum_descriptor_get_value_by_name(&error_code__descriptor, code);
     return v ? (ErrorCode)v->value : ERROR_CODE__INTERNAL;
+}
+
+const char *lobby_script_message(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return NULL;
+    const char *name = strncmp(r->str, "ERR ", 4) == 0 ? r->str + 4 : r->str;
+    const char *sp = strchr(name, ' ');
+    return sp && sp[1] ? sp + 1 : NULL;
 }

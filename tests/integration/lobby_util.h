@@ -334,6 +334,10 @@ typedef struct player {
     uint64_t next_attack_ms, next_move_ms;
     int potion_used;
     int moves, clamped, attacks_ok, kills, refused[64];
+    /* game modules: every MATCH_DATA push goes to on_match_data (when set) */
+    void (*on_match_data)(struct player *p, const MatchData *d);
+    void *md_ud;
+    int n_match_data;
 } player_t;
 
 static LU_UNUSED void p_init(player_t *p, const char *run, const char *scen, int i, int port)
@@ -567,6 +571,16 @@ static LU_UNUSED void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_
     case PACKET_TYPE__SERVER_CLOSING:
         p->closing++;
         break;
+    case PACKET_TYPE__MATCH_DATA: {
+        MatchData *d = match_data__unpack(NULL, n, b);
+        if (!d)
+            DIE("%s: undecodable MATCH_DATA", p->name);
+        p->n_match_data++;
+        if (p->on_match_data)
+            p->on_match_data(p, d);
+        match_data__free_unpacked(d, NULL);
+        break;
+    }
     default:
         p->other_pushes++;
         break;

@@ -2696,7 +2696,8 @@ static void s_hostile(void)
     cr.name = "tab\there";
     ERR_CALL(p.c, CREATE_ROOM_REQUEST, &cr.base, BAD_REQUEST);
     cr.name = "ok name";
-    uint32_t bad_max[3] = {0, 5, 0xffffffffu};
+    /* 0 is the mode's max (test_modules_limits); the arena takes 1-4, nothing takes over 64 */
+    uint32_t bad_max[3] = {5, 65, 0xffffffffu};
     for (int i = 0; i < 3; i++) {
         cr.max_players = bad_max[i];
         ERR_CALL(p.c, CREATE_ROOM_REQUEST, &cr.base, BAD_REQUEST);

@@ -68,6 +68,16 @@ static void scenario_full_match(void)
             lu_game_field(game, "games"), lu_game_field(game, "players"));
     CHECK_EQ(lu_game_field(other_game, "games"), 0);
     {
+        /* the modes the daemon serves, with their room sizes, for the lobby's placement */
+        redisReply *r = redisCommand(h_redis(), "HMGET %sServer:Game:%u modes mode_limits", h_prefix(), game);
+        CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+        CHECK(r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING);
+        CHECK(strncmp(r->element[0]->str, "arena", 5) == 0);
+        CHECK(strstr(r->element[1]->str, "arena:1-4") != NULL);
+        printf("registry: modes=%s mode_limits=%s\n", r->element[0]->str, r->element[1]->str);
+        freeReplyObject(r);
+    }
+    {
         char f[16];
         snprintf(f, sizeof f, "%u", game);
         redisReply *r = redisCommand(h_redis(), "HGET %splacement:Game %s", h_prefix(), f);

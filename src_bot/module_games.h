@@ -1,0 +1,88 @@
+/* module_games: how the bot plays the shipped example game modules (modules/arena_lua.lua,
+ * modules/tag.lua) over MATCH_DATA: it reads their broadcasts (the op layouts documented at
+ * the top of each module and in docs/modules.md), keeps what it needs of the match, and picks
+ * its next MATCH_DATA_SEND. Pure: no I/O, no clock reads (times are passed in). A mode
+ * without a player here is played passively (the bot sends nothing and waits for GAME_OVER),
+ * so a studio can still load-test the plumbing of its own module. */
+#ifndef CLUSTER_BOT_MODULE_GAMES_H
+#define CLUSTER_BOT_MODULE_GAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mg_mon {
+    uint32_t id;
+    float x, y;
+} mg_mon_t;
+
+typedef struct mg_peer {
+    uint64_t uid;
+    float x, y;
+} mg_peer_t;
+
+/* What one bot knows of its match. A plain value; mg_reset starts a match, mg_free frees. */
+typedef struct mg {
+    uint64_t self;
+    /* rules, from the module's RULES op (defaults until it comes) */
+    float speed, it_speed, range, field_w, field_h;
+    uint32_t cooldown_ms, freeze_ms;
+    int have_rules;
+    /* self */
+    float x, y;
+    int have_pos, alive;
+    int32_t hp;
+    uint32_t potions, score;
+    uint64_t next_attack_ns, it_since_ns;
+    /* arena_lua: live monsters; tag: the other players and who is it */
+    mg_mon_t *mons;
+    uint32_t nmons, cap_mons;
+    mg_peer_t *peers;
+    uint32_t npeers, cap_peers;
+    uint64_t it;
+} mg_t;
+
+/* What one MATCH_DATA told the bot about itself. */
+typedef struct mg_news {
+    int moved;       /* a record of its own accepted move (the echo of its MOVE) */
+    int clamped;     /* ... and the module clamped it */
+    int refused;     /* a REFUSED of one of its ops: refused_op, refused_code */
+    uint32_t refused_op;
+    int32_t refused_code;
+    int died, killed; /* it died; it killed a monster */
+    int tagged;       /* tag: it became "it" */
+    int tagged_by_player; /* ... touched by another player (not the draw at the start) */
+} mg_news_t;
+
+/* An op to send. */
+typedef struct mg_action {
+    uint32_t op;
+    uint8_t data[16];
+    size_t len;
+    int is_move;
+} mg_action_t;
+
+typedef struct mg_game mg_game_t;
+
+/* The player of a mode, or NULL (played passively). */
+const mg_game_t *mg_game_find(const char *mode);
+
+/* Starts a match for user `self`: forgets the last one, keeps the memory. */
+void mg_reset(mg_t *g, uint64_t self);
+void mg_free(mg_t *g);
+
+/* Takes one MATCH_DATA (op, data) of the module at time now_ns. Returns 0, or -1 when the
+ * payload does not fit the op's documented layout (or the op is unknown). *news says what
+ * concerned the bot itself. */
+int mg_on_data(const mg_game_t *game, mg_t *g, uint32_t op, const uint8_t *data, size_t len,
+               uint64_t now_ns, mg_news_t *news) __attribute__((warn_unused_result));
+
+/* The bot's next op at now_ns, stepping at most speed x interval_ns (the module accepts up
+ * to 1.5x that): returns 1 with *out set, or 0 when there is nothing worth sending. */
+int mg_next(const mg_game_t *game, mg_t *g, uint64_t now_ns, uint64_t interval_ns,
+            mg_action_t *out);
+
+/* Refusal codes of the examples that an honest bot meets in a healthy match (a monster that
+ * moved or died since the last update, a cooldown seen late, a move after its death). */
+int mg_refusal_expected(int32_t code);
+
+#endif

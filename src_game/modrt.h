@@ -1,0 +1,73 @@
+/* modrt: the Lua runtime of game modules: one sandboxed Lua 5.4 state per match.
+ *
+ * The sandbox (DESIGN.md, Game modules): the base, string, table, math and utf8 libraries
+ * only; no io, os, debug, package/require, dofile/loadfile; load takes text chunks only (a
+ * binary chunk is refused); string.dump and collectgarbage are gone; the string metatable is
+ * protected (getmetatable("") is false); math.random is seeded per match; print goes to the
+ * state's log function. Every call into the module has an instruction budget (a count hook;
+ * once spent, the hook errs again at every instruction so a pcall in the module can't
+ * swallow it) and the state a memory cap (its own lua_Alloc). Nothing here does I/O: the
+ * caller hands in the module's source. Not thread-safe; distinct states may live on distinct
+ * threads. */
+#ifndef GAME_MODRT_H
+#define GAME_MODRT_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODRT_DEFAULT_BUDGET 1000000u           /* instructions per callback */
+#define MODRT_DEFAULT_MEMORY (8u * 1024 * 1024) /* bytes per match */
+#define MODRT_MAX_PLAYERS 64
+
+/* Results of modrt calls: 0 or one of these. */
+enum {
+    MODRT_OK = 0,
+    MODRT_SYNTAX = -1,     /* the chunk does not compile */
+    MODRT_ERROR = -2,      /* a runtime error (error(), a bad index, ...) */
+    MODRT_BUDGET = -3,     /* the instruction budget ran out (an endless loop) */
+    MODRT_MEMORY = -4,     /* the memory cap was reached */
+    MODRT_BAD_RETURN = -5, /* the module or a callback returned something unusable */
+};
+
+typedef struct modrt_limits {
+    size_t memory_max;           /* bytes the state may hold */
+    uint32_t instruction_budget; /* per call */
+} modrt_limits_t;
+
+typedef void (*modrt_log_fn)(void *ud, const char *level, const char *text);
+
+typedef struct modrt modrt_t;
+
+/* A fresh sandboxed state; NULL when the libraries alone exceed the memory cap. */
+modrt_t *modrt_new(const modrt_limits_t *lim, uint64_t seed, modrt_log_fn log, void *log_ud);
+void modrt_free(modrt_t *r);
+lua_State *modrt_lua(modrt_t *r);
+/* Bytes the state holds now. */
+size_t modrt_memory(const modrt_t *r);
+
+/* Runs the module's source (text only) and keeps the table it returns. Checks that init,
+ * join, leave and loop are functions (terminate is optional) and reads min_players (default
+ * 1) and max_players (default 16, at most 64). Returns 0 or a MODRT_* code with the reason
+ * in err. */
+int modrt_load(modrt_t *r, const char *src, size_t len, const char *name, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void modrt_limits_of(const modrt_t *r, uint32_t *min_players, uint32_t *max_players);
+/* 1 when the loaded module has function fn. */
+int modrt_has(modrt_t *r, const char *fn);
+
+/* Calls M[fn] with the nargs values on top of the stack, within the budget; on 0 the nres
+ * results are on the stack; else nothing is and err holds the message with a traceback. */
+int modrt_call(modrt_t *r, const char *fn, int nargs, int nres, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Compiles and runs src in a throwaway state with the given limits (a reload's check).
+ * Returns 0 with the module's player limits, or a MODRT_* code and the reason. */
+int modrt_check(const char *src, size_t len, const char *name, const modrt_limits_t *lim,
+                uint32_t *min_players, uint32_t *max_players, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* "syntax", "error", "budget", "memory", "bad_return" (for metrics labels). */
+const char *modrt_kind(int rc);
+
+#endif

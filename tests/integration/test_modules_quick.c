@@ -1,0 +1,68 @@
+/* test_modules_quick: one quick-match queue per mode (issue 11, item 4), with
+ * QUICK_MATCH_SIZE=1 clamped into each mode's limits: arena_lua forms a room of 1 at once,
+ * tag waits for a second tag player, and the queues never mix. */
+#include "modules_util.h"
+
+static char RUN[8];
+
+static const char *const GAME_ENV[] = {MU_MODULES_DIR, "MATCH_TIME_LIMIT_MS=30000",
+                                       "DRAIN_TIMEOUT_MS=500", NULL};
+
+static int starting_of(player_t *p, int timeout_ms)
+{
+    uint64_t t0 = h_now_ms();
+    while (p->n_starting == 0 && h_now_ms() - t0 < (uint64_t)timeout_ms)
+        p_pump(p, 5);
+    return p->n_starting;
+}
+
+static void scenario_quick(void)
+{
+    static const char *const LOBBY_ENV[] = {"QUICK_MATCH_SIZE=1", NULL};
+    cluster_t cl;
+    mu_cluster_up(&cl, "quick", LOBBY_ENV, GAME_ENV, 2);
+    player_t pl[4];
+    player_t *ps[4];
+    mu_players_up(pl, ps, RUN, 4, "qm", &cl);
+
+    /* tag: QUICK_MATCH_SIZE 1 is clamped up to tag's 2: the first waits */
+    CHECK_EQ(mu_quick(ps[0], "tag"), 1);
+    /* arena_lua takes 1: a room forms at once, and the tag player is not taken into it */
+    CHECK_EQ(mu_quick(ps[1], "arena_lua"), 0);
+    CHECK(starting_of(ps[1], 5000) == 1);
+    CHECK_EQ(ps[0]->n_starting, 0);
+    /* a second arena_lua player gets a room of its own too */
+    CHECK_EQ(mu_quick(ps[2], "arena_lua"), 0);
+    CHECK(starting_of(ps[2], 5000) == 1);
+    CHECK(ps[2]->starting_match != ps[1]->starting_match);
+    p_pump(ps[0], 100);
+    CHECK_EQ(ps[0]->n_starting, 0);
+    /* the second tag player: the tag room forms with the two of them */
+    CHECK_EQ(mu_quick(ps[3], "tag"), 0);
+    CHECK(starting_of(ps[3], 5000) == 1 && starting_of(ps[0], 5000) == 1);
+    CHECK_EQ(ps[0]->starting_match, ps[3]->starting_match);
+    player_t *tag_ps[2] = {ps[0], ps[3]};
+    if (ps_wait(tag_ps, 2, cond_started, &ps[0]->starting_match, 8000) < 0)
+        DIE("the tag quick match did not start");
+    for (int i = 0; i < 2; i++)
+        if (strcmp(tag_ps[i]->start->mode, "tag") != 0 || tag_ps[i]->start->n_players != 2)
+            DIE("%s: MATCH_START mode \"%s\" with %zu players, expected tag with 2", tag_ps[i]->name,
+                tag_ps[i]->start->mode, tag_ps[i]->start->n_players);
+    printf("quick: QUICK_MATCH_SIZE=1 clamped to tag's minimum 2 (the first tag player waited while "
+           "two arena_lua players got a room each at once); the two tag players got one tag match "
+           "of 2; the queues never mixed\n");
+    for (int i = 0; i < 4; i++)
+        p_free(&pl[i]);
+    lu_cluster_down(&cl);
+}
+
+int main(void)
+{
+    h_init("modules_quick");
+    lu_run_tag(RUN, sizeof RUN);
+    h_pg_start();
+    scenario_quick();
+    h_pg_stop();
+    printf("PASS modules_quick\n");
+    return 0;
+}

@@ -1,0 +1,157 @@
+/* test_modules_told: what players of a module match are told is what is recorded (issue 11):
+ * two of the test's own players on different gateways play tag (2 gateways, a lobby, a game
+ * daemon serving modules/): a room of mode tag (max_players 0 = the mode's 16), GAME_STARTING
+ * and MATCH_START of mode tag, MATCH_DATA broadcasts to both, a refusal (REFUSED op) to its
+ * sender only, MATCH_DATA_SEND refused out of a match (NOT_IN_GAME) and oversized
+ * (BAD_REQUEST); GAME_OVER (FINISHED, summary, a score and outcome each) equals the last
+ * SCORES each was told, the PostgreSQL record (with the module's stats) and
+ * GET_MATCH_HISTORY. */
+#include "modules_util.h"
+
+static char RUN[8];
+
+#define LIMIT_MS 6000
+
+static const char *const GAME_ENV[] = {MU_MODULES_DIR, "MATCH_TIME_LIMIT_MS=6000",
+                                       "DRAIN_TIMEOUT_MS=500", NULL};
+
+/* ---- told: what the players heard equals what was recorded */
+
+typedef struct told {
+    uint64_t self;
+    int scores_seen, refused_seen, positions_seen;
+    uint32_t score[2];    /* the last SCORES record of each player, by index in uids */
+    uint64_t uids[2];
+    int32_t refused_code; /* of the last REFUSED op */
+} told_t;
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void on_tag_data(player_t *p, const MatchData *d)
+{
+    told_t *t = p->md_ud;
+    CHECK_EQ(d->sender_id, 0);
+    if (d->op_code == 103) { /* SCORES: <I8I4B per player */
+        CHECK(d->data.len % 13 == 0 && d->data.len > 0);
+        t->scores_seen++;
+        for (size_t off = 0; off + 13 <= d->data.len; off += 13) {
+            uint64_t uid = rd32(d->data.data + off) | (uint64_t)rd32(d->data.data + off + 4) << 32;
+            for (int k = 0; k < 2; k++)
+                if (t->uids[k] == uid)
+                    t->score[k] = rd32(d->data.data + off + 8);
+        }
+    } else if (d->op_code == 104) { /* REFUSED: <I4i4 */
+        CHECK_EQ(d->data.len, 8);
+        t->refused_seen++;
+        t->refused_code = (int32_t)rd32(d->data.data + 4);
+    } else if (d->op_code == 101) {
+        CHECK(d->data.len % 17 == 0);
+        t->positions_seen++;
+    }
+}
+
+static void scenario_told(void)
+{
+    cluster_t cl;
+    mu_cluster_up(&cl, "told", NULL, GAME_ENV, 2);
+    player_t pl[2];
+    player_t *ps[2];
+    told_t t[2];
+    mu_players_up(pl, ps, RUN, 2, "told", &cl);
+    for (int i = 0; i < 2; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].self = pl[i].uid;
+        t[i].uids[0] = pl[0].uid;
+        t[i].uids[1] = pl[1].uid;
+        pl[i].on_match_data = on_tag_data;
+        pl[i].md_ud = &t[i];
+    }
+    /* not in a match yet: NOT_IN_GAME */
+    mu_send_data(ps[0], 1, "12345678", 8, 5);
+    int nig = mu_wait_refusal(ps[0], 5, 3000);
+    if (nig != ERROR_CODE__NOT_IN_GAME)
+        DIE("MATCH_DATA_SEND out of a match: %s, expected NOT_IN_GAME", nig < 0 ? "no answer" : err_name(nig));
+    uint32_t max = 0;
+    uint64_t room = mu_create_room(ps[0], "tag", 0, &max);
+    CHECK_EQ(max, 16); /* tag's M.max_players */
+    mu_fill_room(ps, 2, room);
+    uint32_t game = 0;
+    uint64_t match = mu_start(ps, 2, "tag", &game);
+    CHECK_EQ(game, cl.game_id[0]);
+
+    /* an op tag does not know: REFUSED(-9) to the sender only; then an oversized send */
+    ps_wait(ps, 2, cond_started, &match, 1000);
+    mu_send_data(ps[0], 9, "x", 1, 0);
+    uint8_t big[8192];
+    memset(big, 1, sizeof big);
+    mu_send_data(ps[1], 1, big, sizeof big, 77);
+    int code = mu_wait_refusal(ps[1], 77, 3000);
+    if (code != ERROR_CODE__BAD_REQUEST)
+        DIE("oversized MATCH_DATA_SEND (8 KiB): %s, expected BAD_REQUEST", code < 0 ? "no answer" : err_name(code));
+
+    mu_wait_over(ps, 2, LIMIT_MS * 2 + 5000);
+    for (int i = 0; i < 2; i++)
+        if (pl[i].aborted)
+            DIE("%s: MATCH_ABORTED (%s)", pl[i].name, pl[i].aborted->reason);
+    CHECK_EQ(t[0].refused_seen, 1);
+    CHECK_EQ(t[0].refused_code, -9);
+    CHECK_EQ(t[1].refused_seen, 0);
+    const GameOver *go = pl[0].over;
+    CHECK(go->outcome == MATCH_OUTCOME__FINISHED && strcmp(go->mode, "tag") == 0);
+    CHECK(strncmp(go->summary, "tag: ", 5) == 0);
+    CHECK_EQ(go->match_id, match);
+    CHECK_EQ(go->n_results, 2);
+    int wins = 0, losses = 0;
+    for (int i = 0; i < 2; i++) {
+        const GameOver *o = pl[i].over;
+        CHECK(strcmp(o->summary, go->summary) == 0 && o->n_results == 2);
+        CHECK(t[i].scores_seen > 0 && t[i].positions_seen > 0);
+        for (size_t k = 0; k < go->n_results; k++) {
+            const PlayerResult *r = go->results[k];
+            int idx = r->user_id == pl[0].uid ? 0 : 1;
+            if (r->score != t[i].score[idx])
+                DIE("%s was told %u points for %s at the end, GAME_OVER says %u", pl[i].name,
+                    t[i].score[idx], pl[idx].name, r->score);
+            if (i == 0) {
+                wins += strcmp(r->outcome, "win") == 0;
+                losses += strcmp(r->outcome, "loss") == 0;
+            }
+        }
+    }
+    /* nobody moves: "it" never reaches the other, who scores 10 a second and wins */
+    CHECK_EQ(wins, 1);
+    CHECK_EQ(losses, 1);
+    mu_check_record(go, game, "tag");
+    {
+        /* the module's per-player stats (jsonb): one "it" drawn, nobody tagged */
+        char id[24];
+        snprintf(id, sizeof id, "%llu", (unsigned long long)match);
+        PGconn *db = lu_pg();
+        CHECK_EQ(lu_pg_num(db, "SELECT sum((stats->>'times_it')::int) FROM match_players WHERE match_id = $1", id), 1);
+        CHECK_EQ(lu_pg_num(db, "SELECT sum((stats->>'tags')::int) FROM match_players WHERE match_id = $1", id), 0);
+        PQfinish(db);
+    }
+    for (int i = 0; i < 2; i++)
+        mu_check_history(&pl[i], go, "tag");
+    printf("told: tag match %llu on game %u: GAME_OVER \"%s\" (%u/%u points) equals the last SCORES "
+           "each player heard, the record in PostgreSQL and GET_MATCH_HISTORY; REFUSED reached its "
+           "sender only; MATCH_DATA_SEND before the match NOT_IN_GAME, 8 KiB BAD_REQUEST\n",
+           (unsigned long long)match, game, go->summary, go->results[0]->score, go->results[1]->score);
+    for (int i = 0; i < 2; i++)
+        p_free(&pl[i]);
+    lu_cluster_down(&cl);
+}
+
+int main(void)
+{
+    h_init("modules_told");
+    lu_run_tag(RUN, sizeof RUN);
+    h_pg_start();
+    scenario_told();
+    h_pg_stop();
+    printf("PASS modules_told\n");
+    return 0;
+}
