@@ -183,6 +183,7 @@ int main(void)
         "http_get", "oversized", "slow", "bad_key", "version8", "origin", "unmasked", "text",
         "fragmented", "control_big", "ping_flood", "close_no_status", "too_long", "two_frames",
         "plaintext_tls", "garbage_hello", "old_tls", "tls_no_hello", "silent_tls", "silent_wss",
+        "session_limits",
     };
     if (getenv("ONLY")) { /* ONLY=<scenario>: one scenario of transport_client.py, for debugging */
         scenario(getenv("ONLY"));

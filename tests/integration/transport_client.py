@@ -489,6 +489,26 @@ def bad_tls_silent_handshake():
     check(0.7 <= dt <= 1.9, "a TCP connect without ClientHello closed after %.2f s (TLS_HANDSHAKE_MS 1 s)" % dt)
 
 
+def session_limits():
+    """The session's own rules on other transports: the rate limit over ws (RATE_LIMITED, then
+    closed with 1008 after RATE_KICK_AFTER refusals) and a frame over MAX_FRAME over TLS
+    (FRAME_TOO_LARGE, then closed)."""
+    s, pre = ws_open()
+    s.sendall(b"".join(ws_frame(2, frame(T_PING, i + 1, f_int(1, i))) for i in range(150)))
+    frames = expect_close(s, 1008, pre)
+    errs = [decode(unframe(p)[2]) for op, p in frames if op == 2 and unframe(p)[0] == T_ERROR]
+    check(errs and all(e[1] == [5] for e in errs), "no RATE_LIMITED before the close (%d errors)" % len(errs))
+    t = Stream(A.tls, tls=True)
+    t.s.sendall(struct.pack(">IHI", A.max_frame + 1, T_ECHO, 77))
+    rt, seq, body = t.recv()
+    check(rt == T_ERROR and seq == 77 and decode(body)[1] == [3], "over MAX_FRAME on TLS: %d %r" % (rt, decode(body)))
+    try:
+        check(t.s.recv(100) == b"", "still open after FRAME_TOO_LARGE")
+    except (ConnectionResetError, ssl.SSLError):
+        pass
+    print("ws: %d RATE_LIMITED, then 1008; tls: FRAME_TOO_LARGE, then closed" % len(errs))
+
+
 # ---- scenarios: flows ----
 
 def flow_ping_echo():
@@ -643,7 +663,7 @@ SCENARIOS = {
     "close_no_status": bad_close_no_status, "too_long": bad_too_long, "two_frames": bad_two_frames,
     "plaintext_tls": bad_plaintext_tls, "garbage_hello": bad_garbage_hello, "old_tls": bad_old_tls,
     "silent_tls": lambda: bad_silent("tls"), "silent_wss": lambda: bad_silent("wss"),
-    "tls_no_hello": bad_tls_silent_handshake,
+    "tls_no_hello": bad_tls_silent_handshake, "session_limits": session_limits,
     "ping_echo": flow_ping_echo, "s_client": flow_s_client, "login_room": flow_login_room,
     "resume": flow_resume, "match": flow_match, "metrics": metrics,
 }
