@@ -410,6 +410,40 @@ static int cmp_u64v(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* Counted: cluster_game_module_errors_total{mode,kind} on gamed's admin endpoint (its
+ * snapshot is published every 500 ms). */
+static void check_error_counters(void)
+{
+    redisReply *r = redisCommand(h_redis(), "HGET %sServer:Game:%u admin_port", h_prefix(), cl.game_id[0]);
+    CHECK(r && r->type == REDIS_REPLY_STRING);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "curl -s --max-time 5 http://127.0.0.1:%s/metrics", r->str);
+    freeReplyObject(r);
+    static const char *const want[] = {
+        "cluster_game_module_errors_total{mode=\"echo\",kind=\"error\"} 1",
+        "cluster_game_module_errors_total{mode=\"echo\",kind=\"budget\"} 1",
+        "cluster_game_module_errors_total{mode=\"echo\",kind=\"memory\"} 1",
+        "cluster_game_module_errors_total{mode=\"echo\",kind=\"bad_return\"} 1",
+        "cluster_game_module_errors_total{mode=\"joinspin\",kind=\"budget\"} 1",
+    };
+    static char text[1 << 17];
+    int ok = 0;
+    for (uint64_t t1 = h_now_ms(); !ok && h_now_ms() - t1 < 3000;) {
+        h_sleep_ms(200);
+        FILE *f = popen(cmd, "r");
+        CHECK(f != NULL);
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        pclose(f);
+        ok = 1;
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+            ok &= strstr(text, want[k]) != NULL;
+    }
+    if (!ok)
+        DIE("/metrics lacks the module error counters:\n%s", strstr(text, "cluster_game_module") ? strstr(text, "cluster_game_module") : "(none)");
+    printf("counted: cluster_game_module_errors_total{mode,kind} 1 for each failure above\n");
+}
+
 /* Each way a module can fail ends its own match; the healthy match beside it keeps ticking. */
 static void scenario_failures(mp_t *healthy, mp_t *bad)
 {
@@ -474,6 +508,7 @@ static void scenario_failures(mp_t *healthy, mp_t *bad)
     printf("healthy match beside them: ticks %u-%u all arrived; seen by the client (which blocks on "
            "PostgreSQL meanwhile): gap p50 %llu ms, max %llu ms\n",
            first_tick, last, (unsigned long long)gaps[n / 2], (unsigned long long)gaps[n - 1]);
+    check_error_counters();
     /* unknown mode: refused, nobody is bound */
     uint64_t id = place(cl.game_id[0], "nosuch", bs, 1);
     char needle[96];
