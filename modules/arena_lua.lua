@@ -326,23 +326,15 @@ local function waves_step(s)
     end
 end
 
-local function nearest_player(s, x, y)
-    local best, best_d2 = nil, 0
-    local players = s.players
-    for i = 1, s.nplayers do
-        local p = players[i]
-        if p.alive then
-            local dx, dy = p.x - x, p.y - y
-            local d2 = dx * dx + dy * dy
-            if not best or d2 < best_d2 then best, best_d2 = p, d2 end
-        end
-    end
-    return best, best_d2
-end
+local MONSTER_RANGE2 = C.monster_range * C.monster_range
+local MONSTER_STOP = C.monster_range * 0.9 -- close in to a little inside the range
+local MONSTER_STEP = C.monster_speed * (C.tick_ms / 1000)
+local MONSTER_COOLDOWN, MONSTER_DAMAGE = C.monster_cooldown_ms, C.monster_damage
+local ARENA_W, ARENA_H = C.arena_w, C.arena_h
 
 local function monster_attack(s, m, p)
-    m.next_attack_ms = s.now + C.monster_cooldown_ms
-    local dmg = C.monster_damage < p.hp and C.monster_damage or p.hp
+    m.next_attack_ms = s.now + MONSTER_COOLDOWN
+    local dmg = MONSTER_DAMAGE < p.hp and MONSTER_DAMAGE or p.hp
     emit(s, OP_MATTACK, pack("<I4I8i4", m.id, p.user_id, dmg))
     if dmg <= 0 then return end
     p.hp = p.hp - dmg
@@ -354,28 +346,44 @@ local function monster_attack(s, m, p)
     end
 end
 
-local function monster_step(s, m, step)
-    local p, d2 = nearest_player(s, m.x, m.y)
-    if not p then return end
-    local range = C.monster_range
-    if d2 > range * range then
-        -- Close in, stopping a little inside the range so rounding can't leave it short.
-        local d = sqrt(d2)
-        local want = d - range * 0.9
-        local mv = step < want and step or want
-        if mv > 0 then
-            local nx = clamp(m.x + (p.x - m.x) / d * mv, 0, C.arena_w)
-            local ny = clamp(m.y + (p.y - m.y) / d * mv, 0, C.arena_h)
-            if nx ~= m.x or ny ~= m.y then
-                m.x, m.y = nx, ny
-                emit(s, OP_MMOVE, pack("<I4ff", m.id, nx, ny))
+-- Every monster chases the nearest living player (ties: the first joined) and attacks it when
+-- in range and off cooldown (sim.c's monster_step). The hot loop of the module: constants are
+-- upvalues and the nearest-player search is inline.
+local function monsters_step(s)
+    local players, np, mons, now = s.players, s.nplayers, s.mons, s.now
+    for i = 1, s.nmons do
+        local m = mons[i]
+        local mx, my = m.x, m.y
+        local p, d2 = nil, 0
+        for k = 1, np do
+            local q = players[k]
+            if q.alive then
+                local dx, dy = q.x - mx, q.y - my
+                local e = dx * dx + dy * dy
+                if not p or e < d2 then p, d2 = q, e end
             end
         end
-        local dx, dy = p.x - m.x, p.y - m.y
-        d2 = dx * dx + dy * dy
+        if p then
+            if d2 > MONSTER_RANGE2 then
+                local d = sqrt(d2)
+                local mv = d - MONSTER_STOP
+                if MONSTER_STEP < mv then mv = MONSTER_STEP end
+                if mv > 0 then
+                    local nx = mx + (p.x - mx) / d * mv
+                    local ny = my + (p.y - my) / d * mv
+                    if nx < 0 then nx = 0 elseif nx > ARENA_W then nx = ARENA_W end
+                    if ny < 0 then ny = 0 elseif ny > ARENA_H then ny = ARENA_H end
+                    if nx ~= mx or ny ~= my then
+                        m.x, m.y, mx, my = nx, ny, nx, ny
+                        emit(s, OP_MMOVE, pack("<I4ff", m.id, nx, ny))
+                    end
+                end
+                local dx, dy = p.x - mx, p.y - my
+                d2 = dx * dx + dy * dy
+            end
+            if d2 <= MONSTER_RANGE2 and now >= m.next_attack_ms then monster_attack(s, m, p) end
+        end
     end
-    if d2 > range * range or s.now < m.next_attack_ms then return end
-    monster_attack(s, m, p)
 end
 
 local function anyone_alive(s)
@@ -404,9 +412,7 @@ local function tick(s)
     s.ticks = s.ticks + 1
     s.now = s.ticks * C.tick_ms
     waves_step(s)
-    local step = C.monster_speed * (C.tick_ms / 1000)
-    local mons = s.mons
-    for i = 1, s.nmons do monster_step(s, mons[i], step) end
+    monsters_step(s)
 
     if s.wave_active and s.pending == 0 and s.nmons == 0 then
         s.wave_active = false

@@ -1,0 +1,97 @@
+/* test_modules_kill: a game daemon killed -9 in the middle of module matches (issue 11,
+ * acceptance: like arena matches): every player gets MATCH_ABORTED within 3 s, the rooms are
+ * waiting again, no record is half-written (none at all for the killed matches), and the same
+ * room starts again on the other daemon serving the mode. */
+#include "modules_util.h"
+
+static char RUN[8];
+
+static const char *const GAME_ENV[] = {MU_MODULES_DIR, "MATCH_TIME_LIMIT_MS=30000",
+                                       "DRAIN_TIMEOUT_MS=500", NULL};
+
+static int room_waiting(const player_t *p, const void *arg)
+{
+    (void)arg;
+    for (int i = p->nev - 1; i >= 0; i--)
+        if (p->ev[i].at_ms >= p->aborted_ms && p->ev[i].status == ROOM_STATUS__WAITING)
+            return 1;
+    return 0;
+}
+
+static void scenario_kill(void)
+{
+    cluster_t cl;
+    mu_cluster_up(&cl, "kill", NULL, GAME_ENV, 2);
+    lu_add_game(&cl, GAME_ENV);
+    lu_wait_links(&cl);
+    player_t pl[4];
+    player_t *ps[4];
+    mu_players_up(pl, ps, RUN, 4, "kil", &cl);
+    /* a tag match of 2 and an arena_lua match of 2: placed on both daemons or one */
+    player_t *tag_ps[2] = {ps[0], ps[1]}, *lua_ps[2] = {ps[2], ps[3]};
+    uint64_t tag_room = mu_create_room(ps[0], "tag", 2, NULL);
+    mu_fill_room(tag_ps, 2, tag_room);
+    uint32_t g_tag = 0, g_lua = 0;
+    uint64_t m_tag = mu_start(tag_ps, 2, "tag", &g_tag);
+    uint64_t lua_room = mu_create_room(ps[2], "arena_lua", 2, NULL);
+    mu_fill_room(lua_ps, 2, lua_room);
+    uint64_t m_lua = mu_start(lua_ps, 2, "arena_lua", &g_lua);
+    /* kill the tag match's daemon; whoever plays on it must be told */
+    int gi = lu_game_index(&cl, g_tag);
+    CHECK(gi >= 0);
+    for (int i = 0; i < 4; i++)
+        p_pump(ps[i], 50);
+    h_kill(cl.game[gi], SIGKILL);
+    uint64_t t_kill = h_now_ms();
+    int n_victims = g_lua == g_tag ? 4 : 2;
+    player_t **victims = g_lua == g_tag ? ps : tag_ps;
+    if (ps_wait(victims, n_victims, cond_aborted, NULL, 5000) < 0)
+        DIE("not every player of the killed daemon got MATCH_ABORTED within 5 s");
+    int worst = 0;
+    for (int i = 0; i < n_victims; i++) {
+        int ms = (int)(victims[i]->aborted_ms - t_kill);
+        if (ms > worst)
+            worst = ms;
+    }
+    if (worst > 3000)
+        DIE("MATCH_ABORTED %d ms after kill -9 (limit 3000)", worst);
+    if (ps_wait(tag_ps, 2, room_waiting, NULL, 5000) < 0)
+        DIE("the tag room is not waiting again after the kill");
+    /* no record of the killed matches */
+    char id[24];
+    PGconn *db = lu_pg();
+    snprintf(id, sizeof id, "%llu", (unsigned long long)m_tag);
+    CHECK_EQ(lu_pg_num(db, "SELECT count(*) FROM matches WHERE id = $1", id), 0);
+    CHECK_EQ(lu_pg_num(db, "SELECT count(*) FROM match_players WHERE match_id = $1", id), 0);
+    if (g_lua == g_tag) {
+        snprintf(id, sizeof id, "%llu", (unsigned long long)m_lua);
+        CHECK_EQ(lu_pg_num(db, "SELECT count(*) FROM matches WHERE id = $1", id), 0);
+    }
+    PQfinish(db);
+    /* the same room starts again, on the daemon still alive */
+    for (int i = 0; i < 2; i++)
+        p_ready(tag_ps[i]);
+    uint32_t g2 = 0;
+    uint64_t m2 = mu_start(tag_ps, 2, "tag", &g2);
+    CHECK(m2 != m_tag);
+    CHECK_EQ(g2, cl.game_id[1 - gi]);
+    printf("kill -9: game %u killed with %s; MATCH_ABORTED to its %d players within %d ms (limit 3000), "
+           "the tag room waiting again, no record of the killed matches, the room restarted as match "
+           "%llu on game %u\n",
+           g_tag, g_lua == g_tag ? "a tag and an arena_lua match" : "a tag match", n_victims, worst,
+           (unsigned long long)m2, g2);
+    for (int i = 0; i < 4; i++)
+        p_free(&pl[i]);
+    lu_cluster_down(&cl);
+}
+
+int main(void)
+{
+    h_init("modules_kill");
+    lu_run_tag(RUN, sizeof RUN);
+    h_pg_start();
+    scenario_kill();
+    h_pg_stop();
+    printf("PASS modules_kill\n");
+    return 0;
+}

@@ -1,0 +1,144 @@
+/* test_modules_resume: a player's connection drops mid-way through a module match (tag) and it
+ * RESUMEs on the other gateway within the grace period (issue 11, acceptance): RESUME_RESPONSE
+ * shows the room in game with the match; MATCH_DATA reaches the new connection; its MOVE is
+ * accepted by the module (a POSITIONS record of its own); the module never saw it leave (its
+ * SCORES never flag it gone), and GAME_OVER reaches it on the new connection with the same
+ * results as the other player's. */
+#include "modules_util.h"
+
+static char RUN[8];
+
+static const char *const GAME_ENV[] = {MU_MODULES_DIR, "MATCH_TIME_LIMIT_MS=8000",
+                                       "DRAIN_TIMEOUT_MS=500", NULL};
+
+typedef struct watch {
+    uint64_t self;
+    float x, y;
+    int own_positions; /* POSITIONS records of self */
+    int left_flags;    /* SCORES records flagging self as gone */
+} watch_t;
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static float rdf(const uint8_t *p)
+{
+    uint32_t u = rd32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void on_data(player_t *p, const MatchData *d)
+{
+    watch_t *w = p->md_ud;
+    const uint8_t *b = d->data.data;
+    if (d->op_code == 101)
+        for (size_t off = 0; off + 17 <= d->data.len; off += 17)
+            if (rd64(b + off) == w->self) {
+                w->x = rdf(b + off + 8);
+                w->y = rdf(b + off + 12);
+                w->own_positions++;
+            }
+    if (d->op_code == 103)
+        for (size_t off = 0; off + 13 <= d->data.len; off += 13)
+            if (rd64(b + off) == w->self && (b[off + 12] & 2))
+                w->left_flags++;
+}
+
+static void scenario_resume(void)
+{
+    cluster_t cl;
+    mu_cluster_up(&cl, "resume", NULL, GAME_ENV, 2);
+    player_t pl[2];
+    player_t *ps[2];
+    mu_players_up(pl, ps, RUN, 2, "res", &cl);
+    watch_t w[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].self = pl[i].uid;
+        pl[i].on_match_data = on_data;
+        pl[i].md_ud = &w[i];
+    }
+    uint64_t room = mu_create_room(ps[0], "tag", 2, NULL);
+    mu_fill_room(ps, 2, room);
+    uint32_t game = 0;
+    uint64_t match = mu_start(ps, 2, "tag", &game);
+    for (int k = 0; k < 100 && w[0].own_positions == 0; k++)
+        p_pump(ps[0], 10);
+    CHECK(w[0].own_positions > 0); /* tick 1 places everyone */
+
+    /* ps[0] (gateway 0) drops, ps[1] plays on */
+    csync_close(ps[0]->c);
+    ps[0]->c = NULL;
+    uint64_t t_drop = h_now_ms();
+    while (h_now_ms() - t_drop < 700)
+        p_pump(ps[1], 10);
+
+    /* RESUME on gateway 1 */
+    ps[0]->port = cl.port[1];
+    p_connect(ps[0]);
+    ResumeRequest rq = RESUME_REQUEST__INIT;
+    rq.token = ps[0]->token;
+    ResumeResponse *rr = OK_CALL(ps[0], RESUME_REQUEST, &rq.base, RESUME_RESPONSE,
+                                 resume_response__descriptor);
+    if (!rr->room || rr->room->status != ROOM_STATUS__IN_GAME || rr->room->match_id != match ||
+        strcmp(rr->room->mode, "tag") != 0)
+        DIE("RESUME_RESPONSE room: %s", rr->room ? "not the tag match in game" : "none");
+    resume_response__free_unpacked(rr, NULL);
+    uint64_t resumed_after = h_now_ms() - t_drop;
+
+    /* MATCH_DATA reaches the new connection; a move is accepted by the module */
+    int before = ps[0]->n_match_data, pos_before = w[0].own_positions;
+    uint64_t t0 = h_now_ms();
+    while (ps[0]->n_match_data == before && h_now_ms() - t0 < 3000)
+        p_pump(ps[0], 10);
+    if (ps[0]->n_match_data == before)
+        DIE("no MATCH_DATA on the resumed connection within 3 s");
+    uint8_t mv[8];
+    float tx = w[0].x > 20.0f ? w[0].x - 0.3f : w[0].x + 0.3f, ty = w[0].y;
+    memcpy(mv, &tx, 4);
+    memcpy(mv + 4, &ty, 4);
+    mu_send_data(ps[0], 1, mv, sizeof mv, 900);
+    t0 = h_now_ms();
+    while (w[0].own_positions == pos_before && h_now_ms() - t0 < 3000) {
+        p_pump(ps[0], 10);
+        p_pump(ps[1], 1);
+    }
+    if (w[0].own_positions == pos_before)
+        DIE("the module never showed the resumed player's move");
+    CHECK(fabsf(w[0].x - tx) < 0.01f);
+    uint64_t t_move = h_now_ms() - t0;
+
+    mu_wait_over(ps, 2, 15000);
+    for (int i = 0; i < 2; i++)
+        if (pl[i].aborted)
+            DIE("%s: MATCH_ABORTED (%s)", pl[i].name, pl[i].aborted->reason);
+    CHECK_EQ(w[0].left_flags, 0);
+    CHECK_EQ(w[1].left_flags, 0);
+    const GameOver *a = pl[0].over, *b = pl[1].over;
+    CHECK(a->match_id == match && b->match_id == match && strcmp(a->summary, b->summary) == 0);
+    CHECK(a->n_results == 2 && b->n_results == 2);
+    mu_check_record(a, game, "tag");
+    printf("resume: %s dropped a tag match and RESUMEd on the other gateway %llu ms later: MATCH_DATA "
+           "followed, its move was shown by the module %llu ms after it was sent, the module never "
+           "saw it leave, GAME_OVER \"%s\" reached it and was recorded\n",
+           pl[0].name, (unsigned long long)resumed_after, (unsigned long long)t_move,
+           a->summary);
+    for (int i = 0; i < 2; i++)
+        p_free(&pl[i]);
+    lu_cluster_down(&cl);
+}
+
+int main(void)
+{
+    h_init("modules_resume");
+    lu_run_tag(RUN, sizeof RUN);
+    h_pg_start();
+    scenario_resume();
+    h_pg_stop();
+    printf("PASS modules_resume\n");
+    return 0;
+}
