@@ -27,6 +27,7 @@ typedef struct mplayer {
     uint32_t gw;
     uint64_t sid;
     uint32_t idx;
+    int gone;       /* placed in another match since: no pushes, no unbinding from here */
     match_t *m;
     UT_hash_handle hh;
 } mplayer_t;

@@ -80,7 +80,7 @@ void match_broadcast(match_t *m, uint16_t type, const ProtobufCMessage *msg, con
     protobuf_c_message_pack(msg, g->pack_buf);
     for (uint32_t i = 0; i < m->n; i++) {
         mplayer_t *p = &m->players[i];
-        if (!p->gw || !p->sid)
+        if (!p->gw || !p->sid || p->gone)
             continue;
         if (users) {
             size_t k = 0;
@@ -115,7 +115,7 @@ static void unbind_and_forget(game_t *g, match_t *m)
 {
     for (uint32_t i = 0; i < m->n; i++) {
         mplayer_t *p = &m->players[i];
-        if (p->gw && p->sid)
+        if (p->gw && p->sid && !p->gone) /* a player gone to another match stays bound there */
             (void)backend_bind_game(g->be, p->gw, p->sid, 0, 0);
         mplayer_t *cur;
         HASH_FIND(hh, g->by_user, &p->user_id, sizeof p->user_id, cur);
@@ -389,6 +389,7 @@ static void add_players(game_t *g, match_t *m, const redisReply *r)
         if (old) {
             /* a stale match of the same user: this one wins; the old one's mode is told */
             HASH_DEL(g->by_user, old);
+            old->gone = 1;
             if (old->m->st && old->m->ops->leave)
                 old->m->ops->leave(old->m->st, old->m, old->idx, "placed in another match");
         }
