@@ -13,6 +13,7 @@
 
 #include "conn_internal.h"
 #include "frame.h"
+#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static conn_loop_t *cl;
     static xport_t *x;
     if (!cl) {
+        log_set_level(LOG_ERROR); /* a ping flood is logged at info: not once per input */
         uv_loop_init(&loop);
         cl = conn_loop_new(&loop);
         xport_opts_t o = {.kind = XPORT_WS, .ws_max_msg = MAX_MSG, .ws_ping_rate = 50, .ws_ping_burst = 50};

@@ -7,7 +7,7 @@
  * WebSocket close code or TLS alert; after each, a bystander TCP session (connected the whole
  * time) still gets its ECHO from the game daemon and the gateway is alive. Flows: PING, ECHO
  * lobby and game over each transport, openssl s_client, login and a room over wss, a login
- * over TCP resumed over wss/ws/tls. Then a certificate reload, good and bad (clusterctl
+ * over TCP resumed over wss/ws/tls, a match started over wss and resumed over ws to GAME_OVER. Then a certificate reload, good and bad (clusterctl
  * reload-tls), and a clean stop (under ASan: no leak). */
 #include <poll.h>
 #include <stdio.h>
@@ -111,7 +111,8 @@ static void start_cluster(void)
 {
     lu_cluster_init(&cl, "transport");
     lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, NULL);
+    static const char *const game_env[] = {"MATCH_TIME_LIMIT_MS=4000", NULL};
+    lu_add_game(&cl, game_env);
     port_tls = h_free_port();
     port_ws = h_free_port();
     port_wss = h_free_port();
@@ -182,10 +183,15 @@ int main(void)
         "http_get", "oversized", "slow", "bad_key", "version8", "origin", "unmasked", "text",
         "fragmented", "control_big", "ping_flood", "close_no_status", "too_long", "two_frames",
         "plaintext_tls", "garbage_hello", "old_tls", "tls_no_hello", "silent_tls", "silent_wss",
+        "session_limits",
     };
+    if (getenv("ONLY")) { /* ONLY=<scenario>: one scenario of transport_client.py, for debugging */
+        scenario(getenv("ONLY"));
+        return 0;
+    }
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++)
         scenario(BAD[i]);
-    static const char *const FLOWS[] = {"ping_echo", "s_client", "login_room", "resume"};
+    static const char *const FLOWS[] = {"ping_echo", "s_client", "login_room", "resume", "match"};
     for (size_t i = 0; i < sizeof FLOWS / sizeof FLOWS[0]; i++)
         scenario(FLOWS[i]);
     h_sleep_ms(600); /* the admin endpoint's metrics snapshot is refreshed every 500 ms */

@@ -489,6 +489,26 @@ def bad_tls_silent_handshake():
     check(0.7 <= dt <= 1.9, "a TCP connect without ClientHello closed after %.2f s (TLS_HANDSHAKE_MS 1 s)" % dt)
 
 
+def session_limits():
+    """The session's own rules on other transports: the rate limit over ws (RATE_LIMITED, then
+    closed with 1008 after RATE_KICK_AFTER refusals) and a frame over MAX_FRAME over TLS
+    (FRAME_TOO_LARGE, then closed)."""
+    s, pre = ws_open()
+    s.sendall(b"".join(ws_frame(2, frame(T_PING, i + 1, f_int(1, i))) for i in range(150)))
+    frames = expect_close(s, 1008, pre)
+    errs = [decode(unframe(p)[2]) for op, p in frames if op == 2 and unframe(p)[0] == T_ERROR]
+    check(errs and all(e[1] == [5] for e in errs), "no RATE_LIMITED before the close (%d errors)" % len(errs))
+    t = Stream(A.tls, tls=True)
+    t.s.sendall(struct.pack(">IHI", A.max_frame + 1, T_ECHO, 77))
+    rt, seq, body = t.recv()
+    check(rt == T_ERROR and seq == 77 and decode(body)[1] == [3], "over MAX_FRAME on TLS: %d %r" % (rt, decode(body)))
+    try:
+        check(t.s.recv(100) == b"", "still open after FRAME_TOO_LARGE")
+    except (ConnectionResetError, ssl.SSLError):
+        pass
+    print("ws: %d RATE_LIMITED, then 1008; tls: FRAME_TOO_LARGE, then closed" % len(errs))
+
+
 # ---- scenarios: flows ----
 
 def flow_ping_echo():
@@ -554,6 +574,66 @@ def flow_resume():
     print("logged in over tcp (user %d, room %d), resumed over wss, ws and tls" % (uid, room))
 
 
+T_PREPARE, T_PREPARE_RESP, T_START, T_START_RESP = 118, 119, 120, 121
+T_SNAPSHOT, T_SNAPSHOT_RESP = 200, 201
+T_MATCH_START, T_STATE, T_GAME_OVER, T_ABORTED = 250, 251, 252, 253
+
+
+def pump_match(c, match, until_over, seconds, seen):
+    """Asks for a snapshot every 0.15 s (the match's own request path, and activity for the
+    idle timeout) and reads until its answer, counting the pushes that come meanwhile in
+    seen. Returns True at GAME_OVER, False after `seconds` (or, unless until_over, once
+    MATCH_START and 3 snapshots were seen)."""
+    t_end = time.time() + seconds
+    while time.time() < t_end:
+        seq = c.send(T_SNAPSHOT)
+        while True:
+            t, rseq, body = c.recv()
+            if rseq == seq:
+                if t == T_SNAPSHOT_RESP:
+                    seen["snapshots"] = seen.get("snapshots", 0) + 1
+                break
+            check(t != T_ABORTED, "MATCH_ABORTED: %r" % decode(body).get(2))
+            seen[t] = seen.get(t, 0) + 1
+            if t in (T_MATCH_START, T_GAME_OVER):
+                check(decode(body)[1] == [match], "type %d of another match" % t)
+            if t == T_GAME_OVER:
+                return True
+        if not until_over and seen.get(T_MATCH_START) and seen.get("snapshots", 0) >= 3:
+            return False
+        time.sleep(0.15)
+    return False
+
+
+def flow_match():
+    """A whole match over wss; halfway the player RESUMEs over ws and plays on to GAME_OVER."""
+    user = "mw%d" % (os.getpid() % 100000)
+    first, second = os.environ.get("MATCH_KINDS", "wss,ws").split(",")
+    c = connect(first)
+    call(c, T_REGISTER, f_bytes(1, user) + f_bytes(2, "password-123"), T_REGISTER_RESP)
+    _, m = call(c, T_LOGIN, f_bytes(1, user) + f_bytes(2, "password-123"), T_LOGIN_RESP)
+    token = m[2][0]
+    call(c, T_CREATE_ROOM, f_bytes(1, "wss match") + f_int(2, 1), T_CREATE_ROOM_RESP)
+    call(c, T_PREPARE, f_int(1, 1), T_PREPARE_RESP)
+    _, m = call(c, T_START, b"", T_START_RESP)
+    match = m[1][0]
+    seen = {}
+    check(not pump_match(c, match, False, 10, seen), "the match ended before the RESUME")
+    check(seen.get(T_MATCH_START) == 1 and seen.get("snapshots", 0) >= 3, "over %s: %s" % (first, seen))
+    c.close()
+    c = connect(second)
+    _, m = call(c, T_RESUME, f_bytes(1, token), T_RESUME_RESP)
+    room = decode(m[3][0])
+    check(room.get(7) == [match], "RESUME over ws: the room is not in match %d (%s)" % (match, room.get(7)))
+    seen2 = {}
+    check(pump_match(c, match, True, 20, seen2), "no GAME_OVER after the RESUME over %s: %s" % (second, seen2))
+    check(seen2.get("snapshots", 0) >= 1, "no snapshot from the match after the RESUME: %s" % seen2)
+    c.close()
+    print("match %d: MATCH_START, %d snapshots, %d updates over %s; RESUME over %s: %d snapshots, "
+          "%d updates, GAME_OVER" % (match, seen["snapshots"], seen.get(T_STATE, 0), first, second,
+                                     seen2["snapshots"], seen2.get(T_STATE, 0)))
+
+
 def metrics():
     import urllib.request
     text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % A.admin, timeout=5).read().decode()
@@ -583,9 +663,9 @@ SCENARIOS = {
     "close_no_status": bad_close_no_status, "too_long": bad_too_long, "two_frames": bad_two_frames,
     "plaintext_tls": bad_plaintext_tls, "garbage_hello": bad_garbage_hello, "old_tls": bad_old_tls,
     "silent_tls": lambda: bad_silent("tls"), "silent_wss": lambda: bad_silent("wss"),
-    "tls_no_hello": bad_tls_silent_handshake,
+    "tls_no_hello": bad_tls_silent_handshake, "session_limits": session_limits,
     "ping_echo": flow_ping_echo, "s_client": flow_s_client, "login_room": flow_login_room,
-    "resume": flow_resume, "metrics": metrics,
+    "resume": flow_resume, "match": flow_match, "metrics": metrics,
 }
 
 
