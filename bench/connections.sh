@@ -37,7 +37,7 @@
 # in --xports, ours against HAProxy 2.6 (Debian's), in the same run. For each transport and
 # side, fresh processes on GW_CORE, then XPORT_CONNS idle connections from one bot process
 # (bot --scenario idle --transport T --insecure, ramp XPORT_RAMP/s, a PING every XPORT_PING_MS,
-# 2 s): ours = gatewayd with all four listeners (TLS_LISTEN_ADDR, WS_LISTEN_ADDR,
+# 20 s as in the steps): ours = gatewayd with all four listeners (TLS_LISTEN_ADDR, WS_LISTEN_ADDR,
 # WSS_LISTEN_ADDR, one self-signed P-256 certificate); haproxy = haproxy (TCP mode, nbthread 1)
 # terminating TLS for tls and wss (ssl crt, the same certificate), passing bytes for tcp and
 # ws, in front of bench/echo_server (its tcp listener for tcp/tls, its WebSocket listener for
@@ -54,7 +54,7 @@
 # Environment: STEPS, PING_MS (20000), RAMP (5000 connections/s), WINDOW (30 s), BUILD_DIR
 # (build), GW_CORE (0), BOT_CORE (1), PER_BOT_MAX (25000 connections per bot process and
 # source address), XPORT_CONNS (4000), XPORTS ("tcp tls ws wss"), XPORT_RAMP (1000/s),
-# XPORT_PING_MS (2000), KEEP_TMP=1 (keep the temp dir with every log).
+# XPORT_PING_MS (20000), KEEP_TMP=1 (keep the temp dir with every log).
 # Installs what it needs (scripts/deps.sh). Everything it started is stopped and removed on
 # exit, Ctrl-C included. About 2 minutes here (4 with 100k connections).
 set -euo pipefail
@@ -83,7 +83,7 @@ done
 
 RAMP=${RAMP:-5000}
 XPORT_RAMP=${XPORT_RAMP:-1000}
-XPORT_PING_MS=${XPORT_PING_MS:-2000}
+XPORT_PING_MS=${XPORT_PING_MS:-20000}
 [[ $XPORT_CONNS =~ ^[0-9]+$ ]] || { echo "connections.sh: --xport-conns must be a number" >&2; exit 2; }
 for t in $XPORTS; do
   case $t in tcp|tls|ws|wss) ;; *) echo "connections.sh: unknown transport $t" >&2; exit 2 ;; esac

@@ -3,7 +3,7 @@
 # daemon, against HAProxy in front of a minimal echo server of the same framing, and against
 # that echo server alone (the floor).
 #
-#   bench/hop.sh [--no-build] [--no-perf] [--no-handshakes] [--reps N] [--duration S]
+#   bench/hop.sh [--no-build] [--no-perf] [--no-handshakes] [--reps N] [--tls-reps N] [--duration S]
 #                [--clients "1 100 1000"] [--tls-clients "100 1000"] [--paths "ours haproxy ..."]
 #
 # Paths, all on loopback, each answering the bot's ECHO_REQUEST with an ECHO_RESPONSE:
@@ -27,8 +27,9 @@
 #                transport code as the gateway's): the "SSL reverse proxy in front of a
 #                WebSocket server" deployment. HAProxy does not parse WebSocket here (less work
 #                than in HTTP mode), so the comparison is, if anything, kind to HAProxy.
-# The TLS paths run at --tls-clients (100 and 1000) clients. Their ratios (ours-tls against
-# haproxy-tls, ours-wss against haproxy-wss) get their own table.
+# The TLS paths run at --tls-clients (100 and 1000) clients, --tls-reps (3) times (so that the
+# whole benchmark stays near 10 minutes). Their ratios (ours-tls against haproxy-tls, ours-wss
+# against haproxy-wss) get their own table.
 #
 # Full handshakes (unless --no-handshakes): HS_PAR (4) parallel `openssl s_time -new` clients
 # (an independent client: a new session each time, no resumption) against ours (the gateway's
@@ -74,7 +75,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-BUILD=1 PERF=1 HANDSHAKES=1 REPS=5 DURATION=3 CLIENTS="1 100 1000" TLS_CLIENTS="100 1000"
+BUILD=1 PERF=1 HANDSHAKES=1 REPS=5 TLS_REPS=3 DURATION=3 CLIENTS="1 100 1000" TLS_CLIENTS="100 1000"
 PATHS="ours haproxy floor ours-tls haproxy-tls ours-wss haproxy-wss"
 while (($#)); do
   case $1 in
@@ -82,6 +83,7 @@ while (($#)); do
     --no-perf) PERF=0 ;;
     --no-handshakes) HANDSHAKES=0 ;;
     --tls-clients) shift; TLS_CLIENTS=${1:?--tls-clients needs a list} ;;
+    --tls-reps) shift; TLS_REPS=${1:?--tls-reps needs a number} ;;
     --paths) shift; PATHS=${1:?--paths needs a list} ;;
     --reps) shift; REPS=${1:?--reps needs a number} ;;
     --duration) shift; DURATION=${1:?--duration needs seconds} ;;
@@ -92,6 +94,7 @@ while (($#)); do
   shift
 done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --reps must be a positive number" >&2; exit 2; }
+[[ $TLS_REPS =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --tls-reps must be a positive number" >&2; exit 2; }
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --duration must be whole seconds" >&2; exit 2; }
 
 BUILD_DIR=${BUILD_DIR:-build}
@@ -288,6 +291,7 @@ pids_of() {
 }
 transport_of() { case $1 in *-tls) echo tls ;; *-wss) echo wss ;; *) echo tcp ;; esac; }
 clients_of() { case $1 in *-tls|*-wss) echo "$TLS_CLIENTS" ;; *) echo "$CLIENTS" ;; esac; }
+reps_of() { case $1 in *-tls|*-wss) echo "$TLS_REPS" ;; *) echo "$REPS" ;; esac; }
 runs_at() { # PATH N: does PATH run at N clients?
   local c
   for c in $(clients_of "$1"); do [[ $c == "$2" ]] && return 0; done
@@ -348,15 +352,18 @@ for path in $PATHS; do
 done
 ALL_CLIENTS=$(tr ' ' '\n' <<<"$CLIENTS $TLS_CLIENTS" | grep -v '^$' | sort -nu | tr '\n' ' ')
 NRUNS=0
-for n in $ALL_CLIENTS; do for path in $PATHS; do if runs_at "$path" "$n"; then NRUNS=$((NRUNS + 2)); fi; done; done
-say "$REPS repetitions x $NRUNS runs (paths x clients x 2 pipelines), ${DURATION}s each (about $((REPS * NRUNS * (DURATION + 1) / 60 + 1)) min)"
+for n in $ALL_CLIENTS; do for path in $PATHS; do if runs_at "$path" "$n"; then NRUNS=$((NRUNS + 2 * $(reps_of "$path"))); fi; done; done
+say "$NRUNS runs (paths x clients x 2 pipelines x their repetitions: $REPS, TLS paths $TLS_REPS), ${DURATION}s each (about $((NRUNS * (DURATION + 1) / 60 + 1)) min)"
 declare -A V # V[path,n,k,metric] = space-separated values of the repetitions
 FAILS=()
-for ((rep = 1; rep <= REPS; rep++)); do
+MAX_REPS=$REPS
+((TLS_REPS > MAX_REPS)) && MAX_REPS=$TLS_REPS
+for ((rep = 1; rep <= MAX_REPS; rep++)); do
   for n in $ALL_CLIENTS; do
     for k in $PIPELINES; do
       for path in $PATHS; do
         runs_at "$path" "$n" || continue
+        ((rep <= $(reps_of "$path"))) || continue
         run_bot "$path" "$n" "$k" "$DURATION" "run-$rep-$path-$n-$k"
         ((R_PASS)) || FAILS+=("$path, $n clients, pipeline $k, repetition $rep: the bot reported a failure (see its output)")
         for m in RPS P50 P99 SRV US BOT OTHER; do
@@ -451,7 +458,7 @@ hs_med() { median <<<"${HS[$1,$2]:-}"; }
 # ---------------------------------------------------------------- report
 echo
 echo "hop: $(machine)"
-echo "bot echo --rate 0 --payload $PAYLOAD, ${DURATION}s per run, median of $REPS runs per row (runs alternated: $PATHS); runs took ${T_RUNS}s, load average after $LOAD_AFTER"
+echo "bot echo --rate 0 --payload $PAYLOAD, ${DURATION}s per run, median of $REPS runs per row ($TLS_REPS for the TLS paths; runs alternated: $PATHS); runs took ${T_RUNS}s, load average after $LOAD_AFTER"
 echo "servers on core $SERVER_CORE, bot on core $BOT_CORE, both at niceness $NICE; ours = gatewayd -> gamed (+ redis), haproxy = haproxy (TCP, nbthread 1) -> echo_server, floor = echo_server"
 echo "server core % = CPU of the path's server processes over the run; us/req = their CPU time per response; bot % = the bot's CPU;"
 echo "other % = the server core's time taken by other processes (and steal) during the run: the noise"
