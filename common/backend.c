@@ -108,13 +108,19 @@ void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
 
 void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message)
 {
+    backend_error_retry(be, req, code, message, 0);
+}
+
+void backend_error_retry(backend_t *be, const backend_req_t *req, ErrorCode code,
+                         const char *message, uint32_t retry_after_ms)
+{
     answer_done(be);
     be->errors_sent[metrics_enum_slot((unsigned)code)]++;
     blink_t *l = find_link(be, req->link_id);
     if (!l || l->state != BL_UP)
         return;
     uint8_t buf[512];
-    size_t n = pb_pack_error(buf, sizeof buf, code, req->type, message);
+    size_t n = pb_pack_error_retry(buf, sizeof buf, code, req->type, message, retry_after_ms);
     uint8_t *p = link_begin_delivery(l->conn, LINK_RESPONSE, req->rid, req->session,
                                      PACKET_TYPE__ERROR_RESPONSE, req->seq, n);
     if (!p)
@@ -129,6 +135,8 @@ static void dispatch(backend_t *be, blink_t *l, uint32_t rid, const link_msg_t *
         .link_id = l->id, .gw_id = l->gw_id, .rid = rid, .session = m->session, .user = m->user,
         .type = m->type, .seq = m->cseq,
     };
+    if (m->has_src)
+        memcpy(req.src, m->src, sizeof req.src);
     be->inflight++;
     be->requests[metrics_enum_slot(m->type)]++;
     const backend_route_t *r = find_route(be, m->type);
@@ -219,9 +227,10 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         if (be->o.on_game_lost)
             be->o.on_game_lost(be, l->gw_id, get_u32(body), be->o.ud);
         return 0;
-    case LINK_REQUEST: {
+    case LINK_REQUEST:
+    case LINK_REQUEST_SRC: {
         link_msg_t m;
-        if (link_parse(LINK_REQUEST, body, h->len, &m) < 0) {
+        if (link_parse(h->type, body, h->len, &m) < 0) {
             link_drop(l, "short_request");
             return 1;
         }

@@ -28,6 +28,7 @@ typedef struct backend_req {
     uint64_t user; /* the gateway's binding; 0 when not authenticated. Never from a payload. */
     uint16_t type;
     uint32_t seq;
+    uint8_t src[16]; /* the client's source address (link REQUEST_SRC), all zeros when absent */
 } backend_req_t;
 
 /* Handles a decoded request. Must answer it exactly once, now or later, with backend_reply or
@@ -78,6 +79,9 @@ backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts);
 void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
                    const ProtobufCMessage *msg);
 void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message);
+/* As backend_error, telling the client not to retry within retry_after_ms. */
+void backend_error_retry(backend_t *be, const backend_req_t *req, ErrorCode code,
+                         const char *message, uint32_t retry_after_ms);
 
 /* The ECHO_REQUEST handler every backend serves: returns the payload and this daemon's id. */
 void backend_echo(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);

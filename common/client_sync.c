@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "frame.h"
 #include "log.h"
+#include "util.h"
 
 typedef struct push {
     struct push *next;
@@ -124,6 +125,14 @@ static int cond_waiter(const csync_t *s, const void *arg) { return ((const waite
 
 csync_t *csync_connect(const char *host, int port, int timeout_ms)
 {
+    return csync_connect_from(host, port, NULL, timeout_ms);
+}
+
+csync_t *csync_connect_from(const char *host, int port, const char *source, int timeout_ms)
+{
+    struct sockaddr_storage src;
+    if (source && addr_make(source, 0, &src) != 0)
+        return NULL;
     csync_t *s = xcalloc(1, sizeof *s);
     if (uv_loop_init(&s->loop) != 0) {
         xfree(s);
@@ -135,6 +144,8 @@ csync_t *csync_connect(const char *host, int port, int timeout_ms)
     s->c = client_new(&s->loop, s->cl, FRAME_DEFAULT_MAX);
     client_set_timeout(s->c, 0); /* each call has its own deadline */
     client_set_push_cb(s->c, on_push, s);
+    if (source)
+        client_set_source(s->c, (const struct sockaddr *)&src);
     if (client_connect(s->c, host, port, on_event, s) != 0 ||
         run_until(s, cond_settled, NULL, timeout_ms) != 0 || !s->connected) {
         csync_close(s);

@@ -14,6 +14,8 @@ typedef struct csync csync_t;
  * connected or timeout_ms passed. Returns the connection, or NULL on failure or timeout (all
  * its resources already released). */
 csync_t *csync_connect(const char *host, int port, int timeout_ms);
+/* As csync_connect, from the numeric local address source (NULL: the kernel's choice). */
+csync_t *csync_connect_from(const char *host, int port, const char *source, int timeout_ms);
 
 /* Sends one request and waits up to timeout_ms for the frame carrying its seq. Returns 0 with
  * *resp_type, *payload (xmalloc'ed even when *len is 0; the caller xfrees it) and *len set;

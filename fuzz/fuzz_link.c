@@ -26,6 +26,7 @@ static size_t prefix_of(uint16_t kind)
 {
     switch (kind) {
     case LINK_REQUEST: return LINK_REQ_PREFIX;
+    case LINK_REQUEST_SRC: return LINK_SRC_LEN + LINK_REQ_PREFIX;
     case LINK_RESPONSE: return LINK_RESP_PREFIX;
     case LINK_PUSH: return LINK_PUSH_PREFIX;
     }
@@ -40,7 +41,7 @@ static void check_link(const uint8_t *data, size_t size)
     memcpy(b, data, size);
     static const uint16_t kinds[] = {0, LINK_HELLO, LINK_CHALLENGE, LINK_AUTH, LINK_READY,
                                      LINK_PING, LINK_PONG, 7, 8, 9, LINK_REQUEST, LINK_RESPONSE,
-                                     LINK_PUSH, LINK_DRAINING, 14, 0xFFFF};
+                                     LINK_PUSH, LINK_DRAINING, 14, LINK_REQUEST_SRC, 0xFFFF};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         link_msg_t m;
         size_t prefix = prefix_of(kinds[i]);
@@ -52,8 +53,19 @@ static void check_link(const uint8_t *data, size_t size)
             continue;
         if (m.payload != b + prefix || m.len != size - prefix)
             fail("link_parse payload is not the rest of the body");
-        if (m.session != get_u64(b))
+        const uint8_t *f = b; /* the fields after the source address of a REQUEST_SRC */
+        if (kinds[i] == LINK_REQUEST_SRC) {
+            if (!m.has_src || memcmp(m.src, b, LINK_SRC_LEN) != 0)
+                fail("link_parse source address");
+            f = b + LINK_SRC_LEN;
+        } else if (m.has_src) {
+            fail("link_parse source address on a kind without one");
+        }
+        if (m.session != get_u64(f))
             fail("link_parse session");
+        if (kinds[i] == LINK_REQUEST_SRC && (m.user != get_u64(f + 8) || m.type != get_u16(f + 16) ||
+                                             m.cseq != get_u32(f + 18)))
+            fail("link_parse request_src fields");
         if (kinds[i] == LINK_REQUEST && (m.user != get_u64(b + 8) || m.type != get_u16(b + 16) ||
                                          m.cseq != get_u32(b + 18)))
             fail("link_parse request fields");

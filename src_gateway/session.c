@@ -7,6 +7,7 @@
 #include "frame.h"
 #include "log.h"
 #include "route.h"
+#include "srcaddr.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -153,6 +154,18 @@ static void handle_gateway_packet(session_t *s, const frame_hdr_t *h, const Prot
     }
 }
 
+/* A LOGIN carries the client's source address to the lobby, whose login throttling counts
+ * failures per address (docs/lobby.md). Returns src filled in, or NULL for other types or
+ * when the peer's address can't be read (the lobby then counts it under "unknown"). */
+static const uint8_t *login_source(const session_t *s, uint16_t type, uint8_t src[SRCADDR_LEN])
+{
+    if (type != PACKET_TYPE__LOGIN_REQUEST)
+        return NULL;
+    char peer[80];
+    conn_peer_name(s->conn, peer, sizeof peer);
+    return srcaddr_from_peer(peer, src) == 0 ? src : NULL;
+}
+
 static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *payload)
 {
     session_t *s = ctx;
@@ -236,7 +249,9 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
         send_error(s, h->seq, ERROR_CODE__INTERNAL, h->type, "no route");
         return 0;
     }
-    ErrorCode ec = upstream_forward(gw->ups, peer, s->id, s->user_id, h->type, h->seq, payload, h->len);
+    uint8_t src[SRCADDR_LEN];
+    ErrorCode ec = upstream_forward_src(gw->ups, peer, login_source(s, h->type, src), s->id,
+                                        s->user_id, h->type, h->seq, payload, h->len);
     if (ec != ERROR_CODE__OK)
         send_error(s, h->seq, ec, h->type,
                    ec == ERROR_CODE__SERVICE_UNAVAILABLE ? "no live server for this request"

@@ -17,6 +17,11 @@ upstreams_t *upstreams_new(gw_t *gw);
  * across them. Returns 0, or the ErrorCode to answer the client with. */
 ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
+/* As upstream_forward, passing the client's source address (link REQUEST_SRC, srcaddr.h
+ * format; NULL: none) for the backend's per-address limits. */
+ErrorCode upstream_forward_src(upstreams_t *u, int peer_type, const uint8_t *src, uint64_t session,
+                               uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
+                               size_t len);
 /* Sends a client request to one daemon: the game daemon `server_id` running the session's
  * match. Returns 0, or SERVICE_UNAVAILABLE when its link is not up. */
 ErrorCode upstream_forward_to(upstreams_t *u, int peer_type, uint32_t server_id, uint64_t session,
