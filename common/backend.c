@@ -378,6 +378,8 @@ static void on_redis(rconn_t *r, int up, void *ud)
     if (!up)
         be->redis_disconnects++;
     registry_redis_event(be->reg, up);
+    if (up && be->o.on_redis_up && be->o.ud)
+        be->o.on_redis_up(be, be->o.ud);
 }
 
 /* ---- admin endpoint ---- */

@@ -64,6 +64,9 @@ typedef struct backend_opts {
                               void *ud);
     /* Optional: a gateway lost its link to game daemon game_id (it may be dead). */
     void (*on_game_lost)(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
+    /* Optional: the Redis connection came up (at start and after every reconnect, a
+     * Sentinel failover included). */
+    void (*on_redis_up)(backend_t *be, void *ud);
     /* Optional: the drain timed out while busy: wrap up now (abort what runs, record it). */
     void (*on_drain_timeout)(void *ud);
     /* Optional: the drain is over; close the daemon's own handles so the loop can end. */

@@ -68,6 +68,12 @@ void lobby_gateways_sweep(lobby_t *lb);
 /* Periodic: matches the game daemons reported ended: rooms back to waiting. */
 void lobby_matches_tick(lobby_t *lb);
 
+/* ---- recovery.c ---- */
+
+/* Redis came up (start, reconnect, Sentinel failover): raises the match id sequence to its
+ * floor so no id is handed out twice. */
+void lobby_redis_up(backend_t *be, void *ud);
+
 /* ---- lobby.lua ---- */
 
 /* Called with the script's reply (NULL when Redis failed). */

@@ -191,6 +191,7 @@ static const backend_app_t APP = {
     .busy = lobby_busy,
     .on_session_closed = lobby_session_closed,
     .on_game_lost = lobby_game_lost,
+    .on_redis_up = lobby_redis_up,
 };
 
 int main(int argc, char **argv) { return backend_main(argc, argv, &APP); }

@@ -9,6 +9,18 @@
 
 static const char *const GW_ENV[] = {"RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
 
+/* out = a, then b, then c (each NULL-terminated or NULL), at most 23 entries. */
+static void env_cat(const char **out, const char *const *a, const char *const *b,
+                    const char *const *c)
+{
+    int n = 0;
+    const char *const *parts[] = {a, b, c};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; parts[k] && parts[k][i] && n < 23; i++)
+            out[n++] = parts[k][i];
+    out[n] = NULL;
+}
+
 void fres_parse(fres_t *r)
 {
     if (r->type != PACKET_TYPE__ERROR_RESPONSE)
@@ -82,27 +94,18 @@ void fc_wait_lobby(const fcluster_t *c, int g, int timeout_ms)
     }
 }
 
-static void env_with(const char **out, const char *const *extra, const char *db, const char *more)
-{
-    int n = 0;
-    for (int i = 0; extra && extra[i] && n < 10; i++)
-        out[n++] = extra[i];
-    out[n++] = db;
-    if (more) {
-        out[n++] = "HASH_OPSLIMIT=1";
-        out[n++] = "HASH_MEMLIMIT_KIB=8192";
-    }
-    out[n] = NULL;
-}
-
 void fc_up(fcluster_t *c, const char *tag, int ngw, int nlobby, int ngame,
-           const char *const *lobby_extra, const char *const *game_extra)
+           const char *const *lobby_extra, const char *const *game_extra,
+           const char *const *all_extra)
 {
     memset(c, 0, sizeof *c);
     h_new_prefix(tag);
     snprintf(c->db_env, sizeof c->db_env, "DATABASE_URL=%s", h_pg_conninfo());
-    env_with(c->lobby_env, lobby_extra, c->db_env, "fast");
-    env_with(c->game_env, game_extra, c->db_env, NULL);
+    const char *lobby_own[] = {c->db_env, "HASH_OPSLIMIT=1", "HASH_MEMLIMIT_KIB=8192", NULL};
+    const char *game_own[] = {c->db_env, NULL};
+    env_cat(c->lobby_env, lobby_extra, all_extra, lobby_own);
+    env_cat(c->game_env, game_extra, all_extra, game_own);
+    env_cat(c->gw_env, all_extra, GW_ENV, NULL);
     char name[32];
     for (int i = 0; i < nlobby; i++) {
         snprintf(name, sizeof name, "lobbyd%d", i + 1);
@@ -115,7 +118,7 @@ void fc_up(fcluster_t *c, const char *tag, int ngw, int nlobby, int ngame,
     }
     CHECK(h_wait_registered("Game", ngame, 20000) >= 0);
     for (int i = 0; i < ngw; i++) {
-        c->gw[c->ngw] = h_spawn_gateway(&c->port[c->ngw], GW_ENV);
+        c->gw[c->ngw] = h_spawn_gateway(&c->port[c->ngw], c->gw_env);
         c->ngw++;
     }
     for (int i = 0; i < ngw && nlobby; i++)

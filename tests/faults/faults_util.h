@@ -17,15 +17,18 @@ typedef struct fcluster {
     int port[FC_MAX];
     int ngw, nlobby, ngame;
     char db_env[300];
-    const char *lobby_env[16];
-    const char *game_env[16];
+    const char *lobby_env[24];
+    const char *game_env[24];
+    const char *gw_env[24];
 } fcluster_t;
 
 /* Starts nlobby lobbies (extra env first, then DATABASE_URL and fast argon2id limits), ngame
  * game daemons and ngw gateways with high packet rate limits, under a new prefix `tag`; waits
- * until every gateway reaches a lobby. PostgreSQL must be started (h_pg_start). */
+ * until every gateway reaches a lobby. all_extra goes to every daemon (NULL: none).
+ * PostgreSQL must be started (h_pg_start). */
 void fc_up(fcluster_t *c, const char *tag, int ngw, int nlobby, int ngame,
-           const char *const *lobby_extra, const char *const *game_extra);
+           const char *const *lobby_extra, const char *const *game_extra,
+           const char *const *all_extra);
 /* Waits until ECHO LOBBY through gateway g answers (bounded; fails the test). */
 void fc_wait_lobby(const fcluster_t *c, int g, int timeout_ms);
 /* SIGTERM everything still alive; each must exit 0. */

@@ -180,7 +180,7 @@ int main(void)
     h_pg_start();
     static const char *const lobby_env[] = {"LOGIN_SOURCE_FAIL_LIMIT=20", NULL};
     fcluster_t c;
-    fc_up(&c, "storm", 1, 1, 0, lobby_env, NULL);
+    fc_up(&c, "storm", 1, 1, 0, lobby_env, NULL, NULL);
     storm_one_account(&c);
     storm_one_source(&c);
     CHECK(h_alive(c.lobby[0]) && h_alive(c.gw[0]));
