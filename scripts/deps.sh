@@ -14,6 +14,7 @@ PKGS=(
   libmicrohttpd-dev libcurl4-openssl-dev   # admin HTTP endpoint (daemons), clusterctl's HTTP client
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
+  redis-sentinel                           # up.sh --ha, tests/faults/test_sentinel.c (Redis Sentinel)
   procps util-linux coreutils
 )
 

@@ -96,10 +96,10 @@ static void start_topology(void)
                    "sentinel parallel-syncs cluster 1\n",
                 sent_port[i], h_dir(), master_port);
         fclose(f);
-        const char *sargs[] = {conf, "--sentinel", NULL};
+        const char *sargs[] = {conf, NULL};
         char name[16];
         snprintf(name, sizeof name, "sentinel%d", i + 1);
-        h_spawn_argv("/usr/bin/redis-server", name, sargs);
+        h_spawn_argv("/usr/bin/redis-sentinel", name, sargs);
         off += (size_t)snprintf(sentinels_env + off, sizeof sentinels_env - off, "%s127.0.0.1:%d",
                                 i ? "," : "REDIS_SENTINELS=", sent_port[i]);
     }
