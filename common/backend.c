@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "alloc.h"
 #include "conn.h"
+#include "epoch.h"
 #include "frame.h"
 #include "link.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct backend {
     uv_signal_t sigterm, sigint;
     rconn_t *rc;
     registry_t *reg;
+    epoch_t *epoch; /* notices Redis losing its data (logged and counted) */
     pb_arena_t arena;
     uint8_t key[LINK_KEY_LEN];
     blink_t *links;
@@ -378,6 +380,8 @@ static void on_redis(rconn_t *r, int up, void *ud)
     if (!up)
         be->redis_disconnects++;
     registry_redis_event(be->reg, up);
+    if (up)
+        epoch_redis_up(be->epoch);
     if (up && be->o.on_redis_up && be->o.ud)
         be->o.on_redis_up(be, be->o.ud);
 }
@@ -416,6 +420,8 @@ static void collect(metrics_t *m, void *ud)
                       "conn=registry", (double)rconn_last_rtt_us(be->rc) / 1e6);
     metrics_set_counter(m, "cluster_redis_disconnects_total", "Redis connections lost",
                         "conn=registry", be->redis_disconnects);
+    metrics_set_counter(m, "cluster_redis_data_lost_total", "times Redis came back without the cluster's data (epoch changed)",
+                        NULL, epoch_losses(be->epoch));
     metrics_set_gauge(m, "cluster_backend_inflight_requests", "requests received and not yet answered",
                       NULL, be->inflight);
     metrics_set_enum_counts(m, "cluster_backend_requests_total", "requests received from gateways, by packet type",
@@ -492,6 +498,7 @@ backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
         log_error("bad_redis_url", "value=%s", opts->redis_url);
         abort(); /* validated by the caller's config check before */
     }
+    be->epoch = epoch_new(be->rc, opts->redis_prefix, NULL, NULL);
     be->reg = registry_new(loop, be->rc, opts->redis_prefix, peer_type_name(opts->peer_type),
                            be->advertise, be->port, opts->version, NULL, NULL);
     metrics_on_collect(be->metrics, collect, be);
@@ -613,6 +620,7 @@ void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n
 
 void backend_free(backend_t *be)
 {
+    epoch_free(be->epoch);
     pb_arena_free(&be->arena);
     metrics_free(be->metrics);
     sodium_memzero(be->key, sizeof be->key);

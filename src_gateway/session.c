@@ -463,6 +463,20 @@ int session_kick_operator(sessions_t *ss, uint64_t session_id, const char *reaso
     return 0;
 }
 
+size_t sessions_lost(sessions_t *ss)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (!s || !s->user_id || conn_is_closing(s->conn))
+            continue;
+        session_kick(ss, s->id, ERROR_CODE__SESSION_LOST,
+                     "the cluster lost its session data: log in again");
+        n++;
+    }
+    return n;
+}
+
 void sessions_close_all(sessions_t *ss)
 {
     ServerClosing sc = SERVER_CLOSING__INIT;
