@@ -597,6 +597,17 @@ int backend_push_packed(backend_t *be, uint32_t gw_id, uint64_t session, uint16_
     return 0;
 }
 
+void backend_user_online(backend_t *be, uint64_t user, uint32_t gw_id, uint64_t session)
+{
+    uint8_t b[20];
+    put_u64(b, user);
+    put_u32(b + 8, gw_id);
+    put_u64(b + 12, session);
+    for (blink_t *l = be->links; l; l = l->next)
+        if (l->state == BL_UP && !conn_is_closing(l->conn))
+            (void)link_send(l->conn, LINK_USER_ONLINE, 0, b, sizeof b);
+}
+
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason)
 {
     blink_t *l = link_to_gateway(be, gw_id);

@@ -109,6 +109,10 @@ int backend_bind_game(backend_t *be, uint32_t gw_id, uint64_t session, uint32_t 
 /* As backend_push, with the message already packed (to send one encoding to many sessions). */
 int backend_push_packed(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
                         const uint8_t *payload, size_t len);
+/* Tells every gateway linked to this daemon that `user` is now logged in at (gw_id, session):
+ * each kicks any other session it holds for that user (ALREADY_AUTHENTICATED). One live
+ * session per user even when Redis no longer knows the older one. */
+void backend_user_online(backend_t *be, uint64_t user, uint32_t gw_id, uint64_t session);
 /* Has gateway gw_id push KICKED(code, reason) to the session and close it. */
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason);
 int backend_draining(const backend_t *be);

@@ -20,6 +20,8 @@
  *   GAME_LOST gw->be  u32 game server id: the gateway lost its link to that game daemon
  *   REQUEST_SRC gw->be rid=seq; src[16], then a REQUEST body: a request with the client's
  *                     source address (IPv6, IPv4 as ::ffff:a.b.c.d), sent for LOGIN_REQUEST
+ *   USER_ONLINE be->gw u64 user, u32 gateway id, u64 session: the user just logged in (or
+ *                     resumed) there; every other session of that user is kicked
  *
  * mac_b = crypto_auth(key, "be->gw" | nonce_g | nonce_b | be type | backend id | gateway id)
  * mac_g = crypto_auth(key, "gw->be" | nonce_b | nonce_g | be type | backend id | gateway id)
@@ -57,6 +59,7 @@ enum link_kind {
     LINK_BIND_GAME = 17,
     LINK_GAME_LOST = 18,
     LINK_REQUEST_SRC = 19,
+    LINK_USER_ONLINE = 20,
 };
 
 enum link_peer_type { PEER_GATEWAY = 1, PEER_LOBBY = 2, PEER_GAME = 3 };

@@ -463,6 +463,19 @@ int session_kick_operator(sessions_t *ss, uint64_t session_id, const char *reaso
     return 0;
 }
 
+size_t sessions_user_online(sessions_t *ss, uint64_t user, uint64_t keep)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; user && i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (!s || s->user_id != user || s->id == keep || conn_is_closing(s->conn))
+            continue;
+        session_kick(ss, s->id, ERROR_CODE__ALREADY_AUTHENTICATED, "logged in from another connection");
+        n++;
+    }
+    return n;
+}
+
 size_t sessions_lost(sessions_t *ss)
 {
     size_t n = 0;

@@ -322,6 +322,15 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         session_deliver(gw->sessions, m.session, m.type, 0, m.payload, m.len);
         return 0;
     }
+    case LINK_USER_ONLINE:
+        if (h->len != 20) {
+            link_close(l, "short_user_online");
+            return 1;
+        }
+        if (l->peer_type == PEER_LOBBY) /* only a lobby logs users in */
+            (void)sessions_user_online(gw->sessions, get_u64(body),
+                                       get_u32(body + 8) == registry_id(gw->reg) ? get_u64(body + 12) : 0);
+        return 0;
     case LINK_BIND_GAME:
         if (h->len != 20) {
             link_close(l, "short_bind_game");

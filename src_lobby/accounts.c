@@ -195,6 +195,9 @@ static void on_online(lobby_t *lb, redisReply *r, void *ud)
     room_view_t v;
     int has_room = r->elements > 5 && room_view_parse(&v, r, 5) >= 0;
     backend_bind(lb->be, &a->req, a->user_id);
+    /* Whatever Redis remembers (it may have lost the older session): every gateway drops any
+     * other session of this user. */
+    backend_user_online(lb->be, a->user_id, a->req.gw_id, a->req.session);
     /* Back into a running match: game packets of this session go to its game daemon (the
      * client then asks that daemon for a snapshot). */
     if (has_room && v.state.status == ROOM_STATUS__IN_GAME && v.state.game_server_id)

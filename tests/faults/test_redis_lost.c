@@ -7,7 +7,8 @@
  * and plays (LOGIN, QUICK_MATCH, MATCH_START, GAME_OVER, its record with its name); a room or
  * queue request from a user the lobby has no location for is refused with SESSION_LOST and
  * places nothing; every match started after the restart has only players who logged in after
- * it, and no record anywhere names "unknown". */
+ * it, and no record anywhere names "unknown"; a user whose session Redis forgot logs in through
+ * the other gateway: the old session is kicked (one live session per user). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,28 @@ int main(void)
             freeReplyObject(rr);
     }
     CHECK_EQ(unreachable, 0);
+    /* one live session per user whatever Redis remembers: Redis forgets T[6]'s session (its
+     * user hash deleted), T[6] logs in again through the other gateway: the old one is kicked */
+    redisReply *dr = redisCommand(rc, "DEL %suser:%llu", h_prefix(), (unsigned long long)T[6].uid);
+    CHECK(dr && dr->type == REDIS_REPLY_INTEGER && dr->integer == 1);
+    freeReplyObject(dr);
+    tracked_t again = T[6];
+    login(&c, &again, 1); /* T[6] logged in on gateway 0 (6 % 2) */
+    size_t kn;
+    uint8_t *kp = wait_push(T[6].c, PACKET_TYPE__KICKED, &kn, 5000);
+    CHECK(kp != NULL);
+    Kicked *k = kicked__unpack(NULL, kn, kp);
+    CHECK(k && k->code == ERROR_CODE__ALREADY_AUTHENTICATED);
+    kicked__free_unpacked(k, NULL);
+    xfree(kp);
+    CHECK_EQ(csync_wait_closed(T[6].c, 5000), 0);
+    EchoRequest er = ECHO_REQUEST__INIT;
+    er.target = ECHO_TARGET__LOBBY;
+    fres_t e = fc_call(again.c, PACKET_TYPE__ECHO_REQUEST, &er.base, 5000);
+    CHECK_EQ(e.type, PACKET_TYPE__ECHO_RESPONSE); /* the new session is served */
+    fres_free(&e);
+    csync_close(again.c);
+
     for (int i = 0; i < NT; i++)
         csync_close(T[i].c);
     CHECK(h_alive(c.lobby[0]) && h_alive(c.gw[0]) && h_alive(c.gw[1]) && h_alive(c.game[0]) && h_alive(c.game[1]));
@@ -272,7 +295,8 @@ int main(void)
            "(all %d tracked players: 4 in matches, 2 in a room, 4 idle), each closed; they logged in "
            "again and played (record under their names) within %llu ms of the restart; a request "
            "without a known location refused SESSION_LOST, nothing placed; %d player slots in "
-           "matches started after the restart, 0 for unreachable players; 0 records named unknown\n",
+           "matches started after the restart, 0 for unreachable players; 0 records named unknown; "
+           "a login through the other gateway after Redis forgot the session kicked the old one\n",
            lost_sessions, NT, (unsigned long long)told_ms, nu);
     printf("test_redis_lost: ok\n");
     return 0;
