@@ -175,6 +175,77 @@ static void restart_checks(const fcluster_t *c, uint64_t restart_wall)
     (void)restart_wall;
 }
 
+/* Sessions the gateways told SESSION_LOST (their sessions_lost log lines). */
+static int count_sessions_lost(const fcluster_t *c)
+{
+    int lost_sessions = 0;
+    for (int g = 0; g < 2; g++) {
+        FILE *f = fopen(c->gw[g]->log, "r");
+        CHECK(f != NULL);
+        char line[1024];
+        while (fgets(line, sizeof line, f)) {
+            const char *s = strstr(line, "event=sessions_lost sessions=");
+            if (s)
+                lost_sessions += atoi(s + strlen("event=sessions_lost sessions="));
+        }
+        fclose(f);
+    }
+    CHECK(lost_sessions >= NT);
+    return lost_sessions;
+}
+
+/* No record names "unknown"; every match started after the restart has only players who
+ * logged in after it (their name is in the new Redis). Returns the player slots looked at. */
+static int check_placed_after(uint64_t restart_wall)
+{
+    unsigned long long v[1];
+    CHECK_EQ(psql_ids("SELECT count(*) FROM match_players WHERE username = 'unknown' OR username = ''", v, 1), 1);
+    CHECK_EQ(v[0], 0);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT mp.user_id FROM match_players mp JOIN matches m ON m.id = mp.match_id "
+             "WHERE m.started_at >= to_timestamp(%llu / 1000.0)", (unsigned long long)restart_wall);
+    static unsigned long long uids[8192];
+    int nu = psql_ids(sql, uids, 8192);
+    CHECK(nu >= 2);
+    redisContext *rc = h_redis();
+    int unreachable = 0;
+    for (int i = 0; i < nu; i++) {
+        redisReply *rr = redisCommand(rc, "HEXISTS %suser:%llu name", h_prefix(), uids[i]);
+        unreachable += !(rr && rr->type == REDIS_REPLY_INTEGER && rr->integer == 1);
+        if (rr)
+            freeReplyObject(rr);
+    }
+    CHECK_EQ(unreachable, 0);
+    return nu;
+}
+
+/* One live session per user whatever Redis remembers: Redis forgets T[6]'s session (its user
+ * hash deleted), T[6] logs in again through the other gateway: the old one is kicked. */
+static void check_one_session(const fcluster_t *c)
+{
+    redisContext *rc = h_redis();
+    redisReply *dr = redisCommand(rc, "DEL %suser:%llu", h_prefix(), (unsigned long long)T[6].uid);
+    CHECK(dr && dr->type == REDIS_REPLY_INTEGER && dr->integer == 1);
+    freeReplyObject(dr);
+    tracked_t again = T[6];
+    login(c, &again, 1); /* T[6] logged in on gateway 0 (6 % 2) */
+    size_t kn;
+    uint8_t *kp = wait_push(T[6].c, PACKET_TYPE__KICKED, &kn, 5000);
+    CHECK(kp != NULL);
+    Kicked *k = kicked__unpack(NULL, kn, kp);
+    CHECK(k && k->code == ERROR_CODE__ALREADY_AUTHENTICATED);
+    kicked__free_unpacked(k, NULL);
+    xfree(kp);
+    CHECK_EQ(csync_wait_closed(T[6].c, 5000), 0);
+    EchoRequest er = ECHO_REQUEST__INIT;
+    er.target = ECHO_TARGET__LOBBY;
+    fres_t e = fc_call(again.c, PACKET_TYPE__ECHO_REQUEST, &er.base, 5000);
+    CHECK_EQ(e.type, PACKET_TYPE__ECHO_RESPONSE); /* the new session is served */
+    fres_free(&e);
+    csync_close(again.c);
+}
+
 int main(void)
 {
     h_init("redis_lost");
@@ -230,63 +301,9 @@ int main(void)
 
     CHECK(h_wait_exit(bot, 90000) >= 0);
     h_sleep_ms(7000); /* matches still running end (6 s limit) and are recorded */
-    int lost_sessions = 0;
-    for (int g = 0; g < 2; g++) {
-        FILE *f = fopen(c.gw[g]->log, "r");
-        CHECK(f != NULL);
-        char line[1024];
-        while (fgets(line, sizeof line, f)) {
-            const char *s = strstr(line, "event=sessions_lost sessions=");
-            if (s)
-                lost_sessions += atoi(s + strlen("event=sessions_lost sessions="));
-        }
-        fclose(f);
-    }
-    CHECK(lost_sessions >= NT);
-
-    /* no record names "unknown"; every match started after the restart has only players who
-     * logged in after it (their name is in the new Redis) */
-    unsigned long long v[1];
-    CHECK_EQ(psql_ids("SELECT count(*) FROM match_players WHERE username = 'unknown' OR username = ''", v, 1), 1);
-    CHECK_EQ(v[0], 0);
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT mp.user_id FROM match_players mp JOIN matches m ON m.id = mp.match_id "
-             "WHERE m.started_at >= to_timestamp(%llu / 1000.0)", (unsigned long long)restart_wall);
-    static unsigned long long uids[8192];
-    int nu = psql_ids(sql, uids, 8192);
-    CHECK(nu >= 2);
-    redisContext *rc = h_redis();
-    int unreachable = 0;
-    for (int i = 0; i < nu; i++) {
-        redisReply *rr = redisCommand(rc, "HEXISTS %suser:%llu name", h_prefix(), uids[i]);
-        unreachable += !(rr && rr->type == REDIS_REPLY_INTEGER && rr->integer == 1);
-        if (rr)
-            freeReplyObject(rr);
-    }
-    CHECK_EQ(unreachable, 0);
-    /* one live session per user whatever Redis remembers: Redis forgets T[6]'s session (its
-     * user hash deleted), T[6] logs in again through the other gateway: the old one is kicked */
-    redisReply *dr = redisCommand(rc, "DEL %suser:%llu", h_prefix(), (unsigned long long)T[6].uid);
-    CHECK(dr && dr->type == REDIS_REPLY_INTEGER && dr->integer == 1);
-    freeReplyObject(dr);
-    tracked_t again = T[6];
-    login(&c, &again, 1); /* T[6] logged in on gateway 0 (6 % 2) */
-    size_t kn;
-    uint8_t *kp = wait_push(T[6].c, PACKET_TYPE__KICKED, &kn, 5000);
-    CHECK(kp != NULL);
-    Kicked *k = kicked__unpack(NULL, kn, kp);
-    CHECK(k && k->code == ERROR_CODE__ALREADY_AUTHENTICATED);
-    kicked__free_unpacked(k, NULL);
-    xfree(kp);
-    CHECK_EQ(csync_wait_closed(T[6].c, 5000), 0);
-    EchoRequest er = ECHO_REQUEST__INIT;
-    er.target = ECHO_TARGET__LOBBY;
-    fres_t e = fc_call(again.c, PACKET_TYPE__ECHO_REQUEST, &er.base, 5000);
-    CHECK_EQ(e.type, PACKET_TYPE__ECHO_RESPONSE); /* the new session is served */
-    fres_free(&e);
-    csync_close(again.c);
-
+    int lost_sessions = count_sessions_lost(&c);
+    int nu = check_placed_after(restart_wall);
+    check_one_session(&c);
     for (int i = 0; i < NT; i++)
         csync_close(T[i].c);
     CHECK(h_alive(c.lobby[0]) && h_alive(c.gw[0]) && h_alive(c.gw[1]) && h_alive(c.game[0]) && h_alive(c.game[1]));

@@ -211,6 +211,138 @@ static void check_registered(redisContext *nm, proc_t *p, const char *type)
     freeReplyObject(r);
 }
 
+/* The bot playing quick matches through both gateways (a real load while Redis fails). */
+static proc_t *start_bots(const fcluster_t *c, const char *bots, const char *secs)
+{
+    static char gws[64], json[300], prefix[32];
+    snprintf(gws, sizeof gws, "127.0.0.1:%d,127.0.0.1:%d", c->port[0], c->port[1]);
+    snprintf(json, sizeof json, "%s/bot.json", h_dir());
+    snprintf(prefix, sizeof prefix, "sb%s_", tag);
+    const char *bargs[] = {"--scenario", "match", "--bots", bots, "--duration", secs, "--gateway", gws,
+                           "--quiet", "--json", json, "--user-prefix", prefix, NULL};
+    return h_spawn_argv(BOT_PATH, "bot", bargs);
+}
+
+typedef struct outage {
+    long long failover_ms, back_ms; /* kill -> promotion, promotion -> a probe worked */
+    int attempts, during;
+    char during_names[64][32];      /* accounts registered while the master was down */
+} outage_t;
+
+/* Kills the master and probes every 200 ms until logins and placement work again after the
+ * failover; registers an account on each round. */
+static void kill_and_probe(const fcluster_t *c, csync_t *reg, outage_t *o)
+{
+    uint64_t t_kill = h_now_ms(), t_failover = 0, t_ok = 0;
+    h_redis_stop(); /* kill -9 of the master */
+    int pair = 1;
+    while (!t_ok && h_now_ms() - t_kill < 40000) {
+        for (int i = 0; i < NSENT && !t_failover; i++)
+            if (sentinel_master_port(i) == replica_port)
+                t_failover = h_now_ms();
+        if (o->during < 64) { /* an account registered during the outage (PostgreSQL only) */
+            char *name = o->during_names[o->during];
+            snprintf(name, sizeof o->during_names[0], "du%s_%d", tag, o->during);
+            RegisterRequest rq = REGISTER_REQUEST__INIT;
+            rq.username = name;
+            rq.password = (char *)"during-password";
+            fres_t r = fc_call(reg, PACKET_TYPE__REGISTER_REQUEST, &rq.base, 2000);
+            o->during += r.type == PACKET_TYPE__REGISTER_RESPONSE;
+            fres_free(&r);
+        }
+        o->attempts++;
+        if (pair < NPROBE / 2 && probe(c, pair++) == 0 && t_failover)
+            t_ok = h_now_ms();
+        else
+            h_sleep_ms(200);
+    }
+    if (!t_failover || !t_ok)
+        fprintf(stderr, "failover after %lld ms, probe ok after %lld ms (%d attempts)\n",
+                t_failover ? (long long)(t_failover - t_kill) : -1LL,
+                t_ok ? (long long)(t_ok - t_kill) : -1LL, o->attempts);
+    CHECK(t_failover != 0);
+    CHECK(t_ok != 0);
+    o->failover_ms = (long long)(t_failover - t_kill);
+    o->back_ms = (long long)(t_ok - t_failover);
+    CHECK(o->back_ms <= 10000);
+}
+
+/* Every daemon found the new master through Sentinel (REDIS_URL names the dead one) and is
+ * registered there; then waits until no match runs. */
+static void check_new_master(const fcluster_t *c, redisContext *nm)
+{
+    char found[128];
+    snprintf(found, sizeof found, "event=redis_sentinel_master conn=registry master=cluster host=127.0.0.1 port=%d ",
+             replica_port);
+    proc_t *all_procs[] = {c->gw[0], c->gw[1], c->lobby[0], c->lobby[1], c->game[0], c->game[1]};
+    for (int i = 0; i < 6; i++) {
+        if (h_log_count(all_procs[i], found) < 1)
+            fprintf(stderr, "%s never found the new master through Sentinel\n", all_procs[i]->name);
+        CHECK(h_log_count(all_procs[i], found) >= 1);
+    }
+    for (int i = 0; i < 2; i++) {
+        check_registered(nm, c->gw[i], "Gateway");
+        check_registered(nm, c->lobby[i], "Lobby");
+        check_registered(nm, c->game[i], "Game");
+    }
+    uint64_t t_idle = h_now_ms();
+    for (int busy = 1; busy && h_now_ms() - t_idle < 30000;) {
+        busy = 0;
+        for (int i = 0; i < 2; i++) {
+            redisReply *r = redisCommand(nm, "SCARD %sgame:%u:matches", h_prefix(), h_server_id(c->game[i]));
+            busy += r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+            if (r)
+                freeReplyObject(r);
+        }
+        h_sleep_ms(200);
+    }
+    h_sleep_ms(1000); /* the last records' transactions */
+}
+
+/* Every account, registered before or during the outage, logs in. */
+static void check_accounts(const fcluster_t *c, const outage_t *o)
+{
+    for (int i = 0; i < NPROBE + o->during; i++) {
+        char name[32];
+        if (i < NPROBE)
+            probe_name(name, sizeof name, i);
+        else
+            snprintf(name, sizeof name, "%s", o->during_names[i - NPROBE]);
+        csync_t *s = csync_connect("127.0.0.1", c->port[0], 3000);
+        CHECK(s != NULL);
+        fres_t r = fc_login(s, name, i < NPROBE ? "probe-password" : "during-password");
+        CHECK_EQ(r.type, PACKET_TYPE__LOGIN_RESPONSE);
+        fres_free(&r);
+        csync_close(s);
+    }
+}
+
+/* Every match a game daemon started has a distinct id and exactly one record. Returns how
+ * many matches. */
+static int check_records(const fcluster_t *c)
+{
+    static unsigned long long ids[4096];
+    int n = started_ids(c->game[0], ids, 0, 4096);
+    n = started_ids(c->game[1], ids, n, 4096);
+    CHECK(n > 0);
+    int dup = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            dup += ids[i] == ids[j];
+    CHECK_EQ(dup, 0);
+    long long missing = 0;
+    for (int i = 0; i < n; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM matches WHERE id = %llu", ids[i]);
+        long long rows = psql_num(sql);
+        if (rows != 1)
+            fprintf(stderr, "match %llu: %lld records\n", ids[i], rows);
+        missing += rows != 1;
+    }
+    CHECK_EQ(missing, 0);
+    return n;
+}
+
 int main(void)
 {
     h_init("sentinel");
@@ -231,125 +363,18 @@ int main(void)
         fc_register(reg, name, "probe-password");
     }
     CHECK_EQ(probe(&c, 0), 0); /* the probe works before the fault */
-
-    char gws[64], json[300], prefix[32];
-    snprintf(gws, sizeof gws, "127.0.0.1:%d,127.0.0.1:%d", c.port[0], c.port[1]);
-    snprintf(json, sizeof json, "%s/bot.json", h_dir());
-    snprintf(prefix, sizeof prefix, "sb%s_", tag);
-    const char *bargs[] = {"--scenario", "match", "--bots", "16", "--duration", "30", "--gateway", gws,
-                           "--quiet", "--json", json, "--user-prefix", prefix, NULL};
-    proc_t *bot = h_spawn_argv(BOT_PATH, "bot", bargs);
+    proc_t *bot = start_bots(&c, "16", "30");
     h_sleep_ms(8000); /* the bots log in and play */
 
-    uint64_t t_kill = h_now_ms(), t_failover = 0, t_ok = 0;
-    h_redis_stop(); /* kill -9 of the master */
-    int pair = 1, attempts = 0, during = 0;
-    char during_names[64][32];
-    while (!t_ok && h_now_ms() - t_kill < 40000) {
-        if (!t_failover) {
-            for (int i = 0; i < NSENT && !t_failover; i++)
-                if (sentinel_master_port(i) == replica_port)
-                    t_failover = h_now_ms();
-        }
-        /* an account registered during the outage (PostgreSQL only) */
-        if (during < 64) {
-            snprintf(during_names[during], sizeof during_names[during], "du%s_%d", tag, during);
-            RegisterRequest rq = REGISTER_REQUEST__INIT;
-            rq.username = during_names[during];
-            rq.password = (char *)"during-password";
-            fres_t r = fc_call(reg, PACKET_TYPE__REGISTER_REQUEST, &rq.base, 2000);
-            if (r.type == PACKET_TYPE__REGISTER_RESPONSE)
-                during++;
-            fres_free(&r);
-        }
-        attempts++;
-        if (pair < NPROBE / 2 && probe(&c, pair++) == 0 && t_failover)
-            t_ok = h_now_ms();
-        else
-            h_sleep_ms(200);
-    }
-    if (!t_failover || !t_ok)
-        fprintf(stderr, "failover after %lld ms, probe ok after %lld ms (%d attempts)\n",
-                t_failover ? (long long)(t_failover - t_kill) : -1LL,
-                t_ok ? (long long)(t_ok - t_kill) : -1LL, attempts);
-    CHECK(t_failover != 0);
-    CHECK(t_ok != 0);
-    long long failover_ms = (long long)(t_failover - t_kill), back_ms = (long long)(t_ok - t_failover);
-    CHECK(back_ms <= 10000);
-
-    /* the bots finish; every match ends (6 s limit) and is recorded */
-    CHECK(h_wait_exit(bot, 90000) >= 0);
+    static outage_t o;
+    kill_and_probe(&c, reg, &o);
+    csync_close(reg);
+    CHECK(h_wait_exit(bot, 90000) >= 0); /* the bots finish; matches end (6 s limit) */
     redisContext *nm = redis_at(replica_port);
     CHECK(nm != NULL);
-    /* each daemon found the new master through Sentinel (REDIS_URL names the dead one) */
-    char found[96];
-    snprintf(found, sizeof found, "event=redis_sentinel_master conn=registry master=cluster host=127.0.0.1 port=%d ",
-             replica_port);
-    proc_t *all_procs[] = {c.gw[0], c.gw[1], c.lobby[0], c.lobby[1], c.game[0], c.game[1]};
-    for (int i = 0; i < 6; i++) {
-        if (h_log_count(all_procs[i], found) < 1)
-            fprintf(stderr, "%s never found the new master through Sentinel\n", all_procs[i]->name);
-        CHECK(h_log_count(all_procs[i], found) >= 1);
-    }
-    for (int i = 0; i < 2; i++) {
-        check_registered(nm, c.gw[i], "Gateway");
-        check_registered(nm, c.lobby[i], "Lobby");
-        check_registered(nm, c.game[i], "Game");
-    }
-    uint64_t t_idle = h_now_ms();
-    for (int busy = 1; busy && h_now_ms() - t_idle < 30000;) {
-        busy = 0;
-        for (int i = 0; i < 2; i++) {
-            redisReply *r = redisCommand(nm, "SCARD %sgame:%u:matches", h_prefix(), h_server_id(c.game[i]));
-            busy += r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
-            if (r)
-                freeReplyObject(r);
-        }
-        h_sleep_ms(200);
-    }
-    h_sleep_ms(1000); /* the last records' transactions */
-
-    /* every account, registered before or during the outage, logs in */
-    for (int i = 0; i < NPROBE; i += 7) {
-        char name[32];
-        probe_name(name, sizeof name, i);
-        fres_t r = fc_login(reg, name, "probe-password");
-        CHECK_EQ(r.type, PACKET_TYPE__LOGIN_RESPONSE);
-        fres_free(&r);
-        csync_close(reg);
-        reg = csync_connect("127.0.0.1", c.port[0], 3000);
-        CHECK(reg != NULL);
-    }
-    for (int i = 0; i < during; i++) {
-        fres_t r = fc_login(reg, during_names[i], "during-password");
-        CHECK_EQ(r.type, PACKET_TYPE__LOGIN_RESPONSE);
-        fres_free(&r);
-        csync_close(reg);
-        reg = csync_connect("127.0.0.1", c.port[0], 3000);
-        CHECK(reg != NULL);
-    }
-    csync_close(reg);
-
-    /* records: every started match id is distinct and has exactly one row */
-    static unsigned long long ids[4096];
-    int n = started_ids(c.game[0], ids, 0, 4096);
-    n = started_ids(c.game[1], ids, n, 4096);
-    CHECK(n > 0);
-    int dup = 0;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            dup += ids[i] == ids[j];
-    CHECK_EQ(dup, 0);
-    long long missing = 0;
-    for (int i = 0; i < n; i++) {
-        char sql[160];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM matches WHERE id = %llu", ids[i]);
-        long long rows = psql_num(sql);
-        if (rows != 1)
-            fprintf(stderr, "match %llu: %lld records\n", ids[i], rows);
-        missing += rows != 1;
-    }
-    CHECK_EQ(missing, 0);
+    check_new_master(&c, nm);
+    check_accounts(&c, &o);
+    int n = check_records(&c);
     redisFree(nm);
     fc_down(&c);
     printf("ok sentinel failover under 16 playing bots: master killed -9; Sentinel promoted the "
@@ -357,7 +382,7 @@ int main(void)
            "again %lld ms after the failover (%lld ms after the kill, %d probes); 6 daemons "
            "registered on the new master; %d accounts registered before and %d during the outage "
            "log in; %d matches started, ids distinct, each with exactly one record\n",
-           failover_ms, back_ms, failover_ms + back_ms, attempts, NPROBE, during, n);
+           o.failover_ms, o.back_ms, o.failover_ms + o.back_ms, o.attempts, NPROBE, o.during, n);
     printf("test_sentinel: ok\n");
     return 0;
 }
