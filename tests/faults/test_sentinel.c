@@ -299,6 +299,27 @@ static void check_new_master(const fcluster_t *c, redisContext *nm)
     h_sleep_ms(1000); /* the last records' transactions */
 }
 
+/* clusterctl finds the new master through the Sentinels too (REDIS_URL names the dead one)
+ * and lists the six daemons. */
+static void check_clusterctl(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "REDIS_URL=redis://127.0.0.1:%d REDIS_PREFIX='%s' %s --sentinels '%s' --master-name cluster status --json",
+             master_port, h_prefix(), CLUSTERCTL_PATH, sentinels_env + strlen("REDIS_SENTINELS="));
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    char line[1024];
+    int servers = 0;
+    while (fgets(line, sizeof line, f))
+        servers += strstr(line, "\"type\":") != NULL;
+    int st = pclose(f);
+    if (st != 0 || servers != 6)
+        fprintf(stderr, "clusterctl --sentinels: exit %d, %d servers listed\n", st, servers);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(servers, 6);
+}
+
 /* Every account, registered before or during the outage, logs in. */
 static void check_accounts(const fcluster_t *c, const outage_t *o)
 {
@@ -373,6 +394,7 @@ int main(void)
     redisContext *nm = redis_at(replica_port);
     CHECK(nm != NULL);
     check_new_master(&c, nm);
+    check_clusterctl();
     check_accounts(&c, &o);
     int n = check_records(&c);
     redisFree(nm);
@@ -380,7 +402,7 @@ int main(void)
     printf("ok sentinel failover under 16 playing bots: master killed -9; Sentinel promoted the "
            "replica after %lld ms; logins and placement (LOGIN + QUICK_MATCH + MATCH_START) worked "
            "again %lld ms after the failover (%lld ms after the kill, %d probes); 6 daemons "
-           "registered on the new master; %d accounts registered before and %d during the outage "
+           "registered on the new master (clusterctl --sentinels lists them); %d accounts registered before and %d during the outage "
            "log in; %d matches started, ids distinct, each with exactly one record\n",
            o.failover_ms, o.back_ms, o.failover_ms + o.back_ms, o.attempts, NPROBE, o.during, n);
     printf("test_sentinel: ok\n");
