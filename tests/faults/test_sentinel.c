@@ -279,6 +279,8 @@ static void check_new_master(const fcluster_t *c, redisContext *nm)
         if (h_log_count(all_procs[i], found) < 1)
             fprintf(stderr, "%s never found the new master through Sentinel\n", all_procs[i]->name);
         CHECK(h_log_count(all_procs[i], found) >= 1);
+        /* and heard +switch-master on its Sentinel subscription */
+        CHECK(h_log_count(all_procs[i], "event=redis_switch_master conn=registry master=cluster") >= 1);
     }
     for (int i = 0; i < 2; i++) {
         check_registered(nm, c->gw[i], "Gateway");
