@@ -38,11 +38,22 @@ static uint64_t wall_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Logs t in through gateway gw; BUSY, SERVICE_UNAVAILABLE and TIMEOUT (a lobby still
+ * reconnecting to Redis, hashing saturated by the bots) are retried for up to 10 s. */
 static void login(const fcluster_t *c, tracked_t *t, int gw)
 {
     t->c = csync_connect("127.0.0.1", c->port[gw], 3000);
     CHECK(t->c != NULL);
-    fres_t r = fc_login(t->c, t->name, "tracked-password");
+    fres_t r;
+    for (uint64_t t0 = h_now_ms();;) {
+        r = fc_login(t->c, t->name, "tracked-password");
+        int retry = r.code == ERROR_CODE__BUSY || r.code == ERROR_CODE__SERVICE_UNAVAILABLE ||
+                    r.code == ERROR_CODE__TIMEOUT;
+        if (!retry || h_now_ms() - t0 > 10000)
+            break;
+        fres_free(&r);
+        h_sleep_ms(100);
+    }
     if (r.type != PACKET_TYPE__LOGIN_RESPONSE)
         fprintf(stderr, "login %s: type %u code %d\n", t->name, r.type, r.code);
     CHECK_EQ(r.type, PACKET_TYPE__LOGIN_RESPONSE);
@@ -165,7 +176,8 @@ static void restart_checks(const fcluster_t *c, uint64_t restart_wall)
     r = quick(T[3].c);
     CHECK_EQ(r.type, PACKET_TYPE__QUICK_MATCH_RESPONSE);
     fres_free(&r);
-    CHECK(wait_push(T[3].c, PACKET_TYPE__GAME_STARTING, &n, 1500) == NULL);
+    /* T[3] waits in the queue: had T[2] been queued, the two would have been placed */
+    CHECK(wait_push(T[2].c, PACKET_TYPE__GAME_STARTING, &n, 1500) == NULL);
     CreateRoomRequest cr = CREATE_ROOM_REQUEST__INIT;
     cr.name = (char *)"lost";
     cr.max_players = 2;
