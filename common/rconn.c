@@ -3,7 +3,12 @@
  * The watchdog matters for two reasons: hiredis 0.14 has no command timeouts, and its libuv
  * adapter ignores uv_poll errors (POLLERR from a refused connect or a reset socket stops the
  * poll without telling hiredis), which would leave a connection hanging forever. A connect
- * that has not completed in time, or a PING unanswered in time, resets the connection. */
+ * that has not completed in time, or a PING unanswered in time, resets the connection.
+ *
+ * Sentinel mode (rconn_use_sentinels): each attempt first asks the Sentinels in turn for the
+ * master (R_ASKING: resolve, connect, SENTINEL get-master-addr-by-name, all on the loop), then
+ * connects there and checks ROLE; a second context on the Sentinel that answered subscribes to
+ * +switch-master and resets the connection when the master moves. */
 #include "rconn.h"
 
 #include <hiredis/adapters/libuv.h>
