@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "alloc.h"
 #include "conn.h"
+#include "epoch.h"
 #include "frame.h"
 #include "link.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct backend {
     uv_signal_t sigterm, sigint;
     rconn_t *rc;
     registry_t *reg;
+    epoch_t *epoch; /* notices Redis losing its data (logged and counted) */
     pb_arena_t arena;
     uint8_t key[LINK_KEY_LEN];
     blink_t *links;
@@ -108,13 +110,19 @@ void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
 
 void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message)
 {
+    backend_error_retry(be, req, code, message, 0);
+}
+
+void backend_error_retry(backend_t *be, const backend_req_t *req, ErrorCode code,
+                         const char *message, uint32_t retry_after_ms)
+{
     answer_done(be);
     be->errors_sent[metrics_enum_slot((unsigned)code)]++;
     blink_t *l = find_link(be, req->link_id);
     if (!l || l->state != BL_UP)
         return;
     uint8_t buf[512];
-    size_t n = pb_pack_error(buf, sizeof buf, code, req->type, message);
+    size_t n = pb_pack_error_retry(buf, sizeof buf, code, req->type, message, retry_after_ms);
     uint8_t *p = link_begin_delivery(l->conn, LINK_RESPONSE, req->rid, req->session,
                                      PACKET_TYPE__ERROR_RESPONSE, req->seq, n);
     if (!p)
@@ -141,6 +149,8 @@ static void dispatch(backend_t *be, blink_t *l, uint32_t rid, const link_msg_t *
         .link_id = l->id, .gw_id = l->gw_id, .rid = rid, .session = m->session, .user = m->user,
         .type = m->type, .seq = m->cseq,
     };
+    if (m->has_src)
+        memcpy(req.src, m->src, sizeof req.src);
     be->inflight++;
     be->requests[metrics_enum_slot(m->type)]++;
     const backend_route_t *r = find_route(be, m->type);
@@ -231,9 +241,10 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         if (be->o.on_game_lost)
             be->o.on_game_lost(be, l->gw_id, get_u32(body), be->o.ud);
         return 0;
-    case LINK_REQUEST: {
+    case LINK_REQUEST:
+    case LINK_REQUEST_SRC: {
         link_msg_t m;
-        if (link_parse(LINK_REQUEST, body, h->len, &m) < 0) {
+        if (link_parse(h->type, body, h->len, &m) < 0) {
             link_drop(l, "short_request");
             return 1;
         }
@@ -381,6 +392,10 @@ static void on_redis(rconn_t *r, int up, void *ud)
     if (!up)
         be->redis_disconnects++;
     registry_redis_event(be->reg, up);
+    if (up)
+        epoch_redis_up(be->epoch);
+    if (up && be->o.on_redis_up && be->o.ud)
+        be->o.on_redis_up(be, be->o.ud);
 }
 
 /* ---- admin endpoint ---- */
@@ -417,6 +432,8 @@ static void collect(metrics_t *m, void *ud)
                       "conn=registry", (double)rconn_last_rtt_us(be->rc) / 1e6);
     metrics_set_counter(m, "cluster_redis_disconnects_total", "Redis connections lost",
                         "conn=registry", be->redis_disconnects);
+    metrics_set_counter(m, "cluster_redis_data_lost_total", "times Redis came back without the cluster's data (epoch changed)",
+                        NULL, epoch_losses(be->epoch));
     metrics_set_gauge(m, "cluster_backend_inflight_requests", "requests received and not yet answered",
                       NULL, be->inflight);
     metrics_set_enum_counts(m, "cluster_backend_requests_total", "requests received from gateways, by packet type",
@@ -493,6 +510,7 @@ backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
         log_error("bad_redis_url", "value=%s", opts->redis_url);
         abort(); /* validated by the caller's config check before */
     }
+    be->epoch = epoch_new(be->rc, opts->redis_prefix, NULL, NULL);
     be->reg = registry_new(loop, be->rc, opts->redis_prefix, peer_type_name(opts->peer_type),
                            be->advertise, be->port, opts->version, NULL, NULL);
     metrics_on_collect(be->metrics, collect, be);
@@ -591,6 +609,17 @@ int backend_push_packed(backend_t *be, uint32_t gw_id, uint64_t session, uint16_
     return 0;
 }
 
+void backend_user_online(backend_t *be, uint64_t user, uint32_t gw_id, uint64_t session)
+{
+    uint8_t b[20];
+    put_u64(b, user);
+    put_u32(b + 8, gw_id);
+    put_u64(b + 12, session);
+    for (blink_t *l = be->links; l; l = l->next)
+        if (l->state == BL_UP && !conn_is_closing(l->conn))
+            (void)link_send(l->conn, LINK_USER_ONLINE, 0, b, sizeof b);
+}
+
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason)
 {
     blink_t *l = link_to_gateway(be, gw_id);
@@ -625,6 +654,7 @@ void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n
 
 void backend_free(backend_t *be)
 {
+    epoch_free(be->epoch);
     pb_arena_free(&be->arena);
     metrics_free(be->metrics);
     sodium_memzero(be->key, sizeof be->key);

@@ -29,6 +29,7 @@ typedef struct backend_req {
     uint64_t user; /* the gateway's binding; 0 when not authenticated. Never from a payload. */
     uint16_t type;
     uint32_t seq;
+    uint8_t src[16]; /* the client's source address (link REQUEST_SRC), all zeros when absent */
 } backend_req_t;
 
 /* Handles a decoded request. Must answer it exactly once, now or later, with backend_reply or
@@ -64,6 +65,9 @@ typedef struct backend_opts {
                               void *ud);
     /* Optional: a gateway lost its link to game daemon game_id (it may be dead). */
     void (*on_game_lost)(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
+    /* Optional: the Redis connection came up (at start and after every reconnect, a
+     * Sentinel failover included). */
+    void (*on_redis_up)(backend_t *be, void *ud);
     /* Optional: the drain timed out while busy: wrap up now (abort what runs, record it). */
     void (*on_drain_timeout)(void *ud);
     /* Optional: the drain is over; close the daemon's own handles so the loop can end. */
@@ -79,6 +83,9 @@ backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts);
 void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
                    const ProtobufCMessage *msg);
 void backend_error(backend_t *be, const backend_req_t *req, ErrorCode code, const char *message);
+/* As backend_error, telling the client not to retry within retry_after_ms. */
+void backend_error_retry(backend_t *be, const backend_req_t *req, ErrorCode code,
+                         const char *message, uint32_t retry_after_ms);
 
 /* Ends a one-way request (MATCH_DATA_SEND) without a reply to the client: a response of type
  * PACKET_NONE, which the gateway takes as "answered, nothing to deliver". */
@@ -107,6 +114,10 @@ int backend_bind_game(backend_t *be, uint32_t gw_id, uint64_t session, uint32_t 
 /* As backend_push, with the message already packed (to send one encoding to many sessions). */
 int backend_push_packed(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
                         const uint8_t *payload, size_t len);
+/* Tells every gateway linked to this daemon that `user` is now logged in at (gw_id, session):
+ * each kicks any other session it holds for that user (ALREADY_AUTHENTICATED). One live
+ * session per user even when Redis no longer knows the older one. */
+void backend_user_online(backend_t *be, uint64_t user, uint32_t gw_id, uint64_t session);
 /* Has gateway gw_id push KICKED(code, reason) to the session and close it. */
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason);
 int backend_draining(const backend_t *be);

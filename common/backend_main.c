@@ -47,6 +47,7 @@ int backend_main(int argc, char **argv, const backend_app_t *app)
         .busy = app->busy,
         .on_session_closed = app->on_session_closed,
         .on_game_lost = app->on_game_lost,
+        .on_redis_up = app->on_redis_up,
         .on_drain_timeout = app->on_drain_timeout,
         .on_stop = app->on_stop,
         .admin_addr = config_str(&cfg, "ADMIN_ADDR"),

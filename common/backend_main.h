@@ -24,6 +24,7 @@ typedef struct backend_app {
     void (*on_session_closed)(backend_t *be, uint32_t gw_id, uint64_t session, uint64_t user,
                               void *ud);
     void (*on_game_lost)(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
+    void (*on_redis_up)(backend_t *be, void *ud);
 } backend_app_t;
 
 /* Parses the config (flags and environment), runs the backend until it has drained, and

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "frame.h"
 #include "log.h"
+#include "util.h"
 
 typedef struct push {
     struct push *next;
@@ -129,6 +130,20 @@ csync_t *csync_connect(const char *host, int port, int timeout_ms)
 
 csync_t *csync_connect_x(const char *host, int port, xport_t *x, int timeout_ms)
 {
+    return csync_connect_from_x(host, port, NULL, x, timeout_ms);
+}
+
+csync_t *csync_connect_from(const char *host, int port, const char *source, int timeout_ms)
+{
+    return csync_connect_from_x(host, port, source, NULL, timeout_ms);
+}
+
+csync_t *csync_connect_from_x(const char *host, int port, const char *source, xport_t *x,
+                              int timeout_ms)
+{
+    struct sockaddr_storage src;
+    if (source && addr_make(source, 0, &src) != 0)
+        return NULL;
     csync_t *s = xcalloc(1, sizeof *s);
     if (uv_loop_init(&s->loop) != 0) {
         xfree(s);
@@ -142,6 +157,8 @@ csync_t *csync_connect_x(const char *host, int port, xport_t *x, int timeout_ms)
     client_set_push_cb(s->c, on_push, s);
     if (x)
         client_set_xport(s->c, x);
+    if (source)
+        client_set_source(s->c, (const struct sockaddr *)&src);
     if (client_connect(s->c, host, port, on_event, s) != 0 ||
         run_until(s, cond_settled, NULL, timeout_ms) != 0 || !s->connected) {
         csync_close(s);

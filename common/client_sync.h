@@ -17,6 +17,11 @@ csync_t *csync_connect(const char *host, int port, int timeout_ms);
 /* The same over transport x (client role, xport.h; NULL: plain TCP), handshake included in
  * timeout_ms. x is not owned and must outlive the connection. */
 csync_t *csync_connect_x(const char *host, int port, xport_t *x, int timeout_ms);
+/* As csync_connect, from the numeric local address source (NULL: the kernel's choice). */
+csync_t *csync_connect_from(const char *host, int port, const char *source, int timeout_ms);
+/* Both: from source (NULL: any) over transport x (NULL: plain TCP). */
+csync_t *csync_connect_from_x(const char *host, int port, const char *source, xport_t *x,
+                              int timeout_ms);
 
 /* Sends one request and waits up to timeout_ms for the frame carrying its seq. Returns 0 with
  * *resp_type, *payload (xmalloc'ed even when *len is 0; the caller xfrees it) and *len set;

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "log.h"
+#include "rconn.h"
 #include "util.h"
 
 int daemon_setup(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char **argv,
@@ -41,6 +42,11 @@ int daemon_setup(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char
     redis_url_t u;
     if (redis_url_parse(config_str(cfg, "REDIS_URL"), &u) < 0) {
         log_error("bad_config", "option=REDIS_URL value=\"%s\"", config_str(cfg, "REDIS_URL"));
+        return 2;
+    }
+    if (rconn_use_sentinels(config_str(cfg, "REDIS_SENTINELS"), config_str(cfg, "REDIS_MASTER_NAME")) < 0) {
+        log_error("bad_config", "option=REDIS_SENTINELS value=\"%s\" reason=\"host:port,... and a REDIS_MASTER_NAME\"",
+                  config_str(cfg, "REDIS_SENTINELS"));
         return 2;
     }
     if (strlen(config_str(cfg, "CLUSTER_SECRET")) < 16) {

@@ -10,6 +10,8 @@
 #define DAEMON_COMMON_OPTS(listen_default)                                                      \
     {"REDIS_URL", CFG_STR, "redis://127.0.0.1:6379", "Redis URL redis://[:pw@]host[:port][/db]", 0, 0}, \
     {"REDIS_PREFIX", CFG_STR, "", "prefix of every Redis key and channel", 0, 0},              \
+    {"REDIS_SENTINELS", CFG_STR, "", "Sentinels host:port,... to ask for the master (empty: REDIS_URL's host; its password and db still apply)", 0, 0}, \
+    {"REDIS_MASTER_NAME", CFG_STR, "cluster", "the master's name in Sentinel", 0, 0},          \
     {"CLUSTER_SECRET", CFG_STR, "", "shared secret of the inter-server links (required)", 0, 0}, \
     {"LISTEN_ADDR", CFG_STR, listen_default, "host:port to listen on (port 0: any free port)", 0, 0}, \
     {"ADVERTISE_ADDR", CFG_STR, "", "address published in the registry (default: first IPv4)", 0, 0}, \

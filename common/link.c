@@ -84,18 +84,31 @@ int link_send_ping(conn_t *c, uint16_t kind, uint64_t token)
 int link_send_request(conn_t *c, uint32_t rid, uint64_t session, uint64_t user, uint16_t type,
                       uint32_t cseq, const uint8_t *payload, size_t n)
 {
-    uint8_t *p = conn_reserve(c, FRAME_HDR_LEN + LINK_REQ_PREFIX + n);
+    return link_send_request_src(c, rid, NULL, session, user, type, cseq, payload, n);
+}
+
+int link_send_request_src(conn_t *c, uint32_t rid, const uint8_t *src, uint64_t session,
+                          uint64_t user, uint16_t type, uint32_t cseq, const uint8_t *payload,
+                          size_t n)
+{
+    size_t extra = src ? LINK_SRC_LEN : 0;
+    uint8_t *p = conn_reserve(c, FRAME_HDR_LEN + extra + LINK_REQ_PREFIX + n);
     if (!p)
         return -1;
-    frame_hdr_write(p, (uint32_t)(LINK_REQ_PREFIX + n), LINK_REQUEST, rid);
+    frame_hdr_write(p, (uint32_t)(extra + LINK_REQ_PREFIX + n), src ? LINK_REQUEST_SRC : LINK_REQUEST,
+                    rid);
     uint8_t *b = p + FRAME_HDR_LEN;
+    if (src) {
+        memcpy(b, src, LINK_SRC_LEN);
+        b += LINK_SRC_LEN;
+    }
     put_u64(b, session);
     put_u64(b + 8, user);
     put_u16(b + 16, type);
     put_u32(b + 18, cseq);
     if (n)
         memcpy(b + LINK_REQ_PREFIX, payload, n);
-    conn_commit(c, FRAME_HDR_LEN + LINK_REQ_PREFIX + n);
+    conn_commit(c, FRAME_HDR_LEN + extra + LINK_REQ_PREFIX + n);
     return 0;
 }
 
@@ -125,6 +138,14 @@ int link_parse(uint16_t kind, const uint8_t *b, size_t n, link_msg_t *m)
 {
     memset(m, 0, sizeof *m);
     switch (kind) {
+    case LINK_REQUEST_SRC:
+        if (n < LINK_SRC_LEN + LINK_REQ_PREFIX)
+            return -1;
+        memcpy(m->src, b, LINK_SRC_LEN);
+        m->has_src = 1;
+        b += LINK_SRC_LEN;
+        n -= LINK_SRC_LEN;
+        /* fall through */
     case LINK_REQUEST:
         if (n < LINK_REQ_PREFIX)
             return -1;

@@ -18,6 +18,10 @@
  *   BIND_GAME be->gw  u64 session, u32 game server id (0: unbind), u64 match id: game packets
  *                     of the session go to that game daemon
  *   GAME_LOST gw->be  u32 game server id: the gateway lost its link to that game daemon
+ *   REQUEST_SRC gw->be rid=seq; src[16], then a REQUEST body: a request with the client's
+ *                     source address (IPv6, IPv4 as ::ffff:a.b.c.d), sent for LOGIN_REQUEST
+ *   USER_ONLINE be->gw u64 user, u32 gateway id, u64 session: the user just logged in (or
+ *                     resumed) there; every other session of that user is kicked
  *
  * mac_b = crypto_auth(key, "be->gw" | nonce_g | nonce_b | be type | backend id | gateway id)
  * mac_g = crypto_auth(key, "gw->be" | nonce_b | nonce_g | be type | backend id | gateway id)
@@ -54,6 +58,8 @@ enum link_kind {
     LINK_SESSION_CLOSED = 16,
     LINK_BIND_GAME = 17,
     LINK_GAME_LOST = 18,
+    LINK_REQUEST_SRC = 19,
+    LINK_USER_ONLINE = 20,
 };
 
 enum link_peer_type { PEER_GATEWAY = 1, PEER_LOBBY = 2, PEER_GAME = 3 };
@@ -63,6 +69,7 @@ enum link_peer_type { PEER_GATEWAY = 1, PEER_LOBBY = 2, PEER_GAME = 3 };
 #define LINK_REQ_PREFIX (8 + 8 + 2 + 4)
 #define LINK_RESP_PREFIX (8 + 2 + 4)
 #define LINK_PUSH_PREFIX (8 + 2)
+#define LINK_SRC_LEN 16 /* a source address in REQUEST_SRC: IPv6, IPv4 mapped (::ffff:a.b.c.d) */
 
 const char *peer_type_name(int t); /* "Gateway", "Lobby", "Game" */
 
@@ -84,14 +91,22 @@ int link_send(conn_t *c, uint16_t kind, uint32_t seq, const void *body, size_t n
 int link_send_ping(conn_t *c, uint16_t kind, uint64_t token);
 int link_send_request(conn_t *c, uint32_t rid, uint64_t session, uint64_t user, uint16_t type,
                       uint32_t cseq, const uint8_t *payload, size_t n);
+/* As link_send_request, as a REQUEST_SRC carrying the client's source address src (NULL: a
+ * plain REQUEST). */
+int link_send_request_src(conn_t *c, uint32_t rid, const uint8_t *src, uint64_t session,
+                          uint64_t user, uint16_t type, uint32_t cseq, const uint8_t *payload,
+                          size_t n);
 /* Reserves a RESPONSE (kind LINK_RESPONSE) or PUSH (kind LINK_PUSH) frame with room for n payload
  * bytes and returns where the payload goes; finish with link_commit(c, n). NULL if refused. */
 uint8_t *link_begin_delivery(conn_t *c, uint16_t kind, uint32_t rid, uint64_t session,
                              uint16_t type, uint32_t cseq, size_t n);
 void link_commit_delivery(conn_t *c, uint16_t kind, size_t n);
 
-/* A parsed REQUEST/RESPONSE/PUSH body. Returns 0, or -1 when the body is too short. */
+/* A parsed REQUEST/REQUEST_SRC/RESPONSE/PUSH body. Returns 0, or -1 when the body is too
+ * short. has_src is 1 for a REQUEST_SRC (src then holds its address), else 0. */
 typedef struct link_msg {
+    uint8_t src[LINK_SRC_LEN];
+    int has_src;
     uint64_t session;
     uint64_t user;
     uint16_t type;

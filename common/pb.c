@@ -177,6 +177,12 @@ int pb_send(conn_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *msg)
 size_t pb_pack_error(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_type,
                      const char *message)
 {
+    return pb_pack_error_retry(buf, cap, code, request_type, message, 0);
+}
+
+size_t pb_pack_error_retry(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_type,
+                           const char *message, uint32_t retry_after_ms)
+{
     char msg[256];
     snprintf(msg, sizeof msg, "%s", message ? message : "");
     /* never cut a character in two: clients reject invalid UTF-8 */
@@ -186,6 +192,7 @@ size_t pb_pack_error(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_
     er.code = code;
     er.message = msg;
     er.request_type = request_type;
+    er.retry_after_ms = retry_after_ms;
     size_t n = error_response__get_packed_size(&er);
     if (n > cap)
         return 0;

@@ -61,6 +61,9 @@ int pb_send_error(conn_t *c, uint32_t seq, ErrorCode code, uint16_t request_type
  * to fit. */
 size_t pb_pack_error(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_type,
                      const char *message);
+/* As pb_pack_error, with retry_after_ms set (0: absent). */
+size_t pb_pack_error_retry(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_type,
+                           const char *message, uint32_t retry_after_ms);
 
 const char *error_code_name(int code);
 

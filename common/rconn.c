@@ -3,7 +3,12 @@
  * The watchdog matters for two reasons: hiredis 0.14 has no command timeouts, and its libuv
  * adapter ignores uv_poll errors (POLLERR from a refused connect or a reset socket stops the
  * poll without telling hiredis), which would leave a connection hanging forever. A connect
- * that has not completed in time, or a PING unanswered in time, resets the connection. */
+ * that has not completed in time, or a PING unanswered in time, resets the connection.
+ *
+ * Sentinel mode (rconn_use_sentinels): each attempt first asks the Sentinels in turn for the
+ * master (R_ASKING: resolve, connect, SENTINEL get-master-addr-by-name, all on the loop), then
+ * connects there and checks ROLE; a second context on the Sentinel that answered subscribes to
+ * +switch-master and resets the connection when the master moves. */
 #include "rconn.h"
 
 #include <hiredis/adapters/libuv.h>
@@ -13,6 +18,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "sentinel.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 100
@@ -21,7 +27,13 @@
 #define PING_EVERY_MS 1000
 #define PING_TIMEOUT_MS 3000
 
-typedef enum { R_IDLE, R_RESOLVING, R_CONNECTING, R_SETUP, R_UP } rstate_t;
+/* R_ASKING: resolving a Sentinel's name or waiting for its answer (Sentinel mode). */
+typedef enum { R_IDLE, R_ASKING, R_RESOLVING, R_CONNECTING, R_SETUP, R_UP } rstate_t;
+
+/* Sentinel mode, process-wide (rconn_use_sentinels). */
+static sentinel_addr_t g_sentinels[SENTINEL_MAX];
+static int g_nsentinels;
+static char g_master_name[128];
 
 struct rconn {
     uv_loop_t *loop;
@@ -43,10 +55,47 @@ struct rconn {
     int failures;
     int setup_pending;
     int subscriber;
+    /* Sentinel mode */
+    int sidx;                 /* the Sentinel asked next */
+    int sasked;               /* Sentinels asked in this round */
+    int have_master;          /* url.host/port hold the master Sentinel named for this attempt */
+    redisAsyncContext *sac;   /* the Sentinel being asked */
+    redisAsyncContext *watch; /* SUBSCRIBE +switch-master on the Sentinel that answered */
+    char sent_ip[64];  /* the Sentinel that named the master: watched for +switch-master */
+    int sent_port;
+    char asked_ip[64]; /* the Sentinel being asked */
+    uint64_t watch_retry_ms;
 };
+
+int rconn_use_sentinels(const char *list, const char *master_name)
+{
+    if (!list || !*list) {
+        g_nsentinels = 0;
+        return 0;
+    }
+    int n = sentinel_list_parse(list, g_sentinels, SENTINEL_MAX);
+    if (n < 0 || !master_name || !*master_name || strlen(master_name) >= sizeof g_master_name)
+        return -1;
+    g_nsentinels = n;
+    snprintf(g_master_name, sizeof g_master_name, "%s", master_name);
+    return 0;
+}
 
 static void schedule_reconnect(rconn_t *r);
 static void start_connect(rconn_t *r);
+static void next_sentinel(rconn_t *r);
+static void watch_start(rconn_t *r);
+
+/* Drops a hiredis context we own without hearing from it again. */
+static void drop_ctx(redisAsyncContext **pac)
+{
+    redisAsyncContext *ac = *pac;
+    *pac = NULL;
+    if (ac) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+    }
+}
 
 static void maybe_free(rconn_t *r)
 {
@@ -79,6 +128,11 @@ static void on_timer(uv_timer_t *t)
     case R_IDLE:
         start_connect(r);
         break;
+    case R_ASKING:
+        log_warn("redis_sentinel_timeout", "conn=%s sentinel=%s:%d", r->name,
+                 g_sentinels[r->sidx].host, g_sentinels[r->sidx].port);
+        next_sentinel(r);
+        break;
     case R_CONNECTING:
     case R_SETUP:
         log_warn("redis_connect_timeout", "conn=%s host=%s port=%d", r->name, r->url.host,
@@ -86,6 +140,8 @@ static void on_timer(uv_timer_t *t)
         rconn_reset(r);
         break;
     case R_UP:
+        if (g_nsentinels && !r->watch && uv_now(r->loop) >= r->watch_retry_ms)
+            watch_start(r);
         if (r->subscriber)
             break;
         if (r->ping_sent_ms) {
@@ -112,7 +168,10 @@ static void set_up(rconn_t *r)
     log_info("redis_up", "conn=%s host=%s port=%d after_failures=%d", r->name, r->url.host,
              r->url.port, r->failures);
     r->failures = 0;
+    r->sasked = 0;
     uv_timer_start(&r->timer, on_timer, PING_EVERY_MS, PING_EVERY_MS);
+    if (g_nsentinels && !r->watch)
+        watch_start(r);
     r->cb(r, 1, r->ud);
 }
 
@@ -124,6 +183,28 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     if (rep->type == REDIS_REPLY_ERROR) {
         log_error("redis_setup_failed", "conn=%s error=\"%s\"", r->name, rep->str);
+        rconn_reset(r);
+        return;
+    }
+    if (--r->setup_pending == 0)
+        set_up(r);
+}
+
+/* Sentinel mode: the server Sentinel named must still be a master (a stale answer, or an old
+ * master that came back as a replica, is not). */
+static void on_role_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    rconn_t *r = privdata;
+    redisReply *rep = reply;
+    if (!rep || ac->data != r || r->state != R_SETUP)
+        return;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || !rep->element[0]->str ||
+        strcmp(rep->element[0]->str, "master") != 0) {
+        log_warn("redis_not_master", "conn=%s host=%s port=%d role=%s", r->name, r->url.host,
+                 r->url.port,
+                 rep->type == REDIS_REPLY_ARRAY && rep->elements && rep->element[0]->str
+                     ? rep->element[0]->str
+                     : "?");
         rconn_reset(r);
         return;
     }
@@ -156,6 +237,10 @@ static void on_connect(const redisAsyncContext *cac, int status)
         redisAsyncCommand(ac, on_setup_reply, r, "SELECT %d", r->url.db);
         n++;
     }
+    if (g_nsentinels) {
+        redisAsyncCommand(ac, on_role_reply, r, "ROLE");
+        n++;
+    }
     r->setup_pending = n;
     if (n == 0)
         set_up(r);
@@ -176,6 +261,185 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
         schedule_reconnect(r);
 }
 
+/* ---- Sentinel mode ---- */
+
+static void on_master_addr(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    rconn_t *r = privdata;
+    redisReply *rep = reply;
+    if (!rep || ac->data != r || r->sac != ac)
+        return; /* a failed Sentinel connection: its disconnect callback moves on */
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || !rep->element[0]->str ||
+        !rep->element[1]->str || strlen(rep->element[0]->str) >= sizeof r->url.host) {
+        log_warn("redis_sentinel_no_master", "conn=%s sentinel=%s:%d master=%s error=\"%s\"", r->name,
+                 g_sentinels[r->sidx].host, g_sentinels[r->sidx].port, g_master_name,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unknown master");
+        next_sentinel(r);
+        return;
+    }
+    int port = atoi(rep->element[1]->str);
+    if (port <= 0 || port > 65535) {
+        next_sentinel(r);
+        return;
+    }
+    snprintf(r->url.host, sizeof r->url.host, "%s", rep->element[0]->str);
+    r->url.port = port;
+    snprintf(r->sent_ip, sizeof r->sent_ip, "%s", r->asked_ip);
+    r->sent_port = g_sentinels[r->sidx].port;
+    log_info("redis_sentinel_master", "conn=%s master=%s host=%s port=%d sentinel=%s:%d", r->name,
+             g_master_name, r->url.host, r->url.port, g_sentinels[r->sidx].host,
+             g_sentinels[r->sidx].port);
+    drop_ctx(&r->sac);
+    r->have_master = 1;
+    r->state = R_IDLE;
+    uv_timer_stop(&r->timer);
+    start_connect(r);
+}
+
+static void on_sac_disconnect(const redisAsyncContext *cac, int status)
+{
+    rconn_t *r = cac->data;
+    if (!r || r->sac != cac)
+        return;
+    r->sac = NULL; /* hiredis frees it */
+    if (r->state == R_ASKING)
+        next_sentinel(r);
+}
+
+static void on_sac_connect(const redisAsyncContext *cac, int status)
+{
+    rconn_t *r = cac->data;
+    if (!r || r->sac != cac || status == REDIS_OK)
+        return;
+    r->sac = NULL; /* hiredis frees it after this callback */
+    if (r->failures == 0 || r->failures % 20 == 0)
+        log_warn("redis_sentinel_unreachable", "conn=%s sentinel=%s:%d error=\"%s\"", r->name,
+                 g_sentinels[r->sidx].host, g_sentinels[r->sidx].port, cac->errstr);
+    if (r->state == R_ASKING)
+        next_sentinel(r);
+}
+
+static void ask_sentinel_at(rconn_t *r, const char *ip)
+{
+    snprintf(r->asked_ip, sizeof r->asked_ip, "%s", ip);
+    redisAsyncContext *ac = redisAsyncConnect(ip, g_sentinels[r->sidx].port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        next_sentinel(r);
+        return;
+    }
+    ac->data = r;
+    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        next_sentinel(r);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_sac_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sac_disconnect);
+    r->sac = ac;
+    uv_timer_start(&r->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
+    redisAsyncCommand(ac, on_master_addr, r, "SENTINEL get-master-addr-by-name %s", g_master_name);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+
+/* Asks Sentinel r->sidx (resolving its name first, never blocking the loop). */
+static void ask_sentinel(rconn_t *r)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    r->state = R_ASKING;
+    r->gai.data = r;
+    r->gai_pending = 1;
+    uv_timer_start(&r->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
+    if (uv_getaddrinfo(r->loop, &r->gai, on_resolved, g_sentinels[r->sidx].host, NULL, &hints) != 0) {
+        r->gai_pending = 0;
+        next_sentinel(r);
+    }
+}
+
+/* The Sentinel asked did not name a master: the next one, or after a whole round, backoff. */
+static void next_sentinel(rconn_t *r)
+{
+    drop_ctx(&r->sac);
+    r->sidx = (r->sidx + 1) % g_nsentinels;
+    if (++r->sasked >= g_nsentinels) {
+        r->sasked = 0;
+        schedule_reconnect(r);
+        return;
+    }
+    if (r->gai_pending) { /* a timeout while resolving: wait for libuv to give the request back */
+        schedule_reconnect(r);
+        return;
+    }
+    ask_sentinel(r);
+}
+
+static void on_switch(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    rconn_t *r = privdata;
+    redisReply *rep = reply;
+    if (!rep || ac->data != r)
+        return;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 || !rep->element[0]->str ||
+        strcmp(rep->element[0]->str, "message") != 0 || !rep->element[2]->str)
+        return;
+    char host[256];
+    int port;
+    if (sentinel_switch_parse(rep->element[2]->str, g_master_name, host, sizeof host, &port) != 0)
+        return;
+    log_warn("redis_switch_master", "conn=%s master=%s old=%s:%d new=%s:%d", r->name, g_master_name,
+             r->url.host, r->url.port, host, port);
+    if (r->state == R_UP && (strcmp(host, r->url.host) != 0 || port != r->url.port))
+        rconn_reset(r);
+}
+
+static void on_watch_connect(const redisAsyncContext *cac, int status)
+{
+    rconn_t *r = cac->data;
+    if (status != REDIS_OK && r && r->watch == cac) {
+        r->watch = NULL; /* hiredis frees it after this callback */
+        r->watch_retry_ms = uv_now(r->loop) + BACKOFF_MAX_MS;
+    }
+}
+
+static void on_watch_disconnect(const redisAsyncContext *cac, int status)
+{
+    rconn_t *r = cac->data;
+    if (r && r->watch == cac) {
+        r->watch = NULL;
+        r->watch_retry_ms = uv_now(r->loop) + BACKOFF_MAX_MS;
+    }
+}
+
+/* Follows +switch-master on the Sentinel that named the master (retried every second while
+ * up if it drops). */
+static void watch_start(rconn_t *r)
+{
+    if (!r->sent_ip[0] || r->closing)
+        return;
+    redisAsyncContext *ac = redisAsyncConnect(r->sent_ip, r->sent_port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        return;
+    }
+    ac->data = r;
+    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_watch_connect);
+    redisAsyncSetDisconnectCallback(ac, on_watch_disconnect);
+    r->watch = ac;
+    redisAsyncCommand(ac, on_switch, r, "SUBSCRIBE +switch-master");
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     rconn_t *r = req->data;
@@ -186,17 +450,29 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         maybe_free(r);
         return;
     }
+    if (r->state != R_ASKING && r->state != R_RESOLVING) {
+        if (res) /* timed out meanwhile: a new attempt is scheduled */
+            uv_freeaddrinfo(res);
+        return;
+    }
     if (status < 0 || !res) {
-        log_warn("redis_resolve_failed", "conn=%s host=%s error=%s", r->name, r->url.host,
-                 uv_strerror(status));
+        log_warn("redis_resolve_failed", "conn=%s host=%s error=%s", r->name,
+                 r->state == R_ASKING ? g_sentinels[r->sidx].host : r->url.host, uv_strerror(status));
         if (res)
             uv_freeaddrinfo(res);
-        schedule_reconnect(r);
+        if (r->state == R_ASKING)
+            next_sentinel(r);
+        else
+            schedule_reconnect(r);
         return;
     }
     char ip[64];
     addr_host(res->ai_addr, ip, sizeof ip);
     uv_freeaddrinfo(res);
+    if (r->state == R_ASKING) {
+        ask_sentinel_at(r, ip);
+        return;
+    }
     redisAsyncContext *ac = redisAsyncConnect(ip, r->url.port);
     if (!ac || ac->err) {
         log_warn("redis_connect_failed", "conn=%s error=\"%s\"", r->name, ac ? ac->errstr : "oom");
@@ -221,6 +497,15 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void start_connect(rconn_t *r)
 {
+    if (r->gai_pending) { /* a resolution that timed out is still out: its request is busy */
+        schedule_reconnect(r);
+        return;
+    }
+    if (g_nsentinels && !r->have_master) {
+        ask_sentinel(r);
+        return;
+    }
+    r->have_master = 0; /* the next attempt asks again */
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -236,6 +521,7 @@ static void start_connect(rconn_t *r)
 
 static void schedule_reconnect(rconn_t *r)
 {
+    r->have_master = 0;
     r->state = R_IDLE;
     r->failures++;
     uv_timer_start(&r->timer, on_timer, r->backoff_ms, 0);
@@ -288,6 +574,7 @@ int rconn_cmdargv(rconn_t *r, redisCallbackFn *fn, void *privdata, int argc, con
 void rconn_reset(rconn_t *r)
 {
     int was_up = r->state == R_UP;
+    drop_ctx(&r->sac);
     redisAsyncContext *ac = r->ac;
     r->ac = NULL;
     r->state = R_IDLE;
@@ -314,6 +601,8 @@ void rconn_close(rconn_t *r)
         ac->data = NULL;
         redisAsyncFree(ac);
     }
+    drop_ctx(&r->sac);
+    drop_ctx(&r->watch);
     if (r->gai_pending)
         uv_cancel((uv_req_t *)&r->gai);
     uv_timer_stop(&r->timer);

@@ -14,6 +14,15 @@ typedef struct rconn rconn_t;
  * subscriptions, registrations. */
 typedef void (*rconn_event_cb)(rconn_t *r, int up, void *ud);
 
+/* Sentinel mode, for every rconn created afterwards in this process: instead of the URL's host
+ * and port, each (re)connect asks the Sentinels of `list` (REDIS_SENTINELS, "host:port,...")
+ * in turn for the address of master `master_name` (REDIS_MASTER_NAME), asynchronously, and
+ * checks with ROLE that it reached a master; the URL still gives the password and db. An
+ * up connection also subscribes to +switch-master on the Sentinel that answered and
+ * reconnects (to the new master) when that master moves. An empty list: off. Returns 0, or -1
+ * for a malformed list. */
+int rconn_use_sentinels(const char *list, const char *master_name);
+
 /* Starts connecting at once. The URL is redis://[:password@]host[:port][/db]. Host names are
  * resolved with uv_getaddrinfo, never blocking the loop. Returns NULL on a malformed URL. */
 rconn_t *rconn_new(uv_loop_t *loop, const char *url, const char *name, rconn_event_cb cb, void *ud);

@@ -4,7 +4,8 @@
  * NUL-terminated copy) by redis_url_parse and by addr_split with a roomy and a tight buffer.
  * Checks: link_parse succeeds exactly for REQUEST/RESPONSE/PUSH bodies at least as long as
  * their prefix and its payload is the rest of the body; whatever the text parsers accept has
- * a port in range and NUL-terminated fields that fit. */
+ * a port in range and NUL-terminated fields that fit; the same for the Sentinel list and
+ * +switch-master parsers and the gateway's peer-name parser (srcaddr). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "frame.h"
 #include "link.h"
+#include "sentinel.h"
+#include "srcaddr.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,6 +29,7 @@ static size_t prefix_of(uint16_t kind)
 {
     switch (kind) {
     case LINK_REQUEST: return LINK_REQ_PREFIX;
+    case LINK_REQUEST_SRC: return LINK_SRC_LEN + LINK_REQ_PREFIX;
     case LINK_RESPONSE: return LINK_RESP_PREFIX;
     case LINK_PUSH: return LINK_PUSH_PREFIX;
     }
@@ -40,7 +44,7 @@ static void check_link(const uint8_t *data, size_t size)
     memcpy(b, data, size);
     static const uint16_t kinds[] = {0, LINK_HELLO, LINK_CHALLENGE, LINK_AUTH, LINK_READY,
                                      LINK_PING, LINK_PONG, 7, 8, 9, LINK_REQUEST, LINK_RESPONSE,
-                                     LINK_PUSH, LINK_DRAINING, 14, 0xFFFF};
+                                     LINK_PUSH, LINK_DRAINING, 14, LINK_REQUEST_SRC, 0xFFFF};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         link_msg_t m;
         size_t prefix = prefix_of(kinds[i]);
@@ -52,8 +56,19 @@ static void check_link(const uint8_t *data, size_t size)
             continue;
         if (m.payload != b + prefix || m.len != size - prefix)
             fail("link_parse payload is not the rest of the body");
-        if (m.session != get_u64(b))
+        const uint8_t *f = b; /* the fields after the source address of a REQUEST_SRC */
+        if (kinds[i] == LINK_REQUEST_SRC) {
+            if (!m.has_src || memcmp(m.src, b, LINK_SRC_LEN) != 0)
+                fail("link_parse source address");
+            f = b + LINK_SRC_LEN;
+        } else if (m.has_src) {
+            fail("link_parse source address on a kind without one");
+        }
+        if (m.session != get_u64(f))
             fail("link_parse session");
+        if (kinds[i] == LINK_REQUEST_SRC && (m.user != get_u64(f + 8) || m.type != get_u16(f + 16) ||
+                                             m.cseq != get_u32(f + 18)))
+            fail("link_parse request_src fields");
         if (kinds[i] == LINK_REQUEST && (m.user != get_u64(b + 8) || m.type != get_u16(b + 16) ||
                                          m.cseq != get_u32(b + 18)))
             fail("link_parse request fields");
@@ -103,6 +118,30 @@ static void check_text(const uint8_t *data, size_t size)
     memset(tiny, 0xAB, sizeof tiny);
     if (addr_split(s, tiny, sizeof tiny, &port) == 0 && !memchr(tiny, '\0', sizeof tiny))
         fail("addr_split overflowed a small host buffer");
+
+    /* REDIS_SENTINELS lists and Sentinel's +switch-master payloads (bytes from the network) */
+    sentinel_addr_t sa[3];
+    int n = sentinel_list_parse(s, sa, 3);
+    if (n == 0 || n > 3)
+        fail("sentinel_list_parse count out of range");
+    for (int i = 0; i < n; i++)
+        if (sa[i].port < 1 || sa[i].port > 65535 || !memchr(sa[i].host, '\0', sizeof sa[i].host) || !sa[i].host[0])
+            fail("sentinel_list_parse entry");
+    char sh[16];
+    int sp = 0;
+    memset(sh, 0xAB, sizeof sh);
+    if (sentinel_switch_parse(s, "cluster", sh, sizeof sh, &sp) == 0 &&
+        (sp < 1 || sp > 65535 || !memchr(sh, '\0', sizeof sh)))
+        fail("sentinel_switch_parse result");
+
+    /* the gateway's peer names into source addresses, and their keys */
+    uint8_t a[SRCADDR_LEN];
+    if (srcaddr_from_peer(s, a) == 0) {
+        char key[SRCADDR_KEY_MAX];
+        srcaddr_key(a, key, sizeof key);
+        if (!memchr(key, '\0', sizeof key) || !key[0])
+            fail("srcaddr_key");
+    }
     free(s);
 }
 

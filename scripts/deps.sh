@@ -17,6 +17,7 @@ PKGS=(
   python3 python3-websocket                # transport tests: independent TLS (ssl) and WebSocket (websocket-client) clients
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
+  redis-sentinel                           # up.sh --ha, tests/faults/test_sentinel.c (Redis Sentinel)
   procps util-linux coreutils
   lua5.4                                   # tests/modules: plays the example game modules stand-alone
   liblua5.4-dev                            # gamed: the game modules' Lua runtime (src_game/modrt.c)

@@ -4,13 +4,20 @@
 #   scripts/redis.sh start DATADIR PORT   start (daemonized, no persistence), wait for PONG;
 #                                         prints the REDIS_URL on stdout: redis://127.0.0.1:PORT
 #   scripts/redis.sh stop DATADIR         SHUTDOWN NOSAVE, else kill by pidfile; fine if not running
+#   scripts/redis.sh start-replica DATADIR PORT MASTER_PORT
+#                                         a replica of 127.0.0.1:MASTER_PORT; prints its URL
+#   scripts/redis.sh start-sentinel DATADIR PORT MASTER_PORT NAME
+#                                         a Sentinel (redis-sentinel, config in
+#                                         DATADIR/sentinel.conf) watching master NAME at
+#                                         127.0.0.1:MASTER_PORT: quorum 2, down after 2 s;
+#                                         prints 127.0.0.1:PORT
 #
 # Only the URL goes to stdout; progress goes to stderr.
 set -euo pipefail
 
 log() { echo "redis.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
-usage() { die "usage: $0 start DATADIR PORT | stop DATADIR"; }
+usage() { die "usage: $0 start DATADIR PORT | start-replica DATADIR PORT MASTER_PORT | start-sentinel DATADIR PORT MASTER_PORT NAME | stop DATADIR"; }
 
 command -v redis-server >/dev/null 2>&1 || die "redis-server not found (run scripts/deps.sh)"
 command -v redis-cli >/dev/null 2>&1 || die "redis-cli not found (run scripts/deps.sh)"
@@ -23,7 +30,7 @@ answering_pid() {
 }
 
 cmd_start() {
-  local data port pidfile pid i
+  local data port pidfile pid i mode=${MODE:-server} extra=()
   [[ $# -eq 2 ]] || usage
   data=$(realpath -m -- "$1")
   port=$2
@@ -47,16 +54,30 @@ cmd_start() {
 
   echo "$port" >"$data/redis.port"
   : >"$data/redis.log"
-  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
-    --dir "$data" --save '' --appendonly no \
-    --pidfile "$pidfile" --logfile "$data/redis.log" >&2
+  if [[ $mode == sentinel ]]; then
+    # Sentinel rewrites its config file: a fresh one each start, in the data folder.
+    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %s 2\n' \
+      "$port" "$data" "$SENTINEL_MASTER_NAME" "$SENTINEL_MASTER_PORT" >"$data/sentinel.conf"
+    printf 'sentinel down-after-milliseconds %s 2000\nsentinel failover-timeout %s 10000\n' \
+      "$SENTINEL_MASTER_NAME" "$SENTINEL_MASTER_NAME" >>"$data/sentinel.conf"
+    echo sentinel >"$data/redis.mode"
+    command -v redis-sentinel >/dev/null 2>&1 || die "redis-sentinel not found (run scripts/deps.sh)"
+    redis-sentinel "$data/sentinel.conf" --daemonize yes \
+      --pidfile "$pidfile" --logfile "$data/redis.log" >&2
+  else
+    [[ $mode == replica ]] && extra=(--replicaof 127.0.0.1 "$REPLICA_OF")
+    echo "$mode" >"$data/redis.mode"
+    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
+      --dir "$data" --save '' --appendonly no "${extra[@]}" \
+      --pidfile "$pidfile" --logfile "$data/redis.log" >&2
+  fi
 
   for i in $(seq 1 100); do   # 10 s
     pid=$(cat "$pidfile" 2>/dev/null || true)
     if alive "$pid" && [[ $(timeout 2 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null) == PONG ]] \
        && [[ $(answering_pid "$port") == "$pid" ]]; then
-      log "started (pid $pid) on 127.0.0.1:$port"
-      echo "redis://127.0.0.1:$port"
+      log "started $mode (pid $pid) on 127.0.0.1:$port"
+      if [[ $mode == sentinel ]]; then echo "127.0.0.1:$port"; else echo "redis://127.0.0.1:$port"; fi
       return 0
     fi
     if grep -qE 'Could not create server TCP listening socket|Failed listening|FATAL' "$data/redis.log" 2>/dev/null; then
@@ -83,8 +104,9 @@ cmd_stop() {
     log "not running ($data)"
     return 0
   fi
-  # SHUTDOWN only if the server on that port is really ours; else signal our pid.
-  if [[ -n $port && $(answering_pid "$port") == "$pid" ]]; then
+  # SHUTDOWN only if the server on that port is really ours (and not a Sentinel); else signal
+  # our pid.
+  if [[ -n $port && $(cat "$data/redis.mode" 2>/dev/null) != sentinel && $(answering_pid "$port") == "$pid" ]]; then
     timeout 5 redis-cli -h 127.0.0.1 -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
   else
     kill -TERM "$pid" 2>/dev/null || true
@@ -106,6 +128,12 @@ cmd_stop() {
 action=$1; shift
 case $action in
   start) cmd_start "$@" ;;
+  start-replica)
+    [[ $# -eq 3 ]] || usage
+    MODE=replica REPLICA_OF=$3 cmd_start "$1" "$2" ;;
+  start-sentinel)
+    [[ $# -eq 4 ]] || usage
+    MODE=sentinel SENTINEL_MASTER_PORT=$3 SENTINEL_MASTER_NAME=$4 cmd_start "$1" "$2" ;;
   stop) cmd_stop "$@" ;;
   *) usage ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bring the whole cluster up on this machine (README command 1).
 #
-#   scripts/up.sh [--once] [--no-build]
+#   scripts/up.sh [--once] [--no-build] [--ha]
 #
 # Installs deps, builds build/ (RelWithDebInfo), starts Redis (.local/redis, port REDIS_PORT=6390)
 # unless REDIS_URL is set, PostgreSQL (.local/pg, port PG_PORT=5440) unless DATABASE_URL is set,
@@ -13,6 +13,10 @@
 # With --once, or when stdin is not a terminal, stops everything and exits with the bot's exit
 # status; otherwise keeps the cluster running until Ctrl-C. Only what this script started is
 # stopped.
+# --ha: Redis under Sentinel instead of one server: a master (REDIS_PORT), a replica
+# (REDIS_PORT+1, .local/redis-replica) and three Sentinels (SENTINEL_PORT=26390..26392,
+# .local/sentinel-N) watching master "cluster"; the daemons get REDIS_SENTINELS and
+# REDIS_MASTER_NAME and follow a failover (try: kill the master's pid in .local/redis/redis.pid).
 # Environment: REDIS_URL, DATABASE_URL, REDIS_PORT, PG_PORT, GATEWAY_PORT, TLS_PORT, WS_PORT,
 # WSS_PORT, TLS_CERT_FILE and TLS_KEY_FILE (default: the .local/tls/ pair), CLUSTER_SECRET
 # (random per run if unset), REDIS_PREFIX (local:), LOG_LEVEL (info), BOTS (50),
@@ -23,10 +27,11 @@ shopt -s extglob
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ONCE=0 BUILD=1
+ONCE=0 BUILD=1 HA=0
 for arg in "$@"; do
   case $arg in
     --once) ONCE=1 ;;
+    --ha) HA=1 ;;
     --no-build) BUILD=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "up.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
@@ -38,6 +43,7 @@ LOCAL=$ROOT/.local
 LOGS=$LOCAL/logs
 PIDFILE=$LOCAL/daemons.pids
 REDIS_PORT=${REDIS_PORT:-6390}
+SENTINEL_PORT=${SENTINEL_PORT:-26390}
 PG_PORT=${PG_PORT:-5440}
 GATEWAY_PORT=${GATEWAY_PORT:-7000}
 REDIS_PREFIX=${REDIS_PREFIX-local:}
@@ -62,7 +68,7 @@ say() { printf 'up.sh: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- teardown
-STARTED_REDIS=0 STARTED_PG=0 CLEANED=0
+STARTED_REDIS=0 STARTED_PG=0 STARTED_HA=0 CLEANED=0
 PIDS=() DNAMES=()
 
 alive() { # PID: running and not a zombie
@@ -99,6 +105,10 @@ cleanup() {
     say "stopping daemons (${DNAMES[*]})"
     stop_pids "${PIDS[@]}"
     rm -f "$PIDFILE"
+  fi
+  if ((STARTED_HA)); then
+    for n in 1 2 3; do bash scripts/redis.sh stop "$LOCAL/sentinel-$n" || true; done
+    bash scripts/redis.sh stop "$LOCAL/redis-replica" || true
   fi
   if ((STARTED_REDIS)); then bash scripts/redis.sh stop "$LOCAL/redis" || true; fi
   if ((STARTED_PG)); then bash scripts/pg.sh stop "$LOCAL/pg" || true; fi
@@ -148,6 +158,29 @@ if [[ -z ${REDIS_URL:-} ]]; then
   say "Redis: $REDIS_URL (started, data in .local/redis)"
 else
   say "Redis: $REDIS_URL (given)"
+fi
+if ((HA)); then
+  ((STARTED_REDIS)) || die "--ha starts its own Redis master: leave REDIS_URL unset"
+  # A replica and three Sentinels (quorum 2) for the master; the daemons ask the Sentinels.
+  master_port=$(rcli_port=${REDIS_URL##*:}; echo "${rcli_port%%/*}")
+  for n in 1 2 3; do bash scripts/redis.sh stop "$LOCAL/sentinel-$n" >/dev/null 2>&1 || true; done
+  bash scripts/redis.sh stop "$LOCAL/redis-replica" >/dev/null 2>&1 || true
+  STARTED_HA=1
+  replica_url=$(bash scripts/redis.sh start-replica "$LOCAL/redis-replica" $((REDIS_PORT + 1)) "$master_port")
+  REDIS_SENTINELS=
+  for n in 1 2 3; do
+    addr=$(bash scripts/redis.sh start-sentinel "$LOCAL/sentinel-$n" $((SENTINEL_PORT + n - 1)) "$master_port" cluster)
+    REDIS_SENTINELS=${REDIS_SENTINELS:+$REDIS_SENTINELS,}$addr
+  done
+  REDIS_MASTER_NAME=cluster
+  export REDIS_SENTINELS REDIS_MASTER_NAME
+  say "Redis HA: master $REDIS_URL, replica $replica_url, Sentinels $REDIS_SENTINELS (master name cluster)"
+  for i in $(seq 1 100); do # the Sentinels see the replica and each other (hello every 2 s)
+    info=$(timeout 2 redis-cli -p "$SENTINEL_PORT" SENTINEL master cluster 2>/dev/null | tr '\n' ' ')
+    [[ $info =~ num-slaves\ 1\ .*num-other-sentinels\ 2 ]] && break
+    ((i == 100)) && die "the Sentinels did not see the replica and each other in 20 s"
+    sleep 0.2
+  done
 fi
 if [[ -z ${DATABASE_URL:-} ]]; then
   STARTED_PG=1
@@ -313,6 +346,7 @@ echo "cluster running; Ctrl-C stops everything"
 echo "  gateway tcp $GATEWAY_ADDR   tls 127.0.0.1:$TLS_PORT   ws://127.0.0.1:$WS_PORT/   wss://127.0.0.1:$WSS_PORT/"
 echo "  TLS certificate (self-signed, trust it or skip verification): $TLS_CERT_FILE"
 echo "  REDIS_URL=$REDIS_URL   DATABASE_URL='$DATABASE_URL'   REDIS_PREFIX=$REDIS_PREFIX"
+((HA)) && echo "  REDIS_SENTINELS=$REDIS_SENTINELS REDIS_MASTER_NAME=cluster (clusterctl reads them too); kill -9 \$(cat .local/redis/redis.pid) fails over"
 echo "  logs: .local/logs/   bot again: $BOT --scenario echo --gateway $GATEWAY_ADDR --bots 50 --duration 5"
 while :; do
   wait -n "${PIDS[@]}" || true

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "sentinel.h"
 #include "util.h"
 
 #define EXIT_OK 0
@@ -25,6 +26,8 @@ static const char *TYPES[] = {"Gateway", "Lobby", "Game"};
 typedef struct ctl {
     const char *redis_url;
     const char *prefix;
+    const char *sentinels;   /* empty: connect to redis_url's host */
+    const char *master_name;
     int http_timeout_ms;
     redisContext *rc;
 } ctl_t;
@@ -101,11 +104,42 @@ static void lower_type(char *out, size_t n, const char *type)
 
 /* ---- Redis ---- */
 
+/* Asks the Sentinels in turn for the master's address (clusterctl may block: it is a
+ * command-line tool, not an event loop). Exits when none names it. */
+static void sentinel_master(const ctl_t *c, redis_url_t *u)
+{
+    sentinel_addr_t s[SENTINEL_MAX];
+    int n = sentinel_list_parse(c->sentinels, s, SENTINEL_MAX);
+    if (n < 0)
+        die_usage("bad Sentinel list \"%s\" (host:port,...)", c->sentinels);
+    struct timeval tv = {2, 0};
+    for (int i = 0; i < n; i++) {
+        redisContext *sc = redisConnectWithTimeout(s[i].host, s[i].port, tv);
+        redisReply *r = sc && !sc->err ? redisCommand(sc, "SENTINEL get-master-addr-by-name %s", c->master_name) : NULL;
+        int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->str &&
+                 r->element[1]->str && strlen(r->element[0]->str) < sizeof u->host;
+        if (ok) {
+            snprintf(u->host, sizeof u->host, "%s", r->element[0]->str);
+            u->port = atoi(r->element[1]->str);
+        }
+        if (r)
+            freeReplyObject(r);
+        if (sc)
+            redisFree(sc);
+        if (ok)
+            return;
+    }
+    fail("no Sentinel of \"%s\" knows the master \"%s\"", c->sentinels, c->master_name);
+    exit(EXIT_FAILED);
+}
+
 static redisContext *redis_open(const ctl_t *c)
 {
     redis_url_t u;
     if (redis_url_parse(c->redis_url, &u) < 0)
         die_usage("bad Redis URL \"%s\"", c->redis_url);
+    if (c->sentinels && *c->sentinels)
+        sentinel_master(c, &u);
     struct timeval tv = {3, 0};
     redisContext *rc = redisConnectWithTimeout(u.host, u.port, tv);
     if (!rc || rc->err) {
@@ -860,6 +894,9 @@ static const char HELP[] =
     "global options (before COMMAND):\n"
     "  --redis-url URL    redis://[:pw@]host[:port][/db] (env REDIS_URL; default redis://127.0.0.1:6379)\n"
     "  --prefix P         key prefix of the cluster (env REDIS_PREFIX; default none)\n"
+    "  --sentinels LIST   host:port,... of Redis Sentinels to ask for the master (env\n"
+    "                     REDIS_SENTINELS; default none: the URL's host)\n"
+    "  --master-name N    the master's name in Sentinel (env REDIS_MASTER_NAME; default cluster)\n"
     "  --http-timeout-ms N  admin endpoint timeout (default 5000)\n"
     "\n"
     "exit status: 0 done, 1 failed (not found, refused, timed out), 2 usage error\n";
@@ -869,6 +906,8 @@ int main(int argc, char **argv)
     ctl_t c = {
         .redis_url = getenv("REDIS_URL") && *getenv("REDIS_URL") ? getenv("REDIS_URL") : "redis://127.0.0.1:6379",
         .prefix = getenv("REDIS_PREFIX") ? getenv("REDIS_PREFIX") : "",
+        .sentinels = getenv("REDIS_SENTINELS") ? getenv("REDIS_SENTINELS") : "",
+        .master_name = getenv("REDIS_MASTER_NAME") && *getenv("REDIS_MASTER_NAME") ? getenv("REDIS_MASTER_NAME") : "cluster",
         .http_timeout_ms = 5000,
     };
     int i = 1;
@@ -880,6 +919,10 @@ int main(int argc, char **argv)
             c.redis_url = argv[++i];
         } else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc) {
             c.prefix = argv[++i];
+        } else if (strcmp(argv[i], "--sentinels") == 0 && i + 1 < argc) {
+            c.sentinels = argv[++i];
+        } else if (strcmp(argv[i], "--master-name") == 0 && i + 1 < argc) {
+            c.master_name = argv[++i];
         } else if (strcmp(argv[i], "--http-timeout-ms") == 0 && i + 1 < argc) {
             c.http_timeout_ms = atoi(argv[++i]);
             if (c.http_timeout_ms <= 0)

@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "alloc.h"
 #include "daemon.h"
+#include "epoch.h"
 #include "gateway.h"
 #include "log.h"
 #include "listeners.h"
@@ -53,6 +54,8 @@ typedef struct gw_main {
     int stopping;
     metrics_t *metrics;
     admin_t *admin;
+    epoch_t *epoch;
+    uint64_t sessions_lost;
 } gw_main_t;
 
 static void noop_close(uv_handle_t *h) { (void)h; }
@@ -198,15 +201,33 @@ static void collect(metrics_t *mt, void *ud)
                                      "when one is up), or lost (queue full)";
     metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=queued", st->closes_queued);
     metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=lost", st->closes_lost);
+    metrics_set_counter(mt, "cluster_redis_data_lost_total", "times Redis came back without the cluster's data (epoch changed)",
+                        NULL, epoch_losses(m->epoch));
+    metrics_set_counter(mt, "cluster_gateway_sessions_lost_total", "logged-in sessions told to log in again (SESSION_LOST) after Redis lost its data",
+                        NULL, m->sessions_lost);
     metrics_set_gauge(mt, "cluster_gateway_pending_requests", "requests in flight on every backend link",
                       NULL, (double)upstreams_pending(gw->ups));
     upstreams_collect(gw->ups, mt);
     listeners_collect(m->listeners, mt);
 }
 
+/* Redis came back without the cluster's data: the lobby knows none of this gateway's
+ * logged-in sessions any more (no location to push to, no token), so each is told to log in
+ * again rather than left half-connected. */
+static void on_data_lost(void *ud)
+{
+    gw_main_t *m = ud;
+    size_t n = sessions_lost(m->gw.sessions);
+    m->sessions_lost += n;
+    log_warn("sessions_lost", "sessions=%zu reason=redis_data_lost action=kick", n);
+}
+
 static void on_redis(rconn_t *r, int up, void *ud)
 {
     gw_t *gw = ud;
+    gw_main_t *m = (gw_main_t *)gw; /* gw is its first member */
+    if (up)
+        epoch_redis_up(m->epoch);
     if (!up)
         gw->stats.redis_disconnects++;
     registry_redis_event(gw->reg, up);
@@ -282,6 +303,7 @@ int main(int argc, char **argv)
     gw->redis = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "registry", on_redis, gw);
     gw->redis_sub = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "subscriber", on_redis_sub, gw);
     rconn_set_subscriber(gw->redis_sub);
+    m.epoch = epoch_new(gw->redis, gw->s.prefix, on_data_lost, &m);
     gw->reg = registry_new(&loop, gw->redis, gw->s.prefix, "Gateway", advertise, port,
                            CLUSTER_VERSION, on_registered, gw);
 
@@ -312,6 +334,7 @@ int main(int argc, char **argv)
     upstreams_free(gw->ups);
     sessions_free(gw->sessions);
     listeners_free(m.listeners);
+    epoch_free(m.epoch);
     pb_arena_free(&gw->arena);
     metrics_free(m.metrics);
     sodium_memzero(gw->key, sizeof gw->key);

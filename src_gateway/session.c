@@ -7,6 +7,7 @@
 #include "frame.h"
 #include "log.h"
 #include "route.h"
+#include "srcaddr.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -154,6 +155,18 @@ static void handle_gateway_packet(session_t *s, const frame_hdr_t *h, const Prot
     }
 }
 
+/* A LOGIN carries the client's source address to the lobby, whose login throttling counts
+ * failures per address (docs/lobby.md). Returns src filled in, or NULL for other types or
+ * when the peer's address can't be read (the lobby then counts it under "unknown"). */
+static const uint8_t *login_source(const session_t *s, uint16_t type, uint8_t src[SRCADDR_LEN])
+{
+    if (type != PACKET_TYPE__LOGIN_REQUEST)
+        return NULL;
+    char peer[80];
+    conn_peer_name(s->conn, peer, sizeof peer);
+    return srcaddr_from_peer(peer, src) == 0 ? src : NULL;
+}
+
 static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *payload)
 {
     session_t *s = ctx;
@@ -237,7 +250,9 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
         send_error(s, h->seq, ERROR_CODE__INTERNAL, h->type, "no route");
         return 0;
     }
-    ErrorCode ec = upstream_forward(gw->ups, peer, s->id, s->user_id, h->type, h->seq, payload, h->len);
+    uint8_t src[SRCADDR_LEN];
+    ErrorCode ec = upstream_forward_src(gw->ups, peer, login_source(s, h->type, src), s->id,
+                                        s->user_id, h->type, h->seq, payload, h->len);
     if (ec != ERROR_CODE__OK)
         send_error(s, h->seq, ec, h->type,
                    ec == ERROR_CODE__SERVICE_UNAVAILABLE ? "no live server for this request"
@@ -449,6 +464,33 @@ int session_kick_operator(sessions_t *ss, uint64_t session_id, const char *reaso
     return 0;
 }
 
+size_t sessions_user_online(sessions_t *ss, uint64_t user, uint64_t keep)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; user && i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (!s || s->user_id != user || s->id == keep || conn_is_closing(s->conn))
+            continue;
+        session_kick(ss, s->id, ERROR_CODE__ALREADY_AUTHENTICATED, "logged in from another connection");
+        n++;
+    }
+    return n;
+}
+
+size_t sessions_lost(sessions_t *ss)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (!s || !s->user_id || conn_is_closing(s->conn))
+            continue;
+        session_kick(ss, s->id, ERROR_CODE__SESSION_LOST,
+                     "the cluster lost its session data: log in again");
+        n++;
+    }
+    return n;
+}
+
 void sessions_close_all(sessions_t *ss)
 {
     ServerClosing sc = SERVER_CLOSING__INIT;
@@ -502,6 +544,11 @@ static void hook_kick(void *ud, uint64_t session, ErrorCode code, const char *re
     session_kick(ud, session, code, reason);
 }
 
+static void hook_user_online(void *ud, uint64_t user, uint64_t keep)
+{
+    (void)sessions_user_online(ud, user, keep);
+}
+
 upstream_hooks_t sessions_upstream_hooks(sessions_t *ss)
 {
     return (upstream_hooks_t){
@@ -512,6 +559,7 @@ upstream_hooks_t sessions_upstream_hooks(sessions_t *ss)
         .game_of = hook_game_of,
         .game_lost = hook_game_lost,
         .kick = hook_kick,
+        .user_online = hook_user_online,
         .ud = ss,
     };
 }

@@ -45,6 +45,15 @@ void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const cha
  * open session. */
 int session_kick_operator(sessions_t *ss, uint64_t session_id, const char *reason);
 
+/* A lobby says `user` just logged in at session `keep` of this gateway (0: at another
+ * gateway): every other session bound to that user gets KICKED(ALREADY_AUTHENTICATED) and is
+ * closed. Returns how many. */
+size_t sessions_user_online(sessions_t *ss, uint64_t user, uint64_t keep);
+
+/* Redis lost its data (epoch.h): every logged-in session is unknown to the lobby now. Each
+ * gets KICKED(SESSION_LOST: log in again) and is closed once it is written. Returns how many. */
+size_t sessions_lost(sessions_t *ss);
+
 /* Pushes SERVER_CLOSING to every client and closes them after it is written. */
 void sessions_close_all(sessions_t *ss);
 void sessions_free(sessions_t *ss);

@@ -323,6 +323,15 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         u->h.deliver(u->h.ud, m.session, m.type, 0, m.payload, m.len);
         return 0;
     }
+    case LINK_USER_ONLINE:
+        if (h->len != 20) {
+            link_close(l, "short_user_online");
+            return 1;
+        }
+        if (l->peer_type == PEER_LOBBY) /* only a lobby logs users in */
+            u->h.user_online(u->h.ud, get_u64(body),
+                             get_u32(body + 8) == registry_id(gw->reg) ? get_u64(body + 12) : 0);
+        return 0;
     case LINK_BIND_GAME:
         if (h->len != 20) {
             link_close(l, "short_bind_game");
@@ -544,11 +553,19 @@ static void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *
 
 /* ---- routing ---- */
 
-static ErrorCode forward_on(upstreams_t *u, ulink_t *l, uint64_t session, uint64_t user,
-                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
+static ErrorCode forward_on(upstreams_t *u, ulink_t *l, const uint8_t *src, uint64_t session,
+                            uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
+                            size_t len);
 
 ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
+{
+    return upstream_forward_src(u, peer_type, NULL, session, user, type, seq, payload, len);
+}
+
+ErrorCode upstream_forward_src(upstreams_t *u, int peer_type, const uint8_t *src, uint64_t session,
+                               uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
+                               size_t len)
 {
     /* Round robin over the usable links of that type. */
     ulink_t *cands[64];
@@ -559,7 +576,7 @@ ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint
             cands[n++] = l;
     if (n == 0)
         return ERROR_CODE__SERVICE_UNAVAILABLE;
-    return forward_on(u, cands[u->rr[peer_type]++ % (uint32_t)n], session, user, type, seq,
+    return forward_on(u, cands[u->rr[peer_type]++ % (uint32_t)n], src, session, user, type, seq,
                       payload, len);
 }
 
@@ -570,16 +587,17 @@ ErrorCode upstream_forward_to(upstreams_t *u, int peer_type, uint32_t server_id,
     ulink_t *l = find_link(u, peer_type, server_id);
     if (!l || l->state != UL_UP || conn_is_closing(l->conn))
         return ERROR_CODE__SERVICE_UNAVAILABLE;
-    return forward_on(u, l, session, user, type, seq, payload, len);
+    return forward_on(u, l, NULL, session, user, type, seq, payload, len);
 }
 
-static ErrorCode forward_on(upstreams_t *u, ulink_t *l, uint64_t session, uint64_t user,
-                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
+static ErrorCode forward_on(upstreams_t *u, ulink_t *l, const uint8_t *src, uint64_t session,
+                            uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
+                            size_t len)
 {
     uint32_t rid = l->next_rid + 1;
     if (rid == 0)
         rid = 1;
-    if (link_send_request(l->conn, rid, session, user, type, seq, payload, len) != 0)
+    if (link_send_request_src(l->conn, rid, src, session, user, type, seq, payload, len) != 0)
         return ERROR_CODE__SERVICE_UNAVAILABLE;
     pending_make_room(l, rid);
     if (l->npending == 0)

@@ -28,6 +28,9 @@ typedef struct upstream_hooks {
     /* Game daemon game_id is lost: abort the matches of the sessions bound to it; how many. */
     size_t (*game_lost)(void *ud, uint32_t game_id);
     void (*kick)(void *ud, uint64_t session, ErrorCode code, const char *reason);
+    /* A lobby logged user in elsewhere: close the user's other sessions (keep: the new
+     * session's id when it is on this gateway, else 0). */
+    void (*user_online)(void *ud, uint64_t user, uint64_t keep);
     void *ud;
 } upstream_hooks_t;
 
@@ -39,6 +42,11 @@ void upstreams_set_hooks(upstreams_t *u, const upstream_hooks_t *h);
  * across them. Returns 0, or the ErrorCode to answer the client with. */
 ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
+/* As upstream_forward, passing the client's source address (link REQUEST_SRC, srcaddr.h
+ * format; NULL: none) for the backend's per-address limits. */
+ErrorCode upstream_forward_src(upstreams_t *u, int peer_type, const uint8_t *src, uint64_t session,
+                               uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
+                               size_t len);
 /* Sends a client request to one daemon: the game daemon `server_id` running the session's
  * match. Returns 0, or SERVICE_UNAVAILABLE when its link is not up. */
 ErrorCode upstream_forward_to(upstreams_t *u, int peer_type, uint32_t server_id, uint64_t session,

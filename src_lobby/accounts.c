@@ -10,6 +10,7 @@
 #include "lobby.h"
 #include "log.h"
 #include "rconn.h"
+#include "throttle.h"
 #include "util.h"
 
 #define USERNAME_MIN 3
@@ -38,19 +39,12 @@ static int password_valid(const char *p)
     return n >= PASSWORD_MIN && n <= PASSWORD_MAX;
 }
 
-static void lower_copy(char *dst, const char *src, size_t cap)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++)
-        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32) : src[i];
-    dst[i] = '\0';
-}
-
 /* A request in progress; owns copies of what the client sent (password wiped on free). */
 typedef struct acct_rq {
     lobby_t *lb;
     backend_req_t req;
     char username[USERNAME_MAX + 1];
+    char login_name[USERNAME_MAX + 1]; /* as the client sent it: the throttling key */
     char password[PASSWORD_MAX + 1];
     uint64_t user_id;
     int found;
@@ -201,6 +195,9 @@ static void on_online(lobby_t *lb, redisReply *r, void *ud)
     room_view_t v;
     int has_room = r->elements > 5 && room_view_parse(&v, r, 5) >= 0;
     backend_bind(lb->be, &a->req, a->user_id);
+    /* Whatever Redis remembers (it may have lost the older session): every gateway drops any
+     * other session of this user. */
+    backend_user_online(lb->be, a->user_id, a->req.gw_id, a->req.session);
     /* Back into a running match: game packets of this session go to its game daemon (the
      * client then asks that daemon for a snapshot). */
     if (has_room && v.state.status == ROOM_STATUS__IN_GAME && v.state.game_server_id)
@@ -241,21 +238,6 @@ static void on_token_stored(redisAsyncContext *ac, void *reply, void *privdata)
     go_online(a);
 }
 
-/* Every login attempt takes a slot in the username's failure window before any hashing
- * (atomically, so concurrent guesses can't all pass the check); a success clears the window,
- * an attempt that never reached the password check gives its slot back. */
-static const char ATTEMPT_LUA[] =
-    "local n = redis.call('INCR', KEYS[1]) "
-    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
-
-static void attempt_release(acct_rq_t *a)
-{
-    lobby_t *lb = a->lb;
-    char lower[USERNAME_MAX + 1];
-    lower_copy(lower, a->username, sizeof lower);
-    (void)rconn_cmd(backend_redis(lb->be), NULL, NULL, "DECR %sloginfail:%s", backend_prefix(lb->be), lower);
-}
-
 static void on_pg_ignore(const PGresult *res, const char *err, const char *sqlstate, void *ud)
 {
     if (!res)
@@ -270,12 +252,11 @@ static void on_login_verified(int status, const char *hash, void *ud)
     if (status != PWHASH_OK || !a->found) {
         if (status == PWHASH_ERROR && a->found)
             log_error("password_hash_unreadable", "user=%llu", (unsigned long long)a->user_id);
+        throttle_done(lb, a->req.src, a->login_name, THROTTLE_FAILURE);
         acct_fail(a, ERROR_CODE__INVALID_CREDENTIALS, "wrong username or password");
         return;
     }
-    char lower[USERNAME_MAX + 1];
-    lower_copy(lower, a->username, sizeof lower);
-    (void)rconn_cmd(backend_redis(lb->be), NULL, NULL, "DEL %sloginfail:%s", backend_prefix(lb->be), lower);
+    throttle_done(lb, a->req.src, a->login_name, THROTTLE_SUCCESS);
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)a->user_id);
     const char *params[] = {id};
@@ -301,7 +282,7 @@ static void on_login_account(const PGresult *res, const char *err, const char *s
 {
     acct_rq_t *a = ud;
     if (!res) {
-        attempt_release(a);
+        throttle_done(a->lb, a->req.src, a->login_name, THROTTLE_UNCHECKED);
         acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "accounts unavailable");
         return;
     }
@@ -314,29 +295,27 @@ static void on_login_account(const PGresult *res, const char *err, const char *s
     }
     /* An unknown user costs the same hashing as a wrong password: no user enumeration by time. */
     if (pwhash_verify(a->lb->pwhash, stored, a->password, strlen(a->password), on_login_verified, a) != 0) {
-        attempt_release(a);
+        throttle_done(a->lb, a->req.src, a->login_name, THROTTLE_UNCHECKED);
         acct_fail(a, ERROR_CODE__BUSY, "too many logins in progress, retry");
     }
 }
 
-static void on_login_throttle(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_login_throttle(lobby_t *lb, int status, uint32_t retry_ms, void *ud)
 {
-    acct_rq_t *a = privdata;
-    redisReply *r = reply;
-    if (!r) {
+    acct_rq_t *a = ud;
+    if (status < 0) {
         acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "sessions unavailable");
         return;
     }
-    if (r->type != REDIS_REPLY_INTEGER) {
-        acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "sessions unavailable");
-        return;
-    }
-    if (r->integer > a->lb->login_fail_limit) {
-        acct_fail(a, ERROR_CODE__TOO_MANY_ATTEMPTS, "too many failed logins, wait and retry");
+    if (status == 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "too many failed logins from this address, retry in %u ms", retry_ms);
+        backend_error_retry(lb->be, &a->req, ERROR_CODE__TOO_MANY_ATTEMPTS, msg, retry_ms);
+        acct_free(a);
         return;
     }
     const char *params[] = {a->username};
-    metrics_pg_query(backend_metrics(a->lb->be), a->lb->pg,
+    metrics_pg_query(backend_metrics(lb->be), lb->pg,
              "SELECT id, username, password_hash FROM accounts WHERE lower(username) = lower($1)",
              1, params, on_login_account, a);
 }
@@ -357,12 +336,8 @@ void lobby_login(backend_t *be, const backend_req_t *req, const ProtobufCMessage
     acct_rq_t *a = acct_new(lb, req);
     snprintf(a->username, sizeof a->username, "%s", in->username);
     snprintf(a->password, sizeof a->password, "%s", in->password);
-    char lower[USERNAME_MAX + 1], key[256], window[24];
-    lower_copy(lower, a->username, sizeof lower);
-    snprintf(key, sizeof key, "%sloginfail:%s", backend_prefix(be), lower);
-    snprintf(window, sizeof window, "%lld", (long long)lb->login_fail_window_s);
-    const char *argv[] = {"EVAL", ATTEMPT_LUA, "1", key, window};
-    if (rconn_cmdargv(backend_redis(be), on_login_throttle, a, 5, argv, NULL) != 0)
+    snprintf(a->login_name, sizeof a->login_name, "%s", in->username);
+    if (throttle_check(lb, req->src, a->login_name, on_login_throttle, a) != 0)
         acct_fail(a, ERROR_CODE__SERVICE_UNAVAILABLE, "sessions unavailable");
 }
 

@@ -24,7 +24,10 @@ typedef struct lobby {
     char dummy_hash[256]; /* verified against for unknown users, so both paths cost the same */
     int64_t session_ttl_s;
     int64_t resume_grace_ms;
-    int64_t login_fail_limit;
+    int64_t login_fail_limit;        /* free failures per (source, username) */
+    int64_t login_source_fail_limit; /* free failures per source, any username */
+    int64_t login_backoff_ms;
+    int64_t login_backoff_max_ms;
     int64_t login_fail_window_s;
     int64_t quick_match_size;
     int64_t placement_stale_ms;
@@ -64,6 +67,12 @@ void lobby_games_sweep(lobby_t *lb);
 void lobby_gateways_sweep(lobby_t *lb);
 /* Periodic: matches the game daemons reported ended: rooms back to waiting. */
 void lobby_matches_tick(lobby_t *lb);
+
+/* ---- recovery.c ---- */
+
+/* Redis came up (start, reconnect, Sentinel failover): raises the match id sequence to its
+ * floor so no id is handed out twice. */
+void lobby_redis_up(backend_t *be, void *ud);
 
 /* ---- lobby.lua ---- */
 

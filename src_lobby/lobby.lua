@@ -226,6 +226,14 @@ local function leave_room(uid)
   return id, true
 end
 
+-- A room or queue request from a user with no known location (Redis lost its data since the
+-- login: nothing says where to push) changes nothing: a match placed for such a player would
+-- run without anyone hearing of it. The client is told to log in again.
+if (op == 'create' or op == 'join' or op == 'quick' or op == 'start') and
+   (redis.call('HGET', K('user', ARGV[3]), 'gw') or '0') == '0' then
+  return fail('SESSION_LOST')
+end
+
 if op == 'create' then
   local uid, name, max, now = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
   local mode, stale = ARGV[7], tonumber(ARGV[8])

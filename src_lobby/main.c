@@ -38,8 +38,11 @@ static const cfg_opt_t OPTS[] = {
     {"PG_POOL_SIZE", CFG_INT, "4", "PostgreSQL connections", 1, 64},
     {"SESSION_TTL_S", CFG_INT, "86400", "lifetime of a session token", 10, 31536000},
     {"RESUME_GRACE_MS", CFG_INT, "30000", "a dropped player keeps its room this long", 0, 3600000},
-    {"LOGIN_FAIL_LIMIT", CFG_INT, "5", "failed logins per username before it is throttled", 1, 1000},
-    {"LOGIN_FAIL_WINDOW_S", CFG_INT, "300", "window of the failed-login count", 1, 86400},
+    {"LOGIN_FAIL_LIMIT", CFG_INT, "5", "failed logins per source address and username before backoff", 1, 1000},
+    {"LOGIN_SOURCE_FAIL_LIMIT", CFG_INT, "50", "failed logins per source address (any username) before backoff", 1, 100000},
+    {"LOGIN_BACKOFF_MS", CFG_INT, "1000", "first backoff past a limit; doubles with each further failure", 1, 3600000},
+    {"LOGIN_BACKOFF_MAX_MS", CFG_INT, "300000", "longest backoff", 1, 86400000},
+    {"LOGIN_FAIL_WINDOW_S", CFG_INT, "900", "failure counts are forgotten this long after the last attempt", 1, 86400},
     {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room (clamped into the mode's limits)", 1, 64},
     {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000},
     {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000},
@@ -91,6 +94,9 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     lb->session_ttl_s = config_int(cfg, "SESSION_TTL_S");
     lb->resume_grace_ms = config_int(cfg, "RESUME_GRACE_MS");
     lb->login_fail_limit = config_int(cfg, "LOGIN_FAIL_LIMIT");
+    lb->login_source_fail_limit = config_int(cfg, "LOGIN_SOURCE_FAIL_LIMIT");
+    lb->login_backoff_ms = config_int(cfg, "LOGIN_BACKOFF_MS");
+    lb->login_backoff_max_ms = config_int(cfg, "LOGIN_BACKOFF_MAX_MS");
     lb->login_fail_window_s = config_int(cfg, "LOGIN_FAIL_WINDOW_S");
     lb->quick_match_size = config_int(cfg, "QUICK_MATCH_SIZE");
     lb->placement_stale_ms = config_int(cfg, "PLACEMENT_STALE_MS");
@@ -185,6 +191,7 @@ static const backend_app_t APP = {
     .busy = lobby_busy,
     .on_session_closed = lobby_session_closed,
     .on_game_lost = lobby_game_lost,
+    .on_redis_up = lobby_redis_up,
 };
 
 int main(int argc, char **argv) { return backend_main(argc, argv, &APP); }

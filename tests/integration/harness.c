@@ -229,8 +229,32 @@ void h_init(const char *name)
 static void start_proc(proc_t *p)
 {
     char *argv[] = {(char *)p->bin, NULL};
-    p->pid = spawn(p->bin, argv, p->env, p->log);
+    extern char **environ;
+    if (p->argv[0])
+        p->pid = spawn(p->bin, p->argv, environ, p->log);
+    else
+        p->pid = spawn(p->bin, argv, p->env, p->log);
     p->exited = 0;
+}
+
+proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
+{
+    if (nprocs == MAX_PROCS) {
+        fprintf(stderr, "too many processes\n");
+        h_fail();
+    }
+    proc_t *p = &procs[nprocs++];
+    memset(p, 0, sizeof *p);
+    p->bin = bin;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->log, sizeof p->log, "%s/%s-%d.log", dir, name, nprocs);
+    int n = 0;
+    p->argv[n++] = strdup(bin);
+    for (int i = 0; args[i] && n < 23; i++)
+        p->argv[n++] = strdup(args[i]);
+    p->argv[n] = NULL;
+    start_proc(p);
+    return p;
 }
 
 proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)

@@ -34,6 +34,7 @@ typedef struct proc {
     char log[512];
     char *env[32];
     int nenv;
+    char *argv[24]; /* h_spawn_argv: the arguments after bin; NULL-terminated */
     const char *bin;
     int exited;
     int status;
@@ -73,6 +74,9 @@ int h_pg_port(void);
  * NULL-terminated list of "KEY=VALUE" added to the common environment (REDIS_URL,
  * REDIS_PREFIX, CLUSTER_SECRET, LOG_LEVEL=debug, LISTEN_ADDR=127.0.0.1:0). */
 proc_t *h_spawn(const char *bin, const char *name, const char *const *extra);
+/* Starts any program (a redis-server, a Sentinel) with arguments (NULL-terminated, at most
+ * 22) and the test's own environment; torn down like the daemons. */
+proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args);
 /* Starts a gateway listening on a free port; returns it in *port. */
 proc_t *h_spawn_gateway(int *port, const char *const *extra);
 /* Starts the same process again with the same environment. */

@@ -133,6 +133,26 @@ static void test_parse(void)
     /* one byte short, and nothing */
     CHECK_EQ(link_parse(LINK_REQUEST, req, 21, &m), -1);
     CHECK_EQ(link_parse(LINK_REQUEST, req, 0, &m), -1);
+    CHECK_EQ(m.has_src, 0);
+
+    /* REQUEST_SRC: src[16] (127.0.0.2 as ::ffff:127.0.0.2), then a REQUEST body */
+    uint8_t rs[LINK_SRC_LEN + sizeof req];
+    static const uint8_t src[LINK_SRC_LEN] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 127, 0, 0, 2};
+    memcpy(rs, src, sizeof src);
+    memcpy(rs + LINK_SRC_LEN, req, sizeof req);
+    CHECK_EQ(link_parse(LINK_REQUEST_SRC, rs, sizeof rs, &m), 0);
+    CHECK_EQ(m.has_src, 1);
+    CHECK_MEM(m.src, src, LINK_SRC_LEN);
+    CHECK(m.session == 0x0102030405060708ull);
+    CHECK(m.user == 0x1112131415161718ull);
+    CHECK_EQ(m.type, 4);
+    CHECK_EQ(m.cseq, 0xA1B2C3D4u);
+    CHECK(m.payload == rs + LINK_SRC_LEN + 22);
+    CHECK_EQ(m.len, 3);
+    CHECK_EQ(link_parse(LINK_REQUEST_SRC, rs, LINK_SRC_LEN + 22, &m), 0);
+    CHECK_EQ(m.len, 0);
+    CHECK_EQ(link_parse(LINK_REQUEST_SRC, rs, LINK_SRC_LEN + 21, &m), -1);
+    CHECK_EQ(link_parse(LINK_REQUEST_SRC, rs, LINK_SRC_LEN, &m), -1);
 
     /* RESPONSE: u64 session, u16 type, u32 client seq, payload */
     static const uint8_t resp[] = {
@@ -175,8 +195,9 @@ static void test_parse(void)
     /* every too-short length, for each kind, from an exact-size heap copy (ASan) */
     static const struct { uint16_t kind; size_t prefix; } kinds[] = {
         {LINK_REQUEST, LINK_REQ_PREFIX}, {LINK_RESPONSE, LINK_RESP_PREFIX}, {LINK_PUSH, LINK_PUSH_PREFIX},
+        {LINK_REQUEST_SRC, LINK_SRC_LEN + LINK_REQ_PREFIX},
     };
-    for (size_t k = 0; k < 3; k++)
+    for (size_t k = 0; k < 4; k++)
         for (size_t n = 0; n <= kinds[k].prefix + 2; n++) {
             uint8_t *h = malloc(n ? n : 1);
             CHECK(h);
