@@ -15,6 +15,8 @@ PKGS=(
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
   procps util-linux coreutils
+  nodejs                                   # clients/js and clients/web: build, npm test, esbuild
+  chromium fonts-dejavu-core               # tests/browser: headless Chromium for puppeteer-core
 )
 
 installed() {
@@ -26,6 +28,8 @@ missing=()
 for p in "${PKGS[@]}"; do
   installed "$p" || missing+=("$p")
 done
+# Debian's npm, unless a nodejs that bundles its own npm (NodeSource's "Provides: npm") is here.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#PKGS[@]} packages already installed"
