@@ -24,15 +24,22 @@ export const BIN = {
 const SECRET = 'js-test-secret-0123456789abcdef';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const live = new Set(); // every child still running, killed on exit whatever happens
-process.on('exit', () => {
+const killAll = () => {
   for (const c of live) {
     try {
+      process.kill(-c.pid, 'SIGCONT');
       process.kill(-c.pid, 'SIGKILL');
     } catch {
       /* gone */
     }
   }
-});
+};
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(sig, () => {
+    killAll();
+    process.exit(1);
+  });
 
 /** A free loopback TCP port (bound, then released). */
 export function freePort() {
@@ -231,7 +238,10 @@ export class Cluster {
   }
 
   async stop() {
-    for (const p of this.procs) await p.kill('SIGKILL');
+    for (const p of this.procs) {
+      p.signal('SIGCONT');
+      await p.kill('SIGKILL');
+    }
     if (this.redis) {
       try {
         process.kill(-this.redis.pid, 'SIGKILL');
@@ -271,7 +281,8 @@ class DaemonProc {
     this.exited = new Promise((res) => child.once('exit', (code, sig) => (live.delete(child), res({ code, sig }))));
   }
 
-  kill(sig = 'SIGKILL') {
+  /** Sends sig (SIGSTOP and SIGCONT too); does not wait. */
+  signal(sig) {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       try {
         process.kill(this.child.pid, sig);
@@ -279,6 +290,11 @@ class DaemonProc {
         /* already gone */
       }
     }
+  }
+
+  /** Sends sig and resolves with {code, sig} once the process exited. */
+  kill(sig = 'SIGKILL') {
+    this.signal(sig);
     return this.exited;
   }
 
@@ -293,10 +309,24 @@ class DaemonProc {
   }
 }
 
+const clients = new Set();
+
+/** A new Client, closed by closeClients() (a failed test leaves no socket behind). */
+export function client(url, opts = {}) {
+  const c = new Client(url, { requestTimeoutMs: 8000, ...opts });
+  clients.add(c);
+  return c;
+}
+
+export function closeClients() {
+  for (const c of clients) c.close();
+  clients.clear();
+}
+
 /** A registered, logged-in client on url (a fresh unique user). */
 let userSeq = 0;
 export async function player(url, opts = {}) {
-  const c = new Client(url, { requestTimeoutMs: 8000, ...opts });
+  const c = client(url, opts);
   await c.connect();
   const username = `${opts.namePrefix ?? 'p'}${process.pid % 10000}_${++userSeq}`;
   const password = 'password-123';
