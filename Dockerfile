@@ -16,6 +16,7 @@ RUN apt-get update \
       libuv1-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
       libpq-dev libsodium-dev uthash-dev \
       libmicrohttpd-dev libcurl4-openssl-dev \
+      libssl-dev libwslay-dev libhttp-parser-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # .dockerignore keeps build trees, .local/, .git and .env out of the context
@@ -40,6 +41,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libuv1 libhiredis0.14 libprotobuf-c1 libpq5 libsodium23 \
       libmicrohttpd12 libcurl4 \
+      libssl3 libwslay1 libhttp-parser2.9 \
       curl ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 cluster \

@@ -1,4 +1,5 @@
-/* admin: /metrics, /healthz, /readyz, /drain, /log-level and /kick over libmicrohttpd. */
+/* admin: /metrics, /healthz, /readyz, /drain, /log-level, /kick and /reload-tls over
+ * libmicrohttpd. */
 #include "admin.h"
 
 #include <errno.h>
@@ -49,6 +50,9 @@ struct admin {
     uint64_t kick_session;
     char kick_reason[REASON_MAX + 1];
     int kick_result;
+    int reload_state; /* 0 idle, 1 asked, 2 answered */
+    int reload_result;
+    char reload_msg[600];
 };
 
 /* ---- the loop side ---- */
@@ -92,9 +96,21 @@ static void on_async(uv_async_t *h)
     uint64_t session = a->kick_session;
     char reason[REASON_MAX + 1];
     memcpy(reason, a->kick_reason, sizeof reason);
+    int reload = a->reload_state == 1;
     a->want_drain = 0;
     a->want_level = -1;
     pthread_mutex_unlock(&a->mu);
+
+    if (reload) {
+        char msg[600] = "";
+        int rc = a->h.reload_tls ? a->h.reload_tls(a->h.ud, msg, sizeof msg) : -2;
+        pthread_mutex_lock(&a->mu);
+        a->reload_result = rc;
+        snprintf(a->reload_msg, sizeof a->reload_msg, "%s", msg);
+        a->reload_state = 2;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
 
     if (level >= 0) {
         log_set_level((log_level_t)level);
@@ -260,6 +276,37 @@ static enum MHD_Result post_kick(admin_t *a, struct MHD_Connection *c)
     return text(c, MHD_HTTP_OK, "kicked %llu\n", session);
 }
 
+/* Waits (mu held) until the loop set *state to 2, up to KICK_WAIT_MS. 1 when it did. */
+static int wait_answer(admin_t *a, int *state)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += KICK_WAIT_MS / 1000;
+    while (*state != 2 && !a->closed)
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+            break;
+    return *state == 2;
+}
+
+static enum MHD_Result post_reload_tls(admin_t *a, struct MHD_Connection *c)
+{
+    if (!a->h.reload_tls)
+        return text(c, MHD_HTTP_NOT_FOUND, "this daemon has no TLS listener\n");
+    pthread_mutex_lock(&a->mu);
+    a->reload_state = 1; /* one HTTP thread: one reload at a time */
+    int answered = wake_loop(a) == 0 && wait_answer(a, &a->reload_state);
+    int result = a->reload_result;
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", a->reload_msg);
+    a->reload_state = 0;
+    pthread_mutex_unlock(&a->mu);
+    if (!answered)
+        return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the daemon did not answer\n");
+    if (result == -2)
+        return text(c, MHD_HTTP_CONFLICT, "%s\n", msg);
+    return text(c, result == 0 ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR, "%s\n", msg);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **state)
@@ -289,13 +336,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return log_level(a, c, !get);
     if (strcmp(url, "/kick") == 0 && post)
         return post_kick(a, c);
+    if (strcmp(url, "/reload-tls") == 0 && post)
+        return post_reload_tls(a, c);
     if (strcmp(url, "/") == 0 && get)
         return text(c, MHD_HTTP_OK,
                     "GET /metrics\nGET /healthz\nGET /readyz\nPOST /drain\n"
-                    "GET|PUT|POST /log-level?level=debug|info|warn|error\n%s",
-                    a->h.kick ? "POST /kick?session=ID[&reason=TEXT]\n" : "");
+                    "GET|PUT|POST /log-level?level=debug|info|warn|error\n%s%s",
+                    a->h.kick ? "POST /kick?session=ID[&reason=TEXT]\n" : "",
+                    a->h.reload_tls ? "POST /reload-tls\n" : "");
     static const char *const known[] = {"/metrics", "/healthz", "/readyz", "/drain",
-                                        "/log-level", "/kick", "/"};
+                                        "/log-level", "/kick", "/reload-tls", "/"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(url, known[i]) == 0)
             return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed on %s\n", method, url);

@@ -14,7 +14,10 @@
  *   GET  /log-level               the current level
  *   PUT|POST /log-level?level=L   sets it (debug, info, warn, error); 200, 400 on a bad level
  *   POST /kick?session=ID[&reason=TEXT]  (when the kick hook is set: the gateway) pushes
- *                                 KICKED and closes the session; 200, 404 when no such session */
+ *                                 KICKED and closes the session; 200, 404 when no such session
+ *   POST /reload-tls              (when the reload_tls hook is set: the gateway) reloads the TLS
+ *                                 certificate and key; 200 with the new certificate, 500 with the
+ *                                 error when a file is bad (the old one stays), 409 without TLS */
 #ifndef CLUSTER_ADMIN_H
 #define CLUSTER_ADMIN_H
 
@@ -39,6 +42,9 @@ typedef struct admin_hooks {
     /* Optional: pushes KICKED(reason) to the session and closes it. Returns 0, or -1 when
      * there is no such session. NULL: /kick answers 404. */
     int (*kick)(void *ud, uint64_t session, const char *reason);
+    /* Optional: reloads the TLS certificate and key. Returns 0 (msg: what is loaded now), -1
+     * (msg: why it failed; the previous one stays) or -2 (no TLS configured). NULL: 404. */
+    int (*reload_tls)(void *ud, char *msg, size_t n);
     void *ud;
 } admin_hooks_t;
 

@@ -1,5 +1,8 @@
-/* conn: one TCP peer on a libuv loop, with a bounded output queue that batches every frame
- * queued in one loop turn into one write, and a close that frees only after libuv is done. */
+/* conn: one peer on a libuv loop as a byte pipe, whatever its transport (TCP, TLS, WebSocket,
+ * WebSocket over TLS: xport.h), with a bounded output queue that batches every frame queued in
+ * one loop turn into one write, and a close that frees only after libuv is done. The users of
+ * a conn (sessions, links, clients) never see the transport: reads deliver the bytes of the
+ * stream, one reserve/commit queues bytes (on WebSocket: one commit is one message). */
 #ifndef CLUSTER_CONN_H
 #define CLUSTER_CONN_H
 
@@ -9,6 +12,7 @@
 
 typedef struct conn conn_t;
 typedef struct conn_loop conn_loop_t;
+typedef struct xport xport_t;
 
 /* Why a connection closed; passed to the close callback. */
 typedef enum {
@@ -18,6 +22,7 @@ typedef enum {
     CONN_CLOSE_OVERFLOW,  /* the peer did not read: the output queue passed its bound */
     CONN_CLOSE_PROTOCOL,  /* the peer broke the protocol */
     CONN_CLOSE_IDLE,      /* silent for too long */
+    CONN_CLOSE_HANDSHAKE, /* the transport's handshake (TLS, WebSocket upgrade) failed or timed out */
 } conn_close_reason_t;
 
 const char *conn_reason_str(int reason);
@@ -44,6 +49,16 @@ uv_loop_t *conn_loop_uv(conn_loop_t *cl);
 /* A new, unconnected conn. wq_max bounds output bytes queued (buffered plus in flight). */
 conn_t *conn_new(conn_loop_t *cl, size_t wq_max, conn_read_cb on_read, conn_close_cb on_close,
                  void *data);
+/* A new, unconnected conn speaking transport x (NULL: plain TCP), in x's role. The transport's
+ * handshake starts when the conn is accepted or connected; reads start after it. A client
+ * role's connect callback runs once the handshake is done; a failed handshake closes the conn
+ * with CONN_CLOSE_HANDSHAKE (counted in the xport's stats). x must outlive the conn. */
+conn_t *conn_new_x(conn_loop_t *cl, xport_t *x, size_t wq_max, conn_read_cb on_read,
+                   conn_close_cb on_close, void *data);
+/* The conn's xport_kind_t (XPORT_TCP for plain conns). */
+int conn_transport(const conn_t *c);
+/* 1 while its transport handshake runs. */
+int conn_handshaking(const conn_t *c);
 /* Accepts a pending connection of `server` into c and starts reading. On error c is closed. */
 int conn_accept(conn_t *c, uv_stream_t *server) __attribute__((warn_unused_result));
 /* Binds an unconnected conn to a local (source) address, port 0: any free port. */

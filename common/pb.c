@@ -147,17 +147,31 @@ ProtobufCMessage *pb_unpack(pb_arena_t *a, const ProtobufCMessageDescriptor *des
     return m;
 }
 
-int pb_send(conn_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *msg)
+int pb_put(const pb_sink_t *s, uint16_t type, uint32_t seq, const ProtobufCMessage *msg)
 {
     size_t n = msg ? protobuf_c_message_get_packed_size(msg) : 0;
-    uint8_t *p = conn_reserve(c, FRAME_HDR_LEN + n);
+    uint8_t *p = s->reserve(s->to, FRAME_HDR_LEN + n);
     if (!p)
         return -1;
     frame_hdr_write(p, (uint32_t)n, type, seq);
     if (n)
         protobuf_c_message_pack(msg, p + FRAME_HDR_LEN);
-    conn_commit(c, FRAME_HDR_LEN + n);
+    s->commit(s->to, FRAME_HDR_LEN + n);
     return 0;
+}
+
+static uint8_t *conn_sink_reserve(void *to, size_t n) { return conn_reserve(to, n); }
+static void conn_sink_commit(void *to, size_t n) { conn_commit(to, n); }
+
+pb_sink_t pb_conn_sink(conn_t *c)
+{
+    return (pb_sink_t){.reserve = conn_sink_reserve, .commit = conn_sink_commit, .to = c};
+}
+
+int pb_send(conn_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *msg)
+{
+    pb_sink_t s = pb_conn_sink(c);
+    return pb_put(&s, type, seq, msg);
 }
 
 size_t pb_pack_error(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_type,
@@ -178,18 +192,25 @@ size_t pb_pack_error(uint8_t *buf, size_t cap, ErrorCode code, uint16_t request_
     return error_response__pack(&er, buf);
 }
 
-int pb_send_error(conn_t *c, uint32_t seq, ErrorCode code, uint16_t request_type,
-                  const char *message)
+int pb_put_error(const pb_sink_t *s, uint32_t seq, ErrorCode code, uint16_t request_type,
+                 const char *message)
 {
     uint8_t buf[512];
     size_t n = pb_pack_error(buf, sizeof buf, code, request_type, message);
-    uint8_t *p = conn_reserve(c, FRAME_HDR_LEN + n);
+    uint8_t *p = s->reserve(s->to, FRAME_HDR_LEN + n);
     if (!p)
         return -1;
     frame_hdr_write(p, (uint32_t)n, PACKET_TYPE__ERROR_RESPONSE, seq);
     memcpy(p + FRAME_HDR_LEN, buf, n);
-    conn_commit(c, FRAME_HDR_LEN + n);
+    s->commit(s->to, FRAME_HDR_LEN + n);
     return 0;
+}
+
+int pb_send_error(conn_t *c, uint32_t seq, ErrorCode code, uint16_t request_type,
+                  const char *message)
+{
+    pb_sink_t s = pb_conn_sink(c);
+    return pb_put_error(&s, seq, code, request_type, message);
 }
 
 const char *error_code_name(int code)

@@ -12,6 +12,9 @@ PKGS=(
   libpq-dev libsodium-dev uthash-dev
   libprotobuf-dev                          # descriptor.proto, for protobuf-c's c_package option
   libmicrohttpd-dev libcurl4-openssl-dev   # admin HTTP endpoint (daemons), clusterctl's HTTP client
+  libssl-dev openssl                       # gateway TLS/wss (OpenSSL 3); openssl CLI: up.sh's local certificate, tests' s_client
+  libwslay-dev libhttp-parser-dev          # gateway WebSocket: wslay frames, http-parser for the upgrade request
+  python3 python3-websocket                # transport tests: independent TLS (ssl) and WebSocket (websocket-client) clients
   docker-compose                           # tests/compose: validates docker-compose.yml (no engine needed)
   redis-server redis-tools postgresql
   procps util-linux coreutils

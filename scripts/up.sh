@@ -5,13 +5,16 @@
 #
 # Installs deps, builds build/ (RelWithDebInfo), starts Redis (.local/redis, port REDIS_PORT=6390)
 # unless REDIS_URL is set, PostgreSQL (.local/pg, port PG_PORT=5440) unless DATABASE_URL is set,
-# then gatewayd (127.0.0.1:GATEWAY_PORT, default 7000), lobbyd and two gamed (ephemeral ports),
+# then gatewayd with its four client listeners (TCP 127.0.0.1:GATEWAY_PORT, default 7000; TLS
+# TLS_PORT 7001; ws:// WS_PORT 7002; wss:// WSS_PORT 7003; a self-signed certificate for
+# localhost made with the openssl CLI in .local/tls/ on the first run), lobbyd and two gamed (ephemeral ports),
 # logs in .local/logs/. When the registry lists 2 games and 1 lobby, runs the echo bot, then the lobby bot
 # scenario against the gateway, prints its result, the registry and the daemon logs' tails.
 # With --once, or when stdin is not a terminal, stops everything and exits with the bot's exit
 # status; otherwise keeps the cluster running until Ctrl-C. Only what this script started is
 # stopped.
-# Environment: REDIS_URL, DATABASE_URL, REDIS_PORT, PG_PORT, GATEWAY_PORT, CLUSTER_SECRET
+# Environment: REDIS_URL, DATABASE_URL, REDIS_PORT, PG_PORT, GATEWAY_PORT, TLS_PORT, WS_PORT,
+# WSS_PORT, TLS_CERT_FILE and TLS_KEY_FILE (default: the .local/tls/ pair), CLUSTER_SECRET
 # (random per run if unset), REDIS_PREFIX (local:), LOG_LEVEL (info), BOTS (50),
 # BOT_DURATION (5), READY_TIMEOUT (15), GAME_DRAIN_MS (3000: the game daemons' DRAIN_TIMEOUT_MS).
 set -euo pipefail
@@ -44,6 +47,11 @@ BOT_DURATION=${BOT_DURATION:-5}
 READY_TIMEOUT=${READY_TIMEOUT:-15}
 GAME_DRAIN_MS=${GAME_DRAIN_MS:-3000}
 GATEWAY_ADDR=127.0.0.1:$GATEWAY_PORT
+TLS_PORT=${TLS_PORT:-7001}
+WS_PORT=${WS_PORT:-7002}
+WSS_PORT=${WSS_PORT:-7003}
+TLS_CERT_FILE=${TLS_CERT_FILE:-$LOCAL/tls/cert.pem}
+TLS_KEY_FILE=${TLS_KEY_FILE:-$LOCAL/tls/key.pem}
 
 GATEWAYD=build/src_gateway/gatewayd
 LOBBYD=build/src_lobby/lobbyd
@@ -168,8 +176,18 @@ start_daemon() { # NAME BINARY LISTEN_ADDR [VAR=VALUE...]
   say "started $name (pid $pid, LISTEN_ADDR=$listen, log .local/logs/$name.log)"
 }
 
+# A self-signed certificate for local TLS and wss, made once (clients must trust it or skip
+# verification: .local/tls/cert.pem is its own CA).
+if [[ ! -s $TLS_CERT_FILE || ! -s $TLS_KEY_FILE ]]; then
+  [[ $TLS_CERT_FILE == "$LOCAL/tls/cert.pem" && $TLS_KEY_FILE == "$LOCAL/tls/key.pem" ]] \
+    || die "TLS_CERT_FILE/TLS_KEY_FILE: $TLS_CERT_FILE or $TLS_KEY_FILE is missing"
+  scripts/make-cert.sh "$LOCAL/tls" || die "openssl could not make a certificate in .local/tls"
+fi
+
 : >"$PIDFILE"
-start_daemon gatewayd "$GATEWAYD" "$GATEWAY_ADDR"
+start_daemon gatewayd "$GATEWAYD" "$GATEWAY_ADDR" TLS_LISTEN_ADDR="127.0.0.1:$TLS_PORT" \
+  WS_LISTEN_ADDR="127.0.0.1:$WS_PORT" WSS_LISTEN_ADDR="127.0.0.1:$WSS_PORT" \
+  TLS_CERT_FILE="$TLS_CERT_FILE" TLS_KEY_FILE="$TLS_KEY_FILE"
 start_daemon lobbyd "$LOBBYD" 127.0.0.1:0
 # Matches still running at the stop are aborted and recorded after GAME_DRAIN_MS (the daemon's
 # own default, 30 s, lets them play on; here the bots are gone by then).
@@ -223,6 +241,10 @@ while :; do
   sleep 0.25
 done
 say "cluster ready: $games game, $lobbies lobby daemon(s); gateway accepting on $GATEWAY_ADDR"
+print_addresses() {
+  say "client addresses: tcp 127.0.0.1:$GATEWAY_PORT   tls 127.0.0.1:$TLS_PORT   ws://127.0.0.1:$WS_PORT/   wss://127.0.0.1:$WSS_PORT/   (certificate: $TLS_CERT_FILE, self-signed)"
+}
+print_addresses
 sleep 1  # let the gateway finish its links to the backends it just discovered
 
 # ---------------------------------------------------------------- bot
@@ -288,7 +310,9 @@ fi
 
 echo
 echo "cluster running; Ctrl-C stops everything"
-echo "  gateway $GATEWAY_ADDR   REDIS_URL=$REDIS_URL   DATABASE_URL='$DATABASE_URL'   REDIS_PREFIX=$REDIS_PREFIX"
+echo "  gateway tcp $GATEWAY_ADDR   tls 127.0.0.1:$TLS_PORT   ws://127.0.0.1:$WS_PORT/   wss://127.0.0.1:$WSS_PORT/"
+echo "  TLS certificate (self-signed, trust it or skip verification): $TLS_CERT_FILE"
+echo "  REDIS_URL=$REDIS_URL   DATABASE_URL='$DATABASE_URL'   REDIS_PREFIX=$REDIS_PREFIX"
 echo "  logs: .local/logs/   bot again: $BOT --scenario echo --gateway $GATEWAY_ADDR --bots 50 --duration 5"
 while :; do
   wait -n "${PIDS[@]}" || true

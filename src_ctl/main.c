@@ -748,6 +748,50 @@ static int cmd_who(ctl_t *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static const char RELOAD_TLS_HELP[] =
+    "usage: clusterctl [global options] reload-tls [ID]\n"
+    "  Makes every gateway (or gateway ID) load its TLS_CERT_FILE and TLS_KEY_FILE again\n"
+    "  (POST /reload-tls), without a restart: new TLS and wss connections use the new\n"
+    "  certificate, open ones keep theirs. A file that fails to load leaves the previous\n"
+    "  certificate in use; the error is printed. Exit 1 when any gateway failed.\n";
+
+static int cmd_reload_tls(ctl_t *c, int argc, char **argv)
+{
+    if (argc > 1)
+        die_usage("reload-tls: [ID]");
+    uint32_t only = 0;
+    if (argc == 1) {
+        const char *spec = argv[0];
+        if (strncasecmp(spec, "gateway:", 8) == 0)
+            spec += 8;
+        if (!all_digits(spec) || !(only = (uint32_t)strtoul(spec, NULL, 10)))
+            die_usage("reload-tls: ID must be a gateway id");
+    }
+    server_t *v;
+    size_t n = servers_list(c, &v);
+    int tried = 0, failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].type, "Gateway") != 0 || (only && v[i].id != only))
+            continue;
+        tried++;
+        body_t b;
+        long st = admin_call(c, &v[i], "POST", "/reload-tls", &b);
+        if (st == 200) {
+            printf("gateway:%u %s\n", v[i].id, b.buf);
+        } else {
+            failed++;
+            if (st > 0)
+                fail("gateway:%u: HTTP %ld %s", v[i].id, st, b.buf);
+        }
+    }
+    free(v);
+    if (!tried) {
+        fail(only ? "no live gateway %u" : "no live gateway%.0u", only);
+        return EXIT_FAILED;
+    }
+    return failed ? EXIT_FAILED : EXIT_OK;
+}
+
 static const char HELP[] =
     "usage: clusterctl [global options] COMMAND [args]   (COMMAND --help for its own help)\n"
     "The game server cluster's operator tool: reads the Redis registry and talks to the\n"
@@ -759,6 +803,7 @@ static const char HELP[] =
     "  kick USER [--reason TEXT]       disconnect a player (user id or username)\n"
     "  who USER [--json]               where a player is connected and playing\n"
     "  log-level ID|TYPE:ID [LEVEL]    show or set a daemon's log level\n"
+    "  reload-tls [ID]                 reload the gateways' TLS certificate and key\n"
     "\n"
     "global options (before COMMAND):\n"
     "  --redis-url URL    redis://[:pw@]host[:port][/db] (env REDIS_URL; default redis://127.0.0.1:6379)\n"
@@ -806,6 +851,7 @@ int main(int argc, char **argv)
         {"kick", cmd_kick, KICK_HELP},
         {"who", cmd_who, WHO_HELP},
         {"log-level", cmd_log_level, LOG_LEVEL_HELP},
+        {"reload-tls", cmd_reload_tls, RELOAD_TLS_HELP},
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++) {
         if (strcmp(name, COMMANDS[k].name) != 0)

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "gateway.h"
 #include "log.h"
+#include "listeners.h"
 #include "session.h"
 #include "upstream.h"
 #include "util.h"
@@ -31,11 +32,20 @@ static const cfg_opt_t OPTS[] = {
     {"MAX_SESSIONS", CFG_INT, "200000", "client connections accepted at most", 1, 10000000},
     {"MSG_BUDGET", CFG_INT, "262144", "bytes one message may take to decode", 1024, 16777216},
     {"DRAIN_TIMEOUT_MS", CFG_INT, "10000", "longest a graceful stop waits for requests in flight", 0, 3600000},
+    {"TLS_LISTEN_ADDR", CFG_STR, "", "host:port for clients over TLS 1.2/1.3 (empty: off)", 0, 0},
+    {"WS_LISTEN_ADDR", CFG_STR, "", "host:port for clients over WebSocket, ws:// (empty: off)", 0, 0},
+    {"WSS_LISTEN_ADDR", CFG_STR, "", "host:port for clients over WebSocket in TLS, wss:// (empty: off)", 0, 0},
+    {"TLS_CERT_FILE", CFG_STR, "", "PEM certificate chain of the TLS and WSS listeners", 0, 0},
+    {"TLS_KEY_FILE", CFG_STR, "", "PEM private key of the TLS and WSS listeners", 0, 0},
+    {"TLS_HANDSHAKE_MS", CFG_INT, "5000", "a TLS handshake not done in this time is closed", 50, 600000},
+    {"WS_HANDSHAKE_MS", CFG_INT, "5000", "a WebSocket upgrade not done in this time is closed", 50, 600000},
+    {"WS_HANDSHAKE_MAX", CFG_INT, "8192", "bytes of a WebSocket upgrade request at most (431 past it)", 512, 65536},
+    {"WS_ALLOWED_ORIGINS", CFG_STR, "", "comma-separated Origins allowed to upgrade (empty: any)", 0, 0},
 };
 
 typedef struct gw_main {
     gw_t gw;
-    uv_tcp_t listener;
+    listeners_t *listeners;
     uv_timer_t tick;
     uv_signal_t sigterm, sigint;
     uint64_t last_sweep_ms;
@@ -44,16 +54,6 @@ typedef struct gw_main {
     metrics_t *metrics;
     admin_t *admin;
 } gw_main_t;
-
-static void on_client(uv_stream_t *server, int status)
-{
-    gw_main_t *m = server->data;
-    if (status < 0) {
-        log_warn("accept_failed", "error=%s", uv_strerror(status));
-        return;
-    }
-    sessions_accept(m->gw.sessions, server);
-}
 
 static void noop_close(uv_handle_t *h) { (void)h; }
 
@@ -111,7 +111,7 @@ static void start_drain(gw_main_t *m)
     m->drain_started_ms = uv_now(gw->loop);
     log_info("draining", "sessions=%zu pending=%zu timeout_ms=%lld", sessions_count(gw->sessions),
              upstreams_pending(gw->ups), (long long)gw->s.drain_timeout_ms);
-    uv_close((uv_handle_t *)&m->listener, noop_close);
+    listeners_close(m->listeners);
     registry_set_status(gw->reg, REG_STATUS_DRAINING);
 }
 
@@ -130,6 +130,12 @@ static int admin_kick(void *ud, uint64_t session, const char *reason)
 {
     gw_main_t *m = ud;
     return session_kick_operator(m->gw.sessions, session, reason);
+}
+
+static int admin_reload_tls(void *ud, char *msg, size_t n)
+{
+    gw_main_t *m = ud;
+    return listeners_reload_tls(m->listeners, msg, n);
 }
 
 static int admin_ready(void *ud, char *why, size_t n)
@@ -201,6 +207,7 @@ static void collect(metrics_t *mt, void *ud)
     metrics_set_gauge(mt, "cluster_gateway_pending_requests", "requests in flight on every backend link",
                       NULL, (double)upstreams_pending(gw->ups));
     upstreams_collect(gw->ups, mt);
+    listeners_collect(m->listeners, mt);
 }
 
 static void on_redis(rconn_t *r, int up, void *ud)
@@ -261,27 +268,12 @@ int main(int argc, char **argv)
     pb_arena_init(&gw->arena, (size_t)config_int(&cfg, "MSG_BUDGET"));
     link_key_derive(gw->key, config_str(&cfg, "CLUSTER_SECRET"));
 
-    char host[256];
-    int port;
-    struct sockaddr_storage ss;
-    if (addr_split(config_str(&cfg, "LISTEN_ADDR"), host, sizeof host, &port) < 0 ||
-        addr_make(host, port, &ss) != 0) {
-        log_error("bad_config", "option=LISTEN_ADDR value=%s reason=not_numeric", config_str(&cfg, "LISTEN_ADDR"));
-        return 2;
-    }
-    uv_tcp_init(&loop, &m.listener);
-    m.listener.data = &m;
-    rc = uv_tcp_bind(&m.listener, (struct sockaddr *)&ss, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&m.listener, 4096, on_client);
-    if (rc != 0) {
-        log_error("listen_failed", "addr=%s error=%s", config_str(&cfg, "LISTEN_ADDR"), uv_strerror(rc));
+    gw->sessions = sessions_new(gw);
+    m.listeners = listeners_new(gw, &cfg);
+    if (!m.listeners)
         return 1;
-    }
-    struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    uv_tcp_getsockname(&m.listener, (struct sockaddr *)&bound, &blen);
-    port = addr_port((struct sockaddr *)&bound);
+    const char *host = listeners_host(m.listeners);
+    int port = listeners_port(m.listeners);
     char advertise[256];
     if (*config_str(&cfg, "ADVERTISE_ADDR"))
         snprintf(advertise, sizeof advertise, "%s", config_str(&cfg, "ADVERTISE_ADDR"));
@@ -290,8 +282,9 @@ int main(int argc, char **argv)
     else
         addr_first_ipv4(advertise, sizeof advertise);
 
-    gw->sessions = sessions_new(gw);
     gw->ups = upstreams_new(gw);
+    upstream_hooks_t up_hooks = sessions_upstream_hooks(gw->sessions);
+    upstreams_set_hooks(gw->ups, &up_hooks);
     gw->redis = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "registry", on_redis, gw);
     gw->redis_sub = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "subscriber", on_redis_sub, gw);
     rconn_set_subscriber(gw->redis_sub);
@@ -311,7 +304,8 @@ int main(int argc, char **argv)
     m.metrics = metrics_new();
     metrics_on_collect(m.metrics, collect, &m);
     if (admin_enabled(config_str(&cfg, "ADMIN_ADDR"))) {
-        admin_hooks_t hooks = {.ready = admin_ready, .drain = admin_drain, .kick = admin_kick, .ud = &m};
+        admin_hooks_t hooks = {.ready = admin_ready, .drain = admin_drain, .kick = admin_kick,
+                               .reload_tls = admin_reload_tls, .ud = &m};
         m.admin = admin_new(&loop, config_str(&cfg, "ADMIN_ADDR"), m.metrics, &hooks);
         if (!m.admin)
             return 1;
@@ -322,6 +316,7 @@ int main(int argc, char **argv)
 
     upstreams_free(gw->ups);
     sessions_free(gw->sessions);
+    listeners_free(m.listeners);
     pb_arena_free(&gw->arena);
     metrics_free(m.metrics);
     sodium_memzero(gw->key, sizeof gw->key);

@@ -91,7 +91,8 @@ static void count_out(gw_t *gw, uint16_t type, size_t payload_len)
 static int send_msg(session_t *s, uint16_t type, uint32_t seq, const ProtobufCMessage *msg)
 {
     count_out(s->ss->gw, type, msg ? protobuf_c_message_get_packed_size(msg) : 0);
-    return pb_send(s->conn, type, seq, msg);
+    pb_sink_t sink = pb_conn_sink(s->conn);
+    return pb_put(&sink, type, seq, msg);
 }
 
 /* The code of a packed ErrorResponse from a backend: field 1, a varint, which protobuf-c
@@ -285,12 +286,12 @@ static void on_client_close(conn_t *c, int reason)
     xfree(s);
 }
 
-void sessions_accept(sessions_t *ss, uv_stream_t *listener)
+void sessions_accept(sessions_t *ss, uv_stream_t *listener, xport_t *x)
 {
     gw_t *gw = ss->gw;
     session_t *s = xcalloc(1, sizeof *s);
     s->ss = ss;
-    s->conn = conn_new(gw->cl, gw->s.write_queue_max, on_client_read, NULL, s);
+    s->conn = conn_new_x(gw->cl, x, gw->s.write_queue_max, on_client_read, NULL, s);
     if (conn_accept(s->conn, listener) != 0) {
         xfree(s); /* no close callback was set: the conn frees itself */
         return;
@@ -472,4 +473,45 @@ void sessions_free(sessions_t *ss)
     xfree(ss->slots);
     xfree(ss->free_slots);
     xfree(ss);
+}
+
+/* ---- the callbacks upstream.c delivers through ---- */
+
+static void hook_deliver(void *ud, uint64_t session, uint16_t type, uint32_t seq,
+                         const uint8_t *payload, size_t len)
+{
+    session_deliver(ud, session, type, seq, payload, len);
+}
+static void hook_deliver_error(void *ud, uint64_t session, uint32_t seq, uint16_t request_type,
+                               ErrorCode code, const char *message)
+{
+    session_deliver_error(ud, session, seq, request_type, code, message);
+}
+static void hook_bind_user(void *ud, uint64_t session, uint64_t user)
+{
+    session_bind_user(ud, session, user);
+}
+static void hook_bind_game(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id)
+{
+    session_bind_game(ud, session, game_id, match_id);
+}
+static uint32_t hook_game_of(void *ud, uint64_t session) { return session_game(ud, session); }
+static size_t hook_game_lost(void *ud, uint32_t game_id) { return sessions_game_lost(ud, game_id); }
+static void hook_kick(void *ud, uint64_t session, ErrorCode code, const char *reason)
+{
+    session_kick(ud, session, code, reason);
+}
+
+upstream_hooks_t sessions_upstream_hooks(sessions_t *ss)
+{
+    return (upstream_hooks_t){
+        .deliver = hook_deliver,
+        .deliver_error = hook_deliver_error,
+        .bind_user = hook_bind_user,
+        .bind_game = hook_bind_game,
+        .game_of = hook_game_of,
+        .game_lost = hook_game_lost,
+        .kick = hook_kick,
+        .ud = ss,
+    };
 }

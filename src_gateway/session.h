@@ -8,10 +8,14 @@
 
 #include "cluster.pb-c.h"
 #include "gateway.h"
+#include "upstream.h"
 
 sessions_t *sessions_new(gw_t *gw);
-/* Accepts a pending client connection of the listener. */
-void sessions_accept(sessions_t *ss, uv_stream_t *listener);
+/* The callbacks through which upstream.c delivers to sessions (main registers them with
+ * upstreams_set_hooks). */
+upstream_hooks_t sessions_upstream_hooks(sessions_t *ss);
+/* Accepts a pending client connection of the listener, speaking transport x (NULL: TCP). */
+void sessions_accept(sessions_t *ss, uv_stream_t *listener, xport_t *x);
 /* Closes idle sessions; called periodically. */
 void sessions_sweep(sessions_t *ss);
 size_t sessions_count(const sessions_t *ss);

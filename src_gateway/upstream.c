@@ -9,7 +9,6 @@
 #include "alloc.h"
 #include "frame.h"
 #include "log.h"
-#include "session.h"
 #include "util.h"
 
 typedef enum { UL_DOWN, UL_RESOLVING, UL_CONNECTING, UL_WAIT_CHALLENGE, UL_WAIT_READY, UL_UP } ul_state_t;
@@ -80,6 +79,7 @@ typedef struct unreported {
 
 struct upstreams {
     gw_t *gw;
+    upstream_hooks_t h;
     ulink_t *links;
     uint32_t rr[4];
     uint64_t sweep_gen;
@@ -133,7 +133,7 @@ static void fail_pending(ulink_t *l, ErrorCode code, const char *msg)
     upstreams_t *u = l->u;
     pending_t *p;
     while ((p = pending_oldest(l))) {
-        session_deliver_error(u->gw->sessions, p->session, p->cseq, p->type, code, msg);
+        u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, code, msg);
         pending_release(l, p);
     }
 }
@@ -152,7 +152,7 @@ static void pending_make_room(ulink_t *l, uint32_t rid)
     pending_t *p;
     while ((p = pending_oldest(l)) && rid - l->head >= PENDING_RING_MAX) {
         l->u->gw->stats.timeouts++;
-        session_deliver_error(l->u->gw->sessions, p->session, p->cseq, p->type,
+        l->u->h.deliver_error(l->u->h.ud, p->session, p->cseq, p->type,
                               ERROR_CODE__TIMEOUT, "the server did not answer in time");
         pending_release(l, p);
     }
@@ -285,7 +285,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         if (!p)
             return 0; /* timed out already: the client got TIMEOUT */
         gw->stats.responses++;
-        session_deliver(gw->sessions, p->session, m.type, p->cseq, m.payload, m.len);
+        u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
         pending_release(l, p);
         return 0;
     }
@@ -294,7 +294,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_bind");
             return 1;
         }
-        session_bind_user(gw->sessions, get_u64(body), get_u64(body + 8));
+        u->h.bind_user(u->h.ud, get_u64(body), get_u64(body + 8));
         return 0;
     case LINK_KICK: {
         if (h->len < 10 || h->len > 10 + 200) {
@@ -306,7 +306,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         reason[h->len - 10] = '\0';
         if (!utf8_valid((const uint8_t *)reason, h->len - 10))
             snprintf(reason, sizeof reason, "kicked");
-        session_kick(gw->sessions, get_u64(body), (ErrorCode)get_u16(body + 8), reason);
+        u->h.kick(u->h.ud, get_u64(body), (ErrorCode)get_u16(body + 8), reason);
         return 0;
     }
     case LINK_PUSH: {
@@ -317,9 +317,9 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         }
         /* A game daemon pushes only to sessions bound to it (a daemon that was declared
          * dead and came back must not reach players who moved on). */
-        if (l->peer_type == PEER_GAME && session_game(gw->sessions, m.session) != l->server_id)
+        if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, m.session) != l->server_id)
             return 0;
-        session_deliver(gw->sessions, m.session, m.type, 0, m.payload, m.len);
+        u->h.deliver(u->h.ud, m.session, m.type, 0, m.payload, m.len);
         return 0;
     }
     case LINK_BIND_GAME:
@@ -327,7 +327,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_bind_game");
             return 1;
         }
-        session_bind_game(gw->sessions, get_u64(body), get_u32(body + 8), get_u64(body + 12));
+        u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12));
         return 0;
     default:
         link_close(l, "unexpected_kind");
@@ -368,7 +368,7 @@ static ulink_t *pick_lobby(upstreams_t *u)
 static void game_lost(ulink_t *l)
 {
     upstreams_t *u = l->u;
-    size_t n = sessions_game_lost(u->gw->sessions, l->server_id);
+    size_t n = u->h.game_lost(u->h.ud, l->server_id);
     /* Tell a lobby: it puts the rooms of that daemon's matches back to waiting. (With none up,
      * the lobbies' own sweep of game daemons gone from the registry does it later.) */
     ulink_t *lobby = pick_lobby(u);
@@ -854,7 +854,7 @@ void upstreams_tick(upstreams_t *u)
         pending_t *p;
         while ((p = pending_oldest(l)) && p->deadline_ms <= now) {
             gw->stats.timeouts++;
-            session_deliver_error(gw->sessions, p->session, p->cseq, p->type, ERROR_CODE__TIMEOUT,
+            u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, ERROR_CODE__TIMEOUT,
                                   "the server did not answer in time");
             pending_release(l, p);
         }
@@ -893,6 +893,8 @@ upstreams_t *upstreams_new(gw_t *gw)
     u->gw = gw;
     return u;
 }
+
+void upstreams_set_hooks(upstreams_t *u, const upstream_hooks_t *h) { u->h = *h; }
 
 int upstreams_up_count(const upstreams_t *u, int peer_type)
 {

@@ -11,7 +11,29 @@
 #include "cluster.pb-c.h"
 #include "gateway.h"
 
+/* How upstream reaches the sessions: callbacks the session layer registers (wired in main),
+ * so this module never calls into session.c. Every callback names a session by id; an
+ * unknown or stale id is ignored by the receiver. Called on the loop thread. */
+typedef struct upstream_hooks {
+    /* A frame from a backend for the session (a response with the client's seq, or a push). */
+    void (*deliver)(void *ud, uint64_t session, uint16_t type, uint32_t seq, const uint8_t *payload,
+                    size_t len);
+    /* Answers the session's request seq with ERROR_RESPONSE. */
+    void (*deliver_error)(void *ud, uint64_t session, uint32_t seq, uint16_t request_type,
+                          ErrorCode code, const char *message);
+    void (*bind_user)(void *ud, uint64_t session, uint64_t user);
+    void (*bind_game)(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id);
+    /* The game daemon the session is bound to, 0 if none. */
+    uint32_t (*game_of)(void *ud, uint64_t session);
+    /* Game daemon game_id is lost: abort the matches of the sessions bound to it; how many. */
+    size_t (*game_lost)(void *ud, uint32_t game_id);
+    void (*kick)(void *ud, uint64_t session, ErrorCode code, const char *reason);
+    void *ud;
+} upstream_hooks_t;
+
 upstreams_t *upstreams_new(gw_t *gw);
+/* Registers the session layer's callbacks; before the first link comes up. */
+void upstreams_set_hooks(upstreams_t *u, const upstream_hooks_t *h);
 
 /* Sends a client request to a live, non-draining backend of peer_type, spreading requests
  * across them. Returns 0, or the ErrorCode to answer the client with. */

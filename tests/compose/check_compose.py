@@ -277,12 +277,25 @@ if CONFIG:
                   grace_ms is not None and grace_ms > drain_ms,
                   f"stop_grace_period={s.get('stop_grace_period', '10s (default)')} DRAIN_TIMEOUT_MS={drain_ms}")
         if b == "gatewayd":
+            # every client listener (TCP, TLS, ws, wss) is published, and nothing else
+            lports = {v: hostport(env.get(v))[1] for v in ("LISTEN_ADDR", "TLS_LISTEN_ADDR", "WS_LISTEN_ADDR",
+                                                          "WSS_LISTEN_ADDR") if env.get(v)}
             ports = [published(x) for x in s.get("ports") or []]
-            check(f"service {n}: publishes its client port (container port = LISTEN_ADDR port {port})",
-                  bool(ports) and all(str(t) == str(port) and hp for hp, t in ports), f"ports={ports}")
-    gw_ports = sorted(str(published(x)[0]) for n, b in daemons.items() if b == "gatewayd"
-                      for x in services[n].get("ports") or [])
-    check("gateways publish client ports 7000 and 7001", gw_ports == ["7000", "7001"], f"published: {gw_ports}")
+            targets = {str(t) for _, t in ports}
+            check(f"service {n}: publishes each client listener's port, and only those ({lports})",
+                  bool(ports) and all(hp for hp, _ in ports) and targets == {str(p) for p in lports.values()},
+                  f"ports={ports}")
+            if "TLS_LISTEN_ADDR" in lports or "WSS_LISTEN_ADDR" in lports:
+                mounts = [v.get("target") if isinstance(v, dict) else str(v).split(":")[1]
+                          for v in s.get("volumes") or []]
+                files = [env.get("TLS_CERT_FILE", ""), env.get("TLS_KEY_FILE", "")]
+                check(f"service {n}: TLS_CERT_FILE and TLS_KEY_FILE lie in a mounted folder",
+                      all(f and any(m and f.startswith(m.rstrip("/") + "/") for m in mounts) for f in files),
+                      f"files={files} mounts={mounts}")
+    gw_ports = sorted(str(hp) for n, b in daemons.items() if b == "gatewayd"
+                      for hp, t in (published(x) for x in services[n].get("ports") or [])
+                      if str(t) == str(listen_port.get(n)))
+    check("gateways publish client TCP ports 7000 and 7001", gw_ports == ["7000", "7001"], f"published: {gw_ports}")
 
     pg = services.get("postgres", {})
     vols = CONFIG.get("volumes") or {}
