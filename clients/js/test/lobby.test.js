@@ -139,12 +139,17 @@ test('a backend that does not answer: local TIMEOUT, then the client carries on'
   a.close();
 });
 
-test('an oversized request is answered FRAME_TOO_LARGE and the connection closes', async () => {
-  const c = client(url, { autoReconnect: false });
+test('an oversized request: FRAME_TOO_LARGE over TCP, close 1009 over WebSocket; the client survives', async () => {
+  const c = client(cl.gateways[0].tcpUrl, { autoReconnect: false });
   await c.connect();
   const closed = c.next('close', 5000);
   await rejectsWith(c.echo('lobby', new Uint8Array(70 * 1024)), 'FRAME_TOO_LARGE');
   await closed;
   assert.equal(c.state, 'closed');
   await rejectsWith(c.ping(), 'NOT_CONNECTED');
+  if (!cl.gateways[0].wsUrl) return;
+  const w = client(cl.gateways[0].wsUrl, { autoReconnect: false });
+  await w.connect();
+  await assert.rejects(w.echo('lobby', new Uint8Array(70 * 1024)), (e) => e.codeName === 'DISCONNECTED' && /1009/.test(e.message));
+  assert.equal(w.state, 'closed');
 });
