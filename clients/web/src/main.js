@@ -113,6 +113,7 @@ function onReconnected(r) {
 }
 
 async function enter(resp) {
+  banner('');
   sessionStorage.setItem(TOKEN_KEY, client.token);
   $('me').textContent = `${client.username} (#${client.userId})`;
   show('lobby-view');
@@ -181,6 +182,8 @@ function onMatchStart(start) {
 
 function startMatchView() {
   walkTo = null;
+  const c = $('arena');
+  if (arena.width && arena.height) c.height = Math.round((c.width * arena.height) / arena.width);
   show('match-view');
   $('match-info').textContent = `match ${arena.matchId} (${arena.mode})`;
   requestAnimationFrame(draw);
@@ -375,4 +378,5 @@ async function boot() {
 }
 
 window.clusterClient = () => client; // for the browser test and the console
+window.clusterArena = () => arena;
 void boot();
