@@ -191,8 +191,10 @@ export class Cluster {
     const wsPort = this.ws ? await freePort() : 0;
     const e = { LISTEN_ADDR: `127.0.0.1:${port}`, RATE_LIMIT: '100000', RATE_BURST: '100000', ...(this.opts.gatewayEnv ?? {}), ...env };
     if (wsPort) e.WS_LISTEN_ADDR = `127.0.0.1:${wsPort}`;
+    const wssPort = this.opts.tls ? await freePort() : 0; // opts.tls: {cert, key} PEM files
+    if (wssPort) Object.assign(e, { WSS_LISTEN_ADDR: `127.0.0.1:${wssPort}`, TLS_CERT_FILE: this.opts.tls.cert, TLS_KEY_FILE: this.opts.tls.key });
     const p = this._proc(BIN.gatewayd, `gatewayd${this.gateways.length + 1}`, e);
-    const g = { proc: p, port, wsPort, tcpUrl: `tcp://127.0.0.1:${port}`, wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}/` : null };
+    const g = { proc: p, port, wsPort, wssPort, wssUrl: wssPort ? `wss://127.0.0.1:${wssPort}/` : null, tcpUrl: `tcp://127.0.0.1:${port}`, wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}/` : null };
     g.url = g.wsUrl ?? g.tcpUrl;
     this.gateways.push(g);
     await waitFor(`${p.name} listening on ${port}`, () => canConnect(port));
