@@ -140,3 +140,17 @@ export class ArenaState {
   monsterAt(pos: Vec, radius: number): ArenaMonster | null;
 }
 export function stepToward(from: Vec, to: Vec, rules: { playerSpeed: number; moveWindowMs?: number }, dtMs: number): Vec;
+
+export const TAG_OP: { MOVE: 1; RULES: 100; POSITIONS: 101; TAGGED: 102; SCORES: 103; REFUSED: 104 };
+export interface TagPlayer { userId: number; x: number; y: number; score: number; it: boolean; left: boolean }
+/** The example module `tag`'s match, from its MATCH_DATA messages. */
+export class TagState {
+  rules: { tickMs: number; timeLimitMs: number; fieldW: number; fieldH: number; runnerSpeed: number; itSpeed: number;
+    speedTolerance: number; moveSlack: number; tagRange: number; moveWindowMs: number; freezeMs: number } | null;
+  players: Map<number, TagPlayer>;
+  itId: number;
+  tags: number;
+  refused: { op: number; code: number }[];
+  apply(m: { opCode: number; data: Uint8Array }): boolean;
+  static move(x: number, y: number): Uint8Array;
+}

@@ -1,6 +1,7 @@
 // @cluster/client: the browser entry (WebSocket transports). Node adds TCP/TLS and the `ws`
 // package through ./node.js.
 export { ArenaState, stepToward } from './arena.js';
+export { TAG_OP, TagState } from './tag.js';
 export { Client, PUSH_TYPES } from './client.js';
 export { ClusterError } from './errors.js';
 export { Emitter } from './emitter.js';

@@ -84,3 +84,30 @@ test('ArenaState follows spawns, moves, deaths, damage and snapshots', () => {
   const s = stepToward({ x: 0, y: 0 }, { x: 100, y: 0 }, { playerSpeed: 10, moveWindowMs: 500 }, 1000);
   assert.deepEqual(s, { x: 5, y: 0 });
 });
+
+test('TagState decodes the tag module\'s records and refuses torn ones', async () => {
+  const { TagState, TAG_OP } = await import('../src/index.js');
+  const t = new TagState();
+  const rules = new DataView(new ArrayBuffer(44));
+  rules.setUint32(0, 50, true);
+  rules.setFloat32(8, 40, true);
+  rules.setFloat32(32, 1.5, true);
+  assert.ok(t.apply({ opCode: TAG_OP.RULES, data: new Uint8Array(rules.buffer) }));
+  assert.equal(t.rules.fieldW, 40);
+  assert.equal(t.rules.tagRange, 1.5);
+  const pos = new DataView(new ArrayBuffer(34));
+  pos.setBigUint64(0, 7n, true); pos.setFloat32(8, 1.5, true); pos.setFloat32(12, 2.5, true);
+  pos.setBigUint64(17, 9n, true); pos.setFloat32(25, 3, true);
+  t.apply({ opCode: TAG_OP.POSITIONS, data: new Uint8Array(pos.buffer) });
+  assert.deepEqual([t.players.get(7).x, t.players.get(7).y, t.players.get(9).x], [1.5, 2.5, 3]);
+  const tag = new DataView(new ArrayBuffer(16));
+  tag.setBigUint64(0, 7n, true); tag.setBigUint64(8, 9n, true);
+  t.apply({ opCode: TAG_OP.TAGGED, data: new Uint8Array(tag.buffer) });
+  assert.equal(t.itId, 9);
+  assert.equal(t.tags, 1);
+  assert.ok(t.players.get(9).it && !t.players.get(7).it);
+  assert.throws(() => t.apply({ opCode: TAG_OP.POSITIONS, data: new Uint8Array(16) }), RangeError);
+  assert.throws(() => t.apply({ opCode: TAG_OP.RULES, data: new Uint8Array(43) }), RangeError);
+  assert.equal(t.apply({ opCode: 999, data: new Uint8Array(3) }), false);
+  assert.deepEqual([...TagState.move(1, 2)], [0, 0, 128, 63, 0, 0, 0, 64]);
+});

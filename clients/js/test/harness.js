@@ -87,14 +87,16 @@ export function redisCommand(port, ...args) {
   });
 }
 
-/** The gateway's --help names WS_LISTEN_ADDR once the WebSocket transport is built in. */
-export function gatewaySupports(variable) {
+/** Whether a binary's --help names variable (WS_LISTEN_ADDR: the gateway has WebSocket). */
+export function binSupports(bin, variable) {
   try {
-    return execFileSync(BIN.gatewayd, ['--help'], { encoding: 'utf8' }).includes(variable);
+    return execFileSync(bin, ['--help'], { encoding: 'utf8' }).includes(variable);
   } catch (e) {
     return String(e.stdout ?? '').includes(variable);
   }
 }
+
+export const gatewaySupports = (variable) => binSupports(BIN.gatewayd, variable);
 
 /** The running cluster: .gateways [{proc, port, wsPort, id}], .lobbies, .games, stop(). */
 export class Cluster {
