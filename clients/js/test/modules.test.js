@@ -32,14 +32,14 @@ test('a tag match: MATCH_DATA in both directions, decoded; a bad move is refused
   await a.startGame();
   const ms = await started;
   assert.equal(ms.mode, 'tag');
-  await waitFor('RULES and both positions', () => views[0].rules && views[0].players.size === 2, 10000);
+  await waitFor('RULES and both positions on both', () => views.every((v) => v.rules && v.players.size === 2), 10000);
   assert.ok(views[0].rules.fieldW > 0);
   const me = views[0].players.get(a.userId);
   const x0 = me.x;
   const to = { x: x0 + (me.x < views[0].rules.fieldW / 2 ? 1 : -1), y: me.y };
   a.sendMatchData(TAG_OP.MOVE, TagState.move(to.x, to.y));
   // the module clamps a move to the speed the time since the last one allows: toward, not at
-  const moved = () => views[1].players.get(a.userId).x - x0;
+  const moved = () => (views[1].players.get(a.userId)?.x ?? x0) - x0;
   await waitFor("b sees a's move", () => Math.abs(moved()) > 0.5 && Math.sign(moved()) === Math.sign(to.x - x0), 10000);
   a.sendMatchData(TAG_OP.MOVE, new Uint8Array(3));
   await waitFor('the module refuses a 3-byte MOVE', () => views[0].refused.some((r) => r.op === TAG_OP.MOVE && r.code === -4), 10000);
