@@ -57,7 +57,7 @@ async function playStep(page) {
     const r = canvas.getBoundingClientRect();
     const k = Math.min(canvas.width / (a.width || 100), canvas.height / (a.height || 60)) * (r.width / canvas.width);
     const inRange = Math.hypot(m.pos.x - me.pos.x, m.pos.y - me.pos.y) <= (a.rules?.attackRange ?? 2) * 0.9;
-    const off = inRange ? 0 : 20; // beside the monster: a click there walks
+    const off = inRange ? 0 : 30; // beside the monster (hit radius 14 px): a click there walks
     return { x: r.left + m.pos.x * k + off, y: r.top + m.pos.y * k };
   });
   if (target) await page.mouse.click(target.x, target.y);
@@ -138,6 +138,8 @@ async function main() {
       const now = await posOf(b, ids[0]);
       moved = now && aStart && Math.hypot(now[0] - aStart[0], now[1] - aStart[1]) > 0.5;
     }
+    if (!moved) console.error('alice at start', aStart, 'now (bob)', await posOf(b, ids[0]), 'now (alice)', await posOf(a, ids[0]),
+      'log', await a.$eval('#match-log', (e) => e.textContent), 'monsters', await a.evaluate(() => window.clusterArena()?.monsters.size));
     assert.ok(moved, "bob's page saw alice move");
     await shot(a, '2-arena');
 

@@ -1,7 +1,7 @@
 // The browser client: accounts, rooms, chat, quick match, the arena on a canvas, results and
 // history, through @cluster/client over WebSocket. Every name and text from the server goes
 // into the page through textContent (never innerHTML), so nothing a player types is markup.
-import { ArenaState, Client, MatchOutcome, RoomStatus, stepToward } from '../../js/src/index.js';
+import { ArenaState, Client, MatchOutcome, RoomStatus, TAG_OP, TagState, stepToward } from '../../js/src/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -12,6 +12,7 @@ const MATCH_KEY = 'cluster.match';
 
 let client = null;
 let arena = null;
+let tag = null; // a match of the example module tag: its view from MATCH_DATA
 let walkTo = null;
 let busy = false;
 let lastMove = 0;
@@ -93,6 +94,13 @@ function wire(c) {
   c.on('gameStarting', () => log('chat-log', '* the match is starting'));
   c.on('matchStart', onMatchStart);
   c.on('gameStateUpdate', (u) => arena?.applyUpdate(u));
+  c.on('matchData', (m) => {
+    try {
+      tag?.apply(m);
+    } catch (e) {
+      log('match-log', `! bad tag record: ${e.message}`);
+    }
+  });
   c.on('gameOver', onGameOver);
   c.on('matchAborted', (a) => {
     arena = null;
@@ -124,8 +132,14 @@ async function enter(resp) {
 
 /** After a page reload in a match: rebuild the view from a snapshot. */
 async function resumeMatch() {
-  const s = await client.snapshot();
   const saved = JSON.parse(sessionStorage.getItem(MATCH_KEY) || 'null'); // its MATCH_START
+  if (saved && saved.mode && saved.mode !== 'arena') {
+    // a module's match: its state comes back with its next MATCH_DATA messages
+    onMatchStart(saved);
+    banner('reloaded: resumed the match');
+    return;
+  }
+  const s = await client.snapshot();
   arena = new ArenaState(saved?.matchId === s.matchId ? saved : { matchId: s.matchId, tickMs: s.tickMs, players: [] });
   arena.applySnapshot(s);
   startMatchView();
@@ -176,6 +190,8 @@ function renderRoom(room) {
 function onMatchStart(start) {
   sessionStorage.setItem(MATCH_KEY, JSON.stringify(start));
   arena = new ArenaState(start);
+  tag = arena.mode === 'tag' ? new TagState() : null;
+  for (const p of start.players ?? []) tag?.players.set(p.userId, { userId: p.userId, username: p.username, x: 0, y: 0, score: 0, it: false, left: false });
   $('match-log').replaceChildren();
   startMatchView();
 }
@@ -186,11 +202,13 @@ function startMatchView() {
   if (arena.width && arena.height) c.height = Math.round((c.width * arena.height) / arena.width);
   show('match-view');
   $('match-info').textContent = `match ${arena.matchId} (${arena.mode})`;
+  if (tag) c.height = c.width; // the tag field is square until its RULES say otherwise
   requestAnimationFrame(draw);
 }
 
 function onGameOver(g) {
   arena = null;
+  tag = null;
   $('over-outcome').textContent = MatchOutcome[g.outcome] ?? String(g.outcome);
   $('over-summary').textContent = g.summary || `${(g.durationMs / 1000).toFixed(1)} s`;
   const body = $('results').tBodies[0];
@@ -217,6 +235,7 @@ function hpBar(ctx, x, y, frac, color) {
 
 function draw() {
   if (!arena) return;
+  if (tag) return drawTag();
   const c = $('arena');
   const ctx = c.getContext('2d');
   const k = scale();
@@ -252,13 +271,64 @@ function draw() {
   requestAnimationFrame(draw);
 }
 
+/** The tag module's field: players (red: "it"), names, scores. */
+function drawTag() {
+  const c = $('arena');
+  const ctx = c.getContext('2d');
+  const w = tag.rules?.fieldW || 40;
+  const h = tag.rules?.fieldH || 40;
+  const k = Math.min(c.width / w, c.height / h);
+  ctx.clearRect(0, 0, c.width, c.height);
+  ctx.strokeStyle = '#555';
+  ctx.strokeRect(0, 0, w * k, h * k);
+  ctx.font = '12px system-ui';
+  ctx.textAlign = 'center';
+  const names = new Map([...arena.players.values()].map((p) => [p.userId, p.username]));
+  for (const p of tag.players.values()) {
+    if (p.left) continue;
+    ctx.fillStyle = p.it ? '#e33' : p.userId === client.userId ? '#4af' : '#9c6';
+    ctx.beginPath();
+    ctx.arc(p.x * k, p.y * k, 9, 0, Math.PI * 2);
+    ctx.fill();
+    ctx.fillStyle = '#fff';
+    ctx.fillText(`${names.get(p.userId) ?? p.userId} ${p.score}`, p.x * k, p.y * k + 22);
+  }
+  const me = tag.players.get(client.userId);
+  $('my-hp').textContent = me ? `${me.it ? 'you are IT' : 'run!'} · score ${me.score} · tags ${tag.tags}` : '';
+  requestAnimationFrame(draw);
+  return undefined;
+}
+
+/** Tag: walks toward walkTo with MATCH_DATA_SEND MOVE, no faster than the module's rules. */
+function walkTag() {
+  const me = tag.players.get(client.userId);
+  if (!me || !walkTo || !tag.rules) return;
+  const now = performance.now();
+  const dt = lastMove ? Math.min(now - lastMove, 200) : 100;
+  lastMove = now;
+  const speed = me.it ? tag.rules.itSpeed : tag.rules.runnerSpeed;
+  const to = stepToward(me, walkTo, { playerSpeed: speed, moveWindowMs: tag.rules.moveWindowMs }, dt);
+  if (Math.hypot(to.x - me.x, to.y - me.y) < 0.01) {
+    walkTo = null;
+    return;
+  }
+  client.sendMatchData(TAG_OP.MOVE, TagState.move(to.x, to.y));
+}
+
 async function onCanvasClick(ev) {
   if (!arena) return;
+  if (tag) {
+    const c = $('arena');
+    const r = c.getBoundingClientRect();
+    const k = Math.min(c.width / (tag.rules?.fieldW || 40), c.height / (tag.rules?.fieldH || 40)) * (r.width / c.width);
+    walkTo = { x: (ev.clientX - r.left) / k, y: (ev.clientY - r.top) / k };
+    return;
+  }
   const c = $('arena');
   const r = c.getBoundingClientRect();
   const k = scale() * (r.width / c.width);
   const pos = { x: (ev.clientX - r.left) / k, y: (ev.clientY - r.top) / k };
-  const target = arena.monsterAt(pos, 14 / k + 1);
+  const target = arena.monsterAt(pos, 14 / k); // 14 px around a monster
   if (target) {
     try {
       const a = await client.attack(target.id);
@@ -275,6 +345,7 @@ async function onCanvasClick(ev) {
 /** Walks toward walkTo no faster than the rules allow (10 steps a second). */
 async function walk() {
   if (!arena || !walkTo || busy || client?.state !== 'open') return;
+  if (tag) return walkTag();
   const me = arena.players.get(client.userId);
   if (!me || !me.alive) return;
   const rules = arena.rules ?? { playerSpeed: 10, moveWindowMs: 500 };
