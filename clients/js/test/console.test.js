@@ -41,9 +41,13 @@ test('loopback: the registry, each daemon\'s /metrics, the page, and bad request
   assert.equal(gw.id, cl.gateways[0].proc.serverId());
   assert.equal(gw.status_name, 'smooth');
   assert.ok(gw.heartbeat_age_ms >= 0 && gw.heartbeat_age_ms < 5000);
-  const m = await fetch(`${base}/api/metrics?server=game:${cl.games[0].serverId()}`);
-  assert.equal(m.status, 200);
-  const text = await m.text();
+  // the daemon publishes its /metrics snapshot every 500 ms: the first may predate its gauges
+  const text = await waitFor('the game daemon\'s gauges in /metrics', async () => {
+    const m = await fetch(`${base}/api/metrics?server=game:${cl.games[0].serverId()}`);
+    assert.equal(m.status, 200);
+    const t = await m.text();
+    return /^cluster_link_up\{/m.test(t) && t;
+  }, 10000, 200);
   assert.match(text, /^cluster_game_matches_running /m);
   assert.match(text, /^cluster_link_up\{peer_type="gateway"/m);
   assert.equal((await fetch(`${base}/api/metrics?server=game:9999`)).status, 404);
