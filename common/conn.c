@@ -80,6 +80,8 @@ static void on_hs_timer(uv_timer_t *t)
         if (x->hs_deadline && now >= x->hs_deadline)
             conn_hs_fail(x->c, XF_TIMEOUT);
     }
+    if (!cl->hs_head)
+        uv_timer_stop(&cl->hs_timer); /* runs only while a handshake does */
 }
 
 conn_loop_t *conn_loop_new(uv_loop_t *loop)
@@ -94,7 +96,6 @@ conn_loop_t *conn_loop_new(uv_loop_t *loop)
     cl->hs_timer.data = cl;
     uv_prepare_start(&cl->prepare, on_prepare);
     uv_check_start(&cl->check, on_check);
-    uv_timer_start(&cl->hs_timer, on_hs_timer, HS_SWEEP_MS, HS_SWEEP_MS);
     /* These handles must not keep the loop alive by themselves. */
     uv_unref((uv_handle_t *)&cl->prepare);
     uv_unref((uv_handle_t *)&cl->check);
@@ -208,6 +209,8 @@ static void hs_list(conn_t *c)
     x->hs_listed = 1;
     x->hs_prev = cl->hs_tail;
     x->hs_next = NULL;
+    if (!cl->hs_head && !cl->closing)
+        uv_timer_start(&cl->hs_timer, on_hs_timer, HS_SWEEP_MS, HS_SWEEP_MS);
     if (cl->hs_tail)
         cl->hs_tail->hs_next = x;
     else
