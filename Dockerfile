@@ -33,6 +33,21 @@ RUN mkdir -p /out \
     done \
  && ls -l /out
 
+# ---------------------------------------------------------------- web (Debian 12 nodejs/npm)
+# The cluster page (served by `clusterctl web`) and the browser client, bundled with esbuild;
+# protobuf code generated from proto/ (clients/js, npm run proto).
+FROM debian:12 AS web
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY proto/ proto/
+COPY clients/ clients/
+RUN cd clients/js && npm ci --no-audit --no-fund \
+ && cd ../web && npm ci --no-audit --no-fund && npm run build \
+ && cd ../console && npm ci --no-audit --no-fund && npm run build
+
 # ---------------------------------------------------------------- runtime (Debian 12 slim)
 FROM debian:12-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
@@ -52,6 +67,9 @@ RUN groupadd --system --gid 10001 cluster \
 COPY --from=build /out/ /usr/local/bin/
 # the shipped game modules: gamed's default GAME_MODULES_DIR from /usr/local/bin/gamed
 COPY --from=build /src/modules/ /usr/local/share/cluster/modules/
+COPY --from=web /src/clients/console/dist/ /usr/share/cluster/console/
+COPY --from=web /src/clients/web/dist/ /usr/share/cluster/web/
+ENV CONSOLE_DIR=/usr/share/cluster/console
 USER cluster:cluster
 WORKDIR /tmp
 # client port of a gateway, backend link port used by docker-compose.yml, admin HTTP port

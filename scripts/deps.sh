@@ -21,6 +21,8 @@ PKGS=(
   procps util-linux coreutils
   lua5.4                                   # tests/modules: plays the example game modules stand-alone
   liblua5.4-dev                            # gamed: the game modules' Lua runtime (src_game/modrt.c)
+  nodejs                                   # clients/js and clients/web: build, npm test, esbuild
+  chromium fonts-dejavu-core               # tests/browser: headless Chromium for puppeteer-core
 )
 
 installed() {
@@ -32,6 +34,8 @@ missing=()
 for p in "${PKGS[@]}"; do
   installed "$p" || missing+=("$p")
 done
+# Debian's npm, unless a nodejs that bundles its own npm (NodeSource's "Provides: npm") is here.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#PKGS[@]} packages already installed"

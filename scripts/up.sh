@@ -280,6 +280,26 @@ print_addresses() {
 print_addresses
 sleep 1  # let the gateway finish its links to the backends it just discovered
 
+# ---------------------------------------------------------------- browser client, cluster page
+WEB_PORT=${WEB_PORT:-8080}
+CONSOLE_PORT=${CONSOLE_PORT:-8090}
+record_exec() { # web.sh execs node or clusterctl: record that binary for stop_stale
+  local pid=${PIDS[-1]} exe="" i
+  for i in {1..20}; do
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
+    case $exe in */bash | */env | */setsid) sleep 0.1 ;; *) break ;; esac
+  done
+  sed -i "s#^$pid .*#$pid $exe#" "$PIDFILE"
+}
+if command -v npm >/dev/null && scripts/web.sh --build >"$LOGS/web-build.log" 2>&1; then
+  start_daemon web-game scripts/web.sh "127.0.0.1:$WEB_PORT" WEB_SERVE=game && record_exec
+  start_daemon web-console scripts/web.sh "127.0.0.1:$CONSOLE_PORT" WEB_SERVE=console && record_exec
+  WEB_URLS="game: http://127.0.0.1:$WEB_PORT/?gw=ws://127.0.0.1:$WS_PORT/   cluster page: http://127.0.0.1:$CONSOLE_PORT/"
+else
+  WEB_URLS="(browser client and cluster page not built: see .local/logs/web-build.log)"
+fi
+say "$WEB_URLS"
+
 # ---------------------------------------------------------------- bot
 rm -f "$LOCAL/bot.json"
 say "bot: --scenario echo --bots $BOTS --duration $BOT_DURATION"
@@ -347,6 +367,7 @@ echo "  gateway tcp $GATEWAY_ADDR   tls 127.0.0.1:$TLS_PORT   ws://127.0.0.1:$WS
 echo "  TLS certificate (self-signed, trust it or skip verification): $TLS_CERT_FILE"
 echo "  REDIS_URL=$REDIS_URL   DATABASE_URL='$DATABASE_URL'   REDIS_PREFIX=$REDIS_PREFIX"
 ((HA)) && echo "  REDIS_SENTINELS=$REDIS_SENTINELS REDIS_MASTER_NAME=cluster (clusterctl reads them too); kill -9 \$(cat .local/redis/redis.pid) fails over"
+echo "  $WEB_URLS"
 echo "  logs: .local/logs/   bot again: $BOT --scenario echo --gateway $GATEWAY_ADDR --bots 50 --duration 5"
 while :; do
   wait -n "${PIDS[@]}" || true

@@ -13,37 +13,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "sentinel.h"
 #include "util.h"
 
-#define EXIT_OK 0
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
-
 static const char *TYPES[] = {"Gateway", "Lobby", "Game"};
 #define NTYPES 3
-
-typedef struct ctl {
-    const char *redis_url;
-    const char *prefix;
-    const char *sentinels;   /* empty: connect to redis_url's host */
-    const char *master_name;
-    int http_timeout_ms;
-    redisContext *rc;
-} ctl_t;
-
-/* One live server: its registry hash. */
-typedef struct server {
-    const char *type;
-    uint32_t id;
-    char address[256];
-    int port;
-    char admin_address[256];
-    int admin_port;
-    int status, games, players;
-    uint64_t heartbeat;
-    char version[32];
-} server_t;
 
 /* ---- output helpers ---- */
 
@@ -59,8 +34,7 @@ static void die_usage(const char *fmt, ...)
     exit(EXIT_USAGE);
 }
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -70,7 +44,7 @@ static void fail(const char *fmt, ...)
     va_end(ap);
 }
 
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -84,7 +58,7 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static const char *status_name(int s)
+const char *status_name(int s)
 {
     switch (s) {
     case 1: return "smooth";
@@ -94,7 +68,7 @@ static const char *status_name(int s)
     }
 }
 
-static void lower_type(char *out, size_t n, const char *type)
+void lower_type(char *out, size_t n, const char *type)
 {
     size_t i = 0;
     for (; type[i] && i + 1 < n; i++)
@@ -239,7 +213,7 @@ static int cmp_server(const void *a, const void *b)
 
 /* Every live server (listed, and its hash exists), sorted by type then id. Returns how many;
  * *out is malloc'ed. */
-static size_t servers_list(ctl_t *c, server_t **out)
+size_t servers_list(ctl_t *c, server_t **out)
 {
     size_t n = 0, cap = 16;
     server_t *v = malloc(cap * sizeof *v);
@@ -890,6 +864,7 @@ static const char HELP[] =
     "  log-level ID|TYPE:ID [LEVEL]    show or set a daemon's log level\n"
     "  reload-tls [ID]                 reload the gateways' TLS certificate and key\n"
     "  reload-modules [ID]             game daemons load their game modules again\n"
+    "  web [--listen ADDR] [--static DIR]  the live cluster page (CONSOLE_TOKEN beyond loopback)\n"
     "\n"
     "global options (before COMMAND):\n"
     "  --redis-url URL    redis://[:pw@]host[:port][/db] (env REDIS_URL; default redis://127.0.0.1:6379)\n"
@@ -948,6 +923,7 @@ int main(int argc, char **argv)
         {"log-level", cmd_log_level, LOG_LEVEL_HELP},
         {"reload-tls", cmd_reload_tls, RELOAD_TLS_HELP},
         {"reload-modules", cmd_reload_modules, RELOAD_HELP},
+        {"web", cmd_web, WEB_HELP},
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++) {
         if (strcmp(name, COMMANDS[k].name) != 0)

@@ -94,6 +94,10 @@ for name, path in sorted(BINARIES.items()):
     opts, out = help_options(path)
     if opts:
         HELP[name] = opts
+# clusterctl (the console service: clusterctl web) has commands, not an option table: the
+# variables it reads are these (src_ctl/main.c, src_ctl/web.c).
+if "clusterctl" in BINARIES:
+    HELP["clusterctl"] = {"REDIS_URL": "", "REDIS_PREFIX": "", "CONSOLE_TOKEN": "", "CONSOLE_DIR": ""}
 for name in ("gatewayd", "lobbyd", "gamed", "bot"):
     check(f"{name} --help lists its environment variables", bool(HELP.get(name)),
           "" if HELP.get(name) else f"no option line with an env name in `{name} --help`")
@@ -245,6 +249,12 @@ if CONFIG:
             if services.get(d, {}).get("healthcheck"):
                 check(f"service {n}: waits for {d} to be healthy",
                       (cond or {}).get("condition") == "service_healthy", f"depends_on.{d}: {cond}")
+        if b == "clusterctl":
+            cmd = s.get("command") or []
+            check(f"service {n}: clusterctl web beyond loopback with a CONSOLE_TOKEN from the env file",
+                  cmd[1:2] == ["web"] and bool(env.get("CONSOLE_TOKEN"))
+                  and env.get("CONSOLE_TOKEN") == example.get("CONSOLE_TOKEN"), f"command={cmd}")
+            continue
         if b == "bot":
             check(f"service {n}: one-off under the loadtest profile, echo scenario",
                   "loadtest" in (s.get("profiles") or []) and s.get("restart", "no") == "no"
