@@ -80,14 +80,11 @@ static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ?
 
 void mg_reset(mg_t *g, uint64_t self)
 {
-    mg_mon_t *mons = g->mons;
-    mg_peer_t *peers = g->peers;
-    uint32_t cm = g->cap_mons, cp = g->cap_peers;
+    mg_spots_t mons = g->mons, peers = g->peers; /* their arrays, kept */
     memset(g, 0, sizeof *g);
     g->mons = mons;
     g->peers = peers;
-    g->cap_mons = cm;
-    g->cap_peers = cp;
+    g->mons.n = g->peers.n = 0;
     g->self = self;
     g->speed = 8.0f;
     g->it_speed = 9.0f;
@@ -99,73 +96,47 @@ void mg_reset(mg_t *g, uint64_t self)
     g->hp = 100;
 }
 
+static void spots_free(mg_spots_t *s)
+{
+    xfree(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
 void mg_free(mg_t *g)
 {
-    xfree(g->mons);
-    xfree(g->peers);
-    g->mons = NULL;
-    g->peers = NULL;
-    g->cap_mons = g->cap_peers = 0;
+    spots_free(&g->mons);
+    spots_free(&g->peers);
 }
 
-static mg_mon_t *mon_find(mg_t *g, uint32_t id)
+static mg_spot_t *spot_find(mg_spots_t *s, uint64_t id)
 {
-    for (uint32_t i = 0; i < g->nmons; i++)
-        if (g->mons[i].id == id)
-            return &g->mons[i];
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->v[i].id == id)
+            return &s->v[i];
     return NULL;
 }
 
-static void mon_set(mg_t *g, uint32_t id, float x, float y)
+static void spot_set(mg_spots_t *s, uint64_t id, float x, float y)
 {
-    mg_mon_t *m = mon_find(g, id);
-    if (!m) {
-        if (g->nmons == g->cap_mons) {
-            g->cap_mons = g->cap_mons ? g->cap_mons * 2 : 32;
-            g->mons = xrealloc(g->mons, g->cap_mons * sizeof *g->mons);
-        }
-        m = &g->mons[g->nmons++];
-        m->id = id;
-    }
-    m->x = x;
-    m->y = y;
-}
-
-static void mon_del(mg_t *g, uint32_t id)
-{
-    mg_mon_t *m = mon_find(g, id);
-    if (m)
-        *m = g->mons[--g->nmons];
-}
-
-static mg_peer_t *peer_find(mg_t *g, uint64_t uid)
-{
-    for (uint32_t i = 0; i < g->npeers; i++)
-        if (g->peers[i].uid == uid)
-            return &g->peers[i];
-    return NULL;
-}
-
-static void peer_set(mg_t *g, uint64_t uid, float x, float y)
-{
-    mg_peer_t *p = peer_find(g, uid);
+    mg_spot_t *p = spot_find(s, id);
     if (!p) {
-        if (g->npeers == g->cap_peers) {
-            g->cap_peers = g->cap_peers ? g->cap_peers * 2 : 16;
-            g->peers = xrealloc(g->peers, g->cap_peers * sizeof *g->peers);
+        if (s->n == s->cap) {
+            s->cap = s->cap ? s->cap * 2 : 16;
+            s->v = xrealloc(s->v, s->cap * sizeof *s->v);
         }
-        p = &g->peers[g->npeers++];
-        p->uid = uid;
+        p = &s->v[s->n++];
+        p->id = id;
     }
     p->x = x;
     p->y = y;
 }
 
-static void peer_del(mg_t *g, uint64_t uid)
+static void spot_del(mg_spots_t *s, uint64_t id)
 {
-    mg_peer_t *p = peer_find(g, uid);
+    mg_spot_t *p = spot_find(s, id);
     if (p)
-        *p = g->peers[--g->npeers];
+        *p = s->v[--s->n];
 }
 
 static void refused(const uint8_t *r, mg_news_t *news)
@@ -203,14 +174,14 @@ static void arena_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, m
     (void)now;
     switch (op) {
     case 100: arena_rules(g, r); break;
-    case 101: mon_set(g, rd_u32(r), rd_f32(r + 8), rd_f32(r + 12)); break;
-    case 102: mon_set(g, rd_u32(r), rd_f32(r + 4), rd_f32(r + 8)); break;
+    case 101: spot_set(&g->mons, rd_u32(r), rd_f32(r + 8), rd_f32(r + 12)); break;
+    case 102: spot_set(&g->mons, rd_u32(r), rd_f32(r + 4), rd_f32(r + 8)); break;
     case 104:
         if (rd_u64(r) == g->self)
             g->hp = rd_i32(r + 16);
         break;
     case 106:
-        mon_del(g, rd_u32(r));
+        spot_del(&g->mons, rd_u32(r));
         news->killed |= rd_u64(r + 4) == g->self;
         break;
     case 107:
@@ -266,13 +237,13 @@ static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *
         act_u32(out, 3, 1);
         return 1;
     }
-    const mg_mon_t *best = NULL;
+    const mg_spot_t *best = NULL;
     double bd = 0;
-    for (uint32_t i = 0; i < g->nmons; i++) {
-        double dx = (double)g->mons[i].x - g->x, dy = (double)g->mons[i].y - g->y;
+    for (uint32_t i = 0; i < g->mons.n; i++) {
+        double dx = (double)g->mons.v[i].x - g->x, dy = (double)g->mons.v[i].y - g->y;
         double dist = sqrt(dx * dx + dy * dy);
-        if (!best || dist < bd || (dist == bd && g->mons[i].id < best->id)) {
-            best = &g->mons[i];
+        if (!best || dist < bd || (dist == bd && g->mons.v[i].id < best->id)) {
+            best = &g->mons.v[i];
             bd = dist;
         }
     }
@@ -282,7 +253,7 @@ static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *
         if (now < g->next_attack_ns)
             return 0;
         g->next_attack_ns = now + (uint64_t)(g->cooldown_ms + TICK_MARGIN_MS) * MS;
-        act_u32(out, 2, best->id);
+        act_u32(out, 2, (uint32_t)best->id); /* a monster id: 32 bits */
         return 1;
     }
     double step = STEP_SHARE * g->speed * (double)interval_ns / 1e9, want = bd - APPROACH;
@@ -317,7 +288,7 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
         if (rd_u64(r) == g->self)
             self_moved(g, r, news);
         else
-            peer_set(g, rd_u64(r), rd_f32(r + 8), rd_f32(r + 12));
+            spot_set(&g->peers, rd_u64(r), rd_f32(r + 8), rd_f32(r + 12));
         break;
     case 102:
         g->it = rd_u64(r + 8);
@@ -331,7 +302,7 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
         if (rd_u64(r) == g->self)
             g->score = rd_u32(r + 8);
         else if (r[12] & 2)
-            peer_del(g, rd_u64(r));
+            spot_del(&g->peers, rd_u64(r));
         break;
     case 104: refused(r, news); break;
     }
@@ -380,13 +351,13 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         return 0;
     double dx, dy, step;
     if (g->it == g->self) {
-        const mg_peer_t *best = NULL;
+        const mg_spot_t *best = NULL;
         double bd = 0;
-        for (uint32_t i = 0; i < g->npeers; i++) {
-            double ex = (double)g->peers[i].x - g->x, ey = (double)g->peers[i].y - g->y;
+        for (uint32_t i = 0; i < g->peers.n; i++) {
+            double ex = (double)g->peers.v[i].x - g->x, ey = (double)g->peers.v[i].y - g->y;
             double dist = sqrt(ex * ex + ey * ey);
             if (!best || dist < bd) {
-                best = &g->peers[i];
+                best = &g->peers.v[i];
                 bd = dist;
             }
         }
@@ -398,7 +369,7 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         dx = (best->x - g->x) / bd;
         dy = (best->y - g->y) / bd;
     } else {
-        const mg_peer_t *it = peer_find(g, g->it);
+        const mg_spot_t *it = spot_find(&g->peers, g->it);
         if (!it)
             return 0;
         flee_dir(g, it->x, it->y, &dx, &dy);

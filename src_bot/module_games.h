@@ -10,15 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct mg_mon {
-    uint32_t id;
+/* Something on the field the bot keeps the position of: a monster, another player. */
+typedef struct mg_spot {
+    uint64_t id; /* a monster's id, a player's user id */
     float x, y;
-} mg_mon_t;
+} mg_spot_t;
 
-typedef struct mg_peer {
-    uint64_t uid;
-    float x, y;
-} mg_peer_t;
+typedef struct mg_spots {
+    mg_spot_t *v;
+    uint32_t n, cap;
+} mg_spots_t;
 
 /* What one bot knows of its match. A plain value; mg_reset starts a match, mg_free frees. */
 typedef struct mg {
@@ -34,10 +35,8 @@ typedef struct mg {
     uint32_t potions, score;
     uint64_t next_attack_ns, it_since_ns;
     /* arena_lua: live monsters; tag: the other players and who is it */
-    mg_mon_t *mons;
-    uint32_t nmons, cap_mons;
-    mg_peer_t *peers;
-    uint32_t npeers, cap_peers;
+    mg_spots_t mons;
+    mg_spots_t peers;
     uint64_t it;
 } mg_t;
 

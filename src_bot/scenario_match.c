@@ -35,11 +35,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "alloc.h"
 #include "log.h"
-#include "rooms.h"
+#include "match_flow.h"
 #include "util.h"
 
 /* The arena's rules until MATCH_START says otherwise (its `rules`; src_game/sim.h defaults). */
@@ -56,11 +55,6 @@
 #define PROBE_EVERY_NS (1000 * MS)
 #define START_LOST_NS (15000 * MS)   /* no MATCH_START this long after GAME_STARTING: a failure */
 #define END_GRACE_NS (10000 * MS)    /* no GAME_OVER this long past the time limit: a failure */
-#define ROOM_BACK_NS (3000 * MS)     /* after GAME_OVER: LEAVE_ROOM anyway after this long */
-#define FORMED_WAIT_NS (5000 * MS)   /* a quick-match room formed but never started: leave */
-#define CHECK_DELAY_NS (200 * MS)    /* first GET_MATCH_HISTORY this long after GAME_OVER */
-#define CHECK_RETRY_NS (1000 * MS)
-#define CHECK_TRIES 6
 
 typedef enum {
     M_REGISTER = 0,
@@ -82,14 +76,10 @@ typedef struct mon {
 } mon_t;
 
 typedef struct mbot {
-    session_t s; /* first: a session_t * is an mbot_t * */
-    mstep_t step;
+    mflow_t f; /* first: a session_t * is an mbot_t *; f.step is an mstep_t */
     uint32_t rq_arg; /* the monster of an attack in flight */
-    /* room and match lifecycle */
-    uint64_t room_id, match_id;
-    int room_waiting; /* a ROOM_UPDATE said our room is waiting (the match is over) */
-    int formed;       /* QUICK_MATCH answered queued=0: a room formed at once */
-    uint64_t queue_sent_ns, formed_ns, starting_ns, next_probe_ns, start_ns, over_ns;
+    /* match lifecycle */
+    uint64_t queue_sent_ns, starting_ns, next_probe_ns, start_ns;
     int start_lost_counted, end_lost_counted;
     /* the match */
     uint32_t tick_ms, time_limit_ms;
@@ -111,50 +101,27 @@ typedef struct mbot {
     mon_t *mons;
     uint32_t nmons, cap;
     uint64_t updates;
-    /* the record check */
-    uint64_t check_match, check_due_ns;
-    int check_tries;
+    /* what the record must say */
     MatchOutcome check_outcome;
     uint32_t check_kills, check_dealt, check_taken, check_deaths, check_score;
-    uint32_t game_overs;
 } mbot_t;
 
-static sess_pool_t pool;
 static uint64_t pace_ns;  /* least time between two requests out of a match (--rate) */
 static uint64_t play_ns;  /* in a match (--match-interval-ms) */
 
-/* Matches seen ended, by id: counted once however many of their players report them. */
-typedef struct seen {
-    uint64_t id;
-    UT_hash_handle hh;
-} seen_t;
-static seen_t *seen;
-
-static const sess_steps_t ACCOUNT_STEPS = {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE, M_LEAVE, M_QUEUE};
+#define ACCOUNT_STEPS_INIT {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE, M_LEAVE, M_QUEUE}
+static const sess_steps_t ACCOUNT_STEPS = ACCOUNT_STEPS_INIT;
 
 /* ------------------------------------------------------------------ helpers */
 
-static void mb_wake(mbot_t *b) { sess_wake(&b->s); }
+static void mb_wake(mbot_t *b) { sess_wake(&b->f.s); }
 static int mb_send(mbot_t *b, uint16_t type, const ProtobufCMessage *msg)
 {
-    return sess_send(&b->s, type, msg);
+    return sess_send(&b->f.s, type, msg);
 }
-static void sleep_until(mbot_t *b, uint64_t t, uint64_t now) { sess_sleep_until(&b->s, t, now); }
+static void sleep_until(mbot_t *b, uint64_t t, uint64_t now) { sess_sleep_until(&b->f.s, t, now); }
 
-static int in_match(const mbot_t *b) { return b->step == M_STARTING || b->step == M_PLAY; }
-
-/* Records a match as ended once, whoever of its players reports it first. Returns 1 if new. */
-static int first_report(uint64_t match_id)
-{
-    seen_t *s;
-    HASH_FIND(hh, seen, &match_id, sizeof match_id, s);
-    if (s)
-        return 0;
-    s = xcalloc(1, sizeof *s);
-    s->id = match_id;
-    HASH_ADD(hh, seen, id, sizeof s->id, s);
-    return 1;
-}
+static int in_match(const mbot_t *b) { return b->f.step == M_STARTING || b->f.step == M_PLAY; }
 
 /* ---- monsters */
 
@@ -244,7 +211,7 @@ static void died(mbot_t *b)
 
 static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
 {
-    if (!p || p->user_id != b->s.user_id)
+    if (!p || p->user_id != b->f.s.user_id)
         return;
     if (with_pos && p->pos) {
         b->x = p->pos->x;
@@ -258,8 +225,8 @@ static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
 
 static void play_begin(mbot_t *b, uint64_t match_id, uint64_t now)
 {
-    b->match_id = match_id;
-    b->step = M_PLAY;
+    b->f.match_id = match_id;
+    b->f.step = M_PLAY;
     b->start_ns = now;
     b->end_lost_counted = 0;
     run.st.match_starts++;
@@ -272,11 +239,11 @@ static void play_begin(mbot_t *b, uint64_t match_id, uint64_t now)
 
 static void play_end(mbot_t *b, uint64_t now)
 {
-    if (b->step == M_PLAY && b->start_ns)
+    if (b->f.step == M_PLAY && b->start_ns)
         run.st.bot_match_ns += now - b->start_ns;
     b->start_ns = 0;
-    b->over_ns = now;
-    b->step = M_ENDED;
+    b->f.over_ns = now;
+    b->f.step = M_ENDED;
     b->nmons = 0;
 }
 
@@ -312,52 +279,18 @@ static void send_simple(mbot_t *b, uint16_t type)
     case PACKET_TYPE__QUICK_MATCH_REQUEST: {
         QuickMatchRequest rq = QUICK_MATCH_REQUEST__INIT;
         if (mb_send(b, type, &rq.base) == 0 && !b->queue_sent_ns)
-            b->queue_sent_ns = b->s.sent_ns;
+            b->queue_sent_ns = b->f.s.sent_ns;
         break;
     }
     case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        rooms_send_leave(&b->s);
+        rooms_send_leave(&b->f.s);
         break;
     case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
         GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
         (void)mb_send(b, type, &rq.base);
         break;
     }
-    case PACKET_TYPE__PING_REQUEST:
-        sess_send_ping(&b->s);
-        break;
-    case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST: {
-        GetMatchHistoryRequest rq = GET_MATCH_HISTORY_REQUEST__INIT;
-        rq.page = 0;
-        rq.page_size = 20;
-        (void)mb_send(b, type, &rq.base);
-        break;
     }
-    }
-}
-
-/* Out of a match with nothing else due: the record check, or a keepalive. Returns 1 if a
- * request went out. */
-static int idle_work(mbot_t *b, uint64_t now)
-{
-    if (b->check_match && now + SLACK_NS >= b->check_due_ns) {
-        send_simple(b, PACKET_TYPE__GET_MATCH_HISTORY_REQUEST);
-        return b->s.busy;
-    }
-    if (sess_keepalive_due(&b->s, now)) {
-        send_simple(b, PACKET_TYPE__PING_REQUEST);
-        return b->s.busy;
-    }
-    return 0;
-}
-
-/* The earliest time idle_work may have something to do. */
-static uint64_t idle_due(const mbot_t *b)
-{
-    uint64_t t = b->s.last_send_ns + KEEPALIVE_NS;
-    if (b->check_match && b->check_due_ns < t)
-        t = b->check_due_ns;
-    return t;
 }
 
 /* One step of play: potion, attack, or move; or sleep until the next step. */
@@ -368,11 +301,11 @@ static void act_play(mbot_t *b, uint64_t now)
         b->end_lost_counted = 1;
         run.st.end_missing++;
         log_warn("game_over_missing", "bot=%u user=%s match=%" PRIu64 " time_limit_ms=%u",
-                 b->s.bot->index, b->s.user, b->match_id, b->time_limit_ms);
+                 b->f.s.bot->index, b->f.s.user, b->f.match_id, b->time_limit_ms);
     }
     if (!b->alive) { /* dead: wait for GAME_OVER */
-        if (!idle_work(b, now))
-            sleep_until(b, b->s.last_send_ns + KEEPALIVE_NS, now);
+        if (!mf_idle_work(&b->f, now))
+            sleep_until(b, b->f.s.last_send_ns + KEEPALIVE_NS, now);
         return;
     }
     if (!b->synced) {
@@ -389,7 +322,7 @@ static void act_play(mbot_t *b, uint64_t now)
     mon_t *m = mon_nearest(b, &d);
     log_debug("play", "bot=%u pos=%.2f,%.2f hp=%d mons=%u nearest=%u at=%.2f,%.2f d=%.2f "
               "tick=%u ref=%u%s atk=%u%s step=%.2f",
-              b->s.bot->index, (double)b->x, (double)b->y, b->hp, b->nmons, m ? m->id : 0,
+              b->f.s.bot->index, (double)b->x, (double)b->y, b->hp, b->nmons, m ? m->id : 0,
               m ? (double)m->x : 0.0, m ? (double)m->y : 0.0, d, b->server_tick, b->ref_tick,
               b->ref_pending ? "p" : "", b->atk_tick, b->atk_pending ? "p" : "",
               allowed_step(b));
@@ -406,7 +339,7 @@ static void act_play(mbot_t *b, uint64_t now)
         uint64_t have_ms = b->server_tick > b->ref_tick
                                ? (uint64_t)(b->server_tick - b->ref_tick) * b->tick_ms
                                : 0;
-        uint64_t late = b->s.last_send_ns + play_ns + (uint64_t)b->tick_ms * MS;
+        uint64_t late = b->f.s.last_send_ns + play_ns + (uint64_t)b->tick_ms * MS;
         if ((b->ref_pending || have_ms * MS + (uint64_t)b->tick_ms * MS / 2 < play_ns) &&
             now < late) {
             sleep_until(b, late, now);
@@ -434,40 +367,30 @@ static void act_play(mbot_t *b, uint64_t now)
 /* Sends the bot's next request, or sleeps until one is due. */
 static void mb_act(mbot_t *b)
 {
-    if (!sess_can_act(&b->s))
+    if (!sess_can_act(&b->f.s))
         return;
     uint64_t now = mono_ns();
-    switch (b->step) {
+    switch ((mstep_t)b->f.step) {
     case M_REGISTER:
     case M_LOGIN:
     case M_LOGOUT:
-        (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
+        (void)sess_act_account(&b->f.s, (int)b->f.step, &ACCOUNT_STEPS);
         break;
     case M_QUEUE:
         send_simple(b, PACKET_TYPE__QUICK_MATCH_REQUEST);
         break;
     case M_QUEUED:
-        if (b->formed && now + SLACK_NS >= b->formed_ns + FORMED_WAIT_NS) {
-            /* a room formed but never started (no healthy game daemon): leave, queue again */
-            run.st.formed_not_started++;
-            b->formed = 0;
-            b->step = M_LEAVE;
-            send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
+        if (mf_leave_unstarted(&b->f, now))
             break;
-        }
-        if (!idle_work(b, now)) {
-            uint64_t t = idle_due(b);
-            if (b->formed && b->formed_ns + FORMED_WAIT_NS < t)
-                t = b->formed_ns + FORMED_WAIT_NS;
-            sleep_until(b, t, now);
-        }
+        if (!mf_idle_work(&b->f, now))
+            sleep_until(b, mf_idle_due(&b->f, 1), now);
         break;
     case M_STARTING:
         if (!b->start_lost_counted && now >= b->starting_ns + START_LOST_NS) {
             b->start_lost_counted = 1;
             run.st.start_missing++;
             log_warn("match_start_missing", "bot=%u user=%s match=%" PRIu64 " waited_ms=%" PRIu64,
-                     b->s.bot->index, b->s.user, b->match_id, (now - b->starting_ns) / MS);
+                     b->f.s.bot->index, b->f.s.user, b->f.match_id, (now - b->starting_ns) / MS);
         }
         if (now + SLACK_NS >= b->next_probe_ns) {
             b->next_probe_ns = now + PROBE_EVERY_NS;
@@ -481,27 +404,7 @@ static void mb_act(mbot_t *b)
         act_play(b, now);
         break;
     case M_ENDED:
-        if (b->check_match && b->check_tries == 0) {
-            /* read the record back once before queueing again (retries come when idle) */
-            if (now + SLACK_NS >= b->check_due_ns)
-                send_simple(b, PACKET_TYPE__GET_MATCH_HISTORY_REQUEST);
-            else
-                sleep_until(b, b->check_due_ns, now);
-            break;
-        }
-        if (b->room_waiting || now + SLACK_NS >= b->over_ns + ROOM_BACK_NS) {
-            if (!b->room_waiting)
-                run.st.room_back_late++;
-            b->step = M_LEAVE;
-            send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
-            break;
-        }
-        if (!idle_work(b, now)) {
-            uint64_t t = idle_due(b);
-            if (b->over_ns + ROOM_BACK_NS < t)
-                t = b->over_ns + ROOM_BACK_NS;
-            sleep_until(b, t, now);
-        }
+        mf_act_ended(&b->f, now);
         break;
     case M_LEAVE:
         send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
@@ -512,46 +415,28 @@ static void mb_act(mbot_t *b)
 }
 
 /* The least time between two requests: --match-interval-ms in a match, 1/--rate out of one. */
-static uint64_t gap_ns(const mbot_t *b) { return b->step == M_PLAY ? play_ns : pace_ns; }
+static uint64_t gap_ns(const mbot_t *b) { return b->f.step == M_PLAY ? play_ns : pace_ns; }
 
 /* ------------------------------------------------------------------ responses */
 
-static void check_record(mbot_t *b, const GetMatchHistoryResponse *r, uint64_t now)
+/* The record says what GAME_OVER said: the outcome, our kills, damage, deaths and score. */
+static int record_ok(const mflow_t *f, const MatchRecord *m, int may_log)
 {
-    if (!b->check_match)
-        return;
-    for (size_t i = 0; i < r->n_matches; i++) {
-        const MatchRecord *m = r->matches[i];
-        if (!m || m->match_id != b->check_match)
-            continue;
-        const PlayerResult *me = m->me;
-        int ok = me && m->outcome == b->check_outcome && me->kills == b->check_kills &&
-                 me->damage_dealt == b->check_dealt && me->damage_taken == b->check_taken &&
-                 me->deaths == b->check_deaths && me->score == b->check_score;
-        if (ok) {
-            run.st.records_ok++;
-        } else {
-            if (++run.st.records_mismatch <= 5)
-                log_warn("record_mismatch",
-                         "bot=%u user=%s match=%" PRIu64 " outcome=%d/%d kills=%u/%u "
-                         "dealt=%u/%u taken=%u/%u deaths=%u/%u score=%u/%u (record/game_over)",
-                         b->s.bot->index, b->s.user, b->check_match, (int)m->outcome,
-                         (int)b->check_outcome, me ? me->kills : 0, b->check_kills,
-                         me ? me->damage_dealt : 0, b->check_dealt, me ? me->damage_taken : 0,
-                         b->check_taken, me ? me->deaths : 0, b->check_deaths,
-                         me ? me->score : 0, b->check_score);
-        }
-        b->check_match = 0;
-        return;
-    }
-    if (++b->check_tries >= CHECK_TRIES) {
-        if (++run.st.records_missing <= 5)
-            log_warn("record_missing", "bot=%u user=%s match=%" PRIu64 " tries=%d",
-                     b->s.bot->index, b->s.user, b->check_match, b->check_tries);
-        b->check_match = 0;
-        return;
-    }
-    b->check_due_ns = now + CHECK_RETRY_NS;
+    const mbot_t *b = (const mbot_t *)f;
+    const PlayerResult *me = m->me;
+    int ok = me && m->outcome == b->check_outcome && me->kills == b->check_kills &&
+             me->damage_dealt == b->check_dealt && me->damage_taken == b->check_taken &&
+             me->deaths == b->check_deaths && me->score == b->check_score;
+    if (!ok && may_log)
+        log_warn("record_mismatch",
+                 "bot=%u user=%s match=%" PRIu64 " outcome=%d/%d kills=%u/%u "
+                 "dealt=%u/%u taken=%u/%u deaths=%u/%u score=%u/%u (record/game_over)",
+                 f->s.bot->index, f->s.user, f->check_match, (int)m->outcome,
+                 (int)b->check_outcome, me ? me->kills : 0, b->check_kills,
+                 me ? me->damage_dealt : 0, b->check_dealt, me ? me->damage_taken : 0,
+                 b->check_taken, me ? me->deaths : 0, b->check_deaths, me ? me->score : 0,
+                 b->check_score);
+    return ok;
 }
 
 static void take_snapshot(mbot_t *b, const GameSnapshotResponse *r)
@@ -576,49 +461,22 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
 {
     mbot_t *b = (mbot_t *)s;
     stats_t *st = &run.st;
-    rooms_account_t acc;
-    int rc = rooms_account_ok(s, rq, payload, len, now, &ACCOUNT_STEPS, &acc);
-    if (rc < 0)
-        return -1;
-    if (rc) { /* REGISTER, LOGIN, LOGOUT */
-        if (rq == PACKET_TYPE__LOGIN_REQUEST) /* still in a waiting room: leave it */
-            b->room_id = acc.step == M_LEAVE ? acc.room->room_id : 0;
-        b->step = (mstep_t)acc.step;
-        return 0;
-    }
+    int rc = mf_on_ok(&b->f, rq, payload, len, now); /* account, queue, room, record */
+    if (rc)
+        return rc < 0 ? -1 : 0;
     switch (rq) {
-    case PACKET_TYPE__QUICK_MATCH_REQUEST: {
-        QuickMatchResponse *r = (QuickMatchResponse *)pb_unpack(
-            &run.arena, &quick_match_response__descriptor, payload, len);
-        if (!r)
-            return -1;
-        st->quick_matches++;
-        if (b->step == M_QUEUE) { /* GAME_STARTING may have come first */
-            b->step = M_QUEUED;
-            b->formed = r->queued == 0;
-            b->formed_ns = now;
-        }
-        return 0;
-    }
-    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        st->leaves++;
-        b->room_id = 0;
-        b->room_waiting = 0;
-        if (b->step == M_LEAVE)
-            b->step = M_QUEUE;
-        return 0;
     case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
         GameSnapshotResponse *r = (GameSnapshotResponse *)pb_unpack(
             &run.arena, &game_snapshot_response__descriptor, payload, len);
         if (!r)
             return -1;
-        if (b->step == M_STARTING) {
+        if (b->f.step == M_STARTING) {
             /* the match runs but MATCH_START has not come (yet): play from the snapshot */
             st->started_by_snapshot++;
             match_reset(b);
             play_begin(b, r->match_id, now);
         }
-        if (b->step == M_PLAY && r->match_id == b->match_id)
+        if (b->f.step == M_PLAY && r->match_id == b->f.match_id)
             take_snapshot(b, r);
         return 0;
     }
@@ -632,9 +490,9 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
             log_warn("speed_clamped",
                      "bot=%u user=%s match=%" PRIu64 " from=%.3f,%.3f to=%.3f,%.3f "
                      "server_tick=%u ref_tick=%u",
-                     b->s.bot->index, b->s.user, b->match_id, (double)b->x, (double)b->y,
+                     b->f.s.bot->index, b->f.s.user, b->f.match_id, (double)b->x, (double)b->y,
                      (double)r->pos->x, (double)r->pos->y, b->server_tick, b->ref_tick);
-        if (b->step == M_PLAY) {
+        if (b->f.step == M_PLAY) {
             b->x = r->pos->x;
             b->y = r->pos->y;
             b->ref_pending = 1;
@@ -647,7 +505,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
         if (!r)
             return -1;
         st->hits++;
-        if (b->step == M_PLAY) {
+        if (b->f.step == M_PLAY) {
             b->attacked = 1;
             b->atk_pending = 1;
             b->atk_known = 0;
@@ -669,22 +527,12 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
         if (!r)
             return -1;
         st->potions_used++;
-        if (b->step == M_PLAY) {
+        if (b->f.step == M_PLAY) {
             b->hp = r->hp;
             b->potions = r->remaining;
         }
         return 0;
     }
-    case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST: {
-        GetMatchHistoryResponse *r = (GetMatchHistoryResponse *)pb_unpack(
-            &run.arena, &get_match_history_response__descriptor, payload, len);
-        if (!r)
-            return -1;
-        check_record(b, r, now);
-        return 0;
-    }
-    case PACKET_TYPE__PING_REQUEST:
-        return 0;
     }
     return -1;
 }
@@ -704,9 +552,9 @@ static int expected_error(const session_t *s, uint16_t rq, int code)
     if (code == ERROR_CODE__MATCH_OVER)
         return 1;
     if (code == ERROR_CODE__NOT_IN_GAME) /* before MATCH_START, or after the end */
-        return b->step != M_PLAY;
+        return b->f.step != M_PLAY;
     if (code == ERROR_CODE__PLAYER_DEAD) /* the update saying so comes before the refusal */
-        return !b->alive || b->step != M_PLAY;
+        return !b->alive || b->f.step != M_PLAY;
     if (rq == PACKET_TYPE__PLAYER_ATTACK_MONSTER)
         return code == ERROR_CODE__COOLDOWN || code == ERROR_CODE__OUT_OF_RANGE ||
                code == ERROR_CODE__NO_TARGET;
@@ -716,29 +564,9 @@ static int expected_error(const session_t *s, uint16_t rq, int code)
 static void on_error(session_t *s, uint16_t rq, int code, uint64_t now)
 {
     mbot_t *b = (mbot_t *)s;
-    int step = (int)b->step;
-    if (sess_on_account_error(s, rq, code, now, &step, 0, &ACCOUNT_STEPS)) {
-        b->step = (mstep_t)step;
+    if (mf_on_error(&b->f, rq, code, now))
         return;
-    }
     switch (rq) {
-    case PACKET_TYPE__QUICK_MATCH_REQUEST:
-        if (code == ERROR_CODE__ALREADY_IN_ROOM && b->step == M_QUEUE)
-            b->step = M_LEAVE;
-        else if (code == ERROR_CODE__ALREADY_QUEUED && b->step == M_QUEUE)
-            b->step = M_QUEUED;
-        break;
-    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        if (code == ERROR_CODE__ROOM_IN_GAME && b->step == M_LEAVE) {
-            /* the room is not back yet: wait for its update (or try again in a while) */
-            b->step = M_ENDED;
-            b->room_waiting = 0;
-            b->over_ns = now - ROOM_BACK_NS + 500 * MS;
-        } else if (code == ERROR_CODE__NOT_IN_ROOM && b->step == M_LEAVE) {
-            b->room_id = 0;
-            b->step = M_QUEUE;
-        }
-        break;
     case PACKET_TYPE__PLAYER_ATTACK_MONSTER:
         if (code == ERROR_CODE__NO_TARGET)
             mon_del(b, b->rq_arg);
@@ -751,49 +579,30 @@ static void on_error(session_t *s, uint16_t rq, int code, uint64_t now)
         if (code == ERROR_CODE__NO_ITEM)
             b->potions = 0;
         break;
-    case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST:
-        if (b->check_match && ++b->check_tries >= CHECK_TRIES) {
-            run.st.records_unchecked++;
-            b->check_match = 0;
-        }
-        b->check_due_ns = now + CHECK_RETRY_NS;
-        break;
     }
-    if (code == ERROR_CODE__PLAYER_DEAD && b->step == M_PLAY)
+    if (code == ERROR_CODE__PLAYER_DEAD && b->f.step == M_PLAY)
         died(b);
     if (!expected_error(s, rq, code))
-        b->s.not_before_ns = now + 100 * MS;
+        b->f.s.not_before_ns = now + 100 * MS;
 }
 
 /* ---- the session's hooks */
 
-static void ops_on_timeout(session_t *s, uint16_t rq)
-{
-    mbot_t *b = (mbot_t *)s;
-    if (rq == PACKET_TYPE__LOGOUT_REQUEST && !b->s.final_logout)
-        b->step = M_LOGIN;
-}
 static void ops_act(session_t *s) { mb_act((mbot_t *)s); }
-/* The traffic time is over: the final logout. */
-static void ops_stop(session_t *s)
-{
-    if (sess_final_logout(s))
-        ((mbot_t *)s)->step = M_LOGOUT;
-}
 static uint64_t ops_gap_ns(const session_t *s) { return gap_ns((const mbot_t *)s); }
 static void ops_describe(const session_t *s, char *out, size_t n)
 {
     const mbot_t *b = (const mbot_t *)s;
-    snprintf(out, n, " step=%d alive=%d match=%" PRIu64, (int)b->step, b->alive, b->match_id);
+    snprintf(out, n, " step=%d alive=%d match=%" PRIu64, (int)b->f.step, b->alive, b->f.match_id);
 }
 
 static const session_ops_t MATCH_OPS = {
     .on_ok = on_ok,
     .expected = expected_error,
     .on_error = on_error,
-    .on_timeout = ops_on_timeout,
+    .on_timeout = mf_on_timeout,
     .act = ops_act,
-    .stop = ops_stop,
+    .stop = mf_stop,
     .gap_ns = ops_gap_ns,
     .describe = ops_describe,
 };
@@ -833,7 +642,7 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
             mon_del(b, u->monster_deaths[i]->id);
     for (size_t i = 0; i < u->n_damaged; i++) {
         const PlayerDamaged *d = u->damaged[i];
-        if (d && d->user_id == b->s.user_id) {
+        if (d && d->user_id == b->f.s.user_id) {
             b->hp = d->hp;
             if (d->died || d->hp <= 0)
                 died(b);
@@ -847,49 +656,32 @@ static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
 {
     stats_t *st = &run.st;
     st->game_overs++;
-    if (b->step != M_PLAY || (b->match_id && g->match_id != b->match_id)) {
+    if (b->f.step != M_PLAY || (b->f.match_id && g->match_id != b->f.match_id)) {
         st->stray_ends++;
         log_warn("stray_game_over", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64 " step=%d",
-                 b->s.bot->index, b->s.user, g->match_id, b->match_id, (int)b->step);
+                 b->f.s.bot->index, b->f.s.user, g->match_id, b->f.match_id, (int)b->f.step);
         if (!in_match(b))
             return;
     }
     int outcome = (int)g->outcome;
     if (outcome < 0 || outcome > 4)
         outcome = 0;
-    if (first_report(g->match_id)) {
+    if (mf_first_report(g->match_id)) {
         st->matches_completed++;
         st->outcomes[outcome]++;
         hist_record(&st->match_duration_us, g->duration_ms ? (uint64_t)g->duration_ms * 1000u : 1);
     }
-    b->game_overs++;
-    if (b->game_overs == 1)
-        st->bots_with_game_over++;
     st->updates_in_match += b->updates;
-    /* what the record must say */
-    if (b->check_match)
-        st->records_unchecked++; /* the previous one never got its turn */
-    b->check_match = 0;
-    for (size_t i = 0; i < g->n_results; i++) {
-        const PlayerResult *r = g->results[i];
-        if (!r || r->user_id != b->s.user_id)
-            continue;
-        b->check_match = g->match_id;
+    const PlayerResult *r = mf_game_over(&b->f, g, now); /* what the record must say */
+    if (r) {
         b->check_outcome = g->outcome;
         b->check_kills = r->kills;
         b->check_dealt = r->damage_dealt;
         b->check_taken = r->damage_taken;
         b->check_deaths = r->deaths;
         b->check_score = r->score;
-        b->check_tries = 0;
-        b->check_due_ns = now + CHECK_DELAY_NS;
         st->player_kills += r->kills;
-        st->player_score += r->score;
     }
-    if (!b->check_match)
-        st->results_without_me++;
-    if (g->room_id)
-        b->room_id = g->room_id;
     play_end(b, now);
 }
 
@@ -897,16 +689,16 @@ static void on_aborted(mbot_t *b, const MatchAborted *a, uint64_t now)
 {
     stats_t *st = &run.st;
     st->match_aborts++;
-    if (!in_match(b) || (b->match_id && a->match_id && a->match_id != b->match_id)) {
+    if (!in_match(b) || (b->f.match_id && a->match_id && a->match_id != b->f.match_id)) {
         st->stray_ends++;
         log_warn("stray_match_aborted", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64
-                 " step=%d", b->s.bot->index, b->s.user, a->match_id, b->match_id, (int)b->step);
+                 " step=%d", b->f.s.bot->index, b->f.s.user, a->match_id, b->f.match_id, (int)b->f.step);
         if (!in_match(b))
             return;
     }
-    log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " reason=\"%s\"", b->s.bot->index,
-             b->s.user, a->match_id, a->reason ? a->reason : "");
-    if (first_report(a->match_id ? a->match_id : b->match_id)) {
+    log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " reason=\"%s\"", b->f.s.bot->index,
+             b->f.s.user, a->match_id, a->reason ? a->reason : "");
+    if (mf_first_report(a->match_id ? a->match_id : b->f.match_id)) {
         st->matches_aborted++;
         st->outcomes[MATCH_OUTCOME__ABORTED]++;
     }
@@ -926,19 +718,16 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         RoomUpdate *u = (RoomUpdate *)pb_unpack(&run.arena, &room_update__descriptor, payload, len);
         if (!u || !u->room)
             return;
-        if (!b->room_id && (b->step == M_QUEUE || b->step == M_QUEUED))
-            b->room_id = u->room->room_id; /* the quick-match room just formed */
-        if (u->room->room_id != b->room_id || u->room->status != ROOM_STATUS__WAITING)
+        if (!mf_room_update(&b->f, u)) /* (in play: handed back before our GAME_OVER came) */
             break;
-        if (b->step == M_STARTING) {
+        if (b->f.step == M_STARTING) {
             /* placed, then handed back without ever starting (the game daemon refused or
              * dropped it): no MATCH_START will come */
             run.st.ended_before_start++;
             log_warn("match_ended_before_start", "bot=%u user=%s match=%" PRIu64 " event=%s",
-                     b->s.bot->index, b->s.user, b->match_id, u->event ? u->event : "");
+                     b->f.s.bot->index, b->f.s.user, b->f.match_id, u->event ? u->event : "");
             play_end(b, now);
         }
-        b->room_waiting = 1; /* (in play: handed back before our GAME_OVER came) */
         break;
     }
     case PACKET_TYPE__GAME_STARTING: {
@@ -946,19 +735,19 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
             (GameStarting *)pb_unpack(&run.arena, &game_starting__descriptor, payload, len);
         if (!g)
             return;
-        if ((b->step != M_QUEUE && b->step != M_QUEUED) || !g->match_id) {
-            if (!(in_match(b) && g->match_id == b->match_id)) {
+        if ((b->f.step != M_QUEUE && b->f.step != M_QUEUED) || !g->match_id) {
+            if (!(in_match(b) && g->match_id == b->f.match_id)) {
                 run.st.stray_starts++;
                 log_warn("stray_game_starting", "bot=%u user=%s match=%" PRIu64 " step=%d",
-                         b->s.bot->index, b->s.user, g->match_id, (int)b->step);
+                         b->f.s.bot->index, b->f.s.user, g->match_id, (int)b->f.step);
             }
             return;
         }
-        b->room_id = g->room_id;
-        b->room_waiting = 0;
-        b->match_id = g->match_id;
-        b->formed = 0;
-        b->step = M_STARTING;
+        b->f.room_id = g->room_id;
+        b->f.room_waiting = 0;
+        b->f.match_id = g->match_id;
+        b->f.formed = 0;
+        b->f.step = M_STARTING;
         b->starting_ns = now;
         b->next_probe_ns = now + START_PROBE_NS;
         b->start_lost_counted = 0;
@@ -968,19 +757,19 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         MatchStart *s = (MatchStart *)pb_unpack(&run.arena, &match_start__descriptor, payload, len);
         if (!s)
             return;
-        if (b->step == M_PLAY && s->match_id == b->match_id)
+        if (b->f.step == M_PLAY && s->match_id == b->f.match_id)
             return; /* started from a snapshot probe already */
-        if (b->step != M_STARTING && b->step != M_QUEUE && b->step != M_QUEUED) {
+        if (b->f.step != M_STARTING && b->f.step != M_QUEUE && b->f.step != M_QUEUED) {
             run.st.stray_starts++;
             log_warn("stray_match_start", "bot=%u user=%s match=%" PRIu64 " step=%d",
-                     b->s.bot->index, b->s.user, s->match_id, (int)b->step);
+                     b->f.s.bot->index, b->f.s.user, s->match_id, (int)b->f.step);
             return;
         }
-        if (b->step == M_STARTING && s->match_id != b->match_id)
+        if (b->f.step == M_STARTING && s->match_id != b->f.match_id)
             log_warn("match_id_differs", "bot=%u game_starting=%" PRIu64 " match_start=%" PRIu64,
-                     b->s.bot->index, b->match_id, s->match_id);
+                     b->f.s.bot->index, b->f.match_id, s->match_id);
         if (s->room_id)
-            b->room_id = s->room_id;
+            b->f.room_id = s->room_id;
         match_reset(b);
         if (s->tick_ms)
             b->tick_ms = s->tick_ms;
@@ -1000,118 +789,90 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         }
         int found = 0;
         for (size_t i = 0; i < s->n_players; i++)
-            if (s->players[i] && s->players[i]->user_id == b->s.user_id) {
+            if (s->players[i] && s->players[i]->user_id == b->f.s.user_id) {
                 take_player(b, s->players[i], 1);
                 found = 1;
             }
         if (!found)
-            log_warn("match_start_without_me", "bot=%u user=%s match=%" PRIu64, b->s.bot->index,
-                     b->s.user, s->match_id);
-        b->room_waiting = 0;
+            log_warn("match_start_without_me", "bot=%u user=%s match=%" PRIu64, b->f.s.bot->index,
+                     b->f.s.user, s->match_id);
+        b->f.room_waiting = 0;
         play_begin(b, s->match_id, now);
         break;
     }
     case PACKET_TYPE__GAME_STATE_UPDATE: {
-        if (b->step != M_PLAY)
+        if (b->f.step != M_PLAY)
             return;
-        GameStateUpdate *u =
-            (GameStateUpdate *)pb_unpack(&run.arena, &game_state_update__descriptor, payload, len);
-        if (!u) {
-            run.st.bad_pushes++;
+        GameStateUpdate *u = mf_unpack_push(&game_state_update__descriptor, payload, len);
+        if (!u)
             return;
-        }
         on_update(b, u, now);
         break;
     }
     case PACKET_TYPE__GAME_OVER: {
-        GameOver *g = (GameOver *)pb_unpack(&run.arena, &game_over__descriptor, payload, len);
-        if (!g) {
-            run.st.bad_pushes++;
+        GameOver *g = mf_unpack_push(&game_over__descriptor, payload, len);
+        if (!g)
             return;
-        }
         on_game_over(b, g, now);
         break;
     }
     case PACKET_TYPE__MATCH_ABORTED: {
-        MatchAborted *a =
-            (MatchAborted *)pb_unpack(&run.arena, &match_aborted__descriptor, payload, len);
-        if (!a) {
-            run.st.bad_pushes++;
+        MatchAborted *a = mf_unpack_push(&match_aborted__descriptor, payload, len);
+        if (!a)
             return;
-        }
         on_aborted(b, a, now);
         break;
     }
     case PACKET_TYPE__KICKED:
-        b->s.logged_in = 0;
+        b->f.s.logged_in = 0;
         return;
     default:
         return;
     }
-    if (!b->s.busy)
+    if (!b->f.s.busy)
         mb_wake(b);
 }
 
 /* ------------------------------------------------------------------ the run */
 
-static uint64_t stop_ns;
-
 /* The traffic time is over, before the final logout: what a match in progress counted so far. */
-static void at_stop(session_t *s)
+static void at_stop(mflow_t *f, uint64_t stop_ns)
 {
-    mbot_t *b = (mbot_t *)s;
+    mbot_t *b = (mbot_t *)f;
     if (in_match(b)) {
         run.st.in_match_at_stop++;
-        if (b->step == M_PLAY && b->start_ns)
+        if (b->f.step == M_PLAY && b->start_ns)
             run.st.bot_match_ns += stop_ns - b->start_ns;
         run.st.updates_in_match += b->updates;
         b->start_ns = 0;
     }
-    if (b->check_match)
-        run.st.records_unchecked++;
-    b->check_match = 0;
 }
 
-static void match_on_stop(void)
-{
-    stop_ns = mono_ns();
-    sess_pool_stop(&pool, at_stop);
-}
+static void free_bot(mflow_t *f) { xfree(((mbot_t *)f)->mons); }
 
-static void match_on_finish(void) { sess_pool_close(&pool); }
-
-static void match_cleanup(void)
-{
-    for (uint32_t i = 0; i < pool.n; i++)
-        xfree(((mbot_t *)sess_pool_at(&pool, i))->mons);
-    sess_pool_free(&pool);
-    seen_t *s, *tmp;
-    HASH_ITER(hh, seen, s, tmp)
-    {
-        HASH_DEL(seen, s);
-        xfree(s);
-    }
-}
+static const mf_conf_t FLOW = {
+    .acc = ACCOUNT_STEPS_INIT,
+    .queued = M_QUEUED,
+    .ended = M_ENDED,
+    .record_ok = record_ok,
+    .at_stop = at_stop,
+    .free_bot = free_bot,
+};
 
 static int match_setup(const config_t *cfg)
 {
-    if (sess_setup(cfg) != 0)
+    if (mf_setup(cfg, &FLOW, &pace_ns, &play_ns) != 0)
         return -1;
-    pace_ns = sess_rate_interval();
-    play_ns = run.match_interval_ms * MS;
-    if (pace_ns > play_ns)
-        play_ns = pace_ns;
     hist_init(&run.st.queue_to_start_us);
-    hist_init(&run.st.match_duration_us);
     return 0;
 }
 
 _Static_assert(M_REGISTER == 0, "a zeroed mbot_t starts at REGISTER");
 static void match_start(void)
 {
-    sess_pool_start(&pool, &SCENARIO_MATCH, sizeof(mbot_t), &MATCH_OPS);
-    for (uint32_t i = 0; i < pool.n; i++)
-        match_reset((mbot_t *)sess_pool_at(&pool, i));
+    mf_start(&SCENARIO_MATCH, sizeof(mbot_t), &MATCH_OPS);
+    for (uint32_t i = 0; i < mf_count(); i++)
+        match_reset((mbot_t *)mf_at(i));
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
@@ -1130,8 +891,8 @@ const scenario_t SCENARIO_MATCH = {
     .on_connected = sess_on_connected,
     .on_push = match_on_push,
     .on_gone = sess_on_gone,
-    .on_stop = match_on_stop,
-    .on_finish = match_on_finish,
-    .cleanup = match_cleanup,
+    .on_stop = mf_on_stop,
+    .on_finish = mf_on_finish,
+    .cleanup = mf_cleanup,
     .passed = match_passed,
 };

@@ -64,7 +64,7 @@ static void arena(void)
     CHECK_EQ(feed(game, &g, 100, b, 152, 0, &news), -1); /* two RULES records */
     CHECK_EQ(feed(game, &g, 99, b, 8, 0, &news), -1);
     CHECK_EQ(feed(game, &g, 114, b, 8, 0, &news), -1);
-    CHECK_EQ(g.nmons, 0);
+    CHECK_EQ(g.mons.n, 0);
 
     /* RULES: speed 10, range 3, cooldown 500 */
     memset(b, 0, 76);
@@ -105,7 +105,7 @@ static void arena(void)
     n += put_f32(b + n, 50.0f);
     n += put_u32(b + n, 50);
     CHECK_EQ(feed(game, &g, 101, b, n, 0, &news), 0);
-    CHECK_EQ(g.nmons, 2);
+    CHECK_EQ(g.mons.n, 2);
     CHECK_EQ(mg_next(game, &g, 0, 100 * MS, &a), 1);
     CHECK(a.op == 1 && a.len == 8 && a.is_move);
     float x = get_f32(a.data), y = get_f32(a.data + 4);
@@ -127,7 +127,7 @@ static void arena(void)
     n = put_u32(b, 8);
     n += put_u64(b + n, SELF);
     CHECK_EQ(feed(game, &g, 106, b, n, 0, &news), 0);
-    CHECK(news.killed && g.nmons == 1);
+    CHECK(news.killed && g.mons.n == 1);
     /* hurt to 50: a potion first (once, until ITEM_USED says how many are left) */
     n = put_u64(b, SELF);
     n += put_u32(b + n, 7);
@@ -151,7 +151,7 @@ static void arena(void)
     CHECK_EQ(mg_next(game, &g, 3000 * MS, 100 * MS, &a), 0);
     /* a new match forgets the last */
     mg_reset(&g, SELF);
-    CHECK(g.nmons == 0 && g.alive && !g.have_pos);
+    CHECK(g.mons.n == 0 && g.alive && !g.have_pos);
     mg_free(&g);
 }
 
@@ -179,7 +179,7 @@ static void tag(void)
     size_t n = position(b, SELF, 20.0f, 20.0f);
     n += position(b + n, PEER, 24.0f, 20.0f);
     CHECK_EQ(feed(game, &g, 101, b, n, 0, &news), 0);
-    CHECK(news.moved && g.npeers == 1);
+    CHECK(news.moved && g.peers.n == 1);
     /* nobody is "it" yet: wait */
     CHECK_EQ(mg_next(game, &g, 0, 100 * MS, &a), 0);
     /* the draw makes self "it": chase the peer (east) */
@@ -210,7 +210,7 @@ static void tag(void)
     n += put_u32(b + n, 7);
     b[n++] = 2;
     CHECK_EQ(feed(game, &g, 103, b, n, 0, &news), 0);
-    CHECK(g.score == 42 && g.npeers == 0);
+    CHECK(g.score == 42 && g.peers.n == 0);
     mg_free(&g);
 }
 
