@@ -678,7 +678,11 @@ int main(void)
     cluster_t cl;
     lu_cluster_init(&cl, "bot");
     static const char *const GAME_ENV[] = {"MATCH_TIME_LIMIT_MS=1500", NULL};
-    lu_add_lobby(&cl, NULL); /* HASH_OPSLIMIT=1 HASH_MEMLIMIT_KIB=8192 */
+    /* HASH_OPSLIMIT=1 HASH_MEMLIMIT_KIB=8192; room for every bot's login in the hashing queue:
+     * at the default (8 per hashing thread, one thread on 2 cores) a bot that met BUSY and backed
+     * off could find the queue full again for the whole run while the others kept it busy */
+    static const char *const lobby_env[] = {"HASH_INFLIGHT=32", NULL};
+    lu_add_lobby(&cl, lobby_env);
     lu_add_game(&cl, GAME_ENV);
     lu_add_game(&cl, GAME_ENV);
     lu_add_gateway(&cl);
