@@ -31,10 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += 2;
         if (len > size - i)
             len = size - i;
-        uint32_t nmons = g.nmons, npeers = g.npeers;
+        uint32_t nmons = g.mons.n, npeers = g.peers.n;
         mg_news_t news;
         if (mg_on_data(game, &g, op, data + i, len, now, &news) != 0 &&
-            (g.nmons != nmons || g.npeers != npeers))
+            (g.mons.n != nmons || g.peers.n != npeers))
             abort(); /* refused, yet something was taken */
         i += len;
         now += 50000000u;
