@@ -78,6 +78,9 @@ summary() {
   for i in "${!NAMES[@]}"; do
     printf '  %-34s %-26s %4ss\n' "${NAMES[i]}" "${RESULTS[i]}" "${TIMES[i]}"
   done
+  for i in "${FAILED_TESTS[@]+"${FAILED_TESTS[@]}"}"; do
+    printf '  failed test: %s\n' "$i"
+  done
   ((SKIPPED == 0)) || echo "  ($SKIPPED stage(s) skipped)"
   echo "$PASSED passed, $FAILED failed"
 }
@@ -89,8 +92,16 @@ build() { # DIR CMAKE-ARGS...
   cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$JOBS"
 }
 
+# run_ctest DIR: the failing tests' names are kept for the summary (CI shows only the tail of
+# the output, and a sanitizer report scrolls far above it).
+FAILED_TESTS=()
 run_ctest() { # DIR
-  ctest --test-dir "$1" --output-on-failure --no-tests=error -j"$CTEST_JOBS" --timeout "$CTEST_TIMEOUT"
+  local rc=0 t
+  ctest --test-dir "$1" --output-on-failure --no-tests=error -j"$CTEST_JOBS" --timeout "$CTEST_TIMEOUT" || rc=$?
+  if ((rc != 0)) && [[ -f $1/Testing/Temporary/LastTestsFailed.log ]]; then
+    while IFS= read -r t; do FAILED_TESTS+=("$1: ${t#*:}"); done <"$1/Testing/Temporary/LastTestsFailed.log"
+  fi
+  return "$rc"
 }
 
 # Does LeakSanitizer work here? (It doesn't under ptrace or in some locked-down containers.)
