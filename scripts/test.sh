@@ -152,7 +152,17 @@ run_fuzzer() { # EXE
   for dict in "tests/fuzz/$name.dict" "tests/fuzz/${name#fuzz_}.dict" "fuzz/$name.dict" "fuzz/${name#fuzz_}.dict"; do
     if [[ -f $dict ]]; then args+=(-dict="$dict"); break; fi
   done
-  "$exe" "${args[@]}" "$corpus"
+  # libFuzzer prints a progress line every few thousand runs: thousands of lines that push the
+  # summary out of CI's view. They go to a log; a failure shows its tail, a pass its final stats.
+  local log="$ROOT/build-fuzz/logs/$name.log" rc=0
+  mkdir -p "$ROOT/build-fuzz/logs"
+  "$exe" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    tail -n 80 "$log"
+    echo "$name: exit $rc (whole log: $log)"
+    return "$rc"
+  fi
+  grep -E '^(stat::|Done |INFO: Seed)' "$log" || true
 }
 
 # ---------------------------------------------------------------- stages
