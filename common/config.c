@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef CLUSTER_VERSION
+#define CLUSTER_VERSION "unknown" /* CMake defines it */
+#endif
+
 static void flag_name(const char *env, char *out, size_t n)
 {
     size_t i = 0;
@@ -30,6 +34,7 @@ void config_usage(const cfg_opt_t *opts, int nopts, const char *prog, const char
                opts[i].def && *opts[i].def ? opts[i].def : "none");
     }
     printf("  %-26s %-22s %s\n", "--help", "", "print this help and exit");
+    printf("  %-26s %-22s %s\n", "--version", "", "print the version and exit");
 }
 
 static int parse_int(const char *s, int64_t *out)
@@ -61,6 +66,11 @@ int config_load(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char 
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             config_usage(opts, nopts, argv[0], about);
             return 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            const char *slash = strrchr(argv[0], '/');
+            printf("%s %s\n", slash ? slash + 1 : argv[0], CLUSTER_VERSION);
+            return 2;
         }
         int found = -1;
         const char *val = NULL;

@@ -26,7 +26,7 @@ typedef struct config {
 } config_t;
 
 /* Fills cfg from argv (flags win), the environment, then defaults. Returns 0 on success,
- * 1 when --help was asked for (usage printed to stdout), -1 on a bad flag or value (message
+ * 1 when --help was asked for (usage printed to stdout), 2 for --version (printed to stdout), -1 on a bad flag or value (message
  * printed to stderr). `about` is the first line of --help. */
 int config_load(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char **argv,
                 const char *about) __attribute__((warn_unused_result));

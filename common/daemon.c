@@ -15,8 +15,8 @@ int daemon_setup(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char
                  const char *daemon, const char *about)
 {
     int rc = config_load(cfg, opts, nopts, argc, argv, about);
-    if (rc == 1)
-        return -1; /* --help: exit 0 */
+    if (rc == 1 || rc == 2)
+        return -1; /* --help, --version: exit 0 */
     if (rc < 0)
         return 2;
     int level = log_level_parse(config_str(cfg, "LOG_LEVEL"));

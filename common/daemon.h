@@ -4,7 +4,9 @@
 
 #include "config.h"
 
-#define CLUSTER_VERSION "0.1.0"
+#ifndef CLUSTER_VERSION
+#define CLUSTER_VERSION "0.1.0" /* CMake defines it with the commit */
+#endif
 
 /* Options every daemon reads; each daemon appends its own (see src_* main.c). */
 #define DAEMON_COMMON_OPTS(listen_default)                                                      \

@@ -929,7 +929,7 @@ int main(int argc, char **argv)
         if (rc == 1)
             print_short_flags();
         free_args(nargs, args);
-        return rc == 1 ? 0 : 1;
+        return rc > 0 ? 0 : 1;
     }
     int lvl = log_level_parse(config_str(&cfg, "LOG_LEVEL"));
     if (lvl < 0) {

@@ -868,11 +868,13 @@ static const char HELP[] =
     "\n"
     "global options (before COMMAND):\n"
     "  --redis-url URL    redis://[:pw@]host[:port][/db] (env REDIS_URL; default redis://127.0.0.1:6379)\n"
-    "  --prefix P         key prefix of the cluster (env REDIS_PREFIX; default none)\n"
+    "  --redis-prefix P   key prefix of the cluster (env REDIS_PREFIX; default none; --prefix\n"
+    "                     is the old name of this flag)\n"
     "  --sentinels LIST   host:port,... of Redis Sentinels to ask for the master (env\n"
     "                     REDIS_SENTINELS; default none: the URL's host)\n"
     "  --master-name N    the master's name in Sentinel (env REDIS_MASTER_NAME; default cluster)\n"
     "  --http-timeout-ms N  admin endpoint timeout (default 5000)\n"
+    "  --version          print the version and exit\n"
     "\n"
     "exit status: 0 done, 1 failed (not found, refused, timed out), 2 usage error\n";
 
@@ -892,7 +894,11 @@ int main(int argc, char **argv)
             return EXIT_OK;
         } else if (strcmp(argv[i], "--redis-url") == 0 && i + 1 < argc) {
             c.redis_url = argv[++i];
-        } else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("clusterctl %s\n", CLUSTER_VERSION);
+            return EXIT_OK;
+        } else if ((strcmp(argv[i], "--redis-prefix") == 0 || strcmp(argv[i], "--prefix") == 0) &&
+                   i + 1 < argc) {
             c.prefix = argv[++i];
         } else if (strcmp(argv[i], "--sentinels") == 0 && i + 1 < argc) {
             c.sentinels = argv[++i];

@@ -146,7 +146,7 @@ static char ctl_out[1 << 16];
 static int ctl(const char *args)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --prefix '%s' %s", CLUSTERCTL_PATH,
+    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --redis-prefix '%s' %s", CLUSTERCTL_PATH,
              h_redis_port(), h_prefix(), args);
     FILE *f = popen(cmd, "r");
     CHECK(f != NULL);
@@ -730,9 +730,32 @@ static void scenario_sigterm_storm(void)
     sigterm_storm(gm);
 }
 
+/* --version on every binary: exit 0, "<name> <version>" with the CMake project version. */
+static void scenario_versions(void)
+{
+    static const struct { const char *path, *name; } bins[] = {
+        {GATEWAYD_PATH, "gatewayd"}, {LOBBYD_PATH, "lobbyd"}, {GAMED_PATH, "gamed"},
+        {BOT_PATH, "bot"}, {CLUSTERCTL_PATH, "clusterctl"},
+    };
+    for (size_t i = 0; i < sizeof bins / sizeof bins[0]; i++) {
+        char cmd[1024], out[256], want[64];
+        snprintf(cmd, sizeof cmd, "'%s' --version", bins[i].path);
+        FILE *f = popen(cmd, "r");
+        CHECK(f != NULL);
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = '\0';
+        int st = pclose(f);
+        printf("$ %s --version -> %s", bins[i].name, out);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        snprintf(want, sizeof want, "%s " CLUSTER_VERSION "\n", bins[i].name);
+        CHECK(strcmp(out, want) == 0);
+    }
+}
+
 int main(void)
 {
     h_init("admin");
+    scenario_versions();
     h_pg_start();
     scenario_metrics_and_health();
     scenario_status();
