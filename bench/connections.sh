@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark 2 (issue 5): connections. Hold 10k, 50k and 100k idle sessions on one gateway and
+# Benchmark 2: connections. Hold 10k, 50k and 100k idle sessions on one gateway and
 # report the gateway's memory per connection and the CPU its keep-alive work costs. Goal:
 # 100k connections, under 1 KiB of gateway user-space memory per idle connection.
 #
@@ -33,7 +33,7 @@
 # (--source-addrs 127.0.0.K), or, while the bot cannot bind a source address, to its own
 # gateway address 127.0.0.K (the gateway then listens on 0.0.0.0 for the step).
 #
-# Transports (issue 10; --xport-conns 0 skips it): memory per idle connection of each transport
+# Transports (--xport-conns 0 skips it): memory per idle connection of each transport
 # in --xports, ours against HAProxy 2.6 (Debian's), in the same run. For each transport and
 # side, fresh processes on GW_CORE, then XPORT_CONNS idle connections from one bot process
 # (bot --scenario idle --transport T --insecure, ramp XPORT_RAMP/s, a PING every XPORT_PING_MS,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark 3 (issue 5): failover. Time from `kill -9` and from `kill -STOP` of a game daemon
+# Benchmark 3: failover. Time from `kill -9` and from `kill -STOP` of a game daemon
 # to the last affected client being told, over REPS (20) repetitions each: median and max.
 #
 #   bench/failover.sh [--no-build] [--reps N]

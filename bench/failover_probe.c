@@ -1,4 +1,4 @@
-/* failover_probe: the failover benchmark's client and stopwatch (bench/failover.sh, issue 5
+/* failover_probe: the failover benchmark's client and stopwatch (bench/failover.sh,
  * benchmark 3). It owns two game daemons (it starts them, kills one per repetition and starts
  * a fresh one in its place), keeps two kinds of clients busy through one gateway, and measures,
  * per repetition, the time from the signal to each affected client being told:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark 4 (issue 5): game capacity. How many concurrent players one game daemon holds at
+# Benchmark 4: game capacity. How many concurrent players one game daemon holds at
 # 20 Hz on one core with the tick's p99 under 10 ms (goal: 2,000).
 #
 #   bench/game_capacity.sh [--no-build] [--no-perf] [--steps "250 500 1000 ..."] [--mode "arena arena_lua"]

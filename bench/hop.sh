@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark 1 (issue 5): the hop. What one request costs through our gateway and a game
+# Benchmark 1: the hop. What one request costs through our gateway and a game
 # daemon, against HAProxy in front of a minimal echo server of the same framing, and against
 # that echo server alone (the floor).
 #
@@ -16,7 +16,7 @@
 #            looks at a frame.
 #   floor    bot -> echo_server. bench/echo_server.c: one libuv thread, common/frame.h parser,
 #            protobuf-c decode and encode, output batched per loop turn by common/conn.c.
-# With TLS (issue 10), the bot speaking TLS 1.3 (--transport tls|wss --insecure; the same
+# With TLS, the bot speaking TLS 1.3 (--transport tls|wss --insecure; the same
 # self-signed P-256 certificate on both sides, made with the openssl CLI):
 #   ours-tls     bot -> gatewayd's TLS_LISTEN_ADDR -> gamed: the gateway terminates TLS.
 #   haproxy-tls  bot -> haproxy (bind ... ssl crt, TCP mode) -> echo_server: HAProxy terminates

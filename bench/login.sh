@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark 5 (issue 5): login. Logins/s with the argon2id setting we ship, and the latency of
+# Benchmark 5: login. Logins/s with the argon2id setting we ship, and the latency of
 # other requests through the same gateway and lobby meanwhile (hashing must not stall the
 # lobby's event loop).
 #

@@ -214,7 +214,7 @@ static const char ABOUT[] =
     "         backoff), then loops: CREATE_ROOM (2-4 players), or GET_ROOM_LIST and JOIN_ROOM\n"
     "         of a room with a free seat; PREPARE_GAME ready; the owner STARTs when the room\n"
     "         is full and ready (from ROOM_UPDATE pushes) or after --room-wait-ms; ROOM_CHAT\n"
-    "         now and then; LEAVE_ROOM. A started room stays in game (no match runs yet)\n"
+    "         now and then; LEAVE_ROOM. A started room stays in game while its match runs\n"
     "         and keeps its players, so after a start a bot tries LEAVE_ROOM (ROOM_IN_GAME),\n"
     "         LOGOUTs and goes on with a fresh account (REGISTER + LOGIN); fresh accounts wait\n"
     "         until every bot has logged in once (password hashing is the scarce resource;\n"

@@ -1,4 +1,4 @@
-/* sim: the pure co-op arena simulation of one match (issue 4): no I/O, no clock reads, no
+/* sim: the pure co-op arena simulation of one match: no I/O, no clock reads, no
  * global state, a seeded RNG, so the same config and the same inputs give the same events.
  *
  * Time is counted in ticks: sim_now_ms() == ticks * tick_ms. The caller (the game daemon's

@@ -8,7 +8,7 @@
 typedef enum {
     ROUTE_GATEWAY = 0, /* answered by the gateway itself */
     ROUTE_LOBBY,       /* any live lobby daemon */
-    ROUTE_GAME,        /* a live game daemon (later: the session's bound match daemon) */
+    ROUTE_GAME,        /* any live game daemon (ROUTE_MATCH: the session's bound one) */
     ROUTE_ECHO,        /* lobby or game, as the decoded EchoRequest.target says */
     ROUTE_MATCH,       /* the game daemon running the session's match (NOT_IN_GAME if none) */
 } route_target_t;

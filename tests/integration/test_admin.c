@@ -1,4 +1,4 @@
-/* Admin endpoints and clusterctl (issue 6, "Watching it" and "Changing it"): /metrics scraped
+/* Admin endpoints and clusterctl: /metrics scraped
  * over HTTP change as traffic flows, /healthz and /readyz follow Redis, `clusterctl status`
  * lists exactly the live servers, `clusterctl drain` of a game, a lobby and a gateway daemon
  * loses no request, log-level changes without a restart, `clusterctl who` and `kick`. */

@@ -1,4 +1,4 @@
-/* The bot as a load-testing tool (issue 5): a small run of each scenario (echo over two
+/* The bot as a load-testing tool: a small run of each scenario (echo over two
  * gateways, login against a lobby with cheap argon2id settings, idle, a mix of all five) checked
  * by exit status and by its JSON (fields present, counts consistent: ok <= sent, the per-type
  * counts add up to the totals, latency percentiles ordered); --count; --help against the
@@ -486,7 +486,7 @@ static void check_help(void)
         if (!strstr(help, word))
             DIE("--help does not describe the scenario %s", SCENARIOS[i]);
     }
-    /* the options the benchmarks and the issue name */
+    /* the options the benchmarks and the docs name */
     static const char *const NAMED[] = {"--bots", "--ramp", "--connect-rate", "--duration",
                                         "--count", "--rate", "--gateway", "--source-addrs",
                                         "--seed", "--quiet", "--mix", "--ping-ms", "--json",

@@ -1,5 +1,5 @@
 /* Failover: kill -9, kill -STOP/-CONT, SIGTERM with requests in flight, and a Redis restart
- * under a running cluster (issue 2 acceptance). */
+ * under a running cluster. */
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-/* test_match_cheat: the game daemon is the authority (issue 4). Through the real cluster, each
+/* test_match_cheat: the game daemon is the authority. Through the real cluster, each
  * cheat is refused with its code and leaves the state intact (snapshots before and after):
  * speed hack (clamped to speed * elapsed * tolerance), leaving the arena, attack from across the
  * map (OUT_OF_RANGE), attack during the cooldown (COOLDOWN), potions past the count (NO_ITEM,

@@ -1,4 +1,4 @@
-/* test_match_fail: failures under running matches (issue 4), through the real cluster:
+/* test_match_fail: failures under running matches, through the real cluster:
  * - a game daemon killed -9 mid-match: MATCH_ABORTED to every player within 3 s, NOT_IN_GAME
  *   after, the room waiting again and startable on the other daemon, the dead daemon out of
  *   the placement counts, no half-written record;

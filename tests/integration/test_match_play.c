@@ -1,4 +1,4 @@
-/* test_match_play: a whole match through the real cluster (issue 4): 4 bot players on 2
+/* test_match_play: a whole match through the real cluster: 4 bot players on 2
  * gateways, 1 lobby, 2 game daemons with a short match. They register, log in, form a room,
  * ready, start, play (walk toward monsters within the speed, attack in range after the
  * cooldown, drink a potion) until GAME_OVER. Checked: what the players were told agrees among

@@ -1,5 +1,5 @@
 /* test_match_resume: a player's connection drops mid-match and it RESUMEs on the other gateway
- * within the grace period (issue 4): RESUME_RESPONSE shows the room IN_GAME with the match and
+ * within the grace period: RESUME_RESPONSE shows the room IN_GAME with the match and
  * its daemon; GAME_SNAPSHOT_REQUEST returns the whole running state; game packets work again
  * and the pushes follow the new connection; meanwhile the character stayed in the match, idle.
  * The match then plays to GAME_OVER, which reaches the resumed player. */

@@ -1,5 +1,5 @@
 /* test_modules_bots: the bot binary (--scenario module) plays the example modules arena_lua
- * and tag with 4 bots over 2 gateways to GAME_OVER (issue 11): its own checks pass (every
+ * and tag with 4 bots over 2 gateways to GAME_OVER: its own checks pass (every
  * record equals its GAME_OVER, no unexpected refusal, MATCH_DATA both ways, moves within the
  * speed, kills and tags happen), and the records in PostgreSQL hold the rules of each game
  * (arena_lua: one outcome for the whole team; tag: the top score wins). */

@@ -1,5 +1,5 @@
-/* test_modules_kill: a game daemon killed -9 in the middle of module matches (issue 11,
- * acceptance: like arena matches): every player gets MATCH_ABORTED within 3 s, the rooms are
+/* test_modules_kill: a game daemon killed -9 in the middle of module matches (like
+ * arena matches): every player gets MATCH_ABORTED within 3 s, the rooms are
  * waiting again, no record is half-written (none at all for the killed matches), and the same
  * room starts again on the other daemon serving the mode. */
 #include "modules_util.h"

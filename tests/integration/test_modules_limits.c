@@ -1,4 +1,4 @@
-/* test_modules_limits: game modes at CREATE_ROOM and QUICK_MATCH (issue 11, item 4):
+/* test_modules_limits: game modes at CREATE_ROOM and QUICK_MATCH:
  * UNKNOWN_MODE for a mode no daemon serves (and names no module file could have); room sizes
  * within each mode's limits from the daemons' mode_limits (tag 2-16, arena_lua and arena 1-4;
  * 0 = the mode's max; BAD_REQUEST with the limits in the message); the mode in RoomState and

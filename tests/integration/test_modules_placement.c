@@ -1,4 +1,4 @@
-/* test_modules_placement: placement by mode (issue 11, item 4): two game daemons, one
+/* test_modules_placement: placement by mode: two game daemons, one
  * without the module folder (it serves arena only): every module match goes to the daemon
  * serving it, arena matches to the least loaded; once the module daemon is gone, CREATE_ROOM,
  * QUICK_MATCH and START of a waiting tag room answer UNKNOWN_MODE and the arena still starts. */

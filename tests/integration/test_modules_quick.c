@@ -1,4 +1,4 @@
-/* test_modules_quick: one quick-match queue per mode (issue 11, item 4), with
+/* test_modules_quick: one quick-match queue per mode, with
  * QUICK_MATCH_SIZE=1 clamped into each mode's limits: arena_lua forms a room of 1 at once,
  * tag waits for a second tag player, and the queues never mix. */
 #include "modules_util.h"

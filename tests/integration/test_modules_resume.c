@@ -1,5 +1,5 @@
 /* test_modules_resume: a player's connection drops mid-way through a module match (tag) and it
- * RESUMEs on the other gateway within the grace period (issue 11, acceptance): RESUME_RESPONSE
+ * RESUMEs on the other gateway within the grace period: RESUME_RESPONSE
  * shows the room in game with the match; MATCH_DATA reaches the new connection; its MOVE is
  * accepted by the module (a POSITIONS record of its own); the module never saw it leave (its
  * SCORES never flag it gone), and GAME_OVER reaches it on the new connection with the same

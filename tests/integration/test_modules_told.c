@@ -1,4 +1,4 @@
-/* test_modules_told: what players of a module match are told is what is recorded (issue 11):
+/* test_modules_told: what players of a module match are told is what is recorded:
  * two of the test's own players on different gateways play tag (2 gateways, a lobby, a game
  * daemon serving modules/): a room of mode tag (max_players 0 = the mode's 16), GAME_STARTING
  * and MATCH_START of mode tag, MATCH_DATA broadcasts to both, a refusal (REFUSED op) to its
