@@ -6,7 +6,7 @@
  * answers from that snapshot only. Actions (drain, log level, kick) are queued under the same
  * mutex and handed to the loop with uv_async_send; the loop runs them through the hooks.
  *
- * Endpoints (docs in README "Watching and changing it"):
+ * Endpoints (docs/operations.md, "Watching and changing it"):
  *   GET  /metrics                 Prometheus text format 0.0.4
  *   GET  /healthz                 200 while the loop is alive (snapshot younger than 2 s)
  *   GET  /readyz                  200 when ready, else 503 with the reason in the body

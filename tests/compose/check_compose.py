@@ -15,7 +15,7 @@ Every check prints "ok - ..." or "FAIL - ..." (with the reason); the last line r
            waited for, stop_grace_period longer than DRAIN_TIMEOUT_MS)
   scale    the game service needs nothing else for --scale game=N
   build    the Dockerfile builds with the same cmake commands as scripts/up.sh, the normal
-           build of scripts/test.sh and the README's docker-compose section: every cmake
+           build of scripts/test.sh and the docker-compose section of docs/operations.md: every cmake
            command is run with cmake replaced by a recorder and the argument lists compared
   docker   the Dockerfile parses (instructions, continuations, JSON forms, stages, COPY
            --from), is multi-stage debian:12 -> debian:12-slim with a non-root USER; its apt
@@ -626,19 +626,19 @@ try:
 except (OSError, ValueError) as e:
     check("scripts/test.sh: the normal build can be replayed", False, str(e))
 
-# README: the cmake commands of its "### Running it with docker-compose" part
-readme = open(os.path.join(SRC, "README.md")).read()
-m = re.search(r"^## Operating\s*$(.*?)(?=^## |\Z)", readme, re.S | re.M)
+# docs/operations.md: the cmake commands of its "### Running it with docker-compose" part
+readme = open(os.path.join(SRC, "docs", "operations.md")).read()
+m = re.search(r"^## Running it\s*$(.*?)(?=^## |\Z)", readme, re.S | re.M)
 part = re.search(r"^### Running it with docker-compose\s*$(.*?)(?=^##|\Z)", m.group(1) if m else "", re.S | re.M)
-check('README: "### Running it with docker-compose" under "## Operating"', part is not None)
+check('docs/operations.md: "### Running it with docker-compose" under "## Running it"', part is not None)
 if part:
     fences = re.findall(r"^```[a-z]*\n(.*?)^```", part.group(1), re.S | re.M)
     segs = cmake_segments("\n".join(fences))
     if segs:
         try:
-            steps["README (docker-compose part)"] = record("\n".join(segs))
+            steps["docs/operations.md (docker-compose part)"] = record("\n".join(segs))
         except ValueError as e:
-            check("README: cmake commands can be replayed", False, str(e))
+            check("docs/operations.md: cmake commands can be replayed", False, str(e))
 
 ref = steps.get("Dockerfile")
 check("Dockerfile: has cmake configure + build commands", bool(ref), fmt(ref or []))

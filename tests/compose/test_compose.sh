@@ -7,7 +7,7 @@
 # that each service's environment names only variables its daemon reads (their --help), that
 # the game service scales with `--scale game=N` alone, that the Dockerfile parses, installs
 # packages that exist and the libraries the binaries link, and builds with the same cmake
-# commands as scripts/up.sh, scripts/test.sh and the README. The checks themselves are in
+# commands as scripts/up.sh, scripts/test.sh and docs/operations.md. The checks themselves are in
 # check_compose.py (its docstring lists them); this wrapper checks the tools first.
 set -euo pipefail
 
