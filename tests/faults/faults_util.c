@@ -74,24 +74,7 @@ fres_t fc_login(csync_t *s, const char *user, const char *pass)
 
 void fc_wait_lobby(const fcluster_t *c, int g, int timeout_ms)
 {
-    uint64_t t0 = h_now_ms();
-    for (;;) {
-        csync_t *s = csync_connect("127.0.0.1", c->port[g], 2000);
-        if (s) {
-            EchoRequest e = ECHO_REQUEST__INIT;
-            e.target = ECHO_TARGET__LOBBY;
-            fres_t r = fc_call(s, PACKET_TYPE__ECHO_REQUEST, &e.base, 2000);
-            fres_free(&r);
-            csync_close(s);
-            if (r.type == PACKET_TYPE__ECHO_RESPONSE)
-                return;
-        }
-        if (h_now_ms() - t0 > (uint64_t)timeout_ms) {
-            fprintf(stderr, "gateway %d never reached a lobby in %d ms\n", g, timeout_ms);
-            h_fail();
-        }
-        h_sleep_ms(50);
-    }
+    h_wait_echo_ids(c->port[g], ECHO_TARGET__LOBBY, NULL, 0, timeout_ms, "a lobby link");
 }
 
 void fc_up(fcluster_t *c, const char *tag, int ngw, int nlobby, int ngame,

@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "client_sync.h"
+#include "cluster.pb-c.h"
+
 #define MAX_PROCS 64
 
 static char dir[256];
@@ -473,3 +477,56 @@ void h_pg_stop(void)
 
 const char *h_pg_conninfo(void) { return pg_conninfo; }
 int h_pg_port(void) { return pg_port; }
+
+void h_wait_echo_ids(int port, int target, const uint32_t *ids, int n, int timeout_ms, const char *what)
+{
+    enum { MAXN = 16 };
+    CHECK(n <= MAXN);
+    int seen[MAXN] = {0}, any = 0;
+    uint64_t t0 = h_now_ms();
+    csync_t *c = NULL;
+    for (;;) {
+        int all = n > 0 || any;
+        for (int i = 0; i < n; i++)
+            if (ids[i] && !seen[i])
+                all = 0;
+        if (all)
+            break;
+        if (h_now_ms() - t0 > (uint64_t)timeout_ms) {
+            fprintf(stderr, "%s: the gateway on port %d never reached every daemon in %d ms:", what,
+                    port, timeout_ms);
+            for (int i = 0; i < n; i++)
+                fprintf(stderr, " %u%s", ids[i], ids[i] && !seen[i] ? "(not seen)" : "");
+            fprintf(stderr, "\n");
+            h_fail();
+        }
+        if (!c && !(c = csync_connect("127.0.0.1", port, 2000))) {
+            h_sleep_ms(50);
+            continue;
+        }
+        EchoRequest req = ECHO_REQUEST__INIT;
+        req.target = target;
+        uint16_t rt = 0;
+        uint8_t *p = NULL;
+        size_t len = 0;
+        if (csync_request(c, PACKET_TYPE__ECHO_REQUEST, &req.base, &rt, &p, &len, 3000) != 0) {
+            csync_close(c); /* the gateway closed it, or timed out: a new connection */
+            c = NULL;
+            continue;
+        }
+        if (rt == PACKET_TYPE__ECHO_RESPONSE) {
+            EchoResponse *r = echo_response__unpack(NULL, len, p);
+            any |= r != NULL;
+            for (int i = 0; r && i < n; i++)
+                if (r->server_id == ids[i])
+                    seen[i] = 1;
+            if (r)
+                echo_response__free_unpacked(r, NULL);
+        } else {
+            h_sleep_ms(20); /* SERVICE_UNAVAILABLE: not linked yet */
+        }
+        xfree(p);
+    }
+    if (c)
+        csync_close(c);
+}

@@ -90,6 +90,12 @@ int h_alive(proc_t *p);
 int h_registered(const char *type);
 /* Waits until h_registered(type) == n; returns elapsed ms or -1 on timeout. */
 int h_wait_registered(const char *type, int n, int timeout_ms);
+
+/* Sends ECHO with target (an EchoTarget: lobby or game) through the gateway on port until every
+ * non-zero id of ids[0..n) has answered (n == 0: until any daemon answers). Fails the test
+ * with `what` in the message after timeout_ms. Use it after starting daemons: a gateway links
+ * to a new daemon a little after the daemon registered. */
+void h_wait_echo_ids(int port, int target, const uint32_t *ids, int n, int timeout_ms, const char *what);
 /* The registry id of a spawned daemon (matching its advertised port from its log), 0 if none. */
 uint32_t h_server_id(proc_t *p);
 

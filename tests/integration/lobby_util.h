@@ -3,9 +3,8 @@
  * that register/login/join/ready/start, a client-side view of the match built from the pushes
  * (MATCH_START, GAME_STATE_UPDATE, GAME_OVER, MATCH_ABORTED, ROOM_UPDATE, GAME_STARTING), an
  * honest bot step (move toward the nearest monster within the speed, attack in range, use a
- * potion), and direct libpq queries of the match records.
- *
- * Everything is static (header-only, like echo_util.h); unused helpers are fine. */
+ * potion), and direct libpq queries of the match records. Defined in lobby_util.c, linked into
+ * every test that includes this header. */
 #ifndef TESTS_LOBBY_UTIL_H
 #define TESTS_LOBBY_UTIL_H
 
@@ -25,48 +24,29 @@
 #include "cluster.pb-c.h"
 #include "harness.h"
 
-#define LU_UNUSED __attribute__((unused))
 #define T_REQ 6000 /* ms a single request may take */
 
 /* high limits: the tests send game packets in tight loops */
-static const char *const LU_GW_ENV[] LU_UNUSED = {"RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
+extern const char *const LU_GW_ENV[];
 
-static LU_UNUSED const char *err_name(int code)
-{
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&error_code__descriptor, code);
-    return v ? v->name : "?";
-}
+const char *err_name(int code);
 
-static LU_UNUSED const char *type_name(int t)
-{
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&packet_type__descriptor, t);
-    return v ? v->name : "?";
-}
+const char *type_name(int t);
 
-static LU_UNUSED const char *outcome_name(int o)
-{
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&match_outcome__descriptor, o);
-    return v ? v->name : "?";
-}
+const char *outcome_name(int o);
 
 /* Fails the test with a formatted message (then the daemons' log tails). */
-static LU_UNUSED __attribute__((noreturn, format(printf, 2, 3))) void lu_die(int line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "FAILED line %d: ", line);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    h_fail();
-}
+__attribute__((noreturn, format(printf, 2, 3))) void lu_die(int line, const char *fmt, ...);
+
 #define DIE(...) lu_die(__LINE__, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------------------------ */
 /* cluster */
 
 #define LU_MAX_GW 2
+
 #define LU_MAX_LOBBY 2
+
 #define LU_MAX_GAME 4
 
 typedef struct cluster {
@@ -83,197 +63,47 @@ typedef struct cluster {
     char dburl[300];
 } cluster_t;
 
-static LU_UNUSED uint32_t lu_server_id(proc_t *p)
-{
-    uint32_t id = 0;
-    for (int i = 0; i < 1000 && !id; i++) {
-        id = h_server_id(p);
-        if (!id)
-            h_sleep_ms(10);
-    }
-    if (!id)
-        DIE("%s never logged its registry id", p->name);
-    return id;
-}
+uint32_t lu_server_id(proc_t *p);
 
 /* A new prefix; PostgreSQL must be up. Match ids come from INCR <prefix>match:seq, which
  * starts again with every prefix while PostgreSQL keeps the records of the earlier scenarios
  * (keyed by match id): each scenario starts its ids at its own base. */
-static LU_UNUSED void lu_cluster_init(cluster_t *cl, const char *tag)
-{
-    static int scen;
-    memset(cl, 0, sizeof *cl);
-    h_new_prefix(tag);
-    snprintf(cl->dburl, sizeof cl->dburl, "DATABASE_URL=%s", h_pg_conninfo());
-    redisReply *r = redisCommand(h_redis(), "SET %smatch:seq %lld", h_prefix(),
-                                 (long long)(++scen) * 1000000LL);
-    CHECK(r != NULL);
-    freeReplyObject(r);
-}
+void lu_cluster_init(cluster_t *cl, const char *tag);
 
-static LU_UNUSED proc_t *lu_add_lobby(cluster_t *cl, const char *const *extra)
-{
-    const char *env[24];
-    int n = 0;
-    for (int i = 0; extra && extra[i] && n < 18; i++)
-        env[n++] = extra[i];
-    env[n++] = cl->dburl;
-    env[n++] = "HASH_OPSLIMIT=1";
-    env[n++] = "HASH_MEMLIMIT_KIB=8192";
-    env[n] = NULL;
-    int i = cl->nlobby++;
-    char name[32];
-    snprintf(name, sizeof name, "lobbyd%d", i + 1);
-    cl->lobby[i] = h_spawn(LOBBYD_PATH, name, env);
-    cl->lobby_id[i] = lu_server_id(cl->lobby[i]);
-    return cl->lobby[i];
-}
+proc_t *lu_add_lobby(cluster_t *cl, const char *const *extra);
 
 /* A game daemon with extra settings (they win over DATABASE_URL); returns its index. */
-static LU_UNUSED int lu_add_game(cluster_t *cl, const char *const *extra)
-{
-    const char *env[24];
-    int n = 0;
-    for (int i = 0; extra && extra[i] && n < 20; i++)
-        env[n++] = extra[i];
-    env[n++] = cl->dburl;
-    env[n] = NULL;
-    int i = cl->ngame++;
-    char name[32];
-    snprintf(name, sizeof name, "gamed%d", i + 1);
-    cl->game[i] = h_spawn(GAMED_PATH, name, env);
-    cl->game_id[i] = lu_server_id(cl->game[i]);
-    return i;
-}
+int lu_add_game(cluster_t *cl, const char *const *extra);
 
-static LU_UNUSED int lu_game_index(const cluster_t *cl, uint32_t id)
-{
-    for (int i = 0; i < cl->ngame; i++)
-        if (cl->game_id[i] == id)
-            return i;
-    return -1;
-}
+int lu_game_index(const cluster_t *cl, uint32_t id);
 
-static LU_UNUSED void lu_add_gateway(cluster_t *cl)
-{
-    int i = cl->ngw++;
-    cl->gw[i] = h_spawn_gateway(&cl->port[i], LU_GW_ENV);
-    cl->gw_id[i] = lu_server_id(cl->gw[i]);
-}
+void lu_add_gateway(cluster_t *cl);
 
 /* Sends ECHO (LOBBY and GAME) through every gateway until every live lobby and game daemon
  * has answered through it: the links both ways are up, so pushes and binds arrive. */
-static LU_UNUSED void lu_wait_links(cluster_t *cl)
-{
-    for (int g = 0; g < cl->ngw; g++) {
-        if (!h_alive(cl->gw[g]))
-            continue;
-        csync_t *c = csync_connect("127.0.0.1", cl->port[g], 3000);
-        CHECK(c != NULL);
-        for (int kind = 0; kind < 2; kind++) {
-            int n = kind ? cl->ngame : cl->nlobby;
-            proc_t **procs = kind ? cl->game : cl->lobby;
-            uint32_t *ids = kind ? cl->game_id : cl->lobby_id;
-            int seen[LU_MAX_GAME] = {0};
-            uint64_t t0 = h_now_ms();
-            for (;;) {
-                int all = 1;
-                for (int i = 0; i < n; i++)
-                    if (h_alive(procs[i]) && !seen[i])
-                        all = 0;
-                if (all)
-                    break;
-                if (h_now_ms() - t0 > 15000)
-                    DIE("gateway %d never reached every %s daemon", g, kind ? "game" : "lobby");
-                EchoRequest req = ECHO_REQUEST__INIT;
-                req.target = kind ? ECHO_TARGET__GAME : ECHO_TARGET__LOBBY;
-                uint16_t rt = 0;
-                uint8_t *p = NULL;
-                size_t len = 0;
-                if (csync_request(c, PACKET_TYPE__ECHO_REQUEST, &req.base, &rt, &p, &len, 3000) == 0) {
-                    if (rt == PACKET_TYPE__ECHO_RESPONSE) {
-                        EchoResponse *r = echo_response__unpack(NULL, len, p);
-                        for (int i = 0; r && i < n; i++)
-                            if (r->server_id == ids[i])
-                                seen[i] = 1;
-                        if (r)
-                            echo_response__free_unpacked(r, NULL);
-                    } else {
-                        h_sleep_ms(20);
-                    }
-                    xfree(p);
-                }
-            }
-        }
-        csync_close(c);
-    }
-}
+void lu_wait_links(cluster_t *cl);
 
 /* SIGTERM and expect exit 0 (under ASan: no leak, no error). */
-static LU_UNUSED void lu_stop(proc_t *p, int timeout_ms)
-{
-    if (!h_alive(p))
-        return;
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, timeout_ms);
-    if (st != 0)
-        DIE("%s (pid %d) exited with %d on SIGTERM", p->name, (int)p->pid, st);
-}
+void lu_stop(proc_t *p, int timeout_ms);
 
-static LU_UNUSED void lu_cluster_down(cluster_t *cl)
-{
-    for (int i = 0; i < cl->ngw; i++)
-        lu_stop(cl->gw[i], 15000);
-    for (int i = 0; i < cl->ngame; i++)
-        if (h_alive(cl->game[i]))
-            h_kill(cl->game[i], SIGTERM); /* in parallel: each may wait out its drain */
-    for (int i = 0; i < cl->ngame; i++)
-        lu_stop(cl->game[i], 20000);
-    for (int i = 0; i < cl->nlobby; i++)
-        lu_stop(cl->lobby[i], 15000);
-}
+void lu_cluster_down(cluster_t *cl);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Redis registry */
 
 /* HGET <prefix><key> field as a number; -1 when missing. */
-static LU_UNUSED long long lu_hget_num(const char *key, const char *field)
-{
-    redisReply *r = redisCommand(h_redis(), "HGET %s%s %s", h_prefix(), key, field);
-    CHECK(r != NULL);
-    long long v = -1;
-    if (r->type == REDIS_REPLY_STRING)
-        v = strtoll(r->str, NULL, 10);
-    else if (r->type == REDIS_REPLY_INTEGER)
-        v = r->integer;
-    freeReplyObject(r);
-    return v;
-}
+long long lu_hget_num(const char *key, const char *field);
 
-static LU_UNUSED long long lu_game_field(uint32_t game_id, const char *field)
-{
-    char key[64];
-    snprintf(key, sizeof key, "Server:Game:%u", game_id);
-    return lu_hget_num(key, field);
-}
+long long lu_game_field(uint32_t game_id, const char *field);
 
 /* Waits until the registry field equals want; returns ms taken or -1. */
-static LU_UNUSED int lu_wait_game_field(uint32_t game_id, const char *field, long long want, int timeout_ms)
-{
-    uint64_t t0 = h_now_ms();
-    for (;;) {
-        if (lu_game_field(game_id, field) == want)
-            return (int)(h_now_ms() - t0);
-        if (h_now_ms() - t0 > (uint64_t)timeout_ms)
-            return -1;
-        h_sleep_ms(20);
-    }
-}
+int lu_wait_game_field(uint32_t game_id, const char *field, long long want, int timeout_ms);
 
 /* ------------------------------------------------------------------------------------------ */
 /* the client-side view of one player */
 
 #define LU_MAX_MONS 512
+
 #define LU_MAX_EVENTS 64
 
 typedef struct lu_mon {
@@ -340,338 +170,52 @@ typedef struct player {
     int n_match_data;
 } player_t;
 
-static LU_UNUSED void p_init(player_t *p, const char *run, const char *scen, int i, int port)
-{
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "m%s_%s%d", run, scen, i);
-    snprintf(p->pass, sizeof p->pass, "pw-%s-%d-secret", scen, i);
-    p->port = port;
-}
+void p_init(player_t *p, const char *run, const char *scen, int i, int port);
 
-static LU_UNUSED void p_match_reset(player_t *p)
-{
-    if (p->start)
-        match_start__free_unpacked(p->start, NULL);
-    if (p->over)
-        game_over__free_unpacked(p->over, NULL);
-    if (p->aborted)
-        match_aborted__free_unpacked(p->aborted, NULL);
-    p->start = NULL;
-    p->over = NULL;
-    p->aborted = NULL;
-    p->start_ms = p->over_ms = p->aborted_ms = 0;
-    p->match_id = 0;
-    p->nmons = 0;
-    p->n_updates = 0;
-    p->first_tick = p->last_tick = 0;
-    p->tick_not_increasing = p->max_entities = p->updates_multi = p->foreign_uids = 0;
-    p->died_seen = 0;
-    p->n_over = p->n_aborted = 0;
-    p->next_attack_ms = p->next_move_ms = 0;
-    p->potion_used = 0;
-    p->moves = p->clamped = p->attacks_ok = p->kills = 0;
-    memset(p->refused, 0, sizeof p->refused);
-}
+void p_match_reset(player_t *p);
 
-static LU_UNUSED void p_free(player_t *p)
-{
-    p_match_reset(p);
-    if (p->c)
-        csync_close(p->c);
-    p->c = NULL;
-}
+void p_free(player_t *p);
 
-static LU_UNUSED lu_mon_t *p_mon(player_t *p, uint32_t id)
-{
-    for (int i = 0; i < p->nmons; i++)
-        if (p->mons[i].id == id)
-            return &p->mons[i];
-    return NULL;
-}
+lu_mon_t *p_mon(player_t *p, uint32_t id);
 
-static LU_UNUSED int p_in_match(const player_t *p, uint64_t uid)
-{
-    if (!p->start)
-        return 0;
-    for (size_t i = 0; i < p->start->n_players; i++)
-        if (p->start->players[i]->user_id == uid)
-            return 1;
-    return 0;
-}
+int p_in_match(const player_t *p, uint64_t uid);
 
-static LU_UNUSED void p_apply_state(player_t *p, const PlayerState *s)
-{
-    if (!s || s->user_id != p->uid)
-        return;
-    p->hp = s->hp;
-    p->alive = s->alive;
-    p->potions = s->potions;
-}
+void p_apply_state(player_t *p, const PlayerState *s);
 
-static LU_UNUSED void p_on_update(player_t *p, const GameStateUpdate *u)
-{
-    if (!p->start || p->over || p->aborted) {
-        p->other_pushes++;
-        return;
-    }
-    if (p->n_updates == 0)
-        p->first_tick = u->tick;
-    else if (u->tick <= p->last_tick)
-        p->tick_not_increasing++;
-    p->last_tick = u->tick;
-    p->n_updates++;
-    int ent = (int)(u->n_spawns + u->n_moves + u->n_attacks + u->n_damaged + u->n_monster_deaths +
-                    u->n_player_moves);
-    if (ent > p->max_entities)
-        p->max_entities = ent;
-    if (ent > 1)
-        p->updates_multi++;
-    for (size_t i = 0; i < u->n_spawns; i++) {
-        const MonsterSpawn *s = u->spawns[i];
-        lu_mon_t *m = p_mon(p, s->id);
-        if (!m && p->nmons < LU_MAX_MONS)
-            m = &p->mons[p->nmons++];
-        if (m) {
-            m->id = s->id;
-            m->x = s->pos ? s->pos->x : 0;
-            m->y = s->pos ? s->pos->y : 0;
-            m->hp = s->hp;
-        }
-    }
-    for (size_t i = 0; i < u->n_moves; i++) {
-        lu_mon_t *m = p_mon(p, u->moves[i]->id);
-        if (m && u->moves[i]->pos) {
-            m->x = u->moves[i]->pos->x;
-            m->y = u->moves[i]->pos->y;
-        }
-    }
-    for (size_t i = 0; i < u->n_monster_deaths; i++) {
-        for (int k = 0; k < p->nmons; k++)
-            if (p->mons[k].id == u->monster_deaths[i]->id) {
-                p->mons[k] = p->mons[--p->nmons];
-                break;
-            }
-        if (u->monster_deaths[i]->killer_user_id && !p_in_match(p, u->monster_deaths[i]->killer_user_id))
-            p->foreign_uids++;
-    }
-    for (size_t i = 0; i < u->n_damaged; i++) {
-        const PlayerDamaged *d = u->damaged[i];
-        if (!p_in_match(p, d->user_id))
-            p->foreign_uids++;
-        if (d->user_id == p->uid) {
-            p->hp = d->hp;
-            if (d->died) {
-                p->alive = 0;
-                p->died_seen = 1;
-            }
-        }
-    }
-    for (size_t i = 0; i < u->n_attacks; i++)
-        if (!p_in_match(p, u->attacks[i]->target_user_id))
-            p->foreign_uids++;
-    for (size_t i = 0; i < u->n_player_moves; i++)
-        if (!p_in_match(p, u->player_moves[i]->user_id))
-            p->foreign_uids++;
-    for (size_t i = 0; i < u->n_players; i++) {
-        if (!p_in_match(p, u->players[i]->user_id))
-            p->foreign_uids++;
-        p_apply_state(p, u->players[i]);
-    }
-}
+void p_on_update(player_t *p, const GameStateUpdate *u);
 
-static LU_UNUSED void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_t n)
-{
-    uint64_t now = h_now_ms();
-    switch (t) {
-    case PACKET_TYPE__ROOM_UPDATE: {
-        RoomUpdate *u = room_update__unpack(NULL, n, b);
-        if (!u)
-            DIE("%s: undecodable ROOM_UPDATE", p->name);
-        if (p->nev == LU_MAX_EVENTS) { /* keep the newest */
-            memmove(&p->ev[0], &p->ev[1], sizeof p->ev[0] * (LU_MAX_EVENTS - 1));
-            p->nev--;
-        }
-        lu_room_ev_t *e = &p->ev[p->nev++];
-        memset(e, 0, sizeof *e);
-        snprintf(e->event, sizeof e->event, "%s", u->event);
-        e->at_ms = now;
-        if (u->room) {
-            e->status = (int)u->room->status;
-            e->nmembers = (int)u->room->n_members;
-            for (size_t i = 0; i < u->room->n_members; i++)
-                e->nready += u->room->members[i]->ready;
-            e->match = u->room->match_id;
-            e->game = u->room->game_server_id;
-        }
-        room_update__free_unpacked(u, NULL);
-        break;
-    }
-    case PACKET_TYPE__GAME_STARTING: {
-        GameStarting *g = game_starting__unpack(NULL, n, b);
-        if (!g)
-            DIE("%s: undecodable GAME_STARTING", p->name);
-        p->n_starting++;
-        p->starting_match = g->match_id;
-        p->starting_game = g->game_server_id;
-        game_starting__free_unpacked(g, NULL);
-        break;
-    }
-    case PACKET_TYPE__MATCH_START: {
-        MatchStart *s = match_start__unpack(NULL, n, b);
-        if (!s)
-            DIE("%s: undecodable MATCH_START", p->name);
-        p_match_reset(p);
-        p->start = s;
-        p->start_ms = now;
-        p->match_id = s->match_id;
-        p->tick_ms = s->tick_ms;
-        p->alive = 1;
-        for (size_t i = 0; i < s->n_players; i++)
-            if (s->players[i]->user_id == p->uid) {
-                p->x = s->players[i]->pos ? s->players[i]->pos->x : 0;
-                p->y = s->players[i]->pos ? s->players[i]->pos->y : 0;
-                p_apply_state(p, s->players[i]);
-            }
-        p->pos_ms = now;
-        break;
-    }
-    case PACKET_TYPE__GAME_STATE_UPDATE: {
-        GameStateUpdate *u = game_state_update__unpack(NULL, n, b);
-        if (!u)
-            DIE("%s: undecodable GAME_STATE_UPDATE", p->name);
-        p_on_update(p, u);
-        game_state_update__free_unpacked(u, NULL);
-        break;
-    }
-    case PACKET_TYPE__GAME_OVER: {
-        GameOver *g = game_over__unpack(NULL, n, b);
-        if (!g)
-            DIE("%s: undecodable GAME_OVER", p->name);
-        p->n_over++;
-        if (p->over)
-            game_over__free_unpacked(p->over, NULL);
-        p->over = g;
-        p->over_ms = now;
-        break;
-    }
-    case PACKET_TYPE__MATCH_ABORTED: {
-        MatchAborted *a = match_aborted__unpack(NULL, n, b);
-        if (!a)
-            DIE("%s: undecodable MATCH_ABORTED", p->name);
-        p->n_aborted++;
-        if (p->aborted)
-            match_aborted__free_unpacked(p->aborted, NULL);
-        p->aborted = a;
-        p->aborted_ms = now;
-        break;
-    }
-    case PACKET_TYPE__KICKED:
-        p->kicked++;
-        break;
-    case PACKET_TYPE__SERVER_CLOSING:
-        p->closing++;
-        break;
-    case PACKET_TYPE__MATCH_DATA: {
-        MatchData *d = match_data__unpack(NULL, n, b);
-        if (!d)
-            DIE("%s: undecodable MATCH_DATA", p->name);
-        p->n_match_data++;
-        if (p->on_match_data)
-            p->on_match_data(p, d);
-        match_data__free_unpacked(d, NULL);
-        break;
-    }
-    default:
-        p->other_pushes++;
-        break;
-    }
-}
+void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_t n);
 
 /* Handles every push already queued (without reading the socket). */
-static LU_UNUSED void p_take_queued(player_t *p)
-{
-    while (p->c && csync_pushes(p->c) > 0) {
-        uint16_t t;
-        uint8_t *b;
-        size_t n;
-        if (csync_wait_push(p->c, &t, &b, &n, 0) != 0)
-            break;
-        p_on_push(p, t, b, n);
-        xfree(b);
-    }
-}
+void p_take_queued(player_t *p);
 
 /* Reads the socket for ms (at least 1: csync_pump(0) may block) and handles the pushes. */
-static LU_UNUSED void p_pump(player_t *p, int ms)
-{
-    if (!p->c)
-        return;
-    (void)csync_pump(p->c, ms > 0 ? ms : 1);
-    p_take_queued(p);
-}
+void p_pump(player_t *p, int ms);
 
 typedef int (*p_cond_fn)(const player_t *p, const void *arg);
 
 /* Pumps every player of ps (in turn, 2 ms each) until cond holds for all of them; returns
  * the ms taken or -1 on timeout. */
-static LU_UNUSED int ps_wait(player_t **ps, int n, p_cond_fn cond, const void *arg, int timeout_ms)
-{
-    uint64_t t0 = h_now_ms();
-    for (;;) {
-        int all = 1;
-        for (int i = 0; i < n; i++) {
-            p_take_queued(ps[i]);
-            if (!cond(ps[i], arg))
-                all = 0;
-        }
-        if (all)
-            return (int)(h_now_ms() - t0);
-        if (h_now_ms() - t0 > (uint64_t)timeout_ms)
-            return -1;
-        for (int i = 0; i < n; i++)
-            if (!cond(ps[i], arg))
-                p_pump(ps[i], 2);
-    }
-}
+int ps_wait(player_t **ps, int n, p_cond_fn cond, const void *arg, int timeout_ms);
 
-static LU_UNUSED int cond_started(const player_t *p, const void *arg)
-{
-    return p->start && p->match_id == *(const uint64_t *)arg;
-}
-static LU_UNUSED int cond_over(const player_t *p, const void *arg) { return p->over != NULL; }
-static LU_UNUSED int cond_aborted(const player_t *p, const void *arg) { return p->aborted != NULL; }
-static LU_UNUSED int cond_starting(const player_t *p, const void *arg)
-{
-    return p->n_starting > *(const int *)arg;
-}
+int cond_started(const player_t *p, const void *arg);
+
+int cond_over(const player_t *p, const void *arg);
+
+int cond_aborted(const player_t *p, const void *arg);
+
+int cond_starting(const player_t *p, const void *arg);
+
 /* arg: the event name; true once the newest ROOM_UPDATE has that event */
-static LU_UNUSED int cond_event(const player_t *p, const void *arg)
-{
-    return p->nev > 0 && strcmp(p->ev[p->nev - 1].event, (const char *)arg) == 0;
-}
+int cond_event(const player_t *p, const void *arg);
 
 /* The newest ROOM_UPDATE with that event, or NULL. */
-static LU_UNUSED const lu_room_ev_t *p_last_event(const player_t *p, const char *event)
-{
-    for (int i = p->nev - 1; i >= 0; i--)
-        if (strcmp(p->ev[i].event, event) == 0)
-            return &p->ev[i];
-    return NULL;
-}
-static LU_UNUSED int cond_has_event(const player_t *p, const void *arg)
-{
-    return p_last_event(p, (const char *)arg) != NULL;
-}
+const lu_room_ev_t *p_last_event(const player_t *p, const char *event);
+
+int cond_has_event(const player_t *p, const void *arg);
 
 /* Prints a player's ROOM_UPDATE events (for failure messages). */
-static LU_UNUSED void p_dump_events(const player_t *p)
-{
-    fprintf(stderr, "  %s's ROOM_UPDATE events:", p->name);
-    for (int i = 0; i < p->nev; i++)
-        fprintf(stderr, " %s(status=%d,match=%llu,ready=%d)", p->ev[i].event, p->ev[i].status,
-                (unsigned long long)p->ev[i].match, p->ev[i].nready);
-    fprintf(stderr, "\n");
-}
+void p_dump_events(const player_t *p);
 
 /* ------------------------------------------------------------------------------------------ */
 /* blocking requests */
@@ -687,91 +231,25 @@ typedef struct res {
     int ms;
 } res_t;
 
-static LU_UNUSED void res_free(res_t *r)
-{
-    xfree(r->p);
-    r->p = NULL;
-}
+void res_free(res_t *r);
 
-static LU_UNUSED res_t p_call_raw(player_t *pl, uint16_t type, const uint8_t *data, size_t n)
-{
-    res_t r;
-    memset(&r, 0, sizeof r);
-    uint64_t t0 = h_now_ms();
-    if (!pl->c) {
-        r.rc = CLIENT_ECLOSED;
-        return r;
-    }
-    r.rc = csync_request_raw(pl->c, type, data, n, &r.type, &r.p, &r.len, T_REQ);
-    r.ms = (int)(h_now_ms() - t0);
-    if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE) {
-        ErrorResponse *e = error_response__unpack(NULL, r.len, r.p);
-        if (!e)
-            DIE("undecodable ERROR_RESPONSE");
-        r.err = e->code;
-        r.req_type = e->request_type;
-        snprintf(r.msg, sizeof r.msg, "%s", e->message ? e->message : "");
-        error_response__free_unpacked(e, NULL);
-    }
-    p_take_queued(pl);
-    return r;
-}
+res_t p_call_raw(player_t *pl, uint16_t type, const uint8_t *data, size_t n);
 
-static LU_UNUSED res_t p_call(player_t *pl, uint16_t type, const ProtobufCMessage *m)
-{
-    size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;
-    uint8_t *buf = xmalloc(n ? n : 1);
-    if (n)
-        protobuf_c_message_pack(m, buf);
-    res_t r = p_call_raw(pl, type, buf, n);
-    xfree(buf);
-    return r;
-}
+res_t p_call(player_t *pl, uint16_t type, const ProtobufCMessage *m);
 
-static LU_UNUSED void res_describe(const res_t *r, char *out, size_t n)
-{
-    if (r->rc != 0)
-        snprintf(out, n, "no response (%s) after %d ms", client_strerror(r->rc), r->ms);
-    else if (r->type == PACKET_TYPE__ERROR_RESPONSE)
-        snprintf(out, n, "ERROR_RESPONSE %s \"%s\" (request_type %u)", err_name(r->err), r->msg,
-                 r->req_type);
-    else
-        snprintf(out, n, "%s (%zu bytes)", type_name(r->type), r->len);
-}
+void res_describe(const res_t *r, char *out, size_t n);
 
 /* Expects a response of type want and decodes it as d (caller frees with
  * protobuf_c_message_free_unpacked). */
-static LU_UNUSED void *ok_res(res_t r, const char *who, uint16_t req_type, uint16_t want,
-                              const ProtobufCMessageDescriptor *d, int line)
-{
-    if (r.rc != 0 || r.type != want) {
-        char what[400];
-        res_describe(&r, what, sizeof what);
-        lu_die(line, "%s: %s: expected %s, got %s", who, type_name(req_type), type_name(want), what);
-    }
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, r.len, r.p);
-    if (!m)
-        lu_die(line, "%s: %s does not decode", who, type_name(want));
-    res_free(&r);
-    return m;
-}
+void *ok_res(res_t r, const char *who, uint16_t req_type, uint16_t want,
+                              const ProtobufCMessageDescriptor *d, int line);
 
 #define OK_CALL(pl, REQ, msg, RESP, desc)                                                      \
     ok_res(p_call((pl), PACKET_TYPE__##REQ, (msg)), (pl)->name, PACKET_TYPE__##REQ,             \
            PACKET_TYPE__##RESP, &(desc), __LINE__)
 
 /* Expects ERROR_RESPONSE(code) with request_type and a non-empty message. */
-static LU_UNUSED void err_res(res_t r, const char *who, uint16_t req_type, int code, int line)
-{
-    if (r.rc != 0 || r.type != PACKET_TYPE__ERROR_RESPONSE || r.err != code ||
-        r.req_type != req_type || r.msg[0] == '\0') {
-        char what[400];
-        res_describe(&r, what, sizeof what);
-        lu_die(line, "%s: %s: expected ERROR_RESPONSE %s with a message, got %s", who,
-               type_name(req_type), err_name(code), what);
-    }
-    res_free(&r);
-}
+void err_res(res_t r, const char *who, uint16_t req_type, int code, int line);
 
 #define ERR_CALL(pl, REQ, msg, CODE)                                                           \
     err_res(p_call((pl), PACKET_TYPE__##REQ, (msg)), (pl)->name, PACKET_TYPE__##REQ,            \
@@ -780,435 +258,73 @@ static LU_UNUSED void err_res(res_t r, const char *who, uint16_t req_type, int c
 /* ------------------------------------------------------------------------------------------ */
 /* accounts and rooms */
 
-static LU_UNUSED void p_connect(player_t *p)
-{
-    if (p->c)
-        csync_close(p->c);
-    p->c = csync_connect("127.0.0.1", p->port, 3000);
-    if (!p->c)
-        DIE("%s: cannot connect to the gateway on %d", p->name, p->port);
-}
+void p_connect(player_t *p);
 
-static LU_UNUSED void p_signup(player_t *p)
-{
-    p_connect(p);
-    RegisterRequest rq = REGISTER_REQUEST__INIT;
-    rq.username = p->name;
-    rq.password = p->pass;
-    for (int tries = 0;; tries++) {
-        res_t r = p_call(p, PACKET_TYPE__REGISTER_REQUEST, &rq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE && r.err == ERROR_CODE__BUSY && tries < 200) {
-            res_free(&r);
-            h_sleep_ms(20);
-            continue;
-        }
-        RegisterResponse *o = ok_res(r, p->name, PACKET_TYPE__REGISTER_REQUEST,
-                                     PACKET_TYPE__REGISTER_RESPONSE, &register_response__descriptor, __LINE__);
-        p->uid = o->user_id;
-        register_response__free_unpacked(o, NULL);
-        break;
-    }
-    LoginRequest lq = LOGIN_REQUEST__INIT;
-    lq.username = p->name;
-    lq.password = p->pass;
-    for (int tries = 0;; tries++) {
-        res_t r = p_call(p, PACKET_TYPE__LOGIN_REQUEST, &lq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE && r.err == ERROR_CODE__BUSY && tries < 200) {
-            res_free(&r);
-            h_sleep_ms(20);
-            continue;
-        }
-        LoginResponse *o = ok_res(r, p->name, PACKET_TYPE__LOGIN_REQUEST, PACKET_TYPE__LOGIN_RESPONSE,
-                                  &login_response__descriptor, __LINE__);
-        CHECK_EQ(o->user_id, p->uid);
-        CHECK_EQ(strlen(o->token), 64);
-        snprintf(p->token, sizeof p->token, "%s", o->token);
-        login_response__free_unpacked(o, NULL);
-        break;
-    }
-}
+void p_signup(player_t *p);
 
-static LU_UNUSED void p_signup_all(player_t **ps, int n)
-{
-    for (int i = 0; i < n; i++)
-        p_signup(ps[i]);
-}
+void p_signup_all(player_t **ps, int n);
 
-static LU_UNUSED uint64_t p_create_room(player_t *p, uint32_t max)
-{
-    CreateRoomRequest rq = CREATE_ROOM_REQUEST__INIT;
-    rq.name = p->name;
-    rq.max_players = max;
-    CreateRoomResponse *o = OK_CALL(p, CREATE_ROOM_REQUEST, &rq.base, CREATE_ROOM_RESPONSE,
-                                    create_room_response__descriptor);
-    CHECK(o->room != NULL);
-    uint64_t id = o->room->room_id;
-    create_room_response__free_unpacked(o, NULL);
-    return id;
-}
+uint64_t p_create_room(player_t *p, uint32_t max);
 
-static LU_UNUSED void p_join_room(player_t *p, uint64_t room)
-{
-    JoinRoomRequest rq = JOIN_ROOM_REQUEST__INIT;
-    rq.room_id = room;
-    JoinRoomResponse *o = OK_CALL(p, JOIN_ROOM_REQUEST, &rq.base, JOIN_ROOM_RESPONSE,
-                                  join_room_response__descriptor);
-    CHECK(o->room && o->room->room_id == room);
-    join_room_response__free_unpacked(o, NULL);
-}
+void p_join_room(player_t *p, uint64_t room);
 
-static LU_UNUSED void p_ready(player_t *p)
-{
-    PrepareGameRequest rq = PREPARE_GAME_REQUEST__INIT;
-    rq.ready = 1;
-    PrepareGameResponse *o = OK_CALL(p, PREPARE_GAME_REQUEST, &rq.base, PREPARE_GAME_RESPONSE,
-                                     prepare_game_response__descriptor);
-    prepare_game_response__free_unpacked(o, NULL);
-}
+void p_ready(player_t *p);
 
 /* Owner ps[0] creates a room for all n, the others join, everyone readies. */
-static LU_UNUSED uint64_t ps_room(player_t **ps, int n)
-{
-    uint64_t room = p_create_room(ps[0], (uint32_t)n);
-    for (int i = 1; i < n; i++)
-        p_join_room(ps[i], room);
-    for (int i = 0; i < n; i++)
-        p_ready(ps[i]);
-    return room;
-}
+uint64_t ps_room(player_t **ps, int n);
 
 #define LU_SPEED 8.0f       /* sim.h: player_speed */
+
 #define LU_RANGE 3.0f       /* sim.h: attack_range */
+
 #define LU_COOLDOWN_MS 500  /* sim.h: attack_cooldown_ms */
 
 /* START_GAME by ps[0] (all ready); then every player gets GAME_STARTING and MATCH_START with
  * all n players. Returns the match id; *game the daemon told. */
-static LU_UNUSED uint64_t ps_start(player_t **ps, int n, uint32_t *game)
-{
-    int before[8];
-    for (int i = 0; i < n; i++)
-        before[i] = ps[i]->n_starting;
-    StartGameRequest rq = START_GAME_REQUEST__INIT;
-    StartGameResponse *o = OK_CALL(ps[0], START_GAME_REQUEST, &rq.base, START_GAME_RESPONSE,
-                                   start_game_response__descriptor);
-    uint64_t match = o->match_id;
-    uint32_t g = o->game_server_id;
-    start_game_response__free_unpacked(o, NULL);
-    CHECK(match != 0 && g != 0);
-    uint64_t t0 = h_now_ms();
-    for (int i = 0; i < n; i++) {
-        while (ps[i]->n_starting <= before[i]) {
-            if (h_now_ms() - t0 > 5000)
-                DIE("%s: no GAME_STARTING for match %llu", ps[i]->name, (unsigned long long)match);
-            p_pump(ps[i], 5);
-        }
-        CHECK_EQ(ps[i]->starting_match, match);
-        CHECK_EQ(ps[i]->starting_game, g);
-    }
-    if (ps_wait(ps, n, cond_started, &match, 5000) < 0) {
-        for (int i = 0; i < n; i++)
-            fprintf(stderr, "  %s: match_id=%llu start=%p\n", ps[i]->name,
-                    (unsigned long long)ps[i]->match_id, (void *)ps[i]->start);
-        DIE("not every player got MATCH_START for match %llu", (unsigned long long)match);
-    }
-    for (int i = 0; i < n; i++) {
-        const MatchStart *s = ps[i]->start;
-        CHECK_EQ(s->n_players, n);
-        for (int k = 0; k < n; k++) {
-            int found = 0;
-            for (size_t j = 0; j < s->n_players; j++)
-                if (s->players[j]->user_id == ps[k]->uid && strcmp(s->players[j]->username, ps[k]->name) == 0 &&
-                    s->players[j]->alive && s->players[j]->hp > 0 && s->players[j]->potions == 3)
-                    found = 1;
-            if (!found)
-                DIE("%s: MATCH_START lacks player %s", ps[i]->name, ps[k]->name);
-        }
-        CHECK(s->tick_ms > 0 && s->time_limit_ms > 0 && s->waves > 0 && s->arena_w > 0 && s->arena_h > 0);
-        /* the rules the daemon enforces (the tests' own constants are sim.h's defaults) */
-        CHECK(s->rules != NULL && s->rules->player_speed == LU_SPEED &&
-              s->rules->attack_cooldown_ms == LU_COOLDOWN_MS && s->rules->attack_range == LU_RANGE &&
-              s->rules->player_hp > 0 && s->rules->move_window_ms > 0);
-    }
-    if (game)
-        *game = g;
-    return match;
-}
+uint64_t ps_start(player_t **ps, int n, uint32_t *game);
 
 /* ------------------------------------------------------------------------------------------ */
 /* game requests */
 
-static LU_UNUSED GameSnapshotResponse *p_snapshot(player_t *p)
-{
-    GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
-    return OK_CALL(p, GAME_SNAPSHOT_REQUEST, &rq.base, GAME_SNAPSHOT_RESPONSE,
-                   game_snapshot_response__descriptor);
-}
+GameSnapshotResponse *p_snapshot(player_t *p);
 
-static LU_UNUSED const PlayerState *snap_player(const GameSnapshotResponse *s, uint64_t uid)
-{
-    for (size_t i = 0; i < s->n_players; i++)
-        if (s->players[i]->user_id == uid)
-            return s->players[i];
-    return NULL;
-}
+const PlayerState *snap_player(const GameSnapshotResponse *s, uint64_t uid);
 
-static LU_UNUSED const MonsterState *snap_monster(const GameSnapshotResponse *s, uint32_t id)
-{
-    for (size_t i = 0; i < s->n_monsters; i++)
-        if (s->monsters[i]->id == id)
-            return s->monsters[i];
-    return NULL;
-}
+const MonsterState *snap_monster(const GameSnapshotResponse *s, uint32_t id);
 
 /* Sends a move; returns the raw result (caller inspects). On success updates p's position. */
-static LU_UNUSED res_t p_move_raw(player_t *p, float x, float y, int *clamped, float *ox, float *oy)
-{
-    PlayerPositionUpdate rq = PLAYER_POSITION_UPDATE__INIT;
-    Vec2 v = VEC2__INIT;
-    v.x = x;
-    v.y = y;
-    rq.pos = &v;
-    res_t r = p_call(p, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base);
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_POSITION_RESPONSE) {
-        PlayerPositionResponse *o = player_position_response__unpack(NULL, r.len, r.p);
-        if (!o || !o->pos)
-            DIE("%s: bad PLAYER_POSITION_RESPONSE", p->name);
-        p->x = o->pos->x;
-        p->y = o->pos->y;
-        p->pos_ms = h_now_ms();
-        if (clamped)
-            *clamped = o->clamped;
-        if (ox)
-            *ox = o->pos->x;
-        if (oy)
-            *oy = o->pos->y;
-        player_position_response__free_unpacked(o, NULL);
-    }
-    return r;
-}
+res_t p_move_raw(player_t *p, float x, float y, int *clamped, float *ox, float *oy);
 
-static LU_UNUSED res_t p_attack_raw(player_t *p, uint32_t id, PlayerAttackResponse **out)
-{
-    PlayerAttackMonster rq = PLAYER_ATTACK_MONSTER__INIT;
-    rq.monster_id = id;
-    res_t r = p_call(p, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base);
-    if (out)
-        *out = NULL;
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_ATTACK_RESPONSE && out) {
-        *out = player_attack_response__unpack(NULL, r.len, r.p);
-        if (!*out)
-            DIE("%s: bad PLAYER_ATTACK_RESPONSE", p->name);
-    }
-    return r;
-}
+res_t p_attack_raw(player_t *p, uint32_t id, PlayerAttackResponse **out);
 
-static LU_UNUSED res_t p_item_raw(player_t *p, uint32_t item, PlayerUseItemResponse **out)
-{
-    PlayerUseItem rq = PLAYER_USE_ITEM__INIT;
-    rq.item = item;
-    res_t r = p_call(p, PACKET_TYPE__PLAYER_USE_ITEM, &rq.base);
-    if (out)
-        *out = NULL;
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE && out) {
-        *out = player_use_item_response__unpack(NULL, r.len, r.p);
-        if (!*out)
-            DIE("%s: bad PLAYER_USE_ITEM_RESPONSE", p->name);
-    }
-    return r;
-}
+res_t p_item_raw(player_t *p, uint32_t item, PlayerUseItemResponse **out);
 
-static LU_UNUSED lu_mon_t *p_nearest(player_t *p, float *dist)
-{
-    lu_mon_t *best = NULL;
-    float bd = 0;
-    for (int i = 0; i < p->nmons; i++) {
-        float dx = p->mons[i].x - p->x, dy = p->mons[i].y - p->y;
-        float d = sqrtf(dx * dx + dy * dy);
-        if (!best || d < bd) {
-            best = &p->mons[i];
-            bd = d;
-        }
-    }
-    if (dist)
-        *dist = bd;
-    return best;
-}
+lu_mon_t *p_nearest(player_t *p, float *dist);
 
 /* A step an honest client may take now: three quarters of the speed over the time since its
  * last accepted position (at most 250 ms), so a game daemon whose ticks lag behind the wall
  * clock by up to half still accepts it (speed_tolerance 1.5). */
-static LU_UNUSED float p_honest_step(const player_t *p)
-{
-    uint64_t el = h_now_ms() - p->pos_ms;
-    if (el > 250)
-        el = 250;
-    return LU_SPEED * 0.75f * (float)el / 1000.0f;
-}
+float p_honest_step(const player_t *p);
 
 /* Moves toward (tx, ty) by at most an honest step, stopping `stop` short of it. Returns 1 if
  * a move was sent. flee: move away from it instead. */
-static LU_UNUSED int p_step_toward(player_t *p, float tx, float ty, float stop, int flee, float aw, float ah)
-{
-    uint64_t now = h_now_ms();
-    if (now < p->next_move_ms || now - p->pos_ms < 50)
-        return 0;
-    float dx = tx - p->x, dy = ty - p->y;
-    float d = sqrtf(dx * dx + dy * dy);
-    if (d < 1e-3f)
-        return 0;
-    float step = p_honest_step(p);
-    float nx, ny;
-    if (flee) {
-        nx = p->x - dx / d * step;
-        ny = p->y - dy / d * step;
-        /* slide along a wall rather than press into it */
-        if (nx < 1)
-            nx = 1;
-        if (ny < 1)
-            ny = 1;
-        if (nx > aw - 1)
-            nx = aw - 1;
-        if (ny > ah - 1)
-            ny = ah - 1;
-    } else {
-        float go = d - stop;
-        if (go <= 0.05f)
-            return 0;
-        if (go > step)
-            go = step;
-        nx = p->x + dx / d * go;
-        ny = p->y + dy / d * go;
-    }
-    int clamped = 0;
-    res_t r = p_move_raw(p, nx, ny, &clamped, NULL, NULL);
-    p->next_move_ms = now + 50;
-    if (r.rc != 0)
-        DIE("%s: move got no response (%s)", p->name, client_strerror(r.rc));
-    if (r.type == PACKET_TYPE__PLAYER_POSITION_RESPONSE) {
-        p->moves++;
-        p->clamped += clamped;
-    } else if (r.type == PACKET_TYPE__ERROR_RESPONSE && r.err < 64) {
-        p->refused[r.err]++;
-    }
-    res_free(&r);
-    return 1;
-}
+int p_step_toward(player_t *p, float tx, float ty, float stop, int flee, float aw, float ah);
 
 /* One honest step of the bot: use a potion once (when hurt, or 2 s in), attack the nearest
  * monster when it is clearly in range and the cooldown has passed, else walk toward it.
  * Refusals are counted in p->refused[code]. */
-static LU_UNUSED void p_bot_step(player_t *p)
-{
-    if (!p->start || p->over || p->aborted || !p->alive || !p->c)
-        return;
-    uint64_t now = h_now_ms();
-    if (!p->potion_used && (p->hp < 100 || now - p->start_ms > 2000)) {
-        PlayerUseItemResponse *o = NULL;
-        res_t r = p_item_raw(p, 1, &o);
-        if (r.rc != 0)
-            DIE("%s: USE_ITEM got no response", p->name);
-        if (o) {
-            if (o->remaining != 2 || o->hp <= 0 || o->hp > 100)
-                DIE("%s: first potion: remaining=%u hp=%d (expected 2 left, hp in 1..100)", p->name,
-                    o->remaining, o->hp);
-            p->hp = o->hp;
-            p->potions = o->remaining;
-            player_use_item_response__free_unpacked(o, NULL);
-        } else if (r.type == PACKET_TYPE__ERROR_RESPONSE && r.err < 64) {
-            p->refused[r.err]++;
-        }
-        p->potion_used = 1;
-        res_free(&r);
-        return;
-    }
-    float d;
-    lu_mon_t *m = p_nearest(p, &d);
-    if (!m)
-        return;
-    if (d <= LU_RANGE - 0.8f) {
-        if (now < p->next_attack_ms)
-            return;
-        uint32_t id = m->id;
-        PlayerAttackResponse *o = NULL;
-        res_t r = p_attack_raw(p, id, &o);
-        if (r.rc != 0)
-            DIE("%s: ATTACK got no response", p->name);
-        if (o) {
-            p->attacks_ok++;
-            if (o->monster_id != id || o->damage <= 0)
-                DIE("%s: attack response monster=%u damage=%d", p->name, o->monster_id, o->damage);
-            if (o->killed) {
-                p->kills++;
-                for (int k = 0; k < p->nmons; k++)
-                    if (p->mons[k].id == id) {
-                        p->mons[k] = p->mons[--p->nmons];
-                        break;
-                    }
-            } else {
-                lu_mon_t *mm = p_mon(p, id);
-                if (mm)
-                    mm->hp = o->monster_hp;
-            }
-            player_attack_response__free_unpacked(o, NULL);
-            p->next_attack_ms = now + LU_COOLDOWN_MS + 120;
-        } else if (r.type == PACKET_TYPE__ERROR_RESPONSE) {
-            if (r.err < 64)
-                p->refused[r.err]++;
-            if (r.err == ERROR_CODE__NO_TARGET) /* died meanwhile: forget it */
-                for (int k = 0; k < p->nmons; k++)
-                    if (p->mons[k].id == id) {
-                        p->mons[k] = p->mons[--p->nmons];
-                        break;
-                    }
-            p->next_attack_ms = now + 60;
-        }
-        res_free(&r);
-        return;
-    }
-    p_step_toward(p, m->x, m->y, 1.6f, 0, p->start->arena_w, p->start->arena_h);
-}
+void p_bot_step(player_t *p);
 
 /* Every player of ps plays (bot steps) for ms, or until stop(p) holds for all of them. */
-static LU_UNUSED void ps_play(player_t **ps, int n, int ms, p_cond_fn stop, const void *arg)
-{
-    uint64_t t0 = h_now_ms();
-    while (h_now_ms() - t0 < (uint64_t)ms) {
-        int all = stop != NULL;
-        for (int i = 0; i < n; i++) {
-            p_pump(ps[i], 1);
-            p_bot_step(ps[i]);
-            if (stop && !stop(ps[i], arg))
-                all = 0;
-        }
-        if (all)
-            return;
-    }
-}
+void ps_play(player_t **ps, int n, int ms, p_cond_fn stop, const void *arg);
 
 /* ------------------------------------------------------------------------------------------ */
 /* PostgreSQL */
 
-static LU_UNUSED PGconn *lu_pg(void)
-{
-    PGconn *db = PQconnectdb(h_pg_conninfo());
-    if (PQstatus(db) != CONNECTION_OK)
-        DIE("cannot connect to PostgreSQL (%s): %s", h_pg_conninfo(), PQerrorMessage(db));
-    return db;
-}
+PGconn *lu_pg(void);
 
 /* One integer from a query with one text parameter; -1 on NULL / no row. */
-static LU_UNUSED long long lu_pg_num(PGconn *db, const char *sql, const char *param)
-{
-    const char *params[] = {param};
-    PGresult *r = PQexecParams(db, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        DIE("query failed: %s: %s", sql, PQerrorMessage(db));
-    long long v = -1;
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
+long long lu_pg_num(PGconn *db, const char *sql, const char *param);
 
 typedef struct lu_rec {
     int found;
@@ -1225,138 +341,20 @@ typedef struct lu_rec {
 } lu_rec_t;
 
 /* Reads the record of match id (with a fresh connection: PostgreSQL may have restarted). */
-static LU_UNUSED lu_rec_t lu_pg_record(uint64_t match)
-{
-    lu_rec_t rec;
-    memset(&rec, 0, sizeof rec);
-    PGconn *db = lu_pg();
-    char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)match);
-    const char *params[] = {id};
-    PGresult *r = PQexecParams(db,
-                               "SELECT game_server_id, room_id, outcome,"
-                               " (extract(epoch FROM ended_at - started_at) * 1000)::bigint"
-                               " FROM matches WHERE id = $1",
-                               1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        DIE("matches query failed: %s", PQerrorMessage(db));
-    if (PQntuples(r) > 1)
-        DIE("%d matches rows for id %s", PQntuples(r), id);
-    if (PQntuples(r) == 1) {
-        rec.found = 1;
-        rec.game = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
-        rec.room = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-        snprintf(rec.outcome, sizeof rec.outcome, "%s", PQgetvalue(r, 0, 2));
-        rec.duration_ms = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-    }
-    PQclear(r);
-    r = PQexecParams(db,
-                     "SELECT user_id, username, kills, damage_dealt, damage_taken, deaths, score"
-                     " FROM match_players WHERE match_id = $1 ORDER BY user_id",
-                     1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        DIE("match_players query failed: %s", PQerrorMessage(db));
-    rec.nplayers = PQntuples(r);
-    for (int i = 0; i < rec.nplayers && i < 8; i++) {
-        rec.pl[i].uid = strtoull(PQgetvalue(r, i, 0), NULL, 10);
-        snprintf(rec.pl[i].name, sizeof rec.pl[i].name, "%s", PQgetvalue(r, i, 1));
-        rec.pl[i].kills = (uint32_t)strtoul(PQgetvalue(r, i, 2), NULL, 10);
-        rec.pl[i].dd = (uint32_t)strtoul(PQgetvalue(r, i, 3), NULL, 10);
-        rec.pl[i].dt = (uint32_t)strtoul(PQgetvalue(r, i, 4), NULL, 10);
-        rec.pl[i].deaths = (uint32_t)strtoul(PQgetvalue(r, i, 5), NULL, 10);
-        rec.pl[i].score = (uint32_t)strtoul(PQgetvalue(r, i, 6), NULL, 10);
-    }
-    PQclear(r);
-    PQfinish(db);
-    return rec;
-}
+lu_rec_t lu_pg_record(uint64_t match);
 
 /* Polls until the record of match has its matches row; returns ms taken or -1. */
-static LU_UNUSED int lu_pg_wait_record(uint64_t match, lu_rec_t *out, int timeout_ms)
-{
-    uint64_t t0 = h_now_ms();
-    for (;;) {
-        *out = lu_pg_record(match);
-        if (out->found)
-            return (int)(h_now_ms() - t0);
-        if (h_now_ms() - t0 > (uint64_t)timeout_ms)
-            return -1;
-        h_sleep_ms(50);
-    }
-}
+int lu_pg_wait_record(uint64_t match, lu_rec_t *out, int timeout_ms);
 
-static LU_UNUSED const char *lu_outcome_text(int o)
-{
-    switch (o) {
-    case MATCH_OUTCOME__WIN: return "win";
-    case MATCH_OUTCOME__LOSS: return "loss";
-    case MATCH_OUTCOME__TIMEOUT_REACHED: return "timeout";
-    case MATCH_OUTCOME__ABORTED: return "aborted";
-    default: return "?";
-    }
-}
+const char *lu_outcome_text(int o);
 
 /* The record equals what GAME_OVER told: outcome, one row per result with equal numbers. */
-static LU_UNUSED void lu_check_record_vs_over(const lu_rec_t *rec, const GameOver *go, uint32_t game, int line)
-{
-    if (!rec->found)
-        lu_die(line, "no matches row for match %llu", (unsigned long long)go->match_id);
-    if (strcmp(rec->outcome, lu_outcome_text(go->outcome)) != 0)
-        lu_die(line, "record outcome %s, GAME_OVER said %s", rec->outcome, outcome_name(go->outcome));
-    if (rec->game != game)
-        lu_die(line, "record game_server_id %u, players were told %u", rec->game, game);
-    if (rec->room != go->room_id)
-        lu_die(line, "record room %llu, GAME_OVER room %llu", (unsigned long long)rec->room,
-               (unsigned long long)go->room_id);
-    if ((size_t)rec->nplayers != go->n_results)
-        lu_die(line, "record has %d player rows, GAME_OVER %zu results", rec->nplayers, go->n_results);
-    for (size_t i = 0; i < go->n_results; i++) {
-        const PlayerResult *pr = go->results[i];
-        int found = 0;
-        for (int k = 0; k < rec->nplayers; k++) {
-            if (rec->pl[k].uid != pr->user_id)
-                continue;
-            found = 1;
-            if (rec->pl[k].kills != pr->kills || rec->pl[k].dd != pr->damage_dealt ||
-                rec->pl[k].dt != pr->damage_taken || rec->pl[k].deaths != pr->deaths ||
-                rec->pl[k].score != pr->score || strcmp(rec->pl[k].name, pr->username) != 0)
-                lu_die(line,
-                       "record of user %llu (%s k=%u dd=%u dt=%u d=%u s=%u) differs from GAME_OVER "
-                       "(%s k=%u dd=%u dt=%u d=%u s=%u)",
-                       (unsigned long long)pr->user_id, rec->pl[k].name, rec->pl[k].kills, rec->pl[k].dd,
-                       rec->pl[k].dt, rec->pl[k].deaths, rec->pl[k].score, pr->username, pr->kills,
-                       pr->damage_dealt, pr->damage_taken, pr->deaths, pr->score);
-        }
-        if (!found)
-            lu_die(line, "no match_players row for user %llu", (unsigned long long)pr->user_id);
-    }
-}
+void lu_check_record_vs_over(const lu_rec_t *rec, const GameOver *go, uint32_t game, int line);
 
 /* Counts the lines of a log holding both needles. */
-static LU_UNUSED int lu_log_count2(proc_t *p, const char *a, const char *b)
-{
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, a) && strstr(line, b);
-    fclose(f);
-    return n;
-}
+int lu_log_count2(proc_t *p, const char *a, const char *b);
 
 /* A per-run tag for usernames (the accounts table outlives prefixes within one binary). */
-static LU_UNUSED void lu_run_tag(char *out, size_t n)
-{
-    static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned long v = (unsigned long)getpid() * 7919ul + (unsigned long)time(NULL);
-    size_t i = 0;
-    for (; i + 1 < n && i < 5; i++) {
-        out[i] = digits[v % 36];
-        v /= 36;
-    }
-    out[i] = '\0';
-}
+void lu_run_tag(char *out, size_t n);
 
 #endif

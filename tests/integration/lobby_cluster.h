@@ -1,0 +1,334 @@
+/* lobby_cluster: what the lobby scenarios (test_lobby_*.c) share: a cluster of gateways,
+ * lobbies and game daemons on loopback, blocking requests through csync, push expectations,
+ * players with accounts, an asynchronous client pool for storms, and the scenario runner. */
+#ifndef TESTS_LOBBY_CLUSTER_H
+#define TESTS_LOBBY_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "client.h"
+#include "client_sync.h"
+#include "cluster.pb-c.h"
+#include "harness.h"
+
+#define T_REQ 6000 /* ms a single request may take */
+
+/* high limits: the tests send requests in tight loops */
+extern const char *const GW_ENV[];
+
+/* per-run tag in every username: one PostgreSQL serves all scenarios */
+extern char RUN[8];
+
+const char *err_name(int code);
+
+const char *type_name(int t);
+
+/* ------------------------------------------------------------------------------------------ */
+/* cluster */
+
+typedef struct cluster {
+    proc_t *gw[2];
+    int port[2];
+    uint32_t gw_id[2];
+    int ngw;
+    proc_t *lobby[2];
+    uint32_t lobby_id[2];
+    int nlobby;
+    proc_t *game[2];
+    uint32_t game_id[2];
+    int ngame;
+    char lobby_env_buf[16][256];
+    const char *lobby_env[20];
+    const char *game_env[3];
+} cluster_t;
+
+uint32_t server_id_of(proc_t *p);
+
+void stop_proc(proc_t *p);
+
+/* Lobby environment: extra first (it wins), then DATABASE_URL and, unless real_hash, the
+ * fast argon2id limits. */
+void cluster_lobby_env(cluster_t *cl, const char *const *extra, int real_hash);
+
+proc_t *cluster_add_lobby(cluster_t *cl);
+
+proc_t *cluster_add_game(cluster_t *cl);
+
+/* Sends ECHO LOBBY until every live lobby id has answered through this gateway. */
+void wait_gateway_sees_lobbies(cluster_t *cl, int g);
+
+void cluster_add_gateway(cluster_t *cl);
+
+void cluster_up(cluster_t *cl, const char *tag, int ngw, int nlobby, int ngame,
+                       const char *const *lobby_extra, int real_hash);
+
+/* SIGTERM everything still running; every daemon must exit 0 (under ASan: no leak). */
+void cluster_down(cluster_t *cl);
+
+int is_game_id(const cluster_t *cl, uint32_t id);
+
+/* ------------------------------------------------------------------------------------------ */
+/* blocking requests */
+
+typedef struct res {
+    int rc;           /* 0 or CLIENT_E* */
+    uint16_t type;    /* response type */
+    int err;          /* error code when type is ERROR_RESPONSE */
+    uint32_t req_type;
+    char msg[256];
+    uint8_t *p;
+    size_t len;
+    int ms;
+} res_t;
+
+void res_parse_error(res_t *r);
+
+res_t call_raw(csync_t *c, uint16_t type, const uint8_t *data, size_t n);
+
+res_t call(csync_t *c, uint16_t type, const ProtobufCMessage *m);
+
+void res_free(res_t *r);
+
+void res_describe(const res_t *r, char *out, size_t n);
+
+/* Expects a response of type want and decodes it as d. */
+void *ok_res(res_t r, uint16_t req_type, uint16_t want, const ProtobufCMessageDescriptor *d,
+                    int line);
+
+#define OK_CALL(c, REQ, msg, RESP, desc)                                                       \
+    ok_res(call((c), PACKET_TYPE__##REQ, (msg)), PACKET_TYPE__##REQ, PACKET_TYPE__##RESP,       \
+           &(desc), __LINE__)
+
+/* Expects ERROR_RESPONSE(code) with request_type and a non-empty message; returns it. */
+res_t err_res(res_t r, uint16_t req_type, int code, int line);
+
+#define ERR_CALL(c, REQ, msg, CODE)                                                            \
+    err_res(call((c), PACKET_TYPE__##REQ, (msg)), PACKET_TYPE__##REQ, ERROR_CODE__##CODE, __LINE__)
+
+#define ERR_RAW(c, REQ, data, n, CODE)                                                         \
+    err_res(call_raw((c), PACKET_TYPE__##REQ, (data), (n)), PACKET_TYPE__##REQ,                 \
+            ERROR_CODE__##CODE, __LINE__)
+
+/* Queues one frame without waiting (its response lands in the push queue by its seq). */
+void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m);
+
+/* ------------------------------------------------------------------------------------------ */
+/* pushes */
+
+/* Pushes of a running match (types 200-299) come from the game daemon once a match is placed:
+ * running matches is the game daemon's part, so the lobby's checks skip them. */
+int is_match_push(uint16_t t);
+
+extern int match_pushes_skipped;
+
+/* csync_wait_push that skips match pushes. */
+int wait_lobby_push(csync_t *c, uint16_t *t, uint8_t **p, size_t *n, int timeout_ms);
+
+void describe_push(uint16_t t, const uint8_t *p, size_t n, char *out, size_t cap);
+
+void *take_push_(csync_t *c, const char *who, uint16_t want, const ProtobufCMessageDescriptor *d,
+                        int timeout_ms, int line);
+
+#define TAKE_PUSH(c, who, TYPE, desc, ms) take_push_((c), (who), PACKET_TYPE__##TYPE, &(desc), (ms), __LINE__)
+
+/* No push arrives within ms. */
+void expect_no_push_(csync_t *c, const char *who, int ms, int line);
+
+#define EXPECT_NO_PUSH(c, who, ms) expect_no_push_((c), (who), (ms), __LINE__)
+
+/* Discards every queued push (after pumping ms); returns how many. */
+int drain_pushes(csync_t *c, int ms);
+
+/* ------------------------------------------------------------------------------------------ */
+/* room expectations */
+
+typedef struct exp_room {
+    uint64_t id;
+    const char *name;
+    uint64_t owner;
+    uint32_t max;
+    int status; /* RoomStatus */
+    int n;
+    uint64_t uid[4];
+    int ready[4];
+    int online[4];
+    uint64_t match;   /* checked when non-zero */
+    uint32_t game;    /* checked when non-zero */
+} exp_room_t;
+
+void check_room_(const RoomState *r, const exp_room_t *e, const char *what, int line);
+
+#define CHECK_ROOM(r, e, what) check_room_((r), (e), (what), __LINE__)
+
+/* The next push must be ROOM_UPDATE(event, actor) carrying room e. */
+void expect_update_(csync_t *c, const char *who, const char *event, uint64_t actor,
+                           const exp_room_t *e, int line);
+
+#define EXPECT_UPDATE(c, who, event, actor, e) expect_update_((c), (who), (event), (actor), (e), __LINE__)
+
+void exp_add(exp_room_t *e, uint64_t uid);
+
+void exp_set(exp_room_t *e, uint64_t uid, int ready, int online);
+
+void exp_remove(exp_room_t *e, uint64_t uid);
+
+/* ------------------------------------------------------------------------------------------ */
+/* players (blocking) */
+
+typedef struct player {
+    csync_t *c;
+    int port;
+    char name[32];
+    char pass[48];
+    uint64_t uid;
+    char token[80];
+} player_t;
+
+void p_init(player_t *p, const char *scen, int i, int port);
+
+void p_connect(player_t *p);
+
+void p_close(player_t *p);
+
+/* REGISTER, retrying while the lobby answers BUSY (bounded hashing queue). */
+uint64_t p_register(player_t *p);
+
+/* LOGIN (retrying on BUSY); checks the response's fields; returns it (caller frees). */
+LoginResponse *p_login_full(player_t *p);
+
+void p_login(player_t *p);
+
+void p_signup(player_t *p);
+
+RoomState *p_create(player_t *p, const char *name, uint32_t max);
+
+RoomState *p_join(player_t *p, uint64_t room);
+
+RoomState *p_ready(player_t *p, int on);
+
+void room_free(RoomState *r);
+
+GetRoomListResponse *p_list(player_t *p, uint32_t page, uint32_t size);
+
+/* Whether room id is in GET_ROOM_LIST page 0 (size 50); fills *out (strings strdup'ed, see
+ * summary_free) when found and *total with the list's total. */
+int p_list_find(player_t *p, uint64_t id, RoomSummary *out, uint32_t *total);
+
+void summary_free(RoomSummary *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* many clients on one loop */
+
+typedef struct apush {
+    struct apush *next;
+    uint16_t type;
+    size_t len;
+    uint8_t *p;
+} apush_t;
+
+struct ap;
+
+typedef struct ac {
+    struct ap *ap;
+    client_t *c;
+    int idx;
+    int connected, closed;
+    int busy;        /* a request is pending */
+    int status;      /* 0 or CLIENT_E* */
+    uint16_t rtype;
+    int err;
+    uint8_t *p;
+    size_t len;
+    uint64_t sent_ms, rtt_ms;
+    void (*on_done)(struct ac *a);
+    apush_t *ph, *pt;
+    int npush;
+    /* account */
+    char user[32];
+    char pass[48];
+    uint64_t uid;
+    int stage;
+    int retries;
+    uint64_t retry_at;
+} ac_t;
+
+typedef struct ap {
+    uv_loop_t loop;
+    conn_loop_t *cl;
+    uv_timer_t timer;
+    int fired;
+    ac_t *c;
+    int n;
+} ap_t;
+
+void ac_event(client_t *c, int ev, int status, void *ud);
+
+void ac_push(client_t *c, uint16_t type, uint32_t seq, const uint8_t *p, size_t n, void *ud);
+
+void ac_resp(client_t *c, int status, uint16_t type, const uint8_t *p, size_t n, void *ud);
+
+void ap_on_timer(uv_timer_t *t);
+
+typedef int (*ap_cond)(ap_t *ap, void *arg);
+
+int ap_run(ap_t *ap, ap_cond cond, void *arg, int timeout_ms);
+
+int cond_connected(ap_t *ap, void *arg);
+
+int cond_idle(ap_t *ap, void *arg);
+
+int cond_never(ap_t *ap, void *arg);
+
+void ap_pump(ap_t *ap, int ms);
+
+ap_t *ap_new(int n);
+
+/* Connects client i to port (all connects run together in ap_wait_connected). */
+void ap_connect(ap_t *ap, int i, int port);
+
+void ap_wait_connected(ap_t *ap);
+
+void ap_send(ac_t *a, uint16_t type, const ProtobufCMessage *m);
+
+void ap_wait_idle(ap_t *ap, int timeout_ms);
+
+void *ac_decode(ac_t *a, uint16_t want, const ProtobufCMessageDescriptor *d, int line);
+
+#define AC_DECODE(a, TYPE, desc) ac_decode((a), PACKET_TYPE__##TYPE, &(desc), __LINE__)
+
+void apush_free(apush_t *x);
+
+/* Takes client a's oldest push, match pushes skipped (NULL if none). */
+apush_t *ac_take(ac_t *a);
+
+void ap_free(ap_t *ap);
+
+/* REGISTER then LOGIN clients [from, to) with at most `window` requests in flight, retrying
+ * BUSY. Sets user, pass, uid. Returns the number of BUSY answers met. */
+int ap_signup(ap_t *ap, int from, int to, const char *scen, int window);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Redis helpers */
+
+long long redis_int(const char *fmt, const char *arg);
+
+/* ------------------------------------------------------------------------------------------ */
+/* PostgreSQL helper: one query through psql */
+
+long long psql_count(const char *sql);
+
+/* ------------------------------------------------------------------------------------------ */
+/* the scenario runner */
+
+typedef struct lobby_scenario {
+    const char *name; /* the CTest name's suffix: integration_lobby_<name> */
+    void (*run)(void);
+} lobby_scenario_t;
+
+/* Runs the scenario named by argv[1] (all of them without an argument) with its own
+ * PostgreSQL; prints PASS and returns 0, or exits non-zero on the first failed check. */
+int lobby_main(int argc, char **argv, const char *file, const lobby_scenario_t *s, int n);
+
+#endif
