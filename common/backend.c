@@ -635,7 +635,6 @@ int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code
     return link_send(l->conn, LINK_KICK, 0, b, 10 + rl);
 }
 int backend_draining(const backend_t *be) { return be->draining; }
-unsigned backend_inflight(const backend_t *be) { return be->inflight; }
 void backend_set_load(backend_t *be, int games, int players) { registry_set_load(be->reg, games, players); }
 
 int backend_add_reload(backend_t *be, const char *path, admin_reload_work_fn work,

@@ -121,8 +121,6 @@ void backend_user_online(backend_t *be, uint64_t user, uint32_t gw_id, uint64_t 
 /* Has gateway gw_id push KICKED(code, reason) to the session and close it. */
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason);
 int backend_draining(const backend_t *be);
-/* Requests received and not yet answered. */
-unsigned backend_inflight(const backend_t *be);
 void backend_set_load(backend_t *be, int games, int players);
 /* A field of the daemon's registry hash, published with every registration and heartbeat
  * (registry_set_field). Returns 0 or -1 (too many fields). */

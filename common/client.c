@@ -164,7 +164,6 @@ void client_set_timeout(client_t *c, uint64_t timeout_ms)
     timer_schedule(c);
 }
 
-size_t client_pending(const client_t *c) { return c->npending; }
 int client_is_connected(const client_t *c) { return c->connected && !c->closing; }
 uint32_t client_next_seq(const client_t *c) { return c->next_seq; }
 

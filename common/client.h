@@ -100,9 +100,6 @@ void client_set_push_cb(client_t *c, client_push_cb cb, void *ud);
  * requests already pending too. Expiry is checked by one timer per client. */
 void client_set_timeout(client_t *c, uint64_t timeout_ms);
 
-/* Requests sent and not yet answered. */
-size_t client_pending(const client_t *c);
-
 /* 1 once connected and until the connection closes or client_close is called. */
 int client_is_connected(const client_t *c);
 

@@ -35,7 +35,6 @@ struct csync {
     int timed_out;
     int connected;
     int closed;
-    int close_status;
     push_t *push_head, *push_tail;
     size_t npush;
 };
@@ -79,7 +78,6 @@ static void on_event(client_t *c, int event, int status, void *ud)
     } else {
         s->connected = 0;
         s->closed = 1;
-        s->close_status = status;
     }
 }
 
@@ -247,7 +245,6 @@ int csync_wait_closed(csync_t *s, int timeout_ms)
 }
 
 int csync_is_connected(const csync_t *s) { return s->connected; }
-int csync_close_status(const csync_t *s) { return s->closed ? s->close_status : 0; }
 
 int csync_pump(csync_t *s, int ms)
 {

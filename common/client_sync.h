@@ -56,9 +56,6 @@ int csync_wait_closed(csync_t *s, int timeout_ms);
 /* 1 while connected. */
 int csync_is_connected(const csync_t *s);
 
-/* The close reason of the connection (see client_event_cb's status), or 0 while open. */
-int csync_close_status(const csync_t *s);
-
 /* Runs the loop for ms milliseconds (delivering responses and queueing pushes). Returns 0 if
  * the connection is still open afterwards, else CLIENT_ECLOSED. */
 int csync_pump(csync_t *s, int ms);

@@ -119,7 +119,6 @@ void conn_loop_close(conn_loop_t *cl)
     uv_close((uv_handle_t *)&cl->hs_timer, loop_handle_closed);
 }
 
-uv_loop_t *conn_loop_uv(conn_loop_t *cl) { return cl->loop; }
 void conn_loop_flush(conn_loop_t *cl) { flush_all(cl); }
 
 /* ---- life of a conn ---- */
@@ -153,7 +152,6 @@ conn_t *conn_new(conn_loop_t *cl, size_t wq_max, conn_read_cb on_read, conn_clos
 
 void conn_set_close_cb(conn_t *c, conn_close_cb cb) { c->on_close = cb; }
 void *conn_data(const conn_t *c) { return c->data; }
-void conn_set_data(conn_t *c, void *data) { c->data = data; }
 int conn_is_closing(const conn_t *c) { return c->closing || c->flush_then_close; }
 size_t conn_queued(const conn_t *c) { return c->out_len + c->inflight; }
 size_t conn_out_held(const conn_t *c)

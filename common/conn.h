@@ -44,7 +44,6 @@ conn_loop_t *conn_loop_new(uv_loop_t *loop);
 void conn_loop_flush(conn_loop_t *cl);
 /* Closes its handles; call once every conn is closed, before the final uv_run. */
 void conn_loop_close(conn_loop_t *cl);
-uv_loop_t *conn_loop_uv(conn_loop_t *cl);
 
 /* A new, unconnected conn. wq_max bounds output bytes queued (buffered plus in flight). */
 conn_t *conn_new(conn_loop_t *cl, size_t wq_max, conn_read_cb on_read, conn_close_cb on_close,
@@ -70,7 +69,6 @@ int conn_connect(conn_t *c, const struct sockaddr *addr, conn_connect_cb cb)
 /* Sets the close callback (for owners that attach their state after accepting). */
 void conn_set_close_cb(conn_t *c, conn_close_cb cb);
 void *conn_data(const conn_t *c);
-void conn_set_data(conn_t *c, void *data);
 int conn_is_closing(const conn_t *c);
 
 /* Returns space for n more output bytes, to be followed by conn_commit(c, n) (or fewer).
