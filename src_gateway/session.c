@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "frame.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "srcaddr.h"
 #include "upstream.h"
@@ -19,8 +20,7 @@ typedef struct session {
     uint64_t match_id;
     uint32_t game_id;  /* game daemon running the session's match, 0 if none */
     uint64_t last_rx_ms;
-    uint64_t tokens_ms;
-    double tokens;
+    tbucket_t rate;
     uint32_t refused_in_a_row;
     struct session *lru_prev, *lru_next; /* ordered by last_rx_ms, oldest first */
     frame_parser_t parser;
@@ -127,20 +127,10 @@ static void send_error(session_t *s, uint32_t seq, ErrorCode code, uint16_t type
     conn_commit(s->conn, FRAME_HDR_LEN + n);
 }
 
-/* Token bucket: refill at rate_limit per second up to rate_burst. */
 static int rate_take(session_t *s, uint64_t now)
 {
     const gw_settings_t *st = &s->ss->gw->s;
-    if (now > s->tokens_ms) {
-        s->tokens += (double)(now - s->tokens_ms) * (double)st->rate_limit / 1000.0;
-        if (s->tokens > (double)st->rate_burst)
-            s->tokens = (double)st->rate_burst;
-        s->tokens_ms = now;
-    }
-    if (s->tokens < 1.0)
-        return 0;
-    s->tokens -= 1.0;
-    return 1;
+    return tbucket_take(&s->rate, st->rate_limit, st->rate_burst, now);
 }
 
 static void handle_gateway_packet(session_t *s, const frame_hdr_t *h, const ProtobufCMessage *msg)
@@ -332,8 +322,8 @@ void sessions_accept(sessions_t *ss, uv_stream_t *listener, xport_t *x)
     gw->stats.accepted++;
     ss->slots[slot].s = s;
     s->id = ((uint64_t)ss->slots[slot].gen << 32) | slot;
-    s->last_rx_ms = s->tokens_ms = uv_now(gw->loop);
-    s->tokens = (double)gw->s.rate_burst;
+    s->last_rx_ms = uv_now(gw->loop);
+    tbucket_init(&s->rate, gw->s.rate_burst, s->last_rx_ms);
     frame_parser_init(&s->parser, gw->s.max_frame);
     conn_set_close_cb(s->conn, on_client_close);
     lru_append(ss, s);
