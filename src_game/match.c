@@ -116,7 +116,7 @@ static void unbind_and_forget(game_t *g, match_t *m)
     for (uint32_t i = 0; i < m->n; i++) {
         mplayer_t *p = &m->players[i];
         if (p->gw && p->sid && !p->gone) /* a player gone to another match stays bound there */
-            (void)backend_bind_game(g->be, p->gw, p->sid, 0, m->id); /* fenced: this match only */
+            (void)backend_bind_game(g->be, p->gw, p->sid, 0, 0);
         mplayer_t *cur;
         HASH_FIND(hh, g->by_user, &p->user_id, sizeof p->user_id, cur);
         if (cur == p)

@@ -40,7 +40,6 @@ typedef struct gw_stats {
     /* closes of logged-in sessions that found no lobby up: queued, reported later, or lost
      * (the queue is bounded: the oldest are dropped past UNREPORTED_MAX) */
     uint64_t closes_queued, closes_lost;
-    uint64_t stale_binds; /* BIND_GAME refused by fencing (fence.h) */
     uint64_t packets_in[METRICS_ENUM_SLOTS], packets_out[METRICS_ENUM_SLOTS];
     uint64_t errors_out[METRICS_ENUM_SLOTS];
 } gw_stats_t;

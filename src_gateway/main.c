@@ -188,9 +188,6 @@ static void collect(metrics_t *mt, void *ud)
     metrics_set_counter(mt, "cluster_gateway_requests_forwarded_total", "client requests sent to a backend",
                         NULL, st->forwarded);
     metrics_set_counter(mt, "cluster_gateway_responses_total", "backend responses delivered", NULL, st->responses);
-    metrics_set_counter(mt, "cluster_gateway_stale_binds_total",
-                        "BIND_GAME messages refused: an older match, another daemon's session, or an unbind of "
-                        "a match the session is no longer in", NULL, st->stale_binds);
     metrics_set_counter(mt, "cluster_gateway_request_timeouts_total",
                         "requests answered TIMEOUT (backend silent for REQUEST_TIMEOUT_MS)", NULL, st->timeouts);
     static const char DROPPED[] = "cluster_gateway_clients_dropped_total";

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "fence.h"
 #include "frame.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -388,25 +387,15 @@ void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user)
     s->user_id = user;
 }
 
-int session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id,
-                      int from_type, uint32_t from_id)
+void session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id)
 {
     session_t *s = session_get(ss, session_id);
     if (!s)
-        return 0;
-    if (!bind_allowed(s->game_id, s->match_id, game_id, match_id, from_type, from_id)) {
-        ss->gw->stats.stale_binds++;
-        log_info("stale_bind_refused",
-                 "session=%llu from=%s:%u game=%u match=%llu bound_game=%u bound_match=%llu",
-                 (unsigned long long)session_id, peer_type_name(from_type), from_id, game_id,
-                 (unsigned long long)match_id, s->game_id, (unsigned long long)s->match_id);
-        return 0;
-    }
+        return;
     log_debug("session_game", "session=%llu game=%u match=%llu", (unsigned long long)session_id,
               game_id, (unsigned long long)match_id);
     s->game_id = game_id;
     s->match_id = game_id ? match_id : 0;
-    return 1;
 }
 
 uint32_t session_game(sessions_t *ss, uint64_t session_id)
@@ -534,10 +523,9 @@ static void hook_bind_user(void *ud, uint64_t session, uint64_t user)
 {
     session_bind_user(ud, session, user);
 }
-static void hook_bind_game(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id,
-                           int from_type, uint32_t from_id)
+static void hook_bind_game(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id)
 {
-    (void)session_bind_game(ud, session, game_id, match_id, from_type, from_id);
+    session_bind_game(ud, session, game_id, match_id);
 }
 static uint32_t hook_game_of(void *ud, uint64_t session) { return session_game(ud, session); }
 static size_t hook_game_lost(void *ud, uint32_t game_id) { return sessions_game_lost(ud, game_id); }

@@ -30,10 +30,8 @@ void session_deliver_error(sessions_t *ss, uint64_t session_id, uint32_t seq,
 
 /* Binds the session to a user (0: unbinds), as the lobby says after LOGIN/RESUME/LOGOUT. */
 void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user);
-/* Binds the session's game packets to game daemon game_id running match_id (game_id 0: unbinds
- * match_id), as backend from_type/from_id says, if fence.h allows it. Returns 1 if applied. */
-int session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id,
-                      int from_type, uint32_t from_id);
+/* Binds the session's game packets to game daemon game_id running match_id (0: unbinds). */
+void session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id);
 /* The game daemon the session is bound to, 0 if none (or no such session). */
 uint32_t session_game(sessions_t *ss, uint64_t session_id);
 /* The link to game daemon game_id died: every session bound to it gets MATCH_ABORTED and is

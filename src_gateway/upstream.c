@@ -337,8 +337,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_bind_game");
             return 1;
         }
-        u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12), l->peer_type,
-                       l->server_id);
+        u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12));
         return 0;
     default:
         link_close(l, "unexpected_kind");

@@ -22,9 +22,7 @@ typedef struct upstream_hooks {
     void (*deliver_error)(void *ud, uint64_t session, uint32_t seq, uint16_t request_type,
                           ErrorCode code, const char *message);
     void (*bind_user)(void *ud, uint64_t session, uint64_t user);
-    /* BIND_GAME from the backend from_type/from_id (fenced by the sessions: session.c). */
-    void (*bind_game)(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id,
-                      int from_type, uint32_t from_id);
+    void (*bind_game)(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id);
     /* The game daemon the session is bound to, 0 if none. */
     uint32_t (*game_of)(void *ud, uint64_t session);
     /* Game daemon game_id is lost: abort the matches of the sessions bound to it; how many. */
