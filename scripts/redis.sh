@@ -66,9 +66,14 @@ cmd_start() {
       --pidfile "$pidfile" --logfile "$data/redis.log" >&2
   else
     [[ $mode == replica ]] && extra=(--replicaof 127.0.0.1 "$REPLICA_OF")
+    # REDIS_AOF=1: the append-only file, fsynced every second: the pending match records (and
+    # the rest) survive a Redis restart, losing at most the last second (docs/faults.md). The
+    # tests leave it off: they restart Redis empty on purpose.
+    local persist=(--appendonly no)
+    [[ ${REDIS_AOF:-0} == 1 ]] && persist=(--appendonly yes --appendfsync everysec)
     echo "$mode" >"$data/redis.mode"
     redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
-      --dir "$data" --save '' --appendonly no "${extra[@]}" \
+      --dir "$data" --save '' "${persist[@]}" "${extra[@]}" \
       --pidfile "$pidfile" --logfile "$data/redis.log" >&2
   fi
 

@@ -154,7 +154,7 @@ stop_stale
 if [[ -z ${REDIS_URL:-} ]]; then
   bash scripts/redis.sh stop "$LOCAL/redis" >/dev/null 2>&1 || true  # always a fresh registry
   STARTED_REDIS=1
-  REDIS_URL=$(bash scripts/redis.sh start "$LOCAL/redis" "$REDIS_PORT")
+  REDIS_URL=$(REDIS_AOF=1 bash scripts/redis.sh start "$LOCAL/redis" "$REDIS_PORT")
   say "Redis: $REDIS_URL (started, data in .local/redis)"
 else
   say "Redis: $REDIS_URL (given)"

@@ -376,8 +376,9 @@ static void on_send_refused(xbot_t *b, const uint8_t *payload, size_t len)
     const char *msg = NULL;
     int code = error_code_of(payload, len, &msg);
     md->send_errors[code <= ERR_CODES ? code : ERR_CODES]++;
-    /* NOT_IN_GAME: a send that crossed the end of the match */
-    if (code == ERROR_CODE__NOT_IN_GAME && b->f.step != X_PLAY)
+    /* NOT_IN_GAME: a send that crossed the end of the match; MATCH_OVER: one sent after the
+     * match ended and before its GAME_OVER came (it waits for the record to be durable) */
+    if ((code == ERROR_CODE__NOT_IN_GAME && b->f.step != X_PLAY) || code == ERROR_CODE__MATCH_OVER)
         return;
     if (++md->send_errors_unexpected <= 5)
         log_warn("match_data_refused", "bot=%u user=%s code=%s message=\"%s\" step=%d",

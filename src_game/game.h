@@ -51,6 +51,13 @@ struct match {
     uv_timer_t *timer;        /* own tick timer when tick_ms differs from the daemon's */
     hist_t *tick_gap_us;      /* module matches: time between the starts of two ticks */
     uint64_t last_tick_ns;
+    /* ended: its announcement (GAME_OVER or MATCH_ABORTED, packed) waits for the record to be
+     * durable (record.c); it no longer ticks and answers MATCH_OVER */
+    int closing, tell_lobby;
+    uint16_t told_type;
+    uint8_t *told;
+    size_t told_len;
+    char told_outcome[16];
     match_t *next;
 };
 
@@ -67,8 +74,13 @@ struct game {
     match_t *matches;
     unsigned nmatches, nplayers;
     mplayer_t *by_user;    /* uthash by user_id */
-    record_t *records;     /* match records not yet written */
+    record_t *records;     /* match records not yet written (record.c) */
     unsigned nrecords;
+    uint64_t rec_outage_since; /* wall ms of the first failed write of this outage, 0: none */
+    int rec_scan_pending;      /* an HSCAN of records:pending in flight */
+    char rec_cursor[32];       /* where that scan goes on */
+    long long rec_in_redis;    /* HLEN records:pending, last seen */
+    int stopping;
     int inbox_pending, check_pending, moved_pending;
     unsigned polls;
     hist_t tick_us;        /* duration of one whole tick (every match), microseconds */
@@ -94,10 +106,19 @@ void game_publish_modes(game_t *g);
 int game_modules_load(game_t *g);
 void game_default_modules_dir(char *out, size_t n);
 
-/* record.c: writes the match's record (mode, summary, per player the result) to PostgreSQL
- * exactly once, retried every second until written. */
-void record_match(game_t *g, const match_t *m, const char *outcome, const mode_result_t *res);
+/* record.c: the match's record (mode, summary, per player the result), made durable in Redis
+ * and written to PostgreSQL exactly once, retried every second until written. With hold, the
+ * match's announcement waits (match_release) until Redis or PostgreSQL has the record. */
+void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_t *res, int hold);
+/* Each second: retries, held announcements past their bound, other daemons' records. */
 void record_retry_all(game_t *g);
+/* Own records neither in Redis nor in PostgreSQL yet (the daemon must not exit). */
+unsigned record_undurable(const game_t *g);
+void record_gauges(game_t *g, metrics_t *mt);
 void record_drop_all(game_t *g);
+
+/* match.c: the match's record is durable: tell its players (GAME_OVER or MATCH_ABORTED, then
+ * the unbinds) and the lobby, and forget the match. */
+void match_release(game_t *g, match_t *m);
 
 #endif

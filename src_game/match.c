@@ -49,7 +49,7 @@ uint32_t match_tick_ms(const match_t *m) { return m->tick_ms; }
 uint64_t match_now_ms(const match_t *m) { return m->ticks * m->tick_ms; }
 uint64_t match_ticks(const match_t *m) { return m->ticks; }
 uint64_t match_seed(const match_t *m) { return m->seed; }
-int match_over(const match_t *m) { return m->over || m->fail_kind[0]; }
+int match_over(const match_t *m) { return m->over || m->fail_kind[0] || m->closing; }
 
 int match_index_of(const match_t *m, uint64_t user)
 {
@@ -182,6 +182,36 @@ static void free_results(mode_result_t *res)
     xfree(res);
 }
 
+/* The match ended: what its players are to be told waits, packed, until its record is durable
+ * (record.c calls match_release); meanwhile it does not tick and answers MATCH_OVER. */
+static void hold_announcement(match_t *m, uint16_t type, const ProtobufCMessage *msg, const char *outcome,
+                              int tell_lobby)
+{
+    m->closing = 1;
+    m->tell_lobby = tell_lobby;
+    m->told_type = type;
+    m->told_len = protobuf_c_message_get_packed_size(msg);
+    m->told = xmalloc(m->told_len ? m->told_len : 1);
+    protobuf_c_message_pack(msg, m->told);
+    snprintf(m->told_outcome, sizeof m->told_outcome, "%s", outcome);
+    if (m->timer)
+        uv_timer_stop(m->timer);
+}
+
+void match_release(game_t *g, match_t *m)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        const mplayer_t *p = &m->players[i];
+        if (p->gw && p->sid && !p->gone)
+            (void)backend_push_packed(g->be, p->gw, p->sid, m->told_type, m->told, m->told_len);
+    }
+    if (m->tell_lobby)
+        report_ended(g, m->id, m->told_outcome);
+    xfree(m->told);
+    m->told = NULL;
+    unbind_and_forget(g, m); /* after the announcement: an unbound session gets no push */
+}
+
 static void finish(game_t *g, match_t *m)
 {
     mode_result_t *res = results_of(m);
@@ -209,50 +239,51 @@ static void finish(game_t *g, match_t *m)
     go.results = ptrs;
     go.mode = m->mode;
     go.summary = res->summary;
-    match_broadcast(m, PACKET_TYPE__GAME_OVER, &go.base, NULL, 0);
     const char *o = outcome_text(res->outcome);
+    hold_announcement(m, PACKET_TYPE__GAME_OVER, &go.base, o, 1);
     log_info("match_over", "match=%llu mode=%s outcome=%s duration_ms=%u players=%u",
              (unsigned long long)m->id, m->mode, o, go.duration_ms, m->n);
-    record_match(g, m, o, res);
-    report_ended(g, m->id, o);
+    record_match(g, m, o, res, 1);
     xfree(pr);
     xfree(ptrs);
     free_results(res);
-    unbind_and_forget(g, m);
 }
 
 /* Ends the match as aborted. from_outside: the mode is told (terminate) first. */
 static void abort_match(game_t *g, match_t *m, const char *reason, int tell_lobby, int from_outside)
 {
+    if (m->closing)
+        return; /* ended already: its announcement waits for its record */
     if (from_outside && m->st && m->ops->terminate)
         m->ops->terminate(m->st, m, reason);
     mode_result_t *res = results_of(m);
     MatchAborted ma = MATCH_ABORTED__INIT;
     ma.match_id = m->id;
     ma.reason = (char *)reason;
-    match_broadcast(m, PACKET_TYPE__MATCH_ABORTED, &ma.base, NULL, 0);
+    hold_announcement(m, PACKET_TYPE__MATCH_ABORTED, &ma.base, "aborted", tell_lobby);
     log_warn("match_aborted", "match=%llu mode=%s reason=\"%s\"", (unsigned long long)m->id, m->mode,
              reason);
-    record_match(g, m, "aborted", res);
+    record_match(g, m, "aborted", res, 1);
     free_results(res);
-    if (tell_lobby)
-        report_ended(g, m->id, "aborted");
-    unbind_and_forget(g, m);
 }
 
 void game_abort_all(game_t *g, const char *reason)
 {
-    while (g->matches)
-        abort_match(g, g->matches, reason, 1, 1);
+    for (match_t *m = g->matches, *next; m; m = next) {
+        next = m->next;
+        abort_match(g, m, reason, 1, 1); /* a closing one is left to its record */
+    }
 }
 
-int game_busy(const game_t *g) { return g->nmatches > 0 || g->nrecords > 0; }
+int game_busy(const game_t *g) { return g->nmatches > 0 || record_undurable(g) > 0; }
 
 /* ---- the tick ---- */
 
 /* One tick of one match; ends it when the mode finished or failed. Returns 1 if it ended. */
 static int tick_match(game_t *g, match_t *m)
 {
+    if (m->closing)
+        return 0;
     m->ticks++;
     if (m->tick_gap_us) {
         uint64_t now = mono_ns();
@@ -624,8 +655,7 @@ static void game_collect(metrics_t *mt, void *ud)
     game_t *g = ud;
     metrics_set_gauge(mt, "cluster_game_matches_running", "matches running on this daemon", NULL, g->nmatches);
     metrics_set_gauge(mt, "cluster_game_players", "players in running matches", NULL, g->nplayers);
-    metrics_set_gauge(mt, "cluster_game_match_records_pending", "match records not yet written", NULL,
-                      g->nrecords);
+    record_gauges(g, mt);
     metrics_set_counter(mt, "cluster_game_ticks_total", "simulation ticks run", NULL, g->ticks);
     metrics_set_gauge(mt, "cluster_pg_up", "1 while PostgreSQL is usable (a connection up, migrations done)",
                       NULL, pg_ready(g->pg));

@@ -173,6 +173,35 @@ local function start_room(id, now, stale_ms)
   return true
 end
 
+-- The record of a match its game daemon may never write (killed, or lost by a gateway while
+-- it ran): outcome 'aborted', no stats, into records:pending as record_codec.h's bytes, owner
+-- 0, for any game daemon to deliver to PostgreSQL (docs/faults.md). HSETNX: a record the
+-- daemon stored itself wins; the insert is idempotent, so one written by a daemon that comes
+-- back later finds this one in PostgreSQL and adds nothing.
+local function pending_aborted(match, now)
+  local m = redis.call('HMGET', K('match', match), 'room', 'game', 'players', 'created', 'mode')
+  if not m[1] then return end
+  local uids, names, zeros, outs, stats = {}, {}, {}, {}, {}
+  for uid in string.gmatch(m[3] or '', '%d+') do
+    table.insert(uids, uid)
+    local name = redis.call('HGET', K('user', uid), 'name') or 'unknown'
+    table.insert(names, '"' .. (string.gsub(name, '(["\\])', '\\%1')) .. '"')
+    table.insert(zeros, '0')
+    table.insert(outs, '""') -- a player's outcome: '', win, loss or draw
+    table.insert(stats, '"{}"')
+  end
+  local z = '{' .. table.concat(zeros, ',') .. '}'
+  local mode = m[5]
+  if not mode or mode == '' then mode = 'arena' end
+  local ms = string.format('%.0f', now)
+  local f = {match, m[2], m[1], m[4] or ms, ms, 'aborted', mode, '',
+             '{' .. table.concat(uids, ',') .. '}', '{' .. table.concat(names, ',') .. '}',
+             z, z, z, z, z, '{' .. table.concat(outs, ',') .. '}', '{' .. table.concat(stats, ',') .. '}'}
+  local parts = {'rec1 0 ' .. ms .. ' ' .. #f .. '\n'}
+  for _, v in ipairs(f) do table.insert(parts, #v .. '\n' .. v) end
+  redis.call('HSETNX', K('records', 'pending'), match, table.concat(parts))
+end
+
 -- A match is over (or lost): its room waits again, nobody ready, and the placement count of
 -- its daemon drops. Returns the room id if the room still exists, else nil.
 local function end_match(match, now)
@@ -512,6 +541,8 @@ elseif op == 'game_lost' or op == 'sweep_games' then
       if e then
         redis.call('LREM', K('matches', 'ended'), 0, e)
         if not string.find(e, ':aborted', 1, true) then event = 'match_ended' end
+      else
+        pending_aborted(match, now)
       end
       local id = end_match(match, now)
       if id then
