@@ -40,6 +40,9 @@ typedef struct gw_stats {
     /* closes of logged-in sessions that found no lobby up: queued, reported later, or lost
      * (the queue is bounded: the oldest are dropped past UNREPORTED_MAX) */
     uint64_t closes_queued, closes_lost;
+    /* link messages refused as a stale daemon's (bind_fenced): BIND_GAME that no longer
+     * concerns the session's binding, KICK from a game daemon the session is not bound to */
+    uint64_t binds_fenced;
     uint64_t packets_in[METRICS_ENUM_SLOTS], packets_out[METRICS_ENUM_SLOTS];
     uint64_t errors_out[METRICS_ENUM_SLOTS];
 } gw_stats_t;

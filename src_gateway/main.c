@@ -201,6 +201,9 @@ static void collect(metrics_t *mt, void *ud)
                                      "when one is up), or lost (queue full)";
     metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=queued", st->closes_queued);
     metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=lost", st->closes_lost);
+    metrics_set_counter(mt, "cluster_gateway_binds_fenced_total",
+                        "BIND_GAME/KICK/BIND refused as a stale daemon's (not about the session's current match)",
+                        NULL, st->binds_fenced);
     metrics_set_counter(mt, "cluster_redis_data_lost_total", "times Redis came back without the cluster's data (epoch changed)",
                         NULL, epoch_losses(m->epoch));
     metrics_set_counter(mt, "cluster_gateway_sessions_lost_total", "logged-in sessions told to log in again (SESSION_LOST) after Redis lost its data",

@@ -295,6 +295,10 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_bind");
             return 1;
         }
+        if (l->peer_type != PEER_LOBBY) { /* only a lobby logs users in */
+            gw->stats.binds_fenced++;
+            return 0;
+        }
         u->h.bind_user(u->h.ud, get_u64(body), get_u64(body + 8));
         return 0;
     case LINK_KICK: {
@@ -307,6 +311,11 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         reason[h->len - 10] = '\0';
         if (!utf8_valid((const uint8_t *)reason, h->len - 10))
             snprintf(reason, sizeof reason, "kicked");
+        /* a game daemon may kick only the sessions bound to it */
+        if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, get_u64(body)) != l->server_id) {
+            gw->stats.binds_fenced++;
+            return 0;
+        }
         u->h.kick(u->h.ud, get_u64(body), (ErrorCode)get_u16(body + 8), reason);
         return 0;
     }
@@ -337,7 +346,9 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_bind_game");
             return 1;
         }
-        u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12));
+        /* fenced by the session layer: a game daemon's bind names its match (session.h) */
+        (void)u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12),
+                             l->peer_type == PEER_GAME ? l->server_id : 0);
         return 0;
     default:
         link_close(l, "unexpected_kind");

@@ -22,9 +22,15 @@ typedef struct upstream_hooks {
     void (*deliver_error)(void *ud, uint64_t session, uint32_t seq, uint16_t request_type,
                           ErrorCode code, const char *message);
     void (*bind_user)(void *ud, uint64_t session, uint64_t user);
-    void (*bind_game)(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id);
+    /* BIND_GAME from a backend: from_game is the id of the game daemon that sent it, 0 when a
+     * lobby did. The receiver fences it (applies it only while it still concerns the session's
+     * current binding); returns 1 if applied, 0 if refused as stale. */
+    int (*bind_game)(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id,
+                     uint32_t from_game);
     /* The game daemon the session is bound to, 0 if none. */
     uint32_t (*game_of)(void *ud, uint64_t session);
+    /* The match the session is bound to, 0 if none. */
+    uint64_t (*match_of)(void *ud, uint64_t session);
     /* Game daemon game_id is lost: abort the matches of the sessions bound to it; how many. */
     size_t (*game_lost)(void *ud, uint32_t game_id);
     void (*kick)(void *ud, uint64_t session, ErrorCode code, const char *reason);
