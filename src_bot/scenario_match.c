@@ -809,6 +809,17 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         on_update(b, u, now);
         break;
     }
+    case PACKET_TYPE__GAME_SNAPSHOT_RESPONSE: {
+        /* pushed by the gateway after its link to our game daemon healed (docs/protocol.md) */
+        if (b->f.step != M_PLAY)
+            return;
+        GameSnapshotResponse *r = mf_unpack_push(&game_snapshot_response__descriptor, payload, len);
+        if (!r)
+            return;
+        if (r->match_id == b->f.match_id)
+            take_snapshot(b, r);
+        break;
+    }
     case PACKET_TYPE__GAME_OVER: {
         GameOver *g = mf_unpack_push(&game_over__descriptor, payload, len);
         if (!g)

@@ -24,6 +24,7 @@ typedef struct gw_settings {
     int64_t rate_kick_after; /* refused packets in a row before the session is closed */
     int64_t link_ping_ms;
     int64_t link_dead_ms;
+    int64_t match_link_grace_ms; /* a lost game link keeps its sessions bound this long */
     int64_t reconnect_max_ms;
     int64_t request_timeout_ms;
     int64_t sweep_ms;

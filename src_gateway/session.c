@@ -228,8 +228,8 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
         }
         ErrorCode ec = upstream_forward_to(gw->ups, PEER_GAME, s->game_id, s->id, s->user_id,
                                            h->type, h->seq, payload, h->len);
-        if (ec != ERROR_CODE__OK)
-            send_error(s, h->seq, ec, h->type, "the match's server is unavailable");
+        if (ec != ERROR_CODE__OK) /* (its link may be down within MATCH_LINK_GRACE_MS: retry) */
+            send_error(s, h->seq, ec, h->type, "the match's server is unreachable; retry shortly");
         else
             gw->stats.forwarded++;
         return 0;
@@ -456,6 +456,18 @@ size_t sessions_game_lost(sessions_t *ss, uint32_t game_id)
     return n;
 }
 
+size_t sessions_game_back(sessions_t *ss, uint32_t game_id)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (s && s->game_id == game_id &&
+            upstream_resync(ss->gw->ups, game_id, s->id, s->user_id) == ERROR_CODE__OK)
+            n++;
+    }
+    return n;
+}
+
 void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const char *reason)
 {
     session_t *s = session_get(ss, session_id);
@@ -565,6 +577,7 @@ static int hook_bind_game(void *ud, uint64_t session, uint32_t game_id, uint64_t
 static uint32_t hook_game_of(void *ud, uint64_t session) { return session_game(ud, session); }
 static uint64_t hook_match_of(void *ud, uint64_t session) { return session_match(ud, session); }
 static size_t hook_game_lost(void *ud, uint32_t game_id) { return sessions_game_lost(ud, game_id); }
+static size_t hook_game_back(void *ud, uint32_t game_id) { return sessions_game_back(ud, game_id); }
 static void hook_kick(void *ud, uint64_t session, ErrorCode code, const char *reason)
 {
     session_kick(ud, session, code, reason);
@@ -585,6 +598,7 @@ upstream_hooks_t sessions_upstream_hooks(sessions_t *ss)
         .game_of = hook_game_of,
         .match_of = hook_match_of,
         .game_lost = hook_game_lost,
+        .game_back = hook_game_back,
         .kick = hook_kick,
         .user_online = hook_user_online,
         .ud = ss,

@@ -46,6 +46,9 @@ uint64_t session_match(sessions_t *ss, uint64_t session_id);
 /* The link to game daemon game_id died: every session bound to it gets MATCH_ABORTED and is
  * unbound. Returns how many. */
 size_t sessions_game_lost(sessions_t *ss, uint32_t game_id);
+/* The link to game daemon game_id is back within its grace: every session bound to it gets a
+ * fresh snapshot of its match (upstream_resync). Returns how many were asked for. */
+size_t sessions_game_back(sessions_t *ss, uint32_t game_id);
 /* Pushes KICKED(code, reason) to the session and closes it once written. */
 void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const char *reason);
 

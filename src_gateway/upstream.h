@@ -33,6 +33,9 @@ typedef struct upstream_hooks {
     uint64_t (*match_of)(void *ud, uint64_t session);
     /* Game daemon game_id is lost: abort the matches of the sessions bound to it; how many. */
     size_t (*game_lost)(void *ud, uint32_t game_id);
+    /* The link to game daemon game_id came back within MATCH_LINK_GRACE_MS: the sessions bound
+     * to it are still in their matches; resync them (upstream_resync each); how many. */
+    size_t (*game_back)(void *ud, uint32_t game_id);
     void (*kick)(void *ud, uint64_t session, ErrorCode code, const char *reason);
     /* A lobby logged user in elsewhere: close the user's other sessions (keep: the new
      * session's id when it is on this gateway, else 0). */
@@ -58,6 +61,12 @@ ErrorCode upstream_forward_src(upstreams_t *u, int peer_type, const uint8_t *src
 ErrorCode upstream_forward_to(upstreams_t *u, int peer_type, uint32_t server_id, uint64_t session,
                               uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
                               size_t len);
+
+/* Asks game daemon server_id for a fresh snapshot of the session's match on the session's
+ * behalf (GAME_SNAPSHOT_REQUEST, seq 0): its answer reaches the client as a push
+ * (GAME_SNAPSHOT_RESPONSE, seq 0); a refusal (a mode without snapshots) is dropped, not sent.
+ * Returns 0 or SERVICE_UNAVAILABLE. */
+ErrorCode upstream_resync(upstreams_t *u, uint32_t server_id, uint64_t session, uint64_t user);
 
 /* Tells a live lobby daemon that an authenticated session closed (for presence and the
  * resume grace period). Dropped when no lobby is up. */
