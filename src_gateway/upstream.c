@@ -447,6 +447,10 @@ static void on_link_close(conn_t *c, int reason)
     if (!was_up)
         l->failures++;
     schedule_retry(l);
+    /* A game link just lost with its sessions kept: try again at once; a killed daemon's port
+     * refuses at once (on_link_connected ends its matches), so only a live one gets the grace. */
+    if (was_up && l->grace_since && !l->removed)
+        link_connect(l);
     maybe_free(l);
 }
 
