@@ -551,6 +551,10 @@ static int expected_error(const session_t *s, uint16_t rq, int code)
         return rooms_expected(rq, code);
     if (code == ERROR_CODE__MATCH_OVER)
         return 1;
+    /* the gateway lost its link to the match's daemon and keeps the match for
+     * MATCH_LINK_GRACE_MS: game packets are refused meanwhile, retried (docs/protocol.md) */
+    if (code == ERROR_CODE__SERVICE_UNAVAILABLE)
+        return 1;
     if (code == ERROR_CODE__NOT_IN_GAME) /* before MATCH_START, or after the end */
         return b->f.step != M_PLAY;
     if (code == ERROR_CODE__PLAYER_DEAD) /* the update saying so comes before the refusal */
