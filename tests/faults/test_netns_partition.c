@@ -32,6 +32,8 @@
 
 static nn_t nn;
 static char run_tag[8];
+/* cut lengths; the long form (run_long.sh) sets FAULT_CUT_SHORT_MS / FAULT_CUT_LONG_MS */
+static int cut_short_ms = 3000, cut_long_ms = 8000;
 
 typedef struct player {
     csync_t *s;
@@ -224,7 +226,7 @@ static void short_cut(void)
     uint64_t t_cut = h_now_ms();
     nn_game_link(&nn, 0);
     expect_refused(&ps[0]);
-    while (h_now_ms() - t_cut < 3000)
+    while (h_now_ms() - t_cut < (uint64_t)cut_short_ms)
         for (int i = 0; i < 2; i++)
             drain(&ps[i], 50);
     nn_game_link(&nn, 1);
@@ -245,13 +247,16 @@ static void short_cut(void)
     }
     char outcome[32];
     int n = wait_record(match, outcome, sizeof outcome, 10000);
+    printf("row|netns gateway-game link cut %d ms (grace %d ms)|%d|%d|%d|%llu\n", cut_short_ms,
+           GRACE_MS, (ps[0].aborted > 0) + (ps[1].aborted > 0), n < 1, n > 1 ? n - 1 : 0,
+           (unsigned long long)healed_ms);
     CHECK_EQ(n, 1);
     CHECK(strcmp(outcome, "aborted") != 0);
     CHECK_EQ(h_log_count(c.gw[0], "event=game_link_healed"), 1);
     CHECK_EQ(h_log_count(c.gw[0], "event=game_lost"), 0);
-    printf("ok cut 3 s (grace %d ms): match packet refused SERVICE_UNAVAILABLE during the cut, "
+    printf("ok cut %d ms (grace %d ms): match packet refused SERVICE_UNAVAILABLE during the cut, "
            "snapshot pushed %llu ms after restore, no MATCH_ABORTED, GAME_OVER, 1 record (%s)\n",
-           GRACE_MS, (unsigned long long)healed_ms, outcome);
+           cut_short_ms, GRACE_MS, (unsigned long long)healed_ms, outcome);
     for (int i = 0; i < 2; i++)
         csync_close(ps[i].s);
     cluster_down(&c, game);
@@ -269,8 +274,8 @@ static void long_cut(void)
     (void)pump_until(ps, 2, c_ended, 1000);
     uint64_t t_cut = h_now_ms();
     nn_game_link(&nn, 0);
-    if (pump_until(ps, 2, c_ended, 8000) < 0)
-        DIE("no MATCH_ABORTED within 8 s of the cut (grace %d ms)", GRACE_MS);
+    if (pump_until(ps, 2, c_ended, GRACE_MS + 4000) < 0)
+        DIE("no MATCH_ABORTED within %d ms of the cut (grace %d ms)", GRACE_MS + 4000, GRACE_MS);
     for (int i = 0; i < 2; i++) {
         CHECK_EQ(ps[i].aborted, 1);
         CHECK_EQ(ps[i].over, 0);
@@ -281,23 +286,31 @@ static void long_cut(void)
                 (unsigned long long)after);
     }
     uint64_t told_ms = ps[0].aborted_at - t_cut;
-    while (h_now_ms() - t_cut < 8000)
+    while (h_now_ms() - t_cut < (uint64_t)cut_long_ms)
         for (int i = 0; i < 2; i++)
             drain(&ps[i], 50);
     nn_game_link(&nn, 1);
+    uint64_t t_back = h_now_ms();
+    wait_game_link(&c, 20000);
+    uint64_t back_ms = h_now_ms() - t_back;
     char outcome[32];
     int n = wait_record(match, outcome, sizeof outcome, 15000);
     CHECK_EQ(n, 1);
     CHECK(strcmp(outcome, "aborted") == 0);
     h_sleep_ms(1500); /* a second record would show up by now */
-    CHECK_EQ(pg_records(match, outcome, sizeof outcome), 1);
+    n = pg_records(match, outcome, sizeof outcome);
+    printf("row|netns gateway-game link cut %d ms (grace %d ms)|%d|%d|%d|%llu\n", cut_long_ms, GRACE_MS,
+           (ps[0].aborted > 0) + (ps[1].aborted > 0), n < 1, n > 1 ? n - 1 : 0,
+           (unsigned long long)back_ms);
+    CHECK_EQ(n, 1);
     for (int i = 0; i < 2; i++) {
         drain(&ps[i], 100);
         CHECK_EQ(ps[i].aborted, 1);
     }
     CHECK(h_log_count(c.gw[0], "event=game_link_grace_over") >= 1);
-    printf("ok cut 8 s (grace %d ms): MATCH_ABORTED %llu ms after the cut, recorded once as aborted\n",
-           GRACE_MS, (unsigned long long)told_ms);
+    printf("ok cut %d ms (grace %d ms): MATCH_ABORTED %llu ms after the cut, recorded once as aborted, "
+           "link back %llu ms after restore\n", cut_long_ms, GRACE_MS, (unsigned long long)told_ms,
+           (unsigned long long)back_ms);
     for (int i = 0; i < 2; i++)
         csync_close(ps[i].s);
     cluster_down(&c, game);
@@ -311,6 +324,12 @@ int main(void)
         return NN_SKIP;
     }
     snprintf(run_tag, sizeof run_tag, "%04x", (unsigned)(h_now_ms() & 0xffff));
+    if (getenv("FAULT_CUT_SHORT_MS"))
+        cut_short_ms = atoi(getenv("FAULT_CUT_SHORT_MS"));
+    if (getenv("FAULT_CUT_LONG_MS"))
+        cut_long_ms = atoi(getenv("FAULT_CUT_LONG_MS"));
+    /* a short cut must fit in the grace with room for the reconnect; a long one must not */
+    CHECK(cut_short_ms <= GRACE_MS - 1500 && cut_long_ms > GRACE_MS + 1000);
     h_pg_start();
     if (nn_netem_available(&nn))
         printf("netem available (no delay case written yet)\n");

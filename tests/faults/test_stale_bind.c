@@ -27,6 +27,62 @@ static int log_count2(const proc_t *p, const char *a, const char *b)
     return n;
 }
 
+/* Match ids the game daemon's log says it started, into ids (at most max); how many. */
+static int started_ids(const proc_t *p, unsigned long long *ids, int n, int max)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return n;
+    char line[4096];
+    while (fgets(line, sizeof line, f) && n < max) {
+        const char *m = strstr(line, "event=match_started match=");
+        if (m)
+            ids[n++] = strtoull(m + strlen("event=match_started match="), NULL, 10);
+    }
+    fclose(f);
+    return n;
+}
+
+/* How many of the ids have a record in PostgreSQL (psql; ids are unique: PRIMARY KEY). */
+static int records_of(const unsigned long long *ids, int n)
+{
+    if (n == 0)
+        return 0;
+    size_t cap = (size_t)n * 24 + 400;
+    char *cmd = malloc(cap);
+    CHECK(cmd != NULL);
+    int k = snprintf(cmd, cap, "psql -X -q -tA -h 127.0.0.1 -p %d -U postgres -d cluster -c "
+                     "\"SELECT count(*) FROM matches WHERE id IN (", h_pg_port());
+    for (int i = 0; i < n; i++)
+        k += snprintf(cmd + k, cap - (size_t)k, "%s%llu", i ? "," : "", ids[i]);
+    snprintf(cmd + k, cap - (size_t)k, ")\"");
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    CHECK(f != NULL);
+    int c = -1;
+    if (fscanf(f, "%d", &c) != 1)
+        c = -1;
+    pclose(f);
+    return c;
+}
+
+/* The sum of sessions_aborted= over the gateway's game_lost lines. */
+static int sessions_aborted(const proc_t *p)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *m = strstr(line, "event=game_lost ");
+        if (m && (m = strstr(m, "sessions_aborted=")))
+            n += atoi(m + strlen("sessions_aborted="));
+    }
+    fclose(f);
+    return n;
+}
+
 int main(void)
 {
     h_init("stale_bind");
@@ -39,7 +95,12 @@ int main(void)
     snprintf(gws, sizeof gws, "127.0.0.1:%d", c.port[0]);
     snprintf(json, sizeof json, "%s/bot.json", h_dir());
     snprintf(prefix, sizeof prefix, "st%04x_", (unsigned)(h_now_ms() & 0xffff));
-    const char *bargs[] = {"--scenario", "match", "--bots", "40", "--duration", "16", "--gateway", gws,
+    /* the long form (run_long.sh) sets more bots and a longer stop */
+    const char *bots = getenv("FAULT_BOTS") ? getenv("FAULT_BOTS") : "40";
+    int stop_ms = getenv("FAULT_STOP_MS") ? atoi(getenv("FAULT_STOP_MS")) : 1500;
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", 14 + stop_ms / 1000);
+    const char *bargs[] = {"--scenario", "match", "--bots", bots, "--duration", secs, "--gateway", gws,
                            "--json", json, "--user-prefix", prefix, NULL};
     proc_t *bot = h_spawn_argv(BOT_PATH, "bot", bargs);
     /* until both daemons run matches */
@@ -52,10 +113,19 @@ int main(void)
         }
         h_sleep_ms(100);
     }
+    int links0 = h_log_count(c.gw[0], "event=link_up type=Game");
     h_kill(c.game[0], SIGSTOP);
-    h_sleep_ms(1500);
+    h_sleep_ms(stop_ms);
     h_kill(c.game[0], SIGCONT);
     uint64_t t_cont = h_now_ms();
+    /* recovered: the gateway's link to the resumed daemon is up again */
+    long long recover_ms = -1;
+    while (recover_ms < 0 && h_now_ms() - t_cont < 20000) {
+        if (h_log_count(c.gw[0], "event=link_up type=Game") > links0)
+            recover_ms = (long long)(h_now_ms() - t_cont);
+        else
+            h_sleep_ms(20);
+    }
     int rc = h_wait_exit(bot, 90000);
     int fenced = h_log_count(c.gw[0], "event=bind_fenced");
     /* the dangerous case: a stale unbind for a session bound to another match now */
@@ -71,7 +141,15 @@ int main(void)
         if (system(cmd) != 0)
             fprintf(stderr, "(no bot report)\n");
     }
+    static unsigned long long ids[100000];
+    int nids = started_ids(c.game[0], ids, 0, 100000);
+    nids = started_ids(c.game[1], ids, nids, 100000);
+    h_sleep_ms(1500); /* the last records land */
+    int recs = records_of(ids, nids);
+    printf("row|gamed SIGSTOP %d ms, %s bots, grace 100 ms|%d|%d|0|%lld\n", stop_ms, bots,
+           sessions_aborted(c.gw[0]), nids - recs, recover_ms);
     CHECK_EQ(rc, 0);   /* no NOT_IN_GAME in play, GAME_OVER seen, records right */
+    CHECK_EQ(recs, nids); /* every started match recorded */
     CHECK(lost >= 1);  /* the stop did cost the stopped daemon's matches */
     CHECK(fenced >= 1); /* and its stale binds came back and were refused */
     fc_down(&c);
