@@ -212,6 +212,24 @@ static void set_state(ulink_t *l, ul_state_t s)
 
 /* ---- link frames ---- */
 
+/* The daemon refused our resync: NOT_IN_GAME / MATCH_OVER mean the session's match ended while
+ * the link was cut (its GAME_OVER and unbind were lost with the link): unbind the session, as
+ * the daemon would have. Other refusals (a mode without snapshots) change nothing. */
+static void resync_refused(ulink_t *l, uint64_t session, const uint8_t *payload, size_t len)
+{
+    upstreams_t *u = l->u;
+    ErrorResponse *e = error_response__unpack(NULL, len, payload);
+    if (!e)
+        return;
+    int ended = e->code == ERROR_CODE__NOT_IN_GAME || e->code == ERROR_CODE__MATCH_OVER;
+    error_response__free_unpacked(e, NULL);
+    if (!ended || u->h.game_of(u->h.ud, session) != l->server_id)
+        return;
+    log_info("resync_unbound", "session=%llu game=%u reason=\"its match ended during the cut\"",
+             (unsigned long long)session, l->server_id);
+    (void)u->h.bind_game(u->h.ud, session, 0, u->h.match_of(u->h.ud, session), l->server_id);
+}
+
 static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
 {
     ulink_t *l = ctx;
@@ -301,6 +319,8 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             if (m.type == PACKET_TYPE__GAME_SNAPSHOT_RESPONSE &&
                 u->h.game_of(u->h.ud, p->session) == l->server_id)
                 u->h.deliver(u->h.ud, p->session, m.type, 0, m.payload, m.len);
+            else if (m.type == PACKET_TYPE__ERROR_RESPONSE)
+                resync_refused(l, p->session, m.payload, m.len);
         } else if (m.type != PACKET_TYPE__PACKET_NONE) /* NONE: a one-way request's acknowledgement */
             u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
         pending_release(l, p);
