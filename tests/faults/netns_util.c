@@ -110,6 +110,11 @@ int nn_setup(nn_t *n)
 
 proc_t *nn_spawn_game(nn_t *n, const char *name, const char *const *extra)
 {
+    return nn_spawn(n, GAMED_PATH, name, extra);
+}
+
+proc_t *nn_spawn(nn_t *n, const char *daemon, const char *name, const char *const *extra)
+{
     /* a wrapper that enters the namespace: exec keeps the pid, so signals reach gamed */
     char script[600];
     snprintf(script, sizeof script, "%s/%s-ns.sh", h_dir(), name);
@@ -118,7 +123,7 @@ proc_t *nn_spawn_game(nn_t *n, const char *name, const char *const *extra)
     /* (set here: sh keeps the last of duplicate variables, the harness's defaults come last) */
     fprintf(f, "#!/bin/sh\nexport REDIS_URL=redis://%s:%d LISTEN_ADDR=%s:0 ADVERTISE_ADDR=%s\n"
             "exec ip netns exec %s '%s' \"$@\"\n",
-            n->svc_root_ip, h_redis_port(), n->link_ns_ip, n->link_ns_ip, n->ns, GAMED_PATH);
+            n->svc_root_ip, h_redis_port(), n->link_ns_ip, n->link_ns_ip, n->ns, daemon);
     fclose(f);
     CHECK(chmod(script, 0755) == 0);
     static char db[600];

@@ -23,6 +23,8 @@ int nn_setup(nn_t *n);
  * over its Unix socket (h_pg_start first), listening and advertised on the game link
  * address. extra as for h_spawn. */
 proc_t *nn_spawn_game(nn_t *n, const char *name, const char *const *extra);
+/* The same for any daemon binary (LOBBYD_PATH, ...): its clients' link is the "game link". */
+proc_t *nn_spawn(nn_t *n, const char *daemon, const char *name, const char *const *extra);
 /* Cuts (up = 0) or restores (up = 1) the game link, from inside the namespace. Returns 0. */
 int nn_game_link(nn_t *n, int up);
 /* 1 when the kernel has the netem qdisc (tc qdisc add ... netem works on the game link). */

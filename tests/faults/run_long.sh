@@ -37,6 +37,7 @@ run() {
 
 run netns_partition FAULT_CUT_SHORT_MS=3000 FAULT_CUT_LONG_MS=12000
 run netns_partition FAULT_CUT_SHORT_MS=3500 FAULT_CUT_LONG_MS=30000
+run netns_lobby
 run stale_bind FAULT_BOTS=40 FAULT_STOP_MS=1500
 run stale_bind FAULT_BOTS=80 FAULT_STOP_MS=3000
 run stale_bind FAULT_BOTS=120 FAULT_STOP_MS=6000
