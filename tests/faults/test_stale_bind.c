@@ -144,8 +144,11 @@ int main(void)
     static unsigned long long ids[100000];
     int nids = started_ids(c.game[0], ids, 0, 100000);
     nids = started_ids(c.game[1], ids, nids, 100000);
-    h_sleep_ms(1500); /* the last records land */
-    int recs = records_of(ids, nids);
+    /* the matches still running when the bot stopped end at their 3 s limit, then land */
+    int recs;
+    uint64_t t_rec = h_now_ms();
+    while ((recs = records_of(ids, nids)) != nids && h_now_ms() - t_rec < 15000)
+        h_sleep_ms(250);
     printf("row|gamed SIGSTOP %d ms, %s bots, grace 100 ms|%d|%d|0|%lld\n", stop_ms, bots,
            sessions_aborted(c.gw[0]), nids - recs, recover_ms);
     CHECK_EQ(rc, 0);   /* no NOT_IN_GAME in play, GAME_OVER seen, records right */
