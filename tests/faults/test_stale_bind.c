@@ -156,7 +156,8 @@ int main(void)
     CHECK(lost >= 1);  /* the stop did cost the stopped daemon's matches */
     CHECK(fenced >= 1); /* and its stale binds came back and were refused */
     fc_down(&c);
-    printf("ok gamed SIGSTOP 1.5 s under 40 bots: %d stale binds fenced (%d of players re-placed "
-           "elsewhere), bot passed (0 NOT_IN_GAME in play, GAME_OVER seen)\n", fenced, fenced_live);
+    printf("ok gamed SIGSTOP %d ms under %s bots: %d stale binds fenced (%d of players re-placed "
+           "elsewhere), bot passed (0 NOT_IN_GAME in play, GAME_OVER seen)\n", stop_ms, bots, fenced,
+           fenced_live);
     return 0;
 }
