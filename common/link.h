@@ -16,7 +16,8 @@
  *   KICK      be->gw  u64 session, u16 ErrorCode, reason: push KICKED, then close it
  *   SESSION_CLOSED gw->be  u64 session, u64 user: an authenticated client went away
  *   BIND_GAME be->gw  u64 session, u32 game server id (0: unbind), u64 match id: game packets
- *                     of the session go to that game daemon
+ *                     of the session go to that game daemon; an unbind names the match it
+ *                     ends. A game daemon's is fenced by the gateway (docs/link-protocol.md)
  *   GAME_LOST gw->be  u32 game server id: the gateway lost its link to that game daemon
  *   REQUEST_SRC gw->be rid=seq; src[16], then a REQUEST body: a request with the client's
  *                     source address (IPv6, IPv4 as ::ffff:a.b.c.d), sent for LOGIN_REQUEST

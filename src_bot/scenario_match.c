@@ -551,6 +551,10 @@ static int expected_error(const session_t *s, uint16_t rq, int code)
         return rooms_expected(rq, code);
     if (code == ERROR_CODE__MATCH_OVER)
         return 1;
+    /* the gateway lost its link to the match's daemon and keeps the match for
+     * MATCH_LINK_GRACE_MS: game packets are refused meanwhile, retried (docs/protocol.md) */
+    if (code == ERROR_CODE__SERVICE_UNAVAILABLE)
+        return 1;
     if (code == ERROR_CODE__NOT_IN_GAME) /* before MATCH_START, or after the end */
         return b->f.step != M_PLAY;
     if (code == ERROR_CODE__PLAYER_DEAD) /* the update saying so comes before the refusal */
@@ -807,6 +811,17 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         if (!u)
             return;
         on_update(b, u, now);
+        break;
+    }
+    case PACKET_TYPE__GAME_SNAPSHOT_RESPONSE: {
+        /* pushed by the gateway after its link to our game daemon healed (docs/protocol.md) */
+        if (b->f.step != M_PLAY)
+            return;
+        GameSnapshotResponse *r = mf_unpack_push(&game_snapshot_response__descriptor, payload, len);
+        if (!r)
+            return;
+        if (r->match_id == b->f.match_id)
+            take_snapshot(b, r);
         break;
     }
     case PACKET_TYPE__GAME_OVER: {

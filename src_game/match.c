@@ -115,8 +115,10 @@ static void unbind_and_forget(game_t *g, match_t *m)
 {
     for (uint32_t i = 0; i < m->n; i++) {
         mplayer_t *p = &m->players[i];
-        if (p->gw && p->sid && !p->gone) /* a player gone to another match stays bound there */
-            (void)backend_bind_game(g->be, p->gw, p->sid, 0, 0);
+        /* a player gone to another match stays bound there; the unbind names this match, so a
+         * gateway refuses it once the session is bound elsewhere (fencing, link-protocol.md) */
+        if (p->gw && p->sid && !p->gone)
+            (void)backend_bind_game(g->be, p->gw, p->sid, 0, m->id);
         mplayer_t *cur;
         HASH_FIND(hh, g->by_user, &p->user_id, sizeof p->user_id, cur);
         if (cur == p)

@@ -24,6 +24,7 @@ typedef struct gw_settings {
     int64_t rate_kick_after; /* refused packets in a row before the session is closed */
     int64_t link_ping_ms;
     int64_t link_dead_ms;
+    int64_t match_link_grace_ms; /* a lost game link keeps its sessions bound this long */
     int64_t reconnect_max_ms;
     int64_t request_timeout_ms;
     int64_t sweep_ms;
@@ -40,6 +41,9 @@ typedef struct gw_stats {
     /* closes of logged-in sessions that found no lobby up: queued, reported later, or lost
      * (the queue is bounded: the oldest are dropped past UNREPORTED_MAX) */
     uint64_t closes_queued, closes_lost;
+    /* link messages refused as a stale daemon's (bind_fenced): BIND_GAME that no longer
+     * concerns the session's binding, KICK from a game daemon the session is not bound to */
+    uint64_t binds_fenced;
     uint64_t packets_in[METRICS_ENUM_SLOTS], packets_out[METRICS_ENUM_SLOTS];
     uint64_t errors_out[METRICS_ENUM_SLOTS];
 } gw_stats_t;

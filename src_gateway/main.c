@@ -27,6 +27,7 @@ static const cfg_opt_t OPTS[] = {
     {"RATE_KICK_AFTER", CFG_INT, "100", "refused packets in a row before the session is closed", 1, 1000000},
     {"LINK_PING_MS", CFG_INT, "250", "ping interval on backend links", 10, 60000},
     {"LINK_DEAD_MS", CFG_INT, "1000", "a backend link silent this long is dead", 50, 600000},
+    {"MATCH_LINK_GRACE_MS", CFG_INT, "5000", "a lost game daemon link keeps its matches' sessions bound this long (0: abort at once)", 0, 600000},
     {"RECONNECT_MAX_MS", CFG_INT, "2000", "cap of the backend reconnect backoff", 50, 600000},
     {"REQUEST_TIMEOUT_MS", CFG_INT, "5000", "a backend request unanswered this long gets TIMEOUT", 50, 600000},
     {"SWEEP_MS", CFG_INT, "500", "how often the registry lists are re-read", 50, 60000},
@@ -201,6 +202,9 @@ static void collect(metrics_t *mt, void *ud)
                                      "when one is up), or lost (queue full)";
     metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=queued", st->closes_queued);
     metrics_set_counter(mt, UNREP, UNREP_HELP, "fate=lost", st->closes_lost);
+    metrics_set_counter(mt, "cluster_gateway_binds_fenced_total",
+                        "BIND_GAME/KICK/BIND refused as a stale daemon's (not about the session's current match)",
+                        NULL, st->binds_fenced);
     metrics_set_counter(mt, "cluster_redis_data_lost_total", "times Redis came back without the cluster's data (epoch changed)",
                         NULL, epoch_losses(m->epoch));
     metrics_set_counter(mt, "cluster_gateway_sessions_lost_total", "logged-in sessions told to log in again (SESSION_LOST) after Redis lost its data",
@@ -272,6 +276,7 @@ int main(int argc, char **argv)
         .rate_kick_after = config_int(&cfg, "RATE_KICK_AFTER"),
         .link_ping_ms = config_int(&cfg, "LINK_PING_MS"),
         .link_dead_ms = config_int(&cfg, "LINK_DEAD_MS"),
+        .match_link_grace_ms = config_int(&cfg, "MATCH_LINK_GRACE_MS"),
         .reconnect_max_ms = config_int(&cfg, "RECONNECT_MAX_MS"),
         .request_timeout_ms = config_int(&cfg, "REQUEST_TIMEOUT_MS"),
         .sweep_ms = config_int(&cfg, "SWEEP_MS"),

@@ -218,8 +218,8 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
         }
         ErrorCode ec = upstream_forward_to(gw->ups, PEER_GAME, s->game_id, s->id, s->user_id,
                                            h->type, h->seq, payload, h->len);
-        if (ec != ERROR_CODE__OK)
-            send_error(s, h->seq, ec, h->type, "the match's server is unavailable");
+        if (ec != ERROR_CODE__OK) /* (its link may be down within MATCH_LINK_GRACE_MS: retry) */
+            send_error(s, h->seq, ec, h->type, "the match's server is unreachable; retry shortly");
         else
             gw->stats.forwarded++;
         return 0;
@@ -387,21 +387,45 @@ void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user)
     s->user_id = user;
 }
 
-void session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id)
+int session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id,
+                      uint32_t from_game)
 {
     session_t *s = session_get(ss, session_id);
     if (!s)
-        return;
+        return 0;
+    const char *stale = NULL;
+    if (from_game) {
+        if (game_id && game_id != from_game)
+            stale = "bind_to_other_daemon";
+        else if (game_id && s->game_id && match_id < s->match_id)
+            stale = "older_match";
+        else if (!game_id && (s->game_id != from_game || s->match_id != match_id))
+            stale = "not_bound_to_that_match";
+    }
+    if (stale) {
+        ss->gw->stats.binds_fenced++;
+        log_info("bind_fenced", "session=%llu from_game=%u game=%u match=%llu bound_game=%u "
+                 "bound_match=%llu reason=%s", (unsigned long long)session_id, from_game, game_id,
+                 (unsigned long long)match_id, s->game_id, (unsigned long long)s->match_id, stale);
+        return 0;
+    }
     log_debug("session_game", "session=%llu game=%u match=%llu", (unsigned long long)session_id,
               game_id, (unsigned long long)match_id);
     s->game_id = game_id;
     s->match_id = game_id ? match_id : 0;
+    return 1;
 }
 
 uint32_t session_game(sessions_t *ss, uint64_t session_id)
 {
     session_t *s = session_get(ss, session_id);
     return s ? s->game_id : 0;
+}
+
+uint64_t session_match(sessions_t *ss, uint64_t session_id)
+{
+    session_t *s = session_get(ss, session_id);
+    return s ? s->match_id : 0;
 }
 
 size_t sessions_game_lost(sessions_t *ss, uint32_t game_id)
@@ -418,6 +442,18 @@ size_t sessions_game_lost(sessions_t *ss, uint32_t game_id)
         s->game_id = 0;
         s->match_id = 0;
         n++;
+    }
+    return n;
+}
+
+size_t sessions_game_back(sessions_t *ss, uint32_t game_id)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ss->nslots; i++) {
+        session_t *s = ss->slots[i].s;
+        if (s && s->game_id == game_id &&
+            upstream_resync(ss->gw->ups, game_id, s->id, s->user_id) == ERROR_CODE__OK)
+            n++;
     }
     return n;
 }
@@ -523,12 +559,15 @@ static void hook_bind_user(void *ud, uint64_t session, uint64_t user)
 {
     session_bind_user(ud, session, user);
 }
-static void hook_bind_game(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id)
+static int hook_bind_game(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id,
+                          uint32_t from_game)
 {
-    session_bind_game(ud, session, game_id, match_id);
+    return session_bind_game(ud, session, game_id, match_id, from_game);
 }
 static uint32_t hook_game_of(void *ud, uint64_t session) { return session_game(ud, session); }
+static uint64_t hook_match_of(void *ud, uint64_t session) { return session_match(ud, session); }
 static size_t hook_game_lost(void *ud, uint32_t game_id) { return sessions_game_lost(ud, game_id); }
+static size_t hook_game_back(void *ud, uint32_t game_id) { return sessions_game_back(ud, game_id); }
 static void hook_kick(void *ud, uint64_t session, ErrorCode code, const char *reason)
 {
     session_kick(ud, session, code, reason);
@@ -547,7 +586,9 @@ upstream_hooks_t sessions_upstream_hooks(sessions_t *ss)
         .bind_user = hook_bind_user,
         .bind_game = hook_bind_game,
         .game_of = hook_game_of,
+        .match_of = hook_match_of,
         .game_lost = hook_game_lost,
+        .game_back = hook_game_back,
         .kick = hook_kick,
         .user_online = hook_user_online,
         .ud = ss,

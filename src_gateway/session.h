@@ -30,13 +30,25 @@ void session_deliver_error(sessions_t *ss, uint64_t session_id, uint32_t seq,
 
 /* Binds the session to a user (0: unbinds), as the lobby says after LOGIN/RESUME/LOGOUT. */
 void session_bind_user(sessions_t *ss, uint64_t session_id, uint64_t user);
-/* Binds the session's game packets to game daemon game_id running match_id (0: unbinds). */
-void session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id);
+/* Binds the session's game packets to game daemon game_id running match_id (game_id 0:
+ * unbinds from match_id). from_game is the game daemon that asked (0: a lobby, whose word,
+ * read from Redis, is taken as is). A game daemon's request is fenced: it may bind a session
+ * only to itself and only to a match not older than the one the session is bound to now
+ * (match ids only grow), and unbind it only from the very match it is bound to on that daemon;
+ * anything else is a stale daemon's word (e.g. one that was stopped and came back) and is
+ * refused (logged as bind_fenced, counted in stats.binds_fenced). Returns 1 if applied, else 0. */
+int session_bind_game(sessions_t *ss, uint64_t session_id, uint32_t game_id, uint64_t match_id,
+                      uint32_t from_game);
 /* The game daemon the session is bound to, 0 if none (or no such session). */
 uint32_t session_game(sessions_t *ss, uint64_t session_id);
+/* The match the session is bound to, 0 if none (or no such session). */
+uint64_t session_match(sessions_t *ss, uint64_t session_id);
 /* The link to game daemon game_id died: every session bound to it gets MATCH_ABORTED and is
  * unbound. Returns how many. */
 size_t sessions_game_lost(sessions_t *ss, uint32_t game_id);
+/* The link to game daemon game_id is back within its grace: every session bound to it gets a
+ * fresh snapshot of its match (upstream_resync). Returns how many were asked for. */
+size_t sessions_game_back(sessions_t *ss, uint32_t game_id);
 /* Pushes KICKED(code, reason) to the session and closes it once written. */
 void session_kick(sessions_t *ss, uint64_t session_id, ErrorCode code, const char *reason);
 

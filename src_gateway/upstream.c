@@ -32,6 +32,7 @@ typedef struct pending {
     uint32_t rid;
     uint16_t type;
     uint8_t live;
+    uint8_t quiet;        /* the gateway's own request (upstream_resync): errors are dropped */
     uint32_t cseq;
     uint64_t session;
     uint64_t deadline_ms;
@@ -62,6 +63,7 @@ typedef struct ulink {
     uint32_t ring_cap;
     size_t npending;
     int removed;          /* left the registry: freed once its conn is closed */
+    uint64_t grace_since; /* game link: loop ms it went down with sessions kept bound (0: not) */
     uint64_t missing_since; /* loop ms when the registry first lacked it while its link was up */
     uv_getaddrinfo_t gai;
     int gai_pending;
@@ -133,7 +135,8 @@ static void fail_pending(ulink_t *l, ErrorCode code, const char *msg)
     upstreams_t *u = l->u;
     pending_t *p;
     while ((p = pending_oldest(l))) {
-        u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, code, msg);
+        if (!p->quiet)
+            u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, code, msg);
         pending_release(l, p);
     }
 }
@@ -152,8 +155,9 @@ static void pending_make_room(ulink_t *l, uint32_t rid)
     pending_t *p;
     while ((p = pending_oldest(l)) && rid - l->head >= PENDING_RING_MAX) {
         l->u->gw->stats.timeouts++;
-        l->u->h.deliver_error(l->u->h.ud, p->session, p->cseq, p->type,
-                              ERROR_CODE__TIMEOUT, "the server did not answer in time");
+        if (!p->quiet)
+            l->u->h.deliver_error(l->u->h.ud, p->session, p->cseq, p->type,
+                                  ERROR_CODE__TIMEOUT, "the server did not answer in time");
         pending_release(l, p);
     }
     if (l->npending == 0 || rid - l->head < l->ring_cap)
@@ -208,6 +212,24 @@ static void set_state(ulink_t *l, ul_state_t s)
 
 /* ---- link frames ---- */
 
+/* The daemon refused our resync: NOT_IN_GAME / MATCH_OVER mean the session's match ended while
+ * the link was cut (its GAME_OVER and unbind were lost with the link): unbind the session, as
+ * the daemon would have. Other refusals (a mode without snapshots) change nothing. */
+static void resync_refused(ulink_t *l, uint64_t session, const uint8_t *payload, size_t len)
+{
+    upstreams_t *u = l->u;
+    ErrorResponse *e = error_response__unpack(NULL, len, payload);
+    if (!e)
+        return;
+    int ended = e->code == ERROR_CODE__NOT_IN_GAME || e->code == ERROR_CODE__MATCH_OVER;
+    error_response__free_unpacked(e, NULL);
+    if (!ended || u->h.game_of(u->h.ud, session) != l->server_id)
+        return;
+    log_info("resync_unbound", "session=%llu game=%u reason=\"its match ended during the cut\"",
+             (unsigned long long)session, l->server_id);
+    (void)u->h.bind_game(u->h.ud, session, 0, u->h.match_of(u->h.ud, session), l->server_id);
+}
+
 static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
 {
     ulink_t *l = ctx;
@@ -257,6 +279,13 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
                  l->server_id, l->host, l->port);
         if (l->peer_type == PEER_LOBBY)
             report_unreported(l);
+        if (l->peer_type == PEER_GAME && l->grace_since) {
+            uint64_t gap = uv_now(gw->loop) - l->grace_since;
+            l->grace_since = 0;
+            size_t n = u->h.game_back(u->h.ud, l->server_id);
+            log_warn("game_link_healed", "id=%u gap_ms=%llu sessions_resynced=%zu", l->server_id,
+                     (unsigned long long)gap, n);
+        }
         return 0;
     case UL_UP:
         break;
@@ -285,7 +314,14 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         if (!p)
             return 0; /* timed out already: the client got TIMEOUT */
         gw->stats.responses++;
-        if (m.type != PACKET_TYPE__PACKET_NONE) /* NONE: a one-way request's acknowledgement */
+        if (p->quiet) {
+            /* our own resync: a snapshot goes to the client as a push, anything else nowhere */
+            if (m.type == PACKET_TYPE__GAME_SNAPSHOT_RESPONSE &&
+                u->h.game_of(u->h.ud, p->session) == l->server_id)
+                u->h.deliver(u->h.ud, p->session, m.type, 0, m.payload, m.len);
+            else if (m.type == PACKET_TYPE__ERROR_RESPONSE)
+                resync_refused(l, p->session, m.payload, m.len);
+        } else if (m.type != PACKET_TYPE__PACKET_NONE) /* NONE: a one-way request's acknowledgement */
             u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
         pending_release(l, p);
         return 0;
@@ -294,6 +330,10 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         if (h->len != 16) {
             link_close(l, "short_bind");
             return 1;
+        }
+        if (l->peer_type != PEER_LOBBY) { /* only a lobby logs users in */
+            gw->stats.binds_fenced++;
+            return 0;
         }
         u->h.bind_user(u->h.ud, get_u64(body), get_u64(body + 8));
         return 0;
@@ -307,6 +347,11 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         reason[h->len - 10] = '\0';
         if (!utf8_valid((const uint8_t *)reason, h->len - 10))
             snprintf(reason, sizeof reason, "kicked");
+        /* a game daemon may kick only the sessions bound to it */
+        if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, get_u64(body)) != l->server_id) {
+            gw->stats.binds_fenced++;
+            return 0;
+        }
         u->h.kick(u->h.ud, get_u64(body), (ErrorCode)get_u16(body + 8), reason);
         return 0;
     }
@@ -337,7 +382,9 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_bind_game");
             return 1;
         }
-        u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12));
+        /* fenced by the session layer: a game daemon's bind names its match (session.h) */
+        (void)u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12),
+                             l->peer_type == PEER_GAME ? l->server_id : 0);
         return 0;
     default:
         link_close(l, "unexpected_kind");
@@ -378,6 +425,7 @@ static ulink_t *pick_lobby(upstreams_t *u)
 static void game_lost(ulink_t *l)
 {
     upstreams_t *u = l->u;
+    l->grace_since = 0;
     size_t n = u->h.game_lost(u->h.ud, l->server_id);
     /* Tell a lobby: it puts the rooms of that daemon's matches back to waiting. (With none up,
      * the lobbies' own sweep of game daemons gone from the registry does it later.) */
@@ -397,8 +445,18 @@ static void on_link_close(conn_t *c, int reason)
     l->conn = NULL;
     frame_parser_free(&l->parser);
     fail_pending(l, ERROR_CODE__SERVICE_UNAVAILABLE, "server went away");
-    if (was_up && l->peer_type == PEER_GAME)
-        game_lost(l);
+    if (was_up && l->peer_type == PEER_GAME) {
+        /* Gone from the registry, or no grace: its matches are over now. Else the sessions stay
+         * bound while the link is re-established (MATCH_LINK_GRACE_MS; upstreams_tick). */
+        if (l->removed || l->u->gw->s.match_link_grace_ms == 0) {
+            game_lost(l);
+        } else if (!l->grace_since) {
+            l->grace_since = uv_now(l->u->gw->loop);
+            log_warn("game_link_grace", "id=%u grace_ms=%lld action=\"sessions kept bound until the "
+                     "link is back or the grace passes\"", l->server_id,
+                     (long long)l->u->gw->s.match_link_grace_ms);
+        }
+    }
     if (was_up)
         log_warn("link_down", "type=%s id=%u reason=%s", peer_type_name(l->peer_type),
                  l->server_id, conn_reason_str(reason));
@@ -409,6 +467,10 @@ static void on_link_close(conn_t *c, int reason)
     if (!was_up)
         l->failures++;
     schedule_retry(l);
+    /* A game link just lost with its sessions kept: try again at once; a killed daemon's port
+     * refuses at once (on_link_connected ends its matches), so only a live one gets the grace. */
+    if (was_up && l->grace_since && !l->removed)
+        link_connect(l);
     maybe_free(l);
 }
 
@@ -424,6 +486,13 @@ static void on_link_connected(conn_t *c, int status)
 {
     ulink_t *l = conn_data(c);
     if (status != 0) {
+        /* Refused: nothing listens on its port any more, the daemon process is gone (killed,
+         * crashed); a partition or a stalled daemon never refuses. No grace for its matches. */
+        if (status == UV_ECONNREFUSED && l->grace_since) {
+            log_warn("game_link_refused", "id=%u action=\"its matches end: the daemon is gone\"",
+                     l->server_id);
+            game_lost(l);
+        }
         conn_close(c, CONN_CLOSE_IO);
         return;
     }
@@ -519,6 +588,8 @@ static void link_remove(ulink_t *l, const char *why)
         return;
     log_info("link_removed", "type=%s id=%u reason=%s", peer_type_name(l->peer_type), l->server_id, why);
     l->removed = 1;
+    if (l->grace_since) /* down in its grace, and now gone from the registry: its matches end */
+        game_lost(l);
     if (l->conn)
         conn_close(l->conn, CONN_CLOSE_LOCAL);
     else if (l->gai_pending)
@@ -556,6 +627,17 @@ static void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *
 static ErrorCode forward_on(upstreams_t *u, ulink_t *l, const uint8_t *src, uint64_t session,
                             uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
                             size_t len);
+
+ErrorCode upstream_resync(upstreams_t *u, uint32_t server_id, uint64_t session, uint64_t user)
+{
+    ulink_t *l = find_link(u, PEER_GAME, server_id);
+    if (!l || l->state != UL_UP || conn_is_closing(l->conn))
+        return ERROR_CODE__SERVICE_UNAVAILABLE;
+    ErrorCode ec = forward_on(u, l, NULL, session, user, PACKET_TYPE__GAME_SNAPSHOT_REQUEST, 0, NULL, 0);
+    if (ec == ERROR_CODE__OK)
+        pending_slot(l, l->next_rid)->quiet = 1;
+    return ec;
+}
 
 ErrorCode upstream_forward(upstreams_t *u, int peer_type, uint64_t session, uint64_t user,
                            uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
@@ -607,6 +689,7 @@ static ErrorCode forward_on(upstreams_t *u, ulink_t *l, const uint8_t *src, uint
     p->rid = rid;
     p->type = type;
     p->live = 1;
+    p->quiet = 0;
     p->cseq = seq;
     p->session = session;
     p->deadline_ms = uv_now(u->gw->loop) + (uint64_t)u->gw->s.request_timeout_ms;
@@ -873,9 +956,16 @@ void upstreams_tick(upstreams_t *u)
         pending_t *p;
         while ((p = pending_oldest(l)) && p->deadline_ms <= now) {
             gw->stats.timeouts++;
-            u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, ERROR_CODE__TIMEOUT,
-                                  "the server did not answer in time");
+            if (!p->quiet)
+                u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, ERROR_CODE__TIMEOUT,
+                                   "the server did not answer in time");
             pending_release(l, p);
+        }
+        if (l->grace_since && l->state != UL_UP &&
+            now - l->grace_since >= (uint64_t)gw->s.match_link_grace_ms) {
+            log_warn("game_link_grace_over", "id=%u grace_ms=%lld", l->server_id,
+                     (long long)gw->s.match_link_grace_ms);
+            game_lost(l);
         }
         switch (l->state) {
         case UL_DOWN:

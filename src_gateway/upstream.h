@@ -22,11 +22,20 @@ typedef struct upstream_hooks {
     void (*deliver_error)(void *ud, uint64_t session, uint32_t seq, uint16_t request_type,
                           ErrorCode code, const char *message);
     void (*bind_user)(void *ud, uint64_t session, uint64_t user);
-    void (*bind_game)(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id);
+    /* BIND_GAME from a backend: from_game is the id of the game daemon that sent it, 0 when a
+     * lobby did. The receiver fences it (applies it only while it still concerns the session's
+     * current binding); returns 1 if applied, 0 if refused as stale. */
+    int (*bind_game)(void *ud, uint64_t session, uint32_t game_id, uint64_t match_id,
+                     uint32_t from_game);
     /* The game daemon the session is bound to, 0 if none. */
     uint32_t (*game_of)(void *ud, uint64_t session);
+    /* The match the session is bound to, 0 if none. */
+    uint64_t (*match_of)(void *ud, uint64_t session);
     /* Game daemon game_id is lost: abort the matches of the sessions bound to it; how many. */
     size_t (*game_lost)(void *ud, uint32_t game_id);
+    /* The link to game daemon game_id came back within MATCH_LINK_GRACE_MS: the sessions bound
+     * to it are still in their matches; resync them (upstream_resync each); how many. */
+    size_t (*game_back)(void *ud, uint32_t game_id);
     void (*kick)(void *ud, uint64_t session, ErrorCode code, const char *reason);
     /* A lobby logged user in elsewhere: close the user's other sessions (keep: the new
      * session's id when it is on this gateway, else 0). */
@@ -52,6 +61,12 @@ ErrorCode upstream_forward_src(upstreams_t *u, int peer_type, const uint8_t *src
 ErrorCode upstream_forward_to(upstreams_t *u, int peer_type, uint32_t server_id, uint64_t session,
                               uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
                               size_t len);
+
+/* Asks game daemon server_id for a fresh snapshot of the session's match on the session's
+ * behalf (GAME_SNAPSHOT_REQUEST, seq 0): its answer reaches the client as a push
+ * (GAME_SNAPSHOT_RESPONSE, seq 0); a refusal (a mode without snapshots) is dropped, not sent.
+ * Returns 0 or SERVICE_UNAVAILABLE. */
+ErrorCode upstream_resync(upstreams_t *u, uint32_t server_id, uint64_t session, uint64_t user);
 
 /* Tells a live lobby daemon that an authenticated session closed (for presence and the
  * resume grace period). Dropped when no lobby is up. */

@@ -512,8 +512,10 @@ static void scenario_stop_cont(void)
 
     uint64_t t_stop = h_now_ms();
     h_kill(cl.game[gi], SIGSTOP);
-    if (ps_wait(ps, 6, cond_aborted, NULL, 6000) < 0)
-        DIE("not every player got MATCH_ABORTED within 6 s of kill -STOP");
+    /* a stalled daemon keeps its matches for MATCH_LINK_GRACE_MS (5 s) after its link is dead,
+     * or until its registry hash expires (5 s without a heartbeat), whichever comes first */
+    if (ps_wait(ps, 6, cond_aborted, NULL, 9000) < 0)
+        DIE("not every player got MATCH_ABORTED within 9 s of kill -STOP");
     int told_ms = (int)(h_now_ms() - t_stop);
     h_kill(cl.game[gi], SIGCONT);
     uint64_t t_cont = h_now_ms();
