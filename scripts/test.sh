@@ -6,7 +6,7 @@
 #
 # Stages: deps; normal build (build/, RelWithDebInfo) + ctest; sanitizer build (build-asan/,
 # -DSANITIZE=ON: ASan+UBSan, Debug so assert() stays on) + ctest; fuzz build (build-fuzz/,
-# clang, -DFUZZ=ON) + every build-fuzz/fuzz/fuzz_* run for FUZZ_SECONDS (default 20), seeded from
+# clang, -DFUZZ=ON) + every build-fuzz/fuzz/fuzz_* run for FUZZ_SECONDS (default 10), seeded from
 # a copy of tests/fuzz/corpus/<name> (or fuzz/corpus/<name>; <name> with or without fuzz_).
 #   --quick     normal build + ctest only
 #   --no-asan   skip the sanitizer build
@@ -30,7 +30,7 @@ for arg in "$@"; do
 done
 if ((QUICK)); then ASAN=0 FUZZ=0; fi
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 CTEST_JOBS=${CTEST_JOBS:-2}
 CTEST_TIMEOUT=${CTEST_TIMEOUT:-300}
