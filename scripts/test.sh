@@ -11,7 +11,7 @@
 #   --quick     normal build + ctest only
 #   --no-asan   skip the sanitizer build
 #   --no-fuzz   skip the fuzz build
-# Environment: FUZZ_SECONDS (20), JOBS (nproc), CTEST_JOBS (2), CTEST_TIMEOUT (300).
+# Environment: FUZZ_SECONDS (10), JOBS (nproc), CTEST_JOBS (2), CTEST_TIMEOUT (300).
 # Exit status is non-zero if any stage failed; the last line reads "N passed, N failed".
 set -euo pipefail
 
