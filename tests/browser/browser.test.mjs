@@ -63,6 +63,25 @@ async function playStep(page) {
   if (target) await page.mouse.click(target.x, target.y);
 }
 
+/** A walk of a page's player: a click on the ground 8 units away (toward the arena's middle),
+ * whatever the monsters are doing (an attack in range would not move it). */
+async function walkStep(page) {
+  const target = await page.evaluate(() => {
+    const a = window.clusterArena();
+    const c = window.clusterClient();
+    const me = a && a.players.get(c.userId);
+    if (!me || !me.alive) return null;
+    const w = a.width || 100;
+    const h = a.height || 60;
+    const canvas = document.getElementById('arena');
+    const r = canvas.getBoundingClientRect();
+    const k = Math.min(canvas.width / w, canvas.height / h) * (r.width / canvas.width);
+    const x = me.pos.x + (me.pos.x < w / 2 ? 8 : -8);
+    return { x: r.left + x * k, y: r.top + me.pos.y * k };
+  });
+  if (target) await page.mouse.click(target.x, target.y);
+}
+
 const posOf = (page, userId) => page.evaluate((u) => {
   const p = window.clusterArena()?.players.get(u);
   return p ? [p.pos.x, p.pos.y] : null;
@@ -132,8 +151,9 @@ async function main() {
     const ids = await Promise.all([a, b].map((p) => p.evaluate(() => window.clusterClient().userId)));
     const aStart = await posOf(b, ids[0]);
     let moved = false;
-    for (let i = 0; i < 30 && !moved; i++) {
-      await Promise.all([playStep(a), playStep(b)]);
+    const deadline = Date.now() + 20000; // a sanitizer build on a busy machine is slow
+    while (Date.now() < deadline && !moved) {
+      await Promise.all([walkStep(a), playStep(b)]);
       await new Promise((r) => setTimeout(r, 200));
       const now = await posOf(b, ids[0]);
       moved = now && aStart && Math.hypot(now[0] - aStart[0], now[1] - aStart[1]) > 0.5;

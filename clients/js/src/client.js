@@ -23,6 +23,7 @@ const DEFAULTS = {
   reconnectBaseMs: 200,
   reconnectMaxMs: 5000,
   maxReconnectAttempts: Infinity,
+  resumeRetries: 5, // RESUME answered SERVICE_UNAVAILABLE/TIMEOUT: asked again this many times
   maxFrame: DEFAULT_MAX_FRAME,
   oneWayErrorWindow: 256,
 };
@@ -203,7 +204,7 @@ export class Client extends Emitter {
     let snapshot = null;
     if (this.token) {
       try {
-        const r = await this._request(T.RESUME_REQUEST, { token: this.token }, {}, true);
+        const r = await this._resumeRetrying();
         resumed = true;
         this.room = r.room ?? null;
         if (this.match && this.room?.status === RoomStatus.IN_GAME && this.match.mode === 'arena')
@@ -217,6 +218,26 @@ export class Client extends Emitter {
     }
     this._ready();
     this.emit('reconnected', { resumed, room: this.room, snapshot });
+  }
+
+  /**
+   * RESUME on the new connection. A gateway that has just restarted may not be linked to a
+   * lobby yet (SERVICE_UNAVAILABLE) or the lobby may be slow (TIMEOUT): the session is still
+   * alive, so ask again a few times before giving the token up.
+   */
+  async _resumeRetrying() {
+    for (let i = 0; ; i++) {
+      try {
+        return await this._request(T.RESUME_REQUEST, { token: this.token }, {}, true);
+      } catch (e) {
+        const transient = e.codeName === 'SERVICE_UNAVAILABLE' || e.codeName === 'TIMEOUT';
+        if (!transient || i >= this.opts.resumeRetries) throw e;
+        const conn = this._conn;
+        await new Promise((res) => this._later(Math.min(this.opts.reconnectMaxMs, this.opts.reconnectBaseMs * 2 ** i), res));
+        // closed meanwhile (by the user or the network): the reconnect path owns what follows
+        if (this._userClosed || this._conn !== conn) throw ClusterError.local('DISCONNECTED', 'closed while resuming');
+      }
+    }
   }
 
   _later(ms, fn) {

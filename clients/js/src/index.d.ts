@@ -56,6 +56,7 @@ export interface ClientOptions {
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   maxReconnectAttempts?: number;
+  resumeRetries?: number;
   maxFrame?: number;
   WebSocket?: unknown;
   wsOptions?: object;

@@ -69,11 +69,12 @@ test('a gateway killed mid-match: the client reconnects, RESUMEs into the match 
   const pb = playArena(b, mb, { pauseWhile: () => paused });
   const events = [];
   a.on('reconnecting', (r) => events.push(`reconnecting ${r.attempt}`));
+  a.on('resumeFailed', (e) => events.push(`resumeFailed ${e.codeName}`));
   const reconnected = a.next('reconnected', 20000);
   await cl.restartGateway(g, 'SIGKILL');
   const r = await reconnected;
   assert.ok(events.length >= 1);
-  assert.equal(r.resumed, true);
+  assert.equal(r.resumed, true, `resumed (events: ${events.join(', ')})`);
   assert.equal(r.room.status, 2, 'the room is IN_GAME');
   assert.ok(r.snapshot, 'the client asked for the snapshot after RESUME');
   assert.equal(r.snapshot.matchId, ma.matchId);
