@@ -56,6 +56,7 @@ struct backend {
     uint32_t next_link_id;
     unsigned inflight;
     int draining;
+    int congested;
     int drain_forced;
     uint64_t drain_started_ms;
     int deregistering;
@@ -426,6 +427,8 @@ static void collect(metrics_t *m, void *ud)
     metrics_set_gauge(m, "cluster_registered", "1 while registered in Redis", NULL,
                       registry_registered(be->reg));
     metrics_set_gauge(m, "cluster_draining", "1 once a graceful stop started", NULL, be->draining);
+    metrics_set_gauge(m, "cluster_congested", "1 while the daemon says it is congested (registry status 2)",
+                      NULL, be->congested);
     metrics_set_gauge(m, "cluster_redis_up", "1 while the Redis connection is up", "conn=registry",
                       rconn_up(be->rc));
     metrics_set_gauge(m, "cluster_redis_rtt_seconds", "round trip of the last Redis watchdog PING",
@@ -554,6 +557,38 @@ static blink_t *link_to_gateway(backend_t *be, uint32_t gw_id)
 }
 
 int backend_gateway_linked(backend_t *be, uint32_t gw_id) { return link_to_gateway(be, gw_id) != NULL; }
+
+void backend_set_congested(backend_t *be, int on, const char *why)
+{
+    on = !!on;
+    if (be->congested == on)
+        return;
+    be->congested = on;
+    if (on)
+        log_warn("congested", "why=\"%s\"", why);
+    else
+        log_info("smooth", "why=\"%s\"", why);
+    if (!be->draining) /* draining (3) outranks both */
+        registry_set_status(be->reg, on ? REG_STATUS_CONGESTED : REG_STATUS_SMOOTH);
+}
+
+int backend_congested(const backend_t *be) { return be->congested; }
+
+size_t backend_gateways_live(backend_t *be, uint32_t *ids, size_t max)
+{
+    uint64_t now = uv_now(be->loop);
+    size_t n = 0;
+    for (blink_t *l = be->links; l; l = l->next) {
+        if (l->state != BL_UP || conn_is_closing(l->conn) || now - l->last_rx_ms > (uint64_t)be->o.link_dead_ms)
+            continue;
+        size_t k = 0;
+        while (k < n && ids[k] != l->gw_id)
+            k++;
+        if (k == n && n < max)
+            ids[n++] = l->gw_id;
+    }
+    return n;
+}
 
 void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user)
 {

@@ -104,6 +104,9 @@ const char *backend_prefix(const backend_t *be);
 void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user);
 /* 1 while this daemon has a live link from gateway gw_id. */
 int backend_gateway_linked(backend_t *be, uint32_t gw_id);
+/* The gateways whose links to this daemon are up and heard from within LINK_DEAD_MS (a cut
+ * link stays open up to 3x that): up to max distinct ids into ids. Returns how many. */
+size_t backend_gateways_live(backend_t *be, uint32_t *ids, size_t max);
 /* Pushes a message (seq 0) to a session on gateway gw_id. Returns 0, or -1 when this daemon
  * has no live link to that gateway. */
 int backend_push(backend_t *be, uint32_t gw_id, uint64_t session, uint16_t type,
@@ -121,6 +124,11 @@ void backend_user_online(backend_t *be, uint64_t user, uint32_t gw_id, uint64_t 
 /* Has gateway gw_id push KICKED(code, reason) to the session and close it. */
 int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code, const char *reason);
 int backend_draining(const backend_t *be);
+/* Smooth (0) or congested (1): registry status 1 or 2 (unless draining), logged when it changes
+ * (why says what the daemon measured), metric cluster_congested. Placement and the gateways
+ * prefer smooth daemons (docs/operations.md, "Congestion"). */
+void backend_set_congested(backend_t *be, int on, const char *why);
+int backend_congested(const backend_t *be);
 void backend_set_load(backend_t *be, int games, int players);
 /* A field of the daemon's registry hash, published with every registration and heartbeat
  * (registry_set_field). Returns 0 or -1 (too many fields). */

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "backend.h"
+#include "congestion.h"
 #include "hist.h"
 #include "mode.h"
 #include "modules.h"
@@ -84,6 +85,8 @@ struct game {
     int inbox_pending, check_pending, moved_pending;
     unsigned polls;
     hist_t tick_us;        /* duration of one whole tick (every match), microseconds */
+    hist_t tick_window_us; /* the same over the current second, for the congestion status */
+    congestion_t congestion;
     uint64_t ticks;
     uint64_t last_tick_log_ms;
     uint64_t tick_log_ms;

@@ -36,6 +36,9 @@ static const cfg_opt_t OPTS[] = {
     {"MODULE_MEMORY_MAX", CFG_INT, "8388608", "bytes one module match's Lua state may hold", 65536, 1073741824},
     {"MATCH_DATA_MAX", CFG_INT, "4096", "bytes of data in one MATCH_DATA_SEND", 0, 60000},
     {"TICK_LOG_MS", CFG_INT, "10000", "how often the tick time percentiles are logged (event=tick_stats)", 100, 3600000},
+    {"CONGESTED_TICK_PCT", CFG_INT, "80", "congested (registry status 2) when a second's tick p99 reaches this % of TICK_MS", 1, 1000},
+    {"SMOOTH_TICK_PCT", CFG_INT, "50", "smooth again after SMOOTH_AFTER_S seconds in a row with the tick p99 below this % of TICK_MS", 1, 1000},
+    {"SMOOTH_AFTER_S", CFG_INT, "5", "calm seconds in a row before a congested daemon is smooth again", 1, 3600},
 };
 
 static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
@@ -53,6 +56,8 @@ static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     g->sim_base.monster_damage = (int32_t)config_int(cfg, "MONSTER_DAMAGE");
     g->sim_base.monster_hp = (int32_t)config_int(cfg, "MONSTER_HP");
     g->tick_log_ms = (uint64_t)config_int(cfg, "TICK_LOG_MS");
+    congestion_init(&g->congestion, (double)config_int(cfg, "CONGESTED_TICK_PCT"),
+                    (double)config_int(cfg, "SMOOTH_TICK_PCT"), (int)config_int(cfg, "SMOOTH_AFTER_S"));
     if (sim_config_check(&g->sim_base) != 0) {
         log_error("bad_config", "reason=\"simulation settings out of range\"%s", "");
         xfree(g);

@@ -4,6 +4,7 @@
  * pushes what the mode broadcasts (packed once per match), ends the match with GAME_OVER or
  * MATCH_ABORTED, has the record written exactly once (record.c) and hands the room back to
  * the lobby (matches:ended). What a mode plays is behind the seam of mode.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +22,27 @@
 /* The tick time histogram on /metrics: cumulative, unlike g->tick_us (reset per log line). */
 static metric_t *tick_metric;
 
-/* Reads a match's room, mode and players with where each is connected. */
+/* Picks a match up from the inbox (docs/matches.md, "Placement is confirmed"): reads its room,
+ * mode and players with where each is connected, and confirms the pickup (out of `placing`)
+ * in the same step. Not ours any more (the lobby re-placed it past the bound): false. Draining,
+ * or an online player's gateway without a live link to us (ARGV[3], ",id,id,"): not
+ * confirmed, and marked due at once so the lobby re-places it now: {'refused', why}.
+ * KEYS: match:<id>, placing. ARGV: prefix, our id, live gateways, draining, match id. */
 static const char MATCH_INFO_LUA[] =
     "local m = redis.call('HMGET', KEYS[1], 'room', 'players', 'game', 'mode') "
-    "if not m[1] then return false end "
+    "if not m[1] or m[3] ~= ARGV[2] then return false end "
+    "local function refuse(why) redis.call('ZADD', KEYS[2], 'XX', 0, ARGV[5]) return {'refused', why} end "
+    "if ARGV[4] == '1' then return refuse('draining') end "
     "local out = {m[1], m[3] or '0', m[4] or ''} "
     "for uid in string.gmatch(m[2] or '', '%d+') do "
-    "  local u = redis.call('HMGET', ARGV[1] .. 'user:' .. uid, 'name', 'gw', 'sid') "
+    "  local u = redis.call('HMGET', ARGV[1] .. 'user:' .. uid, 'name', 'gw', 'sid', 'online') "
+    "  if u[4] == '1' and u[2] and not string.find(ARGV[3], ',' .. u[2] .. ',', 1, true) then "
+    "    return refuse('gateway ' .. u[2] .. ' has no live link here') "
+    "  end "
     "  table.insert(out, uid) table.insert(out, u[1] or '') "
     "  table.insert(out, u[2] or '0') table.insert(out, u[3] or '0') "
     "end "
+    "redis.call('ZREM', KEYS[2], ARGV[5]) "
     "return out";
 #define INFO_HEAD 3
 
@@ -337,6 +349,7 @@ static void on_tick(uv_timer_t *t)
     }
     uint64_t us = (mono_ns() - t0) / 1000u;
     hist_record(&g->tick_us, us ? us : 1);
+    hist_record(&g->tick_window_us, us ? us : 1);
     metric_observe_us(tick_metric, us ? us : 1);
     g->ticks++;
     tick_stats(g);
@@ -351,6 +364,7 @@ static void on_match_tick(uv_timer_t *t)
     (void)tick_match(g, m); /* may free m (not t: closed, freed in its close callback) */
     uint64_t us = (mono_ns() - t0) / 1000u;
     hist_record(&g->tick_us, us ? us : 1);
+    hist_record(&g->tick_window_us, us ? us : 1);
     metric_observe_us(tick_metric, us ? us : 1);
 }
 
@@ -503,7 +517,15 @@ static void on_match_info(redisAsyncContext *ac, void *reply, void *privdata)
 {
     info_rq_t *q = privdata;
     redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= INFO_HEAD && !backend_draining(q->g->be))
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "refused") == 0) {
+        metric_inc(metrics_counter(backend_metrics(q->g->be), "cluster_game_pickups_refused_total",
+                                   "matches placed here and handed back to the lobby to re-place "
+                                   "(draining, or a player's gateway not linked here)", NULL));
+        log_warn("match_pickup_refused", "match=%llu reason=\"%s\" action=\"the lobby places it again\"",
+                 (unsigned long long)q->match_id,
+                 r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "");
+    } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= INFO_HEAD && !backend_draining(q->g->be))
         start_match(q->g, q->match_id, r);
     else if (r && backend_draining(q->g->be))
         report_ended(q->g, q->match_id, "aborted"); /* placed just before we started draining */
@@ -517,7 +539,16 @@ static void on_inbox(redisAsyncContext *ac, void *reply, void *privdata)
     g->inbox_pending = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY)
         return;
-    char key[256];
+    char key[256], placing[256], self[16], mid[24];
+    /* ",id,id," of the gateways with a live link here, for the pickup's check */
+    uint32_t gws[256];
+    size_t ngw = backend_gateways_live(g->be, gws, sizeof gws / sizeof gws[0]);
+    char live[256 * 11 + 2] = ",";
+    size_t at = 1;
+    for (size_t k = 0; k < ngw; k++)
+        at += (size_t)snprintf(live + at, sizeof live - at, "%u,", gws[k]);
+    snprintf(placing, sizeof placing, "%splacing", backend_prefix(g->be));
+    snprintf(self, sizeof self, "%u", backend_id(g->be));
     for (size_t i = 0; i < r->elements; i++) {
         if (r->element[i]->type != REDIS_REPLY_STRING)
             continue;
@@ -525,8 +556,10 @@ static void on_inbox(redisAsyncContext *ac, void *reply, void *privdata)
         q->g = g;
         q->match_id = strtoull(r->element[i]->str, NULL, 10);
         snprintf(key, sizeof key, "%smatch:%llu", backend_prefix(g->be), (unsigned long long)q->match_id);
-        const char *argv[] = {"EVAL", MATCH_INFO_LUA, "1", key, backend_prefix(g->be)};
-        if (rconn_cmdargv(backend_redis(g->be), on_match_info, q, 5, argv, NULL) != 0)
+        snprintf(mid, sizeof mid, "%llu", (unsigned long long)q->match_id);
+        const char *argv[] = {"EVAL", MATCH_INFO_LUA, "2", key, placing, backend_prefix(g->be), self,
+                              live, backend_draining(g->be) ? "1" : "0", mid};
+        if (rconn_cmdargv(backend_redis(g->be), on_match_info, q, 10, argv, NULL) != 0)
             xfree(q);
     }
 }
@@ -625,6 +658,26 @@ static void on_moved(redisAsyncContext *ac, void *reply, void *privdata)
     }
 }
 
+/* Once a second: the tick p99 of the last second against TICK_MS sets smooth / congested
+ * (common/congestion.h: congested at CONGESTED_TICK_PCT, smooth after SMOOTH_AFTER_S seconds
+ * below SMOOTH_TICK_PCT); the lobby places new matches on smooth daemons first. */
+static void check_congestion(game_t *g)
+{
+    double load = NAN;
+    uint64_t p99 = 0;
+    if (hist_count(&g->tick_window_us)) {
+        p99 = hist_percentile(&g->tick_window_us, 99);
+        load = 100.0 * (double)p99 / ((double)g->sim_base.tick_ms * 1000.0);
+    }
+    hist_reset(&g->tick_window_us);
+    if (congestion_feed(&g->congestion, load)) {
+        char why[160];
+        snprintf(why, sizeof why, "tick p99 %llu us = %.0f%% of TICK_MS %u (matches %u, players %u)",
+                 (unsigned long long)p99, load, g->sim_base.tick_ms, g->nmatches, g->nplayers);
+        backend_set_congested(g->be, g->congestion.congested, why);
+    }
+}
+
 static void on_poll(uv_timer_t *t)
 {
     game_t *g = t->data;
@@ -638,8 +691,10 @@ static void on_poll(uv_timer_t *t)
     if (g->nmatches && !g->moved_pending &&
         rconn_cmd(backend_redis(g->be), on_moved, g, "LPOP %sgame:%u:moved 256", backend_prefix(g->be), id) == 0)
         g->moved_pending = 1;
-    if (++g->polls % CHECK_EVERY_POLLS == 0)
+    if (++g->polls % CHECK_EVERY_POLLS == 0) {
         check_matches(g);
+        check_congestion(g);
+    }
 }
 
 /* /readyz: the game daemon needs PostgreSQL for its match records. */
@@ -681,6 +736,7 @@ void game_start(game_t *g)
     backend_set_ready(g->be, game_ready);
     game_publish_modes(g);
     hist_init(&g->tick_us);
+    hist_init(&g->tick_window_us);
     uv_timer_init(g->loop, &g->tick_timer);
     uv_timer_init(g->loop, &g->poll_timer);
     uv_timer_init(g->loop, &g->retry_timer);

@@ -48,6 +48,7 @@ typedef struct ulink {
     char host[256];
     int port;
     int registry_draining; /* status 3 in the registry */
+    int registry_congested; /* status 2: requests go to smooth peers of its type first */
     int link_draining;     /* LINK_DRAINING received */
     uint64_t seen_sweep;   /* last sweep that found it in its list */
     conn_t *conn;
@@ -87,6 +88,7 @@ struct upstreams {
     uint64_t sweep_gen;
     uint64_t last_sweep_ms;
     int subscribed;
+    char *games_published; /* the `linked_games` registry field last set (NULL: never) */
     unreported_t *unrep; /* ring of UNREPORTED_MAX, allocated on first use */
     uint32_t unrep_head, unrep_len;
 };
@@ -204,10 +206,15 @@ static void maybe_free(ulink_t *l)
         free_link(l);
 }
 
+static void publish_linked_games(upstreams_t *u);
+
 static void set_state(ulink_t *l, ul_state_t s)
 {
+    int changed = (l->state == UL_UP) != (s == UL_UP);
     l->state = s;
     l->state_since_ms = uv_now(l->u->gw->loop);
+    if (changed && l->peer_type == PEER_GAME)
+        publish_linked_games(l->u); /* at once: a client may start a match right after */
 }
 
 /* ---- link frames ---- */
@@ -618,6 +625,7 @@ static void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *
         link_connect(l);
     }
     l->registry_draining = status == REG_STATUS_DRAINING;
+    l->registry_congested = status == REG_STATUS_CONGESTED;
     l->seen_sweep = u->sweep_gen;
     l->missing_since = 0;
 }
@@ -649,15 +657,26 @@ ErrorCode upstream_forward_src(upstreams_t *u, int peer_type, const uint8_t *src
                                uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
                                size_t len)
 {
-    /* Round robin over the usable links of that type. */
+    /* Round robin over the usable links of that type: the smooth ones, or when every one is
+     * congested, all of them. */
     ulink_t *cands[64];
-    int n = 0;
+    int n = 0, smooth = 0;
     for (ulink_t *l = u->links; l && n < 64; l = l->next)
         if (l->peer_type == peer_type && l->state == UL_UP && !l->removed && !l->link_draining &&
-            !l->registry_draining && !conn_is_closing(l->conn))
-            cands[n++] = l;
+            !l->registry_draining && !conn_is_closing(l->conn)) {
+            if (!l->registry_congested) {
+                if (smooth < n) /* smooth ones gather at the front */
+                    cands[n] = cands[smooth];
+                n++;
+                cands[smooth++] = l;
+            } else {
+                cands[n++] = l;
+            }
+        }
     if (n == 0)
         return ERROR_CODE__SERVICE_UNAVAILABLE;
+    if (smooth)
+        n = smooth;
     return forward_on(u, cands[u->rr[peer_type]++ % (uint32_t)n], src, session, user, type, seq,
                       payload, len);
 }
@@ -945,6 +964,46 @@ void upstreams_redis_event(upstreams_t *u, int up)
 
 /* ---- periodic work ---- */
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The game daemons this gateway can reach now (link up, not draining), as the field
+ * `linked_games` of its registry entry ("3,7,12"): the lobby places a match only on a daemon
+ * every player's gateway lists (docs/matches.md). Set when it changes. */
+static void publish_linked_games(upstreams_t *u)
+{
+    size_t n = 0, cap = 0;
+    for (const ulink_t *l = u->links; l; l = l->next)
+        cap++;
+    uint32_t *ids = xmalloc((cap ? cap : 1) * sizeof *ids);
+    for (const ulink_t *l = u->links; l; l = l->next)
+        if (l->peer_type == PEER_GAME && l->state == UL_UP && !l->removed && !l->link_draining &&
+            !l->registry_draining)
+            ids[n++] = l->server_id;
+    qsort(ids, n, sizeof *ids, cmp_u32);
+    char *s = xmalloc(n * 11 + 1);
+    size_t at = 0;
+    s[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)sprintf(s + at, i ? ",%u" : "%u", ids[i]);
+    xfree(ids);
+    if (u->games_published && strcmp(u->games_published, s) == 0) {
+        xfree(s);
+        return;
+    }
+    if (registry_set_field(u->gw->reg, "linked_games", s) != 0) {
+        xfree(s);
+        return;
+    }
+    log_debug("linked_games", "games=\"%s\"", s);
+    xfree(u->games_published);
+    u->games_published = s;
+}
+
+
 void upstreams_tick(upstreams_t *u)
 {
     gw_t *gw = u->gw;
@@ -994,6 +1053,7 @@ void upstreams_tick(upstreams_t *u)
     }
     if (rconn_up(gw->redis) && now - u->last_sweep_ms >= (uint64_t)gw->s.sweep_ms)
         read_lists(u);
+    publish_linked_games(u);
 }
 
 upstreams_t *upstreams_new(gw_t *gw)
@@ -1049,5 +1109,6 @@ void upstreams_close(upstreams_t *u)
 void upstreams_free(upstreams_t *u)
 {
     xfree(u->unrep);
+    xfree(u->games_published);
     xfree(u);
 }

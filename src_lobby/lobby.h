@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "backend.h"
+#include "congestion.h"
 #include "cluster.pb-c.h"
 #include "pb.h"
 #include "pg.h"
@@ -31,6 +32,11 @@ typedef struct lobby {
     int64_t login_fail_window_s;
     int64_t quick_match_size;
     int64_t placement_stale_ms;
+    int64_t placement_confirm_ms; /* a placed match not picked up within this is placed again */
+    int64_t placement_retries;    /* ... at most this many times, then ended */
+    int placement_pending;
+    int hash_inflight_max, hash_peak; /* HASH_INFLIGHT; the most in flight this second */
+    congestion_t congestion;
     int64_t chat_rate;
     int stopping;
     unsigned ticks;
@@ -67,6 +73,8 @@ void lobby_games_sweep(lobby_t *lb);
 void lobby_gateways_sweep(lobby_t *lb);
 /* Periodic: matches the game daemons reported ended: rooms back to waiting. */
 void lobby_matches_tick(lobby_t *lb);
+/* placement.c: matches their daemon did not pick up in time are placed again or ended. */
+void lobby_placement_tick(lobby_t *lb);
 
 /* ---- recovery.c ---- */
 
@@ -110,5 +118,9 @@ int room_view_parse(room_view_t *v, const redisReply *r, size_t at);
 void room_view_free(room_view_t *v);
 /* Pushes ROOM_UPDATE(event, actor) to every online member. */
 void room_view_push(lobby_t *lb, const room_view_t *v, const char *event, uint64_t actor);
+/* Pushes a message to every online member of the room. */
+void room_view_push_msg(lobby_t *lb, const room_view_t *v, uint16_t type, const ProtobufCMessage *msg);
+/* GAME_STARTING to every member of a room just put in game (and logs the placement). */
+void room_view_push_starting(lobby_t *lb, const room_view_t *v);
 
 #endif

@@ -42,7 +42,7 @@ local function daemon_modes(modes, limits)
 end
 
 -- Every healthy game daemon (fresh heartbeat, not draining, not lost since its last
--- heartbeat): a list of {id =, modes =}.
+-- heartbeat, not sitting out an unconfirmed placement): a list of {id =, modes =, congested =}.
 local function healthy_games(now, stale_ms)
   local out = {}
   for _, id in ipairs(redis.call('LRANGE', P .. 'Server:Game', 0, -1)) do
@@ -56,8 +56,14 @@ local function healthy_games(now, stale_ms)
       redis.call('HDEL', K('placement', 'lost'), id)
       lost = nil
     end
-    if status and hb and status ~= 3 and now - hb <= stale_ms and not lost then
-      table.insert(out, {id = id, modes = daemon_modes(h[3], h[4])})
+    -- A daemon that did not pick up a match placed on it (placement_confirm) sits out a while.
+    local held = tonumber(redis.call('HGET', K('placement', 'unconfirmed'), id) or '')
+    if held and held <= now then
+      redis.call('HDEL', K('placement', 'unconfirmed'), id)
+      held = nil
+    end
+    if status and hb and status ~= 3 and now - hb <= stale_ms and not lost and not held then
+      table.insert(out, {id = id, modes = daemon_modes(h[3], h[4]), congested = status == 2})
     end
   end
   return out
@@ -121,35 +127,79 @@ local function room_state(id, out)
   return out
 end
 
--- Picks, among the healthy game daemons serving `mode`, the one with the fewest matches placed
--- on it, and counts this one. Returns its id, or nil and the error to answer: UNKNOWN_MODE
--- when healthy daemons exist but none serves the mode, SERVICE_UNAVAILABLE when none is
--- healthy.
-local function place(now, stale_ms, mode)
+-- The game daemons each online member's gateway has a live link to: a list of sets (id ->
+-- true), one per distinct gateway, from the `linked_games` field every gateway publishes in its
+-- registry entry (docs/redis-keys.md). A gateway without the field (its entry expired) adds
+-- no constraint: the registry sweep deals with it.
+local function linked_sets(members)
+  local sets, seen = {}, {}
+  for _, uid in ipairs(members) do
+    local u = redis.call('HMGET', K('user', uid), 'online', 'gw')
+    if u[1] == '1' and u[2] and not seen[u[2]] then
+      seen[u[2]] = true
+      local f = redis.call('HGET', P .. 'Server:Gateway:' .. u[2], 'linked_games')
+      if f then
+        local set = {}
+        for gid in string.gmatch(f, '%d+') do set[gid] = true end
+        table.insert(sets, set)
+      end
+    end
+  end
+  return sets
+end
+
+-- Picks, among the healthy game daemons serving `mode` that every member's gateway is linked
+-- to (and not `skip`), a smooth one before a congested one, then the one with the fewest
+-- matches placed on it, and counts this one.
+-- Returns its id, or nil and the error to answer: UNKNOWN_MODE when healthy daemons exist but
+-- none serves the mode, SERVICE_UNAVAILABLE (and a message) when none is healthy or none
+-- serving it is reachable from the players' gateways.
+local function place(now, stale_ms, mode, members, skip)
   local games = healthy_games(now, stale_ms)
+  local sets = linked_sets(members)
   local best, best_load = nil, nil
+  local serving = false
   for _, g in ipairs(games) do
-    if g.modes[mode] then
+    local reachable = g.id ~= skip
+    for _, set in ipairs(sets) do
+      if not set[g.id] then reachable = false end
+    end
+    if g.modes[mode] then serving = true end
+    if g.modes[mode] and reachable then
+      -- Smooth daemons first (status 2: the daemon says its ticks near their budget); among
+      -- equals, the fewest matches placed, then the lowest id.
       local load = tonumber(redis.call('HGET', K('placement', 'Game'), g.id) or '0')
+      if g.congested then load = load + 1e9 end
       if best_load == nil or load < best_load or (load == best_load and tonumber(g.id) < tonumber(best)) then
         best, best_load = g.id, load
       end
     end
   end
   if not best then
+    if serving then return nil, 'SERVICE_UNAVAILABLE', 'no game server is reachable from every player\'s gateway' end
     return nil, #games > 0 and 'UNKNOWN_MODE' or 'SERVICE_UNAVAILABLE'
   end
   redis.call('HINCRBY', K('placement', 'Game'), best, 1)
   return best
 end
 
+-- Hands a placed match to its daemon: counted there, in its inbox, and in `placing` until the
+-- daemon confirms the pickup (placement_confirm re-places or ends it past the bound).
+local function hand_over(match, game, now)
+  redis.call('SADD', K('game', game, 'matches'), match)
+  redis.call('SADD', K('games', 'busy'), game)
+  redis.call('RPUSH', K('game', game, 'inbox'), match)
+  redis.call('ZADD', K('placing'), now, match)
+end
+
 -- Puts a waiting room in game on a placed daemon serving its mode. Returns true, or false and
 -- the error code of place().
 local function start_room(id, now, stale_ms)
   local mode = redis.call('HGET', K('room', id), 'mode') or ARENA
-  local game, err = place(now, stale_ms, mode)
+  local members = redis.call('LRANGE', K('room', id, 'members'), 0, -1)
+  local game, err, message = place(now, stale_ms, mode, members)
   if not game then
-    return false, err
+    return false, err, message
   end
   -- Match ids key the records in PostgreSQL, which outlive Redis's data: when match:seq is
   -- missing (a new Redis, or one that lost its data) it restarts at now (ms) x 1000, above
@@ -164,12 +214,9 @@ local function start_room(id, now, stale_ms)
   redis.call('HSET', K('room', id), 'status', 2, 'match', match, 'game', game)
   redis.call('ZREM', K('rooms', 'waiting'), id)
   -- The game daemon picks the match up from its inbox.
-  local members = redis.call('LRANGE', K('room', id, 'members'), 0, -1)
   redis.call('HSET', K('match', match), 'room', id, 'game', game,
              'players', table.concat(members, ','), 'created', now, 'mode', mode)
-  redis.call('SADD', K('game', game, 'matches'), match)
-  redis.call('SADD', K('games', 'busy'), game)
-  redis.call('RPUSH', K('game', game, 'inbox'), match)
+  hand_over(match, game, now)
   return true
 end
 
@@ -208,6 +255,7 @@ local function end_match(match, now)
   local m = redis.call('HMGET', K('match', match), 'room', 'game')
   if not m[1] then return nil end
   redis.call('DEL', K('match', match))
+  redis.call('ZREM', K('placing'), match)
   redis.call('SREM', K('game', m[2], 'matches'), match)
   if tonumber(redis.call('HGET', K('placement', 'Game'), m[2]) or '0') > 0 then
     redis.call('HINCRBY', K('placement', 'Game'), m[2], -1)
@@ -323,12 +371,12 @@ elseif op == 'start' then
   if redis.call('SCARD', K('room', id, 'ready')) < redis.call('LLEN', K('room', id, 'members')) then
     return fail('NOT_ALL_READY')
   end
-  local ok, err = start_room(id, now, stale)
+  local ok, err, message = start_room(id, now, stale)
   if not ok then
     if err == 'UNKNOWN_MODE' then
       return fail(err, 'no game daemon serves mode ' .. (redis.call('HGET', K('room', id), 'mode') or ARENA))
     end
-    return fail(err)
+    return fail(err, message)
   end
   return room_state(id, {'room'})
 
@@ -553,6 +601,48 @@ elseif op == 'game_lost' or op == 'sweep_games' then
     redis.call('DEL', K('game', game, 'inbox'), K('game', game, 'matches'), K('game', game, 'moved'))
     redis.call('HDEL', K('placement', 'Game'), game)
     redis.call('SREM', K('games', 'busy'), game)
+  end
+  return out
+
+elseif op == 'placement_confirm' then
+  -- Matches placed more than confirm_ms ago that their daemon has not picked up (it is dead,
+  -- stalled, not a real game daemon, or could not reach the players' gateways): each goes to
+  -- another daemon, at most `retries` times, or ends. The daemon that let it wait sits out
+  -- placement for hold_ms. Returns {'placing', room, match, outcome ('replaced'|'ended'),
+  -- from game, to game, ...}.
+  local now, confirm_ms, stale, retries, hold_ms =
+    tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  local out = {'placing'}
+  local due = redis.call('ZRANGEBYSCORE', K('placing'), '-inf', now - confirm_ms, 'LIMIT', 0, 50)
+  for _, match in ipairs(due) do
+    redis.call('ZREM', K('placing'), match)
+    local m = redis.call('HMGET', K('match', match), 'room', 'game', 'mode', 'players')
+    if m[1] and redis.call('HGET', K('room', m[1]), 'match') == match then
+      local old = m[2]
+      redis.call('HSET', K('placement', 'unconfirmed'), old, string.format('%.0f', now + hold_ms))
+      redis.call('LREM', K('game', old, 'inbox'), 0, match)
+      local tries = redis.call('HINCRBY', K('match', match), 'replaced', 1)
+      local game
+      if tries <= retries then
+        local members = {}
+        for uid in string.gmatch(m[4] or '', '%d+') do table.insert(members, uid) end
+        game = place(now, stale, m[3] or ARENA, members, old)
+      end
+      if game then
+        redis.call('SREM', K('game', old, 'matches'), match)
+        if tonumber(redis.call('HGET', K('placement', 'Game'), old) or '0') > 0 then
+          redis.call('HINCRBY', K('placement', 'Game'), old, -1)
+        end
+        redis.call('HSET', K('match', match), 'game', game)
+        redis.call('HSET', K('room', m[1]), 'game', game)
+        hand_over(match, game, now)
+        for _, v in ipairs({m[1], match, 'replaced', old, game}) do table.insert(out, v) end
+      else
+        -- Never started: no record (nothing was played); the room waits again.
+        end_match(match, now)
+        for _, v in ipairs({m[1], match, 'ended', old, '0'}) do table.insert(out, v) end
+      end
+    end
   end
   return out
 

@@ -45,6 +45,9 @@ static const cfg_opt_t OPTS[] = {
     {"LOGIN_FAIL_WINDOW_S", CFG_INT, "900", "failure counts are forgotten this long after the last attempt", 1, 86400},
     {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room (clamped into the mode's limits)", 1, 64},
     {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000},
+    {"PLACEMENT_CONFIRM_MS", CFG_INT, "2000", "a placed match its game daemon has not picked up within this is placed again elsewhere (the daemon sits out 5x this)", 200, 60000},
+    {"PLACEMENT_RETRIES", CFG_INT, "2", "times a match is placed again before it is ended with MATCH_ABORTED", 0, 10},
+    {"SMOOTH_AFTER_S", CFG_INT, "5", "a lobby congested by a full password-hashing queue is smooth again after this many seconds in a row at most half full", 1, 3600},
     {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000},
     {"HASH_INFLIGHT", CFG_INT, "0", "password hashes queued or running; past it logins and registrations get BUSY (0: 8 per hashing thread)", 0, 4096},
     {"HASH_THREADS", CFG_INT, "0", "threads of the lobby's own password-hashing pool (0: one per core this process may use, but one: the event loop keeps a core)", 0, 256},
@@ -53,12 +56,35 @@ static const cfg_opt_t OPTS[] = {
     {"HASH_MEMLIMIT_KIB", CFG_INT, "0", "argon2id memlimit in KiB (0: interactive, 64 MiB)", 0, 4194304},
 };
 
+/* Every tick the hashing queue's length is sampled; once a second its peak against
+ * HASH_INFLIGHT sets smooth / congested (a full queue answers BUSY: gateways then send the
+ * lobby's requests to smooth lobbies first). */
+static void check_congestion(lobby_t *lb)
+{
+    int n = pwhash_inflight(lb->pwhash);
+    if (n > lb->hash_peak)
+        lb->hash_peak = n;
+    if (lb->ticks % 10 != 0)
+        return;
+    double load = 100.0 * lb->hash_peak / (lb->hash_inflight_max > 0 ? lb->hash_inflight_max : 1);
+    if (congestion_feed(&lb->congestion, load)) {
+        char why[96];
+        snprintf(why, sizeof why, "password hashes queued or running: peak %d of HASH_INFLIGHT %d", lb->hash_peak,
+                 lb->hash_inflight_max);
+        backend_set_congested(lb->be, lb->congestion.congested, why);
+    }
+    lb->hash_peak = 0;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     lobby_t *lb = t->data;
     lobby_matches_tick(lb);
+    check_congestion(lb);
     if (++lb->ticks % 5 == 0)
         lobby_expire_tick(lb);
+    if (lb->ticks % 5 == 2)
+        lobby_placement_tick(lb);
     if (lb->ticks % 10 == 0)
         lobby_games_sweep(lb);
     if (lb->ticks % 10 == 5)
@@ -100,6 +126,8 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     lb->login_fail_window_s = config_int(cfg, "LOGIN_FAIL_WINDOW_S");
     lb->quick_match_size = config_int(cfg, "QUICK_MATCH_SIZE");
     lb->placement_stale_ms = config_int(cfg, "PLACEMENT_STALE_MS");
+    lb->placement_confirm_ms = config_int(cfg, "PLACEMENT_CONFIRM_MS");
+    lb->placement_retries = config_int(cfg, "PLACEMENT_RETRIES");
     lb->chat_rate = config_int(cfg, "CHAT_RATE");
     unsigned long long ops = (unsigned long long)config_int(cfg, "HASH_OPSLIMIT");
     size_t mem = (size_t)config_int(cfg, "HASH_MEMLIMIT_KIB") * 1024u;
@@ -129,6 +157,8 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     ho.max_inflight = (int)config_int(cfg, "HASH_INFLIGHT");
     if (ho.max_inflight == 0)
         ho.max_inflight = 8 * ho.threads;
+    lb->hash_inflight_max = ho.max_inflight;
+    congestion_init(&lb->congestion, 100, 50, (int)config_int(cfg, "SMOOTH_AFTER_S"));
     lb->pwhash = pwhash_new(loop, &ho);
     log_info("pwhash_pool", "threads=%d nice=%d max_inflight=%d", pwhash_threads(lb->pwhash), ho.nice,
              ho.max_inflight);

@@ -86,7 +86,7 @@ void room_view_free(room_view_t *v)
     memset(v, 0, sizeof *v);
 }
 
-static void push_all(lobby_t *lb, const room_view_t *v, uint16_t type, const ProtobufCMessage *msg)
+void room_view_push_msg(lobby_t *lb, const room_view_t *v, uint16_t type, const ProtobufCMessage *msg)
 {
     for (size_t k = 0; k < v->state.n_members; k++)
         if (v->members[k].online && v->gw[k] && v->sid[k])
@@ -99,17 +99,17 @@ void room_view_push(lobby_t *lb, const room_view_t *v, const char *event, uint64
     u.room = (RoomState *)&v->state;
     u.event = (char *)event;
     u.actor_id = actor;
-    push_all(lb, v, PACKET_TYPE__ROOM_UPDATE, &u.base);
+    room_view_push_msg(lb, v, PACKET_TYPE__ROOM_UPDATE, &u.base);
 }
 
-static void push_game_starting(lobby_t *lb, const room_view_t *v)
+void room_view_push_starting(lobby_t *lb, const room_view_t *v)
 {
     GameStarting g = GAME_STARTING__INIT;
     g.room_id = v->state.room_id;
     g.match_id = v->state.match_id;
     g.game_server_id = v->state.game_server_id;
     g.mode = v->state.mode;
-    push_all(lb, v, PACKET_TYPE__GAME_STARTING, &g.base);
+    room_view_push_msg(lb, v, PACKET_TYPE__GAME_STARTING, &g.base);
     log_info("match_placed", "room=%llu match=%llu game=%u players=%zu mode=%s",
              (unsigned long long)v->state.room_id, (unsigned long long)v->state.match_id,
              v->state.game_server_id, v->state.n_members, v->state.mode);
@@ -217,7 +217,7 @@ static void on_room_reply(lobby_t *lb, redisReply *r, void *ud, uint16_t resp_ty
     }
     room_view_push(lb, &v, event, q->req.user);
     if (resp_type == PACKET_TYPE__START_GAME_RESPONSE)
-        push_game_starting(lb, &v);
+        room_view_push_starting(lb, &v);
     room_view_free(&v);
     xfree(q);
 }
@@ -417,7 +417,7 @@ static void on_chat(lobby_t *lb, redisReply *r, void *ud)
     for (size_t k = 0; k < v.state.n_members; k++)
         if (v.members[k].user_id == c->q.req.user)
             m.username = v.members[k].username;
-    push_all(lb, &v, PACKET_TYPE__ROOM_CHAT_MESSAGE, &m.base);
+    room_view_push_msg(lb, &v, PACKET_TYPE__ROOM_CHAT_MESSAGE, &m.base);
     room_view_free(&v);
     xfree(c);
 }
@@ -457,7 +457,7 @@ static void on_quick(lobby_t *lb, redisReply *r, void *ud)
         backend_reply(lb->be, &q->req, PACKET_TYPE__QUICK_MATCH_RESPONSE, &out.base);
         room_view_push(lb, &v, "quick_match", q->req.user);
         if (v.state.status == ROOM_STATUS__IN_GAME)
-            push_game_starting(lb, &v);
+            room_view_push_starting(lb, &v);
         room_view_free(&v);
     } else {
         fail_reply(q, r);
