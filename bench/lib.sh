@@ -132,6 +132,7 @@ cluster_env() { # LOG_LEVEL: what every daemon reads (DATABASE_URL too once star
   export REDIS_URL CLUSTER_SECRET
   if ((PG_STARTED)); then export DATABASE_URL; fi
   export REDIS_PREFIX=$PREFIX ADVERTISE_ADDR=127.0.0.1 LOG_LEVEL=$1
+  export GATEWAY_WORKERS=${GATEWAY_WORKERS:-1} # one gateway process unless a benchmark asks
 }
 
 wait_log() { # PID LOG PATTERN WHAT: until PATTERN is in LOG (15 s)

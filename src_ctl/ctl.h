@@ -31,6 +31,8 @@ typedef struct server {
     int status, games, players;
     uint64_t heartbeat;
     char version[32];
+    char worker_of[320]; /* gateway workers: "host/supervisor pid" ("" for a single process) */
+    int worker;          /* the worker's index, -1 when not a worker */
 } server_t;
 
 /* "clusterctl: " + the message on stderr. */

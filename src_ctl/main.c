@@ -191,7 +191,13 @@ static int server_read(ctl_t *c, const char *type, uint32_t id, server_t *s)
             s->heartbeat = strtoull(v, NULL, 10);
         else if (strcmp(k, "version") == 0)
             snprintf(s->version, sizeof s->version, "%s", v);
+        else if (strcmp(k, "worker_of") == 0)
+            snprintf(s->worker_of, sizeof s->worker_of, "%s", v);
+        else if (strcmp(k, "worker") == 0)
+            s->worker = atoi(v);
     }
+    if (!s->worker_of[0])
+        s->worker = -1;
     freeReplyObject(r);
     return 0;
 }
@@ -208,6 +214,10 @@ static int cmp_server(const void *a, const void *b)
     }
     if (tx != ty)
         return tx - ty;
+    /* the workers of one supervisor (host/pid) together, after the single processes */
+    int c = strcmp(x->worker_of, y->worker_of);
+    if (c)
+        return c;
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -480,7 +490,8 @@ static int want_help(int argc, char **argv)
 static const char STATUS_HELP[] =
     "usage: clusterctl [global options] status [--json]\n"
     "  Lists every live server of the registry (its hash exists): type, id, address, client or\n"
-    "  link port, admin endpoint, status, games, players, heartbeat age in ms, version.\n"
+    "  link port, admin endpoint, status, games, players, heartbeat age in ms, version; gateway\n"
+    "  workers (GATEWAY_WORKERS) grouped by supervisor, with \"worker N of HOST/PID\".\n"
     "  --json  one JSON array of objects instead of the table\n";
 
 static int cmd_status(ctl_t *c, int argc, char **argv)
@@ -510,6 +521,10 @@ static int cmd_status(ctl_t *c, int argc, char **argv)
                    "\"players\":%d,\"heartbeat_age_ms\":%lld,\"version\":",
                    s->admin_port, s->status, status_name(s->status), s->games, s->players, age);
             json_str(stdout, s->version);
+            if (s->worker >= 0) {
+                printf(",\"worker\":%d,\"worker_of\":", s->worker);
+                json_str(stdout, s->worker_of);
+            }
             printf("}");
         }
         printf("%s]\n", n ? "\n" : "");
@@ -526,8 +541,11 @@ static int cmd_status(ctl_t *c, int argc, char **argv)
             else
                 snprintf(admin, sizeof admin, "-");
             long long age = s->heartbeat ? (long long)(now - s->heartbeat) : -1;
-            printf("%-8s %6u  %-20s %6d  %-22s %-10s %6d %8d %13lld  %s\n", lt, s->id, s->address,
-                   s->port, admin, status_name(s->status), s->games, s->players, age, s->version);
+            char worker[360] = "";
+            if (s->worker >= 0)
+                snprintf(worker, sizeof worker, "  worker %d of %s", s->worker, s->worker_of);
+            printf("%-8s %6u  %-20s %6d  %-22s %-10s %6d %8d %13lld  %s%s\n", lt, s->id, s->address,
+                   s->port, admin, status_name(s->status), s->games, s->players, age, s->version, worker);
         }
     }
     free(v);

@@ -2,12 +2,15 @@
 #include "listeners.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "frame.h"
 #include "log.h"
 #include "session.h"
+#include "supervisor.h"
 #include "util.h"
 #include "xport.h"
 
@@ -57,7 +60,16 @@ static int listen_on(listeners_t *ls, int kind, const char *addr)
     uv_tcp_init(ls->gw->loop, &l->tcp);
     l->tcp.data = l;
     l->on = 1;
-    int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+    int rc;
+    if (getenv("GATEWAY_WORKER")) {
+        /* a worker: one of the SO_REUSEPORT group its supervisor holds the port for */
+        int fd = reuseport_socket((struct sockaddr *)&ss, 0);
+        rc = fd < 0 ? uv_translate_sys_error(-fd) : uv_tcp_open(&l->tcp, fd);
+        if (fd >= 0 && rc != 0)
+            close(fd);
+    } else {
+        rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+    }
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, 4096, on_client);
     if (rc != 0) {

@@ -1,6 +1,9 @@
 /* gatewayd: holds every client connection and routes packets by type to lobby and game
  * daemons found through the Redis registry. */
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "log.h"
 #include "listeners.h"
 #include "session.h"
+#include "supervisor.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -43,6 +47,7 @@ static const cfg_opt_t OPTS[] = {
     {"WS_HANDSHAKE_MS", CFG_INT, "5000", "a WebSocket upgrade not done in this time is closed", 50, 600000},
     {"WS_HANDSHAKE_MAX", CFG_INT, "8192", "bytes of a WebSocket upgrade request at most (431 past it)", 512, 65536},
     {"WS_ALLOWED_ORIGINS", CFG_STR, "", "comma-separated Origins allowed to upgrade (empty: any)", 0, 0},
+    {"GATEWAY_WORKERS", CFG_INT, "0", "gateway processes sharing the client ports (SO_REUSEPORT) under one supervisor (0: one per core; 1: no supervisor)", 0, 256},
 };
 
 typedef struct gw_main {
@@ -261,6 +266,12 @@ int main(int argc, char **argv)
                           "gatewayd: the client-facing gateway of the game server cluster");
     if (rc)
         return rc < 0 ? 0 : rc;
+    int workers = supervisor_workers(&cfg);
+    if (workers)
+        return supervisor_run(&cfg, workers, argv);
+    const char *worker = getenv("GATEWAY_WORKER");
+    if (worker) /* a worker does not outlive its supervisor (kill -9 of it included) */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 
     static gw_main_t m;
     gw_t *gw = &m.gw;
@@ -311,6 +322,13 @@ int main(int argc, char **argv)
     m.epoch = epoch_new(gw->redis, gw->s.prefix, on_data_lost, &m);
     gw->reg = registry_new(&loop, gw->redis, gw->s.prefix, "Gateway", advertise, port,
                            CLUSTER_VERSION, on_registered, gw);
+    if (worker) { /* clusterctl status groups the workers of one supervisor */
+        char hostname[256] = "", of[320];
+        gethostname(hostname, sizeof hostname - 1);
+        snprintf(of, sizeof of, "%s/%d", hostname, (int)getppid());
+        (void)registry_set_field(gw->reg, "worker_of", of);
+        (void)registry_set_field(gw->reg, "worker", worker);
+    }
 
     uv_timer_init(&loop, &m.tick);
     m.tick.data = &m;

@@ -283,6 +283,7 @@ proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
     p->env[p->nenv++] = strdup("CLUSTER_SECRET=" H_SECRET);
     p->env[p->nenv++] = strdup("LOG_LEVEL=debug");
     p->env[p->nenv++] = strdup("LISTEN_ADDR=127.0.0.1:0");
+    p->env[p->nenv++] = strdup("GATEWAY_WORKERS=1"); /* one gateway process unless a test asks */
     p->env[p->nenv++] = strdup("ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99");
     p->env[p->nenv] = NULL;
     start_proc(p);

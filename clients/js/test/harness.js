@@ -150,6 +150,7 @@ export class Cluster {
       CLUSTER_SECRET: SECRET,
       LOG_LEVEL: 'debug',
       LISTEN_ADDR: '127.0.0.1:0',
+      GATEWAY_WORKERS: '1', // one gateway process per gateway here
       ...extra,
     };
   }
