@@ -182,7 +182,10 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (!rep || ac->data != r || r->state != R_SETUP)
         return;
     if (rep->type == REDIS_REPLY_ERROR) {
-        log_error("redis_setup_failed", "conn=%s error=\"%s\"", r->name, rep->str);
+        /* NOAUTH (no password in REDIS_URL), WRONGPASS / invalid password: the registry is
+         * protected and this daemon does not have its password (docs/operations.md) */
+        log_error("redis_setup_failed", "conn=%s host=%s port=%d error=\"%s\"", r->name, r->url.host,
+                  r->url.port, rep->str);
         rconn_reset(r);
         return;
     }
@@ -230,20 +233,25 @@ static void on_connect(const redisAsyncContext *cac, int status)
     r->state = R_SETUP;
     int n = 0;
     if (r->url.password[0]) {
-        redisAsyncCommand(ac, on_setup_reply, r, "AUTH %s", r->url.password);
+        if (r->url.user[0]) /* an ACL user */
+            redisAsyncCommand(ac, on_setup_reply, r, "AUTH %s %s", r->url.user, r->url.password);
+        else
+            redisAsyncCommand(ac, on_setup_reply, r, "AUTH %s", r->url.password);
         n++;
     }
     if (r->url.db) {
         redisAsyncCommand(ac, on_setup_reply, r, "SELECT %d", r->url.db);
         n++;
     }
+    /* A server with requirepass answers NOAUTH to a connection without the password (REDIS_URL
+     * has none): said here, once per connection attempt, instead of by every command after. */
+    redisAsyncCommand(ac, on_setup_reply, r, "PING");
+    n++;
     if (g_nsentinels) {
         redisAsyncCommand(ac, on_role_reply, r, "ROLE");
         n++;
     }
     r->setup_pending = n;
-    if (n == 0)
-        set_up(r);
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)

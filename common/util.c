@@ -119,6 +119,12 @@ int redis_url_parse(const char *url, redis_url_t *out)
         size_t pl = (size_t)(at - pw);
         if (pl >= sizeof out->password)
             return -1;
+        size_t ul = colon ? (size_t)(colon - cred) : 0;
+        if (ul >= sizeof out->user)
+            return -1;
+        memcpy(out->user, cred, ul);
+        if (strcmp(out->user, "default") == 0)
+            out->user[0] = '\0';
         memcpy(out->password, pw, pl);
         p = at + 1;
     }

@@ -28,10 +28,13 @@ int addr_port(const struct sockaddr *sa);
 /* The host's first non-internal IPv4 address, or "127.0.0.1" when it has none. */
 void addr_first_ipv4(char *out, size_t n);
 
-/* A parsed redis://[:password@]host[:port][/db] URL (a bare "host:port" is accepted too). */
+/* A parsed redis://[[user]:password@]host[:port][/db] URL (a bare "host:port" is accepted
+ * too). An empty user (or "default") authenticates as Redis's default user (requirepass); any
+ * other names an ACL user. */
 typedef struct redis_url {
     char host[256];
     int port;
+    char user[128];
     char password[256];
     int db;
 } redis_url_t;

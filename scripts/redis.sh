@@ -12,6 +12,11 @@
 #                                         127.0.0.1:MASTER_PORT: quorum 2, down after 2 s;
 #                                         prints 127.0.0.1:PORT
 #
+# REDIS_PASSWORD (optional): the server and its replica get requirepass (and masterauth), a
+# Sentinel `sentinel auth-pass`, and the printed URL carries it: redis://default:PASSWORD@127.0.0.1:PORT
+# (letters, digits, - and _ only: it goes into a URL). docs/operations.md, "Protecting the
+# registry".
+#
 # Only the URL goes to stdout; progress goes to stderr.
 set -euo pipefail
 
@@ -23,6 +28,14 @@ command -v redis-server >/dev/null 2>&1 || die "redis-server not found (run scri
 command -v redis-cli >/dev/null 2>&1 || die "redis-cli not found (run scripts/deps.sh)"
 
 alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+PW=${REDIS_PASSWORD:-}
+if [[ -n $PW ]]; then
+  [[ $PW =~ ^[A-Za-z0-9_-]+$ ]] || die "REDIS_PASSWORD: letters, digits, - and _ only (it goes into REDIS_URL)"
+  export REDISCLI_AUTH=$PW # every redis-cli below authenticates
+fi
+# "default:" (Redis's default user): redis-cli -u and the daemons both read it
+url() { if [[ -n $PW ]]; then echo "redis://default:$PW@127.0.0.1:$1"; else echo "redis://127.0.0.1:$1"; fi; }
 
 # The pid of the redis-server answering on PORT (empty if none answers).
 answering_pid() {
@@ -42,7 +55,7 @@ cmd_start() {
   if alive "$pid"; then
     if [[ $(answering_pid "$port") == "$pid" ]]; then
       log "already running (pid $pid) on 127.0.0.1:$port"
-      echo "redis://127.0.0.1:$port"
+      url "$port"
       return 0
     fi
     die "a redis-server (pid $pid) from $data is running but not on port $port; stop it first"
@@ -60,6 +73,8 @@ cmd_start() {
       "$port" "$data" "$SENTINEL_MASTER_NAME" "$SENTINEL_MASTER_PORT" >"$data/sentinel.conf"
     printf 'sentinel down-after-milliseconds %s 2000\nsentinel failover-timeout %s 10000\n' \
       "$SENTINEL_MASTER_NAME" "$SENTINEL_MASTER_NAME" >>"$data/sentinel.conf"
+    [[ -n $PW ]] && printf 'sentinel auth-pass %s %s\n' "$SENTINEL_MASTER_NAME" "$PW" >>"$data/sentinel.conf"
+    unset REDISCLI_AUTH # the Sentinel itself has no password
     echo sentinel >"$data/redis.mode"
     command -v redis-sentinel >/dev/null 2>&1 || die "redis-sentinel not found (run scripts/deps.sh)"
     redis-sentinel "$data/sentinel.conf" --daemonize yes \
@@ -71,6 +86,7 @@ cmd_start() {
     # tests leave it off: they restart Redis empty on purpose.
     local persist=(--appendonly no)
     [[ ${REDIS_AOF:-0} == 1 ]] && persist=(--appendonly yes --appendfsync everysec)
+    [[ -n $PW ]] && extra+=(--requirepass "$PW" --masterauth "$PW")
     echo "$mode" >"$data/redis.mode"
     redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
       --dir "$data" --save '' "${persist[@]}" "${extra[@]}" \
@@ -82,7 +98,7 @@ cmd_start() {
     if alive "$pid" && [[ $(timeout 2 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null) == PONG ]] \
        && [[ $(answering_pid "$port") == "$pid" ]]; then
       log "started $mode (pid $pid) on 127.0.0.1:$port"
-      if [[ $mode == sentinel ]]; then echo "127.0.0.1:$port"; else echo "redis://127.0.0.1:$port"; fi
+      if [[ $mode == sentinel ]]; then echo "127.0.0.1:$port"; else url "$port"; fi
       return 0
     fi
     if grep -qE 'Could not create server TCP listening socket|Failed listening|FATAL' "$data/redis.log" 2>/dev/null; then

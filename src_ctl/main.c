@@ -123,7 +123,7 @@ static redisContext *redis_open(const ctl_t *c)
     redisSetTimeout(rc, tv);
     redisReply *r = NULL;
     if (u.password[0]) {
-        r = redisCommand(rc, "AUTH %s", u.password);
+        r = u.user[0] ? redisCommand(rc, "AUTH %s %s", u.user, u.password) : redisCommand(rc, "AUTH %s", u.password);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             fail("Redis AUTH failed");
             exit(EXIT_FAILED);

@@ -117,7 +117,7 @@ def read_env_file(path):
 
 COMPOSE_ENV = {k: v for k, v in os.environ.items()
                if not k.startswith("COMPOSE_") and k not in
-               ("CLUSTER_SECRET", "POSTGRES_PASSWORD", "LOG_LEVEL", "BOT_COUNT", "BOT_DURATION",
+               ("CLUSTER_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "LOG_LEVEL", "BOT_COUNT", "BOT_DURATION",
                 "DOCKER_HOST", "DOCKER_CONTEXT")}
 
 
@@ -127,8 +127,8 @@ def compose(env_file, *args):
 
 
 example = read_env_file(ENV_EXAMPLE) if os.path.exists(ENV_EXAMPLE) else {}
-check(".env.example has CLUSTER_SECRET and POSTGRES_PASSWORD placeholders",
-      all(example.get(k) for k in ("CLUSTER_SECRET", "POSTGRES_PASSWORD")),
+check(".env.example has CLUSTER_SECRET, POSTGRES_PASSWORD and REDIS_PASSWORD placeholders",
+      all(example.get(k) for k in ("CLUSTER_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD")),
       "" if example else f"{ENV_EXAMPLE} missing")
 env_copy = os.path.join(TMP, "env")
 with open(env_copy, "w") as f:
@@ -143,8 +143,8 @@ if check("docker-compose config accepts docker-compose.yml (env file: a copy of 
 empty = os.path.join(TMP, "empty.env")
 open(empty, "w").close()
 p = compose(empty, "config", "-q")
-check("docker-compose config without CLUSTER_SECRET/POSTGRES_PASSWORD is refused (no default secret)",
-      p.returncode != 0 and ("CLUSTER_SECRET" in p.stderr or "POSTGRES_PASSWORD" in p.stderr),
+check("docker-compose config without CLUSTER_SECRET/POSTGRES_PASSWORD/REDIS_PASSWORD is refused (no default secret)",
+      p.returncode != 0 and any(k in p.stderr for k in ("CLUSTER_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD")),
       f"exit {p.returncode}: {p.stderr.strip()}")
 
 raw = open(COMPOSE).read()
@@ -230,6 +230,9 @@ if CONFIG:
             if k in env:
                 check(f"service {n}: {k} comes from the env file", env[k] == example.get(src),
                       f"{k}={env[k]!r}, .env.example has {example.get(src)!r}")
+        if "REDIS_URL" in env:
+            check(f"service {n}: REDIS_URL carries the registry's password from the env file",
+                  f":{example.get('REDIS_PASSWORD', chr(0))}@" in env["REDIS_URL"], env["REDIS_URL"])
         if "DATABASE_URL" in env:
             check(f"service {n}: DATABASE_URL's password comes from the env file",
                   example.get("POSTGRES_PASSWORD", "\0") in env["DATABASE_URL"])

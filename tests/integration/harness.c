@@ -273,13 +273,14 @@ proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
     snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->log, sizeof p->log, "%s/%s-%d.log", dir, name, nprocs);
     char buf[512];
+    /* extra entries come first so they win over the defaults below (getenv takes the first),
+     * REDIS_URL included (a Redis with a password) */
+    for (int i = 0; extra && extra[i] && p->nenv < 24; i++)
+        p->env[p->nenv++] = strdup(extra[i]);
     snprintf(buf, sizeof buf, "REDIS_URL=redis://127.0.0.1:%d", redis_port);
     p->env[p->nenv++] = strdup(buf);
     snprintf(buf, sizeof buf, "REDIS_PREFIX=%s", prefix);
     p->env[p->nenv++] = strdup(buf);
-    /* extra entries come first so they win over the defaults below (getenv takes the first) */
-    for (int i = 0; extra && extra[i] && p->nenv < 24; i++)
-        p->env[p->nenv++] = strdup(extra[i]);
     p->env[p->nenv++] = strdup("CLUSTER_SECRET=" H_SECRET);
     p->env[p->nenv++] = strdup("LOG_LEVEL=debug");
     p->env[p->nenv++] = strdup("LISTEN_ADDR=127.0.0.1:0");

@@ -111,6 +111,20 @@ static void test_redis_url(void)
     url_ok("redis://h/0", "h", 6379, "", 0);
     url_ok("redis://h:6379/1000", "h", 6379, "", 1000);
     url_ok("redis://[::1]:6390/2", "::1", 6390, "", 2);
+    /* the user: empty or "default" is Redis's default user (AUTH pw), another an ACL user */
+    {
+        redis_url_t u;
+        CHECK(redis_url_parse("redis://cluster:pw@h", &u) == 0);
+        CHECK_STR(u.user, "cluster");
+        CHECK_STR(u.password, "pw");
+        CHECK(redis_url_parse("redis://default:pw@h", &u) == 0);
+        CHECK_STR(u.user, "");
+        CHECK(redis_url_parse("redis://:pw@h", &u) == 0);
+        CHECK_STR(u.user, "");
+        CHECK(redis_url_parse("redis://pw@h", &u) == 0);
+        CHECK_STR(u.user, "");
+        CHECK_STR(u.password, "pw");
+    }
     url_ok("redis://[::1]", "::1", 6379, "", 0);
     url_ok("redis://h:65535", "h", 65535, "", 0);
 
