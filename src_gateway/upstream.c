@@ -89,6 +89,7 @@ struct upstreams {
     uint64_t last_sweep_ms;
     int subscribed;
     char *games_published; /* the `linked_games` registry field last set (NULL: never) */
+    int closing;
     unreported_t *unrep; /* ring of UNREPORTED_MAX, allocated on first use */
     uint32_t unrep_head, unrep_len;
 };
@@ -975,6 +976,8 @@ static int cmp_u32(const void *a, const void *b)
  * every player's gateway lists (docs/matches.md). Set when it changes. */
 static void publish_linked_games(upstreams_t *u)
 {
+    if (u->closing)
+        return;
     size_t n = 0, cap = 0;
     for (const ulink_t *l = u->links; l; l = l->next)
         cap++;
@@ -1100,6 +1103,7 @@ void upstreams_collect(const upstreams_t *u, metrics_t *m)
 
 void upstreams_close(upstreams_t *u)
 {
+    u->closing = 1; /* the registry goes before the links' close callbacks: publish no more */
     for (ulink_t *l = u->links, *next; l; l = next) {
         next = l->next;
         link_remove(l, "shutdown");
