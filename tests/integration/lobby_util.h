@@ -357,4 +357,16 @@ int lu_log_count2(proc_t *p, const char *a, const char *b);
 /* A per-run tag for usernames (the accounts table outlives prefixes within one binary). */
 void lu_run_tag(char *out, size_t n);
 
+/* lu_main.c: n players (signed up and logged in) spread over the cluster's gateways. */
+void lu_players_on(player_t *pl, player_t **ps, int n, const char *run, const char *scen, const cluster_t *cl);
+
+typedef struct lu_scenario {
+    const char *name;
+    void (*run)(void);
+} lu_scenario_t;
+
+/* The main of a scenario program: h_init(name), a run tag into run, PostgreSQL up, then every
+ * scenario in order, or only the one argv[1] names. Returns main's exit status. */
+int lu_main(int argc, char **argv, const char *name, char *run, size_t runlen, const lu_scenario_t *sc, size_t n);
+
 #endif

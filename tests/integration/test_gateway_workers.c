@@ -221,13 +221,8 @@ static void scenario_workers(void)
     lu_cluster_down(&cl);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("gateway_workers");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_workers();
-    printf("test_gateway_workers: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"workers", scenario_workers}};
+    return lu_main(argc, argv, "gateway_workers", RUN, sizeof RUN, sc, 1);
 }

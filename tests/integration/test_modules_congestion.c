@@ -140,13 +140,8 @@ static void scenario_congested(void)
     lu_cluster_down(&cl);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_congestion");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_congested();
-    printf("test_modules_congestion: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"congested", scenario_congested}};
+    return lu_main(argc, argv, "modules_congestion", RUN, sizeof RUN, sc, 1);
 }

@@ -30,15 +30,6 @@ static const char *const SLOW_GW_ENV[] = {"RATE_LIMIT=100000", "RATE_BURST=10000
 static const char *const LONG_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=60000", "WAVE_GAP_MS=200",
                                        "WAVE_BASE_MONSTERS=1", "DRAIN_TIMEOUT_MS=500", NULL};
 
-static void players_on(player_t *pl, player_t **ps, int n, const char *scen, const cluster_t *cl)
-{
-    for (int i = 0; i < n; i++) {
-        p_init(&pl[i], RUN, scen, i, cl->port[i % cl->ngw]);
-        ps[i] = &pl[i];
-    }
-    p_signup_all(ps, n);
-}
-
 static void add_gateway_env(cluster_t *cl, const char *const *env)
 {
     int i = cl->ngw++;
@@ -156,7 +147,7 @@ static void scenario_unlinked(void)
     enum { N = 12 };
     player_t pl[N];
     player_t *ps[N];
-    players_on(pl, ps, N, "ul", &cl);
+    lu_players_on(pl, ps, N, RUN, "ul", &cl);
     for (int i = 0; i < N; i++) {
         QuickMatchRequest q = QUICK_MATCH_REQUEST__INIT;
         QuickMatchResponse *o = OK_CALL(ps[i], QUICK_MATCH_REQUEST, &q.base, QUICK_MATCH_RESPONSE,
@@ -216,7 +207,7 @@ static void scenario_moved(void)
     enum { ROOMS = 4, N = 2 * ROOMS };
     player_t pl[N];
     player_t *ps[N];
-    players_on(pl, ps, N, "mv", &cl);
+    lu_players_on(pl, ps, N, RUN, "mv", &cl);
     for (int k = 0; k < ROOMS; k++)
         (void)ps_room(&ps[2 * k], 2);
 
@@ -262,7 +253,7 @@ static void scenario_moved(void)
     /* the stopped daemon sits out: a new match goes to the other one at once */
     player_t extra[2];
     player_t *xs[2];
-    players_on(extra, xs, 2, "mx", &cl);
+    lu_players_on(extra, xs, 2, RUN, "mx", &cl);
     (void)ps_room(xs, 2);
     uint32_t game = 0;
     (void)start_room(xs, &game);
@@ -295,7 +286,7 @@ static void scenario_ended(void)
     lu_wait_links(&cl);
     player_t pl[2];
     player_t *ps[2];
-    players_on(pl, ps, 2, "en", &cl);
+    lu_players_on(pl, ps, 2, RUN, "en", &cl);
     uint64_t room = ps_room(ps, 2);
     h_kill(cl.game[g1], SIGSTOP);
     uint64_t t_stop = h_now_ms();
@@ -358,17 +349,6 @@ static void scenario_ended(void)
 
 int main(int argc, char **argv)
 {
-    h_init("placement");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    const char *only = argc > 1 ? argv[1] : "";
-    if (!*only || strcmp(only, "unlinked") == 0)
-        scenario_unlinked();
-    if (!*only || strcmp(only, "moved") == 0)
-        scenario_moved();
-    if (!*only || strcmp(only, "ended") == 0)
-        scenario_ended();
-    printf("test_placement: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"unlinked", scenario_unlinked}, {"moved", scenario_moved}, {"ended", scenario_ended}};
+    return lu_main(argc, argv, "placement", RUN, sizeof RUN, sc, sizeof sc / sizeof sc[0]);
 }

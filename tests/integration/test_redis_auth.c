@@ -119,13 +119,8 @@ static void scenario_auth(void)
     lu_cluster_down(&cl);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("redis_auth");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_auth();
-    printf("test_redis_auth: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"auth", scenario_auth}};
+    return lu_main(argc, argv, "redis_auth", RUN, sizeof RUN, sc, 1);
 }

@@ -1,0 +1,32 @@
+/* lu_main: what every scenario program of the match tests starts with (lobby_util.h). */
+#include "lobby_util.h"
+
+void lu_players_on(player_t *pl, player_t **ps, int n, const char *run, const char *scen, const cluster_t *cl)
+{
+    for (int i = 0; i < n; i++) {
+        p_init(&pl[i], run, scen, i, cl->port[i % cl->ngw]);
+        ps[i] = &pl[i];
+    }
+    p_signup_all(ps, n);
+}
+
+int lu_main(int argc, char **argv, const char *name, char *run, size_t runlen, const lu_scenario_t *sc, size_t n)
+{
+    h_init(name);
+    lu_run_tag(run, runlen);
+    h_pg_start();
+    uint64_t t0 = h_now_ms();
+    const char *only = argc > 1 ? argv[1] : "";
+    int ran = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!*only || strcmp(only, sc[i].name) == 0) {
+            sc[i].run();
+            ran++;
+        }
+    if (!ran) {
+        fprintf(stderr, "test_%s: no scenario named \"%s\"\n", name, only);
+        return 2;
+    }
+    printf("test_%s: all passed in %llu ms\n", name, (unsigned long long)(h_now_ms() - t0));
+    return 0;
+}
