@@ -160,13 +160,15 @@ static void all_done(sup_t *s)
         uv_close((uv_handle_t *)&s->w[i].restart, NULL);
 }
 
-static int any_running(const sup_t *s)
+static int running_count(const sup_t *s)
 {
+    int n = 0;
     for (int i = 0; i < s->n; i++)
-        if (s->w[i].running)
-            return 1;
-    return 0;
+        n += s->w[i].running;
+    return n;
 }
+
+static int any_running(const sup_t *s) { return running_count(s) > 0; }
 
 static void on_restart(uv_timer_t *t)
 {
@@ -238,7 +240,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (s->stopping)
         return;
     s->stopping = 1;
-    log_info("supervisor_stopping", "signal=%d workers_running=%d", signum, any_running(s));
+    log_info("supervisor_stopping", "signal=%d workers_running=%d", signum, running_count(s));
     for (int i = 0; i < s->n; i++) {
         uv_timer_stop(&s->w[i].restart);
         if (s->w[i].running)
