@@ -87,6 +87,7 @@ struct upstreams {
     uint32_t rr[4];
     uint64_t sweep_gen;
     uint64_t last_sweep_ms;
+    uint64_t last_publish_ms; /* linked_games checked by the tick (a link turning draining) */
     int subscribed;
     char *games_published; /* the `linked_games` registry field last set (NULL: never) */
     int closing;
@@ -1056,7 +1057,12 @@ void upstreams_tick(upstreams_t *u)
     }
     if (rconn_up(gw->redis) && now - u->last_sweep_ms >= (uint64_t)gw->s.sweep_ms)
         read_lists(u);
-    publish_linked_games(u);
+    /* Links going up or down publish at once (set_state); a peer turning draining is caught
+     * here, twice a second, not at every 25 ms tick. */
+    if (now - u->last_publish_ms >= 500) {
+        u->last_publish_ms = now;
+        publish_linked_games(u);
+    }
 }
 
 upstreams_t *upstreams_new(gw_t *gw)
