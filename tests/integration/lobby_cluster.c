@@ -87,6 +87,15 @@ proc_t *cluster_add_game(cluster_t *cl)
     cl->game[i] = h_spawn(GAMED_PATH, name, cl->game_env);
     CHECK(h_wait_registered("Game", cl->ngame, 15000) >= 0);
     cl->game_id[i] = server_id_of(cl->game[i]);
+    /* placed on only once every gateway is linked to it (docs/matches.md, "Placement is
+     * confirmed"): wait for the links, not just the registry */
+    uint32_t ids[8] = {0};
+    int n = 0;
+    for (int k = 0; k < cl->ngame && n < 8; k++)
+        ids[n++] = h_alive(cl->game[k]) ? cl->game_id[k] : 0;
+    for (int g = 0; g < cl->ngw; g++)
+        if (h_alive(cl->gw[g]))
+            h_wait_echo_ids(cl->port[g], ECHO_TARGET__GAME, ids, n, 15000, "game links");
     return cl->game[i];
 }
 
