@@ -10,6 +10,8 @@
 # (gamed's RSS with every match in, minus its RSS before the first, per match). A module runs
 # from a copy of modules/<mode>.lua in the temp dir (GAME_MODULES_DIR); arena_lua's copy gets
 # the settings the C arena runs with here (100 waves, monster damage 0: no match ends).
+# MODE:N runs the module with MODULE_MATCHES_PER_STATE=N (matches sharing one Lua state; gamed's
+# default 64), e.g. --mode "arena arena_lua arena_lua:1" to compare against a state per match.
 #
 # Starts its own Redis and PostgreSQL (scripts/redis.sh, scripts/pg.sh) in a temp folder on
 # free loopback ports, one gatewayd, and per step one fresh gamed. gamed is pinned to core
@@ -105,6 +107,7 @@ make_tmp game
 # ---------------------------------------------------------------- modules (copies, same settings as the C arena here)
 mkdir -p "$TMP/modules"
 for m in $MODES; do
+  m=${m%%:*}
   [[ $m == arena ]] && continue
   [[ -f modules/$m.lua ]] || die "no module modules/$m.lua"
   cp "modules/$m.lua" "$TMP/modules/$m.lua"
@@ -153,7 +156,7 @@ start_gamed() { # LOGNAME: a fresh gamed on GAME_CORE, registered and linked to 
   : >"$GAME_LOG"
   LISTEN_ADDR=127.0.0.1:0 TICK_MS=50 TICK_LOG_MS=2000 MONSTER_DAMAGE=0 GAME_MODULES_DIR=$TMP/modules \
     MATCH_TIME_LIMIT_MS=3600000 MATCH_WAVES=100 WAVE_BASE_MONSTERS=$WAVE_BASE_MONSTERS \
-    WAVE_GAP_MS=$WAVE_GAP_MS DRAIN_TIMEOUT_MS=0 \
+    WAVE_GAP_MS=$WAVE_GAP_MS DRAIN_TIMEOUT_MS=0 MODULE_MATCHES_PER_STATE=${PER_STATE:-64} \
     setsid "${RT_CMD[@]}" taskset -c "$GAME_CORE" "$GAMED" >"$GAME_LOG" 2>&1 </dev/null &
   GAME_PID=$!
   GAME_ID=""
@@ -180,7 +183,7 @@ stop_gamed() { # the step is over: no graceful drain needed (it would abort and 
 # Matches 1..COUNT for game GAME_ID as RESP for redis-cli --pipe: players 4*id..4*id+3, each
 # with a user hash naming the gateway and a session id the gateway does not have.
 inject() { # COUNT
-  awk -v count="$1" -v p="$PREFIX" -v gid="$GAME_ID" -v gw="$GW_ID" -v mode="$MODE" \
+  awk -v count="$1" -v p="$PREFIX" -v gid="$GAME_ID" -v gw="$GW_ID" -v mode="${MODE%%:*}" \
       -v now="$(date +%s%3N)" -v ppm="$PPM" '
     function resp(n,   i) {
       printf "*%d\r\n", n
@@ -301,8 +304,10 @@ row() {
 LOAD_BEFORE=$(loadavg)
 say "load average before: $LOAD_BEFORE"
 declare -A CAP_OF KIB_OF
-run_mode() { # MODE
+run_mode() { # MODE[:MATCHES_PER_STATE]
   MODE=$1
+  PER_STATE=64
+  [[ $MODE != *:* ]] || PER_STATE=${MODE#*:}
   T_START=$SECONDS
   say "mode $MODE"
   # ---------------------------------------------------------------- the steps

@@ -33,7 +33,8 @@ static const cfg_opt_t OPTS[] = {
     {"MONSTER_HP", CFG_INT, "50", "hit points of a monster", 1, 100000},
     {"GAME_MODULES_DIR", CFG_STR, "", "folder of the game modules (<mode>.lua); empty: the repository's modules/ found from the binary", 0, 0},
     {"MODULE_INSTRUCTION_BUDGET", CFG_INT, "1000000", "Lua instructions one module callback may run", 1000, 1000000000},
-    {"MODULE_MEMORY_MAX", CFG_INT, "8388608", "bytes one module match's Lua state may hold", 65536, 1073741824},
+    {"MODULE_MEMORY_MAX", CFG_INT, "8388608", "bytes of Lua memory one module match may hold", 65536, 1073741824},
+    {"MODULE_MATCHES_PER_STATE", CFG_INT, "64", "module matches sharing one Lua state (the module's code compiled once); 1: a state per match", 1, 100000},
     {"MATCH_DATA_MAX", CFG_INT, "4096", "bytes of data in one MATCH_DATA_SEND", 0, 60000},
     {"TICK_LOG_MS", CFG_INT, "10000", "how often the tick time percentiles are logged (event=tick_stats)", 100, 3600000},
     {"CONGESTED_TICK_PCT", CFG_INT, "80", "congested (registry status 2) when a second's tick p99 reaches this % of TICK_MS", 1, 1000},
@@ -71,6 +72,7 @@ static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     modrt_limits_t lim = {
         .memory_max = (size_t)config_int(cfg, "MODULE_MEMORY_MAX"),
         .instruction_budget = (uint32_t)config_int(cfg, "MODULE_INSTRUCTION_BUDGET"),
+        .matches_per_state = (uint32_t)config_int(cfg, "MODULE_MATCHES_PER_STATE"),
     };
     g->modules = modules_new(dir, &lim);
     log_info("modules_dir", "dir=\"%s\" failed=%d", dir, game_modules_load(g));

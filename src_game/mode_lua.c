@@ -1,5 +1,7 @@
-/* mode_lua: a Lua game module behind the mode seam: one sandboxed state (modrt.c) per match,
- * loaded from the module version the match started with; ctx (DESIGN.md, Game modules) gives
+/* mode_lua: a Lua game module behind the mode seam: the match runs on a sandboxed state
+ * (modrt.c) of the module version it started with, shared with at most
+ * MODULE_MATCHES_PER_STATE - 1 other matches of that version, with an account of its own
+ * (memory cap, math.random, log); ctx (DESIGN.md, Game modules) gives
  * the module match_id, mode, players, broadcast, finish, log, now_ms and random. The players'
  * MATCH_DATA_SEND messages are queued and handed to loop once per tick. A module that errs,
  * loops past its budget, overspends its memory or returns garbage fails its match only. */
@@ -26,7 +28,8 @@ typedef struct qmsg {
 
 typedef struct lmode {
     match_t *m;
-    modrt_t *rt;
+    modrt_t *rt;           /* shared: the version's state this match runs on */
+    modrt_match_t *acct;   /* this match's account on it */
     int state_ref, ctx_ref;
     qmsg_t *q;
     size_t nq, capq, qbytes;
@@ -201,6 +204,15 @@ static void rt_log(void *ud, const char *level, const char *text)
                  match_mode(lm->m), t);
 }
 
+/* What the module's top level prints while a state is made (no match entered yet). */
+static void state_log(void *ud, const char *level, const char *text)
+{
+    const module_version_t *v = ud;
+    char t[301];
+    log_text(t, sizeof t, text);
+    log_info("module_log", "mode=%s version=%u level=%s text=\"%s\"", v->mode, v->version, level, t);
+}
+
 static int ctx_log(lua_State *L)
 {
     const char *level = luaL_checkstring(L, 1);
@@ -255,6 +267,8 @@ static int build_ctx(lua_State *L)
     lua_pushlightuserdata(L, lm);
     luaL_setfuncs(L, fns, 1);
     lm->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 1);
+    lm->state_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* a slot for the state */
     return 0;
 }
 
@@ -350,14 +364,17 @@ static int call(lmode_t *lm, call_args_t *a, int nres)
     lua_State *L = modrt_lua(lm->rt);
     char err[4096];
     int base = lua_gettop(L);
+    modrt_match_t *prev = modrt_enter(lm->rt, lm->acct);
     lua_pushcfunction(L, push_args);
     lua_pushlightuserdata(L, a);
     if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
         lua_settop(L, base);
+        modrt_enter(lm->rt, prev);
         fail(lm, MODRT_MEMORY, a->fn, "memory cap exceeded while preparing the call");
         return -1;
     }
     int rc = modrt_call(lm->rt, a->fn, lua_gettop(L) - base, nres, err, sizeof err);
+    modrt_enter(lm->rt, prev);
     if (rc != MODRT_OK) {
         fail(lm, rc, a->fn, err);
         return -1;
@@ -383,10 +400,49 @@ static int keep_state(lmode_t *lm, const char *fn, int nres)
 
 /* ---- the seam ---- */
 
+/* The version's state hosts matches until MODULE_MATCHES_PER_STATE run on it at once; then a
+ * new one is made (and compiled); a state goes with its last match. */
+static modrt_t *state_for(game_t *g, module_version_t *v, char *err, size_t errlen, int *rc)
+{
+    const modrt_limits_t *lim = modules_limits(g->modules);
+    uint32_t per = lim->matches_per_state ? lim->matches_per_state : MODRT_DEFAULT_MATCHES_PER_STATE;
+    *rc = MODRT_OK;
+    if (v->rt && modrt_matches(v->rt) < per)
+        return v->rt;
+    modrt_t *r = modrt_new(lim, v->version, state_log, v);
+    if (!r) {
+        *rc = MODRT_MEMORY;
+        snprintf(err, errlen, "the module's memory cap is too small for the Lua libraries");
+        return NULL;
+    }
+    *rc = modrt_load(r, v->source, v->len, v->mode, err, errlen);
+    if (*rc != MODRT_OK) {
+        modrt_free(r);
+        return NULL;
+    }
+    v->rt = r; /* a full one before it stays with its matches */
+    log_info("module_state_new", "mode=%s version=%u bytes=%zu matches_per_state=%u", v->mode, v->version,
+             modrt_memory(r), per);
+    return r;
+}
+
 static void lua_free_state(void *st)
 {
     lmode_t *lm = st;
-    modrt_free(lm->rt);
+    if (lm->acct) {
+        lua_State *L = modrt_lua(lm->rt);
+        modrt_match_t *prev = modrt_enter(lm->rt, lm->acct);
+        luaL_unref(L, LUA_REGISTRYINDEX, lm->state_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, lm->ctx_ref);
+        modrt_enter(lm->rt, prev);
+        modrt_match_free(lm->acct);
+        module_version_t *v = lm->m->module;
+        if (modrt_matches(lm->rt) == 0) {
+            if (v->rt == lm->rt)
+                v->rt = NULL;
+            modrt_free(lm->rt);
+        }
+    }
     for (size_t i = 0; i < lm->nq; i++)
         xfree(lm->q[i].data);
     xfree(lm->q);
@@ -400,32 +456,26 @@ static void *lua_init(match_t *m, uint32_t *tick_ms, char *err, size_t errlen)
     lmode_t *lm = xcalloc(1, sizeof *lm);
     lm->m = m;
     lm->fin_players = xcalloc(match_players(m), sizeof *lm->fin_players);
-    lm->rt = modrt_new(modules_limits(g->modules), match_seed(m), rt_log, lm);
+    lm->state_ref = lm->ctx_ref = LUA_NOREF;
     char lerr[1024];
+    int rc;
+    lm->rt = state_for(g, m->module, lerr, sizeof lerr, &rc);
     if (!lm->rt) {
-        snprintf(err, errlen, "the module's memory cap is too small for the Lua libraries");
-        xfree(lm->fin_players);
-        xfree(lm);
+        fail(lm, rc, "load", lerr);
+        lua_free_state(lm);
         return NULL;
     }
-    int rc = modrt_load(lm->rt, m->module->source, m->module->len, m->mode, lerr, sizeof lerr);
+    lm->acct = modrt_match_new(lm->rt, modules_limits(g->modules)->memory_max, match_seed(m), rt_log, lm);
     lua_State *L = modrt_lua(lm->rt);
-    if (rc == MODRT_OK) {
-        /* a registry slot for the state, and ctx (protected: both allocate) */
-        lua_pushboolean(L, 1);
-        lm->state_ref = LUA_NOREF;
-        lua_pushcfunction(L, build_ctx);
-        lua_pushlightuserdata(L, lm);
-        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-            lua_pop(L, 2);
-            rc = MODRT_MEMORY;
-            snprintf(lerr, sizeof lerr, "memory cap exceeded while building ctx");
-        } else {
-            lm->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        }
-    }
-    if (rc != MODRT_OK) {
-        fail(lm, rc, "load", lerr);
+    /* ctx and a registry slot for the state, charged to the match (protected: both allocate) */
+    modrt_match_t *prev = modrt_enter(lm->rt, lm->acct);
+    lua_pushcfunction(L, build_ctx);
+    lua_pushlightuserdata(L, lm);
+    rc = lua_pcall(L, 1, 0, 0);
+    modrt_enter(lm->rt, prev);
+    if (rc != LUA_OK) {
+        lua_pop(L, 1);
+        fail(lm, MODRT_MEMORY, "load", "memory cap exceeded while building ctx");
         lua_free_state(lm);
         return NULL;
     }
@@ -545,7 +595,7 @@ static void lua_results(void *st, match_t *m, mode_result_t *out)
     snprintf(out->summary, sizeof out->summary, "%s", lm->fin.summary);
     memcpy(out->players, lm->fin_players, match_players(m) * sizeof *out->players);
     log_info("module_match_memory", "match=%llu mode=%s bytes=%zu", (unsigned long long)match_id(m),
-             match_mode(m), modrt_memory(lm->rt));
+             match_mode(m), modrt_match_memory(lm->acct));
 }
 
 const mode_ops_t MODE_LUA = {

@@ -17,6 +17,7 @@ typedef struct module_version {
     uint32_t min_players, max_players;
     unsigned version; /* 1, 2, ... per mode, counted by loads that changed the source */
     int refs;
+    modrt_t *rt; /* the state new matches of this version join (mode_lua.c); NULL: none yet */
 } module_version_t;
 
 typedef struct modules modules_t;

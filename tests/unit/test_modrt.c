@@ -2,7 +2,8 @@
  * a table or lacks a callback, player limits), the sandbox (no os, io, require, debug,
  * dofile; no binary chunks; the string metatable protected; no collectgarbage), the
  * instruction budget (an endless loop, also inside pcall), the memory cap (string.rep and
- * table bombs), the per-match seed, and the memory one state takes. */
+ * table bombs), the per-match seed, and the memory one state takes; matches sharing one state
+ * (each with its own memory cap, math.random stream, log and budget verdict; no finalizers). */
 #include <lauxlib.h>
 
 #include "check.h"
@@ -174,12 +175,187 @@ static void test_seed_and_size(void)
     CHECK(modrt_new(&tiny, 1, NULL, NULL) == NULL);
 }
 
+/* ---- matches sharing one state ---- */
+
+static const char *SHARED_MOD = "local M = {}\n"
+                                "function M.init(ctx, params) return {}, 20 end\n"
+                                "function M.join(ctx, state, player) return state end\n"
+                                "function M.leave(ctx, state, player, reason) return state end\n"
+                                "function M.loop(ctx, state, tick, f) f(state) return state end\n"
+                                "return M\n";
+
+typedef struct smatch {
+    modrt_match_t *a;
+    int state_ref;
+    char log[256];
+} smatch_t;
+
+static void slog(void *ud, const char *level, const char *text)
+{
+    smatch_t *m = ud;
+    snprintf(m->log, sizeof m->log, "%s:%s", level, text);
+}
+
+static void smatch_new(modrt_t *r, smatch_t *m, size_t cap, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    m->a = modrt_match_new(r, cap, seed, slog, m);
+    lua_State *L = modrt_lua(r);
+    modrt_match_t *prev = modrt_enter(r, m->a);
+    lua_newtable(L);
+    m->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    modrt_enter(r, prev);
+}
+
+/* Runs `body` as loop's step with `state` the match's state table; returns the modrt code. */
+static int sloop(modrt_t *r, smatch_t *m, const char *body, char *err, size_t n)
+{
+    lua_State *L = modrt_lua(r);
+    char chunk[1024];
+    snprintf(chunk, sizeof chunk, "local state = ...\n%s", body);
+    modrt_match_t *prev = modrt_enter(r, m->a);
+    lua_newtable(L); /* ctx */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m->state_ref);
+    lua_pushinteger(L, 1);
+    CHECK_EQ(luaL_loadstring(L, chunk), LUA_OK);
+    int rc = modrt_call(r, "loop", 4, 1, err, n);
+    if (rc == MODRT_OK)
+        lua_pop(L, 1);
+    modrt_enter(r, prev);
+    CHECK_EQ(lua_gettop(L), 0);
+    return rc;
+}
+
+static double sget(modrt_t *r, smatch_t *m, const char *field)
+{
+    lua_State *L = modrt_lua(r);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m->state_ref);
+    lua_getfield(L, -1, field);
+    double v = lua_tonumber(L, -1);
+    lua_pop(L, 2);
+    return v;
+}
+
+static void smatch_end(modrt_t *r, smatch_t *m)
+{
+    modrt_match_t *prev = modrt_enter(r, m->a);
+    luaL_unref(modrt_lua(r), LUA_REGISTRYINDEX, m->state_ref);
+    modrt_enter(r, prev);
+    modrt_match_free(m->a);
+}
+
+static modrt_t *shared_state(void)
+{
+    char err[512];
+    modrt_t *r = modrt_new(&LIM_MEM, 1, NULL, NULL);
+    CHECK(r != NULL);
+    CHECK_EQ(modrt_load(r, SHARED_MOD, strlen(SHARED_MOD), "shared", err, sizeof err), MODRT_OK);
+    return r;
+}
+
+static void full_gc(modrt_t *r)
+{
+    lua_gc(modrt_lua(r), LUA_GCCOLLECT);
+}
+
+static void test_shared_random(void)
+{
+    char err[1024];
+    /* alone: the sequence match A (seed 7) draws */
+    modrt_t *r = shared_state();
+    smatch_t a, b;
+    smatch_new(r, &a, 1u << 20, 7);
+    double solo[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(sloop(r, &a, "state.x = math.random()", err, sizeof err), MODRT_OK);
+        solo[i] = sget(r, &a, "x");
+    }
+    smatch_end(r, &a);
+    CHECK_EQ(modrt_matches(r), 0);
+    modrt_free(r);
+    /* A again with B (seed 8) drawing between A's calls on the same state: A's draws are unchanged */
+    r = shared_state();
+    smatch_new(r, &a, 1u << 20, 7);
+    smatch_new(r, &b, 1u << 20, 8);
+    CHECK_EQ(modrt_matches(r), 2);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(sloop(r, &b, "state.y = math.random(1, 1000000) state.z = math.random()", err, sizeof err),
+                 MODRT_OK);
+        CHECK_EQ(sloop(r, &a, "state.x = math.random()", err, sizeof err), MODRT_OK);
+        CHECK(sget(r, &a, "x") == solo[i]);
+        CHECK(sget(r, &b, "z") != solo[i]);
+        CHECK(sget(r, &b, "y") >= 1 && sget(r, &b, "y") <= 1000000);
+    }
+    /* randomseed() restarts the match's own stream */
+    CHECK_EQ(sloop(r, &a, "math.randomseed() state.x = math.random()", err, sizeof err), MODRT_OK);
+    CHECK(sget(r, &a, "x") == solo[0]);
+    CHECK_EQ(sloop(r, &a, "state.x = math.random(0) ~= nil and 1 or 0", err, sizeof err), MODRT_OK);
+    CHECK(sget(r, &a, "x") == 1);
+    CHECK_EQ(sloop(r, &a, "math.random(3, 1)", err, sizeof err), MODRT_ERROR);
+    CHECK(strstr(err, "interval is empty") != NULL);
+    /* print goes to the entered match's log */
+    CHECK_EQ(sloop(r, &b, "print('from b', 2)", err, sizeof err), MODRT_OK);
+    CHECK_STR(b.log, "info:from b\t2");
+    CHECK_STR(a.log, "");
+    smatch_end(r, &a);
+    smatch_end(r, &b);
+    modrt_free(r);
+    printf("shared state: each match's math.random replays whatever the other draws; print is the caller's\n");
+}
+
+static void test_shared_limits(void)
+{
+    char err[1024];
+    modrt_t *r = shared_state();
+    size_t own = modrt_memory(r);
+    smatch_t a, b;
+    smatch_new(r, &a, 512u * 1024, 1);
+    smatch_new(r, &b, 512u * 1024, 2);
+    /* b keeps 100 KB; a's bomb hits a's cap only */
+    CHECK_EQ(sloop(r, &b, "state.keep = string.rep('b', 100000)", err, sizeof err), MODRT_OK);
+    size_t b_used = modrt_match_memory(b.a);
+    CHECK(b_used >= 100000 && b_used < 200u * 1024);
+    CHECK_EQ(sloop(r, &a, "local t = {} for i = 1, 1e7 do t[i] = {i} end", err, sizeof err), MODRT_MEMORY);
+    CHECK(strstr(err, "memory cap exceeded (524288 bytes per match)") != NULL);
+    CHECK(modrt_match_memory(a.a) <= 512u * 1024);
+    /* b still has its room (120 KB more, 340 KB at the peak of string.rep), whatever a left */
+    CHECK_EQ(sloop(r, &b, "state.more = string.rep('c', 120000)", err, sizeof err), MODRT_OK);
+    /* the collector, run during b's time, takes a's garbage off a's account, not b's */
+    full_gc(r);
+    CHECK(modrt_match_memory(a.a) < 16 * 1024);
+    CHECK(modrt_match_memory(b.a) >= 220000);
+    CHECK(modrt_memory(r) < own + 16 * 1024);
+    /* a's endless loop: a's verdict; b's next call is fine */
+    CHECK_EQ(sloop(r, &a, "while true do end", err, sizeof err), MODRT_BUDGET);
+    CHECK_EQ(sloop(r, &b, "state.n = (state.n or 0) + 1", err, sizeof err), MODRT_OK);
+    CHECK(sget(r, &b, "n") == 1);
+    /* no finalizers: they would run in whichever match's call the collector is in */
+    CHECK_EQ(sloop(r, &a, "setmetatable({}, {__gc = function() while true do end end})", err, sizeof err),
+             MODRT_ERROR);
+    CHECK(strstr(err, "__gc finalizers are not allowed") != NULL);
+    CHECK_EQ(sloop(r, &a, "state.t = setmetatable({}, {__index = {k = 5}}) assert(state.t.k == 5)", err,
+                   sizeof err),
+             MODRT_OK);
+    /* an ended match's account goes once its bytes are collected; b's stay b's */
+    smatch_end(r, &a);
+    CHECK_EQ(modrt_matches(r), 1);
+    full_gc(r);
+    CHECK(modrt_match_memory(b.a) >= 220000);
+    smatch_end(r, &b);
+    full_gc(r);
+    CHECK_EQ(modrt_matches(r), 0);
+    modrt_free(r); /* ASan: no account or block leaks */
+    printf("shared state: a's bomb and endless loop stop a only; a's garbage leaves a's account; no __gc\n");
+}
+
 int main(void)
 {
     test_load_errors();
     test_sandbox();
     test_budget_and_memory();
     test_seed_and_size();
+    test_shared_random();
+    test_shared_limits();
     printf("modrt: all passed\n");
     return 0;
 }
