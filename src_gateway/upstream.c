@@ -1,4 +1,5 @@
-/* upstream: gateway-side links to lobby and game daemons, found through the registry. */
+/* upstream: gateway-side links to lobby and game daemons (found by discovery.c): connect,
+ * handshake, requests in flight, routing, pings and the dead link rule. */
 #include "upstream.h"
 
 #include <sodium.h>
@@ -8,10 +9,10 @@
 
 #include "alloc.h"
 #include "frame.h"
+#include "inflight.h"
 #include "log.h"
+#include "upstream_links.h"
 #include "util.h"
-
-typedef enum { UL_DOWN, UL_RESOLVING, UL_CONNECTING, UL_WAIT_CHALLENGE, UL_WAIT_READY, UL_UP } ul_state_t;
 
 static const char *state_name(ul_state_t s)
 {
@@ -19,168 +20,33 @@ static const char *state_name(ul_state_t s)
     return n[s];
 }
 
-/* A request in flight on a link. A link numbers its requests with consecutive rids, so those
- * in flight sit in a ring indexed by rid (slot rid & (cap - 1)) between the oldest, `head`,
- * and the newest, `next_rid`: a response finds its request with one index and compare, and
- * nothing is allocated or hashed per request (uthash's Jenkins hash, its bucket chains and
- * two linked lists cost about 190 of the gateway's 1,900 instructions per ECHO). Every
- * request on a link has the same timeout, so rid order is deadline order and the oldest is
- * always at head. The ring doubles when the span from head to the newest outgrows it (a slow
- * request overtaken by many fast ones) up to PENDING_RING_MAX; a request overtaken by that
- * many later ones is answered TIMEOUT early. */
-typedef struct pending {
-    uint32_t rid;
-    uint16_t type;
-    uint8_t live;
-    uint8_t quiet;        /* the gateway's own request (upstream_resync): errors are dropped */
-    uint32_t cseq;
-    uint64_t session;
-    uint64_t deadline_ms;
-} pending_t;
-
-#define PENDING_RING_MIN 256u
-#define PENDING_RING_MAX (1u << 20)
-
-typedef struct ulink {
-    upstreams_t *u;
-    int peer_type;
-    uint32_t server_id;
-    char host[256];
-    int port;
-    int registry_draining; /* status 3 in the registry */
-    int registry_congested; /* status 2: requests go to smooth peers of its type first */
-    int link_draining;     /* LINK_DRAINING received */
-    uint64_t seen_sweep;   /* last sweep that found it in its list */
-    conn_t *conn;
-    ul_state_t state;
-    uint8_t nonce_g[LINK_NONCE_LEN];
-    frame_parser_t parser;
-    uint64_t state_since_ms, last_rx_ms, last_ping_ms, next_attempt_ms;
-    uint32_t backoff_ms;
-    uint32_t failures;
-    uint32_t next_rid;    /* the newest rid sent (0 is never used) */
-    uint32_t head;        /* the oldest rid that may be in flight; next_rid + 1 when none is */
-    pending_t *ring;      /* ring_cap slots (a power of two), NULL before the first request */
-    uint32_t ring_cap;
-    size_t npending;
-    int removed;          /* left the registry: freed once its conn is closed */
-    uint64_t grace_since; /* game link: loop ms it went down with sessions kept bound (0: not) */
-    uint64_t missing_since; /* loop ms when the registry first lacked it while its link was up */
-    uv_getaddrinfo_t gai;
-    int gai_pending;
-    struct ulink *next;
-} ulink_t;
-
-/* Closes of logged-in sessions not yet reported to a lobby (none was up): sent to the first
- * lobby link that comes up. Bounded: past UNREPORTED_MAX the oldest is dropped (counted and
- * logged). A late report is safe: the lobby ignores one that is not the user's current
- * session any more. */
-#define UNREPORTED_MAX 65536u
-typedef struct unreported {
-    uint64_t session, user;
-} unreported_t;
-
-struct upstreams {
-    gw_t *gw;
-    upstream_hooks_t h;
-    ulink_t *links;
-    uint32_t rr[4];
-    uint64_t sweep_gen;
-    uint64_t last_sweep_ms;
-    uint64_t last_publish_ms; /* linked_games checked by the tick (a link turning draining) */
-    int subscribed;
-    char *games_published; /* the `linked_games` registry field last set (NULL: never) */
-    int closing;
-    unreported_t *unrep; /* ring of UNREPORTED_MAX, allocated on first use */
-    uint32_t unrep_head, unrep_len;
-};
-
-static const int PEER_TYPES[] = {PEER_LOBBY, PEER_GAME};
 
 static void link_connect(ulink_t *l);
 static void link_close(ulink_t *l, const char *why);
 static void report_unreported(ulink_t *l);
 
-static pending_t *pending_slot(const ulink_t *l, uint32_t rid)
-{
-    return &l->ring[rid & (l->ring_cap - 1)];
-}
-
-/* The request in flight with this rid, or NULL (answered, timed out, or never sent). */
-static pending_t *pending_find(const ulink_t *l, uint32_t rid)
-{
-    if (l->npending == 0 || rid - l->head > l->next_rid - l->head)
-        return NULL;
-    pending_t *p = pending_slot(l, rid);
-    return p->live && p->rid == rid ? p : NULL;
-}
-
-/* The oldest request in flight, or NULL. */
-static pending_t *pending_oldest(const ulink_t *l)
-{
-    return l->npending ? pending_slot(l, l->head) : NULL;
-}
-
-static void pending_release(ulink_t *l, pending_t *p)
-{
-    p->live = 0;
-    l->npending--;
-    if (l->npending == 0) {
-        l->head = l->next_rid + 1;
-        return;
-    }
-    /* keep head on a live request (each slot is passed once: O(1) per request overall) */
-    while (!(pending_slot(l, l->head)->live && pending_slot(l, l->head)->rid == l->head))
-        l->head++;
-}
-
 static void fail_pending(ulink_t *l, ErrorCode code, const char *msg)
 {
     upstreams_t *u = l->u;
     pending_t *p;
-    while ((p = pending_oldest(l))) {
+    while ((p = inflight_oldest(&l->inflight))) {
         if (!p->quiet)
             u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, code, msg);
-        pending_release(l, p);
+        inflight_release(&l->inflight, p);
     }
 }
 
-/* Makes room for rid (next_rid + 1, or 1 past the wrap) in the ring. */
-static void pending_make_room(ulink_t *l, uint32_t rid)
+/* A request overtaken by INFLIGHT_RING_MAX later ones on its link: TIMEOUT now. */
+static void drop_overtaken(void *ud, const pending_t *p)
 {
-    if (!l->ring) {
-        l->ring_cap = PENDING_RING_MIN;
-        l->ring = xcalloc(l->ring_cap, sizeof *l->ring);
-        return;
-    }
-    if (l->npending == 0 || rid - l->head < l->ring_cap)
-        return;
-    /* Overtaken by PENDING_RING_MAX later requests: answered TIMEOUT now. */
-    pending_t *p;
-    while ((p = pending_oldest(l)) && rid - l->head >= PENDING_RING_MAX) {
-        l->u->gw->stats.timeouts++;
-        if (!p->quiet)
-            l->u->h.deliver_error(l->u->h.ud, p->session, p->cseq, p->type,
-                                  ERROR_CODE__TIMEOUT, "the server did not answer in time");
-        pending_release(l, p);
-    }
-    if (l->npending == 0 || rid - l->head < l->ring_cap)
-        return;
-    uint32_t cap = l->ring_cap;
-    while (rid - l->head >= cap)
-        cap *= 2;
-    pending_t *ring = xcalloc(cap, sizeof *ring);
-    for (uint32_t r = l->head; r != l->next_rid + 1; r++) {
-        pending_t *old = pending_slot(l, r);
-        if (old->live && old->rid == r)
-            ring[r & (cap - 1)] = *old;
-    }
-    xfree(l->ring);
-    l->ring = ring;
-    l->ring_cap = cap;
+    ulink_t *l = ud;
+    l->u->gw->stats.timeouts++;
+    if (!p->quiet)
+        l->u->h.deliver_error(l->u->h.ud, p->session, p->cseq, p->type, ERROR_CODE__TIMEOUT,
+                              "the server did not answer in time");
 }
 
-static ulink_t *find_link(upstreams_t *u, int peer_type, uint32_t id)
+ulink_t *find_link(upstreams_t *u, int peer_type, uint32_t id)
 {
     for (ulink_t *l = u->links; l; l = l->next)
         if (l->peer_type == peer_type && l->server_id == id && !l->removed)
@@ -198,7 +64,7 @@ static void free_link(ulink_t *l)
         }
     }
     frame_parser_free(&l->parser);
-    xfree(l->ring);
+    inflight_free(&l->inflight);
     xfree(l);
 }
 
@@ -319,7 +185,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             link_close(l, "short_response");
             return 1;
         }
-        pending_t *p = pending_find(l, h->seq);
+        pending_t *p = inflight_find(&l->inflight, h->seq);
         if (!p)
             return 0; /* timed out already: the client got TIMEOUT */
         gw->stats.responses++;
@@ -332,7 +198,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
                 resync_refused(l, p->session, m.payload, m.len);
         } else if (m.type != PACKET_TYPE__PACKET_NONE) /* NONE: a one-way request's acknowledgement */
             u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
-        pending_release(l, p);
+        inflight_release(&l->inflight, p);
         return 0;
     }
     case LINK_BIND:
@@ -580,7 +446,7 @@ static void link_connect(ulink_t *l)
  * pings is kept for a registry expiry period: after a Redis restart (its data lost) every
  * daemon registers again within a heartbeat, and dropping healthy links meanwhile would
  * refuse every request. A dead or hung daemon's link is not up, so it goes at once. */
-static int registry_says_gone(ulink_t *l)
+int registry_says_gone(ulink_t *l)
 {
     uint64_t now = uv_now(l->u->gw->loop);
     if (l->state != UL_UP || !l->conn || conn_is_closing(l->conn))
@@ -591,7 +457,7 @@ static int registry_says_gone(ulink_t *l)
 }
 
 /* Marks a link as gone from the registry; it is freed once closed. */
-static void link_remove(ulink_t *l, const char *why)
+void link_remove(ulink_t *l, const char *why)
 {
     if (l->removed)
         return;
@@ -606,7 +472,7 @@ static void link_remove(ulink_t *l, const char *why)
     maybe_free(l);
 }
 
-static void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *host, int port, int status)
+void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *host, int port, int status)
 {
     ulink_t *l = find_link(u, peer_type, id);
     if (l && (strcmp(l->host, host) != 0 || l->port != port)) {
@@ -645,7 +511,7 @@ ErrorCode upstream_resync(upstreams_t *u, uint32_t server_id, uint64_t session, 
         return ERROR_CODE__SERVICE_UNAVAILABLE;
     ErrorCode ec = forward_on(u, l, NULL, session, user, PACKET_TYPE__GAME_SNAPSHOT_REQUEST, 0, NULL, 0);
     if (ec == ERROR_CODE__OK)
-        pending_slot(l, l->next_rid)->quiet = 1;
+        inflight_find(&l->inflight, l->inflight.next_rid)->quiet = 1;
     return ec;
 }
 
@@ -697,24 +563,14 @@ static ErrorCode forward_on(upstreams_t *u, ulink_t *l, const uint8_t *src, uint
                             uint64_t user, uint16_t type, uint32_t seq, const uint8_t *payload,
                             size_t len)
 {
-    uint32_t rid = l->next_rid + 1;
-    if (rid == 0)
-        rid = 1;
+    uint32_t rid = inflight_next(&l->inflight);
     if (link_send_request_src(l->conn, rid, src, session, user, type, seq, payload, len) != 0)
         return ERROR_CODE__SERVICE_UNAVAILABLE;
-    pending_make_room(l, rid);
-    if (l->npending == 0)
-        l->head = rid;
-    l->next_rid = rid;
-    pending_t *p = pending_slot(l, rid);
-    p->rid = rid;
+    pending_t *p = inflight_add(&l->inflight, rid, drop_overtaken, l);
     p->type = type;
-    p->live = 1;
-    p->quiet = 0;
     p->cseq = seq;
     p->session = session;
     p->deadline_ms = uv_now(u->gw->loop) + (uint64_t)u->gw->s.request_timeout_ms;
-    l->npending++;
     return ERROR_CODE__OK;
 }
 
@@ -766,202 +622,6 @@ static void report_unreported(ulink_t *l)
     xfree(u->unrep); /* the ring is only needed while no lobby is up */
     u->unrep = NULL;
     log_info("session_closes_reported", "count=%u lobby=%u", n, l->server_id);
-}
-
-/* ---- discovery ---- */
-
-typedef struct hq {
-    upstreams_t *u;
-    int peer_type;
-    uint32_t id;
-} hq_t;
-
-static int type_from_name(const char *name, size_t n)
-{
-    if (n == 5 && memcmp(name, "Lobby", 5) == 0)
-        return PEER_LOBBY;
-    if (n == 4 && memcmp(name, "Game", 4) == 0)
-        return PEER_GAME;
-    return 0;
-}
-
-static void on_hash(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    hq_t *q = privdata;
-    upstreams_t *u = q->u;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        xfree(q);
-        return;
-    }
-    if (r->elements == 0) {
-        /* The hash expired: the server is gone. Remove it from the list (atomically, only if
-         * still gone) and drop its link. */
-        registry_sweep_id(u->gw->redis, u->gw->s.prefix, peer_type_name(q->peer_type), q->id);
-        ulink_t *l = find_link(u, q->peer_type, q->id);
-        if (l && registry_says_gone(l))
-            link_remove(l, "registry_expired");
-        xfree(q);
-        return;
-    }
-    const char *address = NULL;
-    int port = -1, status = 0;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
-        if (!k || !v)
-            continue;
-        if (strcmp(k, "address") == 0)
-            address = v;
-        else if (strcmp(k, "port") == 0)
-            port = atoi(v);
-        else if (strcmp(k, "status") == 0)
-            status = atoi(v);
-    }
-    if (address && port > 0 && port < 65536) {
-        ensure_link(u, q->peer_type, q->id, address, port, status);
-    }
-    xfree(q);
-}
-
-static void query_server(upstreams_t *u, int peer_type, uint32_t id)
-{
-    char key[300];
-    registry_hash_key(key, sizeof key, u->gw->s.prefix, peer_type_name(peer_type), id);
-    hq_t *q = xcalloc(1, sizeof *q);
-    q->u = u;
-    q->peer_type = peer_type;
-    q->id = id;
-    if (rconn_cmd(u->gw->redis, on_hash, q, "HGETALL %s", key) < 0)
-        xfree(q);
-}
-
-typedef struct lq {
-    upstreams_t *u;
-    int peer_type;
-} lq_t;
-
-static void on_list(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    lq_t *q = privdata;
-    upstreams_t *u = q->u;
-    redisReply *r = reply;
-    int peer_type = q->peer_type;
-    xfree(q);
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return;
-    uint32_t ids[1024];
-    size_t n = 0;
-    for (size_t i = 0; i < r->elements && n < 1024; i++) {
-        if (!r->element[i]->str)
-            continue;
-        char *end;
-        unsigned long v = strtoul(r->element[i]->str, &end, 10);
-        if (*end || v == 0 || v > UINT32_MAX)
-            continue;
-        ids[n++] = (uint32_t)v;
-        query_server(u, peer_type, (uint32_t)v);
-    }
-    /* Links whose id left the list are gone (deregistered, or swept after expiring). */
-    for (ulink_t *l = u->links; l; l = l->next) {
-        if (l->peer_type != peer_type || l->removed)
-            continue;
-        int found = 0;
-        for (size_t i = 0; i < n && !found; i++)
-            found = ids[i] == l->server_id;
-        if (!found && registry_says_gone(l))
-            link_remove(l, "not_in_registry");
-    }
-}
-
-static void read_lists(upstreams_t *u)
-{
-    u->sweep_gen++;
-    u->last_sweep_ms = uv_now(u->gw->loop);
-    for (size_t i = 0; i < sizeof PEER_TYPES / sizeof PEER_TYPES[0]; i++) {
-        char list[300];
-        registry_list_key(list, sizeof list, u->gw->s.prefix, peer_type_name(PEER_TYPES[i]));
-        lq_t *q = xmalloc(sizeof *q);
-        q->u = u;
-        q->peer_type = PEER_TYPES[i];
-        if (rconn_cmd(u->gw->redis, on_list, q, "LRANGE %s 0 -1", list) < 0)
-            xfree(q);
-    }
-}
-
-/* "<prefix>Server:<Type>:<id>" -> type and id; 0 when it is not a backend's key. */
-static int parse_server_key(upstreams_t *u, const char *key, size_t len, uint32_t *id)
-{
-    size_t pl = strlen(u->gw->s.prefix);
-    if (len < pl + 7 || memcmp(key, u->gw->s.prefix, pl) != 0 || memcmp(key + pl, "Server:", 7) != 0)
-        return 0;
-    const char *t = key + pl + 7;
-    const char *colon = memchr(t, ':', len - pl - 7);
-    if (!colon)
-        return 0;
-    int type = type_from_name(t, (size_t)(colon - t));
-    char num[16];
-    size_t nl = len - (size_t)(colon + 1 - key);
-    if (!type || nl == 0 || nl >= sizeof num)
-        return 0;
-    memcpy(num, colon + 1, nl);
-    num[nl] = '\0';
-    char *end;
-    unsigned long v = strtoul(num, &end, 10);
-    if (*end || v == 0 || v > UINT32_MAX)
-        return 0;
-    *id = (uint32_t)v;
-    return type;
-}
-
-static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    upstreams_t *u = privdata;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
-        return;
-    const char *kind = r->element[0]->str;
-    if (!kind)
-        return;
-    if (strcmp(kind, "subscribe") == 0) {
-        if (!u->subscribed) {
-            u->subscribed = 1;
-            read_lists(u); /* pub/sub is at-most-once: re-read after (re)subscribing */
-        }
-        return;
-    }
-    if (strcmp(kind, "message") != 0 || !r->element[1]->str || !r->element[2]->str)
-        return;
-    char on_chan[300];
-    registry_channel(on_chan, sizeof on_chan, u->gw->s.prefix, 1);
-    int on = strcmp(r->element[1]->str, on_chan) == 0;
-    uint32_t id;
-    int type = parse_server_key(u, r->element[2]->str, r->element[2]->len, &id);
-    if (!type)
-        return;
-    if (on) {
-        query_server(u, type, id);
-    } else {
-        ulink_t *l = find_link(u, type, id);
-        if (l)
-            link_remove(l, "server_off");
-    }
-}
-
-void upstreams_sub_event(upstreams_t *u, int up)
-{
-    u->subscribed = 0;
-    if (!up)
-        return;
-    char on[300], off[300];
-    registry_channel(on, sizeof on, u->gw->s.prefix, 1);
-    registry_channel(off, sizeof off, u->gw->s.prefix, 0);
-    (void)rconn_cmd(u->gw->redis_sub, on_sub_message, u, "SUBSCRIBE %s %s", on, off);
-}
-
-void upstreams_redis_event(upstreams_t *u, int up)
-{
-    if (up)
-        read_lists(u);
 }
 
 /* ---- periodic work ---- */
@@ -1017,12 +677,12 @@ void upstreams_tick(upstreams_t *u)
             continue;
         /* Requests past their deadline: oldest first. */
         pending_t *p;
-        while ((p = pending_oldest(l)) && p->deadline_ms <= now) {
+        while ((p = inflight_oldest(&l->inflight)) && p->deadline_ms <= now) {
             gw->stats.timeouts++;
             if (!p->quiet)
                 u->h.deliver_error(u->h.ud, p->session, p->cseq, p->type, ERROR_CODE__TIMEOUT,
                                    "the server did not answer in time");
-            pending_release(l, p);
+            inflight_release(&l->inflight, p);
         }
         if (l->grace_since && l->state != UL_UP &&
             now - l->grace_since >= (uint64_t)gw->s.match_link_grace_ms) {
@@ -1086,7 +746,7 @@ size_t upstreams_pending(const upstreams_t *u)
 {
     size_t n = 0;
     for (const ulink_t *l = u->links; l; l = l->next)
-        n += l->npending;
+        n += l->inflight.n;
     return n;
 }
 
@@ -1103,7 +763,7 @@ void upstreams_collect(const upstreams_t *u, metrics_t *m)
         metrics_set_gauge(m, "cluster_link_draining", "1 while that peer is draining", labels,
                           l->link_draining || l->registry_draining);
         metrics_set_gauge(m, "cluster_link_pending_requests", "requests in flight on the link",
-                          labels, (double)l->npending);
+                          labels, (double)l->inflight.n);
     }
 }
 
