@@ -26,113 +26,13 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "pg_pool.h"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
-#define CONNECT_TIMEOUT_MS 5000
-#define MIGRATE_STEP_TIMEOUT_MS 60000
-#define DEFAULT_SIZE 4
-#define DEFAULT_QUEUE_TIMEOUT_MS 1500
-#define DEFAULT_QUERY_TIMEOUT_MS 5000
-#define DEFAULT_LOCK_KEY INT64_C(0x636c7573746572) /* "cluster" */
-#define MAX_PARAMS 65535
-
-static const char ERR_UNAVAILABLE[] = "unavailable";
-static const char ERR_TIMEOUT[] = "timeout";
-static const char ERR_CLOSED[] = "closed";
-
-typedef struct pg_req {
-    struct pg_req *next;
-    pg_cb cb;
-    void *ud;
-    uint64_t deadline;  /* loop ms: fails when still queued then */
-    const char *err;    /* a deferred failure: one of the ERR_* strings */
-    int nparams;
-    const char *sql;
-    const char **params; /* nparams entries; NULL = SQL NULL */
-    /* the params array, then the SQL and parameter texts, live in the same block */
-} pg_req_t;
-
-typedef enum { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY, C_MIGRATING } cstate_t;
-
-typedef enum {
-    M_LOCK,
-    M_CREATE,
-    M_LIST,
-    M_BEGIN,
-    M_SQL,
-    M_RECORD,
-    M_COMMIT,
-    M_UNLOCK,
-    M_ROLLBACK,
-} mstep_t;
-
-static const char *const mstep_names[] = {"lock", "create", "list", "begin", "sql",
-                                          "record", "commit", "unlock", "rollback"};
-
-typedef struct pg_conn {
-    pg_pool_t *p;
-    int idx;
-    PGconn *pg;
-    cstate_t state;
-    uv_poll_t *poll;   /* NULL when no socket is watched */
-    int poll_fd;
-    ino_t poll_ino;
-    int poll_events;   /* what poll is started with; 0 after an error stopped it */
-    uv_timer_t timer;  /* backoff (down), connect timeout, query or migration step timeout */
-    uv_getaddrinfo_t gai; /* resolving the host name before a connect */
-    int resolving;
-    unsigned backoff_ms;
-    int failures;      /* failed connects since the last success */
-    int flushing;      /* PQflush returned 1: still bytes to send */
-    int in_cmd;        /* a command was sent and PQgetResult has not returned NULL yet */
-    pg_req_t *req;     /* the running query (C_BUSY) */
-    PGresult *result;  /* the result kept until the command completes */
-} pg_conn_t;
-
-struct pg_pool {
-    uv_loop_t *loop;
-    char *conninfo;
-    char *resolve_host;       /* a host name libpq would resolve synchronously; NULL if none */
-    int size;
-    uint64_t queue_timeout_ms;
-    uint64_t query_timeout_ms;
-    int64_t lock_key;
-    pg_migration_t *migs;  /* sorted by version, SQL copied */
-    int nmigs;
-    unsigned char *applied;
-    pg_conn_t *conns;
-
-    pg_req_t *qhead, *qtail;  /* waiting for a connection (FIFO) */
-    pg_req_t *dhead, *dtail;  /* failed, callback due on the next loop turn */
-    unsigned npending;        /* queries whose callback has not run yet */
-    uv_timer_t queue_timer;   /* the head of the queue's deadline */
-    uv_timer_t mig_timer;     /* retry of failed migrations */
-    uv_idle_t defer;          /* delivers the failed list */
-
-    int nup;                  /* connections up (idle, busy or migrating) */
-    int migrated;
-    int migrating;
-    int mig_retry_pending;
-    unsigned mig_backoff_ms;
-    mstep_t mig_step;
-    int mig_index;            /* position in migs of the migration being applied */
-    uint64_t mig_started_ms;
-    int was_ready;
-    uint64_t unready_since;   /* loop ms when the pool last stopped being ready */
-
-    int closing;
-    int nhandles;             /* open libuv handles: freed when 0 after closing */
-};
-
-static void conn_lost(pg_conn_t *c, const char *why);
-static void pump(pg_pool_t *p);
-static void migrate_start(pg_conn_t *c);
 
 /* ---- small helpers */
 
 /* Copies text into out for a log value in double quotes: no quotes, no line breaks. */
-static const char *log_text(char *out, size_t n, const char *in)
+const char *pgi_log_text(char *out, size_t n, const char *in)
 {
     size_t j = 0;
     for (size_t i = 0; in && in[i] && j + 1 < n; i++) {
@@ -149,16 +49,16 @@ static const char *log_text(char *out, size_t n, const char *in)
     return out;
 }
 
-static uint64_t now_ms(const pg_pool_t *p) { return uv_now(p->loop); }
+uint64_t pgi_now_ms(const pg_pool_t *p) { return uv_now(p->loop); }
 
 static int pool_ready(const pg_pool_t *p) { return p->migrated && p->nup > 0; }
 
 /* Call after nup or migrated change: remembers when the pool stopped being ready. */
-static void note_ready(pg_pool_t *p)
+void pgi_note_ready(pg_pool_t *p)
 {
     int r = pool_ready(p);
     if (p->was_ready && !r)
-        p->unready_since = now_ms(p);
+        p->unready_since = pgi_now_ms(p);
     p->was_ready = r;
 }
 
@@ -196,7 +96,7 @@ static void on_notice(void *arg, const char *message)
 {
     pg_conn_t *c = arg;
     char buf[512];
-    log_debug("pg_notice", "conn=%d msg=\"%s\"", c->idx, log_text(buf, sizeof buf, message));
+    log_debug("pg_notice", "conn=%d msg=\"%s\"", c->idx, pgi_log_text(buf, sizeof buf, message));
 }
 
 /* ---- requests */
@@ -279,7 +179,7 @@ static void arm_queue_timer(pg_pool_t *p)
         uv_timer_stop(&p->queue_timer);
         return;
     }
-    uint64_t now = now_ms(p);
+    uint64_t now = pgi_now_ms(p);
     uint64_t wait = p->qhead->deadline > now ? p->qhead->deadline - now : 0;
     uv_timer_start(&p->queue_timer, on_queue_timer, wait, 0);
 }
@@ -299,7 +199,7 @@ static pg_req_t *queue_pop(pg_pool_t *p)
 static void on_queue_timer(uv_timer_t *t)
 {
     pg_pool_t *p = t->data;
-    uint64_t now = now_ms(p);
+    uint64_t now = pgi_now_ms(p);
     /* Waiting with the pool up means every connection is busy: "timeout". */
     const char *err = pool_ready(p) ? ERR_TIMEOUT : ERR_UNAVAILABLE;
     while (p->qhead && p->qhead->deadline <= now)
@@ -395,46 +295,22 @@ static void schedule_reconnect(pg_conn_t *c)
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 
-static void on_mig_timer(uv_timer_t *t)
-{
-    pg_pool_t *p = t->data;
-    p->mig_retry_pending = 0;
-    if (p->migrated || p->migrating)
-        return;
-    for (int i = 0; i < p->size; i++)
-        if (p->conns[i].state == C_IDLE) {
-            migrate_start(&p->conns[i]);
-            return;
-        }
-    /* none up: the next connection that comes up starts them */
-}
-
-/* The migrating connection failed or went away: try again later, on whichever is up. */
-static void migrate_abort(pg_pool_t *p)
-{
-    p->migrating = 0;
-    p->mig_retry_pending = 1;
-    uv_timer_start(&p->mig_timer, on_mig_timer, p->mig_backoff_ms, 0);
-    p->mig_backoff_ms =
-        p->mig_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->mig_backoff_ms * 2;
-}
-
 /* The connection failed (or we gave up on it): fail what ran on it, reconnect after backoff. */
-static void conn_lost(pg_conn_t *c, const char *why)
+void pgi_conn_lost(pg_conn_t *c, const char *why)
 {
     pg_pool_t *p = c->p;
     int was_up = c->state == C_IDLE || c->state == C_BUSY || c->state == C_MIGRATING;
     char msg[300];
-    log_text(msg, sizeof msg, why ? why : (c->pg ? PQerrorMessage(c->pg) : "closed"));
+    pgi_log_text(msg, sizeof msg, why ? why : (c->pg ? PQerrorMessage(c->pg) : "closed"));
     pg_req_t *q = c->req;
     c->req = NULL;
     if (c->state == C_MIGRATING)
-        migrate_abort(p);
+        pgi_migrate_abort(p);
     conn_reset(c);
     if (was_up) {
         p->nup--;
         log_warn("pg_down", "conn=%d error=\"%s\" up=%d", c->idx, msg, p->nup);
-        note_ready(p);
+        pgi_note_ready(p);
     } else {
         c->failures++;
         if (c->failures == 1 || c->failures % 20 == 0)
@@ -465,7 +341,7 @@ static void connect_to(pg_conn_t *c, const char *hostaddr)
     c->state = C_CONNECTING;
     /* Until PQconnectPoll has been called, behave as if it returned PGRES_POLLING_WRITING. */
     if (PQstatus(c->pg) == CONNECTION_BAD || watch(c, UV_WRITABLE) < 0) {
-        conn_lost(c, NULL);
+        pgi_conn_lost(c, NULL);
         return;
     }
     uv_timer_start(&c->timer, on_conn_timer, CONNECT_TIMEOUT_MS, 0);
@@ -531,7 +407,7 @@ static void conn_up(pg_conn_t *c)
 {
     pg_pool_t *p = c->p;
     if (PQsetnonblocking(c->pg, 1) != 0 || watch(c, UV_READABLE) < 0) {
-        conn_lost(c, NULL);
+        pgi_conn_lost(c, NULL);
         return;
     }
     uv_timer_stop(&c->timer);
@@ -543,11 +419,11 @@ static void conn_up(pg_conn_t *c)
     c->failures = 0;
     if (!p->migrated) {
         if (!p->migrating && !p->mig_retry_pending)
-            migrate_start(c);
+            pgi_migrate_start(c);
         return;
     }
-    note_ready(p);
-    pump(p);
+    pgi_note_ready(p);
+    pgi_pump(p);
 }
 
 static void connect_step(pg_conn_t *c)
@@ -558,14 +434,14 @@ static void connect_step(pg_conn_t *c)
         return;
     case PGRES_POLLING_READING:
         if (watch(c, UV_READABLE) < 0)
-            conn_lost(c, NULL);
+            pgi_conn_lost(c, NULL);
         return;
     case PGRES_POLLING_WRITING:
         if (watch(c, UV_WRITABLE) < 0)
-            conn_lost(c, NULL);
+            pgi_conn_lost(c, NULL);
         return;
     default:
-        conn_lost(c, NULL);
+        pgi_conn_lost(c, NULL);
         return;
     }
 }
@@ -579,7 +455,7 @@ static void on_conn_timer(uv_timer_t *t)
         start_connect(c);
         break;
     case C_CONNECTING:
-        conn_lost(c, "connect timeout");
+        pgi_conn_lost(c, "connect timeout");
         break;
     case C_BUSY: {
         /* PQcancel would block the loop; abandoning the connection is the async cancel
@@ -588,11 +464,11 @@ static void on_conn_timer(uv_timer_t *t)
         c->req = NULL;
         log_warn("pg_query_timeout", "conn=%d timeout_ms=%" PRIu64, c->idx, p->query_timeout_ms);
         req_fail_later(p, q, ERR_TIMEOUT);
-        conn_lost(c, "query timeout");
+        pgi_conn_lost(c, "query timeout");
         break;
     }
     case C_MIGRATING:
-        conn_lost(c, "migration step timeout");
+        pgi_conn_lost(c, "migration step timeout");
         break;
     case C_IDLE:
         break;
@@ -603,7 +479,7 @@ static void on_conn_timer(uv_timer_t *t)
 
 /* Sends one command on an up connection: params NULL and multi = 1 sends it as a simple
  * query (several statements allowed). Returns 0 or -1 (the connection is broken). */
-static int conn_send(pg_conn_t *c, const char *sql, int nparams, const char *const *params,
+int pgi_conn_send(pg_conn_t *c, const char *sql, int nparams, const char *const *params,
                      int multi, uint64_t timeout_ms)
 {
     int ok = multi ? PQsendQuery(c->pg, sql)
@@ -615,7 +491,7 @@ static int conn_send(pg_conn_t *c, const char *sql, int nparams, const char *con
     return 0;
 }
 
-static int result_ok(const PGresult *r)
+int pgi_result_ok(const PGresult *r)
 {
     ExecStatusType s = PQresultStatus(r);
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
@@ -626,7 +502,7 @@ static void keep_result(pg_conn_t *c, PGresult *r)
 {
     if (!c->result) {
         c->result = r;
-    } else if (!result_ok(c->result)) {
+    } else if (!pgi_result_ok(c->result)) {
         PQclear(r);
     } else {
         PQclear(c->result);
@@ -639,12 +515,12 @@ static void run_query(pg_conn_t *c, pg_req_t *q)
     pg_pool_t *p = c->p;
     c->req = q;
     c->state = C_BUSY;
-    if (conn_send(c, q->sql, q->nparams, q->params, 0, p->query_timeout_ms) < 0)
-        conn_lost(c, NULL); /* fails q "unavailable", on the next turn */
+    if (pgi_conn_send(c, q->sql, q->nparams, q->params, 0, p->query_timeout_ms) < 0)
+        pgi_conn_lost(c, NULL); /* fails q "unavailable", on the next turn */
 }
 
 /* Hands queued queries to idle connections. Sends only; never runs a callback. */
-static void pump(pg_pool_t *p)
+void pgi_pump(pg_pool_t *p)
 {
     if (p->closing || !p->migrated)
         return;
@@ -669,12 +545,12 @@ static void query_done(pg_conn_t *c)
         if (res)
             PQclear(res);
         c->req = q;
-        conn_lost(c, NULL);
+        pgi_conn_lost(c, NULL);
         return;
     }
     c->state = C_IDLE;
     p->npending--;
-    if (result_ok(res)) {
+    if (pgi_result_ok(res)) {
         q->cb(res, NULL, NULL, q->ud);
     } else {
         const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -686,167 +562,7 @@ static void query_done(pg_conn_t *c)
     }
     PQclear(res);
     xfree(q);
-    pump(p); /* no-op when the callback closed the pool */
-}
-
-/* ---- migrations */
-
-static int migrate_send(pg_conn_t *c)
-{
-    pg_pool_t *p = c->p;
-    char key[32], ver[16];
-    const char *params[1] = {key};
-    snprintf(key, sizeof key, "%" PRId64, p->lock_key);
-    switch (p->mig_step) {
-    case M_LOCK:
-        return conn_send(c, "SELECT pg_advisory_lock($1::bigint)", 1, params, 0,
-                         MIGRATE_STEP_TIMEOUT_MS);
-    case M_CREATE:
-        return conn_send(c,
-                         "CREATE TABLE IF NOT EXISTS schema_migrations(version int PRIMARY KEY, "
-                         "applied_at timestamptz NOT NULL DEFAULT now())",
-                         0, NULL, 0, MIGRATE_STEP_TIMEOUT_MS);
-    case M_LIST:
-        return conn_send(c, "SELECT version FROM schema_migrations", 0, NULL, 0,
-                         MIGRATE_STEP_TIMEOUT_MS);
-    case M_BEGIN:
-        return conn_send(c, "BEGIN", 0, NULL, 0, MIGRATE_STEP_TIMEOUT_MS);
-    case M_SQL:
-        return conn_send(c, p->migs[p->mig_index].sql, 0, NULL, 1, MIGRATE_STEP_TIMEOUT_MS);
-    case M_RECORD:
-        snprintf(ver, sizeof ver, "%d", p->migs[p->mig_index].version);
-        params[0] = ver;
-        return conn_send(c, "INSERT INTO schema_migrations(version) VALUES ($1::int)", 1, params,
-                         0, MIGRATE_STEP_TIMEOUT_MS);
-    case M_COMMIT:
-        return conn_send(c, "COMMIT", 0, NULL, 0, MIGRATE_STEP_TIMEOUT_MS);
-    case M_UNLOCK:
-        return conn_send(c, "SELECT pg_advisory_unlock($1::bigint)", 1, params, 0,
-                         MIGRATE_STEP_TIMEOUT_MS);
-    case M_ROLLBACK:
-        return conn_send(c, "ROLLBACK", 0, NULL, 0, MIGRATE_STEP_TIMEOUT_MS);
-    }
-    return -1;
-}
-
-static void migrate_go(pg_conn_t *c, mstep_t step)
-{
-    c->p->mig_step = step;
-    if (migrate_send(c) < 0)
-        conn_lost(c, NULL);
-}
-
-static void migrate_start(pg_conn_t *c)
-{
-    pg_pool_t *p = c->p;
-    p->migrating = 1;
-    p->mig_index = 0;
-    memset(p->applied, 0, (size_t)p->nmigs);
-    c->state = C_MIGRATING;
-    log_info("migrations_start", "conn=%d known=%d", c->idx, p->nmigs);
-    migrate_go(c, M_LOCK);
-}
-
-/* The next migration not yet applied, or the unlock when none is left. */
-static void migrate_next(pg_conn_t *c)
-{
-    pg_pool_t *p = c->p;
-    while (p->mig_index < p->nmigs && p->applied[p->mig_index])
-        p->mig_index++;
-    if (p->mig_index == p->nmigs) {
-        migrate_go(c, M_UNLOCK);
-        return;
-    }
-    p->mig_started_ms = now_ms(p);
-    migrate_go(c, M_BEGIN);
-}
-
-static void migrate_done(pg_conn_t *c)
-{
-    pg_pool_t *p = c->p;
-    uv_timer_stop(&c->timer);
-    p->migrating = 0;
-    p->migrated = 1;
-    p->mig_backoff_ms = BACKOFF_MIN_MS;
-    c->state = C_IDLE;
-    log_info("migrations_done", "conn=%d known=%d", c->idx, p->nmigs);
-    note_ready(p);
-    pump(p);
-}
-
-static void migrate_step_done(pg_conn_t *c)
-{
-    pg_pool_t *p = c->p;
-    PGresult *res = c->result;
-    c->result = NULL;
-    if (!res || PQstatus(c->pg) == CONNECTION_BAD) {
-        if (res)
-            PQclear(res);
-        conn_lost(c, NULL);
-        return;
-    }
-    if (p->mig_step == M_ROLLBACK) {
-        /* after a failure: drop the connection (and with it the advisory lock) */
-        PQclear(res);
-        conn_lost(c, "migration failed");
-        return;
-    }
-    /* COMMIT of a transaction that failed answers "ROLLBACK", without an error */
-    int rolled_back = p->mig_step == M_COMMIT && strcmp(PQcmdStatus(res), "COMMIT") != 0;
-    if (!result_ok(res) || rolled_back) {
-        char msg[300];
-        const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-        log_text(msg, sizeof msg,
-                 rolled_back ? "transaction rolled back"
-                             : primary ? primary : PQresultErrorMessage(res));
-        log_error("migration_failed", "conn=%d step=%s version=%d sqlstate=%s error=\"%s\"",
-                  c->idx, mstep_names[p->mig_step],
-                  p->mig_step >= M_BEGIN && p->mig_step <= M_COMMIT ? p->migs[p->mig_index].version
-                                                                    : 0,
-                  code ? code : "", msg);
-        PQclear(res);
-        migrate_go(c, M_ROLLBACK);
-        return;
-    }
-    switch (p->mig_step) {
-    case M_LOCK:
-        migrate_go(c, M_CREATE);
-        break;
-    case M_CREATE:
-        migrate_go(c, M_LIST);
-        break;
-    case M_LIST:
-        for (int r = 0; r < PQntuples(res); r++) {
-            int v = atoi(PQgetvalue(res, r, 0));
-            for (int i = 0; i < p->nmigs; i++)
-                if (p->migs[i].version == v)
-                    p->applied[i] = 1;
-        }
-        migrate_next(c);
-        break;
-    case M_BEGIN:
-        migrate_go(c, M_SQL);
-        break;
-    case M_SQL:
-        migrate_go(c, M_RECORD);
-        break;
-    case M_RECORD:
-        migrate_go(c, M_COMMIT);
-        break;
-    case M_COMMIT:
-        log_info("migration_applied", "conn=%d version=%d ms=%" PRIu64, c->idx,
-                 p->migs[p->mig_index].version, now_ms(p) - p->mig_started_ms);
-        p->applied[p->mig_index] = 1;
-        migrate_next(c);
-        break;
-    case M_UNLOCK:
-        migrate_done(c);
-        break;
-    case M_ROLLBACK:
-        break;
-    }
-    PQclear(res);
+    pgi_pump(p); /* no-op when the callback closed the pool */
 }
 
 /* ---- the socket callback */
@@ -863,15 +579,15 @@ static void on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     if (status < 0) {
-        conn_lost(c, uv_strerror(status));
+        pgi_conn_lost(c, uv_strerror(status));
         return;
     }
     if ((events & UV_READABLE) && !PQconsumeInput(c->pg)) {
-        conn_lost(c, NULL);
+        pgi_conn_lost(c, NULL);
         return;
     }
     if (c->flushing && conn_flush(c) < 0) {
-        conn_lost(c, NULL);
+        pgi_conn_lost(c, NULL);
         return;
     }
     if (!c->in_cmd) {
@@ -880,7 +596,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         while ((n = PQnotifies(c->pg)) != NULL)
             PQfreemem(n);
         if (PQstatus(c->pg) == CONNECTION_BAD)
-            conn_lost(c, NULL);
+            pgi_conn_lost(c, NULL);
         return;
     }
     while (!PQisBusy(c->pg)) {
@@ -890,19 +606,19 @@ static void on_poll(uv_poll_t *h, int status, int events)
             if (c->state == C_BUSY)
                 query_done(c);
             else
-                migrate_step_done(c);
+                pgi_migrate_step_done(c);
             return;
         }
         ExecStatusType s = PQresultStatus(r);
         if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH) {
             PQclear(r);
-            conn_lost(c, "COPY is not supported");
+            pgi_conn_lost(c, "COPY is not supported");
             return;
         }
         keep_result(c, r);
     }
     if (PQstatus(c->pg) == CONNECTION_BAD)
-        conn_lost(c, NULL);
+        pgi_conn_lost(c, NULL);
 }
 
 /* ---- public API */
@@ -920,7 +636,7 @@ pg_pool_t *pg_pool_new(uv_loop_t *loop, const pg_opts_t *opts)
     if (!parsed) {
         char buf[300];
         log_error("pg_bad_conninfo", "error=\"%s\"",
-                  log_text(buf, sizeof buf, errmsg ? errmsg : "out of memory"));
+                  pgi_log_text(buf, sizeof buf, errmsg ? errmsg : "out of memory"));
         if (errmsg)
             PQfreemem(errmsg);
         return NULL;
@@ -976,7 +692,7 @@ pg_pool_t *pg_pool_new(uv_loop_t *loop, const pg_opts_t *opts)
     p->migrated = nmigs == 0;
     p->mig_backoff_ms = BACKOFF_MIN_MS;
     uv_update_time(loop); /* the caller may have blocked since the loop last ran */
-    p->unready_since = now_ms(p);
+    p->unready_since = pgi_now_ms(p);
 
     uv_timer_init(loop, &p->queue_timer);
     p->queue_timer.data = p;
@@ -1009,7 +725,7 @@ int pg_query(pg_pool_t *p, const char *sql, int nparams, const char *const *para
     pg_req_t *q = req_new(sql, nparams, params, cb, ud);
     p->npending++;
     uv_update_time(p->loop);
-    uint64_t now = now_ms(p);
+    uint64_t now = pgi_now_ms(p);
     if (!pool_ready(p) && now - p->unready_since > p->queue_timeout_ms) {
         req_fail_later(p, q, ERR_UNAVAILABLE);
         return 0;
@@ -1022,7 +738,7 @@ int pg_query(pg_pool_t *p, const char *sql, int nparams, const char *const *para
     p->qtail = q;
     if (p->qhead == q)
         arm_queue_timer(p);
-    pump(p);
+    pgi_pump(p);
     return 0;
 }
 
