@@ -265,6 +265,18 @@ void print_module(FILE *f);
 void json_module(FILE *f);
 int write_json(const char *path);
 
+/* options.c: the options table, the --help text, the short flags */
+extern const cfg_opt_t BOT_OPTS[];
+extern const int BOT_NOPTS;
+extern const char BOT_ABOUT[];
+/* argv with the short flags (--bots N, --bots=N) turned into their long ones; *nout entries,
+ * freed with options_free. */
+char **options_expand(int argc, char **argv, int *nout);
+void options_free(int argc, char **args);
+void options_print_short_flags(void);
+/* 1 when the option was set by a flag or the environment, not left at its default. */
+int option_given(const config_t *cfg, const char *env);
+
 static inline uint64_t mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);

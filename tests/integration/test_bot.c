@@ -2,7 +2,7 @@
  * gateways, login against a lobby with cheap argon2id settings, idle, a mix of all five) checked
  * by exit status and by its JSON (fields present, counts consistent: ok <= sent, the per-type
  * counts add up to the totals, latency percentiles ordered); --count; --help against the
- * option tables in src_bot/main.c; the live status line once a second (plain lines when
+ * option tables in src_bot/options.c; the live status line once a second (plain lines when
  * stderr is not a terminal, one rewritten line on a terminal); --source-addrs (the gateway
  * sees connections from 127.0.0.2 and 127.0.0.3); --transport: a mix of all five scenarios over
  * TLS (the certificate verified against its CA file), WebSocket and WebSocket over TLS
@@ -447,7 +447,7 @@ static void check_help(void)
     size_t len;
     char *help = file_read(r.out, &len);
     char src_path[600];
-    snprintf(src_path, sizeof src_path, "%s/src_bot/main.c", REPO_DIR);
+    snprintf(src_path, sizeof src_path, "%s/src_bot/options.c", REPO_DIR);
     char *src = file_read(src_path, NULL);
     /* the OPTS table: {"ENV", CFG_...; the ALIASES and SWITCHES tables: {"--flag", "..."} */
     int opts = 0, aliases = 0;
