@@ -3,8 +3,8 @@
  * that register/login/join/ready/start, a client-side view of the match built from the pushes
  * (MATCH_START, GAME_STATE_UPDATE, GAME_OVER, MATCH_ABORTED, ROOM_UPDATE, GAME_STARTING), an
  * honest bot step (move toward the nearest monster within the speed, attack in range, use a
- * potion), and direct libpq queries of the match records. Defined in lobby_util.c, linked into
- * every test that includes this header. */
+ * potion), and direct libpq queries of the match records. Defined in lobby_util.c (the arena
+ * players' moves and bot steps: lu_play.c), linked into every test that includes this header. */
 #ifndef TESTS_LOBBY_UTIL_H
 #define TESTS_LOBBY_UTIL_H
 
