@@ -20,8 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pg.h"
-
 typedef struct metrics metrics_t;
 typedef struct metric metric_t;
 
@@ -74,14 +72,5 @@ void metrics_on_collect(metrics_t *m, metrics_collect_cb cb, void *ud);
 /* Runs the collectors, then renders every family with at least one series. Returns the text
  * (xmalloc'ed, NUL-terminated, the caller xfrees it) and its length in *len. */
 char *metrics_render(metrics_t *m, size_t *len);
-
-/* pg_query with metrics: counts the query (cluster_pg_queries_total), its failure by reason
- * (cluster_pg_query_errors_total{reason=unavailable|timeout|closed|server}) and its duration
- * (cluster_pg_query_duration_seconds), then calls cb as pg_query would. Same contract and
- * return value as pg_query. */
-/* Creates the PostgreSQL series above at zero, so they are exported before the first query. */
-void metrics_pg_init(metrics_t *m);
-int metrics_pg_query(metrics_t *m, pg_pool_t *p, const char *sql, int nparams,
-                     const char *const *params, pg_cb cb, void *ud);
 
 #endif

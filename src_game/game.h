@@ -13,7 +13,7 @@
 #include "hist.h"
 #include "mode.h"
 #include "modules.h"
-#include "pg.h"
+#include "pg_metrics.h"
 #include "sim.h"
 
 #define MATCH_MAX_PLAYERS 64

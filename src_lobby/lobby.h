@@ -11,7 +11,7 @@
 #include "congestion.h"
 #include "cluster.pb-c.h"
 #include "pb.h"
-#include "pg.h"
+#include "pg_metrics.h"
 #include "pwhash.h"
 
 typedef struct lobby {
