@@ -267,7 +267,6 @@ void registry_redis_event(registry_t *g, int up)
 
 uint32_t registry_id(const registry_t *g) { return g->id; }
 int registry_registered(const registry_t *g) { return g->registered; }
-int registry_status(const registry_t *g) { return g->status; }
 
 void registry_set_load(registry_t *g, int games, int players)
 {

@@ -42,7 +42,6 @@ void registry_set_admin(registry_t *g, const char *address, int port);
 int registry_set_field(registry_t *g, const char *name, const char *value);
 /* Sets status and writes it to the hash at once. */
 void registry_set_status(registry_t *g, int status);
-int registry_status(const registry_t *g);
 
 /* Removes the entry (LREM + DEL + PUBLISH ServerOff in one MULTI/EXEC) and stops the heartbeat.
  * done is called once Redis answered, or at once if Redis is not reachable. */
