@@ -13,6 +13,7 @@
 #include "pb.h"
 #include "pg_metrics.h"
 #include "pwhash.h"
+#include "room_view.h"
 
 typedef struct lobby {
     backend_t *be;
@@ -104,18 +105,6 @@ const char *lobby_script_message(const redisReply *r);
 
 /* ---- room states (rooms.c) ---- */
 
-/* A RoomState decoded from lobby.lua's flat reply, with where each member is connected. */
-typedef struct room_view {
-    RoomState state;
-    RoomMember *members;
-    RoomMember **member_ptrs;
-    uint32_t *gw;
-    uint64_t *sid;
-} room_view_t;
-
-/* Decodes a room state starting at element `at` of r. Returns the element after it, or -1. */
-int room_view_parse(room_view_t *v, const redisReply *r, size_t at);
-void room_view_free(room_view_t *v);
 /* Pushes ROOM_UPDATE(event, actor) to every online member. */
 void room_view_push(lobby_t *lb, const room_view_t *v, const char *event, uint64_t actor);
 /* Pushes a message to every online member of the room. */

@@ -10,80 +10,13 @@
 
 #define ROOM_NAME_MAX 32
 #define CHAT_TEXT_MAX 200
-#define ROOM_MAX_PLAYERS 64 /* the most a module may allow (DESIGN.md "Game modules") */
 
 /* ---- reply decoding ---- */
-
-static uint64_t el_u64(const redisReply *r, size_t i)
-{
-    if (i >= r->elements)
-        return 0;
-    const redisReply *e = r->element[i];
-    if (e->type == REDIS_REPLY_INTEGER)
-        return (uint64_t)e->integer;
-    if (e->type == REDIS_REPLY_STRING)
-        return strtoull(e->str, NULL, 10);
-    return 0;
-}
-
-static char *el_str(const redisReply *r, size_t i)
-{
-    if (i >= r->elements || r->element[i]->type != REDIS_REPLY_STRING)
-        return (char *)"";
-    return r->element[i]->str;
-}
 
 static int reply_kind(const redisReply *r, const char *kind)
 {
     return r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
            r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, kind) == 0;
-}
-
-int room_view_parse(room_view_t *v, const redisReply *r, size_t at)
-{
-    memset(v, 0, sizeof *v);
-    room_state__init(&v->state);
-    if (r->type != REDIS_REPLY_ARRAY || at + 9 > r->elements)
-        return -1;
-    v->state.room_id = el_u64(r, at);
-    v->state.name = el_str(r, at + 1);
-    v->state.owner_id = el_u64(r, at + 2);
-    v->state.max_players = (uint32_t)el_u64(r, at + 3);
-    v->state.status = el_u64(r, at + 4) == 2 ? ROOM_STATUS__IN_GAME : ROOM_STATUS__WAITING;
-    v->state.match_id = el_u64(r, at + 5);
-    v->state.game_server_id = (uint32_t)el_u64(r, at + 6);
-    v->state.mode = el_str(r, at + 7);
-    size_t n = (size_t)el_u64(r, at + 8);
-    size_t i = at + 9;
-    if (n > ROOM_MAX_PLAYERS || i + n * 6 > r->elements)
-        return -1;
-    v->members = xcalloc(n ? n : 1, sizeof *v->members);
-    v->member_ptrs = xcalloc(n ? n : 1, sizeof *v->member_ptrs);
-    v->gw = xcalloc(n ? n : 1, sizeof *v->gw);
-    v->sid = xcalloc(n ? n : 1, sizeof *v->sid);
-    for (size_t k = 0; k < n; k++, i += 6) {
-        RoomMember *m = &v->members[k];
-        room_member__init(m);
-        m->user_id = el_u64(r, i);
-        m->username = el_str(r, i + 1);
-        m->ready = el_u64(r, i + 2) == 1;
-        m->online = el_u64(r, i + 3) == 1;
-        v->gw[k] = (uint32_t)el_u64(r, i + 4);
-        v->sid[k] = el_u64(r, i + 5);
-        v->member_ptrs[k] = m;
-    }
-    v->state.n_members = n;
-    v->state.members = v->member_ptrs;
-    return (int)i;
-}
-
-void room_view_free(room_view_t *v)
-{
-    xfree(v->members);
-    xfree(v->member_ptrs);
-    xfree(v->gw);
-    xfree(v->sid);
-    memset(v, 0, sizeof *v);
 }
 
 void room_view_push_msg(lobby_t *lb, const room_view_t *v, uint16_t type, const ProtobufCMessage *msg)
@@ -348,7 +281,7 @@ static void on_list(lobby_t *lb, redisReply *r, void *ud)
         xfree(q);
         return;
     }
-    size_t n = (size_t)el_u64(r, 2);
+    size_t n = (size_t)reply_el_u64(r, 2);
     if (3 + n * 6 > r->elements)
         n = (r->elements - 3) / 6;
     RoomSummary *rooms = xcalloc(n ? n : 1, sizeof *rooms);
@@ -356,18 +289,18 @@ static void on_list(lobby_t *lb, redisReply *r, void *ud)
     for (size_t k = 0; k < n; k++) {
         size_t i = 3 + k * 6;
         room_summary__init(&rooms[k]);
-        rooms[k].room_id = el_u64(r, i);
-        rooms[k].name = el_str(r, i + 1);
-        rooms[k].players = (uint32_t)el_u64(r, i + 2);
-        rooms[k].max_players = (uint32_t)el_u64(r, i + 3);
-        rooms[k].owner_name = el_str(r, i + 4);
-        rooms[k].mode = el_str(r, i + 5);
+        rooms[k].room_id = reply_el_u64(r, i);
+        rooms[k].name = reply_el_str(r, i + 1);
+        rooms[k].players = (uint32_t)reply_el_u64(r, i + 2);
+        rooms[k].max_players = (uint32_t)reply_el_u64(r, i + 3);
+        rooms[k].owner_name = reply_el_str(r, i + 4);
+        rooms[k].mode = reply_el_str(r, i + 5);
         ptrs[k] = &rooms[k];
     }
     GetRoomListResponse out = GET_ROOM_LIST_RESPONSE__INIT;
     out.n_rooms = n;
     out.rooms = ptrs;
-    out.total = (uint32_t)el_u64(r, 1);
+    out.total = (uint32_t)reply_el_u64(r, 1);
     out.page = (uint32_t)q->flag;
     backend_reply(lb->be, &q->req, PACKET_TYPE__GET_ROOM_LIST_RESPONSE, &out.base);
     xfree(rooms);
@@ -451,7 +384,7 @@ static void on_quick(lobby_t *lb, redisReply *r, void *ud)
     room_view_t v;
     QuickMatchResponse out = QUICK_MATCH_RESPONSE__INIT;
     if (reply_kind(r, "queued")) {
-        out.queued = (uint32_t)el_u64(r, 1);
+        out.queued = (uint32_t)reply_el_u64(r, 1);
         backend_reply(lb->be, &q->req, PACKET_TYPE__QUICK_MATCH_RESPONSE, &out.base);
     } else if (reply_kind(r, "room") && room_view_parse(&v, r, 1) >= 0) {
         backend_reply(lb->be, &q->req, PACKET_TYPE__QUICK_MATCH_RESPONSE, &out.base);
@@ -521,9 +454,9 @@ static void on_expired(lobby_t *lb, redisReply *r, void *ud)
     /* pairs: room id, the user who left it (the update's actor) */
     for (size_t i = 2; i + 1 < r->elements; i += 2) {
         char room[24];
-        u64s(room, sizeof room, el_u64(r, i));
+        u64s(room, sizeof room, reply_el_u64(r, i));
         const char *argv[] = {room};
-        (void)lobby_script(lb, on_state_for_push, (void *)(uintptr_t)el_u64(r, i + 1), "state", 1, argv);
+        (void)lobby_script(lb, on_state_for_push, (void *)(uintptr_t)reply_el_u64(r, i + 1), "state", 1, argv);
     }
 }
 
