@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "arena_events.h"
 #include "game.h"
 #include "log.h"
 
@@ -97,119 +98,6 @@ static void arena_describe(void *st, match_t *m, MatchStart *s)
     s->rules = r;
 }
 
-#define UPD_MAX 512
-
-/* One update for a tick, the same for every player of this co-op match: the arrays the
- * update points to (reused every tick: one match is encoded at a time on the loop). */
-static MonsterSpawn spawns[UPD_MAX];
-static MonsterMove moves[UPD_MAX];
-static MonsterAttack attacks[UPD_MAX];
-static PlayerDamaged damaged[UPD_MAX];
-static MonsterDied deaths[UPD_MAX];
-static PlayerMoved pmoves[UPD_MAX];
-static Vec2 vecs[UPD_MAX * 3];
-static void *p_spawns[UPD_MAX], *p_moves[UPD_MAX], *p_attacks[UPD_MAX],
-    *p_damaged[UPD_MAX], *p_deaths[UPD_MAX], *p_pmoves[UPD_MAX];
-
-/* The update's entity lists from the tick's events; returns 1 when player states changed. */
-static int collect_events(const match_t *m, const sim_event_t *ev, size_t nev, GameStateUpdate *u)
-{
-    uint32_t n = match_players(m);
-    size_t ns = 0, nm = 0, na = 0, nd = 0, nk = 0, np = 0, nv = 0;
-    int players_changed = 0;
-    for (size_t i = 0; i < nev; i++) {
-        const sim_event_t *e = &ev[i];
-        switch (e->kind) {
-        case SIM_EV_MONSTER_SPAWN:
-            if (ns < UPD_MAX && nv < UPD_MAX * 3) {
-                monster_spawn__init(&spawns[ns]);
-                vec2__init(&vecs[nv]);
-                vecs[nv].x = e->x;
-                vecs[nv].y = e->y;
-                spawns[ns].id = e->id;
-                spawns[ns].pos = &vecs[nv++];
-                spawns[ns].hp = e->hp;
-                p_spawns[ns] = &spawns[ns];
-                ns++;
-            }
-            break;
-        case SIM_EV_MONSTER_MOVE:
-            if (nm < UPD_MAX && nv < UPD_MAX * 3) {
-                monster_move__init(&moves[nm]);
-                vec2__init(&vecs[nv]);
-                vecs[nv].x = e->x;
-                vecs[nv].y = e->y;
-                moves[nm].id = e->id;
-                moves[nm].pos = &vecs[nv++];
-                p_moves[nm] = &moves[nm];
-                nm++;
-            }
-            break;
-        case SIM_EV_MONSTER_ATTACK:
-            if (na < UPD_MAX && e->other < n) {
-                monster_attack__init(&attacks[na]);
-                attacks[na].id = e->id;
-                attacks[na].target_user_id = match_user(m, e->other);
-                attacks[na].damage = e->amount;
-                p_attacks[na] = &attacks[na];
-                na++;
-            }
-            break;
-        case SIM_EV_PLAYER_DAMAGED:
-        case SIM_EV_PLAYER_DIED:
-            players_changed = 1;
-            if (e->kind == SIM_EV_PLAYER_DAMAGED && nd < UPD_MAX && e->id < n) {
-                player_damaged__init(&damaged[nd]);
-                damaged[nd].user_id = match_user(m, e->id);
-                damaged[nd].damage = e->amount;
-                damaged[nd].hp = e->hp;
-                damaged[nd].died = e->hp <= 0;
-                p_damaged[nd] = &damaged[nd];
-                nd++;
-            }
-            break;
-        case SIM_EV_MONSTER_DIED:
-            players_changed = 1;
-            if (nk < UPD_MAX) {
-                monster_died__init(&deaths[nk]);
-                deaths[nk].id = e->id;
-                deaths[nk].killer_user_id = e->other < n ? match_user(m, e->other) : 0;
-                p_deaths[nk] = &deaths[nk];
-                nk++;
-            }
-            break;
-        case SIM_EV_PLAYER_MOVED:
-            if (np < UPD_MAX && nv < UPD_MAX * 3 && e->id < n) {
-                player_moved__init(&pmoves[np]);
-                vec2__init(&vecs[nv]);
-                vecs[nv].x = e->x;
-                vecs[nv].y = e->y;
-                pmoves[np].user_id = match_user(m, e->id);
-                pmoves[np].pos = &vecs[nv++];
-                p_pmoves[np] = &pmoves[np];
-                np++;
-            }
-            break;
-        default:
-            players_changed = 1; /* items, waves, the end: scores and hp may have changed */
-            break;
-        }
-    }
-    u->n_spawns = ns;
-    u->spawns = (MonsterSpawn **)p_spawns;
-    u->n_moves = nm;
-    u->moves = (MonsterMove **)p_moves;
-    u->n_attacks = na;
-    u->attacks = (MonsterAttack **)p_attacks;
-    u->n_damaged = nd;
-    u->damaged = (PlayerDamaged **)p_damaged;
-    u->n_monster_deaths = nk;
-    u->monster_deaths = (MonsterDied **)p_deaths;
-    u->n_player_moves = np;
-    u->player_moves = (PlayerMoved **)p_pmoves;
-    return players_changed;
-}
-
 static int arena_loop(void *st, match_t *m)
 {
     arena_t *a = st;
@@ -219,7 +107,10 @@ static int arena_loop(void *st, match_t *m)
     size_t nev = sim_events(a->sim, &ev);
     if (nev) {
         GameStateUpdate u = GAME_STATE_UPDATE__INIT;
-        int players_changed = collect_events(m, ev, nev, &u);
+        uint64_t users[ARENA_MAX_PLAYERS];
+        for (uint32_t i = 0; i < n && i < ARENA_MAX_PLAYERS; i++)
+            users[i] = match_user(m, i);
+        int players_changed = arena_collect_events(users, n < ARENA_MAX_PLAYERS ? n : ARENA_MAX_PLAYERS, ev, nev, &u);
         PlayerState ps[ARENA_MAX_PLAYERS];
         Vec2 pv[ARENA_MAX_PLAYERS];
         PlayerState *pp[ARENA_MAX_PLAYERS];
