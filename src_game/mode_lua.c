@@ -227,21 +227,8 @@ static int ctx_now_ms(lua_State *L)
     return 1;
 }
 
-/* ctx.random(): [0,1); ctx.random(n): 1..n; ctx.random(a, b): a..b (as math.random). */
-static int ctx_random(lua_State *L)
-{
-    uint64_t x = match_random(lm_of(L)->m);
-    int n = lua_gettop(L);
-    if (n == 0) {
-        lua_pushnumber(L, (lua_Number)(x >> 11) * (1.0 / 9007199254740992.0));
-        return 1;
-    }
-    lua_Integer lo = n == 1 ? 1 : luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, n == 1 ? 1 : 2);
-    luaL_argcheck(L, lo <= hi, n, "interval is empty");
-    uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
-    lua_pushinteger(L, (lua_Integer)((uint64_t)lo + (span ? x % span : x)));
-    return 1;
-}
+/* ctx.random(): as math.random (modrt_random_result), from the match's own generator. */
+static int ctx_random(lua_State *L) { return modrt_random_result(L, match_random(lm_of(L)->m)); }
 
 static int build_ctx(lua_State *L)
 {

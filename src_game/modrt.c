@@ -136,10 +136,8 @@ static uint64_t next_random(modrt_match_t *a)
     return z ^ (z >> 31);
 }
 
-/* math.random(): [0,1); (0): any integer; (n): 1..n; (a, b): a..b, as Lua 5.4's. */
-static int sb_random(lua_State *L)
+int modrt_random_result(lua_State *L, uint64_t x)
 {
-    uint64_t x = next_random(self(L)->cur);
     int n = lua_gettop(L);
     if (n == 0) {
         lua_pushnumber(L, (lua_Number)(x >> 11) * (1.0 / 9007199254740992.0));
@@ -161,6 +159,8 @@ static int sb_random(lua_State *L)
     lua_pushinteger(L, (lua_Integer)((uint64_t)lo + (span ? x % span : x)));
     return 1;
 }
+
+static int sb_random(lua_State *L) { return modrt_random_result(L, next_random(self(L)->cur)); }
 
 /* math.randomseed([x [, y]]): the match's own stream again, or one from x and y. */
 static int sb_randomseed(lua_State *L)

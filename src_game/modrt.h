@@ -95,6 +95,11 @@ int modrt_check(const char *src, size_t len, const char *name, const modrt_limit
                 uint32_t *min_players, uint32_t *max_players, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* math.random's answer for the call's arguments (on L's stack) from 64 random bits x: () a
+ * float in [0,1), (0) any integer, (n) 1..n, (a, b) a..b; errors as Lua 5.4's. Returns 1 (the
+ * result pushed), for a lua_CFunction to return. */
+int modrt_random_result(lua_State *L, uint64_t x);
+
 /* "syntax", "error", "budget", "memory", "bad_return" (for metrics labels). */
 const char *modrt_kind(int rc);
 
