@@ -27,6 +27,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "pg_pool.h"
+#include "util.h"
 
 
 /* ---- small helpers */
@@ -349,34 +350,25 @@ static void connect_to(pg_conn_t *c, const char *hostaddr)
 
 /* libpq resolves host names with a blocking getaddrinfo inside PQconnectPoll: resolve them
  * first in libuv's thread pool, then hand libpq the address. */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+static void on_resolved(resolve_t *rq, int status, const struct sockaddr *addr)
 {
-    pg_conn_t *c = req->data;
+    pg_conn_t *c = rq->data;
     pg_pool_t *p = c->p;
-    c->resolving = 0;
     p->nhandles--;
     if (p->closing) {
-        if (res)
-            uv_freeaddrinfo(res);
         maybe_free(p);
         return;
     }
-    if (status < 0 || !res) {
+    if (status < 0) {
         c->failures++;
         if (c->failures == 1 || c->failures % 20 == 0)
             log_warn("pg_resolve_failed", "conn=%d host=%s error=%s failures=%d", c->idx,
                      p->resolve_host, uv_strerror(status), c->failures);
-        if (res)
-            uv_freeaddrinfo(res);
         schedule_reconnect(c);
         return;
     }
     char ip[64];
-    if (res->ai_family == AF_INET6)
-        uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof ip);
-    else
-        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof ip);
-    uv_freeaddrinfo(res);
+    addr_host(addr, ip, sizeof ip);
     connect_to(c, ip);
 }
 
@@ -387,17 +379,10 @@ static void start_connect(pg_conn_t *c)
         connect_to(c, NULL);
         return;
     }
-    if (c->resolving)
+    if (c->resolve.pending)
         return;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    c->gai.data = c;
-    c->resolving = 1;
     p->nhandles++; /* the pool outlives the request */
-    if (uv_getaddrinfo(p->loop, &c->gai, on_resolved, p->resolve_host, NULL, &hints) != 0) {
-        c->resolving = 0;
+    if (resolve_start(p->loop, &c->resolve, p->resolve_host, on_resolved, c) != 0) {
         p->nhandles--;
         schedule_reconnect(c);
     }
@@ -771,8 +756,7 @@ void pg_pool_close(pg_pool_t *p)
             log_info("pg_down", "conn=%d error=\"closed\"", c->idx);
         conn_reset(c);
         c->state = C_DOWN;
-        if (c->resolving)
-            uv_cancel((uv_req_t *)&c->gai); /* on_resolved still runs, with UV_ECANCELED */
+        resolve_cancel(&c->resolve); /* on_resolved still runs, with UV_EAI_CANCELED */
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
         c->timer.data = p;
     }

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "pg.h"
+#include "resolve.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -59,8 +60,7 @@ typedef struct pg_conn {
     ino_t poll_ino;
     int poll_events;   /* what poll is started with; 0 after an error stopped it */
     uv_timer_t timer;  /* backoff (down), connect timeout, query or migration step timeout */
-    uv_getaddrinfo_t gai; /* resolving the host name before a connect */
-    int resolving;
+    resolve_t resolve;    /* the host name before a connect */
     unsigned backoff_ms;
     int failures;      /* failed connects since the last success */
     int flushing;      /* PQflush returned 1: still bytes to send */

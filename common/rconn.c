@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "resolve.h"
 #include "sentinel.h"
 #include "util.h"
 
@@ -44,8 +45,7 @@ struct rconn {
     redisAsyncContext *ac;
     rstate_t state;
     uv_timer_t timer;      /* backoff, connect timeout, watchdog */
-    uv_getaddrinfo_t gai;
-    int gai_pending;
+    resolve_t resolve;
     unsigned backoff_ms;
     uint64_t ping_sent_ms;  /* 0 when no PING is outstanding */
     uint64_t last_rtt_us;
@@ -99,7 +99,7 @@ static void drop_ctx(redisAsyncContext **pac)
 
 static void maybe_free(rconn_t *r)
 {
-    if (r->closing == 2 && !r->gai_pending) {
+    if (r->closing == 2 && !r->resolve.pending) {
         xfree(r->name);
         xfree(r);
     }
@@ -351,23 +351,15 @@ static void ask_sentinel_at(rconn_t *r, const char *ip)
     redisAsyncCommand(ac, on_master_addr, r, "SENTINEL get-master-addr-by-name %s", g_master_name);
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+static void on_resolved(resolve_t *rq, int status, const struct sockaddr *addr);
 
 /* Asks Sentinel r->sidx (resolving its name first, never blocking the loop). */
 static void ask_sentinel(rconn_t *r)
 {
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
     r->state = R_ASKING;
-    r->gai.data = r;
-    r->gai_pending = 1;
     uv_timer_start(&r->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
-    if (uv_getaddrinfo(r->loop, &r->gai, on_resolved, g_sentinels[r->sidx].host, NULL, &hints) != 0) {
-        r->gai_pending = 0;
+    if (resolve_start(r->loop, &r->resolve, g_sentinels[r->sidx].host, on_resolved, r) != 0)
         next_sentinel(r);
-    }
 }
 
 /* The Sentinel asked did not name a master: the next one, or after a whole round, backoff. */
@@ -380,7 +372,7 @@ static void next_sentinel(rconn_t *r)
         schedule_reconnect(r);
         return;
     }
-    if (r->gai_pending) { /* a timeout while resolving: wait for libuv to give the request back */
+    if (r->resolve.pending) { /* a timeout while resolving: wait for libuv to give the request back */
         schedule_reconnect(r);
         return;
     }
@@ -448,26 +440,18 @@ static void watch_start(rconn_t *r)
     redisAsyncCommand(ac, on_switch, r, "SUBSCRIBE +switch-master");
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+static void on_resolved(resolve_t *rq, int status, const struct sockaddr *addr)
 {
-    rconn_t *r = req->data;
-    r->gai_pending = 0;
+    rconn_t *r = rq->data;
     if (r->closing) {
-        if (res)
-            uv_freeaddrinfo(res);
         maybe_free(r);
         return;
     }
-    if (r->state != R_ASKING && r->state != R_RESOLVING) {
-        if (res) /* timed out meanwhile: a new attempt is scheduled */
-            uv_freeaddrinfo(res);
-        return;
-    }
-    if (status < 0 || !res) {
+    if (r->state != R_ASKING && r->state != R_RESOLVING)
+        return; /* timed out meanwhile: a new attempt is scheduled */
+    if (status < 0) {
         log_warn("redis_resolve_failed", "conn=%s host=%s error=%s", r->name,
                  r->state == R_ASKING ? g_sentinels[r->sidx].host : r->url.host, uv_strerror(status));
-        if (res)
-            uv_freeaddrinfo(res);
         if (r->state == R_ASKING)
             next_sentinel(r);
         else
@@ -475,8 +459,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     char ip[64];
-    addr_host(res->ai_addr, ip, sizeof ip);
-    uv_freeaddrinfo(res);
+    addr_host(addr, ip, sizeof ip);
     if (r->state == R_ASKING) {
         ask_sentinel_at(r, ip);
         return;
@@ -505,7 +488,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void start_connect(rconn_t *r)
 {
-    if (r->gai_pending) { /* a resolution that timed out is still out: its request is busy */
+    if (r->resolve.pending) { /* a resolution that timed out is still out: its request is busy */
         schedule_reconnect(r);
         return;
     }
@@ -514,17 +497,9 @@ static void start_connect(rconn_t *r)
         return;
     }
     r->have_master = 0; /* the next attempt asks again */
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
     r->state = R_RESOLVING;
-    r->gai.data = r;
-    r->gai_pending = 1;
-    if (uv_getaddrinfo(r->loop, &r->gai, on_resolved, r->url.host, NULL, &hints) != 0) {
-        r->gai_pending = 0;
+    if (resolve_start(r->loop, &r->resolve, r->url.host, on_resolved, r) != 0)
         schedule_reconnect(r);
-    }
 }
 
 static void schedule_reconnect(rconn_t *r)
@@ -611,8 +586,7 @@ void rconn_close(rconn_t *r)
     }
     drop_ctx(&r->sac);
     drop_ctx(&r->watch);
-    if (r->gai_pending)
-        uv_cancel((uv_req_t *)&r->gai);
+    resolve_cancel(&r->resolve);
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }

@@ -70,7 +70,7 @@ static void free_link(ulink_t *l)
 
 static void maybe_free(ulink_t *l)
 {
-    if (l->removed && !l->conn && !l->gai_pending)
+    if (l->removed && !l->conn && !l->resolve.pending)
         free_link(l);
 }
 
@@ -392,13 +392,10 @@ static void connect_addr(ulink_t *l, const struct sockaddr *sa)
         conn_close(l->conn, CONN_CLOSE_IO);
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+static void on_resolved(resolve_t *rq, int status, const struct sockaddr *addr)
 {
-    ulink_t *l = req->data;
-    l->gai_pending = 0;
-    if (l->removed || status < 0 || !res) {
-        if (res)
-            uv_freeaddrinfo(res);
+    ulink_t *l = rq->data;
+    if (l->removed || status < 0) {
         if (!l->removed) {
             log_warn("link_resolve_failed", "host=%s error=%s", l->host, uv_strerror(status));
             l->failures++;
@@ -408,8 +405,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     struct sockaddr_storage ss;
-    memcpy(&ss, res->ai_addr, res->ai_addrlen);
-    uv_freeaddrinfo(res);
+    memcpy(&ss, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
     if (ss.ss_family == AF_INET)
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)l->port);
     else
@@ -419,7 +415,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void link_connect(ulink_t *l)
 {
-    if (l->conn || l->gai_pending || l->removed)
+    if (l->conn || l->resolve.pending || l->removed)
         return;
     if (registry_id(l->u->gw->reg) == 0)
         return; /* not registered yet: our HELLO needs our id */
@@ -429,17 +425,9 @@ static void link_connect(ulink_t *l)
         return;
     }
     /* A host name (docker-compose service names): resolve without blocking the loop. */
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    l->gai.data = l;
-    l->gai_pending = 1;
     set_state(l, UL_RESOLVING);
-    if (uv_getaddrinfo(l->u->gw->loop, &l->gai, on_resolved, l->host, NULL, &hints) != 0) {
-        l->gai_pending = 0;
+    if (resolve_start(l->u->gw->loop, &l->resolve, l->host, on_resolved, l) != 0)
         schedule_retry(l);
-    }
 }
 
 /* The registry lacks a server whose link may still be up. A link that is up and answering
@@ -467,8 +455,8 @@ void link_remove(ulink_t *l, const char *why)
         game_lost(l);
     if (l->conn)
         conn_close(l->conn, CONN_CLOSE_LOCAL);
-    else if (l->gai_pending)
-        uv_cancel((uv_req_t *)&l->gai);
+    else
+        resolve_cancel(&l->resolve);
     maybe_free(l);
 }
 

@@ -8,6 +8,7 @@
 #include "frame.h"
 #include "inflight.h"
 #include "link.h"
+#include "resolve.h"
 #include "upstream.h"
 
 typedef enum { UL_DOWN, UL_RESOLVING, UL_CONNECTING, UL_WAIT_CHALLENGE, UL_WAIT_READY, UL_UP } ul_state_t;
@@ -33,8 +34,7 @@ typedef struct ulink {
     int removed;          /* left the registry: freed once its conn is closed */
     uint64_t grace_since; /* game link: loop ms it went down with sessions kept bound (0: not) */
     uint64_t missing_since; /* loop ms when the registry first lacked it while its link was up */
-    uv_getaddrinfo_t gai;
-    int gai_pending;
+    resolve_t resolve;    /* its host name, when it is not an address */
     struct ulink *next;
 } ulink_t;
 

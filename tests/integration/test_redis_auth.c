@@ -1,7 +1,10 @@
 /* test_redis_auth: a registry protected by a password (docs/operations.md, "Protecting the
  * registry"), through the real cluster. The test's Redis gets `requirepass`; then
  * - a gateway, a lobby and a game daemon with the password in REDIS_URL register and serve:
- *   a player registers, logs in and ECHOes both daemons through the gateway;
+ *   a player registers, logs in and ECHOes both daemons through the gateway; the gateway and
+ *   the game daemon reach Redis by the name "localhost" and the game daemon advertises itself
+ *   as "localhost", so the gateway's link and both Redis connections go through the name
+ *   resolution off the loop (common/resolve.c);
  * - a game daemon without the password, and one with a wrong one, never register; each logs
  *   redis_setup_failed with the server's refusal (NOAUTH, WRONGPASS); the cluster goes on
  *   serving meanwhile;
@@ -47,14 +50,16 @@ static void scenario_auth(void)
     redisReply *r = redisCommand(h_redis(), "CONFIG SET requirepass %s", PW);
     CHECK(r && r->type == REDIS_REPLY_STATUS);
     freeReplyObject(r);
-    char url[128], url_env[160], bad_env[160];
+    char url[128], url_env[160], name_env[160], bad_env[160];
     snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d", PW, h_redis_port());
     snprintf(url_env, sizeof url_env, "REDIS_URL=%s", url);
+    snprintf(name_env, sizeof name_env, "REDIS_URL=redis://:%s@localhost:%d", PW, h_redis_port());
     snprintf(bad_env, sizeof bad_env, "REDIS_URL=redis://:not-the-password@127.0.0.1:%d", h_redis_port());
     const char *const with_pw[] = {url_env, NULL};
+    const char *const game_env[] = {name_env, "ADVERTISE_ADDR=localhost", NULL};
     lu_add_lobby(&cl, with_pw);
-    (void)lu_add_game(&cl, with_pw);
-    const char *const gw_env[] = {url_env, "RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
+    (void)lu_add_game(&cl, game_env);
+    const char *const gw_env[] = {name_env, "RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
     int i = cl.ngw++;
     cl.gw[i] = h_spawn_gateway(&cl.port[i], gw_env);
     cl.gw_id[i] = lu_server_id(cl.gw[i]);
@@ -65,6 +70,12 @@ static void scenario_auth(void)
     p_signup_all(ps, 1);
     echo_ok(&pl, ECHO_TARGET__LOBBY);
     echo_ok(&pl, ECHO_TARGET__GAME);
+    char key[128];
+    snprintf(key, sizeof key, "%sServer:Game:%u", h_prefix(), cl.game_id[0]);
+    r = redisCommand(h_redis(), "HGET %s address", key);
+    CHECK(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "localhost") == 0);
+    freeReplyObject(r);
+    CHECK(h_log_count(cl.gw[0], "event=link_up type=Game") >= 1);
 
     /* without the password, and with a wrong one: never registered, told why */
     static const char *const no_pw[] = {NULL};
@@ -108,7 +119,7 @@ static void scenario_auth(void)
     freeReplyObject(r);
     redisFree(anon);
     printf("redis auth: with requirepass, the cluster with the password in REDIS_URL registered and served "
-           "(login, ECHO lobby and game); daemons without it / with a wrong one logged NOAUTH / WRONGPASS and "
+           "(login, ECHO lobby and game; the gateway and the game daemon by the name localhost); daemons without it / with a wrong one logged NOAUTH / WRONGPASS and "
            "never registered; clusterctl listed 3 servers with it and failed with NOAUTH without; an "
            "anonymous HSET of a fake Server:Game entry was refused\n");
     p_free(&pl);
