@@ -11,9 +11,9 @@
 
 static const cfg_opt_t COMMON_OPTS[] = {
     DAEMON_COMMON_OPTS("0.0.0.0:0"),
-    {"DRAIN_TIMEOUT_MS", CFG_INT, "30000", "longest a graceful stop waits for work to finish", 0, 3600000},
-    {"LINK_DEAD_MS", CFG_INT, "1000", "gateway link silence (x3) after which it is closed", 100, 600000},
-    {"MSG_BUDGET", CFG_INT, "262144", "bytes one request may take to decode", 1024, 16777216},
+    {"DRAIN_TIMEOUT_MS", CFG_INT, "30000", "longest a graceful stop waits for work to finish", 0, 3600000, 0, 0},
+    {"LINK_DEAD_MS", CFG_INT, "1000", "gateway link silence (x3) after which it is closed", 100, 600000, 0, 0},
+    {"MSG_BUDGET", CFG_INT, "262144", "bytes one request may take to decode", 1024, 16777216, 0, 0},
 };
 
 int backend_main(int argc, char **argv, const backend_app_t *app)

@@ -1,6 +1,7 @@
 /* config: flags > environment > defaults, from one table per program. */
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -132,4 +133,29 @@ int64_t config_int(const config_t *cfg, const char *env)
     int64_t v = 0;
     (void)parse_int(cfg->values[find(cfg, env)], &v);
     return v;
+}
+
+void config_apply(const config_t *cfg, void *dst)
+{
+    for (int i = 0; i < cfg->nopts; i++) {
+        const cfg_opt_t *o = &cfg->opts[i];
+        if (!o->at)
+            continue;
+        char *f = (char *)dst + (o->at - 1);
+        if (o->type == CFG_STR) {
+            assert(o->size == sizeof(const char *));
+            const char *v = cfg->values[i];
+            memcpy(f, &v, sizeof v);
+            continue;
+        }
+        int64_t v = 0;
+        (void)parse_int(cfg->values[i], &v);
+        switch (o->size) {
+        case 1: { uint8_t x = (uint8_t)v; memcpy(f, &x, 1); break; }
+        case 2: { uint16_t x = (uint16_t)v; memcpy(f, &x, 2); break; }
+        case 4: { uint32_t x = (uint32_t)v; memcpy(f, &x, 4); break; }
+        case 8: memcpy(f, &v, 8); break;
+        default: assert(!"an integer option's field is 1, 2, 4 or 8 bytes");
+        }
+    }
 }

@@ -64,6 +64,18 @@ struct match {
 
 typedef struct record record_t;
 
+/* gamed's settings: every option of main.c's table lands in its field (CFG_AT, config_apply). */
+typedef struct game_cfg {
+    const char *database_url;
+    int32_t pg_pool_size;
+    sim_config_t sim;          /* TICK_MS, MATCH_*, WAVE_*, MONSTER_*; the rest its defaults */
+    const char *modules_dir;
+    modrt_limits_t modules;    /* MODULE_INSTRUCTION_BUDGET, MODULE_MEMORY_MAX, _MATCHES_PER_STATE */
+    size_t match_data_max;
+    uint64_t tick_log_ms;
+    int32_t congested_tick_pct, smooth_tick_pct, smooth_after_s;
+} game_cfg_t;
+
 struct game {
     backend_t *be;
     uv_loop_t *loop;

@@ -21,64 +21,54 @@ static const backend_route_t ROUTES[] = {
 
 static const cfg_opt_t OPTS[] = {
     {"DATABASE_URL", CFG_STR, "host=127.0.0.1 port=5432 user=postgres dbname=cluster",
-     "PostgreSQL conninfo or URI, for match records", 0, 0},
-    {"PG_POOL_SIZE", CFG_INT, "2", "PostgreSQL connections", 1, 64},
-    {"TICK_MS", CFG_INT, "50", "simulation step (50 ms = 20 Hz)", 5, 1000},
-    {"MATCH_TIME_LIMIT_MS", CFG_INT, "180000", "a match still running then ends in TIMEOUT", 1000, 3600000},
-    {"MATCH_WAVES", CFG_INT, "5", "monster waves to clear to win", 1, 100},
-    {"WAVE_BASE_MONSTERS", CFG_INT, "3", "monsters per player in the first wave", 1, 100},
-    {"WAVE_GROWTH", CFG_INT, "2", "more monsters per player each wave", 0, 100},
-    {"WAVE_GAP_MS", CFG_INT, "3000", "pause before each wave", 0, 600000},
-    {"MONSTER_DAMAGE", CFG_INT, "8", "damage of one monster attack", 0, 1000},
-    {"MONSTER_HP", CFG_INT, "50", "hit points of a monster", 1, 100000},
-    {"GAME_MODULES_DIR", CFG_STR, "", "folder of the game modules (<mode>.lua); empty: the repository's modules/ found from the binary", 0, 0},
-    {"MODULE_INSTRUCTION_BUDGET", CFG_INT, "1000000", "Lua instructions one module callback may run", 1000, 1000000000},
-    {"MODULE_MEMORY_MAX", CFG_INT, "8388608", "bytes of Lua memory one module match may hold", 65536, 1073741824},
-    {"MODULE_MATCHES_PER_STATE", CFG_INT, "64", "module matches sharing one Lua state (the module's code compiled once); 1: a state per match", 1, 100000},
-    {"MATCH_DATA_MAX", CFG_INT, "4096", "bytes of data in one MATCH_DATA_SEND", 0, 60000},
-    {"TICK_LOG_MS", CFG_INT, "10000", "how often the tick time percentiles are logged (event=tick_stats)", 100, 3600000},
-    {"CONGESTED_TICK_PCT", CFG_INT, "80", "congested (registry status 2) when a second's tick p99 reaches this % of TICK_MS", 1, 1000},
-    {"SMOOTH_TICK_PCT", CFG_INT, "50", "smooth again after SMOOTH_AFTER_S seconds in a row with the tick p99 below this % of TICK_MS", 1, 1000},
-    {"SMOOTH_AFTER_S", CFG_INT, "5", "calm seconds in a row before a congested daemon is smooth again", 1, 3600},
+     "PostgreSQL conninfo or URI, for match records", 0, 0, CFG_AT(game_cfg_t, database_url)},
+    {"PG_POOL_SIZE", CFG_INT, "2", "PostgreSQL connections", 1, 64, CFG_AT(game_cfg_t, pg_pool_size)},
+    {"TICK_MS", CFG_INT, "50", "simulation step (50 ms = 20 Hz)", 5, 1000, CFG_AT(game_cfg_t, sim.tick_ms)},
+    {"MATCH_TIME_LIMIT_MS", CFG_INT, "180000", "a match still running then ends in TIMEOUT", 1000, 3600000, CFG_AT(game_cfg_t, sim.time_limit_ms)},
+    {"MATCH_WAVES", CFG_INT, "5", "monster waves to clear to win", 1, 100, CFG_AT(game_cfg_t, sim.waves)},
+    {"WAVE_BASE_MONSTERS", CFG_INT, "3", "monsters per player in the first wave", 1, 100, CFG_AT(game_cfg_t, sim.wave_base_monsters)},
+    {"WAVE_GROWTH", CFG_INT, "2", "more monsters per player each wave", 0, 100, CFG_AT(game_cfg_t, sim.wave_growth)},
+    {"WAVE_GAP_MS", CFG_INT, "3000", "pause before each wave", 0, 600000, CFG_AT(game_cfg_t, sim.wave_gap_ms)},
+    {"MONSTER_DAMAGE", CFG_INT, "8", "damage of one monster attack", 0, 1000, CFG_AT(game_cfg_t, sim.monster_damage)},
+    {"MONSTER_HP", CFG_INT, "50", "hit points of a monster", 1, 100000, CFG_AT(game_cfg_t, sim.monster_hp)},
+    {"GAME_MODULES_DIR", CFG_STR, "", "folder of the game modules (<mode>.lua); empty: the repository's modules/ found from the binary", 0, 0, CFG_AT(game_cfg_t, modules_dir)},
+    {"MODULE_INSTRUCTION_BUDGET", CFG_INT, "1000000", "Lua instructions one module callback may run", 1000, 1000000000, CFG_AT(game_cfg_t, modules.instruction_budget)},
+    {"MODULE_MEMORY_MAX", CFG_INT, "8388608", "bytes of Lua memory one module match may hold", 65536, 1073741824, CFG_AT(game_cfg_t, modules.memory_max)},
+    {"MODULE_MATCHES_PER_STATE", CFG_INT, "64", "module matches sharing one Lua state (the module's code compiled once); 1: a state per match", 1, 100000, CFG_AT(game_cfg_t, modules.matches_per_state)},
+    {"MATCH_DATA_MAX", CFG_INT, "4096", "bytes of data in one MATCH_DATA_SEND", 0, 60000, CFG_AT(game_cfg_t, match_data_max)},
+    {"TICK_LOG_MS", CFG_INT, "10000", "how often the tick time percentiles are logged (event=tick_stats)", 100, 3600000, CFG_AT(game_cfg_t, tick_log_ms)},
+    {"CONGESTED_TICK_PCT", CFG_INT, "80", "congested (registry status 2) when a second's tick p99 reaches this % of TICK_MS", 1, 1000, CFG_AT(game_cfg_t, congested_tick_pct)},
+    {"SMOOTH_TICK_PCT", CFG_INT, "50", "smooth again after SMOOTH_AFTER_S seconds in a row with the tick p99 below this % of TICK_MS", 1, 1000, CFG_AT(game_cfg_t, smooth_tick_pct)},
+    {"SMOOTH_AFTER_S", CFG_INT, "5", "calm seconds in a row before a congested daemon is smooth again", 1, 3600, CFG_AT(game_cfg_t, smooth_after_s)},
 };
 
 static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
 {
+    game_cfg_t c;
+    memset(&c, 0, sizeof c);
+    sim_config_default(&c.sim); /* what no option sets keeps the arena's defaults */
+    config_apply(cfg, &c);
     game_t *g = xcalloc(1, sizeof *g);
     g->be = be;
     g->loop = loop;
-    sim_config_default(&g->sim_base);
-    g->sim_base.tick_ms = (uint32_t)config_int(cfg, "TICK_MS");
-    g->sim_base.time_limit_ms = (uint32_t)config_int(cfg, "MATCH_TIME_LIMIT_MS");
-    g->sim_base.waves = (uint32_t)config_int(cfg, "MATCH_WAVES");
-    g->sim_base.wave_base_monsters = (uint32_t)config_int(cfg, "WAVE_BASE_MONSTERS");
-    g->sim_base.wave_growth = (uint32_t)config_int(cfg, "WAVE_GROWTH");
-    g->sim_base.wave_gap_ms = (uint32_t)config_int(cfg, "WAVE_GAP_MS");
-    g->sim_base.monster_damage = (int32_t)config_int(cfg, "MONSTER_DAMAGE");
-    g->sim_base.monster_hp = (int32_t)config_int(cfg, "MONSTER_HP");
-    g->tick_log_ms = (uint64_t)config_int(cfg, "TICK_LOG_MS");
-    congestion_init(&g->congestion, (double)config_int(cfg, "CONGESTED_TICK_PCT"),
-                    (double)config_int(cfg, "SMOOTH_TICK_PCT"), (int)config_int(cfg, "SMOOTH_AFTER_S"));
+    g->sim_base = c.sim;
+    g->tick_log_ms = c.tick_log_ms;
+    congestion_init(&g->congestion, (double)c.congested_tick_pct, (double)c.smooth_tick_pct, (int)c.smooth_after_s);
     if (sim_config_check(&g->sim_base) != 0) {
         log_error("bad_config", "reason=\"simulation settings out of range\"%s", "");
         xfree(g);
         return NULL;
     }
-    g->match_data_max = (size_t)config_int(cfg, "MATCH_DATA_MAX");
+    g->match_data_max = c.match_data_max;
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s", config_str(cfg, "GAME_MODULES_DIR"));
+    snprintf(dir, sizeof dir, "%s", c.modules_dir);
     if (!dir[0])
         game_default_modules_dir(dir, sizeof dir);
-    modrt_limits_t lim = {
-        .memory_max = (size_t)config_int(cfg, "MODULE_MEMORY_MAX"),
-        .instruction_budget = (uint32_t)config_int(cfg, "MODULE_INSTRUCTION_BUDGET"),
-        .matches_per_state = (uint32_t)config_int(cfg, "MODULE_MATCHES_PER_STATE"),
-    };
-    g->modules = modules_new(dir, &lim);
+    g->modules = modules_new(dir, &c.modules);
     log_info("modules_dir", "dir=\"%s\" failed=%d", dir, game_modules_load(g));
     pg_opts_t po = {
-        .conninfo = config_str(cfg, "DATABASE_URL"),
-        .size = (int)config_int(cfg, "PG_POOL_SIZE"),
+        .conninfo = c.database_url,
+        .size = (int)c.pg_pool_size,
         .queue_timeout_ms = 1500,
         .query_timeout_ms = 5000,
         .migrations = SCHEMA_MIGRATIONS,

@@ -179,12 +179,22 @@ static void test_redis_url(void)
 
 /* ------------------------------------------------------------------ config_load */
 
+/* the settings the options land in (config_apply): fields of 1, 2, 4 and 8 bytes, a string,
+ * and one option without a field */
+typedef struct ut_cfg {
+    const char *listen;
+    uint8_t workers;
+    uint16_t port;
+    int64_t port_max;
+    int32_t unused_guard;
+} ut_cfg_t;
+
 static const cfg_opt_t opts[] = {
-    {"UT_LISTEN_ADDR", CFG_STR, "0.0.0.0:7000", "where to listen", 0, 0},
-    {"UT_WORKERS", CFG_INT, "4", "worker count", 1, 64},
-    {"UT_PORT", CFG_INT, "10", "a port", 0, 65535},
-    {"UT_PORT_MAX", CFG_INT, "20", "a flag whose name starts with another's", 0, 65535},
-    {"UT_SECRET", CFG_STR, NULL, "no default", 0, 0},
+    {"UT_LISTEN_ADDR", CFG_STR, "0.0.0.0:7000", "where to listen", 0, 0, CFG_AT(ut_cfg_t, listen)},
+    {"UT_WORKERS", CFG_INT, "4", "worker count", 1, 64, CFG_AT(ut_cfg_t, workers)},
+    {"UT_PORT", CFG_INT, "10", "a port", 0, 65535, CFG_AT(ut_cfg_t, port)},
+    {"UT_PORT_MAX", CFG_INT, "20", "a flag whose name starts with another's", 0, 65535, CFG_AT(ut_cfg_t, port_max)},
+    {"UT_SECRET", CFG_STR, NULL, "no default", 0, 0, 0, 0},
 };
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
 
@@ -238,6 +248,17 @@ static void test_config(void)
         CHECK_EQ(load(&cfg, 4, argv), 0);
         CHECK_EQ(config_int(&cfg, "UT_WORKERS"), 16);
         CHECK_STR(config_str(&cfg, "UT_LISTEN_ADDR"), ":7100");
+        /* config_apply: each option with a field lands in it, at its size; the rest untouched */
+        ut_cfg_t c;
+        memset(&c, 0xab, sizeof c);
+        config_apply(&cfg, &c);
+        CHECK_STR(c.listen, ":7100");
+        CHECK_EQ(c.workers, 16);
+        CHECK_EQ(c.port, 10);
+        CHECK_EQ(c.port_max, 20);
+        int32_t guard;
+        memset(&guard, 0xab, sizeof guard);
+        CHECK_EQ(c.unused_guard, guard);
         CHECK(source_is(&cfg, "UT_WORKERS", "flag"));
         CHECK(source_is(&cfg, "UT_LISTEN_ADDR", "flag"));
     }
