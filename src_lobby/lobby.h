@@ -24,6 +24,12 @@ typedef struct lobby {
     char script_sha[41];
     int script_loading;
     char dummy_hash[256]; /* verified against for unknown users, so both paths cost the same */
+    /* settings read at start only (main.c's options land here, CFG_AT) */
+    struct {
+        const char *database_url;
+        int32_t pg_pool_size, smooth_after_s;
+        int32_t hash_inflight, hash_threads, hash_nice, hash_opslimit, hash_memlimit_kib;
+    } boot;
     int64_t session_ttl_s;
     int64_t resume_grace_ms;
     int64_t login_fail_limit;        /* free failures per (source, username) */

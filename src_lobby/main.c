@@ -34,26 +34,26 @@ static const backend_route_t ROUTES[] = {
 
 static const cfg_opt_t OPTS[] = {
     {"DATABASE_URL", CFG_STR, "host=127.0.0.1 port=5432 user=postgres dbname=cluster",
-     "PostgreSQL conninfo or URI (numeric host: the loop never waits on DNS)", 0, 0, 0, 0},
-    {"PG_POOL_SIZE", CFG_INT, "4", "PostgreSQL connections", 1, 64, 0, 0},
-    {"SESSION_TTL_S", CFG_INT, "86400", "lifetime of a session token", 10, 31536000, 0, 0},
-    {"RESUME_GRACE_MS", CFG_INT, "30000", "a dropped player keeps its room this long", 0, 3600000, 0, 0},
-    {"LOGIN_FAIL_LIMIT", CFG_INT, "5", "failed logins per source address and username before backoff", 1, 1000, 0, 0},
-    {"LOGIN_SOURCE_FAIL_LIMIT", CFG_INT, "50", "failed logins per source address (any username) before backoff", 1, 100000, 0, 0},
-    {"LOGIN_BACKOFF_MS", CFG_INT, "1000", "first backoff past a limit; doubles with each further failure", 1, 3600000, 0, 0},
-    {"LOGIN_BACKOFF_MAX_MS", CFG_INT, "300000", "longest backoff", 1, 86400000, 0, 0},
-    {"LOGIN_FAIL_WINDOW_S", CFG_INT, "900", "failure counts are forgotten this long after the last attempt", 1, 86400, 0, 0},
-    {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room (clamped into the mode's limits)", 1, 64, 0, 0},
-    {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000, 0, 0},
-    {"PLACEMENT_CONFIRM_MS", CFG_INT, "2000", "a placed match its game daemon has not picked up within this is placed again elsewhere (the daemon sits out 5x this)", 200, 60000, 0, 0},
-    {"PLACEMENT_RETRIES", CFG_INT, "2", "times a match is placed again before it is ended with MATCH_ABORTED", 0, 10, 0, 0},
-    {"SMOOTH_AFTER_S", CFG_INT, "5", "a lobby congested by a full password-hashing queue is smooth again after this many seconds in a row at most half full", 1, 3600, 0, 0},
-    {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000, 0, 0},
-    {"HASH_INFLIGHT", CFG_INT, "0", "password hashes queued or running; past it logins and registrations get BUSY (0: 8 per hashing thread)", 0, 4096, 0, 0},
-    {"HASH_THREADS", CFG_INT, "0", "threads of the lobby's own password-hashing pool (0: one per core this process may use, but one: the event loop keeps a core)", 0, 256, 0, 0},
-    {"HASH_NICE", CFG_INT, "10", "niceness of the hashing threads: the event loop (nice 0) gets a core before them", 0, 19, 0, 0},
-    {"HASH_OPSLIMIT", CFG_INT, "0", "argon2id opslimit (0: libsodium's interactive limit)", 0, 100, 0, 0},
-    {"HASH_MEMLIMIT_KIB", CFG_INT, "0", "argon2id memlimit in KiB (0: interactive, 64 MiB)", 0, 4194304, 0, 0},
+     "PostgreSQL conninfo or URI (numeric host: the loop never waits on DNS)", 0, 0, CFG_AT(lobby_t, boot.database_url)},
+    {"PG_POOL_SIZE", CFG_INT, "4", "PostgreSQL connections", 1, 64, CFG_AT(lobby_t, boot.pg_pool_size)},
+    {"SESSION_TTL_S", CFG_INT, "86400", "lifetime of a session token", 10, 31536000, CFG_AT(lobby_t, session_ttl_s)},
+    {"RESUME_GRACE_MS", CFG_INT, "30000", "a dropped player keeps its room this long", 0, 3600000, CFG_AT(lobby_t, resume_grace_ms)},
+    {"LOGIN_FAIL_LIMIT", CFG_INT, "5", "failed logins per source address and username before backoff", 1, 1000, CFG_AT(lobby_t, login_fail_limit)},
+    {"LOGIN_SOURCE_FAIL_LIMIT", CFG_INT, "50", "failed logins per source address (any username) before backoff", 1, 100000, CFG_AT(lobby_t, login_source_fail_limit)},
+    {"LOGIN_BACKOFF_MS", CFG_INT, "1000", "first backoff past a limit; doubles with each further failure", 1, 3600000, CFG_AT(lobby_t, login_backoff_ms)},
+    {"LOGIN_BACKOFF_MAX_MS", CFG_INT, "300000", "longest backoff", 1, 86400000, CFG_AT(lobby_t, login_backoff_max_ms)},
+    {"LOGIN_FAIL_WINDOW_S", CFG_INT, "900", "failure counts are forgotten this long after the last attempt", 1, 86400, CFG_AT(lobby_t, login_fail_window_s)},
+    {"QUICK_MATCH_SIZE", CFG_INT, "2", "players a quick match puts in one room (clamped into the mode's limits)", 1, 64, CFG_AT(lobby_t, quick_match_size)},
+    {"PLACEMENT_STALE_MS", CFG_INT, "3000", "a game daemon whose heartbeat is older is not placed on", 500, 60000, CFG_AT(lobby_t, placement_stale_ms)},
+    {"PLACEMENT_CONFIRM_MS", CFG_INT, "2000", "a placed match its game daemon has not picked up within this is placed again elsewhere (the daemon sits out 5x this)", 200, 60000, CFG_AT(lobby_t, placement_confirm_ms)},
+    {"PLACEMENT_RETRIES", CFG_INT, "2", "times a match is placed again before it is ended with MATCH_ABORTED", 0, 10, CFG_AT(lobby_t, placement_retries)},
+    {"SMOOTH_AFTER_S", CFG_INT, "5", "a lobby congested by a full password-hashing queue is smooth again after this many seconds in a row at most half full", 1, 3600, CFG_AT(lobby_t, boot.smooth_after_s)},
+    {"CHAT_RATE", CFG_INT, "5", "chat lines per second per player", 1, 1000, CFG_AT(lobby_t, chat_rate)},
+    {"HASH_INFLIGHT", CFG_INT, "0", "password hashes queued or running; past it logins and registrations get BUSY (0: 8 per hashing thread)", 0, 4096, CFG_AT(lobby_t, boot.hash_inflight)},
+    {"HASH_THREADS", CFG_INT, "0", "threads of the lobby's own password-hashing pool (0: one per core this process may use, but one: the event loop keeps a core)", 0, 256, CFG_AT(lobby_t, boot.hash_threads)},
+    {"HASH_NICE", CFG_INT, "10", "niceness of the hashing threads: the event loop (nice 0) gets a core before them", 0, 19, CFG_AT(lobby_t, boot.hash_nice)},
+    {"HASH_OPSLIMIT", CFG_INT, "0", "argon2id opslimit (0: libsodium's interactive limit)", 0, 100, CFG_AT(lobby_t, boot.hash_opslimit)},
+    {"HASH_MEMLIMIT_KIB", CFG_INT, "0", "argon2id memlimit in KiB (0: interactive, 64 MiB)", 0, 4194304, CFG_AT(lobby_t, boot.hash_memlimit_kib)},
 };
 
 /* Every tick the hashing queue's length is sampled; once a second its peak against
@@ -117,20 +117,9 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     lobby_t *lb = xcalloc(1, sizeof *lb);
     lb->be = be;
     lb->loop = loop;
-    lb->session_ttl_s = config_int(cfg, "SESSION_TTL_S");
-    lb->resume_grace_ms = config_int(cfg, "RESUME_GRACE_MS");
-    lb->login_fail_limit = config_int(cfg, "LOGIN_FAIL_LIMIT");
-    lb->login_source_fail_limit = config_int(cfg, "LOGIN_SOURCE_FAIL_LIMIT");
-    lb->login_backoff_ms = config_int(cfg, "LOGIN_BACKOFF_MS");
-    lb->login_backoff_max_ms = config_int(cfg, "LOGIN_BACKOFF_MAX_MS");
-    lb->login_fail_window_s = config_int(cfg, "LOGIN_FAIL_WINDOW_S");
-    lb->quick_match_size = config_int(cfg, "QUICK_MATCH_SIZE");
-    lb->placement_stale_ms = config_int(cfg, "PLACEMENT_STALE_MS");
-    lb->placement_confirm_ms = config_int(cfg, "PLACEMENT_CONFIRM_MS");
-    lb->placement_retries = config_int(cfg, "PLACEMENT_RETRIES");
-    lb->chat_rate = config_int(cfg, "CHAT_RATE");
-    unsigned long long ops = (unsigned long long)config_int(cfg, "HASH_OPSLIMIT");
-    size_t mem = (size_t)config_int(cfg, "HASH_MEMLIMIT_KIB") * 1024u;
+    config_apply(cfg, lb); /* every option lands in its field (CFG_AT) */
+    unsigned long long ops = (unsigned long long)lb->boot.hash_opslimit;
+    size_t mem = (size_t)lb->boot.hash_memlimit_kib * 1024u;
     if (!ops)
         ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
     if (!mem)
@@ -144,8 +133,8 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         return NULL;
     }
     pwhash_opts_t ho = {
-        .threads = (int)config_int(cfg, "HASH_THREADS"),
-        .nice = (int)config_int(cfg, "HASH_NICE"),
+        .threads = lb->boot.hash_threads,
+        .nice = lb->boot.hash_nice,
         .opslimit = ops,
         .memlimit = mem,
     };
@@ -154,17 +143,17 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         if (ho.threads < 1)
             ho.threads = 1;
     }
-    ho.max_inflight = (int)config_int(cfg, "HASH_INFLIGHT");
+    ho.max_inflight = lb->boot.hash_inflight;
     if (ho.max_inflight == 0)
         ho.max_inflight = 8 * ho.threads;
     lb->hash_inflight_max = ho.max_inflight;
-    congestion_init(&lb->congestion, 100, 50, (int)config_int(cfg, "SMOOTH_AFTER_S"));
+    congestion_init(&lb->congestion, 100, 50, lb->boot.smooth_after_s);
     lb->pwhash = pwhash_new(loop, &ho);
     log_info("pwhash_pool", "threads=%d nice=%d max_inflight=%d", pwhash_threads(lb->pwhash), ho.nice,
              ho.max_inflight);
     pg_opts_t po = {
-        .conninfo = config_str(cfg, "DATABASE_URL"),
-        .size = (int)config_int(cfg, "PG_POOL_SIZE"),
+        .conninfo = lb->boot.database_url,
+        .size = lb->boot.pg_pool_size,
         .queue_timeout_ms = 1500,
         .query_timeout_ms = 5000,
         .migrations = SCHEMA_MIGRATIONS,
