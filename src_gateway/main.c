@@ -23,21 +23,21 @@
 
 static const cfg_opt_t OPTS[] = {
     DAEMON_COMMON_OPTS("0.0.0.0:7000"),
-    {"MAX_FRAME", CFG_INT, "65536", "largest client payload in bytes", 64, 16777216, 0, 0},
-    {"IDLE_TIMEOUT_MS", CFG_INT, "60000", "close clients silent this long (send PING to stay)", 100, 86400000, 0, 0},
-    {"WRITE_QUEUE_MAX", CFG_INT, "1048576", "output bytes queued for a client before it is dropped", 4096, 1073741824, 0, 0},
-    {"RATE_LIMIT", CFG_INT, "200", "packets per second per session (sustained)", 1, 1000000, 0, 0},
-    {"RATE_BURST", CFG_INT, "400", "packets a session may send in a burst", 1, 1000000, 0, 0},
-    {"RATE_KICK_AFTER", CFG_INT, "100", "refused packets in a row before the session is closed", 1, 1000000, 0, 0},
-    {"LINK_PING_MS", CFG_INT, "250", "ping interval on backend links", 10, 60000, 0, 0},
-    {"LINK_DEAD_MS", CFG_INT, "1000", "a backend link silent this long is dead", 50, 600000, 0, 0},
-    {"MATCH_LINK_GRACE_MS", CFG_INT, "5000", "a lost game daemon link keeps its matches' sessions bound this long (0: abort at once)", 0, 600000, 0, 0},
-    {"RECONNECT_MAX_MS", CFG_INT, "2000", "cap of the backend reconnect backoff", 50, 600000, 0, 0},
-    {"REQUEST_TIMEOUT_MS", CFG_INT, "5000", "a backend request unanswered this long gets TIMEOUT", 50, 600000, 0, 0},
-    {"SWEEP_MS", CFG_INT, "500", "how often the registry lists are re-read", 50, 60000, 0, 0},
-    {"MAX_SESSIONS", CFG_INT, "200000", "client connections accepted at most", 1, 10000000, 0, 0},
+    {"MAX_FRAME", CFG_INT, "65536", "largest client payload in bytes", 64, 16777216, CFG_AT(gw_settings_t, max_frame)},
+    {"IDLE_TIMEOUT_MS", CFG_INT, "60000", "close clients silent this long (send PING to stay)", 100, 86400000, CFG_AT(gw_settings_t, idle_timeout_ms)},
+    {"WRITE_QUEUE_MAX", CFG_INT, "1048576", "output bytes queued for a client before it is dropped", 4096, 1073741824, CFG_AT(gw_settings_t, write_queue_max)},
+    {"RATE_LIMIT", CFG_INT, "200", "packets per second per session (sustained)", 1, 1000000, CFG_AT(gw_settings_t, rate_limit)},
+    {"RATE_BURST", CFG_INT, "400", "packets a session may send in a burst", 1, 1000000, CFG_AT(gw_settings_t, rate_burst)},
+    {"RATE_KICK_AFTER", CFG_INT, "100", "refused packets in a row before the session is closed", 1, 1000000, CFG_AT(gw_settings_t, rate_kick_after)},
+    {"LINK_PING_MS", CFG_INT, "250", "ping interval on backend links", 10, 60000, CFG_AT(gw_settings_t, link_ping_ms)},
+    {"LINK_DEAD_MS", CFG_INT, "1000", "a backend link silent this long is dead", 50, 600000, CFG_AT(gw_settings_t, link_dead_ms)},
+    {"MATCH_LINK_GRACE_MS", CFG_INT, "5000", "a lost game daemon link keeps its matches' sessions bound this long (0: abort at once)", 0, 600000, CFG_AT(gw_settings_t, match_link_grace_ms)},
+    {"RECONNECT_MAX_MS", CFG_INT, "2000", "cap of the backend reconnect backoff", 50, 600000, CFG_AT(gw_settings_t, reconnect_max_ms)},
+    {"REQUEST_TIMEOUT_MS", CFG_INT, "5000", "a backend request unanswered this long gets TIMEOUT", 50, 600000, CFG_AT(gw_settings_t, request_timeout_ms)},
+    {"SWEEP_MS", CFG_INT, "500", "how often the registry lists are re-read", 50, 60000, CFG_AT(gw_settings_t, sweep_ms)},
+    {"MAX_SESSIONS", CFG_INT, "200000", "client connections accepted at most", 1, 10000000, CFG_AT(gw_settings_t, max_sessions)},
     {"MSG_BUDGET", CFG_INT, "262144", "bytes one message may take to decode", 1024, 16777216, 0, 0},
-    {"DRAIN_TIMEOUT_MS", CFG_INT, "10000", "longest a graceful stop waits for requests in flight", 0, 3600000, 0, 0},
+    {"DRAIN_TIMEOUT_MS", CFG_INT, "10000", "longest a graceful stop waits for requests in flight", 0, 3600000, CFG_AT(gw_settings_t, drain_timeout_ms)},
     {"TLS_LISTEN_ADDR", CFG_STR, "", "host:port for clients over TLS 1.2/1.3 (empty: off)", 0, 0, 0, 0},
     {"WS_LISTEN_ADDR", CFG_STR, "", "host:port for clients over WebSocket, ws:// (empty: off)", 0, 0, 0, 0},
     {"WSS_LISTEN_ADDR", CFG_STR, "", "host:port for clients over WebSocket in TLS, wss:// (empty: off)", 0, 0, 0, 0},
@@ -278,23 +278,8 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     gw->loop = &loop;
-    gw->s = (gw_settings_t){
-        .max_frame = (uint32_t)config_int(&cfg, "MAX_FRAME"),
-        .idle_timeout_ms = config_int(&cfg, "IDLE_TIMEOUT_MS"),
-        .write_queue_max = (size_t)config_int(&cfg, "WRITE_QUEUE_MAX"),
-        .rate_limit = config_int(&cfg, "RATE_LIMIT"),
-        .rate_burst = config_int(&cfg, "RATE_BURST"),
-        .rate_kick_after = config_int(&cfg, "RATE_KICK_AFTER"),
-        .link_ping_ms = config_int(&cfg, "LINK_PING_MS"),
-        .link_dead_ms = config_int(&cfg, "LINK_DEAD_MS"),
-        .match_link_grace_ms = config_int(&cfg, "MATCH_LINK_GRACE_MS"),
-        .reconnect_max_ms = config_int(&cfg, "RECONNECT_MAX_MS"),
-        .request_timeout_ms = config_int(&cfg, "REQUEST_TIMEOUT_MS"),
-        .sweep_ms = config_int(&cfg, "SWEEP_MS"),
-        .max_sessions = config_int(&cfg, "MAX_SESSIONS"),
-        .drain_timeout_ms = config_int(&cfg, "DRAIN_TIMEOUT_MS"),
-        .prefix = config_str(&cfg, "REDIS_PREFIX"),
-    };
+    config_apply(&cfg, &gw->s); /* the gateway's own options land in their fields (CFG_AT) */
+    gw->s.prefix = config_str(&cfg, "REDIS_PREFIX"); /* a common option: no field of ours */
     gw->cl = conn_loop_new(&loop);
     pb_arena_init(&gw->arena, (size_t)config_int(&cfg, "MSG_BUDGET"));
     link_key_derive(gw->key, config_str(&cfg, "CLUSTER_SECRET"));
