@@ -482,6 +482,7 @@ static void assign_scenarios(void)
 
 static int setup(const config_t *cfg)
 {
+    config_apply(cfg, &run); /* the numeric options land in their run_t fields (CFG_AT) */
     const char *sc = config_str(cfg, "BOT_SCENARIO");
     const char *mix = config_str(cfg, "BOT_MIX");
     if (strcmp(sc, "mix") == 0) {
@@ -527,19 +528,9 @@ static int setup(const config_t *cfg)
     const char *src = config_str(cfg, "BOT_SOURCE_ADDRS");
     if (each_item(src, add_source, NULL) != 0)
         return -1;
-    run.nbots = (uint32_t)config_int(cfg, "BOT_COUNT");
     run.duration_ms = (uint64_t)config_int(cfg, "BOT_DURATION") * 1000u;
-    run.max_requests = (uint64_t)config_int(cfg, "BOT_MAX_REQUESTS");
     if (run.max_requests && !option_given(cfg, "BOT_DURATION"))
         run.duration_ms = 86400u * 1000u; /* --count alone: no time limit */
-    run.payload_len = (uint32_t)config_int(cfg, "BOT_PAYLOAD");
-    run.pipeline = (uint32_t)config_int(cfg, "BOT_PIPELINE");
-    run.connect_rate = (uint64_t)config_int(cfg, "BOT_CONNECT_RATE");
-    run.rate = (uint64_t)config_int(cfg, "BOT_RATE");
-    run.seed = (uint64_t)config_int(cfg, "BOT_SEED");
-    run.timeout_ms = (uint64_t)config_int(cfg, "BOT_TIMEOUT_MS");
-    run.max_frame = (uint32_t)config_int(cfg, "BOT_MAX_FRAME");
-    run.ping_ms = (uint64_t)config_int(cfg, "BOT_PING_MS");
     if (bot_transport_setup(cfg) != 0)
         return -1;
     run.status = config_int(cfg, "BOT_STATUS") ? (isatty(STDERR_FILENO) ? 1 : 2) : 0;
@@ -559,12 +550,6 @@ static int setup(const config_t *cfg)
         fprintf(stderr, "bot: --user-prefix is too long\n");
         return -1;
     }
-    run.room_wait_ms = (uint64_t)config_int(cfg, "BOT_ROOM_WAIT_MS");
-    run.create_pct = (uint32_t)config_int(cfg, "BOT_CREATE_PCT");
-    run.start_pct = (uint32_t)config_int(cfg, "BOT_START_PCT");
-    run.chat_interval_ms = (uint64_t)config_int(cfg, "BOT_CHAT_INTERVAL_MS");
-    run.login_backoff_ms = (uint64_t)config_int(cfg, "BOT_LOGIN_BACKOFF_MS");
-    run.match_interval_ms = (uint64_t)config_int(cfg, "BOT_MATCH_INTERVAL_MS");
     const char *mode = config_str(cfg, "BOT_MODE");
     if (!*mode || strlen(mode) >= sizeof run.mode) {
         fprintf(stderr, "bot: --mode must be 1-32 characters\n");

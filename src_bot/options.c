@@ -42,7 +42,7 @@ const cfg_opt_t BOT_OPTS[] = {
      "reaches it through a proxy that maps it) (short flag --ws-path)",
      0, 0, 0, 0},
     {"BOT_COUNT", CFG_INT, "100", "number of bots, one connection each (short flag --bots)", 1,
-     1000000, 0, 0},
+     1000000, CFG_AT(run_t, nbots)},
     {"BOT_DURATION", CFG_INT, "10",
      "seconds of traffic after the last connect was started; with --count and no --duration: "
      "no time limit (short flag --duration)",
@@ -50,33 +50,33 @@ const cfg_opt_t BOT_OPTS[] = {
     {"BOT_MAX_REQUESTS", CFG_INT, "0",
      "stop once this many requests went out in all (whichever comes first with --duration; "
      "the final LOGOUTs come on top), 0 = no limit (short flag --count)",
-     0, INT64_MAX, 0, 0},
+     0, INT64_MAX, CFG_AT(run_t, max_requests)},
     {"BOT_JSON", CFG_STR, "", "also write the results as JSON to this file (short flag --json)",
      0, 0, 0, 0},
     {"BOT_PAYLOAD", CFG_INT, "32", "echo payload bytes per request (short flag --payload)", 0,
-     60000, 0, 0},
+     60000, CFG_AT(run_t, payload_len)},
     {"BOT_PIPELINE", CFG_INT, "1",
      "echo requests in flight per bot; the other scenarios always have one (short flag "
      "--pipeline)",
-     1, 1024, 0, 0},
+     1, 1024, CFG_AT(run_t, pipeline)},
     {"BOT_TARGET", CFG_STR, "game", "echo target: lobby or game (short flag --target)", 0, 0, 0, 0},
     {"BOT_CONNECT_RATE", CFG_INT, "2000",
-     "ramp-up: new connections per second (short flags --ramp, --connect-rate)", 1, 10000000, 0, 0},
+     "ramp-up: new connections per second (short flags --ramp, --connect-rate)", 1, 10000000, CFG_AT(run_t, connect_rate)},
     {"BOT_RATE", CFG_INT, "100",
      "requests per second per bot, 0 = as fast as responses come back; keep it under the "
      "gateway's RATE_LIMIT. Login, lobby and match: the least time between two requests of a "
      "bot (waits in a room and login backoffs come on top); idle: unused, see --ping-ms "
      "(short flag --rate)",
-     0, 10000000, 0, 0},
+     0, 10000000, CFG_AT(run_t, rate)},
     {"BOT_SEED", CFG_INT, "1",
      "seed of every random choice: payloads, send jitter, the bots' choices and backoff "
      "jitter (one PRNG per bot, from the seed and the bot's index): same seed, same choices "
      "(short flag --seed)",
-     0, INT64_MAX, 0, 0},
+     0, INT64_MAX, CFG_AT(run_t, seed)},
     {"BOT_TIMEOUT_MS", CFG_INT, "10000",
-     "request timeout; also the drain time at the end (short flag --timeout-ms)", 1, 3600000, 0, 0},
+     "request timeout; also the drain time at the end (short flag --timeout-ms)", 1, 3600000, CFG_AT(run_t, timeout_ms)},
     {"BOT_MAX_FRAME", CFG_INT, "65536", "largest frame payload accepted (short flag --max-frame)",
-     16, 16777216, 0, 0},
+     16, 16777216, CFG_AT(run_t, max_frame)},
     {"BOT_SOURCE_ADDRS", CFG_STR, "",
      "local addresses to connect from, bot i from the (i mod n)-th, to hold more connections "
      "than one source IP's ephemeral ports allow: a comma list (127.0.0.1,127.0.0.2) or IPv4 "
@@ -90,7 +90,7 @@ const cfg_opt_t BOT_OPTS[] = {
     {"BOT_PING_MS", CFG_INT, "20000",
      "idle: each connection sends a PING this often (keep it under the gateway's "
      "IDLE_TIMEOUT_MS) and nothing else (short flag --ping-ms)",
-     10, 3600000, 0, 0},
+     10, 3600000, CFG_AT(run_t, ping_ms)},
     {"BOT_USER_PREFIX", CFG_STR, "",
      "login, lobby, match: account names are PREFIX<bot index>, then PREFIX<index>_<n> for "
      "the n-th fresh account; [A-Za-z0-9_], empty = bot<pid>_ (short flag --user-prefix)",
@@ -99,27 +99,27 @@ const cfg_opt_t BOT_OPTS[] = {
      "lobby: an owner starts once its room is full and all ready, or this long after it got "
      "the room (leaves instead when alone); a member leaves when no start came within 3x "
      "this (short flag --room-wait-ms)",
-     1, 15000, 0, 0},
+     1, 15000, CFG_AT(run_t, room_wait_ms)},
     {"BOT_CREATE_PCT", CFG_INT, "25",
      "lobby: percent of cycles that create a room outright; the others list rooms and join "
      "one with a free seat, creating only when none has (short flag --create-pct)",
-     0, 100, 0, 0},
+     0, 100, CFG_AT(run_t, create_pct)},
     {"BOT_START_PCT", CFG_INT, "50",
      "lobby: percent of owned rooms the owner starts (the rest it leaves); each start sends "
      "its players to fresh accounts (short flag --start-pct)",
-     0, 100, 0, 0},
+     0, 100, CFG_AT(run_t, start_pct)},
     {"BOT_CHAT_INTERVAL_MS", CFG_INT, "1000",
      "lobby: least time between two chat lines of a bot waiting in a room, 0 = no chat; the "
      "lobby allows CHAT_RATE (5) lines/s (short flag --chat-interval-ms)",
-     0, 3600000, 0, 0},
+     0, 3600000, CFG_AT(run_t, chat_interval_ms)},
     {"BOT_LOGIN_BACKOFF_MS", CFG_INT, "100",
      "login, lobby, match: first wait before retrying a REGISTER/LOGIN answered BUSY; "
      "doubles per BUSY in a row up to 32x, with jitter (short flag --login-backoff-ms)",
-     1, 600000, 0, 0},
+     1, 600000, CFG_AT(run_t, login_backoff_ms)},
     {"BOT_MATCH_INTERVAL_MS", CFG_INT, "100",
      "match: least time between two requests of a bot playing a match (a move, an attack or a "
      "potion: one step per interval, one request in flight) (short flag --match-interval-ms)",
-     1, 60000, 0, 0},
+     1, 60000, CFG_AT(run_t, match_interval_ms)},
     {"BOT_MODE", CFG_STR, "arena_lua",
      "module: the game mode to quick-match for and play (arena_lua and tag are played; another "
      "module's matches are joined passively, waiting for GAME_OVER) (short flag --mode)",
