@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "keys.h"
 #include "log.h"
 
 /* KEYS[1] the epoch key, ARGV[1] a fresh id: returns the id in Redis, creating it if missing. */
@@ -26,7 +27,7 @@ epoch_t *epoch_new(rconn_t *rc, const char *prefix, epoch_lost_cb cb, void *ud)
 {
     epoch_t *e = xcalloc(1, sizeof *e);
     e->rc = rc;
-    snprintf(e->key, sizeof e->key, "%scluster:epoch", prefix);
+    snprintf(e->key, sizeof e->key, "%s", key_epoch(prefix).s);
     e->cb = cb;
     e->ud = ud;
     return e;

@@ -1,4 +1,5 @@
 /* registry: self-registration, heartbeat and deregistration in the Redis registry. */
+#include "keys.h"
 #include "registry.h"
 
 #include <sodium.h>
@@ -56,12 +57,12 @@ struct registry {
 
 void registry_list_key(char *out, size_t n, const char *prefix, const char *type)
 {
-    snprintf(out, n, "%sServer:%s", prefix, type);
+    snprintf(out, n, "%s", key_server_list(prefix, type).s);
 }
 
 void registry_hash_key(char *out, size_t n, const char *prefix, const char *type, uint32_t id)
 {
-    snprintf(out, n, "%sServer:%s:%u", prefix, type, id);
+    snprintf(out, n, "%s", key_server(prefix, type, id).s);
 }
 
 void registry_channel(char *out, size_t n, const char *prefix, int on)
@@ -106,9 +107,8 @@ static void send_registration(registry_t *g)
     snprintf(hb, sizeof hb, "%llu", (unsigned long long)wall_ms());
     char bump[] = "EVAL";
     const char *bargv[] = {bump, BUMP_SEQ_LUA, "1", NULL, idbuf};
-    char seqkey[300];
-    snprintf(seqkey, sizeof seqkey, "%s:seq", list);
-    bargv[3] = seqkey;
+    rkey_t seqkey = key_server_seq(g->prefix, g->type);
+    bargv[3] = seqkey.s;
     int ok = rconn_cmdargv(g->rc, NULL, NULL, 5, bargv, NULL) == 0;
     ok = ok && rconn_cmd(g->rc, NULL, NULL, "MULTI") == 0;
     ok = ok && rconn_cmd(g->rc, NULL, NULL, "LREM %s 0 %s", list, idbuf) == 0;
@@ -147,9 +147,7 @@ static void on_incr(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void new_id(registry_t *g)
 {
-    char list[256];
-    registry_list_key(list, sizeof list, g->prefix, g->type);
-    if (rconn_cmd(g->rc, on_incr, g, "INCR %s:seq", list) < 0)
+    if (rconn_cmd(g->rc, on_incr, g, "INCR %s", key_server_seq(g->prefix, g->type).s) < 0)
         g->registering = 0;
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "keys.h"
 #include "sentinel.h"
 #include "util.h"
 
@@ -161,7 +162,7 @@ static redisReply *cmd(ctl_t *c, const char *fmt, ...)
 /* Reads the hash of server type:id. Returns 0, or -1 when it does not exist (not live). */
 static int server_read(ctl_t *c, const char *type, uint32_t id, server_t *s)
 {
-    redisReply *r = cmd(c, "HGETALL %sServer:%s:%u", c->prefix, type, id);
+    redisReply *r = cmd(c, "HGETALL %s", key_server(c->prefix, type, id).s);
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
         freeReplyObject(r);
         return -1;
@@ -228,7 +229,7 @@ size_t servers_list(ctl_t *c, server_t **out)
     size_t n = 0, cap = 16;
     server_t *v = malloc(cap * sizeof *v);
     for (int t = 0; t < NTYPES; t++) {
-        redisReply *r = cmd(c, "LRANGE %sServer:%s 0 -1", c->prefix, TYPES[t]);
+        redisReply *r = cmd(c, "LRANGE %s 0 -1", key_server_list(c->prefix, TYPES[t]).s);
         for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
             if (!r->element[i]->str)
                 continue;
@@ -301,7 +302,7 @@ static int server_find(ctl_t *c, const char *spec, server_t *found)
 
 static int server_alive(ctl_t *c, const server_t *s)
 {
-    redisReply *r = cmd(c, "EXISTS %sServer:%s:%u", c->prefix, s->type, s->id);
+    redisReply *r = cmd(c, "EXISTS %s", key_server(c->prefix, s->type, s->id).s);
     int alive = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
     return alive;
@@ -398,7 +399,7 @@ static void glob_escape(char *out, size_t n, const char *in)
 
 static int user_exists(ctl_t *c, uint64_t uid)
 {
-    redisReply *r = cmd(c, "EXISTS %suser:%llu", c->prefix, (unsigned long long)uid);
+    redisReply *r = cmd(c, "EXISTS %s", key_user(c->prefix, uid).s);
     int e = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
     return e;
@@ -418,7 +419,7 @@ static uint64_t user_find(ctl_t *c, const char *who)
     for (; who[i] && i + 1 < sizeof lower; i++)
         lower[i] = (char)tolower((unsigned char)who[i]);
     lower[i] = '\0';
-    redisReply *r = cmd(c, "GET %susername:%s", c->prefix, lower);
+    redisReply *r = cmd(c, "GET %s", key_username(c->prefix, lower).s);
     uint64_t uid = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
     freeReplyObject(r);
     if (uid && user_exists(c, uid))
@@ -465,7 +466,7 @@ static void user_read(ctl_t *c, uint64_t uid, user_t *u)
 {
     memset(u, 0, sizeof *u);
     u->uid = uid;
-    redisReply *r = cmd(c, "HMGET %suser:%llu name online gw sid room", c->prefix, (unsigned long long)uid);
+    redisReply *r = cmd(c, "HMGET %s name online gw sid room", key_user(c->prefix, uid).s);
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
         if (r->element[0]->str)
             snprintf(u->name, sizeof u->name, "%s", r->element[0]->str);
@@ -734,8 +735,7 @@ static int cmd_who(ctl_t *c, int argc, char **argv)
     uint32_t game = 0;
     char room_name[128] = "";
     if (u.room) {
-        redisReply *r = cmd(c, "HMGET %sroom:%llu status match game name", c->prefix,
-                            (unsigned long long)u.room);
+        redisReply *r = cmd(c, "HMGET %s status match game name", key_room(c->prefix, u.room).s);
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
             room_status = r->element[0]->str ? atoi(r->element[0]->str) : 0;
             match = r->element[1]->str ? strtoull(r->element[1]->str, NULL, 10) : 0;

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "game.h"
+#include "keys.h"
 #include "log.h"
 #include "rconn.h"
 #include "util.h"
@@ -164,8 +165,8 @@ static void unbind_and_forget(game_t *g, match_t *m)
 
 static void report_ended(game_t *g, uint64_t match_id, const char *outcome)
 {
-    (void)rconn_cmd(backend_redis(g->be), NULL, NULL, "RPUSH %smatches:ended %llu:%s",
-                    backend_prefix(g->be), (unsigned long long)match_id, outcome);
+    (void)rconn_cmd(backend_redis(g->be), NULL, NULL, "RPUSH %s %llu:%s",
+                    key_matches_ended(backend_prefix(g->be)).s, (unsigned long long)match_id, outcome);
 }
 
 static const char *outcome_text(MatchOutcome o)
@@ -555,7 +556,7 @@ static void on_inbox(redisAsyncContext *ac, void *reply, void *privdata)
         info_rq_t *q = xmalloc(sizeof *q);
         q->g = g;
         q->match_id = strtoull(r->element[i]->str, NULL, 10);
-        snprintf(key, sizeof key, "%smatch:%llu", backend_prefix(g->be), (unsigned long long)q->match_id);
+        snprintf(key, sizeof key, "%s", key_match(backend_prefix(g->be), q->match_id).s);
         snprintf(mid, sizeof mid, "%llu", (unsigned long long)q->match_id);
         const char *argv[] = {"EVAL", MATCH_INFO_LUA, "2", key, placing, backend_prefix(g->be), self,
                               live, backend_draining(g->be) ? "1" : "0", mid};
@@ -607,8 +608,8 @@ static void check_matches(game_t *g)
 {
     if (!g->nmatches || g->check_pending)
         return;
-    if (rconn_cmd(backend_redis(g->be), on_check, g, "SMEMBERS %sgame:%u:matches", backend_prefix(g->be),
-                  backend_id(g->be)) == 0)
+    if (rconn_cmd(backend_redis(g->be), on_check, g, "SMEMBERS %s",
+                  key_game_matches(backend_prefix(g->be), backend_id(g->be)).s) == 0)
         g->check_pending = 1;
 }
 
@@ -652,8 +653,8 @@ static void on_moved(redisAsyncContext *ac, void *reply, void *privdata)
         moved_rq_t *q = xmalloc(sizeof *q);
         q->g = g;
         q->user = user;
-        if (rconn_cmd(backend_redis(g->be), on_moved_where, q, "HMGET %suser:%llu online gw sid",
-                      backend_prefix(g->be), (unsigned long long)user) != 0)
+        if (rconn_cmd(backend_redis(g->be), on_moved_where, q, "HMGET %s online gw sid",
+                      key_user(backend_prefix(g->be), user).s) != 0)
             xfree(q);
     }
 }
@@ -685,11 +686,12 @@ static void on_poll(uv_timer_t *t)
     if (!id || !rconn_up(backend_redis(g->be)))
         return;
     if (!g->inbox_pending && !backend_draining(g->be) &&
-        rconn_cmd(backend_redis(g->be), on_inbox, g, "LPOP %sgame:%u:inbox 16",
-                  backend_prefix(g->be), id) == 0)
+        rconn_cmd(backend_redis(g->be), on_inbox, g, "LPOP %s 16",
+                  key_game_inbox(backend_prefix(g->be), id).s) == 0)
         g->inbox_pending = 1;
     if (g->nmatches && !g->moved_pending &&
-        rconn_cmd(backend_redis(g->be), on_moved, g, "LPOP %sgame:%u:moved 256", backend_prefix(g->be), id) == 0)
+        rconn_cmd(backend_redis(g->be), on_moved, g, "LPOP %s 256",
+                  key_game_moved(backend_prefix(g->be), id).s) == 0)
         g->moved_pending = 1;
     if (++g->polls % CHECK_EVERY_POLLS == 0) {
         check_matches(g);

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "game.h"
+#include "keys.h"
 #include "log.h"
 #include "record_codec.h"
 #include "util.h"
@@ -38,14 +39,13 @@ struct record {
 static metrics_t *mt_of(const game_t *g) { return backend_metrics(g->be); }
 
 /* HSET <prefix><key> <match id> <bytes> (binary-safe). */
-static int hset(game_t *g, redisCallbackFn *fn, void *privdata, const char *key, uint64_t id,
-                const char *blob, size_t len)
+static int hset(game_t *g, redisCallbackFn *fn, void *privdata, rkey_t key, uint64_t id, const char *blob,
+                size_t len)
 {
-    char k[256], f[24];
-    snprintf(k, sizeof k, "%s%s", backend_prefix(g->be), key);
+    char f[24];
     snprintf(f, sizeof f, "%llu", (unsigned long long)id);
-    const char *argv[] = {"HSET", k, f, blob};
-    const size_t lens[] = {4, strlen(k), strlen(f), len};
+    const char *argv[] = {"HSET", key.s, f, blob};
+    const size_t lens[] = {4, strlen(key.s), strlen(f), len};
     return rconn_cmdargv(backend_redis(g->be), fn, privdata, 4, argv, lens);
 }
 
@@ -92,8 +92,8 @@ static void on_deleted(redisAsyncContext *c, void *reply, void *privdata)
 static void done(game_t *g, record_t *r)
 {
     unlink_record(g, r);
-    if (r->stored && rconn_cmd(backend_redis(g->be), on_deleted, r, "HDEL %srecords:pending %llu",
-                               backend_prefix(g->be), (unsigned long long)r->match_id) == 0) {
+    if (r->stored && rconn_cmd(backend_redis(g->be), on_deleted, r, "HDEL %s %llu",
+                               key_records_pending(backend_prefix(g->be)).s, (unsigned long long)r->match_id) == 0) {
         r->redis_inflight = 1;
         r->orphan = 1; /* freed by on_deleted whatever happens */
         return;
@@ -143,7 +143,7 @@ static void refused(game_t *g, record_t *r, const char *err, const char *sqlstat
               (unsigned long long)r->match_id, sqlstate, err);
     size_t len;
     char *blob = record_encode(backend_id(g->be), r->created_ms, r->params, &len);
-    (void)hset(g, NULL, NULL, "records:unreadable", r->match_id, blob, len);
+    (void)hset(g, NULL, NULL, key_records_unreadable(backend_prefix(g->be)), r->match_id, blob, len);
     xfree(blob);
     r->stored = 1; /* so that done() deletes the pending entry */
     durable(r);
@@ -241,8 +241,9 @@ static void take_over(game_t *g, const char *field, const char *blob, size_t len
         /* kept aside for a person to look at, out of the way of the delivery */
         count(g, "cluster_game_match_records_unreadable_total", "pending records in Redis that do not decode");
         log_error("match_record_unreadable", "match=%s bytes=%zu action=moved_to_records:unreadable", field, len);
-        (void)hset(g, NULL, NULL, "records:unreadable", strtoull(field, NULL, 10), blob, len);
-        (void)rconn_cmd(backend_redis(g->be), NULL, NULL, "HDEL %srecords:pending %s", backend_prefix(g->be),
+        (void)hset(g, NULL, NULL, key_records_unreadable(backend_prefix(g->be)), strtoull(field, NULL, 10), blob,
+                   len);
+        (void)rconn_cmd(backend_redis(g->be), NULL, NULL, "HDEL %s %s", key_records_pending(backend_prefix(g->be)).s,
                         field);
         return;
     }
@@ -307,10 +308,10 @@ void record_retry_all(game_t *g)
             record_send(g, r);
     }
     rconn_t *rc = backend_redis(g->be);
-    (void)rconn_cmd(rc, on_hlen, g, "HLEN %srecords:pending", backend_prefix(g->be));
+    (void)rconn_cmd(rc, on_hlen, g, "HLEN %s", key_records_pending(backend_prefix(g->be)).s);
     /* Other daemons' records: only while PostgreSQL takes ours. */
     if (pg_ready(g->pg) && !g->rec_outage_since && !g->rec_scan_pending && foreign < RECORD_FOREIGN_MAX &&
-        rconn_cmd(rc, on_scan, g, "HSCAN %srecords:pending %s COUNT 100", backend_prefix(g->be),
+        rconn_cmd(rc, on_scan, g, "HSCAN %s %s COUNT 100", key_records_pending(backend_prefix(g->be)).s,
                   g->rec_cursor[0] ? g->rec_cursor : "0") == 0)
         g->rec_scan_pending = 1;
 }
@@ -452,7 +453,7 @@ void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_
     g->nrecords++;
     size_t blen;
     char *blob = record_encode(backend_id(g->be), r->created_ms, r->params, &blen);
-    if (hset(g, on_stored, r, "records:pending", r->match_id, blob, blen) == 0)
+    if (hset(g, on_stored, r, key_records_pending(backend_prefix(g->be)), r->match_id, blob, blen) == 0)
         r->redis_inflight = 1;
     xfree(blob);
     r->hold = hold ? m : NULL;

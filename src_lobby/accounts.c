@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "keys.h"
 #include "lobby.h"
 #include "log.h"
 #include "rconn.h"
@@ -49,7 +50,7 @@ typedef struct acct_rq {
     uint64_t user_id;
     int found;
     char token_hex[TOKEN_HEX + 1];
-    char token_key[96];
+    char token_key[RKEY_MAX];
     char token_val[128];
 } acct_rq_t;
 
@@ -85,7 +86,7 @@ static void token_key(lobby_t *lb, const uint8_t h[32], char *out, size_t n)
 {
     char hex[33];
     sodium_bin2hex(hex, sizeof hex, h, 16);
-    snprintf(out, n, "%stoken:%s", backend_prefix(lb->be), hex);
+    snprintf(out, n, "%s", key_token(backend_prefix(lb->be), hex).s);
 }
 
 /* ---- REGISTER ---- */

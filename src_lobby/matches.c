@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "keys.h"
 #include "lobby.h"
 #include "log.h"
 #include "rconn.h"
@@ -59,8 +60,8 @@ void lobby_matches_tick(lobby_t *lb)
 {
     if (lb->ended_pending)
         return;
-    if (rconn_cmd(backend_redis(lb->be), on_ended, lb, "LPOP %smatches:ended 50",
-                  backend_prefix(lb->be)) == 0)
+    if (rconn_cmd(backend_redis(lb->be), on_ended, lb, "LPOP %s 50",
+                  key_matches_ended(backend_prefix(lb->be)).s) == 0)
         lb->ended_pending = 1;
 }
 

@@ -4,6 +4,7 @@
  * nothing. */
 #include <stdio.h>
 
+#include "keys.h"
 #include "lobby.h"
 #include "log.h"
 #include "util.h"
@@ -32,7 +33,7 @@ void lobby_redis_up(backend_t *be, void *ud)
 {
     (void)ud;
     char key[256], now[24];
-    snprintf(key, sizeof key, "%smatch:seq", backend_prefix(be));
+    snprintf(key, sizeof key, "%s", key_match_seq(backend_prefix(be)).s);
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
     const char *argv[] = {"EVAL", SEQ_FLOOR_LUA, "1", key, now};
     (void)rconn_cmdargv(backend_redis(be), on_seq_floor, NULL, 5, argv, NULL);

@@ -1,4 +1,5 @@
 /* throttle: login throttling per source address and username, and per source address. */
+#include "keys.h"
 #include "throttle.h"
 
 #include <stdio.h>
@@ -49,8 +50,8 @@ static void keys_of(lobby_t *lb, const uint8_t src[16], const char *username, ch
     for (; username[i] && i + 1 < sizeof lower; i++)
         lower[i] = (username[i] >= 'A' && username[i] <= 'Z') ? (char)(username[i] + 32) : username[i];
     lower[i] = '\0';
-    snprintf(pair, np, "%sloginthrottle:pair:%s:%s", backend_prefix(lb->be), sk, lower);
-    snprintf(source, ns, "%sloginthrottle:src:%s", backend_prefix(lb->be), sk);
+    snprintf(pair, np, "%s", key_throttle_pair(backend_prefix(lb->be), sk, lower).s);
+    snprintf(source, ns, "%s", key_throttle_source(backend_prefix(lb->be), sk).s);
 }
 
 typedef struct throttle_rq {
@@ -80,7 +81,7 @@ static void on_check(redisAsyncContext *ac, void *reply, void *privdata)
 int throttle_check(lobby_t *lb, const uint8_t src[16], const char *username, throttle_cb cb,
                    void *ud)
 {
-    char pair[256], source[128], now[24], fp[24], fs[24], base[24], maxd[24], ttl[24];
+    char pair[RKEY_MAX], source[RKEY_MAX], now[24], fp[24], fs[24], base[24], maxd[24], ttl[24];
     keys_of(lb, src, username, pair, sizeof pair, source, sizeof source);
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
     snprintf(fp, sizeof fp, "%lld", (long long)lb->login_fail_limit);
@@ -103,7 +104,7 @@ int throttle_check(lobby_t *lb, const uint8_t src[16], const char *username, thr
 void throttle_done(lobby_t *lb, const uint8_t src[16], const char *username,
                    throttle_outcome_t outcome)
 {
-    char pair[256], source[128], now[24], ttl[24];
+    char pair[RKEY_MAX], source[RKEY_MAX], now[24], ttl[24];
     keys_of(lb, src, username, pair, sizeof pair, source, sizeof source);
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
     snprintf(ttl, sizeof ttl, "%lld", (long long)lb->login_fail_window_s * 1000);
