@@ -51,18 +51,43 @@ void h_sleep_ms(int ms)
     }
 }
 
+/* The lowest port of the kernel's ephemeral range (where port-0 binds come from). */
+static int ephemeral_low(void)
+{
+    int lo = 32768, hi = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2 || lo <= 11000)
+            lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
+/* A free loopback port below the ephemeral range: the daemons told to listen on port 0 get
+ * theirs from that range, so none can take a port handed out here before its owner binds it. */
 int h_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        perror("h_free_port");
-        exit(1);
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)h_now_ms();
+    int low = ephemeral_low();
+    for (int i = 0; i < 500; i++) {
+        int port = 10000 + (int)(rand_r(&seed) % (unsigned)(low - 10000));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) {
+            perror("h_free_port");
+            exit(1);
+        }
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                .sin_port = htons((uint16_t)port)};
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return port;
     }
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
+    fprintf(stderr, "h_free_port: no free port below the ephemeral range\n");
+    exit(1);
 }
 
 int h_redis_port(void) { return redis_port; }

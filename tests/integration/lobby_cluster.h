@@ -12,18 +12,13 @@
 #include "client_sync.h"
 #include "cluster.pb-c.h"
 #include "harness.h"
-
-#define T_REQ 6000 /* ms a single request may take */
+#include "res.h"
 
 /* high limits: the tests send requests in tight loops */
 extern const char *const GW_ENV[];
 
 /* per-run tag in every username: one PostgreSQL serves all scenarios */
 extern char RUN[8];
-
-const char *err_name(int code);
-
-const char *type_name(int t);
 
 /* ------------------------------------------------------------------------------------------ */
 /* cluster */
@@ -71,27 +66,6 @@ int is_game_id(const cluster_t *cl, uint32_t id);
 
 /* ------------------------------------------------------------------------------------------ */
 /* blocking requests */
-
-typedef struct res {
-    int rc;           /* 0 or CLIENT_E* */
-    uint16_t type;    /* response type */
-    int err;          /* error code when type is ERROR_RESPONSE */
-    uint32_t req_type;
-    char msg[256];
-    uint8_t *p;
-    size_t len;
-    int ms;
-} res_t;
-
-void res_parse_error(res_t *r);
-
-res_t call_raw(csync_t *c, uint16_t type, const uint8_t *data, size_t n);
-
-res_t call(csync_t *c, uint16_t type, const ProtobufCMessage *m);
-
-void res_free(res_t *r);
-
-void res_describe(const res_t *r, char *out, size_t n);
 
 /* Expects a response of type want and decodes it as d. */
 void *ok_res(res_t r, uint16_t req_type, uint16_t want, const ProtobufCMessageDescriptor *d,

@@ -3,18 +3,6 @@
 
 const char *const LU_GW_ENV[] = {"RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
 
-const char *err_name(int code)
-{
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&error_code__descriptor, code);
-    return v ? v->name : "?";
-}
-
-const char *type_name(int t)
-{
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&packet_type__descriptor, t);
-    return v ? v->name : "?";
-}
-
 const char *outcome_name(int o)
 {
     const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&match_outcome__descriptor, o);
@@ -500,32 +488,15 @@ void p_dump_events(const player_t *p)
     fprintf(stderr, "\n");
 }
 
-void res_free(res_t *r)
-{
-    xfree(r->p);
-    r->p = NULL;
-}
-
 res_t p_call_raw(player_t *pl, uint16_t type, const uint8_t *data, size_t n)
 {
-    res_t r;
-    memset(&r, 0, sizeof r);
-    uint64_t t0 = h_now_ms();
     if (!pl->c) {
+        res_t r;
+        memset(&r, 0, sizeof r);
         r.rc = CLIENT_ECLOSED;
         return r;
     }
-    r.rc = csync_request_raw(pl->c, type, data, n, &r.type, &r.p, &r.len, T_REQ);
-    r.ms = (int)(h_now_ms() - t0);
-    if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE) {
-        ErrorResponse *e = error_response__unpack(NULL, r.len, r.p);
-        if (!e)
-            DIE("undecodable ERROR_RESPONSE");
-        r.err = e->code;
-        r.req_type = e->request_type;
-        snprintf(r.msg, sizeof r.msg, "%s", e->message ? e->message : "");
-        error_response__free_unpacked(e, NULL);
-    }
+    res_t r = call_raw(pl->c, type, data, n);
     p_take_queued(pl);
     return r;
 }
@@ -539,17 +510,6 @@ res_t p_call(player_t *pl, uint16_t type, const ProtobufCMessage *m)
     res_t r = p_call_raw(pl, type, buf, n);
     xfree(buf);
     return r;
-}
-
-void res_describe(const res_t *r, char *out, size_t n)
-{
-    if (r->rc != 0)
-        snprintf(out, n, "no response (%s) after %d ms", client_strerror(r->rc), r->ms);
-    else if (r->type == PACKET_TYPE__ERROR_RESPONSE)
-        snprintf(out, n, "ERROR_RESPONSE %s \"%s\" (request_type %u)", err_name(r->err), r->msg,
-                 r->req_type);
-    else
-        snprintf(out, n, "%s (%zu bytes)", type_name(r->type), r->len);
 }
 
 void *ok_res(res_t r, const char *who, uint16_t req_type, uint16_t want,

@@ -23,15 +23,10 @@
 #include "client_sync.h"
 #include "cluster.pb-c.h"
 #include "harness.h"
-
-#define T_REQ 6000 /* ms a single request may take */
+#include "res.h"
 
 /* high limits: the tests send game packets in tight loops */
 extern const char *const LU_GW_ENV[];
-
-const char *err_name(int code);
-
-const char *type_name(int t);
 
 const char *outcome_name(int o);
 
@@ -220,24 +215,9 @@ void p_dump_events(const player_t *p);
 /* ------------------------------------------------------------------------------------------ */
 /* blocking requests */
 
-typedef struct res {
-    int rc;           /* 0 or CLIENT_E* */
-    uint16_t type;    /* response type */
-    int err;          /* error code when type is ERROR_RESPONSE */
-    uint32_t req_type;
-    char msg[256];
-    uint8_t *p;
-    size_t len;
-    int ms;
-} res_t;
-
-void res_free(res_t *r);
-
 res_t p_call_raw(player_t *pl, uint16_t type, const uint8_t *data, size_t n);
 
 res_t p_call(player_t *pl, uint16_t type, const ProtobufCMessage *m);
-
-void res_describe(const res_t *r, char *out, size_t n);
 
 /* Expects a response of type want and decodes it as d (caller frees with
  * protobuf_c_message_free_unpacked). */

@@ -41,16 +41,36 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
     process.exit(1);
   });
 
-/** A free loopback TCP port (bound, then released). */
-export function freePort() {
-  return new Promise((res, rej) => {
+function canBind(port) {
+  return new Promise((res) => {
     const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
+}
+
+/** The lowest port of the kernel's ephemeral range (where `listen(0)` ports come from). */
+function ephemeralLow() {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return low > 11000 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A free loopback TCP port below the kernel's ephemeral range. The daemons the tests start
+ * with LISTEN_ADDR 127.0.0.1:0 get their ports from that range, so none of them can take a
+ * port handed out here before its owner binds it (a lobby once took a gateway's ws port so).
+ */
+export async function freePort() {
+  const low = ephemeralLow();
+  for (let i = 0; i < 500; i++) {
+    const port = 10000 + Math.floor(Math.random() * (low - 10000));
+    if (await canBind(port)) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 /** Polls fn until it returns a truthy value; throws `what` after timeoutMs. */
