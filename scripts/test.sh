@@ -5,7 +5,7 @@
 #   scripts/test.sh [--quick] [--no-asan] [--no-fuzz]
 #
 # Stages: deps; normal build (build/, RelWithDebInfo) + ctest; sanitizer build (build-asan/,
-# -DSANITIZE=ON: ASan+UBSan, Debug so assert() stays on) + ctest; fuzz build (build-fuzz/,
+# -DSANITIZE=ON: ASan+UBSan, Debug so assert() stays on) + ctest; fuzz build (build-fuzz/, the fuzz targets only,
 # clang, -DFUZZ=ON) + every build-fuzz/fuzz/fuzz_* run for FUZZ_SECONDS (default 10), seeded from
 # a copy of tests/fuzz/corpus/<name> (or fuzz/corpus/<name>; <name> with or without fuzz_).
 #   --quick     normal build + ctest only
@@ -114,8 +114,14 @@ lsan_works() {
   ((rc == 23)) && grep -q 'detected memory leaks' "$d/err"
 }
 
-build_fuzz() {
-  CC=clang CXX=clang++ build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DFUZZ=ON
+build_fuzz() { # the fuzz targets only: the daemons and tests were built and run by the stages before
+  local targets=() f
+  for f in fuzz/fuzz_*.c; do
+    f=${f##*/}
+    targets+=(--target "${f%.c}")
+  done
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DFUZZ=ON && cmake --build build-fuzz -j"$JOBS" "${targets[@]}"
 }
 
 asan_ctest() {
