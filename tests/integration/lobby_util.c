@@ -503,10 +503,8 @@ res_t p_call_raw(player_t *pl, uint16_t type, const uint8_t *data, size_t n)
 
 res_t p_call(player_t *pl, uint16_t type, const ProtobufCMessage *m)
 {
-    size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;
-    uint8_t *buf = xmalloc(n ? n : 1);
-    if (n)
-        protobuf_c_message_pack(m, buf);
+    size_t n;
+    uint8_t *buf = res_pack(m, &n);
     res_t r = p_call_raw(pl, type, buf, n);
     xfree(buf);
     return r;

@@ -46,12 +46,19 @@ res_t call_raw(csync_t *c, uint16_t type, const uint8_t *data, size_t n)
     return r;
 }
 
+uint8_t *res_pack(const ProtobufCMessage *m, size_t *n)
+{
+    *n = m ? protobuf_c_message_get_packed_size(m) : 0;
+    uint8_t *buf = xmalloc(*n ? *n : 1);
+    if (*n)
+        protobuf_c_message_pack(m, buf);
+    return buf;
+}
+
 res_t call(csync_t *c, uint16_t type, const ProtobufCMessage *m)
 {
-    size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;
-    uint8_t *buf = xmalloc(n ? n : 1);
-    if (n)
-        protobuf_c_message_pack(m, buf);
+    size_t n;
+    uint8_t *buf = res_pack(m, &n);
     res_t r = call_raw(c, type, buf, n);
     xfree(buf);
     return r;

@@ -3,6 +3,7 @@
  * name the same keys. */
 #include "check.h"
 #include "keys.h"
+#include "read_file.h"
 
 typedef struct row {
     rkey_t key;
@@ -34,17 +35,13 @@ int main(void)
         {key_records_pending(p), "t1:records:pending", "`records:pending`"},
         {key_records_unreadable(p), "t1:records:unreadable", "`records:unreadable`"},
     };
-    FILE *f = fopen(REDIS_KEYS_MD, "rb");
-    CHECK(f != NULL);
-    static char doc[1 << 16];
-    size_t n = fread(doc, 1, sizeof doc - 1, f);
-    fclose(f);
-    doc[n] = '\0';
+    char *doc = read_file(REDIS_KEYS_MD);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         CHECK_STR(rows[i].key.s, rows[i].want);
         if (!strstr(doc, rows[i].in_docs))
             fprintf(stderr, "docs/redis-keys.md does not list %s\n", rows[i].in_docs), exit(1);
     }
+    free(doc);
     CHECK_STR(key_user("", 5).s, "user:5");
     /* a prefix too long for a key: cut, never overrun */
     char longp[400];

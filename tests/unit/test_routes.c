@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "cluster.pb-c.h"
+#include "read_file.h"
 #include "route.h"
 
 #define MAXR 64
@@ -20,24 +21,10 @@ typedef struct drow {
     char desc[64]; /* descriptor symbol, e.g. login_request__descriptor */
 } drow_t;
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    static char buf[1 << 17];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *out = malloc(n + 1);
-    CHECK(out != NULL);
-    memcpy(out, buf, n + 1);
-    return out;
-}
-
 /* The rows {PACKET_TYPE__X, &y__descriptor, handler} of the ROUTES table in a daemon's main.c. */
 static int daemon_rows(const char *path, drow_t *rows)
 {
-    char *src = read_all(path);
+    char *src = read_file(path);
     const char *p = strstr(src, "backend_route_t ROUTES[] = {");
     CHECK(p != NULL);
     const char *end = strstr(p, "};");
