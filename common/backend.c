@@ -1,38 +1,32 @@
-/* backend: gateway links on the backend side, dispatch by table, registry and drain. */
+/* backend: gateway links on the backend side and dispatch by table, in a daemon shell
+ * (shell.h: registry, drain, admin endpoint, core metrics). */
 #include "backend.h"
 
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "admin.h"
 #include "alloc.h"
 #include "conn.h"
-#include "epoch.h"
 #include "frame.h"
 #include "link.h"
 #include "log.h"
 #include "pb.h"
 #include "registry.h"
 #include "rconn.h"
+#include "shell.h"
 #include "util.h"
 
 #define HANDSHAKE_TIMEOUT_MS 2000
 #define LINK_WQ_MAX (64u * 1024u * 1024u)
 #define DRAIN_GRACE_MS 200 /* lets requests already on the wire arrive after DRAINING */
-#define DRAIN_FORCE_GRACE_MS 5000
-
-typedef enum { BL_WAIT_HELLO, BL_WAIT_AUTH, BL_UP } bl_state_t;
 
 typedef struct blink {
     backend_t *be;
     conn_t *conn;
     uint32_t id;
-    bl_state_t state;
+    link_hs_t hs; /* hs.state LINK_HS_UP: authenticated */
     uint32_t gw_id;
-    uint8_t nonce_g[LINK_NONCE_LEN];
-    uint8_t nonce_b[LINK_NONCE_LEN];
     uint64_t last_rx_ms;
     uint64_t opened_ms;
     frame_parser_t parser;
@@ -46,30 +40,20 @@ struct backend {
     conn_loop_t *cl;
     uv_tcp_t listener;
     uv_timer_t timer;
-    uv_signal_t sigterm, sigint;
-    rconn_t *rc;
-    registry_t *reg;
-    epoch_t *epoch; /* notices Redis losing its data (logged and counted) */
+    shell_t *sh;
     pb_arena_t arena;
     uint8_t key[LINK_KEY_LEN];
     blink_t *links;
     uint32_t next_link_id;
     unsigned inflight;
-    int draining;
     int congested;
-    int drain_forced;
-    uint64_t drain_started_ms;
-    int deregistering;
-    int closed_handles;
-    char advertise[256];
-    int port;
-    metrics_t *metrics;
-    admin_t *admin;
+    int stopped; /* deregistered: no new links */
     int (*ready)(void *ud, char *why, size_t n);
     uint64_t requests[METRICS_ENUM_SLOTS];   /* by packet type */
     uint64_t errors_sent[METRICS_ENUM_SLOTS]; /* by ErrorCode */
-    uint64_t redis_disconnects;
 };
+
+static int link_up(const blink_t *l) { return l->hs.state == LINK_HS_UP; }
 
 static const backend_route_t *find_route(const backend_t *be, uint16_t type)
 {
@@ -98,7 +82,7 @@ void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
 {
     answer_done(be);
     blink_t *l = find_link(be, req->link_id);
-    if (!l || l->state != BL_UP)
+    if (!l || !link_up(l))
         return; /* the gateway already answered the client with an error */
     size_t n = msg ? protobuf_c_message_get_packed_size(msg) : 0;
     uint8_t *p = link_begin_delivery(l->conn, LINK_RESPONSE, req->rid, req->session, type, req->seq, n);
@@ -120,7 +104,7 @@ void backend_error_retry(backend_t *be, const backend_req_t *req, ErrorCode code
     answer_done(be);
     be->errors_sent[metrics_enum_slot((unsigned)code)]++;
     blink_t *l = find_link(be, req->link_id);
-    if (!l || l->state != BL_UP)
+    if (!l || !link_up(l))
         return;
     uint8_t buf[512];
     size_t n = pb_pack_error_retry(buf, sizeof buf, code, req->type, message, retry_after_ms);
@@ -136,7 +120,7 @@ void backend_ack(backend_t *be, const backend_req_t *req)
 {
     answer_done(be);
     blink_t *l = find_link(be, req->link_id);
-    if (!l || l->state != BL_UP)
+    if (!l || !link_up(l))
         return;
     if (!link_begin_delivery(l->conn, LINK_RESPONSE, req->rid, req->session, PACKET_TYPE__PACKET_NONE,
                              req->seq, 0))
@@ -175,50 +159,34 @@ static void link_drop(blink_t *l, const char *why)
     conn_close(l->conn, CONN_CLOSE_PROTOCOL);
 }
 
+/* The handshake's frames (link.h): HELLO -> CHALLENGE, AUTH -> READY. */
+static int on_handshake_frame(blink_t *l, const frame_hdr_t *h, const uint8_t *body)
+{
+    backend_t *be = l->be;
+    link_hs_out_t out;
+    int rc = link_hs_step(&l->hs, be->key, h->type, body, h->len, &out);
+    if (rc < 0) {
+        link_drop(l, l->hs.why);
+        return 1;
+    }
+    l->gw_id = l->hs.gw_id;
+    if (out.kind)
+        (void)link_send(l->conn, out.kind, 0, out.body, out.len);
+    if (rc == LINK_HS_DONE) {
+        if (shell_draining(be->sh))
+            (void)link_send(l->conn, LINK_DRAINING, 0, NULL, 0);
+        log_info("link_up", "peer=%s gateway=%u", l->peer, l->gw_id);
+    }
+    return 0;
+}
+
 static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
 {
     blink_t *l = ctx;
     backend_t *be = l->be;
     l->last_rx_ms = uv_now(be->loop);
-    switch (l->state) {
-    case BL_WAIT_HELLO:
-        if (h->type != LINK_HELLO || h->len != LINK_HELLO_LEN || body[0] != LINK_VERSION ||
-            body[1] != PEER_GATEWAY) {
-            link_drop(l, "bad_hello");
-            return 1;
-        }
-        l->gw_id = get_u32(body + 2);
-        memcpy(l->nonce_g, body + 6, LINK_NONCE_LEN);
-        randombytes_buf(l->nonce_b, LINK_NONCE_LEN);
-        {
-            uint8_t ch[LINK_CHALLENGE_LEN];
-            uint32_t my_id = registry_id(be->reg);
-            ch[0] = LINK_VERSION;
-            ch[1] = (uint8_t)be->o.peer_type;
-            put_u32(ch + 2, my_id);
-            memcpy(ch + 6, l->nonce_b, LINK_NONCE_LEN);
-            link_mac(ch + 6 + LINK_NONCE_LEN, be->key, "be->gw", l->nonce_g, l->nonce_b,
-                     (uint8_t)be->o.peer_type, my_id, l->gw_id);
-            (void)link_send(l->conn, LINK_CHALLENGE, 0, ch, sizeof ch);
-        }
-        l->state = BL_WAIT_AUTH;
-        return 0;
-    case BL_WAIT_AUTH:
-        if (h->type != LINK_AUTH || h->len != LINK_MAC_LEN ||
-            link_mac_verify(body, be->key, "gw->be", l->nonce_b, l->nonce_g,
-                            (uint8_t)be->o.peer_type, registry_id(be->reg), l->gw_id) != 0) {
-            link_drop(l, "auth_failed");
-            return 1;
-        }
-        l->state = BL_UP;
-        (void)link_send(l->conn, LINK_READY, 0, NULL, 0);
-        if (be->draining)
-            (void)link_send(l->conn, LINK_DRAINING, 0, NULL, 0);
-        log_info("link_up", "peer=%s gateway=%u", l->peer, l->gw_id);
-        return 0;
-    case BL_UP:
-        break;
-    }
+    if (!link_up(l))
+        return on_handshake_frame(l, h, body);
     switch (h->type) {
     case LINK_PING:
         if (h->len == 8)
@@ -275,7 +243,7 @@ static void on_link_close(conn_t *c, int reason)
             break;
         }
     }
-    if (l->state == BL_UP)
+    if (link_up(l))
         log_info("link_down", "peer=%s gateway=%u reason=%s", l->peer, l->gw_id,
                  conn_reason_str(reason));
     frame_parser_free(&l->parser);
@@ -290,13 +258,13 @@ static void on_connection(uv_stream_t *server, int status)
     blink_t *l = xcalloc(1, sizeof *l);
     l->be = be;
     l->id = ++be->next_link_id;
-    l->state = BL_WAIT_HELLO;
+    link_hs_backend(&l->hs, (uint8_t)be->o.peer_type, backend_id(be));
     l->opened_ms = l->last_rx_ms = uv_now(be->loop);
     frame_parser_init(&l->parser, LINK_MAX_FRAME);
     l->conn = conn_new(be->cl, LINK_WQ_MAX, on_link_read, on_link_close, l);
     if (conn_accept(l->conn, server) != 0)
         return; /* on_link_close frees l */
-    if (be->deregistering) {
+    if (be->stopped) {
         conn_close(l->conn, CONN_CLOSE_LOCAL);
         return;
     }
@@ -305,10 +273,6 @@ static void on_connection(uv_stream_t *server, int status)
     be->links = l;
 }
 
-static void finish_stop(void *ud);
-
-static void on_handle_closed(uv_handle_t *h) { (void)h; }
-
 static void on_timer(uv_timer_t *t)
 {
     backend_t *be = t->data;
@@ -316,127 +280,72 @@ static void on_timer(uv_timer_t *t)
     for (blink_t *l = be->links; l; l = l->next) {
         if (conn_is_closing(l->conn))
             continue;
-        if (l->state != BL_UP && now - l->opened_ms > HANDSHAKE_TIMEOUT_MS)
+        if (!link_up(l) && now - l->opened_ms > HANDSHAKE_TIMEOUT_MS)
             link_drop(l, "handshake_timeout");
-        else if (l->state == BL_UP && now - l->last_rx_ms > (uint64_t)be->o.link_dead_ms * 3)
+        else if (link_up(l) && now - l->last_rx_ms > (uint64_t)be->o.link_dead_ms * 3)
             link_drop(l, "silent");
-    }
-    if (be->draining && !be->deregistering) {
-        uint64_t waited = now - be->drain_started_ms;
-        int busy = be->inflight > 0 || (be->o.busy && be->o.busy(be->o.ud));
-        int timed_out = waited >= (uint64_t)be->o.drain_timeout_ms;
-        /* At the timeout the daemon is told to wrap up (abort matches, record them); it gets
-         * DRAIN_FORCE_GRACE_MS more to finish that before the stop goes on regardless. */
-        if (timed_out && busy && !be->drain_forced) {
-            be->drain_forced = 1;
-            log_warn("drain_timeout", "inflight=%u action=force", be->inflight);
-            if (be->o.on_drain_timeout)
-                be->o.on_drain_timeout(be->o.ud);
-            busy = be->inflight > 0 || (be->o.busy && be->o.busy(be->o.ud));
-        }
-        int forced_out = be->drain_forced &&
-                         waited >= (uint64_t)be->o.drain_timeout_ms + DRAIN_FORCE_GRACE_MS;
-        if ((!busy && waited >= DRAIN_GRACE_MS) || forced_out) {
-            if (busy)
-                log_warn("drain_gave_up", "inflight=%u", be->inflight);
-            be->deregistering = 1;
-            registry_deregister(be->reg, finish_stop, be);
-        }
     }
 }
 
-static void finish_stop(void *ud)
+/* ---- the shell's hooks (shell.h) ---- */
+
+static void on_drain(void *ud)
 {
     backend_t *be = ud;
+    log_info("draining_links", "inflight=%u", be->inflight);
+    for (blink_t *l = be->links; l; l = l->next)
+        if (link_up(l))
+            (void)link_send(l->conn, LINK_DRAINING, 0, NULL, 0);
+}
+
+static int busy(void *ud)
+{
+    backend_t *be = ud;
+    return be->inflight > 0 || (be->o.busy && be->o.busy(be->o.ud));
+}
+
+static void on_drain_timeout(void *ud)
+{
+    backend_t *be = ud;
+    log_warn("drain_forced", "inflight=%u", be->inflight);
+    if (be->o.on_drain_timeout)
+        be->o.on_drain_timeout(be->o.ud);
+}
+
+static void on_stop(void *ud)
+{
+    backend_t *be = ud;
+    be->stopped = 1;
     log_info("stopped", "inflight=%u", be->inflight);
-    admin_close(be->admin);
-    be->admin = NULL;
     if (be->o.on_stop)
         be->o.on_stop(be->o.ud);
     for (blink_t *l = be->links; l; l = l->next)
         conn_close_after_flush(l->conn, CONN_CLOSE_LOCAL);
-    uv_close((uv_handle_t *)&be->listener, on_handle_closed);
-    uv_close((uv_handle_t *)&be->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&be->sigterm, on_handle_closed);
-    uv_close((uv_handle_t *)&be->sigint, on_handle_closed);
-    /* Closing the handles restored SIGTERM's default action: a second SIGTERM (a supervisor
-     * repeating itself) would now turn this clean exit into a death by signal. */
-    signal(SIGTERM, SIG_IGN);
-    rconn_close(be->rc);
-    registry_free(be->reg);
+    uv_close((uv_handle_t *)&be->listener, NULL);
+    uv_close((uv_handle_t *)&be->timer, NULL);
     conn_loop_close(be->cl);
 }
 
-void backend_drain(backend_t *be)
-{
-    if (be->draining)
-        return;
-    be->draining = 1;
-    be->drain_started_ms = uv_now(be->loop);
-    log_info("draining", "inflight=%u timeout_ms=%lld", be->inflight, (long long)be->o.drain_timeout_ms);
-    registry_set_status(be->reg, REG_STATUS_DRAINING);
-    for (blink_t *l = be->links; l; l = l->next)
-        if (l->state == BL_UP)
-            (void)link_send(l->conn, LINK_DRAINING, 0, NULL, 0);
-}
+void backend_drain(backend_t *be) { shell_drain(be->sh); }
 
-static void on_signal(uv_signal_t *s, int signum)
-{
-    backend_t *be = s->data;
-    log_info("signal", "signum=%d action=%s", signum, be->draining ? "already_draining" : "drain");
-    backend_drain(be);
-}
-
-static void on_redis(rconn_t *r, int up, void *ud)
+static void on_redis(int up, void *ud)
 {
     backend_t *be = ud;
-    if (!up)
-        be->redis_disconnects++;
-    registry_redis_event(be->reg, up);
-    if (up)
-        epoch_redis_up(be->epoch);
     if (up && be->o.on_redis_up && be->o.ud)
         be->o.on_redis_up(be, be->o.ud);
 }
 
-/* ---- admin endpoint ---- */
-
-static int admin_ready(void *ud, char *why, size_t n)
+static int app_ready(void *ud, char *why, size_t n)
 {
     backend_t *be = ud;
-    if (be->draining)
-        snprintf(why, n, "draining");
-    else if (!be->rc || !rconn_up(be->rc))
-        snprintf(why, n, "redis down");
-    else if (!be->reg || !registry_registered(be->reg))
-        snprintf(why, n, "not registered");
-    else if (be->ready && !be->ready(be->o.ud, why, n))
-        return 0;
-    else
-        return 1;
-    return 0;
+    return be->ready ? be->ready(be->o.ud, why, n) : 1;
 }
-
-static void admin_drain(void *ud) { backend_drain(ud); }
 
 static void collect(metrics_t *m, void *ud)
 {
     backend_t *be = ud;
-    metrics_set_gauge(m, "cluster_server_id", "registry id of this daemon (0: not registered yet)",
-                      NULL, (double)registry_id(be->reg));
-    metrics_set_gauge(m, "cluster_registered", "1 while registered in Redis", NULL,
-                      registry_registered(be->reg));
-    metrics_set_gauge(m, "cluster_draining", "1 once a graceful stop started", NULL, be->draining);
     metrics_set_gauge(m, "cluster_congested", "1 while the daemon says it is congested (registry status 2)",
                       NULL, be->congested);
-    metrics_set_gauge(m, "cluster_redis_up", "1 while the Redis connection is up", "conn=registry",
-                      rconn_up(be->rc));
-    metrics_set_gauge(m, "cluster_redis_rtt_seconds", "round trip of the last Redis watchdog PING",
-                      "conn=registry", (double)rconn_last_rtt_us(be->rc) / 1e6);
-    metrics_set_counter(m, "cluster_redis_disconnects_total", "Redis connections lost",
-                        "conn=registry", be->redis_disconnects);
-    metrics_set_counter(m, "cluster_redis_data_lost_total", "times Redis came back without the cluster's data (epoch changed)",
-                        NULL, epoch_losses(be->epoch));
     metrics_set_gauge(m, "cluster_backend_inflight_requests", "requests received and not yet answered",
                       NULL, be->inflight);
     metrics_set_enum_counts(m, "cluster_backend_requests_total", "requests received from gateways, by packet type",
@@ -444,7 +353,7 @@ static void collect(metrics_t *m, void *ud)
     metrics_set_enum_counts(m, "cluster_backend_errors_sent_total", "error responses sent, by ErrorCode",
                             "code", &error_code__descriptor, be->errors_sent);
     for (blink_t *l = be->links; l; l = l->next) {
-        if (l->state != BL_UP || conn_is_closing(l->conn))
+        if (!link_up(l) || conn_is_closing(l->conn))
             continue;
         char labels[64];
         snprintf(labels, sizeof labels, "peer_type=gateway,peer_id=%u", l->gw_id);
@@ -453,81 +362,61 @@ static void collect(metrics_t *m, void *ud)
     }
 }
 
-backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts)
+static int listen_on(backend_t *be, const char *addr, char *host, size_t nhost)
 {
-    backend_t *be = xcalloc(1, sizeof *be);
-    be->loop = loop;
-    be->o = *opts;
-    char host[256];
     int port;
     struct sockaddr_storage ss;
-    if (addr_split(opts->listen_addr, host, sizeof host, &port) < 0 ||
-        addr_make(host, port, &ss) != 0) {
-        log_error("bad_listen_addr", "value=%s", opts->listen_addr);
-        xfree(be);
-        return NULL;
+    if (addr_split(addr, host, nhost, &port) < 0 || addr_make(host, port, &ss) != 0) {
+        log_error("bad_listen_addr", "value=%s", addr);
+        return -1;
     }
-    be->metrics = metrics_new();
-    be->cl = conn_loop_new(loop);
-    uv_tcp_init(loop, &be->listener);
+    uv_tcp_init(be->loop, &be->listener);
     be->listener.data = be;
     int rc = uv_tcp_bind(&be->listener, (struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&be->listener, 1024, on_connection);
     if (rc != 0) {
-        log_error("listen_failed", "addr=%s error=%s", opts->listen_addr, uv_strerror(rc));
+        log_error("listen_failed", "addr=%s error=%s", addr, uv_strerror(rc));
         uv_close((uv_handle_t *)&be->listener, NULL);
-        conn_loop_close(be->cl);
-        uv_run(loop, UV_RUN_NOWAIT);
-        metrics_free(be->metrics);
-        xfree(be);
-        return NULL;
-    }
-    if (admin_enabled(opts->admin_addr)) {
-        admin_hooks_t hooks = {.ready = admin_ready, .drain = admin_drain, .ud = be};
-        be->admin = admin_new(loop, opts->admin_addr, be->metrics, &hooks);
-        if (!be->admin) {
-            uv_close((uv_handle_t *)&be->listener, NULL);
-            conn_loop_close(be->cl);
-            uv_run(loop, UV_RUN_NOWAIT);
-            metrics_free(be->metrics);
-            xfree(be);
-            return NULL;
-        }
+        uv_run(be->loop, UV_RUN_NOWAIT);
+        return -1;
     }
     struct sockaddr_storage bound;
     int blen = sizeof bound;
     uv_tcp_getsockname(&be->listener, (struct sockaddr *)&bound, &blen);
-    be->port = addr_port((struct sockaddr *)&bound);
-    if (opts->advertise_addr && *opts->advertise_addr)
-        snprintf(be->advertise, sizeof be->advertise, "%s", opts->advertise_addr);
-    else if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0)
-        snprintf(be->advertise, sizeof be->advertise, "%s", host);
-    else
-        addr_first_ipv4(be->advertise, sizeof be->advertise);
+    return addr_port((struct sockaddr *)&bound);
+}
 
-    link_key_derive(be->key, opts->secret);
-    pb_arena_init(&be->arena, opts->msg_budget);
-    be->rc = rconn_new(loop, opts->redis_url, "registry", on_redis, be);
-    if (!be->rc) {
-        log_error("bad_redis_url", "value=%s", opts->redis_url);
-        abort(); /* validated by the caller's config check before */
+backend_t *backend_new(uv_loop_t *loop, const config_t *cfg, const backend_opts_t *opts)
+{
+    backend_t *be = xcalloc(1, sizeof *be);
+    be->loop = loop;
+    be->o = *opts;
+    char host[256], advertise[256];
+    int port = listen_on(be, config_str(cfg, "LISTEN_ADDR"), host, sizeof host);
+    if (port < 0) {
+        xfree(be);
+        return NULL;
     }
-    be->epoch = epoch_new(be->rc, opts->redis_prefix, NULL, NULL);
-    be->reg = registry_new(loop, be->rc, opts->redis_prefix, peer_type_name(opts->peer_type),
-                           be->advertise, be->port, opts->version, NULL, NULL);
-    metrics_on_collect(be->metrics, collect, be);
-    if (be->admin)
-        admin_publish(be->admin, be->reg, be->advertise);
+    shell_advertise(advertise, sizeof advertise, config_str(cfg, "ADVERTISE_ADDR"), host);
+    shell_opts_t so = {.type = peer_type_name(opts->peer_type), .advertise = advertise, .port = port,
+                       .drain_timeout_ms = opts->drain_timeout_ms, .drain_grace_ms = DRAIN_GRACE_MS};
+    shell_hooks_t sh = {.ud = be, .drain = on_drain, .busy = busy, .drain_timeout = on_drain_timeout,
+                        .stop = on_stop, .ready = app_ready, .collect = collect, .redis_event = on_redis};
+    be->sh = shell_new(loop, cfg, &so, &sh);
+    if (!be->sh) {
+        uv_close((uv_handle_t *)&be->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        xfree(be);
+        return NULL;
+    }
+    be->cl = conn_loop_new(loop);
+    link_key_derive(be->key, config_str(cfg, "CLUSTER_SECRET"));
+    pb_arena_init(&be->arena, opts->msg_budget);
     uv_timer_init(loop, &be->timer);
     be->timer.data = be;
     uv_timer_start(&be->timer, on_timer, 50, 50);
-    uv_signal_init(loop, &be->sigterm);
-    uv_signal_init(loop, &be->sigint);
-    be->sigterm.data = be->sigint.data = be;
-    uv_signal_start(&be->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&be->sigint, on_signal, SIGINT);
-    log_info("listening", "addr=%s port=%d advertise=%s", host, be->port, be->advertise);
+    log_info("listening", "addr=%s port=%d advertise=%s", host, port, advertise);
     return be;
 }
 
@@ -541,8 +430,8 @@ void backend_echo(backend_t *be, const backend_req_t *req, const ProtobufCMessag
     backend_reply(be, req, PACKET_TYPE__ECHO_RESPONSE, &out.base);
 }
 
-uint32_t backend_id(const backend_t *be) { return registry_id(be->reg); }
-rconn_t *backend_redis(const backend_t *be) { return be->rc; }
+uint32_t backend_id(const backend_t *be) { return registry_id(shell_registry(be->sh)); }
+rconn_t *backend_redis(const backend_t *be) { return shell_redis(be->sh); }
 const char *backend_prefix(const backend_t *be) { return be->o.redis_prefix; }
 
 /* The newest authenticated link to gateway gw_id (a reconnecting gateway may briefly have two). */
@@ -550,7 +439,7 @@ static blink_t *link_to_gateway(backend_t *be, uint32_t gw_id)
 {
     blink_t *best = NULL;
     for (blink_t *l = be->links; l; l = l->next)
-        if (l->gw_id == gw_id && l->state == BL_UP && !conn_is_closing(l->conn) &&
+        if (l->gw_id == gw_id && link_up(l) && !conn_is_closing(l->conn) &&
             (!best || l->id > best->id))
             best = l;
     return best;
@@ -568,8 +457,8 @@ void backend_set_congested(backend_t *be, int on, const char *why)
         log_warn("congested", "why=\"%s\"", why);
     else
         log_info("smooth", "why=\"%s\"", why);
-    if (!be->draining) /* draining (3) outranks both */
-        registry_set_status(be->reg, on ? REG_STATUS_CONGESTED : REG_STATUS_SMOOTH);
+    if (!shell_draining(be->sh)) /* draining (3) outranks both */
+        registry_set_status(shell_registry(be->sh), on ? REG_STATUS_CONGESTED : REG_STATUS_SMOOTH);
 }
 
 int backend_congested(const backend_t *be) { return be->congested; }
@@ -579,7 +468,7 @@ size_t backend_gateways_live(backend_t *be, uint32_t *ids, size_t max)
     uint64_t now = uv_now(be->loop);
     size_t n = 0;
     for (blink_t *l = be->links; l; l = l->next) {
-        if (l->state != BL_UP || conn_is_closing(l->conn) || now - l->last_rx_ms > (uint64_t)be->o.link_dead_ms)
+        if (!link_up(l) || conn_is_closing(l->conn) || now - l->last_rx_ms > (uint64_t)be->o.link_dead_ms)
             continue;
         size_t k = 0;
         while (k < n && ids[k] != l->gw_id)
@@ -593,7 +482,7 @@ size_t backend_gateways_live(backend_t *be, uint32_t *ids, size_t max)
 void backend_bind(backend_t *be, const backend_req_t *req, uint64_t user)
 {
     blink_t *l = find_link(be, req->link_id);
-    if (!l || l->state != BL_UP)
+    if (!l || !link_up(l))
         return;
     uint8_t b[16];
     put_u64(b, req->session);
@@ -651,7 +540,7 @@ void backend_user_online(backend_t *be, uint64_t user, uint32_t gw_id, uint64_t 
     put_u32(b + 8, gw_id);
     put_u64(b + 12, session);
     for (blink_t *l = be->links; l; l = l->next)
-        if (l->state == BL_UP && !conn_is_closing(l->conn))
+        if (link_up(l) && !conn_is_closing(l->conn))
             (void)link_send(l->conn, LINK_USER_ONLINE, 0, b, sizeof b);
 }
 
@@ -669,28 +558,27 @@ int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code
     memcpy(b + 10, reason, rl);
     return link_send(l->conn, LINK_KICK, 0, b, 10 + rl);
 }
-int backend_draining(const backend_t *be) { return be->draining; }
-void backend_set_load(backend_t *be, int games, int players) { registry_set_load(be->reg, games, players); }
+int backend_draining(const backend_t *be) { return shell_draining(be->sh); }
+void backend_set_load(backend_t *be, int games, int players) { registry_set_load(shell_registry(be->sh), games, players); }
 
 int backend_add_reload(backend_t *be, const char *path, admin_reload_work_fn work,
                        admin_reload_apply_fn apply, void *ud)
 {
-    return be->admin ? admin_add_reload(be->admin, path, work, apply, ud) : 0;
+    return shell_add_reload(be->sh, path, work, apply, ud);
 }
 
 int backend_set_field(backend_t *be, const char *name, const char *value)
 {
-    return registry_set_field(be->reg, name, value);
+    return registry_set_field(shell_registry(be->sh), name, value);
 }
 void backend_set_ud(backend_t *be, void *ud) { be->o.ud = ud; }
-metrics_t *backend_metrics(const backend_t *be) { return be->metrics; }
+metrics_t *backend_metrics(const backend_t *be) { return shell_metrics(be->sh); }
 void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n)) { be->ready = ready; }
 
 void backend_free(backend_t *be)
 {
-    epoch_free(be->epoch);
+    shell_free(be->sh);
     pb_arena_free(&be->arena);
-    metrics_free(be->metrics);
     sodium_memzero(be->key, sizeof be->key);
     xfree(be);
 }

@@ -14,6 +14,7 @@
 
 #include "cluster.pb-c.h"
 #include "admin.h"
+#include "config.h"
 #include "metrics.h"
 #include "rconn.h"
 
@@ -46,12 +47,7 @@ typedef struct backend_route {
 
 typedef struct backend_opts {
     int peer_type;              /* PEER_LOBBY or PEER_GAME */
-    const char *listen_addr;    /* host:port; port 0 picks a free port */
-    const char *advertise_addr; /* empty: the host's first non-internal IPv4 */
-    const char *redis_url;
-    const char *redis_prefix;
-    const char *secret;
-    const char *version;
+    const char *redis_prefix;   /* REDIS_PREFIX, for the daemon's own keys */
     const backend_route_t *routes;
     int nroutes;
     int64_t drain_timeout_ms;
@@ -73,12 +69,11 @@ typedef struct backend_opts {
     /* Optional: the drain is over; close the daemon's own handles so the loop can end. */
     void (*on_stop)(void *ud);
     void *ud;
-    const char *admin_addr;     /* admin HTTP endpoint (admin.h); NULL or empty: none */
 } backend_opts_t;
 
-/* Binds, listens, connects to Redis and registers; installs the SIGTERM/SIGINT handlers.
- * Returns NULL (after logging why) when the address can't be bound or an option is bad. */
-backend_t *backend_new(uv_loop_t *loop, const backend_opts_t *opts);
+/* Binds LISTEN_ADDR and starts the daemon shell (shell.h: Redis, registry, stop signals,
+ * admin endpoint) with the options of cfg. Returns NULL (after logging why) when the address can't be bound or an option is bad. */
+backend_t *backend_new(uv_loop_t *loop, const config_t *cfg, const backend_opts_t *opts);
 
 void backend_reply(backend_t *be, const backend_req_t *req, uint16_t type,
                    const ProtobufCMessage *msg);

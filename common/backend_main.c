@@ -33,12 +33,7 @@ int backend_main(int argc, char **argv, const backend_app_t *app)
     uv_loop_init(&loop);
     backend_opts_t o = {
         .peer_type = app->peer_type,
-        .listen_addr = config_str(&cfg, "LISTEN_ADDR"),
-        .advertise_addr = config_str(&cfg, "ADVERTISE_ADDR"),
-        .redis_url = config_str(&cfg, "REDIS_URL"),
         .redis_prefix = config_str(&cfg, "REDIS_PREFIX"),
-        .secret = config_str(&cfg, "CLUSTER_SECRET"),
-        .version = CLUSTER_VERSION,
         .routes = app->routes,
         .nroutes = app->nroutes,
         .drain_timeout_ms = config_int(&cfg, "DRAIN_TIMEOUT_MS"),
@@ -50,9 +45,8 @@ int backend_main(int argc, char **argv, const backend_app_t *app)
         .on_redis_up = app->on_redis_up,
         .on_drain_timeout = app->on_drain_timeout,
         .on_stop = app->on_stop,
-        .admin_addr = config_str(&cfg, "ADMIN_ADDR"),
     };
-    backend_t *be = backend_new(&loop, &o);
+    backend_t *be = backend_new(&loop, &cfg, &o);
     if (!be)
         return 1;
     void *ud = NULL;

@@ -9,11 +9,13 @@
 
 #include "log.h"
 #include "rconn.h"
+#include "stopsig.h"
 #include "util.h"
 
 int daemon_setup(config_t *cfg, const cfg_opt_t *opts, int nopts, int argc, char **argv,
                  const char *daemon, const char *about)
 {
+    stopsig_block(); /* before any thread exists (stopsig.h) */
     int rc = config_load(cfg, opts, nopts, argc, argv, about);
     if (rc == 1 || rc == 2)
         return -1; /* --help, --version: exit 0 */

@@ -176,3 +176,112 @@ int link_parse(uint16_t kind, const uint8_t *b, size_t n, link_msg_t *m)
     }
     return -1;
 }
+
+/* ---- the handshake ---- */
+
+void link_hs_gateway(link_hs_t *hs, uint32_t gw_id, uint8_t be_type, uint32_t be_id,
+                     link_hs_out_t *hello)
+{
+    memset(hs, 0, sizeof *hs);
+    hs->state = LINK_HS_WAIT_CHALLENGE;
+    hs->gw_id = gw_id;
+    hs->be_type = be_type;
+    hs->be_id = be_id;
+    randombytes_buf(hs->nonce_g, LINK_NONCE_LEN);
+    hello->kind = LINK_HELLO;
+    hello->len = LINK_HELLO_LEN;
+    hello->body[0] = LINK_VERSION;
+    hello->body[1] = PEER_GATEWAY;
+    put_u32(hello->body + 2, gw_id);
+    memcpy(hello->body + 6, hs->nonce_g, LINK_NONCE_LEN);
+}
+
+void link_hs_backend(link_hs_t *hs, uint8_t be_type, uint32_t be_id)
+{
+    memset(hs, 0, sizeof *hs);
+    hs->state = LINK_HS_WAIT_HELLO;
+    hs->be_type = be_type;
+    hs->be_id = be_id;
+}
+
+static int hs_fail(link_hs_t *hs, const char *why)
+{
+    hs->why = why;
+    return LINK_HS_FAIL;
+}
+
+/* backend: HELLO -> CHALLENGE */
+static int on_hello(link_hs_t *hs, const uint8_t key[LINK_KEY_LEN], uint16_t kind,
+                    const uint8_t *body, size_t len, link_hs_out_t *out)
+{
+    if (kind != LINK_HELLO || len != LINK_HELLO_LEN || body[0] != LINK_VERSION ||
+        body[1] != PEER_GATEWAY)
+        return hs_fail(hs, "bad_hello");
+    hs->gw_id = get_u32(body + 2);
+    memcpy(hs->nonce_g, body + 6, LINK_NONCE_LEN);
+    randombytes_buf(hs->nonce_b, LINK_NONCE_LEN);
+    out->kind = LINK_CHALLENGE;
+    out->len = LINK_CHALLENGE_LEN;
+    out->body[0] = LINK_VERSION;
+    out->body[1] = hs->be_type;
+    put_u32(out->body + 2, hs->be_id);
+    memcpy(out->body + 6, hs->nonce_b, LINK_NONCE_LEN);
+    link_mac(out->body + 6 + LINK_NONCE_LEN, key, "be->gw", hs->nonce_g, hs->nonce_b, hs->be_type,
+             hs->be_id, hs->gw_id);
+    hs->state = LINK_HS_WAIT_AUTH;
+    return LINK_HS_MORE;
+}
+
+/* gateway: CHALLENGE -> AUTH */
+static int on_challenge(link_hs_t *hs, const uint8_t key[LINK_KEY_LEN], uint16_t kind,
+                        const uint8_t *body, size_t len, link_hs_out_t *out)
+{
+    if (kind != LINK_CHALLENGE || len != LINK_CHALLENGE_LEN || body[0] != LINK_VERSION)
+        return hs_fail(hs, "bad_challenge");
+    uint8_t be_type = body[1];
+    uint32_t be_id = get_u32(body + 2);
+    if (be_type != hs->be_type || be_id != hs->be_id) {
+        hs->be_type = be_type;
+        hs->be_id = be_id;
+        hs->why = "identity_mismatch";
+        return LINK_HS_MISMATCH;
+    }
+    memcpy(hs->nonce_b, body + 6, LINK_NONCE_LEN);
+    if (link_mac_verify(body + 6 + LINK_NONCE_LEN, key, "be->gw", hs->nonce_g, hs->nonce_b,
+                        be_type, be_id, hs->gw_id) != 0)
+        return hs_fail(hs, "auth_failed");
+    out->kind = LINK_AUTH;
+    out->len = LINK_MAC_LEN;
+    link_mac(out->body, key, "gw->be", hs->nonce_b, hs->nonce_g, be_type, be_id, hs->gw_id);
+    hs->state = LINK_HS_WAIT_READY;
+    return LINK_HS_MORE;
+}
+
+int link_hs_step(link_hs_t *hs, const uint8_t key[LINK_KEY_LEN], uint16_t kind,
+                 const uint8_t *body, size_t len, link_hs_out_t *out)
+{
+    out->kind = 0;
+    out->len = 0;
+    switch (hs->state) {
+    case LINK_HS_WAIT_HELLO:
+        return on_hello(hs, key, kind, body, len, out);
+    case LINK_HS_WAIT_CHALLENGE:
+        return on_challenge(hs, key, kind, body, len, out);
+    case LINK_HS_WAIT_AUTH:
+        if (kind != LINK_AUTH || len != LINK_MAC_LEN ||
+            link_mac_verify(body, key, "gw->be", hs->nonce_b, hs->nonce_g, hs->be_type, hs->be_id,
+                            hs->gw_id) != 0)
+            return hs_fail(hs, "auth_failed");
+        out->kind = LINK_READY;
+        hs->state = LINK_HS_UP;
+        return LINK_HS_DONE;
+    case LINK_HS_WAIT_READY:
+        if (kind != LINK_READY)
+            return hs_fail(hs, "bad_ready");
+        hs->state = LINK_HS_UP;
+        return LINK_HS_DONE;
+    case LINK_HS_UP:
+        break;
+    }
+    return hs_fail(hs, "handshake_over");
+}

@@ -119,4 +119,50 @@ typedef struct link_msg {
 int link_parse(uint16_t kind, const uint8_t *body, size_t n, link_msg_t *out)
     __attribute__((warn_unused_result));
 
+/* ---- the handshake, both sides: a state machine over frames, pure (no I/O) ----
+ *
+ * The gateway opens it (link_hs_gateway gives the HELLO to send) and checks that the
+ * CHALLENGE comes from the daemon it meant to reach (type and id from the registry) and
+ * carries the right MAC; the backend (link_hs_backend) answers a HELLO with its CHALLENGE and
+ * checks the gateway's AUTH. Each link_hs_step takes the next frame and may give one frame
+ * to send in *out (out->kind 0: nothing). */
+typedef enum {
+    LINK_HS_WAIT_HELLO,     /* backend */
+    LINK_HS_WAIT_CHALLENGE, /* gateway */
+    LINK_HS_WAIT_AUTH,      /* backend */
+    LINK_HS_WAIT_READY,     /* gateway */
+    LINK_HS_UP,
+} link_hs_state_t;
+
+typedef struct link_hs {
+    link_hs_state_t state;
+    uint8_t be_type; /* the backend's type: expected (gateway side) or own (backend side) */
+    uint32_t be_id;  /* the backend's registry id: expected or own */
+    uint32_t gw_id;  /* the gateway's registry id: own, or read from its HELLO */
+    uint8_t nonce_g[LINK_NONCE_LEN];
+    uint8_t nonce_b[LINK_NONCE_LEN];
+    const char *why; /* after LINK_HS_FAIL: the reason, a log word */
+} link_hs_t;
+
+typedef struct link_hs_out {
+    uint16_t kind; /* 0: nothing to send */
+    size_t len;
+    uint8_t body[LINK_CHALLENGE_LEN];
+} link_hs_out_t;
+
+enum { LINK_HS_MORE = 0, LINK_HS_DONE = 1, LINK_HS_FAIL = -1, LINK_HS_MISMATCH = -2 };
+
+/* Gateway gw_id starts a link to backend (be_type, be_id): *hello is the HELLO to send. */
+void link_hs_gateway(link_hs_t *hs, uint32_t gw_id, uint8_t be_type, uint32_t be_id,
+                     link_hs_out_t *hello);
+/* Backend (be_type, be_id) waits for a gateway's HELLO. */
+void link_hs_backend(link_hs_t *hs, uint8_t be_type, uint32_t be_id);
+/* Takes one frame. LINK_HS_MORE: go on (send *out if any); LINK_HS_DONE: the link is up (send
+ * *out if any); LINK_HS_FAIL: drop the link (hs->why); LINK_HS_MISMATCH (gateway side): the
+ * CHALLENGE came from another daemon than the one expected (hs->be_type/be_id are the ones
+ * heard), drop it too. */
+int link_hs_step(link_hs_t *hs, const uint8_t key[LINK_KEY_LEN], uint16_t kind,
+                 const uint8_t *body, size_t len, link_hs_out_t *out)
+    __attribute__((warn_unused_result));
+
 #endif

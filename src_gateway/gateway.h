@@ -37,7 +37,7 @@ typedef struct gw_stats {
     uint64_t frames_in, frames_out, errors_sent, forwarded, responses, timeouts;
     uint64_t dropped_slow, dropped_idle, dropped_flood, dropped_bad_frame;
     /* exported on /metrics (admin.h): per packet type and ErrorCode, slot metrics_enum_slot() */
-    uint64_t accepted, refused, bytes_in, bytes_out, redis_disconnects;
+    uint64_t accepted, refused, bytes_in, bytes_out;
     /* closes of logged-in sessions that found no lobby up: queued, reported later, or lost
      * (the queue is bounded: the oldest are dropped past UNREPORTED_MAX) */
     uint64_t closes_queued, closes_lost;

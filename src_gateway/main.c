@@ -9,15 +9,14 @@
 #include <string.h>
 #include <uv.h>
 
-#include "admin.h"
 #include "alloc.h"
 #include "daemon.h"
-#include "epoch.h"
 #include "gateway.h"
 #include "log.h"
 #include "listeners.h"
 #include "session.h"
 #include "supervisor.h"
+#include "shell.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -52,41 +51,12 @@ static const cfg_opt_t OPTS[] = {
 
 typedef struct gw_main {
     gw_t gw;
+    shell_t *sh;
     listeners_t *listeners;
     uv_timer_t tick;
-    uv_signal_t sigterm, sigint;
     uint64_t last_sweep_ms;
-    uint64_t drain_started_ms;
-    int stopping;
-    metrics_t *metrics;
-    admin_t *admin;
-    epoch_t *epoch;
     uint64_t sessions_lost;
 } gw_main_t;
-
-static void noop_close(uv_handle_t *h) { (void)h; }
-
-static void finish_stop(void *ud)
-{
-    gw_main_t *m = ud;
-    gw_t *gw = &m->gw;
-    log_info("stopped", "sessions=%zu", sessions_count(gw->sessions));
-    admin_close(m->admin);
-    m->admin = NULL;
-    sessions_close_all(gw->sessions); /* reports logged-in sessions to a lobby */
-    conn_loop_flush(gw->cl);          /* ... and sends the reports before the links close */
-    upstreams_close(gw->ups);
-    uv_close((uv_handle_t *)&m->tick, noop_close);
-    uv_close((uv_handle_t *)&m->sigterm, noop_close);
-    uv_close((uv_handle_t *)&m->sigint, noop_close);
-    /* Closing the handles restored SIGTERM's default action: a second SIGTERM (a supervisor
-     * repeating itself) would now turn this clean exit into a death by signal. */
-    signal(SIGTERM, SIG_IGN);
-    rconn_close(gw->redis);
-    rconn_close(gw->redis_sub);
-    registry_free(gw->reg);
-    conn_loop_close(gw->cl);
-}
 
 static void on_tick(uv_timer_t *t)
 {
@@ -99,41 +69,40 @@ static void on_tick(uv_timer_t *t)
         sessions_sweep(gw->sessions);
         registry_set_load(gw->reg, 0, (int)sessions_count(gw->sessions));
     }
-    if (gw->draining && m->stopping == 1) {
-        int done = upstreams_pending(gw->ups) == 0;
-        if (done || now - m->drain_started_ms >= (uint64_t)gw->s.drain_timeout_ms) {
-            m->stopping = 2;
-            registry_deregister(gw->reg, finish_stop, m);
-        }
-    }
 }
 
-/* The graceful stop (SIGTERM, SIGINT, admin /drain): stop accepting, mark draining, let the
- * requests in flight finish, then deregister and close every client with SERVER_CLOSING. */
-static void start_drain(gw_main_t *m)
+/* ---- the shell's hooks (shell.h) ---- */
+
+/* The graceful stop began: stop accepting; the requests in flight finish (busy), then the
+ * shell deregisters and stop closes every client with SERVER_CLOSING. */
+static void on_drain(void *ud)
 {
+    gw_main_t *m = ud;
     gw_t *gw = &m->gw;
-    if (m->stopping)
-        return;
-    m->stopping = 1;
     gw->draining = 1;
-    m->drain_started_ms = uv_now(gw->loop);
-    log_info("draining", "sessions=%zu pending=%zu timeout_ms=%lld", sessions_count(gw->sessions),
-             upstreams_pending(gw->ups), (long long)gw->s.drain_timeout_ms);
+    log_info("draining_sessions", "sessions=%zu pending=%zu", sessions_count(gw->sessions),
+             upstreams_pending(gw->ups));
     listeners_close(m->listeners);
-    registry_set_status(gw->reg, REG_STATUS_DRAINING);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+static int busy(void *ud)
 {
-    gw_main_t *m = s->data;
-    log_info("signal", "signum=%d action=%s", signum, m->stopping ? "already_stopping" : "drain");
-    start_drain(m);
+    gw_main_t *m = ud;
+    return upstreams_pending(m->gw.ups) > 0;
 }
 
-/* ---- admin endpoint (admin.h) ---- */
-
-static void admin_drain(void *ud) { start_drain(ud); }
+static void on_stop(void *ud)
+{
+    gw_main_t *m = ud;
+    gw_t *gw = &m->gw;
+    log_info("stopped", "sessions=%zu", sessions_count(gw->sessions));
+    sessions_close_all(gw->sessions); /* reports logged-in sessions to a lobby */
+    conn_loop_flush(gw->cl);          /* ... and sends the reports before the links close */
+    upstreams_close(gw->ups);
+    uv_close((uv_handle_t *)&m->tick, NULL);
+    rconn_close(gw->redis_sub);
+    conn_loop_close(gw->cl);
+}
 
 static int admin_kick(void *ud, uint64_t session, const char *reason)
 {
@@ -141,21 +110,14 @@ static int admin_kick(void *ud, uint64_t session, const char *reason)
     return session_kick_operator(m->gw.sessions, session, reason);
 }
 
-static int admin_ready(void *ud, char *why, size_t n)
+static int ready(void *ud, char *why, size_t n)
 {
     gw_main_t *m = ud;
-    gw_t *gw = &m->gw;
-    if (gw->draining)
-        snprintf(why, n, "draining");
-    else if (!rconn_up(gw->redis))
-        snprintf(why, n, "redis down");
-    else if (!registry_registered(gw->reg))
-        snprintf(why, n, "not registered");
-    else if (upstreams_up_count(gw->ups, PEER_LOBBY) < 1)
+    if (upstreams_up_count(m->gw.ups, PEER_LOBBY) < 1) {
         snprintf(why, n, "no lobby link up");
-    else
-        return 1;
-    return 0;
+        return 0;
+    }
+    return 1;
 }
 
 static void collect(metrics_t *mt, void *ud)
@@ -163,19 +125,8 @@ static void collect(metrics_t *mt, void *ud)
     gw_main_t *m = ud;
     gw_t *gw = &m->gw;
     const gw_stats_t *st = &gw->stats;
-    metrics_set_gauge(mt, "cluster_server_id", "registry id of this daemon (0: not registered yet)",
-                      NULL, (double)registry_id(gw->reg));
-    metrics_set_gauge(mt, "cluster_registered", "1 while registered in Redis", NULL,
-                      registry_registered(gw->reg));
-    metrics_set_gauge(mt, "cluster_draining", "1 once a graceful stop started", NULL, gw->draining);
-    metrics_set_gauge(mt, "cluster_redis_up", "1 while the Redis connection is up", "conn=registry",
-                      rconn_up(gw->redis));
     metrics_set_gauge(mt, "cluster_redis_up", "1 while the Redis connection is up", "conn=subscriber",
                       rconn_up(gw->redis_sub));
-    metrics_set_gauge(mt, "cluster_redis_rtt_seconds", "round trip of the last Redis watchdog PING",
-                      "conn=registry", (double)rconn_last_rtt_us(gw->redis) / 1e6);
-    metrics_set_counter(mt, "cluster_redis_disconnects_total", "Redis connections lost",
-                        "conn=registry", st->redis_disconnects);
     metrics_set_gauge(mt, "cluster_gateway_sessions", "client connections open", NULL,
                       (double)sessions_count(gw->sessions));
     metrics_set_counter(mt, "cluster_gateway_connections_accepted_total", "client connections accepted",
@@ -210,8 +161,6 @@ static void collect(metrics_t *mt, void *ud)
     metrics_set_counter(mt, "cluster_gateway_binds_fenced_total",
                         "BIND_GAME/KICK/BIND refused as a stale daemon's (not about the session's current match)",
                         NULL, st->binds_fenced);
-    metrics_set_counter(mt, "cluster_redis_data_lost_total", "times Redis came back without the cluster's data (epoch changed)",
-                        NULL, epoch_losses(m->epoch));
     metrics_set_counter(mt, "cluster_gateway_sessions_lost_total", "logged-in sessions told to log in again (SESSION_LOST) after Redis lost its data",
                         NULL, m->sessions_lost);
     metrics_set_gauge(mt, "cluster_gateway_pending_requests", "requests in flight on every backend link",
@@ -231,15 +180,10 @@ static void on_data_lost(void *ud)
     log_warn("sessions_lost", "sessions=%zu reason=redis_data_lost action=kick", n);
 }
 
-static void on_redis(rconn_t *r, int up, void *ud)
+static void on_redis(int up, void *ud)
 {
-    gw_t *gw = ud;
-    gw_main_t *m = (gw_main_t *)gw; /* gw is its first member */
-    if (up)
-        epoch_redis_up(m->epoch);
-    if (!up)
-        gw->stats.redis_disconnects++;
-    registry_redis_event(gw->reg, up);
+    gw_main_t *m = ud;
+    gw_t *gw = &m->gw;
     upstreams_redis_event(gw->ups, up);
     /* The subscriber has no watchdog of its own: when commands fail, start it afresh too. */
     if (!up && rconn_up(gw->redis_sub))
@@ -252,11 +196,39 @@ static void on_redis_sub(rconn_t *r, int up, void *ud)
     upstreams_sub_event(gw->ups, up);
 }
 
-static void on_registered(registry_t *g, uint32_t id, void *ud)
+static void on_registered(uint32_t id, void *ud)
 {
-    gw_t *gw = ud;
+    gw_t *gw = &((gw_main_t *)ud)->gw;
     /* Links wait for our id (it is in the handshake): connect now. */
     upstreams_tick(gw->ups);
+}
+
+/* The shell (shell.h) around the listeners: Redis, the registry entry, signals, drain, admin. */
+static int start_shell(gw_main_t *m, const config_t *cfg, char *advertise, size_t n)
+{
+    gw_t *gw = &m->gw;
+    shell_advertise(advertise, n, config_str(cfg, "ADVERTISE_ADDR"), listeners_host(m->listeners));
+    shell_opts_t so = {.type = "Gateway", .advertise = advertise, .port = listeners_port(m->listeners),
+                       .drain_timeout_ms = gw->s.drain_timeout_ms};
+    shell_hooks_t sh = {.ud = m, .drain = on_drain, .busy = busy, .stop = on_stop, .ready = ready,
+                        .collect = collect, .redis_event = on_redis, .registered = on_registered,
+                        .data_lost = on_data_lost, .kick = admin_kick};
+    m->sh = shell_new(gw->loop, cfg, &so, &sh);
+    if (!m->sh)
+        return -1;
+    gw->redis = shell_redis(m->sh);
+    gw->reg = shell_registry(m->sh);
+    if (shell_add_reload(m->sh, "/reload-tls", listeners_tls_load, listeners_tls_apply, m->listeners) != 0)
+        return -1;
+    const char *worker = getenv("GATEWAY_WORKER");
+    if (worker) { /* clusterctl status groups the workers of one supervisor */
+        char hostname[256] = "", of[320];
+        gethostname(hostname, sizeof hostname - 1);
+        snprintf(of, sizeof of, "%s/%d", hostname, (int)getppid());
+        (void)registry_set_field(gw->reg, "worker_of", of);
+        (void)registry_set_field(gw->reg, "worker", worker);
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -269,8 +241,7 @@ int main(int argc, char **argv)
     int workers = supervisor_workers(&cfg);
     if (workers)
         return supervisor_run(&cfg, workers, argv);
-    const char *worker = getenv("GATEWAY_WORKER");
-    if (worker) /* a worker does not outlive its supervisor (kill -9 of it included) */
+    if (getenv("GATEWAY_WORKER")) /* a worker does not outlive its supervisor (kill -9 of it included) */
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 
     static gw_main_t m;
@@ -286,65 +257,28 @@ int main(int argc, char **argv)
 
     gw->sessions = sessions_new(gw);
     m.listeners = listeners_new(gw, &cfg);
-    if (!m.listeners)
-        return 1;
-    const char *host = listeners_host(m.listeners);
-    int port = listeners_port(m.listeners);
     char advertise[256];
-    if (*config_str(&cfg, "ADVERTISE_ADDR"))
-        snprintf(advertise, sizeof advertise, "%s", config_str(&cfg, "ADVERTISE_ADDR"));
-    else if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0)
-        snprintf(advertise, sizeof advertise, "%s", host);
-    else
-        addr_first_ipv4(advertise, sizeof advertise);
-
+    if (!m.listeners || start_shell(&m, &cfg, advertise, sizeof advertise) != 0)
+        return 1;
     gw->ups = upstreams_new(gw);
     upstream_hooks_t up_hooks = sessions_upstream_hooks(gw->sessions);
     upstreams_set_hooks(gw->ups, &up_hooks);
-    gw->redis = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "registry", on_redis, gw);
     gw->redis_sub = rconn_new(&loop, config_str(&cfg, "REDIS_URL"), "subscriber", on_redis_sub, gw);
     rconn_set_subscriber(gw->redis_sub);
-    m.epoch = epoch_new(gw->redis, gw->s.prefix, on_data_lost, &m);
-    gw->reg = registry_new(&loop, gw->redis, gw->s.prefix, "Gateway", advertise, port,
-                           CLUSTER_VERSION, on_registered, gw);
-    if (worker) { /* clusterctl status groups the workers of one supervisor */
-        char hostname[256] = "", of[320];
-        gethostname(hostname, sizeof hostname - 1);
-        snprintf(of, sizeof of, "%s/%d", hostname, (int)getppid());
-        (void)registry_set_field(gw->reg, "worker_of", of);
-        (void)registry_set_field(gw->reg, "worker", worker);
-    }
 
     uv_timer_init(&loop, &m.tick);
     m.tick.data = &m;
     uv_timer_start(&m.tick, on_tick, 25, 25);
-    uv_signal_init(&loop, &m.sigterm);
-    uv_signal_init(&loop, &m.sigint);
-    m.sigterm.data = m.sigint.data = &m;
-    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&m.sigint, on_signal, SIGINT);
-    log_info("listening", "addr=%s port=%d advertise=%s max_frame=%u", host, port, advertise,
-             gw->s.max_frame);
-    m.metrics = metrics_new();
-    metrics_on_collect(m.metrics, collect, &m);
-    if (admin_enabled(config_str(&cfg, "ADMIN_ADDR"))) {
-        admin_hooks_t hooks = {.ready = admin_ready, .drain = admin_drain, .kick = admin_kick,
-                               .ud = &m};
-        m.admin = admin_new(&loop, config_str(&cfg, "ADMIN_ADDR"), m.metrics, &hooks);
-        if (!m.admin || admin_add_reload(m.admin, "/reload-tls", listeners_tls_load,
-                                         listeners_tls_apply, m.listeners) != 0)
-            return 1;
-        admin_publish(m.admin, gw->reg, advertise);
-    }
+    log_info("listening", "addr=%s port=%d advertise=%s max_frame=%u", listeners_host(m.listeners),
+             listeners_port(m.listeners), advertise, gw->s.max_frame);
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
     upstreams_free(gw->ups);
     sessions_free(gw->sessions);
     listeners_free(m.listeners);
-    epoch_free(m.epoch);
+    shell_free(m.sh);
     pb_arena_free(&gw->arena);
-    metrics_free(m.metrics);
     sodium_memzero(gw->key, sizeof gw->key);
     rc = uv_loop_close(&loop);
     log_info("exit", "loop_close=%d heap_bytes=%zu", rc, alloc_used());

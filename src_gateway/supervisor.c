@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "stopsig.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 100
@@ -53,7 +54,7 @@ typedef struct sup {
     int admin_port; /* -1: ADMIN_ADDR off */
     int stopping;
     int failed; /* a worker exited non-zero while stopping */
-    uv_signal_t sigterm, sigint;
+    stopsig_t *sig; /* SIGTERM, SIGINT (stopsig.h) */
 } sup_t;
 
 int reuseport_socket(const struct sockaddr *sa, int listen_too)
@@ -152,10 +153,8 @@ static void start_worker(worker_t *w);
 
 static void all_done(sup_t *s)
 {
-    uv_signal_stop(&s->sigterm);
-    uv_signal_stop(&s->sigint);
-    uv_close((uv_handle_t *)&s->sigterm, NULL);
-    uv_close((uv_handle_t *)&s->sigint, NULL);
+    stopsig_close(s->sig);
+    s->sig = NULL;
     for (int i = 0; i < s->n; i++)
         uv_close((uv_handle_t *)&s->w[i].restart, NULL);
 }
@@ -234,9 +233,9 @@ static void start_worker(worker_t *w)
     log_info("worker_started", "worker=%d pid=%d starts=%u", w->index, w->proc.pid, w->starts);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_signal(int signum, void *ud)
 {
-    sup_t *s = h->data;
+    sup_t *s = ud;
     if (s->stopping)
         return;
     s->stopping = 1;
@@ -282,11 +281,9 @@ int supervisor_run(const config_t *cfg, int workers, char **argv)
         log_error("bad_config", "option=ADMIN_ADDR value=%s", admin);
         return 1;
     }
-    uv_signal_init(&loop, &s->sigterm);
-    uv_signal_init(&loop, &s->sigint);
-    s->sigterm.data = s->sigint.data = s;
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    s->sig = stopsig_start(&loop, on_signal, s);
+    if (!s->sig)
+        return 1;
     s->w = xcalloc((size_t)workers, sizeof *s->w);
     char ports[256] = "";
     size_t at = 0;

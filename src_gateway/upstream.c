@@ -105,68 +105,151 @@ static void resync_refused(ulink_t *l, uint64_t session, const uint8_t *payload,
     (void)u->h.bind_game(u->h.ud, session, 0, u->h.match_of(u->h.ud, session), l->server_id);
 }
 
+/* READY heard: the link is up. */
+static void link_ready(ulink_t *l)
+{
+    upstreams_t *u = l->u;
+    set_state(l, UL_UP);
+    l->backoff_ms = 0;
+    l->failures = 0;
+    l->link_draining = 0;
+    l->last_ping_ms = l->last_rx_ms;
+    log_info("link_up", "type=%s id=%u host=%s port=%d", peer_type_name(l->peer_type),
+             l->server_id, l->host, l->port);
+    if (l->peer_type == PEER_LOBBY)
+        report_unreported(l);
+    if (l->peer_type == PEER_GAME && l->grace_since) {
+        uint64_t gap = uv_now(u->gw->loop) - l->grace_since;
+        l->grace_since = 0;
+        size_t n = u->h.game_back(u->h.ud, l->server_id);
+        log_warn("game_link_healed", "id=%u gap_ms=%llu sessions_resynced=%zu", l->server_id,
+                 (unsigned long long)gap, n);
+    }
+}
+
+/* The handshake's frames (link.h): CHALLENGE -> AUTH, READY. */
+static int on_handshake_frame(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
+{
+    link_hs_out_t out;
+    int rc = link_hs_step(&l->hs, l->u->gw->key, h->type, body, h->len, &out);
+    if (rc == LINK_HS_MISMATCH)
+        log_warn("link_refused", "type=%s id=%u reason=identity_mismatch got_type=%d got_id=%u",
+                 peer_type_name(l->peer_type), l->server_id, l->hs.be_type, l->hs.be_id);
+    else if (rc < 0 && strcmp(l->hs.why, "auth_failed") == 0)
+        log_warn("link_auth_failed", "type=%s id=%u host=%s port=%d reason=bad_mac",
+                 peer_type_name(l->peer_type), l->server_id, l->host, l->port);
+    if (rc < 0) {
+        link_close(l, l->hs.why);
+        return 1;
+    }
+    if (out.kind)
+        (void)link_send(l->conn, out.kind, 0, out.body, out.len);
+    if (rc == LINK_HS_DONE)
+        link_ready(l);
+    else
+        set_state(l, UL_WAIT_READY);
+    return 0;
+}
+
+static int on_response(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
+{
+    upstreams_t *u = l->u;
+    link_msg_t m;
+    if (link_parse(LINK_RESPONSE, body, h->len, &m) < 0) {
+        link_close(l, "short_response");
+        return 1;
+    }
+    pending_t *p = inflight_find(&l->inflight, h->seq);
+    if (!p)
+        return 0; /* timed out already: the client got TIMEOUT */
+    u->gw->stats.responses++;
+    if (p->quiet) {
+        /* our own resync: a snapshot goes to the client as a push, anything else nowhere */
+        if (m.type == PACKET_TYPE__GAME_SNAPSHOT_RESPONSE &&
+            u->h.game_of(u->h.ud, p->session) == l->server_id)
+            u->h.deliver(u->h.ud, p->session, m.type, 0, m.payload, m.len);
+        else if (m.type == PACKET_TYPE__ERROR_RESPONSE)
+            resync_refused(l, p->session, m.payload, m.len);
+    } else if (m.type != PACKET_TYPE__PACKET_NONE) /* NONE: a one-way request's acknowledgement */
+        u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
+    inflight_release(&l->inflight, p);
+    return 0;
+}
+
+static int on_kick(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
+{
+    upstreams_t *u = l->u;
+    if (h->len < 10 || h->len > 10 + 200) {
+        link_close(l, "bad_kick");
+        return 1;
+    }
+    char reason[256];
+    memcpy(reason, body + 10, h->len - 10);
+    reason[h->len - 10] = '\0';
+    if (!utf8_valid((const uint8_t *)reason, h->len - 10))
+        snprintf(reason, sizeof reason, "kicked");
+    /* a game daemon may kick only the sessions bound to it */
+    if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, get_u64(body)) != l->server_id) {
+        u->gw->stats.binds_fenced++;
+        return 0;
+    }
+    u->h.kick(u->h.ud, get_u64(body), (ErrorCode)get_u16(body + 8), reason);
+    return 0;
+}
+
+static int on_push(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
+{
+    upstreams_t *u = l->u;
+    link_msg_t m;
+    if (link_parse(LINK_PUSH, body, h->len, &m) < 0) {
+        link_close(l, "short_push");
+        return 1;
+    }
+    /* A game daemon pushes only to sessions bound to it (a daemon that was declared dead and
+     * came back must not reach players who moved on). */
+    if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, m.session) != l->server_id)
+        return 0;
+    u->h.deliver(u->h.ud, m.session, m.type, 0, m.payload, m.len);
+    return 0;
+}
+
+/* The fixed-size messages: BIND, USER_ONLINE, BIND_GAME. */
+static int on_binding(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
+{
+    upstreams_t *u = l->u;
+    size_t want = h->type == LINK_BIND ? 16 : 20;
+    if (h->len != want) {
+        link_close(l, h->type == LINK_BIND ? "short_bind"
+                      : h->type == LINK_USER_ONLINE ? "short_user_online" : "short_bind_game");
+        return 1;
+    }
+    if (h->type == LINK_BIND_GAME) {
+        /* fenced by the session layer: a game daemon's bind names its match (session.h) */
+        (void)u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12),
+                             l->peer_type == PEER_GAME ? l->server_id : 0);
+        return 0;
+    }
+    if (l->peer_type != PEER_LOBBY) { /* only a lobby logs users in */
+        if (h->type == LINK_BIND)
+            u->gw->stats.binds_fenced++;
+        return 0;
+    }
+    if (h->type == LINK_BIND)
+        u->h.bind_user(u->h.ud, get_u64(body), get_u64(body + 8));
+    else
+        u->h.user_online(u->h.ud, get_u64(body),
+                         get_u32(body + 8) == registry_id(u->gw->reg) ? get_u64(body + 12) : 0);
+    return 0;
+}
+
 static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
 {
     ulink_t *l = ctx;
-    upstreams_t *u = l->u;
-    gw_t *gw = u->gw;
-    l->last_rx_ms = uv_now(gw->loop);
-    switch (l->state) {
-    case UL_WAIT_CHALLENGE: {
-        if (h->type != LINK_CHALLENGE || h->len != LINK_CHALLENGE_LEN || body[0] != LINK_VERSION) {
-            link_close(l, "bad_challenge");
-            return 1;
-        }
-        uint8_t be_type = body[1];
-        uint32_t be_id = get_u32(body + 2);
-        const uint8_t *nonce_b = body + 6;
-        const uint8_t *mac_b = body + 6 + LINK_NONCE_LEN;
-        uint32_t gw_id = registry_id(gw->reg);
-        if (be_type != l->peer_type || be_id != l->server_id) {
-            log_warn("link_refused", "type=%s id=%u reason=identity_mismatch got_type=%d got_id=%u",
-                     peer_type_name(l->peer_type), l->server_id, be_type, be_id);
-            link_close(l, "identity_mismatch");
-            return 1;
-        }
-        if (link_mac_verify(mac_b, gw->key, "be->gw", l->nonce_g, nonce_b, be_type, be_id, gw_id) != 0) {
-            log_warn("link_auth_failed", "type=%s id=%u host=%s port=%d reason=bad_mac",
-                     peer_type_name(l->peer_type), l->server_id, l->host, l->port);
-            link_close(l, "auth_failed");
-            return 1;
-        }
-        uint8_t mac_g[LINK_MAC_LEN];
-        link_mac(mac_g, gw->key, "gw->be", nonce_b, l->nonce_g, be_type, be_id, gw_id);
-        (void)link_send(l->conn, LINK_AUTH, 0, mac_g, sizeof mac_g);
-        set_state(l, UL_WAIT_READY);
-        return 0;
-    }
-    case UL_WAIT_READY:
-        if (h->type != LINK_READY) {
-            link_close(l, "bad_ready");
-            return 1;
-        }
-        set_state(l, UL_UP);
-        l->backoff_ms = 0;
-        l->failures = 0;
-        l->link_draining = 0;
-        l->last_ping_ms = l->last_rx_ms;
-        log_info("link_up", "type=%s id=%u host=%s port=%d", peer_type_name(l->peer_type),
-                 l->server_id, l->host, l->port);
-        if (l->peer_type == PEER_LOBBY)
-            report_unreported(l);
-        if (l->peer_type == PEER_GAME && l->grace_since) {
-            uint64_t gap = uv_now(gw->loop) - l->grace_since;
-            l->grace_since = 0;
-            size_t n = u->h.game_back(u->h.ud, l->server_id);
-            log_warn("game_link_healed", "id=%u gap_ms=%llu sessions_resynced=%zu", l->server_id,
-                     (unsigned long long)gap, n);
-        }
-        return 0;
-    case UL_UP:
-        break;
-    default:
+    l->last_rx_ms = uv_now(l->u->gw->loop);
+    if (l->state == UL_WAIT_CHALLENGE || l->state == UL_WAIT_READY)
+        return on_handshake_frame(l, h, body);
+    if (l->state != UL_UP)
         return 1;
-    }
     switch (h->type) {
     case LINK_PONG:
         return 0;
@@ -179,88 +262,16 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
             log_info("link_draining", "type=%s id=%u", peer_type_name(l->peer_type), l->server_id);
         l->link_draining = 1;
         return 0;
-    case LINK_RESPONSE: {
-        link_msg_t m;
-        if (link_parse(LINK_RESPONSE, body, h->len, &m) < 0) {
-            link_close(l, "short_response");
-            return 1;
-        }
-        pending_t *p = inflight_find(&l->inflight, h->seq);
-        if (!p)
-            return 0; /* timed out already: the client got TIMEOUT */
-        gw->stats.responses++;
-        if (p->quiet) {
-            /* our own resync: a snapshot goes to the client as a push, anything else nowhere */
-            if (m.type == PACKET_TYPE__GAME_SNAPSHOT_RESPONSE &&
-                u->h.game_of(u->h.ud, p->session) == l->server_id)
-                u->h.deliver(u->h.ud, p->session, m.type, 0, m.payload, m.len);
-            else if (m.type == PACKET_TYPE__ERROR_RESPONSE)
-                resync_refused(l, p->session, m.payload, m.len);
-        } else if (m.type != PACKET_TYPE__PACKET_NONE) /* NONE: a one-way request's acknowledgement */
-            u->h.deliver(u->h.ud, p->session, m.type, p->cseq, m.payload, m.len);
-        inflight_release(&l->inflight, p);
-        return 0;
-    }
+    case LINK_RESPONSE:
+        return on_response(l, h, body);
+    case LINK_KICK:
+        return on_kick(l, h, body);
+    case LINK_PUSH:
+        return on_push(l, h, body);
     case LINK_BIND:
-        if (h->len != 16) {
-            link_close(l, "short_bind");
-            return 1;
-        }
-        if (l->peer_type != PEER_LOBBY) { /* only a lobby logs users in */
-            gw->stats.binds_fenced++;
-            return 0;
-        }
-        u->h.bind_user(u->h.ud, get_u64(body), get_u64(body + 8));
-        return 0;
-    case LINK_KICK: {
-        if (h->len < 10 || h->len > 10 + 200) {
-            link_close(l, "bad_kick");
-            return 1;
-        }
-        char reason[256];
-        memcpy(reason, body + 10, h->len - 10);
-        reason[h->len - 10] = '\0';
-        if (!utf8_valid((const uint8_t *)reason, h->len - 10))
-            snprintf(reason, sizeof reason, "kicked");
-        /* a game daemon may kick only the sessions bound to it */
-        if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, get_u64(body)) != l->server_id) {
-            gw->stats.binds_fenced++;
-            return 0;
-        }
-        u->h.kick(u->h.ud, get_u64(body), (ErrorCode)get_u16(body + 8), reason);
-        return 0;
-    }
-    case LINK_PUSH: {
-        link_msg_t m;
-        if (link_parse(LINK_PUSH, body, h->len, &m) < 0) {
-            link_close(l, "short_push");
-            return 1;
-        }
-        /* A game daemon pushes only to sessions bound to it (a daemon that was declared
-         * dead and came back must not reach players who moved on). */
-        if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, m.session) != l->server_id)
-            return 0;
-        u->h.deliver(u->h.ud, m.session, m.type, 0, m.payload, m.len);
-        return 0;
-    }
     case LINK_USER_ONLINE:
-        if (h->len != 20) {
-            link_close(l, "short_user_online");
-            return 1;
-        }
-        if (l->peer_type == PEER_LOBBY) /* only a lobby logs users in */
-            u->h.user_online(u->h.ud, get_u64(body),
-                             get_u32(body + 8) == registry_id(gw->reg) ? get_u64(body + 12) : 0);
-        return 0;
     case LINK_BIND_GAME:
-        if (h->len != 20) {
-            link_close(l, "short_bind_game");
-            return 1;
-        }
-        /* fenced by the session layer: a game daemon's bind names its match (session.h) */
-        (void)u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12),
-                             l->peer_type == PEER_GAME ? l->server_id : 0);
-        return 0;
+        return on_binding(l, h, body);
     default:
         link_close(l, "unexpected_kind");
         return 1;
@@ -371,14 +382,9 @@ static void on_link_connected(conn_t *c, int status)
         conn_close(c, CONN_CLOSE_IO);
         return;
     }
-    gw_t *gw = l->u->gw;
-    uint8_t hello[LINK_HELLO_LEN];
-    hello[0] = LINK_VERSION;
-    hello[1] = PEER_GATEWAY;
-    put_u32(hello + 2, registry_id(gw->reg));
-    randombytes_buf(l->nonce_g, LINK_NONCE_LEN);
-    memcpy(hello + 6, l->nonce_g, LINK_NONCE_LEN);
-    (void)link_send(c, LINK_HELLO, 0, hello, sizeof hello);
+    link_hs_out_t hello;
+    link_hs_gateway(&l->hs, registry_id(l->u->gw->reg), (uint8_t)l->peer_type, l->server_id, &hello);
+    (void)link_send(c, hello.kind, 0, hello.body, hello.len);
     set_state(l, UL_WAIT_CHALLENGE);
 }
 

@@ -25,7 +25,7 @@ typedef struct ulink {
     uint64_t seen_sweep;   /* last sweep that found it in its list */
     conn_t *conn;
     ul_state_t state;
-    uint8_t nonce_g[LINK_NONCE_LEN];
+    link_hs_t hs; /* the handshake (link.h), from HELLO sent to READY heard */
     frame_parser_t parser;
     uint64_t state_since_ms, last_rx_ms, last_ping_ms, next_attempt_ms;
     uint32_t backoff_ms;

@@ -1,4 +1,5 @@
-/* test_link: link key derivation, the handshake MACs (replay, reflection, binding), and
+/* test_link: link key derivation, the handshake MACs (replay, reflection, binding), the
+ * handshake state machine of both sides (good path, every refusal), and
  * parsing REQUEST/RESPONSE/PUSH bodies. */
 #include <sodium.h>
 #include <stdint.h>
@@ -230,6 +231,125 @@ static void test_names(void)
     CHECK_STR(peer_type_name(99), "?");
 }
 
+
+/* One gateway-backend handshake in memory: gw opens, be answers; returns the last step's rc
+ * on the side that stopped, with *where 'g' or 'b'. tamper (when set) changes the frame in
+ * flight before the receiver takes it. */
+typedef void (*tamper_fn)(link_hs_out_t *f);
+
+static int run_handshake(link_hs_t *gw, link_hs_t *be, const uint8_t *kg, const uint8_t *kb,
+                         uint32_t want_be_id, tamper_fn tamper, char *where)
+{
+    link_hs_out_t f, out;
+    link_hs_gateway(gw, 3, PEER_LOBBY, want_be_id, &f);
+    CHECK_EQ(f.kind, LINK_HELLO);
+    CHECK_EQ(f.len, LINK_HELLO_LEN);
+    link_hs_backend(be, PEER_LOBBY, 7);
+    for (int turn = 0; turn < 4; turn++) {
+        link_hs_t *rx = turn % 2 ? gw : be;
+        *where = turn % 2 ? 'g' : 'b';
+        if (tamper)
+            tamper(&f);
+        int rc = link_hs_step(rx, turn % 2 ? kg : kb, f.kind, f.body, f.len, &out);
+        if (rc != LINK_HS_MORE && !(rc == LINK_HS_DONE && out.kind))
+            return rc; /* done with nothing to send back, or failed */
+        f = out;
+    }
+    CHECK(0); /* the handshake takes four frames at most */
+    return LINK_HS_FAIL;
+}
+
+static int tamper_kind = 0, tamper_byte = -1;
+static void tamper(link_hs_out_t *f)
+{
+    if (f->kind == tamper_kind && tamper_byte >= 0 && (size_t)tamper_byte < f->len)
+        f->body[tamper_byte] ^= 0x01;
+}
+
+static void test_handshake(void)
+{
+    uint8_t k[LINK_KEY_LEN], other[LINK_KEY_LEN];
+    link_key_derive(k, "cluster secret");
+    link_key_derive(other, "another secret");
+    link_hs_t gw, be;
+    char where;
+
+    /* the good path: both sides up, each knowing the other's id */
+    CHECK_EQ(run_handshake(&gw, &be, k, k, 7, NULL, &where), LINK_HS_DONE);
+    CHECK_EQ(where, 'g');
+    CHECK_EQ(gw.state, LINK_HS_UP);
+    CHECK_EQ(be.state, LINK_HS_UP);
+    CHECK_EQ(be.gw_id, 3);
+    CHECK_MEM(gw.nonce_g, be.nonce_g, LINK_NONCE_LEN);
+    CHECK_MEM(gw.nonce_b, be.nonce_b, LINK_NONCE_LEN);
+    /* anything after READY is not the handshake's */
+    link_hs_out_t out;
+    CHECK_EQ(link_hs_step(&gw, k, LINK_READY, NULL, 0, &out), LINK_HS_FAIL);
+    CHECK_STR(gw.why, "handshake_over");
+
+    /* another secret: the gateway refuses the backend's CHALLENGE (and sends no AUTH) */
+    CHECK_EQ(run_handshake(&gw, &be, k, other, 7, NULL, &where), LINK_HS_FAIL);
+    CHECK_EQ(where, 'g');
+    CHECK_STR(gw.why, "auth_failed");
+    CHECK_EQ(be.state, LINK_HS_WAIT_AUTH);
+
+    /* another daemon answered (the registry's id was reused or the address moved) */
+    CHECK_EQ(run_handshake(&gw, &be, k, k, 8, NULL, &where), LINK_HS_MISMATCH);
+    CHECK_EQ(where, 'g');
+    CHECK_STR(gw.why, "identity_mismatch");
+    CHECK_EQ(gw.be_id, 7); /* the one heard, for the log */
+
+    /* a bit flipped anywhere in HELLO's version/type, the CHALLENGE or the AUTH: refused */
+    static const struct { int kind, byte; char side; const char *why; } cases[] = {
+        {LINK_HELLO, 0, 'b', "bad_hello"},            /* version */
+        {LINK_HELLO, 1, 'b', "bad_hello"},            /* not a gateway */
+        {LINK_HELLO, 2, 'g', "auth_failed"},          /* gateway id: the MACs bind it */
+        {LINK_HELLO, 10, 'g', "auth_failed"},         /* nonce_g */
+        {LINK_CHALLENGE, 0, 'g', "bad_challenge"},    /* version */
+        {LINK_CHALLENGE, 10, 'g', "auth_failed"},     /* nonce_b */
+        {LINK_CHALLENGE, 6 + LINK_NONCE_LEN + 3, 'g', "auth_failed"}, /* mac_b */
+        {LINK_AUTH, 0, 'b', "auth_failed"},           /* mac_g */
+        {LINK_AUTH, LINK_MAC_LEN - 1, 'b', "auth_failed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tamper_kind = cases[i].kind;
+        tamper_byte = cases[i].byte;
+        int rc = run_handshake(&gw, &be, k, k, 7, tamper, &where);
+        CHECK_EQ(rc, LINK_HS_FAIL);
+        CHECK_EQ(where, cases[i].side);
+        CHECK_STR((where == 'g' ? gw.why : be.why), cases[i].why);
+    }
+    tamper_byte = -1;
+
+    /* a frame of the wrong kind or length at each step */
+    link_hs_out_t hello;
+    link_hs_backend(&be, PEER_GAME, 9);
+    CHECK_EQ(link_hs_step(&be, k, LINK_AUTH, hello.body, 0, &out), LINK_HS_FAIL);
+    CHECK_STR(be.why, "bad_hello");
+    link_hs_gateway(&gw, 3, PEER_GAME, 9, &hello);
+    link_hs_backend(&be, PEER_GAME, 9);
+    CHECK_EQ(link_hs_step(&be, k, LINK_HELLO, hello.body, hello.len - 1, &out), LINK_HS_FAIL);
+    CHECK_EQ(out.kind, 0); /* nothing to send on a refusal */
+    CHECK_EQ(link_hs_step(&gw, k, LINK_READY, NULL, 0, &out), LINK_HS_FAIL);
+    CHECK_STR(gw.why, "bad_challenge");
+
+    /* replay: an AUTH recorded from one handshake does not open another (fresh nonce_b) */
+    CHECK_EQ(run_handshake(&gw, &be, k, k, 7, NULL, &where), LINK_HS_DONE);
+    uint8_t old_auth[LINK_MAC_LEN];
+    link_mac(old_auth, k, "gw->be", be.nonce_b, be.nonce_g, PEER_LOBBY, 7, 3);
+    link_hs_backend(&be, PEER_LOBBY, 7);
+    link_hs_gateway(&gw, 3, PEER_LOBBY, 7, &hello);
+    memcpy(hello.body + 6, gw.nonce_g, LINK_NONCE_LEN);
+    CHECK_EQ(link_hs_step(&be, k, LINK_HELLO, hello.body, hello.len, &out), LINK_HS_MORE);
+    CHECK_EQ(link_hs_step(&be, k, LINK_AUTH, old_auth, sizeof old_auth, &out), LINK_HS_FAIL);
+    CHECK_STR(be.why, "auth_failed");
+    /* reflection: the backend's own MAC sent back as AUTH */
+    link_hs_backend(&be, PEER_LOBBY, 7);
+    CHECK_EQ(link_hs_step(&be, k, LINK_HELLO, hello.body, hello.len, &out), LINK_HS_MORE);
+    CHECK_EQ(link_hs_step(&be, k, LINK_AUTH, out.body + 6 + LINK_NONCE_LEN, LINK_MAC_LEN, &out),
+             LINK_HS_FAIL);
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
@@ -237,6 +357,7 @@ int main(void)
     test_mac();
     test_parse();
     test_names();
+    test_handshake();
     printf("test_link: ok\n");
     return 0;
 }
