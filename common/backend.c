@@ -16,6 +16,7 @@
 #include "rconn.h"
 #include "shell.h"
 #include "util.h"
+#include "utlist.h"
 
 #define HANDSHAKE_TIMEOUT_MS 2000
 #define LINK_WQ_MAX (64u * 1024u * 1024u)
@@ -237,12 +238,7 @@ static void on_link_close(conn_t *c, int reason)
 {
     blink_t *l = conn_data(c);
     backend_t *be = l->be;
-    for (blink_t **pp = &be->links; *pp; pp = &(*pp)->next) {
-        if (*pp == l) {
-            *pp = l->next;
-            break;
-        }
-    }
+    LL_DELETE(be->links, l);
     if (link_up(l))
         log_info("link_down", "peer=%s gateway=%u reason=%s", l->peer, l->gw_id,
                  conn_reason_str(reason));
@@ -262,15 +258,14 @@ static void on_connection(uv_stream_t *server, int status)
     l->opened_ms = l->last_rx_ms = uv_now(be->loop);
     frame_parser_init(&l->parser, LINK_MAX_FRAME);
     l->conn = conn_new(be->cl, LINK_WQ_MAX, on_link_read, on_link_close, l);
+    LL_PREPEND(be->links, l); /* on_link_close takes it out and frees it */
     if (conn_accept(l->conn, server) != 0)
-        return; /* on_link_close frees l */
+        return;
     if (be->stopped) {
         conn_close(l->conn, CONN_CLOSE_LOCAL);
         return;
     }
     conn_peer_name(l->conn, l->peer, sizeof l->peer);
-    l->next = be->links;
-    be->links = l;
 }
 
 static void on_timer(uv_timer_t *t)

@@ -31,8 +31,11 @@ void config_usage(const cfg_opt_t *opts, int nopts, const char *prog, const char
     for (int i = 0; i < nopts; i++) {
         char f[64];
         flag_name(opts[i].env, f, sizeof f);
-        printf("  %-26s %-22s %s (default: %s)\n", f, opts[i].env, opts[i].help,
-               opts[i].def && *opts[i].def ? opts[i].def : "none");
+        if (strstr(opts[i].help, "(default")) /* the help says what the default means */
+            printf("  %-26s %-22s %s\n", f, opts[i].env, opts[i].help);
+        else
+            printf("  %-26s %-22s %s (default: %s)\n", f, opts[i].env, opts[i].help,
+                   opts[i].def && *opts[i].def ? opts[i].def : "none");
     }
     printf("  %-26s %-22s %s\n", "--help", "", "print this help and exit");
     printf("  %-26s %-22s %s\n", "--version", "", "print the version and exit");

@@ -11,6 +11,7 @@
 #include "srcaddr.h"
 #include "upstream.h"
 #include "util.h"
+#include "utlist.h"
 
 typedef struct session {
     sessions_t *ss;
@@ -38,7 +39,7 @@ struct sessions {
     uint32_t *free_slots;
     uint32_t nfree;
     size_t count;
-    session_t *lru_head, *lru_tail;
+    session_t *lru;
 };
 
 sessions_t *sessions_new(gw_t *gw)
@@ -58,29 +59,9 @@ static session_t *session_get(sessions_t *ss, uint64_t id)
     return ss->slots[slot].s;
 }
 
-static void lru_unlink(sessions_t *ss, session_t *s)
-{
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s->lru_next;
-    else
-        ss->lru_head = s->lru_next;
-    if (s->lru_next)
-        s->lru_next->lru_prev = s->lru_prev;
-    else
-        ss->lru_tail = s->lru_prev;
-    s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_append(sessions_t *ss, session_t *s)
-{
-    s->lru_prev = ss->lru_tail;
-    s->lru_next = NULL;
-    if (ss->lru_tail)
-        ss->lru_tail->lru_next = s;
-    else
-        ss->lru_head = s;
-    ss->lru_tail = s;
-}
+/* The sessions by last whole frame received, oldest first (utlist: lru->lru_prev is the newest). */
+static void lru_unlink(sessions_t *ss, session_t *s) { DL_DELETE2(ss->lru, s, lru_prev, lru_next); }
+static void lru_append(sessions_t *ss, session_t *s) { DL_APPEND2(ss->lru, s, lru_prev, lru_next); }
 
 /* Counts one frame queued for a client (exported on /metrics). */
 static void count_out(gw_t *gw, uint16_t type, size_t payload_len)
@@ -111,6 +92,18 @@ static unsigned error_code_of(const uint8_t *p, size_t n)
     return 256;
 }
 
+/* Queues one frame to the client. Returns 0, or -1 when the connection refused it. */
+static int write_frame(session_t *s, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
+{
+    uint8_t *p = conn_reserve(s->conn, FRAME_HDR_LEN + len);
+    if (!p)
+        return -1;
+    frame_hdr_write(p, (uint32_t)len, type, seq);
+    memcpy(p + FRAME_HDR_LEN, payload, len);
+    conn_commit(s->conn, FRAME_HDR_LEN + len);
+    return 0;
+}
+
 static void send_error(session_t *s, uint32_t seq, ErrorCode code, uint16_t type, const char *msg)
 {
     gw_t *gw = s->ss->gw;
@@ -119,12 +112,7 @@ static void send_error(session_t *s, uint32_t seq, ErrorCode code, uint16_t type
     uint8_t buf[512];
     size_t n = pb_pack_error(buf, sizeof buf, code, type, msg);
     count_out(gw, PACKET_TYPE__ERROR_RESPONSE, n);
-    uint8_t *p = conn_reserve(s->conn, FRAME_HDR_LEN + n);
-    if (!p)
-        return;
-    frame_hdr_write(p, (uint32_t)n, PACKET_TYPE__ERROR_RESPONSE, seq);
-    memcpy(p + FRAME_HDR_LEN, buf, n);
-    conn_commit(s->conn, FRAME_HDR_LEN + n);
+    (void)write_frame(s, PACKET_TYPE__ERROR_RESPONSE, seq, buf, n);
 }
 
 static int rate_take(session_t *s, uint64_t now)
@@ -157,31 +145,82 @@ static const uint8_t *login_source(const session_t *s, uint16_t type, uint8_t sr
     return srcaddr_from_peer(peer, src) == 0 ? src : NULL;
 }
 
-static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *payload)
+/* A whole frame is activity (a peer trickling bytes of one frame is idle), and takes a token
+ * from the session's rate limiter. Returns 1 to go on, 0 when refused (answered), -1 when the
+ * session is being closed for flooding. */
+static int admit_frame(session_t *s, const frame_hdr_t *h, uint64_t now)
 {
-    session_t *s = ctx;
     gw_t *gw = s->ss->gw;
-    uint64_t now = uv_now(gw->loop);
-    gw->stats.frames_in++;
-    gw->stats.packets_in[metrics_enum_slot(h->type)]++;
-    /* Only whole frames count as activity: a peer trickling bytes of one frame is idle. */
     if (s->last_rx_ms != now) {
         s->last_rx_ms = now;
         lru_unlink(s->ss, s);
         lru_append(s->ss, s);
     }
-    if (!rate_take(s, now)) {
-        if (++s->refused_in_a_row > (uint32_t)gw->s.rate_kick_after) {
-            gw->stats.dropped_flood++;
-            log_warn("client_flood", "session=%llu action=close", (unsigned long long)s->id);
-            send_error(s, h->seq, ERROR_CODE__RATE_LIMITED, h->type, "rate limit: disconnected");
-            conn_close_after_flush(s->conn, CONN_CLOSE_PROTOCOL);
-            return 1;
-        }
-        send_error(s, h->seq, ERROR_CODE__RATE_LIMITED, h->type, "too many packets per second");
+    if (rate_take(s, now)) {
+        s->refused_in_a_row = 0;
+        return 1;
+    }
+    if (++s->refused_in_a_row > (uint32_t)gw->s.rate_kick_after) {
+        gw->stats.dropped_flood++;
+        log_warn("client_flood", "session=%llu action=close", (unsigned long long)s->id);
+        send_error(s, h->seq, ERROR_CODE__RATE_LIMITED, h->type, "rate limit: disconnected");
+        conn_close_after_flush(s->conn, CONN_CLOSE_PROTOCOL);
+        return -1;
+    }
+    send_error(s, h->seq, ERROR_CODE__RATE_LIMITED, h->type, "too many packets per second");
+    return 0;
+}
+
+/* A match packet goes to the game daemon the session is bound to. */
+static void forward_to_match(session_t *s, const frame_hdr_t *h, const uint8_t *payload)
+{
+    gw_t *gw = s->ss->gw;
+    if (!s->game_id) {
+        send_error(s, h->seq, ERROR_CODE__NOT_IN_GAME, h->type, "not in a running match");
+        return;
+    }
+    ErrorCode ec = upstream_forward_to(gw->ups, PEER_GAME, s->game_id, s->id, s->user_id, h->type,
+                                       h->seq, payload, h->len);
+    if (ec != ERROR_CODE__OK) /* (its link may be down within MATCH_LINK_GRACE_MS: retry) */
+        send_error(s, h->seq, ec, h->type, "the match's server is unreachable; retry shortly");
+    else
+        gw->stats.forwarded++;
+}
+
+/* The daemon type a routed packet goes to (any live one of that type), or 0 when the packet was
+ * answered here. */
+static int target_peer(session_t *s, const frame_hdr_t *h, const route_t *r,
+                       const ProtobufCMessage *msg)
+{
+    switch (r->target) {
+    case ROUTE_LOBBY:
+        return PEER_LOBBY;
+    case ROUTE_GAME:
+        return PEER_GAME;
+    case ROUTE_ECHO: {
+        const EchoRequest *e = (const EchoRequest *)msg;
+        if (e->target == ECHO_TARGET__LOBBY)
+            return PEER_LOBBY;
+        if (e->target == ECHO_TARGET__GAME)
+            return PEER_GAME;
+        send_error(s, h->seq, ERROR_CODE__BAD_REQUEST, h->type, "echo target must be LOBBY or GAME");
         return 0;
     }
-    s->refused_in_a_row = 0;
+    default:
+        send_error(s, h->seq, ERROR_CODE__INTERNAL, h->type, "no route");
+        return 0;
+    }
+}
+
+static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *payload)
+{
+    session_t *s = ctx;
+    gw_t *gw = s->ss->gw;
+    gw->stats.frames_in++;
+    gw->stats.packets_in[metrics_enum_slot(h->type)]++;
+    int admitted = admit_frame(s, h, uv_now(gw->loop));
+    if (admitted <= 0)
+        return admitted < 0;
     const route_t *r = route_lookup(h->type);
     if (!r) {
         send_error(s, h->seq, ERROR_CODE__UNKNOWN_PACKET, h->type, "unknown packet type");
@@ -200,46 +239,17 @@ static int on_client_frame(void *ctx, const frame_hdr_t *h, const uint8_t *paylo
             return 0;
         }
     }
-    int peer;
-    switch (r->target) {
-    case ROUTE_GATEWAY:
+    if (r->target == ROUTE_GATEWAY) {
         handle_gateway_packet(s, h, msg);
         return 0;
-    case ROUTE_LOBBY:
-        peer = PEER_LOBBY;
-        break;
-    case ROUTE_GAME:
-        peer = PEER_GAME;
-        break;
-    case ROUTE_MATCH: {
-        if (!s->game_id) {
-            send_error(s, h->seq, ERROR_CODE__NOT_IN_GAME, h->type, "not in a running match");
-            return 0;
-        }
-        ErrorCode ec = upstream_forward_to(gw->ups, PEER_GAME, s->game_id, s->id, s->user_id,
-                                           h->type, h->seq, payload, h->len);
-        if (ec != ERROR_CODE__OK) /* (its link may be down within MATCH_LINK_GRACE_MS: retry) */
-            send_error(s, h->seq, ec, h->type, "the match's server is unreachable; retry shortly");
-        else
-            gw->stats.forwarded++;
+    }
+    if (r->target == ROUTE_MATCH) {
+        forward_to_match(s, h, payload);
         return 0;
     }
-    case ROUTE_ECHO: {
-        const EchoRequest *e = (const EchoRequest *)msg;
-        if (e->target == ECHO_TARGET__LOBBY)
-            peer = PEER_LOBBY;
-        else if (e->target == ECHO_TARGET__GAME)
-            peer = PEER_GAME;
-        else {
-            send_error(s, h->seq, ERROR_CODE__BAD_REQUEST, h->type, "echo target must be LOBBY or GAME");
-            return 0;
-        }
-        break;
-    }
-    default:
-        send_error(s, h->seq, ERROR_CODE__INTERNAL, h->type, "no route");
+    int peer = target_peer(s, h, r, msg);
+    if (!peer)
         return 0;
-    }
     uint8_t src[SRCADDR_LEN];
     ErrorCode ec = upstream_forward_src(gw->ups, peer, login_source(s, h->type, src), s->id,
                                         s->user_id, h->type, h->seq, payload, h->len);
@@ -334,7 +344,7 @@ void sessions_sweep(sessions_t *ss)
 {
     uint64_t now = uv_now(ss->gw->loop);
     uint64_t limit = (uint64_t)ss->gw->s.idle_timeout_ms;
-    session_t *s = ss->lru_head;
+    session_t *s = ss->lru;
     while (s && now - s->last_rx_ms > limit) {
         session_t *next = s->lru_next;
         if (!conn_is_closing(s->conn)) {
@@ -352,12 +362,8 @@ void session_deliver(sessions_t *ss, uint64_t session_id, uint16_t type, uint32_
     session_t *s = session_get(ss, session_id);
     if (!s)
         return;
-    uint8_t *p = conn_reserve(s->conn, FRAME_HDR_LEN + len);
-    if (!p)
+    if (write_frame(s, type, seq, payload, len) != 0)
         return;
-    frame_hdr_write(p, (uint32_t)len, type, seq);
-    memcpy(p + FRAME_HDR_LEN, payload, len);
-    conn_commit(s->conn, FRAME_HDR_LEN + len);
     ss->gw->stats.frames_out++;
     count_out(ss->gw, type, len);
     if (type == PACKET_TYPE__ERROR_RESPONSE)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "upstream_links.h"
 #include "util.h"
+#include "utlist.h"
 
 static const char *state_name(ul_state_t s)
 {
@@ -57,12 +58,7 @@ ulink_t *find_link(upstreams_t *u, int peer_type, uint32_t id)
 static void free_link(ulink_t *l)
 {
     upstreams_t *u = l->u;
-    for (ulink_t **pp = &u->links; *pp; pp = &(*pp)->next) {
-        if (*pp == l) {
-            *pp = l->next;
-            break;
-        }
-    }
+    LL_DELETE(u->links, l);
     frame_parser_free(&l->parser);
     inflight_free(&l->inflight);
     xfree(l);
@@ -480,8 +476,7 @@ void ensure_link(upstreams_t *u, int peer_type, uint32_t id, const char *host, i
         l->server_id = id;
         snprintf(l->host, sizeof l->host, "%s", host);
         l->port = port;
-        l->next = u->links;
-        u->links = l;
+        LL_PREPEND(u->links, l);
         log_info("link_added", "type=%s id=%u host=%s port=%d", peer_type_name(peer_type), id, host, port);
         set_state(l, UL_DOWN);
         link_connect(l);
