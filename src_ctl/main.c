@@ -373,6 +373,27 @@ static long admin_call(ctl_t *c, const server_t *s, const char *method, const ch
     return status;
 }
 
+/* admin_call that wants HTTP status want. Returns EXIT_OK, or EXIT_FAILED after saying why:
+ * "TYPE:ID: HTTP ..." or, with refused (what was asked, e.g. "the drain"), "TYPE:ID refused
+ * the drain: HTTP ...". The body (trimmed) in *b either way. */
+static int admin_expect(ctl_t *c, const server_t *s, const char *method, const char *path_query,
+                        long want, const char *refused, body_t *b)
+{
+    long st = admin_call(c, s, method, path_query, b);
+    if (st < 0)
+        return EXIT_FAILED;
+    if (st != want) {
+        char lt[16];
+        lower_type(lt, sizeof lt, s->type);
+        if (refused)
+            fail("%s:%u refused %s: HTTP %ld %s", lt, s->id, refused, st, b->buf);
+        else
+            fail("%s:%u: HTTP %ld %s", lt, s->id, st, b->buf);
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
+}
+
 /* ---- users ---- */
 
 static int all_digits(const char *s)
@@ -478,7 +499,63 @@ static void user_read(ctl_t *c, uint64_t uid, user_t *u)
     freeReplyObject(r);
 }
 
+/* The user named by who (a user id or a username) into *u. Returns EXIT_OK, or EXIT_FAILED
+ * after saying that Redis knows no such user. */
+static int user_lookup(ctl_t *c, const char *who, user_t *u)
+{
+    uint64_t uid = user_find(c, who);
+    if (!uid) {
+        fail("no user \"%s\" known to Redis", who);
+        return EXIT_FAILED;
+    }
+    user_read(c, uid, u);
+    return EXIT_OK;
+}
+
 /* ---- commands ---- */
+
+/* One option of a command: a switch (sets *flag to 1) or, with value, an option that takes
+ * the next argument. */
+typedef struct cmd_opt {
+    const char *name;
+    int *flag;
+    const char **value;
+} cmd_opt_t;
+
+/* Parses a command's arguments: the options of opts (ended by a NULL name) and, when
+ * positional, at most one argument that is not an option, which it returns (NULL when there
+ * is none). Exits with a usage error on anything else. */
+static const char *args_parse(const char *cmd_name, int argc, char **argv, const cmd_opt_t *opts,
+                              int positional)
+{
+    const char *pos = NULL;
+    for (int i = 0; i < argc; i++) {
+        const cmd_opt_t *o = opts;
+        while (o->name && strcmp(argv[i], o->name) != 0)
+            o++;
+        if (o->name && o->value && i + 1 < argc)
+            *o->value = argv[++i];
+        else if (o->name && o->flag)
+            *o->flag = 1;
+        else if (positional && !pos && argv[i][0] != '-')
+            pos = argv[i];
+        else
+            die_usage("%s: unexpected argument \"%s\"", cmd_name, argv[i]);
+    }
+    return pos;
+}
+
+/* The arguments of a command whose one option is --json: returns 1 when it was given. With
+ * pos, the command takes one positional argument too: in *pos (NULL when there is none). */
+static int args_json(const char *cmd_name, int argc, char **argv, const char **pos)
+{
+    int json = 0;
+    const cmd_opt_t opts[] = {{"--json", &json, NULL}, {NULL, NULL, NULL}};
+    const char *p = args_parse(cmd_name, argc, argv, opts, pos != NULL);
+    if (pos)
+        *pos = p;
+    return json;
+}
 
 static int want_help(int argc, char **argv)
 {
@@ -497,13 +574,7 @@ static const char STATUS_HELP[] =
 
 static int cmd_status(ctl_t *c, int argc, char **argv)
 {
-    int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else
-            die_usage("status: unexpected argument \"%s\"", argv[i]);
-    }
+    int json = args_json("status", argc, argv, NULL);
     server_t *v;
     size_t n = servers_list(c, &v);
     uint64_t now = wall_ms();
@@ -564,19 +635,12 @@ static const char DRAIN_HELP[] =
 
 static int cmd_drain(ctl_t *c, int argc, char **argv)
 {
-    const char *spec = NULL;
-    double timeout_s = 120;
-    int wait = 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-            timeout_s = atof(argv[++i]);
-        else if (strcmp(argv[i], "--no-wait") == 0)
-            wait = 0;
-        else if (!spec && argv[i][0] != '-')
-            spec = argv[i];
-        else
-            die_usage("drain: unexpected argument \"%s\"", argv[i]);
-    }
+    const char *timeout = NULL;
+    int no_wait = 0;
+    const cmd_opt_t opts[] = {
+        {"--timeout", NULL, &timeout}, {"--no-wait", &no_wait, NULL}, {NULL, NULL, NULL}};
+    const char *spec = args_parse("drain", argc, argv, opts, 1);
+    double timeout_s = timeout ? atof(timeout) : 120;
     if (!spec)
         die_usage("drain: which server? (ID or TYPE:ID)");
     server_t s;
@@ -587,15 +651,10 @@ static int cmd_drain(ctl_t *c, int argc, char **argv)
     lower_type(lt, sizeof lt, s.type);
     body_t b;
     uint64_t t0 = wall_ms();
-    long st = admin_call(c, &s, "POST", "/drain", &b);
-    if (st < 0)
+    if (admin_expect(c, &s, "POST", "/drain", 202, "the drain", &b))
         return EXIT_FAILED;
-    if (st != 202) {
-        fail("%s:%u refused the drain: HTTP %ld %s", lt, s.id, st, b.buf);
-        return EXIT_FAILED;
-    }
     printf("%s:%u draining\n", lt, s.id);
-    if (!wait)
+    if (no_wait)
         return EXIT_OK;
     uint64_t deadline = t0 + (uint64_t)(timeout_s * 1000);
     while (server_alive(c, &s)) {
@@ -632,13 +691,8 @@ static int cmd_log_level(ctl_t *c, int argc, char **argv)
     lower_type(lt, sizeof lt, s.type);
     snprintf(path, sizeof path, "/log-level%s%s", level ? "?level=" : "", level ? level : "");
     body_t b;
-    long st = admin_call(c, &s, level ? "PUT" : "GET", path, &b);
-    if (st < 0)
+    if (admin_expect(c, &s, level ? "PUT" : "GET", path, 200, NULL, &b))
         return EXIT_FAILED;
-    if (st != 200) {
-        fail("%s:%u: HTTP %ld %s", lt, s.id, st, b.buf);
-        return EXIT_FAILED;
-    }
     printf("%s:%u log level %s\n", lt, s.id, b.buf);
     return EXIT_OK;
 }
@@ -652,24 +706,15 @@ static const char KICK_HELP[] =
 
 static int cmd_kick(ctl_t *c, int argc, char **argv)
 {
-    const char *who = NULL, *reason = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
-            reason = argv[++i];
-        else if (!who && argv[i][0] != '-')
-            who = argv[i];
-        else
-            die_usage("kick: unexpected argument \"%s\"", argv[i]);
-    }
+    const char *reason = NULL;
+    const cmd_opt_t opts[] = {{"--reason", NULL, &reason}, {NULL, NULL, NULL}};
+    const char *who = args_parse("kick", argc, argv, opts, 1);
     if (!who)
         die_usage("kick: which user?");
-    uint64_t uid = user_find(c, who);
-    if (!uid) {
-        fail("no user \"%s\" known to Redis", who);
-        return EXIT_FAILED;
-    }
     user_t u;
-    user_read(c, uid, &u);
+    if (user_lookup(c, who, &u))
+        return EXIT_FAILED;
+    uint64_t uid = u.uid;
     if (!u.online || !u.gw || !u.sid) {
         fail("user %s (id %llu) is not online", u.name, (unsigned long long)uid);
         return EXIT_FAILED;
@@ -691,13 +736,8 @@ static int cmd_kick(ctl_t *c, int argc, char **argv)
             curl_easy_cleanup(h);
     }
     body_t b;
-    long st = admin_call(c, &gw, "POST", path, &b);
-    if (st < 0)
+    if (admin_expect(c, &gw, "POST", path, 200, NULL, &b))
         return EXIT_FAILED;
-    if (st != 200) {
-        fail("gateway:%u: HTTP %ld %s", gw.id, st, b.buf);
-        return EXIT_FAILED;
-    }
     printf("kicked user %s (id %llu) from gateway:%u session %llu\n", u.name,
            (unsigned long long)uid, gw.id, (unsigned long long)u.sid);
     return EXIT_OK;
@@ -711,25 +751,14 @@ static const char WHO_HELP[] =
 
 static int cmd_who(ctl_t *c, int argc, char **argv)
 {
-    const char *who = NULL;
-    int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (!who && argv[i][0] != '-')
-            who = argv[i];
-        else
-            die_usage("who: unexpected argument \"%s\"", argv[i]);
-    }
+    const char *who;
+    int json = args_json("who", argc, argv, &who);
     if (!who)
         die_usage("who: which user?");
-    uint64_t uid = user_find(c, who);
-    if (!uid) {
-        fail("no user \"%s\" known to Redis", who);
-        return EXIT_FAILED;
-    }
     user_t u;
-    user_read(c, uid, &u);
+    if (user_lookup(c, who, &u))
+        return EXIT_FAILED;
+    uint64_t uid = u.uid;
     int room_status = 0;
     uint64_t match = 0;
     uint32_t game = 0;
@@ -801,14 +830,10 @@ static int cmd_reload_tls(ctl_t *c, int argc, char **argv)
             continue;
         tried++;
         body_t b;
-        long st = admin_call(c, &v[i], "POST", "/reload-tls", &b);
-        if (st == 200) {
+        if (admin_expect(c, &v[i], "POST", "/reload-tls", 200, NULL, &b) == EXIT_OK)
             printf("gateway:%u %s\n", v[i].id, b.buf);
-        } else {
+        else
             failed++;
-            if (st > 0)
-                fail("gateway:%u: HTTP %ld %s", v[i].id, st, b.buf);
-        }
     }
     free(v);
     if (!tried) {
