@@ -80,30 +80,15 @@
 # is stopped and removed on exit, Ctrl-C included. About 5 minutes with the defaults.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/opts.sh" # ROOT, the working directory
 BUILD=1 PERF=1 HANDSHAKES=1 REPS=5 TLS_REPS=3 DURATION=3 CLIENTS="1 100 1000" TLS_CLIENTS="100 1000"
 PATHS="ours haproxy floor ours-2w haproxy-2t ours-tls haproxy-tls ours-wss haproxy-wss"
-while (($#)); do
-  case $1 in
-    --no-build) BUILD=0 ;;
-    --no-perf) PERF=0 ;;
-    --no-handshakes) HANDSHAKES=0 ;;
-    --tls-clients) shift; TLS_CLIENTS=${1:?--tls-clients needs a list} ;;
-    --tls-reps) shift; TLS_REPS=${1:?--tls-reps needs a number} ;;
-    --paths) shift; PATHS=${1:?--paths needs a list} ;;
-    --reps) shift; REPS=${1:?--reps needs a number} ;;
-    --duration) shift; DURATION=${1:?--duration needs seconds} ;;
-    --clients) shift; CLIENTS=${1:?--clients needs a list} ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "hop.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --reps must be a positive number" >&2; exit 2; }
-[[ $TLS_REPS =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --tls-reps must be a positive number" >&2; exit 2; }
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --duration must be whole seconds" >&2; exit 2; }
+parse_opts --no-build:BUILD=0 --no-perf:PERF=0 --no-handshakes:HANDSHAKES=0 --tls-clients=TLS_CLIENTS \
+  --tls-reps=TLS_REPS --paths=PATHS --reps=REPS --duration=DURATION --clients=CLIENTS -- "$@"
+opts_count "$REPS" --reps
+opts_count "$TLS_REPS" --tls-reps
+opts_count "$DURATION" --duration
 
 BUILD_DIR=${BUILD_DIR:-build}
 SERVER_CORE=${SERVER_CORE:-1}
