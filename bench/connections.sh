@@ -66,27 +66,15 @@
 # exit, Ctrl-C included. About 2 minutes here (4 with 100k connections).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/opts.sh" # ROOT, the working directory
 BUILD=1 DO_STEPS=1
 STEPS=${STEPS:-"10000 50000 100000"}
 PING_MS=${PING_MS:-20000}
 XPORT_CONNS=${XPORT_CONNS:-4000}
 XPORTS=${XPORTS:-"tcp tls ws wss"}
-while (($#)); do
-  case $1 in
-    --no-build) BUILD=0 ;;
-    --steps) shift; STEPS=${1:?--steps needs a list} ;;
-    --ping-ms) shift; PING_MS=${1:?--ping-ms needs a number} ;;
-    --no-steps) DO_STEPS=0 ;;
-    --xport-conns) shift; XPORT_CONNS=${1:?--xport-conns needs a number} ;;
-    --xports) shift; XPORTS=${1:?--xports needs a list} ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "connections.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+parse_opts --no-build:BUILD=0 --steps=STEPS --ping-ms=PING_MS --no-steps:DO_STEPS=0 \
+  --xport-conns=XPORT_CONNS --xports=XPORTS -- "$@"
 
 RAMP=${RAMP:-5000}
 XPORT_RAMP=${XPORT_RAMP:-1000}

@@ -34,21 +34,12 @@
 # stopped and removed on exit, Ctrl-C included. About 2 minutes.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/opts.sh" # ROOT, the working directory
 BUILD=1
 REPS=${REPS:-20}
-while (($#)); do
-  case $1 in
-    --no-build) BUILD=0 ;;
-    --reps) shift; REPS=${1:?--reps needs a number} ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "failover.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-[[ $REPS =~ ^[0-9]+$ ]] && ((REPS >= 1)) || { echo "failover.sh: --reps must be a positive number" >&2; exit 2; }
+parse_opts --no-build:BUILD=0 --reps=REPS -- "$@"
+opts_count "$REPS" --reps
 
 BUILD_DIR=${BUILD_DIR:-build}
 LINK_DEAD_MS=${LINK_DEAD_MS:-1000}

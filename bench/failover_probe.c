@@ -382,6 +382,19 @@ static void player_retry(player_t *pl, uint64_t delay_ms)
     pl->next_ns = mono_ns() + delay_ms * MS;
 }
 
+/* An answer to the player's request: on ok, on to state next at once; else the request again
+ * after fail_delay_ms (counted as a retry). */
+static void player_answered(player_t *pl, int ok, pstate_t next, uint64_t fail_delay_ms)
+{
+    if (ok) {
+        pl->st = next;
+        player_retry(pl, 0);
+    } else {
+        player_retries++;
+        player_retry(pl, fail_delay_ms);
+    }
+}
+
 static void on_player_resp(client_t *c, int status, uint16_t type, const uint8_t *p, size_t len,
                            void *ud)
 {
@@ -399,44 +412,27 @@ static void on_player_resp(client_t *c, int status, uint16_t type, const uint8_t
     }
     switch (pl->st) {
     case P_REGISTER:
-        if (code == 0 || code == ERROR_CODE__USERNAME_TAKEN) {
-            pl->st = P_LOGIN;
-            player_retry(pl, 0);
-        } else {
-            player_retries++;
-            player_retry(pl, 200);
-        }
+        player_answered(pl, code == 0 || code == ERROR_CODE__USERNAME_TAKEN, P_LOGIN, 200);
         return;
-    case P_LOGIN:
-        if (code == 0) {
-            LoginResponse *lr = (LoginResponse *)pb_unpack(&arena, &login_response__descriptor, p, len);
-            pl->st = lr && lr->room ? P_LEAVE : P_QUEUE;
-            player_retry(pl, 0);
-        } else {
-            player_retries++;
-            player_retry(pl, 200);
-        }
+    case P_LOGIN: {
+        LoginResponse *lr =
+            code == 0 ? (LoginResponse *)pb_unpack(&arena, &login_response__descriptor, p, len) : NULL;
+        player_answered(pl, code == 0, lr && lr->room ? P_LEAVE : P_QUEUE, 200);
         return;
+    }
     case P_QUEUE:
-        if (code == 0 || code == ERROR_CODE__ALREADY_QUEUED) {
+        if (code == 0 || code == ERROR_CODE__ALREADY_QUEUED)
             pl->st = P_QUEUED;
-        } else if (code == ERROR_CODE__ALREADY_IN_ROOM) {
-            pl->st = P_LEAVE;
-            player_retry(pl, 0);
-        } else {
-            player_retries++;
-            player_retry(pl, 300);
-        }
+        else
+            player_answered(pl, code == ERROR_CODE__ALREADY_IN_ROOM, P_LEAVE, 300);
         return;
     case P_LEAVE:
-        if (type == PACKET_TYPE__LEAVE_ROOM_RESPONSE || code == ERROR_CODE__NOT_IN_ROOM) {
-            pl->st = P_QUEUE;
-            player_retry(pl, 0);
-        } else {
-            if (code != ERROR_CODE__ROOM_IN_GAME)
-                player_retries++;
+        if (code == ERROR_CODE__ROOM_IN_GAME) {
             player_retry(pl, 100); /* the room is handed back once the lobby hears of the loss */
+            return;
         }
+        player_answered(pl, type == PACKET_TYPE__LEAVE_ROOM_RESPONSE || code == ERROR_CODE__NOT_IN_ROOM,
+                        P_QUEUE, 100);
         return;
     default:
         return; /* PING answers, or a late answer after a push moved the state on */

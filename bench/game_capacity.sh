@@ -44,23 +44,12 @@
 # stopped and removed on exit, Ctrl-C included.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/opts.sh" # ROOT, the working directory
 BUILD=1 PERF=1
 MODES="arena arena_lua"
 STEPS=${STEPS:-"250 500 1000 1500 2000 3000 4000 5000 6000 7000 8000 9000 10000 12000 16000"}
-while (($#)); do
-  case $1 in
-    --no-build) BUILD=0 ;;
-    --no-perf) PERF=0 ;;
-    --steps) shift; STEPS=${1:?--steps needs a list}; ;;
-    --mode) shift; MODES=${1:?--mode needs a list of modes}; ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "game_capacity.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+parse_opts --no-build:BUILD=0 --no-perf:PERF=0 --steps=STEPS --mode=MODES -- "$@"
 
 TICK_LINES=${TICK_LINES:-3}
 RETRIES=${RETRIES:-2}

@@ -80,30 +80,15 @@
 # is stopped and removed on exit, Ctrl-C included. About 5 minutes with the defaults.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/opts.sh" # ROOT, the working directory
 BUILD=1 PERF=1 HANDSHAKES=1 REPS=5 TLS_REPS=3 DURATION=3 CLIENTS="1 100 1000" TLS_CLIENTS="100 1000"
 PATHS="ours haproxy floor ours-2w haproxy-2t ours-tls haproxy-tls ours-wss haproxy-wss"
-while (($#)); do
-  case $1 in
-    --no-build) BUILD=0 ;;
-    --no-perf) PERF=0 ;;
-    --no-handshakes) HANDSHAKES=0 ;;
-    --tls-clients) shift; TLS_CLIENTS=${1:?--tls-clients needs a list} ;;
-    --tls-reps) shift; TLS_REPS=${1:?--tls-reps needs a number} ;;
-    --paths) shift; PATHS=${1:?--paths needs a list} ;;
-    --reps) shift; REPS=${1:?--reps needs a number} ;;
-    --duration) shift; DURATION=${1:?--duration needs seconds} ;;
-    --clients) shift; CLIENTS=${1:?--clients needs a list} ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "hop.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --reps must be a positive number" >&2; exit 2; }
-[[ $TLS_REPS =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --tls-reps must be a positive number" >&2; exit 2; }
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || { echo "hop.sh: --duration must be whole seconds" >&2; exit 2; }
+parse_opts --no-build:BUILD=0 --no-perf:PERF=0 --no-handshakes:HANDSHAKES=0 --tls-clients=TLS_CLIENTS \
+  --tls-reps=TLS_REPS --paths=PATHS --reps=REPS --duration=DURATION --clients=CLIENTS -- "$@"
+opts_count "$REPS" --reps
+opts_count "$TLS_REPS" --tls-reps
+opts_count "$DURATION" --duration
 
 BUILD_DIR=${BUILD_DIR:-build}
 SERVER_CORE=${SERVER_CORE:-1}
@@ -210,44 +195,62 @@ GAME_LOG=$TMP/gamed.log
 LISTEN_ADDR=127.0.0.1:0 DATABASE_URL="host=127.0.0.1 port=1 user=bench dbname=bench connect_timeout=1" \
   setsid "${ON_SRV[@]}" "$GAMED" >"$GAME_LOG" 2>&1 </dev/null &
 GAME_PID=$!
-for ((i = 0; i < 150; i++)); do
-  alive "$GW_PID" || { tail -n 20 "$GW_LOG" >&2; die "gatewayd exited"; }
-  alive "$GAME_PID" || { tail -n 20 "$GAME_LOG" >&2; die "gamed exited"; }
-  grep -q 'event=link_up type=Game' "$GW_LOG" && break
-  sleep 0.1
-done
-grep -q 'event=link_up type=Game' "$GW_LOG" || { tail -n 20 "$GW_LOG" >&2; die "the gateway's link to gamed is not up after 15 s"; }
+wait_game_links() { # PID LOG COUNT WHAT: until LOG has COUNT links up to gamed (15 s)
+  local i
+  for ((i = 0; i < 150; i++)); do
+    alive "$1" || { tail -n 20 "$2" >&2; die "$4 exited"; }
+    alive "$GAME_PID" || { tail -n 20 "$GAME_LOG" >&2; die "gamed exited"; }
+    (($(grep -c 'event=link_up type=Game' "$2") >= $3)) && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$2" >&2
+  die "$4: $3 link(s) to gamed not up after 15 s"
+}
+wait_game_links "$GW_PID" "$GW_LOG" 1 gatewayd
 for p in "$GW_TLS_PORT" "$GW_WSS_PORT"; do
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { tail -n 20 "$GW_LOG" >&2; die "the gateway does not listen on $p (TLS/wss)"; }
 done
 
-ECHO_OUT=$TMP/echo_server.out
-setsid "${ON_SRV[@]}" "$ECHO" 127.0.0.1:0 >"$ECHO_OUT" 2>"$TMP/echo_server.log" </dev/null &
-ECHO_PID=$!
-ECHO_PORT=""
-for ((i = 0; i < 50; i++)); do
-  ECHO_PORT=$(sed -n 's/^port=//p' "$ECHO_OUT")
-  [[ -n $ECHO_PORT ]] && break
-  alive "$ECHO_PID" || die "echo_server exited: $(cat "$TMP/echo_server.log")"
-  sleep 0.1
-done
-[[ -n $ECHO_PORT ]] || die "echo_server did not print its port"
+start_echo() { # VAR NAME [ws]: echo_server on SERVER_CORE (TMP/NAME.out, .log); sets VAR_PID, VAR_PORT
+  local var=$1 name=$2 i port=""
+  shift 2
+  setsid "${ON_SRV[@]}" "$ECHO" 127.0.0.1:0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.log" </dev/null &
+  local pid=$!
+  printf -v "${var}_PID" '%s' "$pid" # at once: on_cleanup stops it if the wait below dies
+  for ((i = 0; i < 50; i++)); do
+    port=$(sed -n 's/^port=//p' "$TMP/$name.out")
+    [[ -n $port ]] && break
+    alive "$pid" || die "$name exited: $(cat "$TMP/$name.log")"
+    sleep 0.1
+  done
+  [[ -n $port ]] || die "$name did not print its port"
+  printf -v "${var}_PORT" '%s' "$port"
+}
+start_echo ECHO echo_server
 # The WebSocket floor behind haproxy-wss: echo_server's ws listener (server role of xport).
-ECHO_WS_OUT=$TMP/echo_server_ws.out
-setsid "${ON_SRV[@]}" "$ECHO" 127.0.0.1:0 ws >"$ECHO_WS_OUT" 2>"$TMP/echo_server_ws.log" </dev/null &
-ECHO_WS_PID=$!
-ECHO_WS_PORT=""
-for ((i = 0; i < 50; i++)); do
-  ECHO_WS_PORT=$(sed -n 's/^port=//p' "$ECHO_WS_OUT")
-  [[ -n $ECHO_WS_PORT ]] && break
-  alive "$ECHO_WS_PID" || die "echo_server ws exited: $(cat "$TMP/echo_server_ws.log")"
-  sleep 0.1
-done
-[[ -n $ECHO_WS_PORT ]] || die "echo_server ws did not print its port"
+start_echo ECHO_WS echo_server_ws ws
 
+start_haproxy() { # VAR NAME PORT WHAT CORES...: haproxy with TMP/NAME.cfg (log TMP/NAME.log) on
+  # CORES (a command prefix), waited for until it accepts on PORT (5 s); sets VAR to its pid
+  local var=$1 name=$2 port=$3 what=$4 i pid
+  shift 4
+  setsid "$@" "$HAPROXY" -db -f "$TMP/$name.cfg" >"$TMP/$name.log" 2>&1 </dev/null &
+  pid=$!
+  printf -v "$var" '%s' "$pid"
+  for ((i = 0; i < 50; i++)); do
+    alive "$pid" || { cat "$TMP/$name.log" >&2; die "$what exited"; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+}
 HAP_PORT=$(free_port) HAP_TLS_PORT=$(free_port) HAP_WSS_PORT=$(free_port)
 HAP_MAXCONN=$(((NOFILE - 100) / 2))
 ((HAP_MAXCONN > 5000)) && HAP_MAXCONN=5000
+HAP_DEFAULTS="defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s"
 cat >"$TMP/haproxy.cfg" <<EOF
 # generated by bench/hop.sh: one thread, TCP mode, no logging; TLS 1.2 minimum as the gateway
 global
@@ -255,11 +258,7 @@ global
     maxconn $HAP_MAXCONN
     pidfile $TMP/haproxy.pid
     ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
+$HAP_DEFAULTS
 frontend hop
     bind 127.0.0.1:$HAP_PORT
     default_backend echo
@@ -276,13 +275,7 @@ backend echo_ws
 EOF
 "$HAPROXY" -c -q -f "$TMP/haproxy.cfg" >"$TMP/haproxy-check.log" 2>&1 ||
   { cat "$TMP/haproxy-check.log" >&2; die "haproxy rejected the config"; }
-setsid "${ON_SRV[@]}" "$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 </dev/null &
-HAP_PID=$!
-for ((i = 0; i < 50; i++)); do
-  alive "$HAP_PID" || { cat "$TMP/haproxy.log" >&2; die "haproxy exited"; }
-  (exec 3<>"/dev/tcp/127.0.0.1/$HAP_PORT") 2>/dev/null && break
-  sleep 0.1
-done
+start_haproxy HAP_PID haproxy "$HAP_PORT" haproxy "${ON_SRV[@]}"
 # With every core: gatewayd with two workers, haproxy with two threads.
 if [[ " $PATHS " == *" ours-2w "* ]]; then
   GW2_PORT=$(free_port)
@@ -290,13 +283,7 @@ if [[ " $PATHS " == *" ours-2w "* ]]; then
   GATEWAY_WORKERS=2 LISTEN_ADDR=127.0.0.1:$GW2_PORT RATE_LIMIT=1000000 RATE_BURST=1000000 \
     setsid "${ON_ALL[@]}" "$GATEWAYD" >"$GW2_LOG" 2>&1 </dev/null &
   GW2_PID=$!
-  for ((i = 0; i < 150; i++)); do
-    alive "$GW2_PID" || { tail -n 20 "$GW2_LOG" >&2; die "gatewayd (2 workers) exited"; }
-    (($(grep -c 'event=link_up type=Game' "$GW2_LOG") >= 2)) && break
-    sleep 0.1
-  done
-  (($(grep -c 'event=link_up type=Game' "$GW2_LOG") >= 2)) ||
-    { tail -n 20 "$GW2_LOG" >&2; die "the 2 workers' links to gamed are not up after 15 s"; }
+  wait_game_links "$GW2_PID" "$GW2_LOG" 2 "gatewayd (2 workers)"
 fi
 if [[ " $PATHS " == *" haproxy-2t "* ]]; then
   HAP2_PORT=$(free_port)
@@ -305,24 +292,14 @@ if [[ " $PATHS " == *" haproxy-2t "* ]]; then
 global
     nbthread 2
     maxconn $HAP_MAXCONN
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
+$HAP_DEFAULTS
 frontend hop
     bind 127.0.0.1:$HAP2_PORT
     default_backend echo
 backend echo
     server echo1 127.0.0.1:$ECHO_PORT
 CFG
-  setsid "${ON_ALL[@]}" "$HAPROXY" -db -f "$TMP/haproxy-2t.cfg" >"$TMP/haproxy-2t.log" 2>&1 </dev/null &
-  HAP2_PID=$!
-  for ((i = 0; i < 50; i++)); do
-    alive "$HAP2_PID" || { cat "$TMP/haproxy-2t.log" >&2; die "haproxy (2 threads) exited"; }
-    (exec 3<>"/dev/tcp/127.0.0.1/$HAP2_PORT") 2>/dev/null && break
-    sleep 0.1
-  done
+  start_haproxy HAP2_PID haproxy-2t "$HAP2_PORT" "haproxy (2 threads)" "${ON_ALL[@]}"
 fi
 REDIS_PID=$(cat "$TMP/redis/redis.pid")
 say "servers on core $SERVER_CORE: gatewayd :$GW_PORT tls :$GW_TLS_PORT wss :$GW_WSS_PORT (pid $GW_PID) -> gamed (pid $GAME_PID), redis :$REDIS_PORT;" \

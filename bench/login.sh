@@ -43,21 +43,12 @@
 # About 3 minutes.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/opts.sh" # ROOT, the working directory
 BUILD=1
 ROUNDS=${ROUNDS:-2}
-while (($#)); do
-  case $1 in
-    --no-build) BUILD=0 ;;
-    --rounds) shift; ROUNDS=${1:?--rounds needs a number} ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "login.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-[[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1)) || { echo "login.sh: --rounds must be a positive number" >&2; exit 2; }
+parse_opts --no-build:BUILD=0 --rounds=ROUNDS -- "$@"
+opts_count "$ROUNDS" --rounds
 
 WINDOW=${WINDOW:-15}
 LOGIN_BOTS=${LOGIN_BOTS:-64}

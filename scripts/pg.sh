@@ -147,15 +147,21 @@ cmd_start() {
   echo "host=127.0.0.1 port=$port user=postgres dbname=cluster"
 }
 
+# cluster_at DIR: sets the caller's data (DIR made absolute) and owner (the user who owns the
+# cluster in it). Returns 1 when DIR holds no cluster.
+cluster_at() {
+  data=$(realpath -m -- "$1")
+  [[ -f $data/PG_VERSION ]] || return 1
+  owner=$(stat -c %U "$data")
+}
+
 cmd_stop() {
   local data owner
   [[ $# -eq 1 ]] || usage
-  data=$(realpath -m -- "$1")
-  if [[ ! -f $data/PG_VERSION ]]; then
+  if ! cluster_at "$1"; then
     log "no cluster in $data; nothing to stop"
     return 0
   fi
-  owner=$(stat -c %U "$data")
   if ! pgctl_status "$owner" "$data"; then
     log "not running ($data)"
     return 0
@@ -171,9 +177,7 @@ cmd_stop() {
 cmd_status() {
   local data owner
   [[ $# -eq 1 ]] || usage
-  data=$(realpath -m -- "$1")
-  [[ -f $data/PG_VERSION ]] || exit 3
-  owner=$(stat -c %U "$data")
+  cluster_at "$1" || exit 3
   run_as "$owner" "$BIN/pg_ctl" -D "$data" status
 }
 

@@ -15,19 +15,10 @@
 # Exit status is non-zero if any stage failed; the last line reads "N passed, N failed".
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/opts.sh" # ROOT, the working directory
 QUICK=0 ASAN=1 FUZZ=1
-for arg in "$@"; do
-  case $arg in
-    --quick) QUICK=1 ;;
-    --no-asan) ASAN=0 ;;
-    --no-fuzz) FUZZ=0 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "test.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
-  esac
-done
+parse_opts --quick:QUICK=1 --no-asan:ASAN=0 --no-fuzz:FUZZ=0 -- "$@"
 if ((QUICK)); then ASAN=0 FUZZ=0; fi
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}

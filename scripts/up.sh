@@ -24,19 +24,10 @@
 set -euo pipefail
 shopt -s extglob
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
+# shellcheck source=scripts/lib/opts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/opts.sh" # ROOT, the working directory
 ONCE=0 BUILD=1 HA=0
-for arg in "$@"; do
-  case $arg in
-    --once) ONCE=1 ;;
-    --ha) HA=1 ;;
-    --no-build) BUILD=0 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "up.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
-  esac
-done
+parse_opts --once:ONCE=1 --ha:HA=1 --no-build:BUILD=0 -- "$@"
 [[ -t 0 ]] || ONCE=1
 
 LOCAL=$ROOT/.local

@@ -1,9 +1,8 @@
 /* clusterctl: the operators' command line: reads the Redis registry and presence keys
- * (hiredis, synchronously: blocking is fine in a CLI) and talks to the daemons' admin
- * endpoints over HTTP (libcurl), never to a client port. */
+ * (store.c) and talks to the daemons' admin endpoints over HTTP (libcurl), never to a client
+ * port. */
 #include <ctype.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -15,16 +14,11 @@
 
 #include "ctl.h"
 #include "keys.h"
-#include "sentinel.h"
 #include "util.h"
-
-static const char *TYPES[] = {"Gateway", "Lobby", "Game"};
-#define NTYPES 3
 
 /* ---- output helpers ---- */
 
-static void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die_usage(const char *fmt, ...)
+void die_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -75,237 +69,6 @@ void lower_type(char *out, size_t n, const char *type)
     for (; type[i] && i + 1 < n; i++)
         out[i] = (char)tolower((unsigned char)type[i]);
     out[i] = '\0';
-}
-
-/* ---- Redis ---- */
-
-/* Asks the Sentinels in turn for the master's address (clusterctl may block: it is a
- * command-line tool, not an event loop). Exits when none names it. */
-static void sentinel_master(const ctl_t *c, redis_url_t *u)
-{
-    sentinel_addr_t s[SENTINEL_MAX];
-    int n = sentinel_list_parse(c->sentinels, s, SENTINEL_MAX);
-    if (n < 0)
-        die_usage("bad Sentinel list \"%s\" (host:port,...)", c->sentinels);
-    struct timeval tv = {2, 0};
-    for (int i = 0; i < n; i++) {
-        redisContext *sc = redisConnectWithTimeout(s[i].host, s[i].port, tv);
-        redisReply *r = sc && !sc->err ? redisCommand(sc, "SENTINEL get-master-addr-by-name %s", c->master_name) : NULL;
-        int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->str &&
-                 r->element[1]->str && strlen(r->element[0]->str) < sizeof u->host;
-        if (ok) {
-            snprintf(u->host, sizeof u->host, "%s", r->element[0]->str);
-            u->port = atoi(r->element[1]->str);
-        }
-        if (r)
-            freeReplyObject(r);
-        if (sc)
-            redisFree(sc);
-        if (ok)
-            return;
-    }
-    fail("no Sentinel of \"%s\" knows the master \"%s\"", c->sentinels, c->master_name);
-    exit(EXIT_FAILED);
-}
-
-static redisContext *redis_open(const ctl_t *c)
-{
-    redis_url_t u;
-    if (redis_url_parse(c->redis_url, &u) < 0)
-        die_usage("bad Redis URL \"%s\"", c->redis_url);
-    if (c->sentinels && *c->sentinels)
-        sentinel_master(c, &u);
-    struct timeval tv = {3, 0};
-    redisContext *rc = redisConnectWithTimeout(u.host, u.port, tv);
-    if (!rc || rc->err) {
-        fail("cannot connect to Redis at %s:%d: %s", u.host, u.port, rc ? rc->errstr : "out of memory");
-        exit(EXIT_FAILED);
-    }
-    redisSetTimeout(rc, tv);
-    redisReply *r = NULL;
-    if (u.password[0]) {
-        r = u.user[0] ? redisCommand(rc, "AUTH %s %s", u.user, u.password) : redisCommand(rc, "AUTH %s", u.password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            fail("Redis AUTH failed");
-            exit(EXIT_FAILED);
-        }
-        freeReplyObject(r);
-    }
-    if (u.db) {
-        r = redisCommand(rc, "SELECT %d", u.db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            fail("Redis SELECT %d failed", u.db);
-            exit(EXIT_FAILED);
-        }
-        freeReplyObject(r);
-    }
-    return rc;
-}
-
-static redisReply *cmd(ctl_t *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c->rc, fmt, ap);
-    va_end(ap);
-    if (!r) {
-        fail("Redis: %s", c->rc->errstr);
-        exit(EXIT_FAILED);
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        fail("Redis: %s", r->str);
-        exit(EXIT_FAILED);
-    }
-    return r;
-}
-
-/* Reads the hash of server type:id. Returns 0, or -1 when it does not exist (not live). */
-static int server_read(ctl_t *c, const char *type, uint32_t id, server_t *s)
-{
-    redisReply *r = cmd(c, "HGETALL %s", key_server(c->prefix, type, id).s);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-        freeReplyObject(r);
-        return -1;
-    }
-    memset(s, 0, sizeof *s);
-    s->type = type;
-    s->id = id;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
-        if (!k || !v)
-            continue;
-        if (strcmp(k, "address") == 0)
-            snprintf(s->address, sizeof s->address, "%s", v);
-        else if (strcmp(k, "port") == 0)
-            s->port = atoi(v);
-        else if (strcmp(k, "admin_address") == 0)
-            snprintf(s->admin_address, sizeof s->admin_address, "%s", v);
-        else if (strcmp(k, "admin_port") == 0)
-            s->admin_port = atoi(v);
-        else if (strcmp(k, "status") == 0)
-            s->status = atoi(v);
-        else if (strcmp(k, "games") == 0)
-            s->games = atoi(v);
-        else if (strcmp(k, "players") == 0)
-            s->players = atoi(v);
-        else if (strcmp(k, "heartbeat") == 0)
-            s->heartbeat = strtoull(v, NULL, 10);
-        else if (strcmp(k, "version") == 0)
-            snprintf(s->version, sizeof s->version, "%s", v);
-        else if (strcmp(k, "worker_of") == 0)
-            snprintf(s->worker_of, sizeof s->worker_of, "%s", v);
-        else if (strcmp(k, "worker") == 0)
-            s->worker = atoi(v);
-    }
-    if (!s->worker_of[0])
-        s->worker = -1;
-    freeReplyObject(r);
-    return 0;
-}
-
-static int cmp_server(const void *a, const void *b)
-{
-    const server_t *x = a, *y = b;
-    int tx = 0, ty = 0;
-    for (int i = 0; i < NTYPES; i++) {
-        if (x->type == TYPES[i])
-            tx = i;
-        if (y->type == TYPES[i])
-            ty = i;
-    }
-    if (tx != ty)
-        return tx - ty;
-    /* the workers of one supervisor (host/pid) together, after the single processes */
-    int c = strcmp(x->worker_of, y->worker_of);
-    if (c)
-        return c;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Every live server (listed, and its hash exists), sorted by type then id. Returns how many;
- * *out is malloc'ed. */
-size_t servers_list(ctl_t *c, server_t **out)
-{
-    size_t n = 0, cap = 16;
-    server_t *v = malloc(cap * sizeof *v);
-    for (int t = 0; t < NTYPES; t++) {
-        redisReply *r = cmd(c, "LRANGE %s 0 -1", key_server_list(c->prefix, TYPES[t]).s);
-        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            if (!r->element[i]->str)
-                continue;
-            char *end;
-            unsigned long id = strtoul(r->element[i]->str, &end, 10);
-            if (*end || id == 0 || id > UINT32_MAX)
-                continue;
-            int dup = 0;
-            for (size_t k = 0; k < n; k++)
-                dup |= v[k].type == TYPES[t] && v[k].id == id;
-            if (dup)
-                continue;
-            if (n == cap)
-                v = realloc(v, (cap *= 2) * sizeof *v);
-            if (server_read(c, TYPES[t], (uint32_t)id, &v[n]) == 0)
-                n++;
-        }
-        freeReplyObject(r);
-    }
-    qsort(v, n, sizeof *v, cmp_server);
-    *out = v;
-    return n;
-}
-
-/* "ID" or "TYPE:ID" (type case-insensitive) -> a live server. Returns 0, or EXIT_* after
- * saying why. */
-static int server_find(ctl_t *c, const char *spec, server_t *found)
-{
-    const char *type = NULL;
-    const char *idtext = spec;
-    const char *colon = strchr(spec, ':');
-    if (colon) {
-        for (int t = 0; t < NTYPES; t++)
-            if (strlen(TYPES[t]) == (size_t)(colon - spec) && strncasecmp(spec, TYPES[t], (size_t)(colon - spec)) == 0)
-                type = TYPES[t];
-        if (!type)
-            die_usage("unknown server type in \"%s\" (gateway, lobby or game)", spec);
-        idtext = colon + 1;
-    }
-    char *end;
-    errno = 0;
-    unsigned long id = strtoul(idtext, &end, 10);
-    if (!*idtext || *end || errno || id == 0 || id > UINT32_MAX)
-        die_usage("bad server id \"%s\" (ID or TYPE:ID, e.g. game:3)", spec);
-    int matches = 0;
-    char names[256] = "";
-    for (int t = 0; t < NTYPES; t++) {
-        if (type && type != TYPES[t])
-            continue;
-        server_t s;
-        if (server_read(c, TYPES[t], (uint32_t)id, &s) == 0) {
-            *found = s;
-            matches++;
-            char lt[16];
-            lower_type(lt, sizeof lt, TYPES[t]);
-            size_t l = strlen(names);
-            snprintf(names + l, sizeof names - l, "%s%s:%lu", l ? ", " : "", lt, id);
-        }
-    }
-    if (matches == 0) {
-        fail("no live server %s in the registry (prefix \"%s\")", spec, c->prefix);
-        return EXIT_FAILED;
-    }
-    if (matches > 1) {
-        fail("id %lu is ambiguous: %s; say which with TYPE:ID", id, names);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
-}
-
-static int server_alive(ctl_t *c, const server_t *s)
-{
-    redisReply *r = cmd(c, "EXISTS %s", key_server(c->prefix, s->type, s->id).s);
-    int alive = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
-    return alive;
 }
 
 /* ---- HTTP (the admin endpoints) ---- */
@@ -373,112 +136,71 @@ static long admin_call(ctl_t *c, const server_t *s, const char *method, const ch
     return status;
 }
 
-/* ---- users ---- */
-
-static int all_digits(const char *s)
+/* admin_call that wants HTTP status want. Returns EXIT_OK, or EXIT_FAILED after saying why:
+ * "TYPE:ID: HTTP ..." or, with refused (what was asked, e.g. "the drain"), "TYPE:ID refused
+ * the drain: HTTP ...". The body (trimmed) in *b either way. */
+static int admin_expect(ctl_t *c, const server_t *s, const char *method, const char *path_query,
+                        long want, const char *refused, body_t *b)
 {
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-/* Escapes glob characters for SCAN MATCH. */
-static void glob_escape(char *out, size_t n, const char *in)
-{
-    size_t o = 0;
-    for (; *in && o + 2 < n; in++) {
-        if (strchr("*?[]\\", *in))
-            out[o++] = '\\';
-        out[o++] = *in;
+    long st = admin_call(c, s, method, path_query, b);
+    if (st < 0)
+        return EXIT_FAILED;
+    if (st != want) {
+        char lt[16];
+        lower_type(lt, sizeof lt, s->type);
+        if (refused)
+            fail("%s:%u refused %s: HTTP %ld %s", lt, s->id, refused, st, b->buf);
+        else
+            fail("%s:%u: HTTP %ld %s", lt, s->id, st, b->buf);
+        return EXIT_FAILED;
     }
-    out[o] = '\0';
-}
-
-static int user_exists(ctl_t *c, uint64_t uid)
-{
-    redisReply *r = cmd(c, "EXISTS %s", key_user(c->prefix, uid).s);
-    int e = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
-    return e;
-}
-
-/* A user id, or a username (case-insensitive): the lobby's username:<lower> key, else a scan
- * of the user:<uid> hashes. Returns the id, or 0 when no such user is known to Redis. */
-static uint64_t user_find(ctl_t *c, const char *who)
-{
-    if (all_digits(who)) {
-        uint64_t uid = strtoull(who, NULL, 10);
-        if (uid && user_exists(c, uid))
-            return uid;
-    }
-    char lower[256];
-    size_t i = 0;
-    for (; who[i] && i + 1 < sizeof lower; i++)
-        lower[i] = (char)tolower((unsigned char)who[i]);
-    lower[i] = '\0';
-    redisReply *r = cmd(c, "GET %s", key_username(c->prefix, lower).s);
-    uint64_t uid = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
-    freeReplyObject(r);
-    if (uid && user_exists(c, uid))
-        return uid;
-    /* Users that logged in before the username key existed: scan (fine for a CLI). */
-    char pat[600];
-    char esc[512];
-    glob_escape(esc, sizeof esc, c->prefix);
-    snprintf(pat, sizeof pat, "%suser:*", esc);
-    size_t plen = strlen(c->prefix) + 5;
-    char cursor[32] = "0";
-    do {
-        r = cmd(c, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            freeReplyObject(r);
-            return 0;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        redisReply *keys = r->element[1];
-        for (size_t k = 0; k < keys->elements && !uid; k++) {
-            const char *key = keys->element[k]->str;
-            if (!key || strlen(key) <= plen || !all_digits(key + plen))
-                continue;
-            redisReply *n = cmd(c, "HGET %s name", key);
-            if (n->type == REDIS_REPLY_STRING && strcasecmp(n->str, who) == 0)
-                uid = strtoull(key + plen, NULL, 10);
-            freeReplyObject(n);
-        }
-        freeReplyObject(r);
-    } while (!uid && strcmp(cursor, "0") != 0);
-    return uid;
-}
-
-typedef struct user {
-    uint64_t uid;
-    char name[128];
-    int online;
-    uint32_t gw;
-    uint64_t sid;
-    uint64_t room;
-} user_t;
-
-static void user_read(ctl_t *c, uint64_t uid, user_t *u)
-{
-    memset(u, 0, sizeof *u);
-    u->uid = uid;
-    redisReply *r = cmd(c, "HMGET %s name online gw sid room", key_user(c->prefix, uid).s);
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
-        if (r->element[0]->str)
-            snprintf(u->name, sizeof u->name, "%s", r->element[0]->str);
-        u->online = r->element[1]->str && strcmp(r->element[1]->str, "1") == 0;
-        u->gw = r->element[2]->str ? (uint32_t)strtoul(r->element[2]->str, NULL, 10) : 0;
-        u->sid = r->element[3]->str ? strtoull(r->element[3]->str, NULL, 10) : 0;
-        u->room = r->element[4]->str ? strtoull(r->element[4]->str, NULL, 10) : 0;
-    }
-    freeReplyObject(r);
+    return EXIT_OK;
 }
 
 /* ---- commands ---- */
+
+/* One option of a command: a switch (sets *flag to 1) or, with value, an option that takes
+ * the next argument. */
+typedef struct cmd_opt {
+    const char *name;
+    int *flag;
+    const char **value;
+} cmd_opt_t;
+
+/* Parses a command's arguments: the options of opts (ended by a NULL name) and, when
+ * positional, at most one argument that is not an option, which it returns (NULL when there
+ * is none). Exits with a usage error on anything else. */
+static const char *args_parse(const char *cmd_name, int argc, char **argv, const cmd_opt_t *opts,
+                              int positional)
+{
+    const char *pos = NULL;
+    for (int i = 0; i < argc; i++) {
+        const cmd_opt_t *o = opts;
+        while (o->name && strcmp(argv[i], o->name) != 0)
+            o++;
+        if (o->name && o->value && i + 1 < argc)
+            *o->value = argv[++i];
+        else if (o->name && o->flag)
+            *o->flag = 1;
+        else if (positional && !pos && argv[i][0] != '-')
+            pos = argv[i];
+        else
+            die_usage("%s: unexpected argument \"%s\"", cmd_name, argv[i]);
+    }
+    return pos;
+}
+
+/* The arguments of a command whose one option is --json: returns 1 when it was given. With
+ * pos, the command takes one positional argument too: in *pos (NULL when there is none). */
+static int args_json(const char *cmd_name, int argc, char **argv, const char **pos)
+{
+    int json = 0;
+    const cmd_opt_t opts[] = {{"--json", &json, NULL}, {NULL, NULL, NULL}};
+    const char *p = args_parse(cmd_name, argc, argv, opts, pos != NULL);
+    if (pos)
+        *pos = p;
+    return json;
+}
 
 static int want_help(int argc, char **argv)
 {
@@ -497,13 +219,7 @@ static const char STATUS_HELP[] =
 
 static int cmd_status(ctl_t *c, int argc, char **argv)
 {
-    int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else
-            die_usage("status: unexpected argument \"%s\"", argv[i]);
-    }
+    int json = args_json("status", argc, argv, NULL);
     server_t *v;
     size_t n = servers_list(c, &v);
     uint64_t now = wall_ms();
@@ -564,19 +280,12 @@ static const char DRAIN_HELP[] =
 
 static int cmd_drain(ctl_t *c, int argc, char **argv)
 {
-    const char *spec = NULL;
-    double timeout_s = 120;
-    int wait = 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-            timeout_s = atof(argv[++i]);
-        else if (strcmp(argv[i], "--no-wait") == 0)
-            wait = 0;
-        else if (!spec && argv[i][0] != '-')
-            spec = argv[i];
-        else
-            die_usage("drain: unexpected argument \"%s\"", argv[i]);
-    }
+    const char *timeout = NULL;
+    int no_wait = 0;
+    const cmd_opt_t opts[] = {
+        {"--timeout", NULL, &timeout}, {"--no-wait", &no_wait, NULL}, {NULL, NULL, NULL}};
+    const char *spec = args_parse("drain", argc, argv, opts, 1);
+    double timeout_s = timeout ? atof(timeout) : 120;
     if (!spec)
         die_usage("drain: which server? (ID or TYPE:ID)");
     server_t s;
@@ -587,15 +296,10 @@ static int cmd_drain(ctl_t *c, int argc, char **argv)
     lower_type(lt, sizeof lt, s.type);
     body_t b;
     uint64_t t0 = wall_ms();
-    long st = admin_call(c, &s, "POST", "/drain", &b);
-    if (st < 0)
+    if (admin_expect(c, &s, "POST", "/drain", 202, "the drain", &b))
         return EXIT_FAILED;
-    if (st != 202) {
-        fail("%s:%u refused the drain: HTTP %ld %s", lt, s.id, st, b.buf);
-        return EXIT_FAILED;
-    }
     printf("%s:%u draining\n", lt, s.id);
-    if (!wait)
+    if (no_wait)
         return EXIT_OK;
     uint64_t deadline = t0 + (uint64_t)(timeout_s * 1000);
     while (server_alive(c, &s)) {
@@ -632,13 +336,8 @@ static int cmd_log_level(ctl_t *c, int argc, char **argv)
     lower_type(lt, sizeof lt, s.type);
     snprintf(path, sizeof path, "/log-level%s%s", level ? "?level=" : "", level ? level : "");
     body_t b;
-    long st = admin_call(c, &s, level ? "PUT" : "GET", path, &b);
-    if (st < 0)
+    if (admin_expect(c, &s, level ? "PUT" : "GET", path, 200, NULL, &b))
         return EXIT_FAILED;
-    if (st != 200) {
-        fail("%s:%u: HTTP %ld %s", lt, s.id, st, b.buf);
-        return EXIT_FAILED;
-    }
     printf("%s:%u log level %s\n", lt, s.id, b.buf);
     return EXIT_OK;
 }
@@ -652,24 +351,15 @@ static const char KICK_HELP[] =
 
 static int cmd_kick(ctl_t *c, int argc, char **argv)
 {
-    const char *who = NULL, *reason = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
-            reason = argv[++i];
-        else if (!who && argv[i][0] != '-')
-            who = argv[i];
-        else
-            die_usage("kick: unexpected argument \"%s\"", argv[i]);
-    }
+    const char *reason = NULL;
+    const cmd_opt_t opts[] = {{"--reason", NULL, &reason}, {NULL, NULL, NULL}};
+    const char *who = args_parse("kick", argc, argv, opts, 1);
     if (!who)
         die_usage("kick: which user?");
-    uint64_t uid = user_find(c, who);
-    if (!uid) {
-        fail("no user \"%s\" known to Redis", who);
-        return EXIT_FAILED;
-    }
     user_t u;
-    user_read(c, uid, &u);
+    if (user_lookup(c, who, &u))
+        return EXIT_FAILED;
+    uint64_t uid = u.uid;
     if (!u.online || !u.gw || !u.sid) {
         fail("user %s (id %llu) is not online", u.name, (unsigned long long)uid);
         return EXIT_FAILED;
@@ -691,13 +381,8 @@ static int cmd_kick(ctl_t *c, int argc, char **argv)
             curl_easy_cleanup(h);
     }
     body_t b;
-    long st = admin_call(c, &gw, "POST", path, &b);
-    if (st < 0)
+    if (admin_expect(c, &gw, "POST", path, 200, NULL, &b))
         return EXIT_FAILED;
-    if (st != 200) {
-        fail("gateway:%u: HTTP %ld %s", gw.id, st, b.buf);
-        return EXIT_FAILED;
-    }
     printf("kicked user %s (id %llu) from gateway:%u session %llu\n", u.name,
            (unsigned long long)uid, gw.id, (unsigned long long)u.sid);
     return EXIT_OK;
@@ -711,31 +396,20 @@ static const char WHO_HELP[] =
 
 static int cmd_who(ctl_t *c, int argc, char **argv)
 {
-    const char *who = NULL;
-    int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (!who && argv[i][0] != '-')
-            who = argv[i];
-        else
-            die_usage("who: unexpected argument \"%s\"", argv[i]);
-    }
+    const char *who;
+    int json = args_json("who", argc, argv, &who);
     if (!who)
         die_usage("who: which user?");
-    uint64_t uid = user_find(c, who);
-    if (!uid) {
-        fail("no user \"%s\" known to Redis", who);
-        return EXIT_FAILED;
-    }
     user_t u;
-    user_read(c, uid, &u);
+    if (user_lookup(c, who, &u))
+        return EXIT_FAILED;
+    uint64_t uid = u.uid;
     int room_status = 0;
     uint64_t match = 0;
     uint32_t game = 0;
     char room_name[128] = "";
     if (u.room) {
-        redisReply *r = cmd(c, "HMGET %s status match game name", key_room(c->prefix, u.room).s);
+        redisReply *r = ctl_cmd(c, "HMGET %s status match game name", key_room(c->prefix, u.room).s);
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
             room_status = r->element[0]->str ? atoi(r->element[0]->str) : 0;
             match = r->element[1]->str ? strtoull(r->element[1]->str, NULL, 10) : 0;
@@ -801,14 +475,10 @@ static int cmd_reload_tls(ctl_t *c, int argc, char **argv)
             continue;
         tried++;
         body_t b;
-        long st = admin_call(c, &v[i], "POST", "/reload-tls", &b);
-        if (st == 200) {
+        if (admin_expect(c, &v[i], "POST", "/reload-tls", 200, NULL, &b) == EXIT_OK)
             printf("gateway:%u %s\n", v[i].id, b.buf);
-        } else {
+        else
             failed++;
-            if (st > 0)
-                fail("gateway:%u: HTTP %ld %s", v[i].id, st, b.buf);
-        }
     }
     free(v);
     if (!tried) {
@@ -960,7 +630,7 @@ int main(int argc, char **argv)
             fail("curl_global_init failed");
             return EXIT_FAILED;
         }
-        c.rc = redis_open(&c);
+        c.rc = ctl_redis_open(&c);
         int rc = COMMANDS[k].fn(&c, cargc, cargv);
         redisFree(c.rc);
         curl_global_cleanup();

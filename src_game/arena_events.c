@@ -14,35 +14,42 @@ static Vec2 vecs[ARENA_UPD_MAX * 3];
 static void *p_spawns[ARENA_UPD_MAX], *p_moves[ARENA_UPD_MAX], *p_attacks[ARENA_UPD_MAX],
     *p_damaged[ARENA_UPD_MAX], *p_deaths[ARENA_UPD_MAX], *p_pmoves[ARENA_UPD_MAX];
 
+/* The next Vec2 of this update, set to the event's position; NULL when all are taken. */
+static Vec2 *event_pos(size_t *nv, const sim_event_t *e)
+{
+    if (*nv >= ARENA_UPD_MAX * 3)
+        return NULL;
+    Vec2 *v = &vecs[(*nv)++];
+    vec2__init(v);
+    v->x = e->x;
+    v->y = e->y;
+    return v;
+}
+
 int arena_collect_events(const uint64_t *users, uint32_t n, const sim_event_t *ev, size_t nev,
                          GameStateUpdate *u)
 {
     size_t ns = 0, nm = 0, na = 0, nd = 0, nk = 0, np = 0, nv = 0;
     int players_changed = 0;
+    Vec2 *pos;
     for (size_t i = 0; i < nev; i++) {
         const sim_event_t *e = &ev[i];
         switch (e->kind) {
         case SIM_EV_MONSTER_SPAWN:
-            if (ns < ARENA_UPD_MAX && nv < ARENA_UPD_MAX * 3) {
+            if (ns < ARENA_UPD_MAX && (pos = event_pos(&nv, e))) {
                 monster_spawn__init(&spawns[ns]);
-                vec2__init(&vecs[nv]);
-                vecs[nv].x = e->x;
-                vecs[nv].y = e->y;
                 spawns[ns].id = e->id;
-                spawns[ns].pos = &vecs[nv++];
+                spawns[ns].pos = pos;
                 spawns[ns].hp = e->hp;
                 p_spawns[ns] = &spawns[ns];
                 ns++;
             }
             break;
         case SIM_EV_MONSTER_MOVE:
-            if (nm < ARENA_UPD_MAX && nv < ARENA_UPD_MAX * 3) {
+            if (nm < ARENA_UPD_MAX && (pos = event_pos(&nv, e))) {
                 monster_move__init(&moves[nm]);
-                vec2__init(&vecs[nv]);
-                vecs[nv].x = e->x;
-                vecs[nv].y = e->y;
                 moves[nm].id = e->id;
-                moves[nm].pos = &vecs[nv++];
+                moves[nm].pos = pos;
                 p_moves[nm] = &moves[nm];
                 nm++;
             }
@@ -81,13 +88,10 @@ int arena_collect_events(const uint64_t *users, uint32_t n, const sim_event_t *e
             }
             break;
         case SIM_EV_PLAYER_MOVED:
-            if (np < ARENA_UPD_MAX && nv < ARENA_UPD_MAX * 3 && e->id < n) {
+            if (np < ARENA_UPD_MAX && e->id < n && (pos = event_pos(&nv, e))) {
                 player_moved__init(&pmoves[np]);
-                vec2__init(&vecs[nv]);
-                vecs[nv].x = e->x;
-                vecs[nv].y = e->y;
                 pmoves[np].user_id = users[e->id];
-                pmoves[np].pos = &vecs[nv++];
+                pmoves[np].pos = pos;
                 p_pmoves[np] = &pmoves[np];
                 np++;
             }

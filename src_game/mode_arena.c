@@ -200,19 +200,29 @@ static void arena_free(void *st)
 
 /* ---- the arena's client packets ---- */
 
-static int refuse(backend_t *be, const backend_req_t *req, int rc)
+/* The client's error for each refusal of the simulation; any other code is INTERNAL. */
+static const struct {
+    int rc;
+    ErrorCode code;
+    const char *msg;
+} REFUSALS[] = {
+    {SIM_DEAD, ERROR_CODE__PLAYER_DEAD, "dead players can't act"},
+    {SIM_OVER, ERROR_CODE__MATCH_OVER, "the match has ended"},
+    {SIM_OUT_OF_RANGE, ERROR_CODE__OUT_OF_RANGE, "target out of range"},
+    {SIM_COOLDOWN, ERROR_CODE__COOLDOWN, "attack still cooling down"},
+    {SIM_NO_TARGET, ERROR_CODE__NO_TARGET, "no such live monster"},
+    {SIM_NO_ITEM, ERROR_CODE__NO_ITEM, "no such item left"},
+    {SIM_BAD_VALUE, ERROR_CODE__BAD_REQUEST, "bad coordinates"},
+};
+
+static void refuse(backend_t *be, const backend_req_t *req, int rc)
 {
-    switch (rc) {
-    case SIM_DEAD: backend_error(be, req, ERROR_CODE__PLAYER_DEAD, "dead players can't act"); break;
-    case SIM_OVER: backend_error(be, req, ERROR_CODE__MATCH_OVER, "the match has ended"); break;
-    case SIM_OUT_OF_RANGE: backend_error(be, req, ERROR_CODE__OUT_OF_RANGE, "target out of range"); break;
-    case SIM_COOLDOWN: backend_error(be, req, ERROR_CODE__COOLDOWN, "attack still cooling down"); break;
-    case SIM_NO_TARGET: backend_error(be, req, ERROR_CODE__NO_TARGET, "no such live monster"); break;
-    case SIM_NO_ITEM: backend_error(be, req, ERROR_CODE__NO_ITEM, "no such item left"); break;
-    case SIM_BAD_VALUE: backend_error(be, req, ERROR_CODE__BAD_REQUEST, "bad coordinates"); break;
-    default: backend_error(be, req, ERROR_CODE__INTERNAL, sim_strerror(rc)); break;
-    }
-    return rc;
+    for (size_t i = 0; i < sizeof REFUSALS / sizeof REFUSALS[0]; i++)
+        if (REFUSALS[i].rc == rc) {
+            backend_error(be, req, REFUSALS[i].code, REFUSALS[i].msg);
+            return;
+        }
+    backend_error(be, req, ERROR_CODE__INTERNAL, sim_strerror(rc));
 }
 
 static void snapshot(arena_t *a, match_t *m, backend_t *be, const backend_req_t *req)
@@ -258,18 +268,18 @@ static void snapshot(arena_t *a, match_t *m, backend_t *be, const backend_req_t 
     xfree(mv);
 }
 
-static void position(arena_t *a, uint32_t idx, backend_t *be, const backend_req_t *req,
-                     const PlayerPositionUpdate *in)
+/* position, attack and use_item return the simulation's refusal (< 0), which arena_request
+ * answers, or 0 once they replied. */
+static int position(arena_t *a, uint32_t idx, backend_t *be, const backend_req_t *req,
+                    const PlayerPositionUpdate *in)
 {
     if (!in->pos) {
         backend_error(be, req, ERROR_CODE__BAD_REQUEST, "pos is required");
-        return;
+        return 0;
     }
     int rc = sim_move(a->sim, idx, in->pos->x, in->pos->y);
-    if (rc < 0) {
-        refuse(be, req, rc);
-        return;
-    }
+    if (rc < 0)
+        return rc;
     const sim_player_t *sp = sim_player(a->sim, idx);
     Vec2 v = VEC2__INIT;
     v.x = sp->x;
@@ -278,18 +288,17 @@ static void position(arena_t *a, uint32_t idx, backend_t *be, const backend_req_
     out.pos = &v;
     out.clamped = rc == SIM_CLAMPED;
     backend_reply(be, req, PACKET_TYPE__PLAYER_POSITION_RESPONSE, &out.base);
+    return 0;
 }
 
-static void attack(arena_t *a, uint32_t idx, backend_t *be, const backend_req_t *req,
-                   const PlayerAttackMonster *in)
+static int attack(arena_t *a, uint32_t idx, backend_t *be, const backend_req_t *req,
+                  const PlayerAttackMonster *in)
 {
     const sim_monster_t *before = sim_monster_find(a->sim, in->monster_id);
     int32_t hp_before = before ? before->hp : 0;
     int rc = sim_attack(a->sim, idx, in->monster_id);
-    if (rc < 0) {
-        refuse(be, req, rc);
-        return;
-    }
+    if (rc < 0)
+        return rc;
     const sim_monster_t *after = sim_monster_find(a->sim, in->monster_id);
     PlayerAttackResponse out = PLAYER_ATTACK_RESPONSE__INIT;
     out.monster_id = in->monster_id;
@@ -297,21 +306,21 @@ static void attack(arena_t *a, uint32_t idx, backend_t *be, const backend_req_t 
     out.damage = hp_before - out.monster_hp;
     out.killed = after == NULL;
     backend_reply(be, req, PACKET_TYPE__PLAYER_ATTACK_RESPONSE, &out.base);
+    return 0;
 }
 
-static void use_item(arena_t *a, uint32_t idx, backend_t *be, const backend_req_t *req,
-                     const PlayerUseItem *in)
+static int use_item(arena_t *a, uint32_t idx, backend_t *be, const backend_req_t *req,
+                    const PlayerUseItem *in)
 {
     int rc = sim_use_item(a->sim, idx, in->item);
-    if (rc < 0) {
-        refuse(be, req, rc);
-        return;
-    }
+    if (rc < 0)
+        return rc;
     const sim_player_t *sp = sim_player(a->sim, idx);
     PlayerUseItemResponse out = PLAYER_USE_ITEM_RESPONSE__INIT;
     out.hp = sp->hp;
     out.remaining = sp->potions;
     backend_reply(be, req, PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE, &out.base);
+    return 0;
 }
 
 static int arena_request(void *st, match_t *m, uint32_t idx, const backend_req_t *req,
@@ -319,17 +328,21 @@ static int arena_request(void *st, match_t *m, uint32_t idx, const backend_req_t
 {
     arena_t *a = st;
     backend_t *be = match_backend(m);
+    int rc;
     switch (req->type) {
     case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: snapshot(a, m, be, req); return 0;
     case PACKET_TYPE__PLAYER_POSITION_UPDATE:
-        position(a, idx, be, req, (const PlayerPositionUpdate *)msg);
-        return 0;
+        rc = position(a, idx, be, req, (const PlayerPositionUpdate *)msg);
+        break;
     case PACKET_TYPE__PLAYER_ATTACK_MONSTER:
-        attack(a, idx, be, req, (const PlayerAttackMonster *)msg);
-        return 0;
-    case PACKET_TYPE__PLAYER_USE_ITEM: use_item(a, idx, be, req, (const PlayerUseItem *)msg); return 0;
+        rc = attack(a, idx, be, req, (const PlayerAttackMonster *)msg);
+        break;
+    case PACKET_TYPE__PLAYER_USE_ITEM: rc = use_item(a, idx, be, req, (const PlayerUseItem *)msg); break;
     default: return -1;
     }
+    if (rc < 0)
+        refuse(be, req, rc);
+    return 0;
 }
 
 const mode_ops_t MODE_ARENA = {

@@ -54,6 +54,16 @@ typedef struct acct_rq {
     char token_val[128];
 } acct_rq_t;
 
+/* LOGIN and RESUME start a session: on a session logged in already they answer
+ * ALREADY_AUTHENTICATED (and this returns 1). */
+static int already_logged_in(backend_t *be, const backend_req_t *req)
+{
+    if (!req->user)
+        return 0;
+    backend_error(be, req, ERROR_CODE__ALREADY_AUTHENTICATED, "already logged in");
+    return 1;
+}
+
 static acct_rq_t *acct_new(lobby_t *lb, const backend_req_t *req)
 {
     acct_rq_t *a = xcalloc(1, sizeof *a);
@@ -325,10 +335,8 @@ void lobby_login(backend_t *be, const backend_req_t *req, const ProtobufCMessage
 {
     lobby_t *lb = ud;
     const LoginRequest *in = (const LoginRequest *)msg;
-    if (req->user) {
-        backend_error(be, req, ERROR_CODE__ALREADY_AUTHENTICATED, "already logged in");
+    if (already_logged_in(be, req))
         return;
-    }
     if (!username_valid(in->username) || !password_valid(in->password)) {
         backend_error(be, req, ERROR_CODE__BAD_REQUEST,
                       "username must be 3-24 of A-Z a-z 0-9 _, password 8-128 bytes");
@@ -372,10 +380,8 @@ void lobby_resume(backend_t *be, const backend_req_t *req, const ProtobufCMessag
 {
     lobby_t *lb = ud;
     const ResumeRequest *in = (const ResumeRequest *)msg;
-    if (req->user) {
-        backend_error(be, req, ERROR_CODE__ALREADY_AUTHENTICATED, "already logged in");
+    if (already_logged_in(be, req))
         return;
-    }
     size_t n = strlen(in->token);
     int hex = n == TOKEN_HEX;
     for (size_t i = 0; hex && i < n; i++)

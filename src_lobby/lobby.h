@@ -50,20 +50,15 @@ typedef struct lobby {
     int ended_pending;
 } lobby_t;
 
+/* A handler of the lobby's route table (main.c): the shape of backend_handler_fn, as a function
+ * type so that the handlers below are declared by it. */
+typedef void lobby_handler_t(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+
 /* Handlers (accounts.c, rooms.c): one per packet type of the lobby's route table. */
-void lobby_register(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_login(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_resume(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_logout(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_create_room(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_room_list(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_join_room(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_leave_room(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_prepare(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_start_game(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_room_chat(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_quick_match(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
-void lobby_quick_cancel(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+lobby_handler_t lobby_register, lobby_login, lobby_resume, lobby_logout;
+lobby_handler_t lobby_create_room, lobby_room_list, lobby_join_room, lobby_leave_room;
+lobby_handler_t lobby_prepare, lobby_start_game, lobby_room_chat;
+lobby_handler_t lobby_quick_match, lobby_quick_cancel;
 
 /* A session closed on a gateway: presence offline, queue left, room left after the grace. */
 void lobby_session_closed(backend_t *be, uint32_t gw_id, uint64_t session, uint64_t user, void *ud);
@@ -72,7 +67,7 @@ void lobby_expire_tick(lobby_t *lb);
 
 /* ---- matches (matches.c) ---- */
 
-void lobby_match_history(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud);
+lobby_handler_t lobby_match_history;
 /* A gateway lost its link to a game daemon: the rooms of its matches wait again. */
 void lobby_game_lost(backend_t *be, uint32_t gw_id, uint32_t game_id, void *ud);
 /* Periodic: matches of game daemons gone from the registry: rooms back to waiting. */

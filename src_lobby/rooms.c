@@ -1,5 +1,6 @@
 /* rooms: room, chat and quick-match handlers; every change is one call into lobby.lua, then
  * ROOM_UPDATE pushed to every member on whatever gateway each is connected to. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,20 @@ static void run(rq_t *q, lobby_script_cb cb, const char *op, int argc, const cha
 }
 
 static void u64s(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (unsigned long long)v); }
+
+/* run with the requesting user's id as the script's first argument, before the argc (at most
+ * 7) of argv. */
+static void run_user(rq_t *q, lobby_script_cb cb, const char *op, int argc, const char *const *argv)
+{
+    char uid[24];
+    const char *all[8];
+    assert(argc >= 0 && argc < 8);
+    u64s(uid, sizeof uid, q->req.user);
+    all[0] = uid;
+    for (int i = 0; i < argc; i++)
+        all[i + 1] = argv[i];
+    run(q, cb, op, argc + 1, all);
+}
 
 /* Copies a request's game mode into out (LOBBY_MODE_MAX + 1 bytes): "" is the arena. Returns 0,
  * or -1 (answered UNKNOWN_MODE) for a name no module file could have: longer than
@@ -184,14 +199,12 @@ void lobby_create_room(backend_t *be, const backend_req_t *req, const ProtobufCM
     if (mode_arg(be, req, in->mode, mode) != 0)
         return;
     lobby_t *lb = ud;
-    rq_t *q = rq_new(ud, req);
-    char uid[24], max[8], now[24], stale[24];
-    u64s(uid, sizeof uid, req->user);
+    char max[8], now[24], stale[24];
     snprintf(max, sizeof max, "%u", in->max_players);
     u64s(now, sizeof now, wall_ms());
     u64s(stale, sizeof stale, (uint64_t)lb->placement_stale_ms);
-    const char *argv[] = {uid, in->name, max, now, mode, stale};
-    run(q, on_created, "create", 6, argv);
+    const char *argv[] = {in->name, max, now, mode, stale};
+    run_user(rq_new(ud, req), on_created, "create", 5, argv);
 }
 
 static void on_joined(lobby_t *lb, redisReply *r, void *ud)
@@ -206,39 +219,36 @@ void lobby_join_room(backend_t *be, const backend_req_t *req, const ProtobufCMes
         backend_error(be, req, ERROR_CODE__ROOM_NOT_FOUND, "no such room");
         return;
     }
-    rq_t *q = rq_new(ud, req);
-    char uid[24], room[24];
-    u64s(uid, sizeof uid, req->user);
+    char room[24];
     u64s(room, sizeof room, in->room_id);
-    const char *argv[] = {uid, room};
-    run(q, on_joined, "join", 2, argv);
+    const char *argv[] = {room};
+    run_user(rq_new(ud, req), on_joined, "join", 1, argv);
 }
 
 static void on_left(lobby_t *lb, redisReply *r, void *ud)
 {
     rq_t *q = ud;
     room_view_t v;
-    if (reply_kind(r, "deleted")) {
-        LeaveRoomResponse out = LEAVE_ROOM_RESPONSE__INIT;
-        backend_reply(lb->be, &q->req, PACKET_TYPE__LEAVE_ROOM_RESPONSE, &out.base);
-    } else if (reply_kind(r, "room") && room_view_parse(&v, r, 1) >= 0) {
-        LeaveRoomResponse out = LEAVE_ROOM_RESPONSE__INIT;
-        backend_reply(lb->be, &q->req, PACKET_TYPE__LEAVE_ROOM_RESPONSE, &out.base);
+    /* "deleted": the room went with its last member; "room": the members left are told */
+    int deleted = reply_kind(r, "deleted");
+    int room = !deleted && reply_kind(r, "room") && room_view_parse(&v, r, 1) >= 0;
+    if (!deleted && !room) {
+        fail_reply(q, r);
+        xfree(q);
+        return;
+    }
+    LeaveRoomResponse out = LEAVE_ROOM_RESPONSE__INIT;
+    backend_reply(lb->be, &q->req, PACKET_TYPE__LEAVE_ROOM_RESPONSE, &out.base);
+    if (room) {
         room_view_push(lb, &v, "left", q->req.user);
         room_view_free(&v);
-    } else {
-        fail_reply(q, r);
     }
     xfree(q);
 }
 
 void lobby_leave_room(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
 {
-    rq_t *q = rq_new(ud, req);
-    char uid[24];
-    u64s(uid, sizeof uid, req->user);
-    const char *argv[] = {uid};
-    run(q, on_left, "leave", 1, argv);
+    run_user(rq_new(ud, req), on_left, "leave", 0, NULL);
 }
 
 static void on_ready(lobby_t *lb, redisReply *r, void *ud)
@@ -249,11 +259,8 @@ static void on_ready(lobby_t *lb, redisReply *r, void *ud)
 void lobby_prepare(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
 {
     const PrepareGameRequest *in = (const PrepareGameRequest *)msg;
-    rq_t *q = rq_new(ud, req);
-    char uid[24];
-    u64s(uid, sizeof uid, req->user);
-    const char *argv[] = {uid, in->ready ? "1" : "0"};
-    run(q, on_ready, "ready", 2, argv);
+    const char *argv[] = {in->ready ? "1" : "0"};
+    run_user(rq_new(ud, req), on_ready, "ready", 1, argv);
 }
 
 static void on_started(lobby_t *lb, redisReply *r, void *ud)
@@ -264,13 +271,11 @@ static void on_started(lobby_t *lb, redisReply *r, void *ud)
 void lobby_start_game(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
 {
     lobby_t *lb = ud;
-    rq_t *q = rq_new(ud, req);
-    char uid[24], now[24], stale[24];
-    u64s(uid, sizeof uid, req->user);
+    char now[24], stale[24];
     u64s(now, sizeof now, wall_ms());
     u64s(stale, sizeof stale, (uint64_t)lb->placement_stale_ms);
-    const char *argv[] = {uid, now, stale};
-    run(q, on_started, "start", 3, argv);
+    const char *argv[] = {now, stale};
+    run_user(rq_new(ud, req), on_started, "start", 2, argv);
 }
 
 static void on_list(lobby_t *lb, redisReply *r, void *ud)
@@ -368,14 +373,10 @@ void lobby_room_chat(backend_t *be, const backend_req_t *req, const ProtobufCMes
     c->q.lb = lb;
     c->q.req = *req;
     memcpy(c->text, in->text, n + 1);
-    char uid[24], limit[16];
-    u64s(uid, sizeof uid, req->user);
+    char limit[16];
     snprintf(limit, sizeof limit, "%lld", (long long)lb->chat_rate);
-    const char *argv[] = {uid, limit};
-    if (lobby_script(lb, on_chat, c, "chat", 2, argv) != 0) {
-        backend_error(be, req, ERROR_CODE__SERVICE_UNAVAILABLE, "lobby storage unavailable");
-        xfree(c);
-    }
+    const char *argv[] = {limit};
+    run_user(&c->q, on_chat, "chat", 1, argv); /* q first in c: run frees c on failure */
 }
 
 static void on_quick(lobby_t *lb, redisReply *r, void *ud)
@@ -405,14 +406,12 @@ void lobby_quick_match(backend_t *be, const backend_req_t *req, const ProtobufCM
     char mode[LOBBY_MODE_MAX + 1];
     if (mode_arg(be, req, in->mode, mode) != 0)
         return;
-    rq_t *q = rq_new(ud, req);
-    char uid[24], n[16], now[24], stale[24];
-    u64s(uid, sizeof uid, req->user);
+    char n[16], now[24], stale[24];
     snprintf(n, sizeof n, "%lld", (long long)lb->quick_match_size);
     u64s(now, sizeof now, wall_ms());
     u64s(stale, sizeof stale, (uint64_t)lb->placement_stale_ms);
-    const char *argv[] = {uid, n, now, stale, mode};
-    run(q, on_quick, "quick", 5, argv);
+    const char *argv[] = {n, now, stale, mode};
+    run_user(rq_new(ud, req), on_quick, "quick", 4, argv);
 }
 
 static void on_cancel(lobby_t *lb, redisReply *r, void *ud)
@@ -429,11 +428,7 @@ static void on_cancel(lobby_t *lb, redisReply *r, void *ud)
 
 void lobby_quick_cancel(backend_t *be, const backend_req_t *req, const ProtobufCMessage *msg, void *ud)
 {
-    rq_t *q = rq_new(ud, req);
-    char uid[24];
-    u64s(uid, sizeof uid, req->user);
-    const char *argv[] = {uid};
-    run(q, on_cancel, "cancel", 1, argv);
+    run_user(rq_new(ud, req), on_cancel, "cancel", 0, NULL);
 }
 
 /* ---- grace period ---- */

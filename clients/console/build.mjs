@@ -1,21 +1,11 @@
 // Bundles the cluster page (with uPlot) into dist/, which `clusterctl web` serves.
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { bundle } from '../bundle.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'dist');
-mkdirSync(out, { recursive: true });
-await esbuild.build({
-  entryPoints: [join(here, 'src', 'main.js')],
-  bundle: true,
-  format: 'esm',
-  target: ['es2020'],
-  minify: true,
-  outfile: join(out, 'app.js'),
+await bundle(esbuild, dirname(fileURLToPath(import.meta.url)), {
+  name: 'console',
+  copy: ['index.html'],
   loader: { '.css': 'css' },
-  logLevel: 'warning',
 });
-copyFileSync(join(here, 'src', 'index.html'), join(out, 'index.html'));
-console.log(`console: built ${out}`);
