@@ -70,3 +70,17 @@ int metrics_pg_query(metrics_t *m, pg_pool_t *p, const char *sql, int nparams,
     metric_inc(metrics_counter(m, "cluster_pg_queries_total", "PostgreSQL queries sent", NULL));
     return 0;
 }
+
+int pg_ready_check(const pg_pool_t *p, char *why, size_t n)
+{
+    if (pg_ready(p))
+        return 1;
+    snprintf(why, n, "postgresql not ready");
+    return 0;
+}
+
+void metrics_pg_up(metrics_t *m, const pg_pool_t *p)
+{
+    metrics_set_gauge(m, "cluster_pg_up", "1 while PostgreSQL is usable (a connection up, migrations done)",
+                      NULL, pg_ready(p));
+}

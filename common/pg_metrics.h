@@ -14,5 +14,9 @@
 void metrics_pg_init(metrics_t *m);
 int metrics_pg_query(metrics_t *m, pg_pool_t *p, const char *sql, int nparams,
                      const char *const *params, pg_cb cb, void *ud);
+/* /readyz for a daemon that needs PostgreSQL: 1 when usable, else 0 with the reason in why. */
+int pg_ready_check(const pg_pool_t *p, char *why, size_t n);
+/* cluster_pg_up: 1 while PostgreSQL is usable (a connection up, migrations done). */
+void metrics_pg_up(metrics_t *m, const pg_pool_t *p);
 
 #endif

@@ -673,10 +673,7 @@ static void on_poll(uv_timer_t *t)
 static int game_ready(void *ud, char *why, size_t n)
 {
     game_t *g = ud;
-    if (pg_ready(g->pg))
-        return 1;
-    snprintf(why, n, "postgresql not ready");
-    return 0;
+    return pg_ready_check(g->pg, why, n);
 }
 
 static void game_collect(metrics_t *mt, void *ud)
@@ -686,8 +683,7 @@ static void game_collect(metrics_t *mt, void *ud)
     metrics_set_gauge(mt, "cluster_game_players", "players in running matches", NULL, g->nplayers);
     record_gauges(g, mt);
     metrics_set_counter(mt, "cluster_game_ticks_total", "simulation ticks run", NULL, g->ticks);
-    metrics_set_gauge(mt, "cluster_pg_up", "1 while PostgreSQL is usable (a connection up, migrations done)",
-                      NULL, pg_ready(g->pg));
+    metrics_pg_up(mt, g->pg);
     metrics_set_gauge(mt, "cluster_pg_pending_queries", "PostgreSQL queries queued or running", NULL,
                       pg_pending(g->pg));
 }

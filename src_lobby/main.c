@@ -95,10 +95,7 @@ static void on_tick(uv_timer_t *t)
 static int lobby_ready(void *ud, char *why, size_t n)
 {
     lobby_t *lb = ud;
-    if (pg_ready(lb->pg))
-        return 1;
-    snprintf(why, n, "postgresql not ready");
-    return 0;
+    return pg_ready_check(lb->pg, why, n);
 }
 
 static void lobby_collect(metrics_t *m, void *ud)
@@ -106,8 +103,7 @@ static void lobby_collect(metrics_t *m, void *ud)
     lobby_t *lb = ud;
     metrics_set_gauge(m, "cluster_lobby_pwhash_inflight", "password hashes queued or running (HASH_INFLIGHT bounds it)",
                       NULL, pwhash_inflight(lb->pwhash));
-    metrics_set_gauge(m, "cluster_pg_up", "1 while PostgreSQL is usable (a connection up, migrations done)",
-                      NULL, pg_ready(lb->pg));
+    metrics_pg_up(m, lb->pg);
     metrics_set_gauge(m, "cluster_pg_pending_queries", "PostgreSQL queries queued or running", NULL,
                       pg_pending(lb->pg));
 }
