@@ -10,7 +10,6 @@
 
 static const mf_conf_t *conf;
 static sess_pool_t pool;
-static uint64_t stop_ns;
 
 /* Matches seen ended, by id: counted once however many of their players report them. */
 typedef struct seen {
@@ -33,22 +32,23 @@ int mf_first_report(uint64_t match_id)
 
 /* ------------------------------------------------------------------ the run */
 
-int mf_setup(const config_t *cfg, const mf_conf_t *c, uint64_t *pace_ns, uint64_t *play_ns)
+int mf_setup(run_t *run, const config_t *cfg, const mf_conf_t *c, uint64_t *pace_ns,
+             uint64_t *play_ns)
 {
-    if (sess_setup(cfg) != 0)
+    if (sess_setup(run, cfg) != 0)
         return -1;
     conf = c;
-    *pace_ns = sess_rate_interval();
-    *play_ns = run.match_interval_ms * MS;
+    *pace_ns = sess_rate_interval(run);
+    *play_ns = run->match_interval_ms * MS;
     if (*pace_ns > *play_ns)
         *play_ns = *pace_ns;
-    hist_init(&run.st.match_duration_us);
+    hist_init(&run->st.match_duration_us);
     return 0;
 }
 
-void mf_start(const scenario_t *sc, size_t bot_size, const session_ops_t *ops)
+void mf_start(run_t *run, const scenario_t *sc, size_t bot_size, const session_ops_t *ops)
 {
-    sess_pool_start(&pool, sc, bot_size, ops);
+    sess_pool_start(&pool, run, sc, bot_size, ops);
 }
 
 uint32_t mf_count(void) { return pool.n; }
@@ -56,23 +56,29 @@ mflow_t *mf_at(uint32_t i) { return (mflow_t *)sess_pool_at(&pool, i); }
 
 static void at_stop(session_t *s)
 {
+    run_t *run = s->bot->run;
     mflow_t *f = (mflow_t *)s;
-    conf->at_stop(f, stop_ns);
+    conf->at_stop(f, run->t_stop);
     if (f->check_match)
-        run.st.records_unchecked++;
+        run->st.records_unchecked++;
     f->check_match = 0;
 }
 
-void mf_on_stop(void)
+void mf_on_stop(run_t *run)
 {
-    stop_ns = mono_ns();
+    (void)run; /* at_stop reads the stop time off each bot's run */
     sess_pool_stop(&pool, at_stop);
 }
 
-void mf_on_finish(void) { sess_pool_close(&pool); }
-
-void mf_cleanup(void)
+void mf_on_finish(run_t *run)
 {
+    (void)run;
+    sess_pool_close(&pool);
+}
+
+void mf_cleanup(run_t *run)
+{
+    (void)run;
     if (conf && conf->free_bot)
         for (uint32_t i = 0; i < pool.n; i++)
             conf->free_bot(mf_at(i));
@@ -133,9 +139,10 @@ uint64_t mf_idle_due(const mflow_t *f, int with_formed)
 
 int mf_leave_unstarted(mflow_t *f, uint64_t now)
 {
+    run_t *run = f->s.bot->run;
     if (!f->formed || now + SLACK_NS < f->formed_ns + MF_FORMED_WAIT_NS)
         return 0;
-    run.st.formed_not_started++;
+    run->st.formed_not_started++;
     f->formed = 0;
     f->step = conf->acc.leave;
     rooms_send_leave(&f->s);
@@ -144,6 +151,7 @@ int mf_leave_unstarted(mflow_t *f, uint64_t now)
 
 void mf_act_ended(mflow_t *f, uint64_t now)
 {
+    run_t *run = f->s.bot->run;
     if (f->check_match && f->check_tries == 0) {
         /* read the record back once before queueing again (retries come when idle) */
         if (now + SLACK_NS >= f->check_due_ns)
@@ -154,7 +162,7 @@ void mf_act_ended(mflow_t *f, uint64_t now)
     }
     if (f->room_waiting || now + SLACK_NS >= f->over_ns + MF_ROOM_BACK_NS) {
         if (!f->room_waiting)
-            run.st.room_back_late++;
+            run->st.room_back_late++;
         f->step = conf->acc.leave;
         rooms_send_leave(&f->s);
         return;
@@ -171,21 +179,22 @@ void mf_act_ended(mflow_t *f, uint64_t now)
 
 static void check_record(mflow_t *f, const GetMatchHistoryResponse *r, uint64_t now)
 {
+    run_t *run = f->s.bot->run;
     if (!f->check_match)
         return;
     for (size_t i = 0; i < r->n_matches; i++) {
         const MatchRecord *m = r->matches[i];
         if (!m || m->match_id != f->check_match)
             continue;
-        if (conf->record_ok(f, m, run.st.records_mismatch < 5))
-            run.st.records_ok++;
+        if (conf->record_ok(f, m, run->st.records_mismatch < 5))
+            run->st.records_ok++;
         else
-            run.st.records_mismatch++;
+            run->st.records_mismatch++;
         f->check_match = 0;
         return;
     }
     if (++f->check_tries >= MF_CHECK_TRIES) {
-        if (++run.st.records_missing <= 5)
+        if (++run->st.records_missing <= 5)
             log_warn("record_missing", "bot=%u user=%s match=%" PRIu64 " tries=%d",
                      f->s.bot->index, f->s.user, f->check_match, f->check_tries);
         f->check_match = 0;
@@ -196,6 +205,7 @@ static void check_record(mflow_t *f, const GetMatchHistoryResponse *r, uint64_t 
 
 int mf_on_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
+    run_t *run = f->s.bot->run;
     rooms_account_t acc;
     int rc = rooms_account_ok(&f->s, rq, payload, len, now, &conf->acc, &acc);
     if (rc < 0)
@@ -209,10 +219,10 @@ int mf_on_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, uint64
     switch (rq) {
     case PACKET_TYPE__QUICK_MATCH_REQUEST: {
         QuickMatchResponse *r = (QuickMatchResponse *)pb_unpack(
-            &run.arena, &quick_match_response__descriptor, payload, len);
+            &run->arena, &quick_match_response__descriptor, payload, len);
         if (!r)
             return -1;
-        run.st.quick_matches++;
+        run->st.quick_matches++;
         if (f->step == conf->acc.idle) { /* GAME_STARTING may have come first */
             f->step = conf->queued;
             f->formed = r->queued == 0;
@@ -221,7 +231,7 @@ int mf_on_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, uint64
         return 1;
     }
     case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        run.st.leaves++;
+        run->st.leaves++;
         f->room_id = 0;
         f->room_waiting = 0;
         if (f->step == conf->acc.leave)
@@ -229,7 +239,7 @@ int mf_on_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, uint64
         return 1;
     case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST: {
         GetMatchHistoryResponse *r = (GetMatchHistoryResponse *)pb_unpack(
-            &run.arena, &get_match_history_response__descriptor, payload, len);
+            &run->arena, &get_match_history_response__descriptor, payload, len);
         if (!r)
             return -1;
         check_record(f, r, now);
@@ -243,6 +253,7 @@ int mf_on_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, uint64
 
 int mf_on_error(mflow_t *f, uint16_t rq, int code, uint64_t now)
 {
+    run_t *run = f->s.bot->run;
     int step = f->step;
     if (sess_on_account_error(&f->s, rq, code, now, &step, 0, &conf->acc)) {
         f->step = step;
@@ -268,7 +279,7 @@ int mf_on_error(mflow_t *f, uint16_t rq, int code, uint64_t now)
         break;
     case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST:
         if (f->check_match && ++f->check_tries >= MF_CHECK_TRIES) {
-            run.st.records_unchecked++;
+            run->st.records_unchecked++;
             f->check_match = 0;
         }
         f->check_due_ns = now + MF_CHECK_RETRY_NS;
@@ -291,7 +302,8 @@ int mf_room_update(mflow_t *f, const RoomUpdate *u)
 
 const PlayerResult *mf_game_over(mflow_t *f, const GameOver *g, uint64_t now)
 {
-    stats_t *st = &run.st;
+    run_t *run = f->s.bot->run;
+    stats_t *st = &run->st;
     const PlayerResult *mine = NULL;
     if (++f->game_overs == 1)
         st->bots_with_game_over++;
@@ -315,10 +327,10 @@ const PlayerResult *mf_game_over(mflow_t *f, const GameOver *g, uint64_t now)
     return mine;
 }
 
-void *mf_unpack_push(const ProtobufCMessageDescriptor *desc, const uint8_t *payload, size_t len)
+void *mf_unpack_push(run_t *run, const ProtobufCMessageDescriptor *desc, const uint8_t *payload, size_t len)
 {
-    void *m = pb_unpack(&run.arena, desc, payload, len);
+    void *m = pb_unpack(&run->arena, desc, payload, len);
     if (!m)
-        run.st.bad_pushes++;
+        run->st.bad_pushes++;
     return m;
 }

@@ -46,14 +46,15 @@ typedef struct mf_conf {
 /* The scenario's setup: sess_setup, the flow's configuration (kept: static), *pace_ns (the
  * least time between two requests out of a match, --rate) and *play_ns (in one,
  * --match-interval-ms, no shorter than *pace_ns). */
-int mf_setup(const config_t *cfg, const mf_conf_t *conf, uint64_t *pace_ns, uint64_t *play_ns);
+int mf_setup(run_t *run, const config_t *cfg, const mf_conf_t *conf, uint64_t *pace_ns,
+             uint64_t *play_ns);
 /* Starts the bots (each a zeroed bot_size bytes whose first member is an mflow_t). */
-void mf_start(const scenario_t *sc, size_t bot_size, const session_ops_t *ops);
+void mf_start(run_t *run, const scenario_t *sc, size_t bot_size, const session_ops_t *ops);
 uint32_t mf_count(void);
 mflow_t *mf_at(uint32_t i);
-void mf_on_stop(void);   /* scenario hooks */
-void mf_on_finish(void);
-void mf_cleanup(void);
+void mf_on_stop(run_t *run); /* scenario hooks */
+void mf_on_finish(run_t *run);
+void mf_cleanup(run_t *run);
 void mf_on_timeout(session_t *s, uint16_t rq); /* session hooks */
 void mf_stop(session_t *s);
 
@@ -90,6 +91,7 @@ int mf_room_update(mflow_t *f, const RoomUpdate *u);
  * result (NULL: none, counted) for the scenario to keep what the record must say. */
 const PlayerResult *mf_game_over(mflow_t *f, const GameOver *g, uint64_t now);
 /* A push payload of the given type; NULL (counted as a bad push) when it does not decode. */
-void *mf_unpack_push(const ProtobufCMessageDescriptor *desc, const uint8_t *payload, size_t len);
+void *mf_unpack_push(run_t *run, const ProtobufCMessageDescriptor *desc, const uint8_t *payload,
+                     size_t len);
 
 #endif

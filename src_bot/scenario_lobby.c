@@ -107,10 +107,11 @@ static int is_owner(const lbot_t *b) { return b->room_id && b->owner_id == b->s.
 /* Entering a room: when to give up waiting, and whether to start it as its owner. */
 static void room_entered(lbot_t *b, uint64_t now, int owner)
 {
-    b->deadline_ns = now + run.room_wait_ms * MS * (owner ? 1u : 3u);
-    b->will_start = rnd_below(b, 100) < run.start_pct;
-    if (run.chat_interval_ms)
-        b->next_chat_ns = now + rnd(b) % (run.chat_interval_ms * MS);
+    run_t *run = b->s.bot->run;
+    b->deadline_ns = now + run->room_wait_ms * MS * (owner ? 1u : 3u);
+    b->will_start = rnd_below(b, 100) < run->start_pct;
+    if (run->chat_interval_ms)
+        b->next_chat_ns = now + rnd(b) % (run->chat_interval_ms * MS);
 }
 
 /* Is (request type, code) one of the outcomes a healthy cluster gives under this load? */
@@ -155,6 +156,7 @@ static void send_chat(lbot_t *b)
 /* Waiting in a room, ready. Sends what is due, or sleeps until something is. */
 static void act_wait(lbot_t *b, uint64_t now)
 {
+    run_t *run = b->s.bot->run;
     if (b->in_game) {
         b->step = S_INGAME_LEAVE;
         lb_act(b);
@@ -178,13 +180,13 @@ static void act_wait(lbot_t *b, uint64_t now)
         lb_act(b);
         return;
     }
-    if (run.chat_interval_ms && now + SLACK_NS >= b->next_chat_ns) {
-        b->next_chat_ns = now + run.chat_interval_ms * MS;
+    if (run->chat_interval_ms && now + SLACK_NS >= b->next_chat_ns) {
+        b->next_chat_ns = now + run->chat_interval_ms * MS;
         send_chat(b);
         return;
     }
     uint64_t t = b->deadline_ns;
-    if (run.chat_interval_ms && b->next_chat_ns < t)
+    if (run->chat_interval_ms && b->next_chat_ns < t)
         t = b->next_chat_ns;
     sess_sleep_until(&b->s, t, now);
 }
@@ -192,6 +194,7 @@ static void act_wait(lbot_t *b, uint64_t now)
 /* Sends the bot's next request (or sleeps when it waits in a room). */
 static void lb_act(lbot_t *b)
 {
+    run_t *run = b->s.bot->run;
     if (!sess_can_act(&b->s))
         return;
     uint64_t now = mono_ns();
@@ -201,7 +204,7 @@ static void lb_act(lbot_t *b)
         if (b->s.ever_logged_in && first_login_pending) {
             if (!b->gate_wait) {
                 b->gate_wait = 1;
-                run.st.rotation_waits++;
+                run->st.rotation_waits++;
             }
             if (sess_keepalive_due(&b->s, now)) {
                 sess_send_ping(&b->s);
@@ -214,7 +217,7 @@ static void lb_act(lbot_t *b)
         (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
         break;
     case S_CYCLE:
-        b->step = rnd_below(b, 100) < run.create_pct ? S_CREATE : S_LIST;
+        b->step = rnd_below(b, 100) < run->create_pct ? S_CREATE : S_LIST;
         lb_act(b);
         break;
     case S_CREATE:
@@ -263,8 +266,9 @@ static void lb_act(lbot_t *b)
 /* A response of the expected type: advance. Returns -1 when the payload does not decode. */
 static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
+    run_t *run = s->bot->run;
     lbot_t *b = (lbot_t *)s;
-    stats_t *st = &run.st;
+    stats_t *st = &run->st;
     rooms_account_t acc;
     int rc = rooms_account_ok(s, rq, payload, len, now, &ACCOUNT_STEPS, &acc);
     if (rc < 0)
@@ -282,7 +286,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     switch (rq) {
     case PACKET_TYPE__CREATE_ROOM_REQUEST: {
         CreateRoomResponse *r = (CreateRoomResponse *)pb_unpack(
-            &run.arena, &create_room_response__descriptor, payload, len);
+            &run->arena, &create_room_response__descriptor, payload, len);
         if (!r || !r->room)
             return -1;
         st->rooms_created++;
@@ -294,7 +298,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     }
     case PACKET_TYPE__GET_ROOM_LIST_REQUEST: {
         GetRoomListResponse *r = (GetRoomListResponse *)pb_unpack(
-            &run.arena, &get_room_list_response__descriptor, payload, len);
+            &run->arena, &get_room_list_response__descriptor, payload, len);
         if (!r)
             return -1;
         /* a random room with a free seat; none: create one */
@@ -319,7 +323,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     }
     case PACKET_TYPE__JOIN_ROOM_REQUEST: {
         JoinRoomResponse *r =
-            (JoinRoomResponse *)pb_unpack(&run.arena, &join_room_response__descriptor, payload, len);
+            (JoinRoomResponse *)pb_unpack(&run->arena, &join_room_response__descriptor, payload, len);
         if (!r || !r->room)
             return -1;
         st->joins++;
@@ -331,7 +335,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     }
     case PACKET_TYPE__PREPARE_GAME_REQUEST: {
         PrepareGameResponse *r = (PrepareGameResponse *)pb_unpack(
-            &run.arena, &prepare_game_response__descriptor, payload, len);
+            &run->arena, &prepare_game_response__descriptor, payload, len);
         if (!r || !r->room)
             return -1;
         room_take(b, r->room);
@@ -450,23 +454,24 @@ static const session_ops_t LOBBY_OPS = {
 static void lobby_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
                           size_t len)
 {
+    run_t *run = bot->run;
     lbot_t *b = bot->sc;
     if (seq != 0 || !b)
         return;
     switch (type) {
     case PACKET_TYPE__ROOM_UPDATE: {
-        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run.arena, &room_update__descriptor, payload, len);
+        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run->arena, &room_update__descriptor, payload, len);
         if (!u || !u->room || !b->room_id || u->room->room_id != b->room_id)
             return; /* not about our room (any more) */
         int was_owner = is_owner(b);
         room_take(b, u->room);
         if (!was_owner && is_owner(b)) /* the owner left: ours now, start it soon */
-            b->deadline_ns = mono_ns() + run.room_wait_ms * MS;
+            b->deadline_ns = mono_ns() + run->room_wait_ms * MS;
         break;
     }
     case PACKET_TYPE__GAME_STARTING: {
         GameStarting *g =
-            (GameStarting *)pb_unpack(&run.arena, &game_starting__descriptor, payload, len);
+            (GameStarting *)pb_unpack(&run->arena, &game_starting__descriptor, payload, len);
         if (!g || !b->room_id || g->room_id != b->room_id)
             return;
         b->in_game = 1;
@@ -502,21 +507,33 @@ static void lobby_on_gone(bot_t *bot)
     sess_gone(&b->s);
 }
 
-static void lobby_on_stop(void) { sess_pool_stop(&pool, NULL); }
-static void lobby_on_finish(void) { sess_pool_close(&pool); }
-static void lobby_cleanup(void) { sess_pool_free(&pool); }
+static void lobby_on_stop(run_t *run)
+{
+    (void)run;
+    sess_pool_stop(&pool, NULL);
+}
+static void lobby_on_finish(run_t *run)
+{
+    (void)run;
+    sess_pool_close(&pool);
+}
+static void lobby_cleanup(run_t *run)
+{
+    (void)run;
+    sess_pool_free(&pool);
+}
 
 _Static_assert(S_REGISTER == 0, "a zeroed lbot_t starts at REGISTER");
-static void lobby_start(void)
+static void lobby_start(run_t *run)
 {
-    sess_pool_start(&pool, &SCENARIO_LOBBY, sizeof(lbot_t), &LOBBY_OPS);
+    sess_pool_start(&pool, run, &SCENARIO_LOBBY, sizeof(lbot_t), &LOBBY_OPS);
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
-static int lobby_passed(void)
+static int lobby_passed(const run_t *run)
 {
-    const stats_t *st = &run.st;
-    return st->bots_logged_in == run.account_bots && pushes_of(PACKET_TYPE__KICKED) == 0 &&
+    const stats_t *st = &run->st;
+    return st->bots_logged_in == run->account_bots && pushes_of(run, PACKET_TYPE__KICKED) == 0 &&
            st->ok > 0;
 }
 

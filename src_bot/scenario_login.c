@@ -115,22 +115,34 @@ static void login_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         b->s.logged_in = 0; /* the gateway closes the connection next */
 }
 
-static void login_on_stop(void) { sess_pool_stop(&pool, NULL); }
-static void login_on_finish(void) { sess_pool_close(&pool); }
-static void login_cleanup(void) { sess_pool_free(&pool); }
+static void login_on_stop(run_t *run)
+{
+    (void)run;
+    sess_pool_stop(&pool, NULL);
+}
+static void login_on_finish(run_t *run)
+{
+    (void)run;
+    sess_pool_close(&pool);
+}
+static void login_cleanup(run_t *run)
+{
+    (void)run;
+    sess_pool_free(&pool);
+}
 
 _Static_assert(L_REGISTER == 0, "a zeroed lgbot_t starts at REGISTER");
-static void login_start(void)
+static void login_start(run_t *run)
 {
-    sess_pool_start(&pool, &SCENARIO_LOGIN, sizeof(lgbot_t), &LOGIN_OPS);
+    sess_pool_start(&pool, run, &SCENARIO_LOGIN, sizeof(lgbot_t), &LOGIN_OPS);
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
-static int login_passed(void)
+static int login_passed(const run_t *run)
 {
-    const stats_t *st = &run.st;
-    return st->bots_logged_in == run.account_bots && st->logins > 0 &&
-           pushes_of(PACKET_TYPE__KICKED) == 0;
+    const stats_t *st = &run->st;
+    return st->bots_logged_in == run->account_bots && st->logins > 0 &&
+           pushes_of(run, PACKET_TYPE__KICKED) == 0;
 }
 
 const scenario_t SCENARIO_LOGIN = {

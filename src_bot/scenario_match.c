@@ -203,10 +203,11 @@ static void match_reset(mbot_t *b)
 
 static void died(mbot_t *b)
 {
+    run_t *run = b->f.s.bot->run;
     if (!b->alive)
         return;
     b->alive = 0;
-    run.st.deaths++;
+    run->st.deaths++;
 }
 
 static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
@@ -225,22 +226,24 @@ static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
 
 static void play_begin(mbot_t *b, uint64_t match_id, uint64_t now)
 {
+    run_t *run = b->f.s.bot->run;
     b->f.match_id = match_id;
     b->f.step = M_PLAY;
     b->start_ns = now;
     b->end_lost_counted = 0;
-    run.st.match_starts++;
+    run->st.match_starts++;
     if (b->queue_sent_ns) {
         uint64_t us = (now - b->queue_sent_ns) / 1000u;
-        hist_record(&run.st.queue_to_start_us, us ? us : 1);
+        hist_record(&run->st.queue_to_start_us, us ? us : 1);
     }
     b->queue_sent_ns = 0;
 }
 
 static void play_end(mbot_t *b, uint64_t now)
 {
+    run_t *run = b->f.s.bot->run;
     if (b->f.step == M_PLAY && b->start_ns)
-        run.st.bot_match_ns += now - b->start_ns;
+        run->st.bot_match_ns += now - b->start_ns;
     b->start_ns = 0;
     b->f.over_ns = now;
     b->f.step = M_ENDED;
@@ -296,10 +299,11 @@ static void send_simple(mbot_t *b, uint16_t type)
 /* One step of play: potion, attack, or move; or sleep until the next step. */
 static void act_play(mbot_t *b, uint64_t now)
 {
+    run_t *run = b->f.s.bot->run;
     if (b->time_limit_ms && !b->end_lost_counted &&
         now > b->start_ns + (uint64_t)b->time_limit_ms * MS + END_GRACE_NS) {
         b->end_lost_counted = 1;
-        run.st.end_missing++;
+        run->st.end_missing++;
         log_warn("game_over_missing", "bot=%u user=%s match=%" PRIu64 " time_limit_ms=%u",
                  b->f.s.bot->index, b->f.s.user, b->f.match_id, b->time_limit_ms);
     }
@@ -367,6 +371,7 @@ static void act_play(mbot_t *b, uint64_t now)
 /* Sends the bot's next request, or sleeps until one is due. */
 static void mb_act(mbot_t *b)
 {
+    run_t *run = b->f.s.bot->run;
     if (!sess_can_act(&b->f.s))
         return;
     uint64_t now = mono_ns();
@@ -388,13 +393,13 @@ static void mb_act(mbot_t *b)
     case M_STARTING:
         if (!b->start_lost_counted && now >= b->starting_ns + START_LOST_NS) {
             b->start_lost_counted = 1;
-            run.st.start_missing++;
+            run->st.start_missing++;
             log_warn("match_start_missing", "bot=%u user=%s match=%" PRIu64 " waited_ms=%" PRIu64,
                      b->f.s.bot->index, b->f.s.user, b->f.match_id, (now - b->starting_ns) / MS);
         }
         if (now + SLACK_NS >= b->next_probe_ns) {
             b->next_probe_ns = now + PROBE_EVERY_NS;
-            run.st.start_probes++;
+            run->st.start_probes++;
             send_simple(b, PACKET_TYPE__GAME_SNAPSHOT_REQUEST);
             break;
         }
@@ -459,15 +464,16 @@ static void take_snapshot(mbot_t *b, const GameSnapshotResponse *r)
 /* A response of the expected type. Returns -1 when the payload does not decode. */
 static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
+    run_t *run = s->bot->run;
     mbot_t *b = (mbot_t *)s;
-    stats_t *st = &run.st;
+    stats_t *st = &run->st;
     int rc = mf_on_ok(&b->f, rq, payload, len, now); /* account, queue, room, record */
     if (rc)
         return rc < 0 ? -1 : 0;
     switch (rq) {
     case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
         GameSnapshotResponse *r = (GameSnapshotResponse *)pb_unpack(
-            &run.arena, &game_snapshot_response__descriptor, payload, len);
+            &run->arena, &game_snapshot_response__descriptor, payload, len);
         if (!r)
             return -1;
         if (b->f.step == M_STARTING) {
@@ -482,7 +488,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     }
     case PACKET_TYPE__PLAYER_POSITION_UPDATE: {
         PlayerPositionResponse *r = (PlayerPositionResponse *)pb_unpack(
-            &run.arena, &player_position_response__descriptor, payload, len);
+            &run->arena, &player_position_response__descriptor, payload, len);
         if (!r || !r->pos)
             return -1;
         st->moves++;
@@ -501,7 +507,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     }
     case PACKET_TYPE__PLAYER_ATTACK_MONSTER: {
         PlayerAttackResponse *r = (PlayerAttackResponse *)pb_unpack(
-            &run.arena, &player_attack_response__descriptor, payload, len);
+            &run->arena, &player_attack_response__descriptor, payload, len);
         if (!r)
             return -1;
         st->hits++;
@@ -523,7 +529,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     }
     case PACKET_TYPE__PLAYER_USE_ITEM: {
         PlayerUseItemResponse *r = (PlayerUseItemResponse *)pb_unpack(
-            &run.arena, &player_use_item_response__descriptor, payload, len);
+            &run->arena, &player_use_item_response__descriptor, payload, len);
         if (!r)
             return -1;
         st->potions_used++;
@@ -658,7 +664,8 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
 
 static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
 {
-    stats_t *st = &run.st;
+    run_t *run = b->f.s.bot->run;
+    stats_t *st = &run->st;
     st->game_overs++;
     if (b->f.step != M_PLAY || (b->f.match_id && g->match_id != b->f.match_id)) {
         st->stray_ends++;
@@ -691,7 +698,8 @@ static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
 
 static void on_aborted(mbot_t *b, const MatchAborted *a, uint64_t now)
 {
-    stats_t *st = &run.st;
+    run_t *run = b->f.s.bot->run;
+    stats_t *st = &run->st;
     st->match_aborts++;
     if (!in_match(b) || (b->f.match_id && a->match_id && a->match_id != b->f.match_id)) {
         st->stray_ends++;
@@ -713,13 +721,14 @@ static void on_aborted(mbot_t *b, const MatchAborted *a, uint64_t now)
 static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
                           size_t len)
 {
+    run_t *run = bot->run;
     mbot_t *b = bot->sc;
     if (seq != 0 || !b)
         return;
     uint64_t now = mono_ns();
     switch (type) {
     case PACKET_TYPE__ROOM_UPDATE: {
-        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run.arena, &room_update__descriptor, payload, len);
+        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run->arena, &room_update__descriptor, payload, len);
         if (!u || !u->room)
             return;
         if (!mf_room_update(&b->f, u)) /* (in play: handed back before our GAME_OVER came) */
@@ -727,7 +736,7 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         if (b->f.step == M_STARTING) {
             /* placed, then handed back without ever starting (the game daemon refused or
              * dropped it): no MATCH_START will come */
-            run.st.ended_before_start++;
+            run->st.ended_before_start++;
             log_warn("match_ended_before_start", "bot=%u user=%s match=%" PRIu64 " event=%s",
                      b->f.s.bot->index, b->f.s.user, b->f.match_id, u->event ? u->event : "");
             play_end(b, now);
@@ -736,12 +745,12 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
     }
     case PACKET_TYPE__GAME_STARTING: {
         GameStarting *g =
-            (GameStarting *)pb_unpack(&run.arena, &game_starting__descriptor, payload, len);
+            (GameStarting *)pb_unpack(&run->arena, &game_starting__descriptor, payload, len);
         if (!g)
             return;
         if ((b->f.step != M_QUEUE && b->f.step != M_QUEUED) || !g->match_id) {
             if (!(in_match(b) && g->match_id == b->f.match_id)) {
-                run.st.stray_starts++;
+                run->st.stray_starts++;
                 log_warn("stray_game_starting", "bot=%u user=%s match=%" PRIu64 " step=%d",
                          b->f.s.bot->index, b->f.s.user, g->match_id, (int)b->f.step);
             }
@@ -758,13 +767,13 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         break;
     }
     case PACKET_TYPE__MATCH_START: {
-        MatchStart *s = (MatchStart *)pb_unpack(&run.arena, &match_start__descriptor, payload, len);
+        MatchStart *s = (MatchStart *)pb_unpack(&run->arena, &match_start__descriptor, payload, len);
         if (!s)
             return;
         if (b->f.step == M_PLAY && s->match_id == b->f.match_id)
             return; /* started from a snapshot probe already */
         if (b->f.step != M_STARTING && b->f.step != M_QUEUE && b->f.step != M_QUEUED) {
-            run.st.stray_starts++;
+            run->st.stray_starts++;
             log_warn("stray_match_start", "bot=%u user=%s match=%" PRIu64 " step=%d",
                      b->f.s.bot->index, b->f.s.user, s->match_id, (int)b->f.step);
             return;
@@ -807,7 +816,7 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
     case PACKET_TYPE__GAME_STATE_UPDATE: {
         if (b->f.step != M_PLAY)
             return;
-        GameStateUpdate *u = mf_unpack_push(&game_state_update__descriptor, payload, len);
+        GameStateUpdate *u = mf_unpack_push(run, &game_state_update__descriptor, payload, len);
         if (!u)
             return;
         on_update(b, u, now);
@@ -817,7 +826,7 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         /* pushed by the gateway after its link to our game daemon healed (docs/protocol.md) */
         if (b->f.step != M_PLAY)
             return;
-        GameSnapshotResponse *r = mf_unpack_push(&game_snapshot_response__descriptor, payload, len);
+        GameSnapshotResponse *r = mf_unpack_push(run, &game_snapshot_response__descriptor, payload, len);
         if (!r)
             return;
         if (r->match_id == b->f.match_id)
@@ -825,14 +834,14 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
         break;
     }
     case PACKET_TYPE__GAME_OVER: {
-        GameOver *g = mf_unpack_push(&game_over__descriptor, payload, len);
+        GameOver *g = mf_unpack_push(run, &game_over__descriptor, payload, len);
         if (!g)
             return;
         on_game_over(b, g, now);
         break;
     }
     case PACKET_TYPE__MATCH_ABORTED: {
-        MatchAborted *a = mf_unpack_push(&match_aborted__descriptor, payload, len);
+        MatchAborted *a = mf_unpack_push(run, &match_aborted__descriptor, payload, len);
         if (!a)
             return;
         on_aborted(b, a, now);
@@ -853,12 +862,13 @@ static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t
 /* The traffic time is over, before the final logout: what a match in progress counted so far. */
 static void at_stop(mflow_t *f, uint64_t stop_ns)
 {
+    run_t *run = f->s.bot->run;
     mbot_t *b = (mbot_t *)f;
     if (in_match(b)) {
-        run.st.in_match_at_stop++;
+        run->st.in_match_at_stop++;
         if (b->f.step == M_PLAY && b->start_ns)
-            run.st.bot_match_ns += stop_ns - b->start_ns;
-        run.st.updates_in_match += b->updates;
+            run->st.bot_match_ns += stop_ns - b->start_ns;
+        run->st.updates_in_match += b->updates;
         b->start_ns = 0;
     }
 }
@@ -874,29 +884,29 @@ static const mf_conf_t FLOW = {
     .free_bot = free_bot,
 };
 
-static int match_setup(const config_t *cfg)
+static int match_setup(run_t *run, const config_t *cfg)
 {
-    if (mf_setup(cfg, &FLOW, &pace_ns, &play_ns) != 0)
+    if (mf_setup(run, cfg, &FLOW, &pace_ns, &play_ns) != 0)
         return -1;
-    hist_init(&run.st.queue_to_start_us);
+    hist_init(&run->st.queue_to_start_us);
     return 0;
 }
 
 _Static_assert(M_REGISTER == 0, "a zeroed mbot_t starts at REGISTER");
-static void match_start(void)
+static void match_start(run_t *run)
 {
-    mf_start(&SCENARIO_MATCH, sizeof(mbot_t), &MATCH_OPS);
+    mf_start(run, &SCENARIO_MATCH, sizeof(mbot_t), &MATCH_OPS);
     for (uint32_t i = 0; i < mf_count(); i++)
         match_reset((mbot_t *)mf_at(i));
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
-static int match_passed(void)
+static int match_passed(const run_t *run)
 {
-    const stats_t *st = &run.st;
-    return st->bots_logged_in == run.account_bots && st->matches_completed > 0 &&
+    const stats_t *st = &run->st;
+    return st->bots_logged_in == run->account_bots && st->matches_completed > 0 &&
            st->start_missing == 0 && st->end_missing == 0 && st->records_mismatch == 0 &&
-           st->bad_pushes == 0 && pushes_of(PACKET_TYPE__KICKED) == 0;
+           st->bad_pushes == 0 && pushes_of(run, PACKET_TYPE__KICKED) == 0;
 }
 const scenario_t SCENARIO_MATCH = {
     .name = "match",

@@ -60,10 +60,11 @@ static void sleep_until(xbot_t *b, uint64_t t, uint64_t now) { sess_sleep_until(
 
 static void send_simple(xbot_t *b, uint16_t type)
 {
+    run_t *run = b->f.s.bot->run;
     switch (type) {
     case PACKET_TYPE__QUICK_MATCH_REQUEST: {
         QuickMatchRequest rq = QUICK_MATCH_REQUEST__INIT;
-        rq.mode = run.mode;
+        rq.mode = run->mode;
         (void)sess_send(&b->f.s, type, &rq.base);
         break;
     }
@@ -76,12 +77,13 @@ static void send_simple(xbot_t *b, uint16_t type)
 /* One MATCH_DATA_SEND, one-way: a refusal comes back as an ERROR_RESPONSE push. */
 static void send_data(xbot_t *b, const mg_action_t *a, uint64_t now)
 {
-    module_stats_t *md = &run.st.md;
+    run_t *run = b->f.s.bot->run;
+    module_stats_t *md = &run->st.md;
     MatchDataSend m = MATCH_DATA_SEND__INIT;
     m.op_code = a->op;
     m.data.data = (uint8_t *)a->data;
     m.data.len = a->len;
-    if (!run_may_send())
+    if (!run_may_send(run))
         return;
     if (client_send(b->f.s.bot->c, PACKET_TYPE__MATCH_DATA_SEND, &m.base) < 0) {
         md->data_send_failed++;
@@ -98,12 +100,13 @@ static void send_data(xbot_t *b, const mg_action_t *a, uint64_t now)
 
 static void act_play(xbot_t *b, uint64_t now)
 {
+    run_t *run = b->f.s.bot->run;
     uint64_t limit_ns = (uint64_t)(b->time_limit_ms ? b->time_limit_ms : 180000) * 2u * MS;
     if (!b->end_lost_counted && now > b->start_ns + limit_ns + END_GRACE_NS) {
         b->end_lost_counted = 1;
-        run.st.end_missing++;
+        run->st.end_missing++;
         log_warn("game_over_missing", "bot=%u user=%s match=%" PRIu64 " mode=%s",
-                 b->f.s.bot->index, b->f.s.user, b->f.match_id, run.mode);
+                 b->f.s.bot->index, b->f.s.user, b->f.match_id, run->mode);
     }
     if (now + SLACK_NS < b->next_step_ns) {
         sleep_until(b, b->next_step_ns, now);
@@ -123,6 +126,7 @@ static void act_play(xbot_t *b, uint64_t now)
 
 static void xb_act(xbot_t *b)
 {
+    run_t *run = b->f.s.bot->run;
     if (!sess_can_act(&b->f.s))
         return;
     uint64_t now = mono_ns();
@@ -138,7 +142,7 @@ static void xb_act(xbot_t *b)
     case X_QUEUED: {
         if (b->placed && !b->start_lost_counted && now >= b->starting_ns + START_LOST_NS) {
             b->start_lost_counted = 1;
-            run.st.start_missing++;
+            run->st.start_missing++;
             log_warn("match_start_missing", "bot=%u user=%s match=%" PRIu64, b->f.s.bot->index,
                      b->f.s.user, b->f.match_id);
         }
@@ -171,16 +175,17 @@ static void xb_act(xbot_t *b)
 /* The record says what GAME_OVER said: mode, summary, FINISHED, our score and outcome. */
 static int record_ok(const mflow_t *f, const MatchRecord *m, int may_log)
 {
+    run_t *run = f->s.bot->run;
     const xbot_t *b = (const xbot_t *)f;
     const PlayerResult *me = m->me;
-    int ok = me && m->outcome == MATCH_OUTCOME__FINISHED && strcmp(m->mode, run.mode) == 0 &&
+    int ok = me && m->outcome == MATCH_OUTCOME__FINISHED && strcmp(m->mode, run->mode) == 0 &&
              strcmp(m->summary, b->check_summary) == 0 && me->score == b->check_score &&
              strcmp(me->outcome, b->check_outcome) == 0;
     if (!ok && may_log)
         log_warn("record_mismatch",
                  "bot=%u user=%s match=%" PRIu64 " outcome=%d mode=%s/%s score=%u/%u "
                  "player_outcome=%s/%s summary=\"%s\"/\"%s\" (record/game_over)",
-                 f->s.bot->index, f->s.user, f->check_match, (int)m->outcome, m->mode, run.mode,
+                 f->s.bot->index, f->s.user, f->check_match, (int)m->outcome, m->mode, run->mode,
                  me ? me->score : 0, b->check_score, me ? me->outcome : "", b->check_outcome,
                  m->summary, b->check_summary);
     return ok;
@@ -212,8 +217,9 @@ static uint64_t ops_gap_ns(const session_t *s)
 }
 static void ops_describe(const session_t *s, char *out, size_t n)
 {
+    run_t *run = s->bot->run;
     const xbot_t *b = (const xbot_t *)s;
-    snprintf(out, n, " step=%d match=%" PRIu64 " mode=%s", (int)b->f.step, b->f.match_id, run.mode);
+    snprintf(out, n, " step=%d match=%" PRIu64 " mode=%s", (int)b->f.step, b->f.match_id, run->mode);
 }
 
 static const session_ops_t MODULE_OPS = {
@@ -231,8 +237,9 @@ static const session_ops_t MODULE_OPS = {
 
 static void play_end(xbot_t *b, uint64_t now)
 {
+    run_t *run = b->f.s.bot->run;
     if (b->f.step == X_PLAY && b->start_ns)
-        run.st.md.play_ns += now - b->start_ns;
+        run->st.md.play_ns += now - b->start_ns;
     b->start_ns = 0;
     b->f.over_ns = now;
     b->f.step = X_ENDED;
@@ -242,16 +249,17 @@ static void play_end(xbot_t *b, uint64_t now)
 
 static void on_match_data(xbot_t *b, const MatchData *d, uint64_t now)
 {
-    module_stats_t *md = &run.st.md;
+    run_t *run = b->f.s.bot->run;
+    module_stats_t *md = &run->st.md;
     md->data_in++;
     md->data_in_bytes += d->data.len;
     if (b->f.step != X_PLAY)
         return;
     mg_news_t news;
     if (mg_on_data(game, &b->g, d->op_code, d->data.data, d->data.len, now, &news) != 0) {
-        if (++run.st.bad_pushes <= 5)
+        if (++run->st.bad_pushes <= 5)
             log_warn("bad_match_data", "bot=%u mode=%s op=%u len=%zu", b->f.s.bot->index,
-                     run.mode, d->op_code, d->data.len);
+                     run->mode, d->op_code, d->data.len);
         return;
     }
     if (news.moved && b->move_sent_ns) {
@@ -268,7 +276,7 @@ static void on_match_data(xbot_t *b, const MatchData *d, uint64_t now)
         if (mg_refusal_expected(news.refused_code)) {
             md->refused_expected++;
         } else if (++md->refused_unexpected <= 5) {
-            log_warn("module_refused", "bot=%u mode=%s op=%u code=%d", b->f.s.bot->index, run.mode,
+            log_warn("module_refused", "bot=%u mode=%s op=%u code=%d", b->f.s.bot->index, run->mode,
                      news.refused_op, news.refused_code);
         }
     }
@@ -276,14 +284,15 @@ static void on_match_data(xbot_t *b, const MatchData *d, uint64_t now)
 
 static void on_game_over(xbot_t *b, const GameOver *g, uint64_t now)
 {
-    stats_t *st = &run.st;
+    run_t *run = b->f.s.bot->run;
+    stats_t *st = &run->st;
     st->game_overs++;
     if (b->f.step != X_PLAY || (b->f.match_id && g->match_id != b->f.match_id)) {
         st->stray_ends++;
         if (b->f.step != X_PLAY)
             return;
     }
-    if (strcmp(g->mode, run.mode) != 0)
+    if (strcmp(g->mode, run->mode) != 0)
         st->md.mode_mismatch++;
     if (mf_first_report(g->match_id)) {
         st->matches_completed++;
@@ -312,29 +321,31 @@ static void on_game_over(xbot_t *b, const GameOver *g, uint64_t now)
 
 static void on_aborted(xbot_t *b, const MatchAborted *a, uint64_t now)
 {
-    run.st.match_aborts++;
+    run_t *run = b->f.s.bot->run;
+    run->st.match_aborts++;
     if (b->f.step != X_PLAY && !b->placed) {
-        run.st.stray_ends++;
+        run->st.stray_ends++;
         return;
     }
     log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " mode=%s reason=\"%s\"",
-             b->f.s.bot->index, b->f.s.user, a->match_id, run.mode, a->reason ? a->reason : "");
+             b->f.s.bot->index, b->f.s.user, a->match_id, run->mode, a->reason ? a->reason : "");
     if (mf_first_report(a->match_id ? a->match_id : b->f.match_id))
-        run.st.matches_aborted++;
+        run->st.matches_aborted++;
     play_end(b, now);
 }
 
 static void on_game_starting(xbot_t *b, const GameStarting *g, uint64_t now)
 {
+    run_t *run = b->f.s.bot->run;
     if ((b->f.step != X_QUEUE && b->f.step != X_QUEUED) || !g->match_id) {
         if (!(b->f.step == X_PLAY && g->match_id == b->f.match_id))
-            run.st.stray_starts++;
+            run->st.stray_starts++;
         return;
     }
-    if (strcmp(g->mode, run.mode) != 0) {
-        run.st.md.mode_mismatch++;
+    if (strcmp(g->mode, run->mode) != 0) {
+        run->st.md.mode_mismatch++;
         log_warn("mode_mismatch", "bot=%u match=%" PRIu64 " game_starting_mode=%s ours=%s",
-                 b->f.s.bot->index, g->match_id, g->mode, run.mode);
+                 b->f.s.bot->index, g->match_id, g->mode, run->mode);
     }
     b->f.room_id = g->room_id;
     b->f.match_id = g->match_id;
@@ -347,14 +358,15 @@ static void on_game_starting(xbot_t *b, const GameStarting *g, uint64_t now)
 
 static void on_match_start(xbot_t *b, const MatchStart *m, uint64_t now)
 {
+    run_t *run = b->f.s.bot->run;
     if (b->f.step == X_PLAY && m->match_id == b->f.match_id)
         return;
     if (b->f.step != X_QUEUED && b->f.step != X_QUEUE) {
-        run.st.stray_starts++;
+        run->st.stray_starts++;
         return;
     }
-    if (m->mode[0] && strcmp(m->mode, run.mode) != 0)
-        run.st.md.mode_mismatch++;
+    if (m->mode[0] && strcmp(m->mode, run->mode) != 0)
+        run->st.md.mode_mismatch++;
     mg_reset(&b->g, b->f.s.user_id);
     b->f.match_id = m->match_id;
     if (m->room_id)
@@ -366,15 +378,16 @@ static void on_match_start(xbot_t *b, const MatchStart *m, uint64_t now)
     b->next_step_ns = now;
     b->end_lost_counted = 0;
     b->move_sent_ns = 0;
-    run.st.match_starts++;
+    run->st.match_starts++;
 }
 
 /* A frame with a seq that is not pending: the refusal of a MATCH_DATA_SEND. */
 static void on_send_refused(xbot_t *b, const uint8_t *payload, size_t len)
 {
-    module_stats_t *md = &run.st.md;
+    run_t *run = b->f.s.bot->run;
+    module_stats_t *md = &run->st.md;
     const char *msg = NULL;
-    int code = error_code_of(payload, len, &msg);
+    int code = error_code_of(run, payload, len, &msg);
     md->send_errors[code <= ERR_CODES ? code : ERR_CODES]++;
     /* NOT_IN_GAME: a send that crossed the end of the match; MATCH_OVER: one sent after the
      * match ended and before its GAME_OVER came (it waits for the record to be durable) */
@@ -386,11 +399,12 @@ static void on_send_refused(xbot_t *b, const uint8_t *payload, size_t len)
                  (int)b->f.step);
 }
 
-#define UNPACK(T, desc) ((T *)pb_unpack(&run.arena, &desc, payload, len))
+#define UNPACK(T, desc) ((T *)pb_unpack(&run->arena, &desc, payload, len))
 
 static void module_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
                            size_t len)
 {
+    run_t *run = bot->run;
     xbot_t *b = bot->sc;
     if (!b)
         return;
@@ -402,7 +416,7 @@ static void module_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_
     uint64_t now = mono_ns();
     switch (type) {
     case PACKET_TYPE__MATCH_DATA: {
-        MatchData *d = mf_unpack_push(&match_data__descriptor, payload, len);
+        MatchData *d = mf_unpack_push(run, &match_data__descriptor, payload, len);
         if (!d)
             return;
         on_match_data(b, d, now);
@@ -413,7 +427,7 @@ static void module_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_
         if (!u || !u->room)
             return;
         if (mf_room_update(&b->f, u) && b->f.step == X_QUEUED && b->placed) {
-            run.st.ended_before_start++;
+            run->st.ended_before_start++;
             play_end(b, now);
         }
         break;
@@ -431,14 +445,14 @@ static void module_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_
         break;
     }
     case PACKET_TYPE__GAME_OVER: {
-        GameOver *g = mf_unpack_push(&game_over__descriptor, payload, len);
+        GameOver *g = mf_unpack_push(run, &game_over__descriptor, payload, len);
         if (!g)
             return;
         on_game_over(b, g, now);
         break;
     }
     case PACKET_TYPE__MATCH_ABORTED: {
-        MatchAborted *a = mf_unpack_push(&match_aborted__descriptor, payload, len);
+        MatchAborted *a = mf_unpack_push(run, &match_aborted__descriptor, payload, len);
         if (!a)
             return;
         on_aborted(b, a, now);
@@ -458,11 +472,12 @@ static void module_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_
 
 static void at_stop(mflow_t *f, uint64_t stop_ns)
 {
+    run_t *run = f->s.bot->run;
     xbot_t *b = (xbot_t *)f;
     if (f->step == X_PLAY || b->placed) {
-        run.st.in_match_at_stop++;
+        run->st.in_match_at_stop++;
         if (f->step == X_PLAY && b->start_ns)
-            run.st.md.play_ns += stop_ns - b->start_ns;
+            run->st.md.play_ns += stop_ns - b->start_ns;
         b->start_ns = 0;
     }
 }
@@ -478,30 +493,33 @@ static const mf_conf_t FLOW = {
     .free_bot = free_bot,
 };
 
-static int module_setup(const config_t *cfg)
+static int module_setup(run_t *run, const config_t *cfg)
 {
-    if (mf_setup(cfg, &FLOW, &pace_ns, &play_ns) != 0)
+    if (mf_setup(run, cfg, &FLOW, &pace_ns, &play_ns) != 0)
         return -1;
-    game = mg_game_find(run.mode);
+    game = mg_game_find(run->mode);
     if (!game)
         log_warn("mode_played_passively", "mode=%s reason=\"the bot knows no ops of this mode: it "
-                 "sends nothing and waits for GAME_OVER\"", run.mode);
-    hist_init(&run.st.md.rtt_us);
+                 "sends nothing and waits for GAME_OVER\"", run->mode);
+    hist_init(&run->st.md.rtt_us);
     return 0;
 }
 
 _Static_assert(X_REGISTER == 0, "a zeroed xbot_t starts at REGISTER");
-static void module_start(void) { mf_start(&SCENARIO_MODULE, sizeof(xbot_t), &MODULE_OPS); }
-static int module_passed(void)
+static void module_start(run_t *run)
 {
-    const stats_t *st = &run.st;
+    mf_start(run, &SCENARIO_MODULE, sizeof(xbot_t), &MODULE_OPS);
+}
+static int module_passed(const run_t *run)
+{
+    const stats_t *st = &run->st;
     const module_stats_t *md = &st->md;
-    return st->bots_logged_in == run.account_bots && st->matches_completed > 0 &&
+    return st->bots_logged_in == run->account_bots && st->matches_completed > 0 &&
            md->finished == st->matches_completed && st->start_missing == 0 &&
            st->end_missing == 0 && st->records_mismatch == 0 && st->bad_pushes == 0 &&
            md->mode_mismatch == 0 && md->bad_outcomes == 0 && md->summary_missing == 0 &&
            md->refused_unexpected == 0 && md->send_errors_unexpected == 0 &&
-           md->data_send_failed == 0 && pushes_of(PACKET_TYPE__KICKED) == 0;
+           md->data_send_failed == 0 && pushes_of(run, PACKET_TYPE__KICKED) == 0;
 }
 
 const scenario_t SCENARIO_MODULE = {

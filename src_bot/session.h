@@ -57,7 +57,7 @@ struct session {
 
 /* Checks --user-prefix against the bot count (names of 3..USERNAME_MAX characters with room
  * for _<n>, [A-Za-z0-9_]). Prints the problem and returns -1 when it does not fit. */
-int sess_check_prefix(void);
+int sess_check_prefix(const run_t *run);
 
 /* Sets up s for bot (bot->sc = s): its PRNG from --seed and the bot's index, its first
  * account name, its timer. */
@@ -124,7 +124,7 @@ int sess_account_expected(uint16_t rq, int code);
 int sess_can_act(const session_t *s);
 /* 1/--rate s in ns (0: no pacing), the least time between two requests of a bot; as a
  * gap_ns hook, sess_rate_gap. */
-uint64_t sess_rate_interval(void);
+uint64_t sess_rate_interval(const run_t *run);
 uint64_t sess_rate_gap(const session_t *s);
 
 /* Something changed (a response, a push): act as soon as pacing and backoff allow. */
@@ -145,7 +145,7 @@ void sess_close(session_t *s); /* closes the timer (on_finish) */
 
 /* Scenario hooks as they are for a bot with nothing more to do: setup (the --user-prefix
  * check), on_connected (sess_connected, then act), on_gone. */
-int sess_setup(const config_t *cfg);
+int sess_setup(run_t *run, const config_t *cfg);
 void sess_on_connected(bot_t *bot);
 void sess_on_gone(bot_t *bot);
 
@@ -158,7 +158,8 @@ typedef struct sess_pool {
 } sess_pool_t;
 
 /* start: one zeroed struct per bot of scenario sc, each sess_init'ed with ops. */
-void sess_pool_start(sess_pool_t *p, const scenario_t *sc, size_t size, const session_ops_t *ops);
+void sess_pool_start(sess_pool_t *p, run_t *run, const scenario_t *sc, size_t size,
+                     const session_ops_t *ops);
 session_t *sess_pool_at(const sess_pool_t *p, uint32_t i);
 /* on_stop: per bot, its timer stops, then each (NULL: none) and its ops' stop. */
 void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s));
