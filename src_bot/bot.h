@@ -26,7 +26,7 @@ typedef struct run run_t;
  * request. */
 typedef struct lane {
     bot_t *bot;
-    struct lane *next_wait; /* in a pacing wheel slot */
+    struct lane *next_wait; /* in a pacing wheel slot (a utlist list) */
     uint64_t sent_ns;
     uint64_t due_ns;        /* next send time when paced */
     uint32_t seq;           /* of the request in flight */
@@ -186,7 +186,7 @@ struct run {
     uint64_t connected_now; /* connections open now */
     /* pacing */
     uint64_t interval_ns;  /* per lane */
-    lane_t *wheel[WHEEL_SLOTS];
+    lane_t *wheel[WHEEL_SLOTS]; /* utlist lists of lanes, by due ms */
     uint64_t wheel_ms;     /* next slot to process, in ms since t_start */
     /* times (mono ns) */
     uint64_t t_start, t_first_send, t_stop, t_last_response;

@@ -2,6 +2,7 @@
  * --rate, and checks each response's payload against the one it sent. */
 #include <inttypes.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "bot.h"
 #include "log.h"
@@ -68,9 +69,7 @@ static void wheel_add(lane_t *l)
     uint64_t slot_ms = (l->due_ns - run->t_start) / 1000000u;
     if (slot_ms < run->wheel_ms)
         slot_ms = run->wheel_ms;
-    lane_t **head = &run->wheel[slot_ms % WHEEL_SLOTS];
-    l->next_wait = *head;
-    *head = l;
+    LL_PREPEND2(run->wheel[slot_ms % WHEEL_SLOTS], l, next_wait);
 }
 
 /* Sends the lane's next request now, or parks it in the pacing wheel until it is due. */
@@ -100,16 +99,14 @@ void echo_on_pace(uv_timer_t *t)
     /* a slot is processed once it is wholly in the past, so every lane in it is due (or
      * belongs to a later turn of the wheel) */
     for (; run->wheel_ms < now_ms && !run->stopping; run->wheel_ms++) {
-        lane_t **head = &run->wheel[run->wheel_ms % WHEEL_SLOTS];
-        lane_t *l = *head;
-        *head = NULL;
-        while (l) {
-            lane_t *next = l->next_wait;
+        lane_t **slot = &run->wheel[run->wheel_ms % WHEEL_SLOTS];
+        lane_t *due = *slot, *l, *next;
+        *slot = NULL; /* lanes of a later turn go back into it */
+        LL_FOREACH_SAFE2(due, l, next, next_wait) {
             if (l->due_ns <= now)
                 lane_send(l, mono_ns()); /* the time of this send, not of the tick */
             else
                 wheel_add(l); /* a later turn of the wheel */
-            l = next;
         }
     }
 }
