@@ -21,8 +21,8 @@
 
 struct mg_game {
     const char *mode;
-    int (*on_data)(mg_t *g, uint32_t op, const uint8_t *d, size_t len, uint64_t now,
-                   mg_news_t *news);
+    /* takes one record r of op (sizes[op - 100] bytes) */
+    void (*record)(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_news_t *news);
     int (*next)(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *out);
     const uint16_t *sizes; /* record size per op, from op 100 */
     uint32_t nsizes;
@@ -139,6 +139,25 @@ static void spot_del(mg_spots_t *s, uint64_t id)
         *p = s->v[--s->n];
 }
 
+/* The spot of s nearest to the bot (*dist: how far; NULL when s is empty), the first one
+ * found among equals, or with ties_by_id the one with the least id. */
+static const mg_spot_t *spots_nearest(const mg_spots_t *s, const mg_t *g, int ties_by_id,
+                                      double *dist)
+{
+    const mg_spot_t *best = NULL;
+    double bd = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        double dx = (double)s->v[i].x - g->x, dy = (double)s->v[i].y - g->y;
+        double d = sqrt(dx * dx + dy * dy);
+        if (!best || d < bd || (ties_by_id && d == bd && s->v[i].id < best->id)) {
+            best = &s->v[i];
+            bd = d;
+        }
+    }
+    *dist = bd;
+    return best;
+}
+
 static void refused(const uint8_t *r, mg_news_t *news)
 {
     news->refused = 1;
@@ -219,15 +238,6 @@ static void arena_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, m
     }
 }
 
-static int arena_data(mg_t *g, uint32_t op, const uint8_t *d, size_t len, uint64_t now,
-                      mg_news_t *news)
-{
-    size_t size = ARENA_SIZES[op - 100];
-    for (size_t off = 0; off < len; off += size)
-        arena_record(g, op, d + off, now, news);
-    return 0;
-}
-
 static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *out)
 {
     if (!g->alive || !g->have_pos)
@@ -237,16 +247,8 @@ static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *
         act_u32(out, 3, 1);
         return 1;
     }
-    const mg_spot_t *best = NULL;
-    double bd = 0;
-    for (uint32_t i = 0; i < g->mons.n; i++) {
-        double dx = (double)g->mons.v[i].x - g->x, dy = (double)g->mons.v[i].y - g->y;
-        double dist = sqrt(dx * dx + dy * dy);
-        if (!best || dist < bd || (dist == bd && g->mons.v[i].id < best->id)) {
-            best = &g->mons.v[i];
-            bd = dist;
-        }
-    }
+    double bd;
+    const mg_spot_t *best = spots_nearest(&g->mons, g, 1, &bd);
     if (!best)
         return 0;
     if (bd <= g->range * REACH_OF_RANGE) {
@@ -308,15 +310,6 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
     }
 }
 
-static int tag_data(mg_t *g, uint32_t op, const uint8_t *d, size_t len, uint64_t now,
-                    mg_news_t *news)
-{
-    size_t size = TAG_SIZES[op - 100];
-    for (size_t off = 0; off < len; off += size)
-        tag_record(g, op, d + off, now, news);
-    return 0;
-}
-
 /* Runs from (fx, fy): straight away, or along the wall toward the centre when the wall is
  * near. */
 static void flee_dir(const mg_t *g, float fx, float fy, double *dx, double *dy)
@@ -351,16 +344,8 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         return 0;
     double dx, dy, step;
     if (g->it == g->self) {
-        const mg_spot_t *best = NULL;
-        double bd = 0;
-        for (uint32_t i = 0; i < g->peers.n; i++) {
-            double ex = (double)g->peers.v[i].x - g->x, ey = (double)g->peers.v[i].y - g->y;
-            double dist = sqrt(ex * ex + ey * ey);
-            if (!best || dist < bd) {
-                best = &g->peers.v[i];
-                bd = dist;
-            }
-        }
+        double bd;
+        const mg_spot_t *best = spots_nearest(&g->peers, g, 0, &bd);
         if (!best || bd < 0.3)
             return 0;
         step = STEP_SHARE * g->it_speed * (double)interval_ns / 1e9;
@@ -387,8 +372,8 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
 /* ---- the table */
 
 static const mg_game_t GAMES[] = {
-    {"arena_lua", arena_data, arena_next, ARENA_SIZES, sizeof ARENA_SIZES / sizeof ARENA_SIZES[0]},
-    {"tag", tag_data, tag_next, TAG_SIZES, sizeof TAG_SIZES / sizeof TAG_SIZES[0]},
+    {"arena_lua", arena_record, arena_next, ARENA_SIZES, sizeof ARENA_SIZES / sizeof ARENA_SIZES[0]},
+    {"tag", tag_record, tag_next, TAG_SIZES, sizeof TAG_SIZES / sizeof TAG_SIZES[0]},
 };
 
 const mg_game_t *mg_game_find(const char *mode)
@@ -410,7 +395,9 @@ int mg_on_data(const mg_game_t *game, mg_t *g, uint32_t op, const uint8_t *data,
     size_t size = game->sizes[op - 100];
     if (len == 0 || len % size != 0 || (op == 100 && len != size))
         return -1;
-    return game->on_data(g, op, data, len, now_ns, news);
+    for (size_t off = 0; off < len; off += size)
+        game->record(g, op, data + off, now_ns, news);
+    return 0;
 }
 
 int mg_next(const mg_game_t *game, mg_t *g, uint64_t now_ns, uint64_t interval_ns,
