@@ -270,6 +270,9 @@ void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples
 void print_common(const run_t *run, FILE *f);
 void print_end(const run_t *run, FILE *f);
 void json_latency(FILE *f, const hist_t *h);
+/* The record check's counts (match, module): a "match records" line, a "records" member. */
+void print_records(const run_t *run, FILE *f);
+void json_records(const run_t *run, FILE *f);
 /* report_module.c: the module scenario's part of the report, text and JSON */
 void print_module(const run_t *run, FILE *f);
 void json_module(const run_t *run, FILE *f);

@@ -385,10 +385,7 @@ static void print_match(const run_t *run, FILE *f)
     fprintf(f, "  %-22s p50=%.1f max=%.1f (GAME_OVER duration_ms)\n", "match duration s",
             ms(hist_percentile(&st->match_duration_us, 50)) / 1000.0,
             ms(hist_max(&st->match_duration_us)) / 1000.0);
-    fprintf(f, "  %-22s ok=%" PRIu64 " mismatch=%" PRIu64 " missing=%" PRIu64
-               " unchecked=%" PRIu64 "\n",
-            "match records", st->records_ok, st->records_mismatch, st->records_missing,
-            st->records_unchecked);
+    print_records(run, f);
     fprintf(f, "  %-22s start_probes=%" PRIu64 " started_by_snapshot=%" PRIu64
                " match_start_missing=%" PRIu64 " game_over_missing=%" PRIu64
                " ended_before_start=%" PRIu64 " formed_not_started=%" PRIu64
@@ -416,6 +413,15 @@ static void print_gateways(const run_t *run, FILE *f)
                 i == 0 ? "per gateway" : "", g->text, g->bots, g->connected, g->connect_failed,
                 g->disconnects);
     }
+}
+
+void print_records(const run_t *run, FILE *f)
+{
+    const stats_t *st = &run->st;
+    fprintf(f, "  %-22s ok=%" PRIu64 " mismatch=%" PRIu64 " missing=%" PRIu64
+               " unchecked=%" PRIu64 "\n",
+            "match records", st->records_ok, st->records_mismatch, st->records_missing,
+            st->records_unchecked);
 }
 
 /* The connections open at each second of the run (at most 40 points, evenly spread). */
@@ -545,6 +551,15 @@ static void json_codes(FILE *f, const uint64_t *by)
     fprintf(f, "}");
 }
 
+void json_records(const run_t *run, FILE *f)
+{
+    const stats_t *st = &run->st;
+    fprintf(f,
+            "    \"records\": {\"ok\": %" PRIu64 ", \"mismatch\": %" PRIu64
+            ", \"missing\": %" PRIu64 ", \"unchecked\": %" PRIu64 "},\n",
+            st->records_ok, st->records_mismatch, st->records_missing, st->records_unchecked);
+}
+
 void json_latency(FILE *f, const hist_t *h)
 {
     fprintf(f, "{");
@@ -641,10 +656,8 @@ static void json_match(const run_t *run, FILE *f)
     json_latency(f, &st->queue_to_start_us);
     fprintf(f, ",\n    \"duration_ms\": ");
     json_latency(f, &st->match_duration_us);
-    fprintf(f,
-            ",\n    \"records\": {\"ok\": %" PRIu64 ", \"mismatch\": %" PRIu64
-            ", \"missing\": %" PRIu64 ", \"unchecked\": %" PRIu64 "},\n",
-            st->records_ok, st->records_mismatch, st->records_missing, st->records_unchecked);
+    fprintf(f, ",\n");
+    json_records(run, f);
     fprintf(f,
             "    \"anomalies\": {\"start_probes\": %" PRIu64 ", \"started_by_snapshot\": %" PRIu64
             ", \"match_start_missing\": %" PRIu64 ", \"game_over_missing\": %" PRIu64
@@ -711,16 +724,11 @@ static void json_run(const run_t *run, FILE *f)
             run->count_reached ? "true" : "false", run->seed, run->started);
 }
 
-int write_json(const run_t *run, const char *path)
+/* The JSON's opening: the settings, the counts every run has, the run's shape. */
+static void json_counts(const run_t *run, FILE *f)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        log_error("json_open_failed", "path=%s err=\"%s\"", path, strerror(errno));
-        return -1;
-    }
     const stats_t *st = &run->st;
-    const hist_t *h = &st->latency_us;
-    fprintf(f, "{\n  \"transport\": \"%s\",\n", run->transport);
+    fprintf(f, "  \"transport\": \"%s\",\n", run->transport);
     fprintf(f, "  \"scenario\": \"%s\",\n  \"gateway\": \"%s\",\n  \"target\": \"%s\",\n",
             run->scenario->name, run->gateway, target_name(run->target));
     fprintf(f, "  \"payload\": %u,\n  \"pipeline\": %u,\n  \"rate_per_bot\": %" PRIu64 ",\n",
@@ -740,7 +748,7 @@ int write_json(const run_t *run, const char *path)
             st->pushes);
     fprintf(f, "  \"duration_s\": %.3f,\n  \"throughput_rps\": %.1f,\n  \"latency_ms\": ",
             duration_s(run), throughput(run));
-    json_latency(f, h);
+    json_latency(f, &st->latency_us);
     fprintf(f, ",\n");
     json_run(run, f);
     fprintf(f, "  \"expected_errors\": %" PRIu64 ",\n  \"expected_errors_by_code\": ",
@@ -749,6 +757,11 @@ int write_json(const run_t *run, const char *path)
     fprintf(f, ",\n  \"pushes_by_type\": {");
     each_push(run, push_json, f);
     fprintf(f, "},\n  \"late_responses\": %" PRIu64 ",\n", st->late_responses);
+}
+
+/* The members of the scenarios in the run. */
+static void json_scenarios(const run_t *run, FILE *f)
+{
     if (run->account_bots)
         fprintf(f, "  \"user_prefix\": \"%s\",\n", run->user_prefix);
     if (scenario_used(run, &SCENARIO_LOBBY))
@@ -765,15 +778,33 @@ int write_json(const run_t *run, const char *path)
         json_account_totals(run, f, 0);
     if (scenario_used(run, &SCENARIO_IDLE))
         json_idle(run, f);
-    json_timeline(run, f);
-    json_per_type(run, f);
+}
+
+static void json_echo_targets(const run_t *run, FILE *f)
+{
+    const stats_t *st = &run->st;
     fprintf(f, "  \"echo_targets\": [");
     for (int i = 0; i < st->nservers; i++)
         fprintf(f, "%s\n    {\"server_id\": %u, \"served_by\": \"%s\", \"responses\": %" PRIu64 "}",
                 i ? "," : "", st->servers[i].id, target_name(st->servers[i].served_by),
                 st->servers[i].responses);
-    fprintf(f, "%s],\n  \"pass\": %s\n}\n", st->nservers ? "\n  " : "",
-            passed(run) ? "true" : "false");
+    fprintf(f, "%s],\n", st->nservers ? "\n  " : "");
+}
+
+int write_json(const run_t *run, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        log_error("json_open_failed", "path=%s err=\"%s\"", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "{\n");
+    json_counts(run, f);
+    json_scenarios(run, f);
+    json_timeline(run, f);
+    json_per_type(run, f);
+    json_echo_targets(run, f);
+    fprintf(f, "  \"pass\": %s\n}\n", passed(run) ? "true" : "false");
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
         rc = -1;

@@ -52,10 +52,7 @@ void print_module(const run_t *run, FILE *f)
                " send_errors=%" PRIu64 " (unexpected %" PRIu64 ")\n",
             "refusals", md->refused_expected, md->refused_unexpected, send_errors(run),
             md->send_errors_unexpected);
-    fprintf(f, "  %-22s ok=%" PRIu64 " mismatch=%" PRIu64 " missing=%" PRIu64
-               " unchecked=%" PRIu64 "\n",
-            "match records", st->records_ok, st->records_mismatch, st->records_missing,
-            st->records_unchecked);
+    print_records(run, f);
     fprintf(f, "  %-22s mode_mismatch=%" PRIu64 " summary_missing=%" PRIu64
                " match_start_missing=%" PRIu64 " game_over_missing=%" PRIu64
                " ended_before_start=%" PRIu64 " bad_pushes=%" PRIu64 " stray_starts=%" PRIu64
@@ -104,10 +101,7 @@ void json_module(const run_t *run, FILE *f)
             ", \"send_errors_unexpected\": %" PRIu64 "},\n",
             md->refused_expected, md->refused_unexpected, send_errors(run),
             md->send_errors_unexpected);
-    fprintf(f,
-            "    \"records\": {\"ok\": %" PRIu64 ", \"mismatch\": %" PRIu64 ", \"missing\": %" PRIu64
-            ", \"unchecked\": %" PRIu64 "},\n",
-            st->records_ok, st->records_mismatch, st->records_missing, st->records_unchecked);
+    json_records(run, f);
     fprintf(f,
             "    \"anomalies\": {\"mode_mismatch\": %" PRIu64 ", \"summary_missing\": %" PRIu64
             ", \"match_start_missing\": %" PRIu64 ", \"game_over_missing\": %" PRIu64
