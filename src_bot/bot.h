@@ -242,6 +242,13 @@ int run_may_send(const run_t *run); /* not stopping, --count not reached */
 void run_note_sent(run_t *run, type_stats_t *ts, uint64_t now);
 /* An ok response with its latency: counters and histograms (overall, its type, this second). */
 void run_note_ok(run_t *run, type_stats_t *ts, uint64_t latency_us);
+/* A request's connection closed before its answer: unanswered when the drain time had run
+ * out, else lost. */
+void run_note_closed(run_t *run);
+/* A request timed out, a response did not match its request: counted; each returns 1 while
+ * they are few enough to log. */
+int run_note_timeout(run_t *run, type_stats_t *ts);
+int run_note_mismatch(run_t *run, type_stats_t *ts);
 /* An ERROR_RESPONSE's code (ERR_CODES when it does not decode) and message (in run->arena). */
 int error_code_of(run_t *run, const uint8_t *payload, size_t len, const char **message);
 /* Counts an error by code: expected (races, back-pressure) or not (a failure). */

@@ -60,6 +60,26 @@ void run_note_ok(run_t *run, type_stats_t *ts, uint64_t us)
     run->win_ok++;
 }
 
+void run_note_closed(run_t *run)
+{
+    if (run->finished)
+        run->st.unanswered++; /* still pending when the drain time ran out */
+    else
+        run->st.lost++;
+}
+
+int run_note_timeout(run_t *run, type_stats_t *ts)
+{
+    ts->timeouts++;
+    return ++run->st.timeouts <= 5;
+}
+
+int run_note_mismatch(run_t *run, type_stats_t *ts)
+{
+    ts->mismatches++;
+    return ++run->st.mismatches <= 5;
+}
+
 int error_code_of(run_t *run, const uint8_t *payload, size_t len, const char **message)
 {
     ErrorResponse *er =

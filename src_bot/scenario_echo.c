@@ -123,13 +123,9 @@ static void on_echo_response(client_t *c, int status, uint16_t type, const uint8
     uint64_t now = mono_ns();
     run->inflight--;
     if (status == CLIENT_ETIMEDOUT) {
-        run->st.timeouts++;
-        ts->timeouts++;
+        (void)run_note_timeout(run, ts);
     } else if (status == CLIENT_ECLOSED) {
-        if (run->finished)
-            run->st.unanswered++; /* still pending when the drain time ran out */
-        else
-            run->st.lost++;
+        run_note_closed(run);
         return; /* the bot's connection is gone */
     } else if (type == PACKET_TYPE__ECHO_RESPONSE) {
         run->t_last_response = now;
@@ -139,8 +135,7 @@ static void on_echo_response(client_t *c, int status, uint16_t type, const uint8
             payload_fill(run->check_buf, run->payload_len, run->seed, b->index, l->seq);
         if (!r || r->payload.len != run->payload_len ||
             (run->payload_len && memcmp(r->payload.data, run->check_buf, run->payload_len) != 0)) {
-            ts->mismatches++;
-            if (++run->st.mismatches <= 5)
+            if (run_note_mismatch(run, ts))
                 log_warn("echo_mismatch", "bot=%u seq=%u len=%zu want_len=%u", b->index, l->seq,
                          r ? r->payload.len : 0, run->payload_len);
         } else {
@@ -150,8 +145,7 @@ static void on_echo_response(client_t *c, int status, uint16_t type, const uint8
     } else if (type == PACKET_TYPE__ERROR_RESPONSE) {
         count_error(run, ts, payload, len);
     } else {
-        run->st.mismatches++;
-        ts->mismatches++;
+        (void)run_note_mismatch(run, ts);
     }
     if (client_is_connected(c))
         lane_next(l, now);

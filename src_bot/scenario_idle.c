@@ -31,14 +31,9 @@ static void on_pong(client_t *c, int status, uint16_t type, const uint8_t *paylo
     run->inflight--;
     b->busy = 0;
     if (status == CLIENT_ECLOSED) {
-        if (run->finished)
-            run->st.unanswered++;
-        else
-            run->st.lost++;
+        run_note_closed(run);
     } else if (status == CLIENT_ETIMEDOUT) {
-        run->st.timeouts++;
-        ts->timeouts++;
-        if (run->st.timeouts <= 5)
+        if (run_note_timeout(run, ts))
             log_warn("timeout", "bot=%u request=PING", b->bot->index);
     } else if (type == PACKET_TYPE__PING_RESPONSE) {
         run->t_last_response = now;
@@ -52,8 +47,7 @@ static void on_pong(client_t *c, int status, uint16_t type, const uint8_t *paylo
             log_warn("unexpected_error", "bot=%u request=PING code=%s message=\"%s\"",
                      b->bot->index, error_code_name(code), msg);
     } else {
-        run->st.mismatches++;
-        ts->mismatches++;
+        (void)run_note_mismatch(run, ts);
     }
 }
 

@@ -271,6 +271,30 @@ int sess_account_expected(uint16_t rq, int code)
 
 /* ------------------------------------------------------------------ responses */
 
+/* An ERROR_RESPONSE to s's request rq: counted as expected or not (the first unexpected
+ * ones logged), then the scenario's on_error. */
+static void on_error_response(session_t *s, uint16_t rq, type_stats_t *ts,
+                              const uint8_t *payload, size_t len, uint64_t now)
+{
+    run_t *run = s->bot->run;
+    const char *msg;
+    int code = error_code_of(run, payload, len, &msg);
+    if (s->ops->expected(s, rq, code)) {
+        count_expected(run, ts, code);
+    } else {
+        count_unexpected(run, ts, code);
+        if (run->st.errors <= 10) {
+            char extra[160] = "";
+            if (s->ops->describe)
+                s->ops->describe(s, extra, sizeof extra);
+            log_warn("unexpected_error", "bot=%u user=%s request=%s code=%s message=\"%s\"%s",
+                     s->bot->index, s->user, req_type_name(rq), error_code_name(code), msg,
+                     extra);
+        }
+    }
+    s->ops->on_error(s, rq, code, now);
+}
+
 static void on_response(client_t *c, int status, uint16_t type, const uint8_t *payload,
                         size_t len, void *ud)
 {
@@ -278,50 +302,27 @@ static void on_response(client_t *c, int status, uint16_t type, const uint8_t *p
     run_t *run = s->bot->run;
     uint16_t rq = s->rq_type;
     type_stats_t *ts = type_stats(run, rq);
-    stats_t *st = &run->st;
     uint64_t now = mono_ns();
     run->inflight--;
     s->busy = 0;
     if (status == CLIENT_ECLOSED) {
-        if (run->finished)
-            st->unanswered++; /* still pending when the drain time ran out */
-        else
-            st->lost++;
+        run_note_closed(run);
         return; /* the bot's connection is gone */
     }
     if (status == CLIENT_ETIMEDOUT) {
-        st->timeouts++;
-        ts->timeouts++;
-        if (st->timeouts <= 5)
+        if (run_note_timeout(run, ts))
             log_warn("timeout", "bot=%u user=%s request=%s", s->bot->index, s->user,
                      req_type_name(rq));
         s->ops->on_timeout(s, rq);
     } else if (type == PACKET_TYPE__ERROR_RESPONSE) {
         run->t_last_response = now;
-        const char *msg;
-        int code = error_code_of(run, payload, len, &msg);
-        if (s->ops->expected(s, rq, code)) {
-            count_expected(run, ts, code);
-        } else {
-            count_unexpected(run, ts, code);
-            if (st->errors <= 10) {
-                char extra[160] = "";
-                if (s->ops->describe)
-                    s->ops->describe(s, extra, sizeof extra);
-                log_warn("unexpected_error", "bot=%u user=%s request=%s code=%s message=\"%s\"%s",
-                         s->bot->index, s->user, req_type_name(rq), error_code_name(code), msg,
-                         extra);
-            }
-        }
-        s->ops->on_error(s, rq, code, now);
+        on_error_response(s, rq, ts, payload, len, now);
     } else if (type == rq + 1 && s->ops->on_ok(s, rq, payload, len, now) == 0) {
         run->t_last_response = now;
         run_note_ok(run, ts, (now - s->sent_ns) / 1000u);
     } else {
         run->t_last_response = now;
-        st->mismatches++;
-        ts->mismatches++;
-        if (st->mismatches <= 5)
+        if (run_note_mismatch(run, ts))
             log_warn("bad_response", "bot=%u request=%s response_type=%u len=%zu", s->bot->index,
                      req_type_name(rq), type, len);
         s->not_before_ns = now + 100 * MS;
