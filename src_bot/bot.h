@@ -57,10 +57,13 @@ typedef struct gateway {
     uint64_t bots, connected, connect_failed, disconnects;
 } gateway_t;
 
-/* A scenario in this run, with its weight in --mix and the bots it drives. */
+/* A scenario in this run: its weight in --mix, the bots it drives, and its own state, which
+ * its setup or start hook sets and its cleanup hook frees. Its run hooks are handed this. */
 typedef struct scen_use {
+    run_t *run;
     const scenario_t *sc;
     uint32_t weight, bots;
+    void *state;
 } scen_use_t;
 
 /* One second of the live status (also kept for the report's timeline). */
@@ -208,22 +211,29 @@ void bot_transport_cleanup(run_t *run);
 /* One line: the transport's handshakes and failures by reason (nothing for tcp). */
 void bot_transport_report(const run_t *run, FILE *f);
 
-/* A scenario drives connected bots: those whose bot->scenario it is (all of them, or its share
- * of --mix). Every hook but name and on_connected may be NULL. The run hooks get the run;
- * the bot hooks reach it through bot->run. */
-struct scenario {
-    const char *name;
-    int accounts;                              /* its bots log in (run->account_bots) */
-    int (*setup)(run_t *run, const config_t *cfg); /* after the common options; -1: bad */
-    void (*start)(run_t *run);                 /* once, before the loop runs: set up its bots */
+/* How a scenario drives its bots once the loop runs; the scenarios of one family share
+ * theirs (the match flow's). Every hook but on_connected may be NULL. The run hooks get the
+ * scenario's use in the run (use->run, use->state); the bot hooks get the bot (bot->run,
+ * bot->sc). */
+typedef struct scenario_hooks {
     void (*on_connected)(bot_t *b);
     void (*on_push)(bot_t *b, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
-    void (*on_gone)(bot_t *b);                 /* the bot's connection closed */
-    void (*on_stop)(run_t *run);               /* the traffic time is over (drain follows) */
-    void (*on_finish)(run_t *run);             /* close the scenario's handles */
-    void (*cleanup)(run_t *run);               /* free memory, after the loop has ended */
+    void (*on_gone)(bot_t *b);          /* the bot's connection closed */
+    void (*on_stop)(scen_use_t *use);   /* the traffic time is over (drain follows) */
+    void (*on_finish)(scen_use_t *use); /* close the scenario's handles */
+    void (*cleanup)(scen_use_t *use);   /* free its state, after the loop has ended */
+} scenario_hooks_t;
+
+/* A scenario drives connected bots: those whose bot->scenario it is (all of them, or its share
+ * of --mix). Every hook but name and hooks may be NULL. */
+struct scenario {
+    const char *name;
+    int accounts;                               /* its bots log in (run->account_bots) */
+    int (*setup)(scen_use_t *use, const config_t *cfg); /* after the common options; -1: bad */
+    void (*start)(scen_use_t *use);             /* once, before the loop runs: set up its bots */
     /* Its own pass conditions, on top of those every run passes (report.c: passed). */
     int (*passed)(const run_t *run);
+    const scenario_hooks_t *hooks;
 };
 
 extern const scenario_t SCENARIO_ECHO;

@@ -124,8 +124,8 @@ static void on_push(client_t *c, uint16_t type, uint32_t seq, const uint8_t *pay
         log_warn("kicked", "bot=%u code=%s reason=\"%s\"", b->index,
                  error_code_name(k ? (int)k->code : -1), k && k->reason ? k->reason : "");
     }
-    if (b->scenario->on_push)
-        b->scenario->on_push(b, type, seq, payload, len);
+    if (b->scenario->hooks->on_push)
+        b->scenario->hooks->on_push(b, type, seq, payload, len);
 }
 
 static void on_event(client_t *c, int event, int status, void *ud)
@@ -139,7 +139,7 @@ static void on_event(client_t *c, int event, int status, void *ud)
         run->connected_now++;
         gw->connected++;
         if (!run->stopping)
-            b->scenario->on_connected(b);
+            b->scenario->hooks->on_connected(b);
         return;
     }
     if (b->state == BOT_CONNECTING) {
@@ -157,8 +157,8 @@ static void on_event(client_t *c, int event, int status, void *ud)
     b->state = BOT_GONE;
     b->c = NULL;
     client_close(c);
-    if (b->scenario->on_gone)
-        b->scenario->on_gone(b);
+    if (b->scenario->hooks->on_gone)
+        b->scenario->hooks->on_gone(b);
     if (--run->alive == 0 && run->started == run->nbots && !run->stopping)
         run_stop(run); /* nobody left to wait for */
 }
@@ -229,8 +229,8 @@ static void run_finish(run_t *run)
     close_handle((uv_handle_t *)&run->sigint);
     close_handle((uv_handle_t *)&run->sigterm);
     for (int i = 0; i < run->nused; i++)
-        if (run->used[i].sc->on_finish)
-            run->used[i].sc->on_finish(run);
+        if (run->used[i].sc->hooks->on_finish)
+            run->used[i].sc->hooks->on_finish(&run->used[i]);
     for (uint32_t i = 0; i < run->nbots; i++) {
         bot_t *b = &run->bots[i];
         if (b->state == BOT_CONNECTING && ++run->st.connect_failed <= 5)
@@ -272,8 +272,8 @@ static void run_stop(run_t *run)
     uv_timer_stop(&run->pace_timer);
     uv_timer_start(&run->tick_timer, on_tick, 0, 10);
     for (int i = 0; i < run->nused; i++)
-        if (run->used[i].sc->on_stop)
-            run->used[i].sc->on_stop(run);
+        if (run->used[i].sc->hooks->on_stop)
+            run->used[i].sc->hooks->on_stop(&run->used[i]);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -470,7 +470,7 @@ static int add_mix_item(const char *item, void *ctx)
             return -1;
         }
     if (w > 0)
-        run->used[run->nused++] = (scen_use_t){sc, (uint32_t)w, 0};
+        run->used[run->nused++] = (scen_use_t){.run = run, .sc = sc, .weight = (uint32_t)w};
     return 0;
 }
 
@@ -527,7 +527,7 @@ static int setup_scenarios(run_t *run, const config_t *cfg)
         fprintf(stderr, "bot: --mix needs --scenario mix\n");
         return -1;
     }
-    run->used[run->nused++] = (scen_use_t){run->scenario, 1, 0};
+    run->used[run->nused++] = (scen_use_t){.run = run, .sc = run->scenario, .weight = 1};
     return 0;
 }
 
@@ -601,7 +601,7 @@ static int setup(run_t *run, const config_t *cfg)
     if (bot_transport_setup(run, cfg) != 0 || setup_names(run, cfg) != 0)
         return -1;
     for (int i = 0; i < run->nused; i++)
-        if (run->used[i].sc->setup && run->used[i].sc->setup(run, cfg) != 0)
+        if (run->used[i].sc->setup && run->used[i].sc->setup(&run->used[i], cfg) != 0)
             return -1;
     raise_fd_limit((uint64_t)run->nbots + 64);
     return 0;
@@ -680,7 +680,7 @@ static void run_loop(run_t *run)
     uv_update_time(run->loop);
     for (int i = 0; i < run->nused; i++)
         if (run->used[i].sc->start)
-            run->used[i].sc->start(run);
+            run->used[i].sc->start(&run->used[i]);
     status_start(run);
     uv_timer_start(&run->ramp_timer, on_ramp, 0, 5);
     uv_run(run->loop, UV_RUN_DEFAULT);
@@ -708,8 +708,8 @@ static int run_report(const run_t *run)
 static void run_free(run_t *run)
 {
     for (int i = 0; i < run->nused; i++)
-        if (run->used[i].sc->cleanup)
-            run->used[i].sc->cleanup(run);
+        if (run->used[i].sc->hooks->cleanup)
+            run->used[i].sc->hooks->cleanup(&run->used[i]);
     xfree(run->samples);
     xfree(run->check_buf);
     xfree(run->send_buf);

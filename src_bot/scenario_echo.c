@@ -190,8 +190,9 @@ static void echo_on_connected(bot_t *b)
     }
 }
 
-static void echo_start(run_t *run)
+static void echo_start(scen_use_t *use)
 {
+    run_t *run = use->run;
     if (run->interval_ns)
         uv_timer_start(&run->pace_timer, echo_on_pace, 1, 1);
 }
@@ -202,9 +203,11 @@ static int echo_passed(const run_t *run)
     return run->st.types[type_index(PACKET_TYPE__ECHO_REQUEST)].ok > 0;
 }
 
+static const scenario_hooks_t ECHO_HOOKS = {.on_connected = echo_on_connected};
+
 const scenario_t SCENARIO_ECHO = {
     .name = "echo",
     .start = echo_start,
-    .on_connected = echo_on_connected,
     .passed = echo_passed,
+    .hooks = &ECHO_HOOKS,
 };

@@ -17,8 +17,11 @@ typedef struct ibot {
     int busy;
 } ibot_t;
 
-static ibot_t *ibots;
-static uint32_t nibots;
+/* The idle scenario's state: its bots. */
+typedef struct idle_pool {
+    ibot_t *bots;
+    uint32_t n;
+} idle_pool_t;
 
 static void on_pong(client_t *c, int status, uint16_t type, const uint8_t *payload, size_t len,
                     void *ud)
@@ -87,36 +90,40 @@ static void idle_on_gone(bot_t *bot)
         uv_timer_stop(&b->timer);
 }
 
-static void idle_on_stop(run_t *run)
+static void idle_on_stop(scen_use_t *use)
 {
-    (void)run; /* its bots are in ibots */
-    for (uint32_t i = 0; i < nibots; i++)
-        uv_timer_stop(&ibots[i].timer);
+    idle_pool_t *p = use->state;
+    for (uint32_t i = 0; i < p->n; i++)
+        uv_timer_stop(&p->bots[i].timer);
 }
 
-static void idle_on_finish(run_t *run)
+static void idle_on_finish(scen_use_t *use)
 {
-    (void)run; /* its bots are in ibots */
-    for (uint32_t i = 0; i < nibots; i++)
-        if (!uv_is_closing((uv_handle_t *)&ibots[i].timer))
-            uv_close((uv_handle_t *)&ibots[i].timer, NULL);
+    idle_pool_t *p = use->state;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (!uv_is_closing((uv_handle_t *)&p->bots[i].timer))
+            uv_close((uv_handle_t *)&p->bots[i].timer, NULL);
 }
 
-static void idle_cleanup(run_t *run)
+static void idle_cleanup(scen_use_t *use)
 {
-    (void)run; /* its bots are in ibots */
-    xfree(ibots);
-    ibots = NULL;
-    nibots = 0;
+    idle_pool_t *p = use->state;
+    if (p)
+        xfree(p->bots);
+    xfree(p);
+    use->state = NULL;
 }
 
-static void idle_start(run_t *run)
+static void idle_start(scen_use_t *use)
 {
-    ibots = xcalloc(scenario_bots(run, &SCENARIO_IDLE) + 1u, sizeof *ibots);
+    run_t *run = use->run;
+    idle_pool_t *p = xcalloc(1, sizeof *p);
+    use->state = p;
+    p->bots = xcalloc(use->bots + 1u, sizeof *p->bots);
     for (uint32_t i = 0; i < run->nbots; i++) {
-        if (run->bots[i].scenario != &SCENARIO_IDLE)
+        if (run->bots[i].scenario != use->sc)
             continue;
-        ibot_t *b = &ibots[nibots++];
+        ibot_t *b = &p->bots[p->n++];
         b->bot = &run->bots[i];
         run->bots[i].sc = b;
         uv_timer_init(run->loop, &b->timer);
@@ -132,13 +139,17 @@ static int idle_passed(const run_t *run)
     return 1;
 }
 
-const scenario_t SCENARIO_IDLE = {
-    .name = "idle",
-    .start = idle_start,
+static const scenario_hooks_t IDLE_HOOKS = {
     .on_connected = idle_on_connected,
     .on_gone = idle_on_gone,
     .on_stop = idle_on_stop,
     .on_finish = idle_on_finish,
     .cleanup = idle_cleanup,
+};
+
+const scenario_t SCENARIO_IDLE = {
+    .name = "idle",
+    .start = idle_start,
     .passed = idle_passed,
+    .hooks = &IDLE_HOOKS,
 };

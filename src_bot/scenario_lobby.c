@@ -48,10 +48,14 @@ typedef struct lbot {
     uint32_t rooms_made, chats;
 } lbot_t;
 
-static sess_pool_t pool;
-/* Connected bots that have not logged in yet. Password hashing is the scarce resource: while
- * any bot waits for its first login, fresh accounts (which cost two hashes each) wait. */
-static uint32_t first_login_pending;
+/* The scenario's state (its bots' session scen). */
+typedef struct lobby {
+    sess_pool_t pool; /* first: an account scenario's state */
+    /* Connected bots that have not logged in yet. Password hashing is the scarce resource:
+     * while any bot waits for its first login, fresh accounts (which cost two hashes each)
+     * wait. */
+    uint32_t first_login_pending;
+} lobby_t;
 #define GATE_POLL_MS 50
 
 static void lb_act(lbot_t *b);
@@ -67,6 +71,7 @@ static int lb_send(lbot_t *b, uint16_t type, const ProtobufCMessage *msg)
     return sess_send(&b->s, type, msg);
 }
 static void lb_wake(lbot_t *b) { sess_wake(&b->s); }
+static lobby_t *lobby_of(const lbot_t *b) { return b->s.scen; }
 
 static void room_clear(lbot_t *b)
 {
@@ -191,6 +196,25 @@ static void act_wait(lbot_t *b, uint64_t now)
     sess_sleep_until(&b->s, t, now);
 }
 
+/* REGISTER or LOGIN of a fresh account, once no bot waits for its first login (keeping
+ * the connection alive meanwhile). */
+static void act_account(lbot_t *b, uint64_t now)
+{
+    if (b->s.ever_logged_in && lobby_of(b)->first_login_pending) {
+        if (!b->gate_wait) {
+            b->gate_wait = 1;
+            b->s.bot->run->st.rotation_waits++;
+        }
+        if (sess_keepalive_due(&b->s, now))
+            sess_send_ping(&b->s);
+        else
+            sess_sleep_until(&b->s, now + GATE_POLL_MS * MS, now);
+        return;
+    }
+    b->gate_wait = 0;
+    (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
+}
+
 /* Sends the bot's next request (or sleeps when it waits in a room). */
 static void lb_act(lbot_t *b)
 {
@@ -201,20 +225,7 @@ static void lb_act(lbot_t *b)
     switch (b->step) {
     case S_REGISTER:
     case S_LOGIN:
-        if (b->s.ever_logged_in && first_login_pending) {
-            if (!b->gate_wait) {
-                b->gate_wait = 1;
-                run->st.rotation_waits++;
-            }
-            if (sess_keepalive_due(&b->s, now)) {
-                sess_send_ping(&b->s);
-                break;
-            }
-            sess_sleep_until(&b->s, now + GATE_POLL_MS * MS, now);
-            break;
-        }
-        b->gate_wait = 0;
-        (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
+        act_account(b, now);
         break;
     case S_CYCLE:
         b->step = rnd_below(b, 100) < run->create_pct ? S_CREATE : S_LIST;
@@ -263,19 +274,92 @@ static void lb_act(lbot_t *b)
 
 /* ------------------------------------------------------------------ responses */
 
+#define UNPACK(T, desc) ((T *)pb_unpack(&b->s.bot->run->arena, &desc, payload, len))
+
+/* CREATE_ROOM or JOIN_ROOM answered with the room: in it, to get ready (owner: as its
+ * creator, or as the member a join made the owner). */
+static void room_joined(lbot_t *b, const RoomState *room, uint64_t now, int created)
+{
+    room_clear(b);
+    room_take(b, room);
+    room_entered(b, now, created || is_owner(b));
+    b->step = S_READY;
+}
+
+/* GET_ROOM_LIST answered: a random room with a free seat to join; none: create one. */
+static void room_pick(lbot_t *b, const GetRoomListResponse *r)
+{
+    uint32_t free_rooms = 0;
+    for (size_t i = 0; i < r->n_rooms; i++)
+        if (r->rooms[i]->players < r->rooms[i]->max_players)
+            free_rooms++;
+    b->step = S_CREATE;
+    if (!free_rooms)
+        return;
+    uint32_t pick = rnd_below(b, free_rooms);
+    for (size_t i = 0; i < r->n_rooms; i++) {
+        if (r->rooms[i]->players >= r->rooms[i]->max_players)
+            continue;
+        if (pick-- == 0) {
+            b->join_id = r->rooms[i]->room_id;
+            b->step = S_JOIN;
+            return;
+        }
+    }
+}
+
+/* A response to a room request. Returns -1 when the payload does not decode. */
+static int room_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+{
+    stats_t *st = &b->s.bot->run->st;
+    switch (rq) {
+    case PACKET_TYPE__CREATE_ROOM_REQUEST: {
+        CreateRoomResponse *r = UNPACK(CreateRoomResponse, create_room_response__descriptor);
+        if (!r || !r->room)
+            return -1;
+        st->rooms_created++;
+        room_joined(b, r->room, now, 1);
+        return 0;
+    }
+    case PACKET_TYPE__GET_ROOM_LIST_REQUEST: {
+        GetRoomListResponse *r = UNPACK(GetRoomListResponse, get_room_list_response__descriptor);
+        if (!r)
+            return -1;
+        room_pick(b, r);
+        return 0;
+    }
+    case PACKET_TYPE__JOIN_ROOM_REQUEST: {
+        JoinRoomResponse *r = UNPACK(JoinRoomResponse, join_room_response__descriptor);
+        if (!r || !r->room)
+            return -1;
+        st->joins++;
+        room_joined(b, r->room, now, 0);
+        return 0;
+    }
+    case PACKET_TYPE__PREPARE_GAME_REQUEST: {
+        PrepareGameResponse *r = UNPACK(PrepareGameResponse, prepare_game_response__descriptor);
+        if (!r || !r->room)
+            return -1;
+        room_take(b, r->room);
+        b->step = S_WAIT;
+        return 0;
+    }
+    }
+    return -1;
+}
+
 /* A response of the expected type: advance. Returns -1 when the payload does not decode. */
 static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
-    run_t *run = s->bot->run;
     lbot_t *b = (lbot_t *)s;
-    stats_t *st = &run->st;
+    stats_t *st = &s->bot->run->st;
     rooms_account_t acc;
     int rc = rooms_account_ok(s, rq, payload, len, now, &ACCOUNT_STEPS, &acc);
     if (rc < 0)
         return -1;
     if (rc) { /* REGISTER, LOGIN, LOGOUT */
         if (acc.first)
-            first_login_pending--;
+            lobby_of(b)->first_login_pending--;
         if (rq != PACKET_TYPE__REGISTER_REQUEST) {
             room_clear(b); /* logged out: in no room; logged in: in LOGIN's (an earlier run's) */
             room_take(b, acc.room);
@@ -284,64 +368,6 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
         return 0;
     }
     switch (rq) {
-    case PACKET_TYPE__CREATE_ROOM_REQUEST: {
-        CreateRoomResponse *r = (CreateRoomResponse *)pb_unpack(
-            &run->arena, &create_room_response__descriptor, payload, len);
-        if (!r || !r->room)
-            return -1;
-        st->rooms_created++;
-        room_clear(b);
-        room_take(b, r->room);
-        room_entered(b, now, 1);
-        b->step = S_READY;
-        return 0;
-    }
-    case PACKET_TYPE__GET_ROOM_LIST_REQUEST: {
-        GetRoomListResponse *r = (GetRoomListResponse *)pb_unpack(
-            &run->arena, &get_room_list_response__descriptor, payload, len);
-        if (!r)
-            return -1;
-        /* a random room with a free seat; none: create one */
-        uint32_t free_rooms = 0;
-        for (size_t i = 0; i < r->n_rooms; i++)
-            if (r->rooms[i]->players < r->rooms[i]->max_players)
-                free_rooms++;
-        b->step = S_CREATE;
-        if (free_rooms) {
-            uint32_t pick = rnd_below(b, free_rooms);
-            for (size_t i = 0; i < r->n_rooms; i++) {
-                if (r->rooms[i]->players >= r->rooms[i]->max_players)
-                    continue;
-                if (pick-- == 0) {
-                    b->join_id = r->rooms[i]->room_id;
-                    b->step = S_JOIN;
-                    break;
-                }
-            }
-        }
-        return 0;
-    }
-    case PACKET_TYPE__JOIN_ROOM_REQUEST: {
-        JoinRoomResponse *r =
-            (JoinRoomResponse *)pb_unpack(&run->arena, &join_room_response__descriptor, payload, len);
-        if (!r || !r->room)
-            return -1;
-        st->joins++;
-        room_clear(b);
-        room_take(b, r->room);
-        room_entered(b, now, is_owner(b));
-        b->step = S_READY;
-        return 0;
-    }
-    case PACKET_TYPE__PREPARE_GAME_REQUEST: {
-        PrepareGameResponse *r = (PrepareGameResponse *)pb_unpack(
-            &run->arena, &prepare_game_response__descriptor, payload, len);
-        if (!r || !r->room)
-            return -1;
-        room_take(b, r->room);
-        b->step = S_WAIT;
-        return 0;
-    }
     case PACKET_TYPE__START_GAME_REQUEST:
         st->starts++;
         b->in_game = 1;
@@ -358,7 +384,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     case PACKET_TYPE__PING_REQUEST:
         return 0;
     }
-    return -1;
+    return room_ok(b, rq, payload, len, now);
 }
 
 /* An ERROR_RESPONSE: expected outcomes move the bot on; unexpected ones too, after a pause,
@@ -493,7 +519,7 @@ static void lobby_on_connected(bot_t *bot)
 {
     lbot_t *b = bot->sc;
     sess_connected(&b->s);
-    first_login_pending++;
+    lobby_of(b)->first_login_pending++;
     lb_wake(b);
 }
 
@@ -502,31 +528,15 @@ static void lobby_on_gone(bot_t *bot)
     lbot_t *b = bot->sc;
     if (b->s.connected_once && !b->s.ever_logged_in) {
         b->s.connected_once = 0;
-        first_login_pending--;
+        lobby_of(b)->first_login_pending--;
     }
     sess_gone(&b->s);
 }
 
-static void lobby_on_stop(run_t *run)
-{
-    (void)run;
-    sess_pool_stop(&pool, NULL);
-}
-static void lobby_on_finish(run_t *run)
-{
-    (void)run;
-    sess_pool_close(&pool);
-}
-static void lobby_cleanup(run_t *run)
-{
-    (void)run;
-    sess_pool_free(&pool);
-}
-
 _Static_assert(S_REGISTER == 0, "a zeroed lbot_t starts at REGISTER");
-static void lobby_start(run_t *run)
+static void lobby_start(scen_use_t *use)
 {
-    sess_pool_start(&pool, run, &SCENARIO_LOBBY, sizeof(lbot_t), &LOBBY_OPS);
+    (void)sess_scenario_start(use, sizeof(lobby_t), sizeof(lbot_t), &LOBBY_OPS);
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
@@ -537,16 +547,20 @@ static int lobby_passed(const run_t *run)
            st->ok > 0;
 }
 
+static const scenario_hooks_t LOBBY_HOOKS = {
+    .on_connected = lobby_on_connected,
+    .on_push = lobby_on_push,
+    .on_gone = lobby_on_gone,
+    .on_stop = sess_on_stop,
+    .on_finish = sess_on_finish,
+    .cleanup = sess_cleanup,
+};
+
 const scenario_t SCENARIO_LOBBY = {
     .name = "lobby",
     .accounts = 1,
     .setup = sess_setup,
     .start = lobby_start,
-    .on_connected = lobby_on_connected,
-    .on_push = lobby_on_push,
-    .on_gone = lobby_on_gone,
-    .on_stop = lobby_on_stop,
-    .on_finish = lobby_on_finish,
-    .cleanup = lobby_cleanup,
     .passed = lobby_passed,
+    .hooks = &LOBBY_HOOKS,
 };

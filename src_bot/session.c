@@ -408,10 +408,10 @@ void sess_close(session_t *s)
         uv_close((uv_handle_t *)&s->timer, NULL);
 }
 
-int sess_setup(run_t *run, const config_t *cfg)
+int sess_setup(scen_use_t *use, const config_t *cfg)
 {
     (void)cfg;
-    return sess_check_prefix(run);
+    return sess_check_prefix(use->run);
 }
 
 void sess_on_connected(bot_t *bot)
@@ -423,18 +423,38 @@ void sess_on_connected(bot_t *bot)
 
 void sess_on_gone(bot_t *bot) { sess_gone(bot->sc); }
 
+void sess_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
+{
+    session_t *s = bot->sc;
+    (void)payload;
+    (void)len;
+    if (seq == 0 && type == PACKET_TYPE__KICKED)
+        s->logged_in = 0; /* the gateway closes the connection next */
+}
+
 /* ------------------------------------------------------------------ the scenario's bots */
 
-void sess_pool_start(sess_pool_t *p, run_t *run, const scenario_t *sc, size_t size, const session_ops_t *ops)
+void sess_pool_start(sess_pool_t *p, scen_use_t *use, size_t bot_size, const session_ops_t *ops)
 {
-    p->bots = xcalloc(scenario_bots(run, sc) + 1u, size);
-    p->size = size;
+    run_t *run = use->run;
+    p->bots = xcalloc(use->bots + 1u, bot_size);
+    p->size = bot_size;
     p->n = 0;
     for (uint32_t i = 0; i < run->nbots; i++) {
-        if (run->bots[i].scenario != sc)
+        if (run->bots[i].scenario != use->sc)
             continue;
-        sess_init(sess_pool_at(p, p->n++), &run->bots[i], ops);
+        session_t *s = sess_pool_at(p, p->n++);
+        sess_init(s, &run->bots[i], ops);
+        s->scen = use->state;
     }
+}
+
+void *sess_scenario_start(scen_use_t *use, size_t state_size, size_t bot_size,
+                          const session_ops_t *ops)
+{
+    use->state = xcalloc(1, state_size);
+    sess_pool_start(use->state, use, bot_size, ops);
+    return use->state;
 }
 
 session_t *sess_pool_at(const sess_pool_t *p, uint32_t i)
@@ -453,15 +473,29 @@ void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s))
     }
 }
 
-void sess_pool_close(const sess_pool_t *p)
+void sess_on_stop(scen_use_t *use) { sess_pool_stop(use->state, NULL); }
+
+void sess_on_finish(scen_use_t *use)
 {
+    const sess_pool_t *p = use->state;
     for (uint32_t i = 0; i < p->n; i++)
         sess_close(sess_pool_at(p, i));
 }
 
-void sess_pool_free(sess_pool_t *p)
+void sess_cleanup(scen_use_t *use)
 {
-    xfree(p->bots);
-    p->bots = NULL;
-    p->n = 0;
+    sess_pool_t *p = use->state;
+    if (p)
+        xfree(p->bots);
+    xfree(p);
+    use->state = NULL;
 }
+
+const scenario_hooks_t SESS_HOOKS = {
+    .on_connected = sess_on_connected,
+    .on_push = sess_on_push,
+    .on_gone = sess_on_gone,
+    .on_stop = sess_on_stop,
+    .on_finish = sess_on_finish,
+    .cleanup = sess_cleanup,
+};
