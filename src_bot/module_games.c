@@ -96,7 +96,7 @@ void mg_reset(mg_t *g, uint64_t self)
     g->hp = 100;
 }
 
-static void spots_free(mg_spots_t *s)
+void mg_spots_free(mg_spots_t *s)
 {
     xfree(s->v);
     s->v = NULL;
@@ -105,11 +105,11 @@ static void spots_free(mg_spots_t *s)
 
 void mg_free(mg_t *g)
 {
-    spots_free(&g->mons);
-    spots_free(&g->peers);
+    mg_spots_free(&g->mons);
+    mg_spots_free(&g->peers);
 }
 
-static mg_spot_t *spot_find(mg_spots_t *s, uint64_t id)
+mg_spot_t *mg_spots_find(mg_spots_t *s, uint64_t id)
 {
     for (uint32_t i = 0; i < s->n; i++)
         if (s->v[i].id == id)
@@ -117,9 +117,9 @@ static mg_spot_t *spot_find(mg_spots_t *s, uint64_t id)
     return NULL;
 }
 
-static void spot_set(mg_spots_t *s, uint64_t id, float x, float y)
+void mg_spots_set(mg_spots_t *s, uint64_t id, float x, float y)
 {
-    mg_spot_t *p = spot_find(s, id);
+    mg_spot_t *p = mg_spots_find(s, id);
     if (!p) {
         if (s->n == s->cap) {
             s->cap = s->cap ? s->cap * 2 : 16;
@@ -132,22 +132,20 @@ static void spot_set(mg_spots_t *s, uint64_t id, float x, float y)
     p->y = y;
 }
 
-static void spot_del(mg_spots_t *s, uint64_t id)
+void mg_spots_del(mg_spots_t *s, uint64_t id)
 {
-    mg_spot_t *p = spot_find(s, id);
+    mg_spot_t *p = mg_spots_find(s, id);
     if (p)
         *p = s->v[--s->n];
 }
 
-/* The spot of s nearest to the bot (*dist: how far; NULL when s is empty), the first one
- * found among equals, or with ties_by_id the one with the least id. */
-static const mg_spot_t *spots_nearest(const mg_spots_t *s, const mg_t *g, int ties_by_id,
-                                      double *dist)
+const mg_spot_t *mg_spots_nearest(const mg_spots_t *s, float x, float y, int ties_by_id,
+                                  double *dist)
 {
     const mg_spot_t *best = NULL;
     double bd = 0;
     for (uint32_t i = 0; i < s->n; i++) {
-        double dx = (double)s->v[i].x - g->x, dy = (double)s->v[i].y - g->y;
+        double dx = (double)s->v[i].x - x, dy = (double)s->v[i].y - y;
         double d = sqrt(dx * dx + dy * dy);
         if (!best || d < bd || (ties_by_id && d == bd && s->v[i].id < best->id)) {
             best = &s->v[i];
@@ -193,14 +191,14 @@ static void arena_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, m
     (void)now;
     switch (op) {
     case 100: arena_rules(g, r); break;
-    case 101: spot_set(&g->mons, rd_u32(r), rd_f32(r + 8), rd_f32(r + 12)); break;
-    case 102: spot_set(&g->mons, rd_u32(r), rd_f32(r + 4), rd_f32(r + 8)); break;
+    case 101: mg_spots_set(&g->mons, rd_u32(r), rd_f32(r + 8), rd_f32(r + 12)); break;
+    case 102: mg_spots_set(&g->mons, rd_u32(r), rd_f32(r + 4), rd_f32(r + 8)); break;
     case 104:
         if (rd_u64(r) == g->self)
             g->hp = rd_i32(r + 16);
         break;
     case 106:
-        spot_del(&g->mons, rd_u32(r));
+        mg_spots_del(&g->mons, rd_u32(r));
         news->killed |= rd_u64(r + 4) == g->self;
         break;
     case 107:
@@ -248,7 +246,7 @@ static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *
         return 1;
     }
     double bd;
-    const mg_spot_t *best = spots_nearest(&g->mons, g, 1, &bd);
+    const mg_spot_t *best = mg_spots_nearest(&g->mons, g->x, g->y, 1, &bd);
     if (!best)
         return 0;
     if (bd <= g->range * REACH_OF_RANGE) {
@@ -290,7 +288,7 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
         if (rd_u64(r) == g->self)
             self_moved(g, r, news);
         else
-            spot_set(&g->peers, rd_u64(r), rd_f32(r + 8), rd_f32(r + 12));
+            mg_spots_set(&g->peers, rd_u64(r), rd_f32(r + 8), rd_f32(r + 12));
         break;
     case 102:
         g->it = rd_u64(r + 8);
@@ -304,7 +302,7 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
         if (rd_u64(r) == g->self)
             g->score = rd_u32(r + 8);
         else if (r[12] & 2)
-            spot_del(&g->peers, rd_u64(r));
+            mg_spots_del(&g->peers, rd_u64(r));
         break;
     case 104: refused(r, news); break;
     }
@@ -345,7 +343,7 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
     double dx, dy, step;
     if (g->it == g->self) {
         double bd;
-        const mg_spot_t *best = spots_nearest(&g->peers, g, 0, &bd);
+        const mg_spot_t *best = mg_spots_nearest(&g->peers, g->x, g->y, 0, &bd);
         if (!best || bd < 0.3)
             return 0;
         step = STEP_SHARE * g->it_speed * (double)interval_ns / 1e9;
@@ -354,7 +352,7 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         dx = (best->x - g->x) / bd;
         dy = (best->y - g->y) / bd;
     } else {
-        const mg_spot_t *it = spot_find(&g->peers, g->it);
+        const mg_spot_t *it = mg_spots_find(&g->peers, g->it);
         if (!it)
             return 0;
         flee_dir(g, it->x, it->y, &dx, &dy);

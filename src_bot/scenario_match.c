@@ -33,12 +33,11 @@
  * After each GAME_OVER the bot also reads its GET_MATCH_HISTORY (while it waits for the room or
  * the queue) and compares the record with what GAME_OVER said. */
 #include <inttypes.h>
-#include <math.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "match_flow.h"
+#include "module_games.h"
 #include "util.h"
 
 /* The arena's rules until MATCH_START says otherwise (its `rules`; src_game/sim.h defaults). */
@@ -67,12 +66,6 @@ typedef enum {
     M_DONE,
 } mstep_t;
 
-typedef struct mon {
-    uint32_t id;
-    float x, y;
-    int32_t hp;
-} mon_t;
-
 typedef struct mbot {
     mflow_t f; /* first: a session_t * is an mbot_t *; f.step is an mstep_t */
     uint32_t rq_arg; /* the monster of an attack in flight */
@@ -95,8 +88,7 @@ typedef struct mbot {
     int atk_pending, atk_known, attacked;
     uint64_t atk_wall_ns;          /* when that attack's answer (or a COOLDOWN) came */
     uint64_t last_update_ns;
-    mon_t *mons;
-    uint32_t nmons, cap;
+    mg_spots_t mons; /* the live monsters, by id, where last seen */
     uint64_t updates;
     /* what the record must say */
     MatchOutcome check_outcome;
@@ -116,56 +108,13 @@ static int in_match(const mbot_t *b) { return b->f.step == M_STARTING || b->f.st
 
 /* ---- monsters */
 
-static mon_t *mon_find(mbot_t *b, uint32_t id)
+/* A monster seen (spawned, or in a snapshot): at p, or where it was (new: 0,0) without. */
+static void mon_seen(mbot_t *b, uint32_t id, const Vec2 *p)
 {
-    for (uint32_t i = 0; i < b->nmons; i++)
-        if (b->mons[i].id == id)
-            return &b->mons[i];
-    return NULL;
-}
-
-static void mon_set(mbot_t *b, uint32_t id, const Vec2 *p, int32_t hp)
-{
-    mon_t *m = mon_find(b, id);
-    if (!m) {
-        if (b->nmons == b->cap) {
-            b->cap = b->cap ? b->cap * 2 : 16;
-            b->mons = xrealloc(b->mons, b->cap * sizeof *b->mons);
-        }
-        m = &b->mons[b->nmons++];
-        m->id = id;
-        m->x = m->y = 0;
-    }
-    if (p) {
-        m->x = p->x;
-        m->y = p->y;
-    }
-    m->hp = hp;
-}
-
-static void mon_del(mbot_t *b, uint32_t id)
-{
-    for (uint32_t i = 0; i < b->nmons; i++)
-        if (b->mons[i].id == id) {
-            b->mons[i] = b->mons[--b->nmons];
-            return;
-        }
-}
-
-static mon_t *mon_nearest(mbot_t *b, double *dist)
-{
-    mon_t *best = NULL;
-    double bd = 0;
-    for (uint32_t i = 0; i < b->nmons; i++) {
-        double dx = (double)b->mons[i].x - b->x, dy = (double)b->mons[i].y - b->y;
-        double d = sqrt(dx * dx + dy * dy);
-        if (!best || d < bd || (d == bd && b->mons[i].id < best->id)) {
-            best = &b->mons[i];
-            bd = d;
-        }
-    }
-    *dist = bd;
-    return best;
+    if (p)
+        mg_spots_set(&b->mons, id, p->x, p->y);
+    else if (!mg_spots_find(&b->mons, id))
+        mg_spots_set(&b->mons, id, 0.0f, 0.0f);
 }
 
 /* ---- match state */
@@ -188,7 +137,7 @@ static void match_reset(mbot_t *b)
     b->ref_pending = b->atk_pending = b->atk_known = b->attacked = 0;
     b->atk_wall_ns = 0;
     b->last_update_ns = 0;
-    b->nmons = 0;
+    b->mons.n = 0;
     b->updates = 0;
 }
 
@@ -230,7 +179,7 @@ static void play_begin(mbot_t *b, uint64_t match_id, uint64_t now)
 static void play_end(mbot_t *b, uint64_t now)
 {
     mf_play_end(&b->f, now);
-    b->nmons = 0;
+    b->mons.n = 0;
 }
 
 /* Is an attack allowed by now? Timed by the server's ticks; the wall clock (with a margin)
@@ -276,7 +225,7 @@ static void check_end_missing(mbot_t *b, uint64_t now)
 
 /* A step toward monster m, d away, no longer than the server's clock allows. Returns 1 when
  * the bot moved or sleeps until it may, 0 when there is no step worth taking. */
-static int step_toward(mbot_t *b, const mon_t *m, double d, uint64_t now)
+static int step_toward(mbot_t *b, const mg_spot_t *m, double d, uint64_t now)
 {
     uint64_t play_ns = mf_of(&b->f)->play_ns;
     /* the pacing timer may fire just before the update of the latest tick: wait for it
@@ -325,18 +274,18 @@ static void act_play(mbot_t *b, uint64_t now)
         return;
     }
     double d;
-    mon_t *m = mon_nearest(b, &d);
+    const mg_spot_t *m = mg_spots_nearest(&b->mons, b->x, b->y, 1, &d);
     log_debug("play", "bot=%u pos=%.2f,%.2f hp=%d mons=%u nearest=%u at=%.2f,%.2f d=%.2f "
               "tick=%u ref=%u%s atk=%u%s step=%.2f",
-              b->f.s.bot->index, (double)b->x, (double)b->y, b->hp, b->nmons, m ? m->id : 0,
+              b->f.s.bot->index, (double)b->x, (double)b->y, b->hp, b->mons.n, m ? (unsigned)m->id : 0u,
               m ? (double)m->x : 0.0, m ? (double)m->y : 0.0, d, b->server_tick, b->ref_tick,
               b->ref_pending ? "p" : "", b->atk_tick, b->atk_pending ? "p" : "",
               allowed_step(b));
     if (m && d <= b->attack_range * ATTACK_REACH_OF_RANGE && cooldown_over(b, now)) {
         PlayerAttackMonster rq = PLAYER_ATTACK_MONSTER__INIT;
-        rq.monster_id = m->id;
+        rq.monster_id = (uint32_t)m->id;
         if (mb_send(b, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base) == 0)
-            b->rq_arg = m->id;
+            b->rq_arg = (uint32_t)m->id;
         return;
     }
     if (m && d > APPROACH + MIN_STEP && step_toward(b, m, d, now))
@@ -426,10 +375,10 @@ static void take_snapshot(mbot_t *b, const GameSnapshotResponse *r)
         b->time_limit_ms = r->time_limit_ms;
     for (size_t i = 0; i < r->n_players; i++)
         take_player(b, r->players[i], 1);
-    b->nmons = 0;
+    b->mons.n = 0;
     for (size_t i = 0; i < r->n_monsters; i++)
         if (r->monsters[i])
-            mon_set(b, r->monsters[i]->id, r->monsters[i]->pos, r->monsters[i]->hp);
+            mon_seen(b, r->monsters[i]->id, r->monsters[i]->pos);
     b->synced = 1;
 }
 
@@ -488,11 +437,7 @@ static int attacked_ok(mbot_t *b, const uint8_t *payload, size_t len, uint64_t n
     b->atk_wall_ns = now;
     if (r->killed) {
         st->kills++;
-        mon_del(b, r->monster_id);
-    } else {
-        mon_t *m = mon_find(b, r->monster_id);
-        if (m)
-            m->hp = r->monster_hp;
+        mg_spots_del(&b->mons, r->monster_id);
     }
     return 0;
 }
@@ -563,7 +508,7 @@ static void match_on_error(mflow_t *f, uint16_t rq, int code, uint64_t now)
     switch (rq) {
     case PACKET_TYPE__PLAYER_ATTACK_MONSTER:
         if (code == ERROR_CODE__NO_TARGET)
-            mon_del(b, b->rq_arg);
+            mg_spots_del(&b->mons, b->rq_arg);
         else if (code == ERROR_CODE__COOLDOWN) {
             b->atk_wall_ns = now; /* wait a whole cooldown by the wall clock */
             b->atk_known = 0;
@@ -605,10 +550,10 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
     }
     for (size_t i = 0; i < u->n_spawns; i++)
         if (u->spawns[i])
-            mon_set(b, u->spawns[i]->id, u->spawns[i]->pos, u->spawns[i]->hp);
+            mon_seen(b, u->spawns[i]->id, u->spawns[i]->pos);
     for (size_t i = 0; i < u->n_moves; i++) {
         const MonsterMove *mv = u->moves[i];
-        mon_t *m = mv ? mon_find(b, mv->id) : NULL;
+        mg_spot_t *m = mv ? mg_spots_find(&b->mons, mv->id) : NULL;
         if (m && mv->pos) {
             m->x = mv->pos->x;
             m->y = mv->pos->y;
@@ -616,7 +561,7 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
     }
     for (size_t i = 0; i < u->n_monster_deaths; i++)
         if (u->monster_deaths[i])
-            mon_del(b, u->monster_deaths[i]->id);
+            mg_spots_del(&b->mons, u->monster_deaths[i]->id);
     for (size_t i = 0; i < u->n_damaged; i++) {
         const PlayerDamaged *d = u->damaged[i];
         if (d && d->user_id == b->f.s.user_id) {
@@ -803,7 +748,7 @@ static void at_stop(mflow_t *f)
     f->s.bot->run->st.updates_in_match += ((mbot_t *)f)->updates;
 }
 
-static void free_bot(mflow_t *f) { xfree(((mbot_t *)f)->mons); }
+static void free_bot(mflow_t *f) { mg_spots_free(&((mbot_t *)f)->mons); }
 
 static const mf_conf_t FLOW = {
     .acc = {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE, M_LEAVE, M_QUEUE},
