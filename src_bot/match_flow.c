@@ -375,13 +375,14 @@ static void check_record(mflow_t *f, const GetMatchHistoryResponse *r, uint64_t 
 static int flow_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
     run_t *run = f->s.bot->run;
+    const mf_conf_t *conf = conf_of(f);
     rooms_account_t acc;
-    int rc = rooms_account_ok(&f->s, rq, payload, len, now, &conf_of(f)->acc, &acc);
+    int rc = rooms_account_ok(&f->s, rq, payload, len, now, &conf->acc, &acc);
     if (rc < 0)
         return -1;
     if (rc) { /* REGISTER, LOGIN, LOGOUT */
         if (rq == PACKET_TYPE__LOGIN_REQUEST) /* still in a waiting room: leave it */
-            f->room_id = acc.step == conf_of(f)->acc.leave ? acc.room->room_id : 0;
+            f->room_id = acc.step == conf->acc.leave ? acc.room->room_id : 0;
         f->step = acc.step;
         return 1;
     }
@@ -392,8 +393,8 @@ static int flow_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, 
         if (!r)
             return -1;
         run->st.quick_matches++;
-        if (f->step == conf_of(f)->acc.idle) { /* GAME_STARTING may have come first */
-            f->step = conf_of(f)->queued;
+        if (f->step == conf->acc.idle) { /* GAME_STARTING may have come first */
+            f->step = conf->queued;
             f->formed = r->queued == 0;
             f->formed_ns = now;
         }
@@ -403,8 +404,8 @@ static int flow_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, 
         run->st.leaves++;
         f->room_id = 0;
         f->room_waiting = 0;
-        if (f->step == conf_of(f)->acc.leave)
-            f->step = conf_of(f)->acc.idle;
+        if (f->step == conf->acc.leave)
+            f->step = conf->acc.idle;
         return 1;
     case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST: {
         GetMatchHistoryResponse *r = (GetMatchHistoryResponse *)pb_unpack(
@@ -425,27 +426,28 @@ static int flow_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, 
 static int flow_error(mflow_t *f, uint16_t rq, int code, uint64_t now)
 {
     run_t *run = f->s.bot->run;
+    const mf_conf_t *conf = conf_of(f);
     int step = f->step;
-    if (sess_on_account_error(&f->s, rq, code, now, &step, 0, &conf_of(f)->acc)) {
+    if (sess_on_account_error(&f->s, rq, code, now, &step, 0, &conf->acc)) {
         f->step = step;
         return 1;
     }
     switch (rq) {
     case PACKET_TYPE__QUICK_MATCH_REQUEST:
-        if (code == ERROR_CODE__ALREADY_IN_ROOM && f->step == conf_of(f)->acc.idle)
-            f->step = conf_of(f)->acc.leave;
-        else if (code == ERROR_CODE__ALREADY_QUEUED && f->step == conf_of(f)->acc.idle)
-            f->step = conf_of(f)->queued;
+        if (code == ERROR_CODE__ALREADY_IN_ROOM && f->step == conf->acc.idle)
+            f->step = conf->acc.leave;
+        else if (code == ERROR_CODE__ALREADY_QUEUED && f->step == conf->acc.idle)
+            f->step = conf->queued;
         break;
     case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        if (code == ERROR_CODE__ROOM_IN_GAME && f->step == conf_of(f)->acc.leave) {
+        if (code == ERROR_CODE__ROOM_IN_GAME && f->step == conf->acc.leave) {
             /* the room is not back yet: wait for its update (or try again in a while) */
-            f->step = conf_of(f)->ended;
+            f->step = conf->ended;
             f->room_waiting = 0;
             f->over_ns = now - MF_ROOM_BACK_NS + 500 * MS;
-        } else if (code == ERROR_CODE__NOT_IN_ROOM && f->step == conf_of(f)->acc.leave) {
+        } else if (code == ERROR_CODE__NOT_IN_ROOM && f->step == conf->acc.leave) {
             f->room_id = 0;
-            f->step = conf_of(f)->acc.idle;
+            f->step = conf->acc.idle;
         }
         break;
     case PACKET_TYPE__GET_MATCH_HISTORY_REQUEST:
@@ -465,7 +467,8 @@ static int flow_error(mflow_t *f, uint16_t rq, int code, uint64_t now)
  * when our room is waiting again, else 0. */
 static int room_update(mflow_t *f, const RoomUpdate *u)
 {
-    if (!f->room_id && (f->step == conf_of(f)->acc.idle || f->step == conf_of(f)->queued))
+    const mf_conf_t *conf = conf_of(f);
+    if (!f->room_id && (f->step == conf->acc.idle || f->step == conf->queued))
         f->room_id = u->room->room_id; /* the quick-match room just formed */
     if (u->room->room_id != f->room_id || u->room->status != ROOM_STATUS__WAITING)
         return 0;
