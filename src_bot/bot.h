@@ -19,23 +19,25 @@ typedef enum { BOT_IDLE = 0, BOT_CONNECTING, BOT_CONNECTED, BOT_GONE } bot_state
 
 typedef struct bot bot_t;
 typedef struct scenario scenario_t;
+typedef struct run run_t;
 
 /* One request slot of an echo bot: with --pipeline K a bot has K lanes, each with at most one
  * request in flight. The lane is the request's callback context, so nothing is allocated per
  * request. */
 typedef struct lane {
     bot_t *bot;
-    struct lane *next_wait; /* in a pacing wheel slot */
+    struct lane *next_wait; /* in a pacing wheel slot (a utlist list) */
     uint64_t sent_ns;
     uint64_t due_ns;        /* next send time when paced */
     uint32_t seq;           /* of the request in flight */
 } lane_t;
 
 struct bot {
+    run_t *run; /* the run it belongs to */
     client_t *c;
     uint32_t index;
     bot_state_t state;
-    uint16_t gw; /* index in run.gws */
+    uint16_t gw; /* index in run->gws */
     lane_t *lanes;
     const scenario_t *scenario; /* the run's, or the one --mix gave this bot */
     void *sc; /* the scenario's per-bot state (login, lobby, match, idle) */
@@ -55,10 +57,13 @@ typedef struct gateway {
     uint64_t bots, connected, connect_failed, disconnects;
 } gateway_t;
 
-/* A scenario in this run, with its weight in --mix and the bots it drives. */
+/* A scenario in this run: its weight in --mix, the bots it drives, and its own state, which
+ * its setup or start hook sets and its cleanup hook frees. Its run hooks are handed this. */
 typedef struct scen_use {
+    run_t *run;
     const scenario_t *sc;
     uint32_t weight, bots;
+    void *state;
 } scen_use_t;
 
 /* One second of the live status (also kept for the report's timeline). */
@@ -137,7 +142,9 @@ typedef struct stats {
     module_stats_t md;
 } stats_t;
 
-typedef struct run {
+/* Everything one run of the bot holds: its settings, its bots, its handles and its counters.
+ * main.c owns it; every other part is handed it (a hook's argument, or bot->run). */
+struct run {
     /* settings */
     const scenario_t *scenario; /* SCENARIO_MIX when the bots run several */
     scen_use_t used[MAX_SCENARIOS];
@@ -146,6 +153,7 @@ typedef struct run {
     char gateway[1024];    /* --gateway as given (comma list) */
     char transport[8];     /* --transport: tcp, tls, ws or wss */
     xport_t *xport;        /* its client-role transport; NULL for tcp */
+    tls_ctx_t *tls;        /* tls, wss: the client TLS context of xport */
     gateway_t gws[MAX_GATEWAYS];
     int ngws;
     uint32_t nbots, pipeline, payload_len, max_frame;
@@ -172,13 +180,16 @@ typedef struct run {
     lane_t *lanes;
     uint8_t *send_buf, *check_buf;
     uint32_t started;      /* bots whose connect was started */
+    uint32_t alive;        /* bots connecting or connected */
+    struct sockaddr_storage *sources; /* --source-addrs: bot i connects from i mod nsources */
+    uint32_t nsources;
     uint64_t inflight;
     int stopping, finished;
     int count_reached; /* --count requests went out */
     uint64_t connected_now; /* connections open now */
     /* pacing */
     uint64_t interval_ns;  /* per lane */
-    lane_t *wheel[WHEEL_SLOTS];
+    lane_t *wheel[WHEEL_SLOTS]; /* utlist lists of lanes, by due ms */
     uint64_t wheel_ms;     /* next slot to process, in ms since t_start */
     /* times (mono ns) */
     uint64_t t_start, t_first_send, t_stop, t_last_response;
@@ -189,32 +200,40 @@ typedef struct run {
     uint64_t win_ok, win_t_ns;
     sample_t *samples;
     uint32_t nsamples, samples_cap;
-} run_t;
+    int status_printed; /* a tty status line is open */
+};
 
-extern run_t run;
-
-/* transport.c: --transport, --ca-file, --insecure, --server-name, --ws-path. Sets run.transport and
- * run.xport (NULL for tcp). Returns 0, or -1 after printing why. */
-int bot_transport_setup(const config_t *cfg);
-void bot_transport_cleanup(void);
+/* transport.c: --transport, --ca-file, --insecure, --server-name, --ws-path. Sets
+ * run->transport, run->xport (NULL for tcp) and run->tls. Returns 0, or -1 after printing
+ * why. */
+int bot_transport_setup(run_t *run, const config_t *cfg);
+void bot_transport_cleanup(run_t *run);
 /* One line: the transport's handshakes and failures by reason (nothing for tcp). */
-void bot_transport_report(FILE *f);
+void bot_transport_report(const run_t *run, FILE *f);
 
-/* A scenario drives connected bots: those whose bot->scenario it is (all of them, or its share
- * of --mix). Every hook but name and on_connected may be NULL. */
-struct scenario {
-    const char *name;
-    int accounts;                        /* its bots log in (counted in run.account_bots) */
-    int (*setup)(const config_t *cfg);   /* after the common options; -1: bad options */
-    void (*start)(void);                 /* once, before the loop runs: set up its bots */
+/* How a scenario drives its bots once the loop runs; the scenarios of one family share
+ * theirs (the match flow's). Every hook but on_connected may be NULL. The run hooks get the
+ * scenario's use in the run (use->run, use->state); the bot hooks get the bot (bot->run,
+ * bot->sc). */
+typedef struct scenario_hooks {
     void (*on_connected)(bot_t *b);
     void (*on_push)(bot_t *b, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
-    void (*on_gone)(bot_t *b);           /* the bot's connection closed */
-    void (*on_stop)(void);               /* the traffic time is over (drain follows) */
-    void (*on_finish)(void);             /* close the scenario's handles */
-    void (*cleanup)(void);               /* free memory, after the loop has ended */
+    void (*on_gone)(bot_t *b);          /* the bot's connection closed */
+    void (*on_stop)(scen_use_t *use);   /* the traffic time is over (drain follows) */
+    void (*on_finish)(scen_use_t *use); /* close the scenario's handles */
+    void (*cleanup)(scen_use_t *use);   /* free its state, after the loop has ended */
+} scenario_hooks_t;
+
+/* A scenario drives connected bots: those whose bot->scenario it is (all of them, or its share
+ * of --mix). Every hook but name and hooks may be NULL. */
+struct scenario {
+    const char *name;
+    int accounts;                               /* its bots log in (run->account_bots) */
+    int (*setup)(scen_use_t *use, const config_t *cfg); /* after the common options; -1: bad */
+    void (*start)(scen_use_t *use);             /* once, before the loop runs: set up its bots */
     /* Its own pass conditions, on top of those every run passes (report.c: passed). */
-    int (*passed)(void);
+    int (*passed)(const run_t *run);
+    const scenario_hooks_t *hooks;
 };
 
 extern const scenario_t SCENARIO_ECHO;
@@ -226,44 +245,55 @@ extern const scenario_t SCENARIO_MODULE;
 extern const scenario_t SCENARIO_MIX; /* a name only: its bots run the others */
 
 /* main.c */
-uint32_t scenario_bots(const scenario_t *sc); /* bots driven by sc in this run */
-int scenario_used(const scenario_t *sc);
-int run_may_send(void); /* not stopping, --count not reached */
+uint32_t scenario_bots(const run_t *run, const scenario_t *sc); /* bots driven by sc */
+int scenario_used(const run_t *run, const scenario_t *sc);
+int run_may_send(const run_t *run); /* not stopping, --count not reached */
 /* A request went out (counters; stops the run once --count requests went out). */
-void run_note_sent(type_stats_t *ts, uint64_t now);
+void run_note_sent(run_t *run, type_stats_t *ts, uint64_t now);
 /* An ok response with its latency: counters and histograms (overall, its type, this second). */
-void run_note_ok(type_stats_t *ts, uint64_t latency_us);
-/* An ERROR_RESPONSE's code (ERR_CODES when it does not decode) and message. */
-int error_code_of(const uint8_t *payload, size_t len, const char **message);
+void run_note_ok(run_t *run, type_stats_t *ts, uint64_t latency_us);
+/* A request's connection closed before its answer: unanswered when the drain time had run
+ * out, else lost. */
+void run_note_closed(run_t *run);
+/* A request timed out, a response did not match its request: counted; each returns 1 while
+ * they are few enough to log. */
+int run_note_timeout(run_t *run, type_stats_t *ts);
+int run_note_mismatch(run_t *run, type_stats_t *ts);
+/* An ERROR_RESPONSE's code (ERR_CODES when it does not decode) and message (in run->arena). */
+int error_code_of(run_t *run, const uint8_t *payload, size_t len, const char **message);
 /* Counts an error by code: expected (races, back-pressure) or not (a failure). */
-void count_expected(type_stats_t *ts, int code);
-void count_unexpected(type_stats_t *ts, int code);
+void count_expected(run_t *run, type_stats_t *ts, int code);
+void count_unexpected(run_t *run, type_stats_t *ts, int code);
 
-/* scenario_echo.c */
+/* scenario_echo.c: the pacing timer's callback (its data is the run) */
 void echo_on_pace(uv_timer_t *t);
 
 /* status.c: the live status line, once a second */
-void status_start(void);
-void status_end(void); /* ends the line on a terminal */
+void status_start(run_t *run);
+void status_end(run_t *run); /* ends the line on a terminal */
 
 /* report.c */
-type_stats_t *type_stats(uint16_t req_type); /* NULL for a type without counters */
+int type_index(uint16_t req_type); /* in REQ_TYPES and stats_t.types; -1 for none */
+type_stats_t *type_stats(run_t *run, uint16_t req_type); /* NULL for a type without counters */
 const char *req_type_name(uint16_t req_type); /* "LOGIN" for LOGIN_REQUEST */
-uint64_t pushes_of(uint16_t type);
-double duration_s(void);
-int passed(void);
-void print_report(FILE *f);
+uint64_t pushes_of(const run_t *run, uint16_t type);
+double duration_s(const run_t *run);
+int passed(const run_t *run);
+void print_report(const run_t *run, FILE *f);
 /* Pieces of the report the scenario reports share: a latency line (percentiles in ms), the
  * lines every login/idle/mix report starts with, the end (gateways, request table, verdict),
  * a histogram as JSON. */
 void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples);
-void print_common(FILE *f);
-void print_end(FILE *f);
+void print_common(const run_t *run, FILE *f);
+void print_end(const run_t *run, FILE *f);
 void json_latency(FILE *f, const hist_t *h);
+/* The record check's counts (match, module): a "match records" line, a "records" member. */
+void print_records(const run_t *run, FILE *f);
+void json_records(const run_t *run, FILE *f);
 /* report_module.c: the module scenario's part of the report, text and JSON */
-void print_module(FILE *f);
-void json_module(FILE *f);
-int write_json(const char *path);
+void print_module(const run_t *run, FILE *f);
+void json_module(const run_t *run, FILE *f);
+int write_json(const run_t *run, const char *path);
 
 /* options.c: the options table, the --help text, the short flags */
 extern const cfg_opt_t BOT_OPTS[];

@@ -18,151 +18,167 @@
 #include "log.h"
 #include "util.h"
 
-run_t run;
-
 /* ------------------------------------------------------------------ counters */
 
-uint32_t scenario_bots(const scenario_t *sc)
+uint32_t scenario_bots(const run_t *run, const scenario_t *sc)
 {
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc == sc)
-            return run.used[i].bots;
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc == sc)
+            return run->used[i].bots;
     return 0;
 }
 
-int scenario_used(const scenario_t *sc) { return scenario_bots(sc) > 0; }
+int scenario_used(const run_t *run, const scenario_t *sc) { return scenario_bots(run, sc) > 0; }
 
 static void on_stop_timer(uv_timer_t *t);
 
-int run_may_send(void) { return !run.count_reached || run.stopping; }
+int run_may_send(const run_t *run) { return !run->count_reached || run->stopping; }
 
-void run_note_sent(type_stats_t *ts, uint64_t now)
+void run_note_sent(run_t *run, type_stats_t *ts, uint64_t now)
 {
-    if (run.t_first_send == 0)
-        run.t_first_send = now;
-    run.st.sent++;
+    if (run->t_first_send == 0)
+        run->t_first_send = now;
+    run->st.sent++;
     ts->sent++;
-    run.inflight++;
-    if (run.max_requests && run.st.sent >= run.max_requests && !run.count_reached) {
-        run.count_reached = 1; /* stop from the loop, not from inside a send */
-        if (!run.stopping)
-            uv_timer_start(&run.stop_timer, on_stop_timer, 0, 0);
+    run->inflight++;
+    if (run->max_requests && run->st.sent >= run->max_requests && !run->count_reached) {
+        run->count_reached = 1; /* stop from the loop, not from inside a send */
+        if (!run->stopping)
+            uv_timer_start(&run->stop_timer, on_stop_timer, 0, 0);
     }
 }
 
-void run_note_ok(type_stats_t *ts, uint64_t us)
+void run_note_ok(run_t *run, type_stats_t *ts, uint64_t us)
 {
     if (!us)
         us = 1;
-    run.st.ok++;
+    run->st.ok++;
     ts->ok++;
-    hist_record(&run.st.latency_us, us);
+    hist_record(&run->st.latency_us, us);
     hist_record(&ts->latency_us, us);
-    hist_record(&run.win_latency_us, us);
-    run.win_ok++;
+    hist_record(&run->win_latency_us, us);
+    run->win_ok++;
 }
 
-int error_code_of(const uint8_t *payload, size_t len, const char **message)
+void run_note_closed(run_t *run)
+{
+    if (run->finished)
+        run->st.unanswered++; /* still pending when the drain time ran out */
+    else
+        run->st.lost++;
+}
+
+int run_note_timeout(run_t *run, type_stats_t *ts)
+{
+    ts->timeouts++;
+    return ++run->st.timeouts <= 5;
+}
+
+int run_note_mismatch(run_t *run, type_stats_t *ts)
+{
+    ts->mismatches++;
+    return ++run->st.mismatches <= 5;
+}
+
+int error_code_of(run_t *run, const uint8_t *payload, size_t len, const char **message)
 {
     ErrorResponse *er =
-        (ErrorResponse *)pb_unpack(&run.arena, &error_response__descriptor, payload, len);
+        (ErrorResponse *)pb_unpack(&run->arena, &error_response__descriptor, payload, len);
     *message = er && er->message ? er->message : "";
     int code = er ? (int)er->code : ERR_CODES;
     return code < 0 || code > ERR_CODES ? ERR_CODES : code;
 }
 
-void count_expected(type_stats_t *ts, int code)
+void count_expected(run_t *run, type_stats_t *ts, int code)
 {
-    run.st.expected++;
-    run.st.expected_by_code[code]++;
+    run->st.expected++;
+    run->st.expected_by_code[code]++;
     ts->expected++;
     ts->expected_by_code[code]++;
 }
 
-void count_unexpected(type_stats_t *ts, int code)
+void count_unexpected(run_t *run, type_stats_t *ts, int code)
 {
-    run.st.errors++;
-    run.st.errors_by_code[code]++;
+    run->st.errors++;
+    run->st.errors_by_code[code]++;
     ts->unexpected++;
     ts->unexpected_by_code[code]++;
 }
 
 /* ------------------------------------------------------------------ bots and the run */
 
-static uint32_t alive; /* bots connecting or connected */
-
-static void run_stop(void);
+static void run_stop(run_t *run);
 
 static void on_push(client_t *c, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len,
                     void *ud)
 {
     bot_t *b = ud;
-    run.st.pushes++;
+    run_t *run = b->run;
+    run->st.pushes++;
     if (seq != 0)
-        run.st.late_responses++;
+        run->st.late_responses++;
     else
-        run.st.push_by_type[type < PUSH_TYPES ? type : PUSH_TYPES]++;
+        run->st.push_by_type[type < PUSH_TYPES ? type : PUSH_TYPES]++;
     if (type == PACKET_TYPE__KICKED) {
-        Kicked *k = (Kicked *)pb_unpack(&run.arena, &kicked__descriptor, payload, len);
+        Kicked *k = (Kicked *)pb_unpack(&run->arena, &kicked__descriptor, payload, len);
         log_warn("kicked", "bot=%u code=%s reason=\"%s\"", b->index,
                  error_code_name(k ? (int)k->code : -1), k && k->reason ? k->reason : "");
     }
-    if (b->scenario->on_push)
-        b->scenario->on_push(b, type, seq, payload, len);
+    if (b->scenario->hooks->on_push)
+        b->scenario->hooks->on_push(b, type, seq, payload, len);
 }
 
 static void on_event(client_t *c, int event, int status, void *ud)
 {
     bot_t *b = ud;
-    gateway_t *gw = &run.gws[b->gw];
+    run_t *run = b->run;
+    gateway_t *gw = &run->gws[b->gw];
     if (event == CLIENT_EV_CONNECTED) {
         b->state = BOT_CONNECTED;
-        run.st.connected++;
-        run.connected_now++;
+        run->st.connected++;
+        run->connected_now++;
         gw->connected++;
-        if (!run.stopping)
-            b->scenario->on_connected(b);
+        if (!run->stopping)
+            b->scenario->hooks->on_connected(b);
         return;
     }
     if (b->state == BOT_CONNECTING) {
         gw->connect_failed++;
-        if (++run.st.connect_failed <= 5)
+        if (++run->st.connect_failed <= 5)
             log_warn("connect_failed", "bot=%u gateway=%s err=%s", b->index, gw->text,
                      status < 0 ? uv_err_name(status) : conn_reason_str(status));
     } else {
-        run.connected_now--;
+        run->connected_now--;
         gw->disconnects++;
-        if (++run.st.disconnects <= 5)
+        if (++run->st.disconnects <= 5)
             log_warn("disconnected", "bot=%u gateway=%s reason=%s", b->index, gw->text,
                      conn_reason_str(status));
     }
     b->state = BOT_GONE;
     b->c = NULL;
     client_close(c);
-    if (b->scenario->on_gone)
-        b->scenario->on_gone(b);
-    if (--alive == 0 && run.started == run.nbots && !run.stopping)
-        run_stop(); /* nobody left to wait for */
+    if (b->scenario->hooks->on_gone)
+        b->scenario->hooks->on_gone(b);
+    if (--run->alive == 0 && run->started == run->nbots && !run->stopping)
+        run_stop(run); /* nobody left to wait for */
 }
-
-/* --source-addrs, parsed below: bot i connects from sources[i mod nsources]. */
-static uint32_t nsources;
-static struct sockaddr_storage *sources;
 
 static void bot_start(bot_t *b)
 {
-    gateway_t *gw = &run.gws[b->gw];
-    b->c = client_new(run.loop, run.cl, run.max_frame);
-    client_set_timeout(b->c, run.timeout_ms);
+    run_t *run = b->run;
+    gateway_t *gw = &run->gws[b->gw];
+    b->c = client_new(run->loop, run->cl, run->max_frame);
+    client_set_timeout(b->c, run->timeout_ms);
     client_set_push_cb(b->c, on_push, b);
-    if (run.xport)
-        client_set_xport(b->c, run.xport);
-    if (nsources)
-        client_set_source(b->c, (const struct sockaddr *)&sources[b->index % nsources]);
+    if (run->xport)
+        client_set_xport(b->c, run->xport);
+    if (run->nsources)
+        client_set_source(b->c,
+                          (const struct sockaddr *)&run->sources[b->index % run->nsources]);
     int rc = client_connect(b->c, gw->host, gw->port, on_event, b);
     if (rc) {
         gw->connect_failed++;
-        if (++run.st.connect_failed <= 5)
+        if (++run->st.connect_failed <= 5)
             log_warn("connect_failed", "bot=%u gateway=%s err=%s", b->index, gw->text,
                      uv_err_name(rc));
         client_close(b->c);
@@ -171,23 +187,24 @@ static void bot_start(bot_t *b)
         return;
     }
     b->state = BOT_CONNECTING;
-    alive++;
+    run->alive++;
 }
 
-static void on_stop_timer(uv_timer_t *t) { run_stop(); }
+static void on_stop_timer(uv_timer_t *t) { run_stop(t->data); }
 
 static void on_ramp(uv_timer_t *t)
 {
-    double elapsed_s = (double)(mono_ns() - run.t_start) / 1e9;
-    double want = elapsed_s * (double)run.connect_rate + 1.0;
-    while (run.started < run.nbots && (double)run.started < want && !run.stopping)
-        bot_start(&run.bots[run.started++]);
-    if (run.started == run.nbots || run.stopping) {
-        uv_timer_stop(&run.ramp_timer);
-        if (!run.stopping && !run.count_reached)
-            uv_timer_start(&run.stop_timer, on_stop_timer, run.duration_ms, 0);
-        if (alive == 0 && !run.stopping)
-            run_stop();
+    run_t *run = t->data;
+    double elapsed_s = (double)(mono_ns() - run->t_start) / 1e9;
+    double want = elapsed_s * (double)run->connect_rate + 1.0;
+    while (run->started < run->nbots && (double)run->started < want && !run->stopping)
+        bot_start(&run->bots[run->started++]);
+    if (run->started == run->nbots || run->stopping) {
+        uv_timer_stop(&run->ramp_timer);
+        if (!run->stopping && !run->count_reached)
+            uv_timer_start(&run->stop_timer, on_stop_timer, run->duration_ms, 0);
+        if (run->alive == 0 && !run->stopping)
+            run_stop(run);
     }
 }
 
@@ -198,29 +215,29 @@ static void close_handle(uv_handle_t *h)
 }
 
 /* Ends the run: requests still pending are counted as unanswered, every client closes. */
-static void run_finish(void)
+static void run_finish(run_t *run)
 {
-    if (run.finished)
+    if (run->finished)
         return;
-    run.finished = 1;
-    run.stopping = 1;
-    close_handle((uv_handle_t *)&run.ramp_timer);
-    close_handle((uv_handle_t *)&run.stop_timer);
-    close_handle((uv_handle_t *)&run.tick_timer);
-    close_handle((uv_handle_t *)&run.pace_timer);
-    close_handle((uv_handle_t *)&run.status_timer);
-    close_handle((uv_handle_t *)&run.sigint);
-    close_handle((uv_handle_t *)&run.sigterm);
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc->on_finish)
-            run.used[i].sc->on_finish();
-    for (uint32_t i = 0; i < run.nbots; i++) {
-        bot_t *b = &run.bots[i];
-        if (b->state == BOT_CONNECTING && ++run.st.connect_failed <= 5)
+    run->finished = 1;
+    run->stopping = 1;
+    close_handle((uv_handle_t *)&run->ramp_timer);
+    close_handle((uv_handle_t *)&run->stop_timer);
+    close_handle((uv_handle_t *)&run->tick_timer);
+    close_handle((uv_handle_t *)&run->pace_timer);
+    close_handle((uv_handle_t *)&run->status_timer);
+    close_handle((uv_handle_t *)&run->sigint);
+    close_handle((uv_handle_t *)&run->sigterm);
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc->hooks->on_finish)
+            run->used[i].sc->hooks->on_finish(&run->used[i]);
+    for (uint32_t i = 0; i < run->nbots; i++) {
+        bot_t *b = &run->bots[i];
+        if (b->state == BOT_CONNECTING && ++run->st.connect_failed <= 5)
             log_warn("connect_failed", "bot=%u gateway=%s err=still_connecting", b->index,
-                     run.gws[b->gw].text);
+                     run->gws[b->gw].text);
         if (b->state == BOT_CONNECTED)
-            run.connected_now--;
+            run->connected_now--;
         if (b->c) {
             client_t *c = b->c;
             b->c = NULL;
@@ -234,37 +251,39 @@ static void run_finish(void)
  * timeout_ms) and for connects still in progress. */
 static void on_tick(uv_timer_t *t)
 {
+    run_t *run = t->data;
     uint64_t now = mono_ns();
     int connecting = 0;
-    for (uint32_t i = 0; i < run.nbots && !connecting; i++)
-        connecting = run.bots[i].state == BOT_CONNECTING;
-    if ((run.inflight == 0 && !connecting) ||
-        now - run.t_stop > (run.timeout_ms + 500) * UINT64_C(1000000))
-        run_finish();
+    for (uint32_t i = 0; i < run->nbots && !connecting; i++)
+        connecting = run->bots[i].state == BOT_CONNECTING;
+    if ((run->inflight == 0 && !connecting) ||
+        now - run->t_stop > (run->timeout_ms + 500) * UINT64_C(1000000))
+        run_finish(run);
 }
 
-static void run_stop(void)
+static void run_stop(run_t *run)
 {
-    if (run.stopping)
+    if (run->stopping)
         return;
-    run.stopping = 1;
-    run.t_stop = mono_ns();
-    uv_timer_stop(&run.ramp_timer);
-    uv_timer_stop(&run.stop_timer);
-    uv_timer_stop(&run.pace_timer);
-    uv_timer_start(&run.tick_timer, on_tick, 0, 10);
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc->on_stop)
-            run.used[i].sc->on_stop();
+    run->stopping = 1;
+    run->t_stop = mono_ns();
+    uv_timer_stop(&run->ramp_timer);
+    uv_timer_stop(&run->stop_timer);
+    uv_timer_stop(&run->pace_timer);
+    uv_timer_start(&run->tick_timer, on_tick, 0, 10);
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc->hooks->on_stop)
+            run->used[i].sc->hooks->on_stop(&run->used[i]);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
-    if (!run.stopping) {
+    run_t *run = s->data;
+    if (!run->stopping) {
         log_warn("interrupted", "signal=%d action=stop", signum);
-        run_stop();
+        run_stop(run);
     } else {
-        run_finish();
+        run_finish(run);
     }
 }
 
@@ -330,12 +349,12 @@ static int each_item(const char *list, int (*fn)(const char *item, void *ctx), v
 
 static int add_gateway(const char *item, void *ctx)
 {
-    (void)ctx;
-    if (run.ngws == MAX_GATEWAYS) {
+    run_t *run = ctx;
+    if (run->ngws == MAX_GATEWAYS) {
         fprintf(stderr, "bot: at most %d gateways\n", MAX_GATEWAYS);
         return -1;
     }
-    gateway_t *gw = &run.gws[run.ngws];
+    gateway_t *gw = &run->gws[run->ngws];
     char name[256];
     if (strlen(item) >= sizeof gw->text || addr_split(item, name, sizeof name, &gw->port) < 0 ||
         gw->port == 0) {
@@ -343,27 +362,27 @@ static int add_gateway(const char *item, void *ctx)
         return -1;
     }
     snprintf(gw->text, sizeof gw->text, "%s", item);
-    int rc = resolve_host(run.loop, name, gw->host, sizeof gw->host);
+    int rc = resolve_host(run->loop, name, gw->host, sizeof gw->host);
     if (rc) {
         fprintf(stderr, "bot: cannot resolve '%s': %s\n", name, uv_strerror(rc));
         return -1;
     }
-    run.ngws++;
+    run->ngws++;
     return 0;
 }
 
 /* --source-addrs: addresses or IPv4 ranges A-B, at most MAX_SOURCES in all. */
 #define MAX_SOURCES 65536
 
-static void source_push(const struct sockaddr_storage *sa)
+static void source_push(run_t *run, const struct sockaddr_storage *sa)
 {
-    sources = xrealloc(sources, (nsources + 1) * sizeof *sources);
-    sources[nsources++] = *sa;
+    run->sources = xrealloc(run->sources, (run->nsources + 1) * sizeof *run->sources);
+    run->sources[run->nsources++] = *sa;
 }
 
 static int add_source(const char *item, void *ctx)
 {
-    (void)ctx;
+    run_t *run = ctx;
     char a[64], b[64];
     const char *dash = strchr(item, '-');
     struct sockaddr_storage sa, sb;
@@ -372,7 +391,7 @@ static int add_source(const char *item, void *ctx)
             fprintf(stderr, "bot: --source-addrs: '%s' is not a numeric IP address\n", item);
             return -1;
         }
-        source_push(&sa);
+        source_push(run, &sa);
     } else {
         size_t la = (size_t)(dash - item);
         if (la >= sizeof a || strlen(dash + 1) >= sizeof b) {
@@ -393,19 +412,19 @@ static int add_source(const char *item, void *ctx)
             fprintf(stderr, "bot: --source-addrs: range '%s' is empty or too long\n", item);
             return -1;
         }
-        if (nsources + (hi - lo + 1) > MAX_SOURCES) {
+        if (run->nsources + (hi - lo + 1) > MAX_SOURCES) {
             fprintf(stderr, "bot: --source-addrs: more than %d addresses\n", MAX_SOURCES);
             return -1;
         }
         for (uint32_t ip = lo;; ip++) {
             struct sockaddr_in *in = (struct sockaddr_in *)&sa;
             in->sin_addr.s_addr = htonl(ip);
-            source_push(&sa);
+            source_push(run, &sa);
             if (ip == hi)
                 break;
         }
     }
-    if (nsources > MAX_SOURCES) {
+    if (run->nsources > MAX_SOURCES) {
         fprintf(stderr, "bot: --source-addrs: more than %d addresses\n", MAX_SOURCES);
         return -1;
     }
@@ -426,7 +445,7 @@ static const scenario_t *scenario_named(const char *name)
 
 static int add_mix_item(const char *item, void *ctx)
 {
-    (void)ctx;
+    run_t *run = ctx;
     const char *eq = strchr(item, '=');
     char name[32];
     size_t len = eq ? (size_t)(eq - item) : 0;
@@ -445,122 +464,261 @@ static int add_mix_item(const char *item, void *ctx)
                 name);
         return -1;
     }
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc == sc) {
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc == sc) {
             fprintf(stderr, "bot: --mix names '%s' twice\n", name);
             return -1;
         }
     if (w > 0)
-        run.used[run.nused++] = (scen_use_t){sc, (uint32_t)w, 0};
+        run->used[run->nused++] = (scen_use_t){.run = run, .sc = sc, .weight = (uint32_t)w};
     return 0;
 }
 
 /* Gives every bot its scenario: smooth weighted round-robin, so the shares hold in every
  * stretch of bots (and in the ramp-up) and bot i's scenario depends on the weights alone. */
-static void assign_scenarios(void)
+static void assign_scenarios(run_t *run)
 {
     int64_t cur[MAX_SCENARIOS] = {0};
     int64_t total = 0;
-    for (int k = 0; k < run.nused; k++)
-        total += run.used[k].weight;
-    for (uint32_t i = 0; i < run.nbots; i++) {
+    for (int k = 0; k < run->nused; k++)
+        total += run->used[k].weight;
+    for (uint32_t i = 0; i < run->nbots; i++) {
         int best = 0;
-        for (int k = 0; k < run.nused; k++) {
-            cur[k] += run.used[k].weight;
+        for (int k = 0; k < run->nused; k++) {
+            cur[k] += run->used[k].weight;
             if (cur[k] > cur[best])
                 best = k;
         }
         cur[best] -= total;
-        run.bots[i].scenario = run.used[best].sc;
-        run.used[best].bots++;
+        run->bots[i].scenario = run->used[best].sc;
+        run->used[best].bots++;
     }
-    run.account_bots = 0;
-    for (int k = 0; k < run.nused; k++)
-        if (run.used[k].sc->accounts)
-            run.account_bots += run.used[k].bots;
+    run->account_bots = 0;
+    for (int k = 0; k < run->nused; k++)
+        if (run->used[k].sc->accounts)
+            run->account_bots += run->used[k].bots;
 }
 
-static int setup(const config_t *cfg)
+/* --scenario and --mix: the scenarios of the run (run->used) and their weights. */
+static int setup_scenarios(run_t *run, const config_t *cfg)
 {
-    config_apply(cfg, &run); /* the numeric options land in their run_t fields (CFG_AT) */
     const char *sc = config_str(cfg, "BOT_SCENARIO");
     const char *mix = config_str(cfg, "BOT_MIX");
     if (strcmp(sc, "mix") == 0) {
-        run.scenario = &SCENARIO_MIX;
+        run->scenario = &SCENARIO_MIX;
         if (!*mix) {
             fprintf(stderr, "bot: --scenario mix needs --mix NAME=WEIGHT,...\n");
             return -1;
         }
-        if (each_item(mix, add_mix_item, NULL) != 0)
+        if (each_item(mix, add_mix_item, run) != 0)
             return -1;
-        if (run.nused == 0) {
+        if (run->nused == 0) {
             fprintf(stderr, "bot: --mix gives every scenario weight 0\n");
             return -1;
         }
-    } else {
-        run.scenario = scenario_named(sc);
-        if (!run.scenario) {
-            fprintf(stderr, "bot: unknown scenario '%s' (see --help)\n", sc);
-            return -1;
-        }
-        if (*mix) {
-            fprintf(stderr, "bot: --mix needs --scenario mix\n");
-            return -1;
-        }
-        run.used[run.nused++] = (scen_use_t){run.scenario, 1, 0};
+        return 0;
     }
+    run->scenario = scenario_named(sc);
+    if (!run->scenario) {
+        fprintf(stderr, "bot: unknown scenario '%s' (see --help)\n", sc);
+        return -1;
+    }
+    if (*mix) {
+        fprintf(stderr, "bot: --mix needs --scenario mix\n");
+        return -1;
+    }
+    run->used[run->nused++] = (scen_use_t){.run = run, .sc = run->scenario, .weight = 1};
+    return 0;
+}
+
+/* --target, --gateway and --source-addrs: where the bots connect from and to. */
+static int setup_addresses(run_t *run, const config_t *cfg)
+{
     const char *t = config_str(cfg, "BOT_TARGET");
     if (strcmp(t, "game") == 0)
-        run.target = ECHO_TARGET__GAME;
+        run->target = ECHO_TARGET__GAME;
     else if (strcmp(t, "lobby") == 0)
-        run.target = ECHO_TARGET__LOBBY;
+        run->target = ECHO_TARGET__LOBBY;
     else {
         fprintf(stderr, "bot: --target must be lobby or game, got '%s'\n", t);
         return -1;
     }
-    snprintf(run.gateway, sizeof run.gateway, "%s", config_str(cfg, "BOT_GATEWAY"));
-    if (each_item(run.gateway, add_gateway, NULL) != 0)
+    snprintf(run->gateway, sizeof run->gateway, "%s", config_str(cfg, "BOT_GATEWAY"));
+    if (each_item(run->gateway, add_gateway, run) != 0)
         return -1;
-    if (run.ngws == 0) {
+    if (run->ngws == 0) {
         fprintf(stderr, "bot: --gateway is empty\n");
         return -1;
     }
-    const char *src = config_str(cfg, "BOT_SOURCE_ADDRS");
-    if (each_item(src, add_source, NULL) != 0)
-        return -1;
-    run.duration_ms = (uint64_t)config_int(cfg, "BOT_DURATION") * 1000u;
-    if (run.max_requests && !option_given(cfg, "BOT_DURATION"))
-        run.duration_ms = 86400u * 1000u; /* --count alone: no time limit */
-    if (bot_transport_setup(cfg) != 0)
-        return -1;
-    run.status = config_int(cfg, "BOT_STATUS") ? (isatty(STDERR_FILENO) ? 1 : 2) : 0;
+    return each_item(config_str(cfg, "BOT_SOURCE_ADDRS"), add_source, run);
+}
+
+/* --duration with --count, --quiet, --json and the echo pacing interval of --rate. */
+static void setup_limits(run_t *run, const config_t *cfg)
+{
+    run->duration_ms = (uint64_t)config_int(cfg, "BOT_DURATION") * 1000u;
+    if (run->max_requests && !option_given(cfg, "BOT_DURATION"))
+        run->duration_ms = 86400u * 1000u; /* --count alone: no time limit */
+    run->status = config_int(cfg, "BOT_STATUS") ? (isatty(STDERR_FILENO) ? 1 : 2) : 0;
     const char *json = config_str(cfg, "BOT_JSON");
-    run.json_path = *json ? json : NULL;
-    if (run.rate) {
-        run.interval_ns = (uint64_t)((double)run.pipeline * 1e9 / (double)run.rate);
-        if (run.interval_ns == 0)
-            run.interval_ns = 1;
+    run->json_path = *json ? json : NULL;
+    if (run->rate) {
+        run->interval_ns = (uint64_t)((double)run->pipeline * 1e9 / (double)run->rate);
+        if (run->interval_ns == 0)
+            run->interval_ns = 1;
     }
+}
+
+/* --user-prefix (default bot<pid>_) and --mode. */
+static int setup_names(run_t *run, const config_t *cfg)
+{
     const char *prefix = config_str(cfg, "BOT_USER_PREFIX");
     if (*prefix)
-        snprintf(run.user_prefix, sizeof run.user_prefix, "%s", prefix);
+        snprintf(run->user_prefix, sizeof run->user_prefix, "%s", prefix);
     else
-        snprintf(run.user_prefix, sizeof run.user_prefix, "bot%ld_", (long)getpid());
-    if (strlen(prefix) >= sizeof run.user_prefix) {
+        snprintf(run->user_prefix, sizeof run->user_prefix, "bot%ld_", (long)getpid());
+    if (strlen(prefix) >= sizeof run->user_prefix) {
         fprintf(stderr, "bot: --user-prefix is too long\n");
         return -1;
     }
     const char *mode = config_str(cfg, "BOT_MODE");
-    if (!*mode || strlen(mode) >= sizeof run.mode) {
+    if (!*mode || strlen(mode) >= sizeof run->mode) {
         fprintf(stderr, "bot: --mode must be 1-32 characters\n");
         return -1;
     }
-    snprintf(run.mode, sizeof run.mode, "%s", mode);
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc->setup && run.used[i].sc->setup(cfg) != 0)
-            return -1;
-    raise_fd_limit((uint64_t)run.nbots + 64);
+    snprintf(run->mode, sizeof run->mode, "%s", mode);
     return 0;
+}
+
+/* The run's settings from the options, then each scenario's own. Returns -1 after printing
+ * what is wrong. */
+static int setup(run_t *run, const config_t *cfg)
+{
+    config_apply(cfg, run); /* the numeric options land in their run_t fields (CFG_AT) */
+    if (setup_scenarios(run, cfg) != 0 || setup_addresses(run, cfg) != 0)
+        return -1;
+    setup_limits(run, cfg);
+    if (bot_transport_setup(run, cfg) != 0 || setup_names(run, cfg) != 0)
+        return -1;
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc->setup && run->used[i].sc->setup(&run->used[i], cfg) != 0)
+            return -1;
+    raise_fd_limit((uint64_t)run->nbots + 64);
+    return 0;
+}
+
+/* config_load with the bot's table, then LOG_LEVEL. Returns 0 to run, > 0 when config_load
+ * printed what was asked (--help: with the short flags) and the bot exits 0, -1 on bad
+ * options. */
+static int load_options(config_t *cfg, int nargs, char **args)
+{
+    int rc = config_load(cfg, BOT_OPTS, BOT_NOPTS, nargs, args, BOT_ABOUT);
+    if (rc == 1)
+        options_print_short_flags();
+    if (rc != 0)
+        return rc > 0 ? rc : -1;
+    int lvl = log_level_parse(config_str(cfg, "LOG_LEVEL"));
+    if (lvl < 0) {
+        fprintf(stderr, "bot: bad LOG_LEVEL '%s'\n", config_str(cfg, "LOG_LEVEL"));
+        return -1;
+    }
+    log_set_level((log_level_t)lvl);
+    return 0;
+}
+
+/* The bots, each with its scenario, gateway and (echo) lanes, and the counters. */
+static void bots_init(run_t *run)
+{
+    pb_arena_init(&run->arena, (size_t)run->max_frame * 2 + 4096);
+    hist_init(&run->st.latency_us);
+    hist_init(&run->win_latency_us);
+    for (int i = 0; i < NREQ_TYPES; i++)
+        hist_init(&run->st.types[i].latency_us);
+    run->bots = xcalloc(run->nbots, sizeof *run->bots);
+    assign_scenarios(run);
+    uint32_t lanes = scenario_used(run, &SCENARIO_ECHO) ? run->pipeline : 0;
+    run->lanes = xcalloc((size_t)run->nbots * lanes + 1, sizeof *run->lanes);
+    for (uint32_t i = 0; i < run->nbots; i++) {
+        bot_t *b = &run->bots[i];
+        b->run = run;
+        b->index = i;
+        b->gw = (uint16_t)(i % (uint32_t)run->ngws);
+        run->gws[b->gw].bots++;
+        b->lanes = &run->lanes[(size_t)i * lanes];
+        for (uint32_t k = 0; k < lanes; k++)
+            b->lanes[k].bot = b;
+    }
+    run->send_buf = xmalloc(run->payload_len + 1u);
+    run->check_buf = xmalloc(run->payload_len + 1u);
+}
+
+/* The run's timers and signal handlers, each with the run as its data. */
+static void handles_init(run_t *run)
+{
+    uv_timer_t *timers[] = {&run->ramp_timer, &run->stop_timer, &run->tick_timer,
+                            &run->pace_timer, &run->status_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
+        uv_timer_init(run->loop, timers[i]);
+        timers[i]->data = run;
+    }
+    uv_signal_init(run->loop, &run->sigint);
+    uv_signal_init(run->loop, &run->sigterm);
+    run->sigint.data = run->sigterm.data = run;
+    uv_signal_start(&run->sigint, on_signal, SIGINT);
+    uv_signal_start(&run->sigterm, on_signal, SIGTERM);
+}
+
+/* Runs the loop: the scenarios start, the bots ramp up, traffic, stop, drain, every handle
+ * closed. */
+static void run_loop(run_t *run)
+{
+    log_info("bot_start", "scenario=%s gateway=%s bots=%u duration_s=%" PRIu64
+                          " pipeline=%u rate=%" PRIu64 " count=%" PRIu64,
+             run->scenario->name, run->gateway, run->nbots, run->duration_ms / 1000, run->pipeline,
+             run->rate, run->max_requests);
+    run->t_start = mono_ns();
+    uv_update_time(run->loop);
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc->start)
+            run->used[i].sc->start(&run->used[i]);
+    status_start(run);
+    uv_timer_start(&run->ramp_timer, on_ramp, 0, 5);
+    uv_run(run->loop, UV_RUN_DEFAULT);
+    run_finish(run); /* normally done already; closes everything if the loop ran dry */
+    uv_run(run->loop, UV_RUN_DEFAULT);
+    conn_loop_close(run->cl);
+    uv_run(run->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(run->loop) != 0)
+        log_warn("loop_busy", "%s", "at=exit");
+    status_end(run);
+}
+
+/* The report on stdout and, with --json, in its file. Returns 1 when the run passed. */
+static int run_report(const run_t *run)
+{
+    print_report(run, stdout);
+    fflush(stdout);
+    int ok = passed(run);
+    if (run->json_path && write_json(run, run->json_path) != 0)
+        ok = 0;
+    return ok;
+}
+
+/* Frees what the run holds (after the loop), and the run. */
+static void run_free(run_t *run)
+{
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc->hooks->cleanup)
+            run->used[i].sc->hooks->cleanup(&run->used[i]);
+    xfree(run->samples);
+    xfree(run->check_buf);
+    xfree(run->send_buf);
+    xfree(run->lanes);
+    xfree(run->bots);
+    xfree(run->sources);
+    pb_arena_free(&run->arena);
+    bot_transport_cleanup(run);
+    xfree(run);
 }
 
 int main(int argc, char **argv)
@@ -569,93 +727,23 @@ int main(int argc, char **argv)
     int nargs;
     char **args = options_expand(argc, argv, &nargs);
     config_t cfg;
-    int rc = config_load(&cfg, BOT_OPTS, BOT_NOPTS, nargs, args, BOT_ABOUT);
+    int rc = load_options(&cfg, nargs, args);
     if (rc != 0) {
-        if (rc == 1)
-            options_print_short_flags();
         options_free(nargs, args);
         return rc > 0 ? 0 : 1;
     }
-    int lvl = log_level_parse(config_str(&cfg, "LOG_LEVEL"));
-    if (lvl < 0) {
-        fprintf(stderr, "bot: bad LOG_LEVEL '%s'\n", config_str(&cfg, "LOG_LEVEL"));
+    run_t *run = xcalloc(1, sizeof *run);
+    run->loop = uv_default_loop();
+    if (setup(run, &cfg) != 0) {
         options_free(nargs, args);
         return 1;
     }
-    log_set_level((log_level_t)lvl);
-
-    run.loop = uv_default_loop();
-    if (setup(&cfg) != 0) {
-        options_free(nargs, args);
-        return 1;
-    }
-    run.cl = conn_loop_new(run.loop);
-    pb_arena_init(&run.arena, (size_t)run.max_frame * 2 + 4096);
-    hist_init(&run.st.latency_us);
-    hist_init(&run.win_latency_us);
-    for (int i = 0; i < NREQ_TYPES; i++)
-        hist_init(&run.st.types[i].latency_us);
-    run.bots = xcalloc(run.nbots, sizeof *run.bots);
-    assign_scenarios();
-    uint32_t lanes = scenario_used(&SCENARIO_ECHO) ? run.pipeline : 0;
-    run.lanes = xcalloc((size_t)run.nbots * lanes + 1, sizeof *run.lanes);
-    for (uint32_t i = 0; i < run.nbots; i++) {
-        bot_t *b = &run.bots[i];
-        b->index = i;
-        b->gw = (uint16_t)(i % (uint32_t)run.ngws);
-        run.gws[b->gw].bots++;
-        b->lanes = &run.lanes[(size_t)i * lanes];
-        for (uint32_t k = 0; k < lanes; k++)
-            b->lanes[k].bot = b;
-    }
-    run.send_buf = xmalloc(run.payload_len + 1u);
-    run.check_buf = xmalloc(run.payload_len + 1u);
-    uv_timer_init(run.loop, &run.ramp_timer);
-    uv_timer_init(run.loop, &run.stop_timer);
-    uv_timer_init(run.loop, &run.tick_timer);
-    uv_timer_init(run.loop, &run.pace_timer);
-    uv_timer_init(run.loop, &run.status_timer);
-    uv_signal_init(run.loop, &run.sigint);
-    uv_signal_init(run.loop, &run.sigterm);
-    uv_signal_start(&run.sigint, on_signal, SIGINT);
-    uv_signal_start(&run.sigterm, on_signal, SIGTERM);
-
-    log_info("bot_start", "scenario=%s gateway=%s bots=%u duration_s=%" PRIu64
-                          " pipeline=%u rate=%" PRIu64 " count=%" PRIu64,
-             run.scenario->name, run.gateway, run.nbots, run.duration_ms / 1000, run.pipeline,
-             run.rate, run.max_requests);
-    run.t_start = mono_ns();
-    uv_update_time(run.loop);
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc->start)
-            run.used[i].sc->start();
-    status_start();
-    uv_timer_start(&run.ramp_timer, on_ramp, 0, 5);
-    uv_run(run.loop, UV_RUN_DEFAULT);
-    run_finish(); /* normally done already; closes everything if the loop ran dry */
-    uv_run(run.loop, UV_RUN_DEFAULT);
-    conn_loop_close(run.cl);
-    uv_run(run.loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(run.loop) != 0)
-        log_warn("loop_busy", "%s", "at=exit");
-    status_end();
-
-    print_report(stdout);
-    fflush(stdout);
-    int ok = passed();
-    if (run.json_path && write_json(run.json_path) != 0)
-        ok = 0;
-
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc->cleanup)
-            run.used[i].sc->cleanup();
-    xfree(run.samples);
-    xfree(run.check_buf);
-    xfree(run.send_buf);
-    xfree(run.lanes);
-    xfree(run.bots);
-    pb_arena_free(&run.arena);
-    bot_transport_cleanup();
+    run->cl = conn_loop_new(run->loop);
+    bots_init(run);
+    handles_init(run);
+    run_loop(run);
+    int ok = run_report(run);
+    run_free(run);
     options_free(nargs, args);
     return ok ? 0 : 1;
 }

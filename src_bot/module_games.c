@@ -21,8 +21,8 @@
 
 struct mg_game {
     const char *mode;
-    int (*on_data)(mg_t *g, uint32_t op, const uint8_t *d, size_t len, uint64_t now,
-                   mg_news_t *news);
+    /* takes one record r of op (sizes[op - 100] bytes) */
+    void (*record)(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_news_t *news);
     int (*next)(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *out);
     const uint16_t *sizes; /* record size per op, from op 100 */
     uint32_t nsizes;
@@ -96,7 +96,7 @@ void mg_reset(mg_t *g, uint64_t self)
     g->hp = 100;
 }
 
-static void spots_free(mg_spots_t *s)
+void mg_spots_free(mg_spots_t *s)
 {
     xfree(s->v);
     s->v = NULL;
@@ -105,11 +105,11 @@ static void spots_free(mg_spots_t *s)
 
 void mg_free(mg_t *g)
 {
-    spots_free(&g->mons);
-    spots_free(&g->peers);
+    mg_spots_free(&g->mons);
+    mg_spots_free(&g->peers);
 }
 
-static mg_spot_t *spot_find(mg_spots_t *s, uint64_t id)
+mg_spot_t *mg_spots_find(mg_spots_t *s, uint64_t id)
 {
     for (uint32_t i = 0; i < s->n; i++)
         if (s->v[i].id == id)
@@ -117,9 +117,9 @@ static mg_spot_t *spot_find(mg_spots_t *s, uint64_t id)
     return NULL;
 }
 
-static void spot_set(mg_spots_t *s, uint64_t id, float x, float y)
+void mg_spots_set(mg_spots_t *s, uint64_t id, float x, float y)
 {
-    mg_spot_t *p = spot_find(s, id);
+    mg_spot_t *p = mg_spots_find(s, id);
     if (!p) {
         if (s->n == s->cap) {
             s->cap = s->cap ? s->cap * 2 : 16;
@@ -132,11 +132,28 @@ static void spot_set(mg_spots_t *s, uint64_t id, float x, float y)
     p->y = y;
 }
 
-static void spot_del(mg_spots_t *s, uint64_t id)
+void mg_spots_del(mg_spots_t *s, uint64_t id)
 {
-    mg_spot_t *p = spot_find(s, id);
+    mg_spot_t *p = mg_spots_find(s, id);
     if (p)
         *p = s->v[--s->n];
+}
+
+const mg_spot_t *mg_spots_nearest(const mg_spots_t *s, float x, float y, int ties_by_id,
+                                  double *dist)
+{
+    const mg_spot_t *best = NULL;
+    double bd = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        double dx = (double)s->v[i].x - x, dy = (double)s->v[i].y - y;
+        double d = sqrt(dx * dx + dy * dy);
+        if (!best || d < bd || (ties_by_id && d == bd && s->v[i].id < best->id)) {
+            best = &s->v[i];
+            bd = d;
+        }
+    }
+    *dist = bd;
+    return best;
 }
 
 static void refused(const uint8_t *r, mg_news_t *news)
@@ -174,14 +191,14 @@ static void arena_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, m
     (void)now;
     switch (op) {
     case 100: arena_rules(g, r); break;
-    case 101: spot_set(&g->mons, rd_u32(r), rd_f32(r + 8), rd_f32(r + 12)); break;
-    case 102: spot_set(&g->mons, rd_u32(r), rd_f32(r + 4), rd_f32(r + 8)); break;
+    case 101: mg_spots_set(&g->mons, rd_u32(r), rd_f32(r + 8), rd_f32(r + 12)); break;
+    case 102: mg_spots_set(&g->mons, rd_u32(r), rd_f32(r + 4), rd_f32(r + 8)); break;
     case 104:
         if (rd_u64(r) == g->self)
             g->hp = rd_i32(r + 16);
         break;
     case 106:
-        spot_del(&g->mons, rd_u32(r));
+        mg_spots_del(&g->mons, rd_u32(r));
         news->killed |= rd_u64(r + 4) == g->self;
         break;
     case 107:
@@ -219,15 +236,6 @@ static void arena_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, m
     }
 }
 
-static int arena_data(mg_t *g, uint32_t op, const uint8_t *d, size_t len, uint64_t now,
-                      mg_news_t *news)
-{
-    size_t size = ARENA_SIZES[op - 100];
-    for (size_t off = 0; off < len; off += size)
-        arena_record(g, op, d + off, now, news);
-    return 0;
-}
-
 static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *out)
 {
     if (!g->alive || !g->have_pos)
@@ -237,16 +245,8 @@ static int arena_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *
         act_u32(out, 3, 1);
         return 1;
     }
-    const mg_spot_t *best = NULL;
-    double bd = 0;
-    for (uint32_t i = 0; i < g->mons.n; i++) {
-        double dx = (double)g->mons.v[i].x - g->x, dy = (double)g->mons.v[i].y - g->y;
-        double dist = sqrt(dx * dx + dy * dy);
-        if (!best || dist < bd || (dist == bd && g->mons.v[i].id < best->id)) {
-            best = &g->mons.v[i];
-            bd = dist;
-        }
-    }
+    double bd;
+    const mg_spot_t *best = mg_spots_nearest(&g->mons, g->x, g->y, 1, &bd);
     if (!best)
         return 0;
     if (bd <= g->range * REACH_OF_RANGE) {
@@ -288,7 +288,7 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
         if (rd_u64(r) == g->self)
             self_moved(g, r, news);
         else
-            spot_set(&g->peers, rd_u64(r), rd_f32(r + 8), rd_f32(r + 12));
+            mg_spots_set(&g->peers, rd_u64(r), rd_f32(r + 8), rd_f32(r + 12));
         break;
     case 102:
         g->it = rd_u64(r + 8);
@@ -302,19 +302,10 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
         if (rd_u64(r) == g->self)
             g->score = rd_u32(r + 8);
         else if (r[12] & 2)
-            spot_del(&g->peers, rd_u64(r));
+            mg_spots_del(&g->peers, rd_u64(r));
         break;
     case 104: refused(r, news); break;
     }
-}
-
-static int tag_data(mg_t *g, uint32_t op, const uint8_t *d, size_t len, uint64_t now,
-                    mg_news_t *news)
-{
-    size_t size = TAG_SIZES[op - 100];
-    for (size_t off = 0; off < len; off += size)
-        tag_record(g, op, d + off, now, news);
-    return 0;
 }
 
 /* Runs from (fx, fy): straight away, or along the wall toward the centre when the wall is
@@ -351,16 +342,8 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         return 0;
     double dx, dy, step;
     if (g->it == g->self) {
-        const mg_spot_t *best = NULL;
-        double bd = 0;
-        for (uint32_t i = 0; i < g->peers.n; i++) {
-            double ex = (double)g->peers.v[i].x - g->x, ey = (double)g->peers.v[i].y - g->y;
-            double dist = sqrt(ex * ex + ey * ey);
-            if (!best || dist < bd) {
-                best = &g->peers.v[i];
-                bd = dist;
-            }
-        }
+        double bd;
+        const mg_spot_t *best = mg_spots_nearest(&g->peers, g->x, g->y, 0, &bd);
         if (!best || bd < 0.3)
             return 0;
         step = STEP_SHARE * g->it_speed * (double)interval_ns / 1e9;
@@ -369,7 +352,7 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
         dx = (best->x - g->x) / bd;
         dy = (best->y - g->y) / bd;
     } else {
-        const mg_spot_t *it = spot_find(&g->peers, g->it);
+        const mg_spot_t *it = mg_spots_find(&g->peers, g->it);
         if (!it)
             return 0;
         flee_dir(g, it->x, it->y, &dx, &dy);
@@ -387,8 +370,8 @@ static int tag_next(mg_t *g, uint64_t now, uint64_t interval_ns, mg_action_t *ou
 /* ---- the table */
 
 static const mg_game_t GAMES[] = {
-    {"arena_lua", arena_data, arena_next, ARENA_SIZES, sizeof ARENA_SIZES / sizeof ARENA_SIZES[0]},
-    {"tag", tag_data, tag_next, TAG_SIZES, sizeof TAG_SIZES / sizeof TAG_SIZES[0]},
+    {"arena_lua", arena_record, arena_next, ARENA_SIZES, sizeof ARENA_SIZES / sizeof ARENA_SIZES[0]},
+    {"tag", tag_record, tag_next, TAG_SIZES, sizeof TAG_SIZES / sizeof TAG_SIZES[0]},
 };
 
 const mg_game_t *mg_game_find(const char *mode)
@@ -410,7 +393,9 @@ int mg_on_data(const mg_game_t *game, mg_t *g, uint32_t op, const uint8_t *data,
     size_t size = game->sizes[op - 100];
     if (len == 0 || len % size != 0 || (op == 100 && len != size))
         return -1;
-    return game->on_data(g, op, data, len, now_ns, news);
+    for (size_t off = 0; off < len; off += size)
+        game->record(g, op, data + off, now_ns, news);
+    return 0;
 }
 
 int mg_next(const mg_game_t *game, mg_t *g, uint64_t now_ns, uint64_t interval_ns,

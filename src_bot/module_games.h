@@ -21,6 +21,17 @@ typedef struct mg_spots {
     uint32_t n, cap;
 } mg_spots_t;
 
+/* The spots of one kind, by id (a zeroed mg_spots_t is empty; mg_spots_free frees). find:
+ * the spot of id, or NULL. set: its position, the spot added when new. del: removed (the
+ * last spot takes its place). nearest: the spot nearest (x, y), NULL when there is none,
+ * with *dist its distance; among equals the first found, or with ties_by_id the least id. */
+mg_spot_t *mg_spots_find(mg_spots_t *s, uint64_t id);
+void mg_spots_set(mg_spots_t *s, uint64_t id, float x, float y);
+void mg_spots_del(mg_spots_t *s, uint64_t id);
+const mg_spot_t *mg_spots_nearest(const mg_spots_t *s, float x, float y, int ties_by_id,
+                                  double *dist);
+void mg_spots_free(mg_spots_t *s);
+
 /* What one bot knows of its match. A plain value; mg_reset starts a match, mg_free frees. */
 typedef struct mg {
     uint64_t self;

@@ -254,6 +254,37 @@ static char *table_flag(const char *env, const char *rest)
 /* Rewrites the short flags (--bots 10, --bots=10) into the table's --bot-count form and the
  * switches (--quiet) into theirs, and joins repeated --gateway values into one comma list.
  * Returns an xmalloc'ed, NULL-terminated vector of *nout strings; argv is not changed. */
+/* What a switch (--quiet) stands for, or NULL when arg is none. */
+static const char *switch_expansion(const char *arg)
+{
+    for (size_t i = 0; i < NSWITCHES; i++)
+        if (strcmp(arg, SWITCHES[i].flag) == 0)
+            return SWITCHES[i].expands_to;
+    return NULL;
+}
+
+/* arg in its table form: a short flag's table flag with what follows it (--bots=10:
+ * --bot-count=10), else arg itself. Returns an xmalloc'ed string. */
+static char *table_form(const char *arg)
+{
+    for (size_t i = 0; i < NALIASES; i++) {
+        size_t len = strlen(ALIASES[i].flag);
+        if (strncmp(arg, ALIASES[i].flag, len) == 0 && (arg[len] == '\0' || arg[len] == '='))
+            return table_flag(ALIASES[i].env, arg + len);
+    }
+    return xstrdup(arg);
+}
+
+/* Appends item to the xmalloc'ed comma list *list (NULL: empty). */
+static void list_append(char **list, const char *item)
+{
+    size_t old = *list ? strlen(*list) : 0;
+    *list = xrealloc(*list, old + strlen(item) + 2);
+    if (old)
+        (*list)[old++] = ',';
+    strcpy(*list + old, item);
+}
+
 char **options_expand(int argc, char **argv, int *nout)
 {
     char **out = xcalloc((size_t)argc + 2, sizeof *out);
@@ -262,24 +293,12 @@ char **options_expand(int argc, char **argv, int *nout)
     out[n++] = xstrdup(argv[0]);
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
-        const char *env = NULL, *rest = "";
-        int sw = -1;
-        for (size_t i = 0; i < NSWITCHES; i++)
-            if (strcmp(arg, SWITCHES[i].flag) == 0)
-                sw = (int)i;
-        if (sw >= 0) {
-            out[n++] = xstrdup(SWITCHES[sw].expands_to);
+        const char *sw = switch_expansion(arg);
+        if (sw) {
+            out[n++] = xstrdup(sw);
             continue;
         }
-        for (size_t i = 0; i < NALIASES; i++) {
-            size_t len = strlen(ALIASES[i].flag);
-            if (strncmp(arg, ALIASES[i].flag, len) == 0 && (arg[len] == '\0' || arg[len] == '=')) {
-                env = ALIASES[i].env;
-                rest = arg + len;
-                break;
-            }
-        }
-        char *flag = env ? table_flag(env, rest) : xstrdup(arg);
+        char *flag = table_form(arg);
         /* the value: after '=', or the next argument (not rewritten) */
         const char *value = NULL;
         int has_value_arg = is_flag(arg) && !strchr(arg, '=') && a + 1 < argc;
@@ -289,11 +308,7 @@ char **options_expand(int argc, char **argv, int *nout)
             else if (has_value_arg)
                 value = argv[++a];
             if (value) {
-                size_t old = gws ? strlen(gws) : 0;
-                gws = xrealloc(gws, old + strlen(value) + 2);
-                if (old)
-                    gws[old++] = ',';
-                strcpy(gws + old, value);
+                list_append(&gws, value);
                 if (gw_at < 0)
                     gw_at = n++;
                 xfree(flag);

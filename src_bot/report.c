@@ -29,12 +29,24 @@ static const uint16_t PUSH_SHOWN[] = {
 };
 #define NPUSH_SHOWN (sizeof PUSH_SHOWN / sizeof PUSH_SHOWN[0])
 
-type_stats_t *type_stats(uint16_t req_type)
+int type_index(uint16_t req_type)
 {
     for (int i = 0; i < NREQ_TYPES; i++)
         if (REQ_TYPES[i] == req_type)
-            return &run.st.types[i];
-    return NULL;
+            return i;
+    return -1;
+}
+
+type_stats_t *type_stats(run_t *run, uint16_t req_type)
+{
+    int i = type_index(req_type);
+    return i < 0 ? NULL : &run->st.types[i];
+}
+
+/* The counters of a request type that has them (the report asks for those only). */
+static const type_stats_t *stats_of(const run_t *run, uint16_t req_type)
+{
+    return &run->st.types[type_index(req_type)];
 }
 
 const char *req_type_name(uint16_t req_type)
@@ -55,7 +67,7 @@ const char *req_type_name(uint16_t req_type)
     return v->name;
 }
 
-uint64_t pushes_of(uint16_t type) { return run.st.push_by_type[type < PUSH_TYPES ? type : PUSH_TYPES]; }
+uint64_t pushes_of(const run_t *run, uint16_t type) { return run->st.push_by_type[type < PUSH_TYPES ? type : PUSH_TYPES]; }
 
 static const char *packet_name(uint32_t type)
 {
@@ -67,18 +79,18 @@ static const char *packet_name(uint32_t type)
 }
 
 /* Calls fn for every push type to show: the PUSH_SHOWN ones, then the others that came. */
-static void each_push(void (*fn)(FILE *f, const char *name, uint32_t type, uint64_t n, int first),
+static void each_push(const run_t *run, void (*fn)(FILE *f, const char *name, uint32_t type, uint64_t n, int first),
                       FILE *f)
 {
     int first = 1;
     for (size_t i = 0; i < NPUSH_SHOWN; i++, first = 0)
-        fn(f, packet_name(PUSH_SHOWN[i]), PUSH_SHOWN[i], pushes_of(PUSH_SHOWN[i]), first);
+        fn(f, packet_name(PUSH_SHOWN[i]), PUSH_SHOWN[i], pushes_of(run, PUSH_SHOWN[i]), first);
     for (uint32_t t = 0; t <= PUSH_TYPES; t++) {
         int shown = 0;
         for (size_t i = 0; i < NPUSH_SHOWN; i++)
             shown |= PUSH_SHOWN[i] == t;
-        if (!shown && run.st.push_by_type[t])
-            fn(f, packet_name(t), t, run.st.push_by_type[t], 0);
+        if (!shown && run->st.push_by_type[t])
+            fn(f, packet_name(t), t, run->st.push_by_type[t], 0);
     }
 }
 
@@ -98,38 +110,38 @@ static void push_json(FILE *f, const char *name, uint32_t type, uint64_t n, int 
         fprintf(f, "%s\"type_%u\": %" PRIu64, first ? "" : ", ", type, n);
 }
 
-double duration_s(void)
+double duration_s(const run_t *run)
 {
-    if (run.t_first_send == 0)
+    if (run->t_first_send == 0)
         return 0.0;
-    uint64_t end = run.t_stop > run.t_last_response ? run.t_stop : run.t_last_response;
-    return end > run.t_first_send ? (double)(end - run.t_first_send) / 1e9 : 0.0;
+    uint64_t end = run->t_stop > run->t_last_response ? run->t_stop : run->t_last_response;
+    return end > run->t_first_send ? (double)(end - run->t_first_send) / 1e9 : 0.0;
 }
 
-static double per_s(uint64_t n)
+static double per_s(const run_t *run, uint64_t n)
 {
-    double d = duration_s();
+    double d = duration_s(run);
     return d > 0 ? (double)n / d : 0.0;
 }
 
-static double throughput(void) { return per_s(run.st.ok); }
+static double throughput(const run_t *run) { return per_s(run, run->st.ok); }
 
 /* What every run must show: every bot connected and stayed, and no request failed. Each
  * scenario in the run adds its own conditions (its passed hook). */
-static int common_passed(void)
+static int common_passed(const run_t *run)
 {
-    const stats_t *st = &run.st;
-    return st->connected == run.nbots && st->connect_failed == 0 && st->errors == 0 &&
+    const stats_t *st = &run->st;
+    return st->connected == run->nbots && st->connect_failed == 0 && st->errors == 0 &&
            st->mismatches == 0 && st->disconnects == 0 && st->timeouts == 0 && st->lost == 0 &&
            st->unanswered == 0 && st->send_failed == 0;
 }
 
-int passed(void)
+int passed(const run_t *run)
 {
-    if (!common_passed())
+    if (!common_passed(run))
         return 0;
-    for (int i = 0; i < run.nused; i++)
-        if (run.used[i].sc->passed && !run.used[i].sc->passed())
+    for (int i = 0; i < run->nused; i++)
+        if (run->used[i].sc->passed && !run->used[i].sc->passed(run))
             return 0;
     return 1;
 }
@@ -150,9 +162,9 @@ static const char *const PCT_NAMES[] = {"p50", "p90", "p99", "p99_9"};
 
 /* ------------------------------------------------------------------ text */
 
-static void print_type_table(FILE *f);
-static void print_gateways(FILE *f);
-static void print_errors_by_type(FILE *f, int expected);
+static void print_type_table(const run_t *run, FILE *f);
+static void print_gateways(const run_t *run, FILE *f);
+static void print_errors_by_type(const run_t *run, FILE *f, int expected);
 
 /* A latency line: the percentiles, max and mean of h in ms (and its samples). */
 void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples)
@@ -167,9 +179,9 @@ void print_latency_line(FILE *f, const char *label, const hist_t *h, int samples
 }
 
 /* The requests lost on the way, in every report: timeouts to disconnects. */
-static void print_losses(FILE *f)
+static void print_losses(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "  %-22s %" PRIu64 "\n", "timeouts", st->timeouts);
     fprintf(f, "  %-22s %" PRIu64 "\n", "lost (conn closed)", st->lost);
     fprintf(f, "  %-22s %" PRIu64 "\n", "unanswered at end", st->unanswered);
@@ -178,27 +190,27 @@ static void print_losses(FILE *f)
 }
 
 /* From the ok responses to the throughput: the lines every report but echo's has. */
-static void print_outcomes(FILE *f)
+static void print_outcomes(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "  %-22s %" PRIu64 "\n", "responses ok", st->ok);
     fprintf(f, "  %-22s %" PRIu64 "\n", "expected errors", st->expected);
-    print_errors_by_type(f, 1);
+    print_errors_by_type(run, f, 1);
     fprintf(f, "  %-22s %" PRIu64 "\n", "unexpected errors", st->errors);
-    print_errors_by_type(f, 0);
+    print_errors_by_type(run, f, 0);
     fprintf(f, "  %-22s %" PRIu64 "\n", "mismatches", st->mismatches);
-    print_losses(f);
+    print_losses(run, f);
     fprintf(f, "  %-22s %" PRIu64 " (", "pushes received", st->pushes);
-    each_push(push_text, f);
+    each_push(run, push_text, f);
     fprintf(f, " late_responses=%" PRIu64 ")\n", st->late_responses);
-    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
-    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput());
+    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s(run));
+    fprintf(f, "  %-22s %.1f req/s (ok responses)\n", "throughput", throughput(run));
 }
 
 /* "echo targets seen": the servers that answered ECHO (and how many others, when asked). */
-static void print_echo_targets(FILE *f, int others)
+static void print_echo_targets(const run_t *run, FILE *f, int others)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "  %-22s", "echo targets seen");
     if (st->nservers == 0)
         fprintf(f, " none");
@@ -211,22 +223,22 @@ static void print_echo_targets(FILE *f, int others)
 }
 
 /* The end of every report: per gateway, the table of request types, the verdict. */
-void print_end(FILE *f)
+void print_end(const run_t *run, FILE *f)
 {
-    print_gateways(f);
-    print_type_table(f);
-    bot_transport_report(f);
-    fprintf(f, "\n  %-22s %s\n", "result", passed() ? "PASS" : "FAIL");
+    print_gateways(run, f);
+    print_type_table(run, f);
+    bot_transport_report(run, f);
+    fprintf(f, "\n  %-22s %s\n", "result", passed(run) ? "PASS" : "FAIL");
 }
 
-static void print_echo(FILE *f)
+static void print_echo(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "\nbot scenario=%s gateway=%s target=%s payload=%u pipeline=%u rate=%" PRIu64
                "/s per bot\n",
-            run.scenario->name, run.gateway, target_name(run.target), run.payload_len,
-            run.pipeline, run.rate);
-    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
+            run->scenario->name, run->gateway, target_name(run->target), run->payload_len,
+            run->pipeline, run->rate);
+    fprintf(f, "  %-22s %u\n", "bots", run->nbots);
     fprintf(f, "  %-22s %" PRIu64 "\n", "connected", st->connected);
     fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
     fprintf(f, "  %-22s %" PRIu64 "\n", "requests sent", st->sent);
@@ -236,20 +248,20 @@ static void print_echo(FILE *f)
     for (int i = 0; i <= ERR_CODES; i++)
         if (st->errors_by_code[i])
             fprintf(f, "    %-20s %" PRIu64 "\n", code_name(i), st->errors_by_code[i]);
-    print_losses(f);
+    print_losses(run, f);
     fprintf(f, "  %-22s %" PRIu64 "\n", "pushes received", st->pushes);
-    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s());
-    fprintf(f, "  %-22s %.1f req/s\n", "throughput", throughput());
+    fprintf(f, "  %-22s %.3f s\n", "duration", duration_s(run));
+    fprintf(f, "  %-22s %.1f req/s\n", "throughput", throughput(run));
     print_latency_line(f, "latency ms", &st->latency_us, 0);
-    print_echo_targets(f, 1);
-    print_end(f);
+    print_echo_targets(run, f, 1);
+    print_end(run, f);
 }
 
 /* "    LOGIN BUSY   12" lines: the errors of one kind by request type and code. */
-static void print_errors_by_type(FILE *f, int expected)
+static void print_errors_by_type(const run_t *run, FILE *f, int expected)
 {
     for (int t = 0; t < NREQ_TYPES; t++) {
-        const type_stats_t *ts = &run.st.types[t];
+        const type_stats_t *ts = &run->st.types[t];
         const uint64_t *by = expected ? ts->expected_by_code : ts->unexpected_by_code;
         for (int i = 0; i <= ERR_CODES; i++) {
             if (!by[i])
@@ -262,9 +274,9 @@ static void print_errors_by_type(FILE *f, int expected)
 }
 
 /* The table of request types: counts, throughput and latency percentiles of ok responses. */
-static void print_type_table(FILE *f)
+static void print_type_table(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "\n  %-22s %9s %9s %9s %9s %8s %9s %9s %9s %9s %9s %9s\n", "request", "sent",
             "ok", "expected", "unexpect", "timeout", "ok/s", "p50 ms", "p90 ms", "p99 ms",
             "p99.9 ms", "max ms");
@@ -277,7 +289,7 @@ static void print_type_table(FILE *f)
                 "  %-22s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %8" PRIu64
                 " %9.1f",
                 req_type_name(REQ_TYPES[t]), ts->sent, ts->ok, ts->expected, ts->unexpected,
-                ts->timeouts, per_s(ts->ok));
+                ts->timeouts, per_s(run, ts->ok));
         for (size_t i = 0; i < NPCTS; i++)
             fprintf(f, " %9.3f", ms(hist_percentile(th, PCTS[i])));
         fprintf(f, " %9.3f\n", ms(hist_max(th)));
@@ -286,69 +298,69 @@ static void print_type_table(FILE *f)
 }
 
 /* The counts the lobby and match reports start with. */
-static void print_room_counts(FILE *f)
+static void print_room_counts(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
-    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
+    const stats_t *st = &run->st;
+    fprintf(f, "  %-22s %u\n", "bots", run->nbots);
     fprintf(f, "  %-22s %" PRIu64 "\n", "connected", st->connected);
     fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
     fprintf(f, "  %-22s %" PRIu64 "\n", "logged in (bots)", st->bots_logged_in);
     fprintf(f, "  %-22s %" PRIu64 "\n", "requests sent", st->sent);
-    print_outcomes(f);
+    print_outcomes(run, f);
     print_latency_line(f, "latency ms (all ok)", &st->latency_us, 0);
 }
 
-static void print_lobby(FILE *f)
+static void print_lobby(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot user_prefix=%s "
                "room_wait_ms=%" PRIu64 " create_pct=%u start_pct=%u chat_interval_ms=%" PRIu64
                "\n",
-            run.scenario->name, run.gateway, run.rate, run.user_prefix, run.room_wait_ms,
-            run.create_pct, run.start_pct, run.chat_interval_ms);
-    print_room_counts(f);
+            run->scenario->name, run->gateway, run->rate, run->user_prefix, run->room_wait_ms,
+            run->create_pct, run->start_pct, run->chat_interval_ms);
+    print_room_counts(run, f);
     fprintf(f, "  %-22s logins=%" PRIu64 " (%.1f/s) registrations=%" PRIu64 " logouts=%" PRIu64
                " fresh_accounts=%" PRIu64 "\n",
-            "totals", st->logins, per_s(st->logins), st->registrations, st->logouts,
+            "totals", st->logins, per_s(run, st->logins), st->registrations, st->logouts,
             st->rotations);
     fprintf(f, "  %-22s rooms_created=%" PRIu64 " joins=%" PRIu64 " starts=%" PRIu64
                " game_starting_pushes=%" PRIu64 " leaves=%" PRIu64 " chat_lines=%" PRIu64 "\n",
-            "", st->rooms_created, st->joins, st->starts, pushes_of(PACKET_TYPE__GAME_STARTING),
+            "", st->rooms_created, st->joins, st->starts, pushes_of(run, PACKET_TYPE__GAME_STARTING),
             st->leaves, st->chat_lines);
-    if (run.t_all_logged_in)
-        fprintf(f, "  %-22s all %u bots logged in %.3f s after the start\n", "", run.nbots,
-                (double)(run.t_all_logged_in - run.t_start) / 1e9);
+    if (run->t_all_logged_in)
+        fprintf(f, "  %-22s all %u bots logged in %.3f s after the start\n", "", run->nbots,
+                (double)(run->t_all_logged_in - run->t_start) / 1e9);
     else
         fprintf(f, "  %-22s not every bot logged in\n", "");
     fprintf(f, "  %-22s login_backoffs=%" PRIu64 " logins_into_started_room=%" PRIu64
                " fresh_account_waits=%" PRIu64 "\n",
             "", st->login_backoffs, st->stuck_logins, st->rotation_waits);
-    print_end(f);
+    print_end(run, f);
 }
 
-static double per_min(uint64_t n)
+static double per_min(const run_t *run, uint64_t n)
 {
-    double d = duration_s();
+    double d = duration_s(run);
     return d > 0 ? (double)n * 60.0 / d : 0.0;
 }
 
 /* GAME_STATE_UPDATE pushes per second of a bot in a match (the tick rate when every tick
  * changes something). */
-static double updates_per_bot_s(void)
+static double updates_per_bot_s(const run_t *run)
 {
-    double s = (double)run.st.bot_match_ns / 1e9;
-    return s > 0 ? (double)run.st.updates_in_match / s : 0.0;
+    double s = (double)run->st.bot_match_ns / 1e9;
+    return s > 0 ? (double)run->st.updates_in_match / s : 0.0;
 }
 
-static void print_match(FILE *f)
+static void print_match(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot match_interval_ms=%" PRIu64
                " user_prefix=%s\n",
-            run.scenario->name, run.gateway, run.rate, run.match_interval_ms, run.user_prefix);
-    print_room_counts(f);
+            run->scenario->name, run->gateway, run->rate, run->match_interval_ms, run->user_prefix);
+    print_room_counts(run, f);
     fprintf(f, "  %-22s %" PRIu64 " (%.2f/min) aborted=%" PRIu64 "\n", "matches completed",
-            st->matches_completed, per_min(st->matches_completed), st->matches_aborted);
+            st->matches_completed, per_min(run, st->matches_completed), st->matches_aborted);
     fprintf(f, "  %-22s win=%" PRIu64 " loss=%" PRIu64 " timeout=%" PRIu64 " aborted=%" PRIu64
                " (per match)\n",
             "outcomes", st->outcomes[MATCH_OUTCOME__WIN], st->outcomes[MATCH_OUTCOME__LOSS],
@@ -356,10 +368,10 @@ static void print_match(FILE *f)
     fprintf(f, "  %-22s game_overs=%" PRIu64 " bots_with_a_game_over=%" PRIu64 "/%u"
                " match_starts=%" PRIu64 " quick_matches=%" PRIu64 " in_match_at_stop=%" PRIu64
                "\n",
-            "per bot", st->game_overs, st->bots_with_game_over, run.nbots, st->match_starts,
+            "per bot", st->game_overs, st->bots_with_game_over, run->nbots, st->match_starts,
             st->quick_matches, st->in_match_at_stop);
     fprintf(f, "  %-22s %.1f/s overall, %.1f/s per bot in a match\n", "GAME_STATE_UPDATE",
-            per_s(pushes_of(PACKET_TYPE__GAME_STATE_UPDATE)), updates_per_bot_s());
+            per_s(run, pushes_of(run, PACKET_TYPE__GAME_STATE_UPDATE)), updates_per_bot_s(run));
     fprintf(f, "  %-22s %" PRIu64 " of %" PRIu64 " moves\n", "speed clamps", st->clamps,
             st->moves);
     fprintf(f, "  %-22s hits=%" PRIu64 " kills=%" PRIu64 " potions=%" PRIu64 " deaths=%" PRIu64
@@ -373,10 +385,7 @@ static void print_match(FILE *f)
     fprintf(f, "  %-22s p50=%.1f max=%.1f (GAME_OVER duration_ms)\n", "match duration s",
             ms(hist_percentile(&st->match_duration_us, 50)) / 1000.0,
             ms(hist_max(&st->match_duration_us)) / 1000.0);
-    fprintf(f, "  %-22s ok=%" PRIu64 " mismatch=%" PRIu64 " missing=%" PRIu64
-               " unchecked=%" PRIu64 "\n",
-            "match records", st->records_ok, st->records_mismatch, st->records_missing,
-            st->records_unchecked);
+    print_records(run, f);
     fprintf(f, "  %-22s start_probes=%" PRIu64 " started_by_snapshot=%" PRIu64
                " match_start_missing=%" PRIu64 " game_over_missing=%" PRIu64
                " ended_before_start=%" PRIu64 " formed_not_started=%" PRIu64
@@ -389,16 +398,16 @@ static void print_match(FILE *f)
                " leaves=%" PRIu64 " login_backoffs=%" PRIu64 "\n",
             "totals", st->logins, st->registrations, st->logouts, st->leaves,
             st->login_backoffs);
-    print_end(f);
+    print_end(run, f);
 }
 
 /* Per gateway, when there are several. */
-static void print_gateways(FILE *f)
+static void print_gateways(const run_t *run, FILE *f)
 {
-    if (run.ngws < 2)
+    if (run->ngws < 2)
         return;
-    for (int i = 0; i < run.ngws; i++) {
-        const gateway_t *g = &run.gws[i];
+    for (int i = 0; i < run->ngws; i++) {
+        const gateway_t *g = &run->gws[i];
         fprintf(f, "  %-22s %s bots=%" PRIu64 " connected=%" PRIu64 " connect_failures=%" PRIu64
                    " disconnects=%" PRIu64 "\n",
                 i == 0 ? "per gateway" : "", g->text, g->bots, g->connected, g->connect_failed,
@@ -406,115 +415,124 @@ static void print_gateways(FILE *f)
     }
 }
 
+void print_records(const run_t *run, FILE *f)
+{
+    const stats_t *st = &run->st;
+    fprintf(f, "  %-22s ok=%" PRIu64 " mismatch=%" PRIu64 " missing=%" PRIu64
+               " unchecked=%" PRIu64 "\n",
+            "match records", st->records_ok, st->records_mismatch, st->records_missing,
+            st->records_unchecked);
+}
+
 /* The connections open at each second of the run (at most 40 points, evenly spread). */
-static void print_timeline(FILE *f)
+static void print_timeline(const run_t *run, FILE *f)
 {
     fprintf(f, "  %-22s", "connected over time");
-    if (run.nsamples == 0)
+    if (run->nsamples == 0)
         fprintf(f, " (shorter than a second)");
-    uint32_t step = (run.nsamples + 39) / 40;
-    for (uint32_t i = 0; i < run.nsamples; i += step)
-        fprintf(f, " %.0fs:%" PRIu64, run.samples[i].t_s, run.samples[i].connected);
+    uint32_t step = (run->nsamples + 39) / 40;
+    for (uint32_t i = 0; i < run->nsamples; i += step)
+        fprintf(f, " %.0fs:%" PRIu64, run->samples[i].t_s, run->samples[i].connected);
     if (step > 1)
         fprintf(f, " (every %u s; all of them in the JSON)", step);
     fprintf(f, "\n");
 }
 
 /* The lines every report of the login, idle and mix scenarios has. */
-void print_common(FILE *f)
+void print_common(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
-    fprintf(f, "  %-22s %u\n", "bots", run.nbots);
-    fprintf(f, "  %-22s %" PRIu64 " (of %u started)\n", "connected", st->connected, run.started);
+    const stats_t *st = &run->st;
+    fprintf(f, "  %-22s %u\n", "bots", run->nbots);
+    fprintf(f, "  %-22s %" PRIu64 " (of %u started)\n", "connected", st->connected, run->started);
     fprintf(f, "  %-22s %" PRIu64 "\n", "connect failures", st->connect_failed);
-    if (run.account_bots)
+    if (run->account_bots)
         fprintf(f, "  %-22s %" PRIu64 " of %u\n", "logged in (bots)", st->bots_logged_in,
-                run.account_bots);
+                run->account_bots);
     fprintf(f, "  %-22s %" PRIu64 "%s\n", "requests sent", st->sent,
-            run.count_reached ? " (--count reached)" : "");
-    print_outcomes(f);
+            run->count_reached ? " (--count reached)" : "");
+    print_outcomes(run, f);
     print_latency_line(f, "latency ms (all ok)", &st->latency_us, 1);
 }
 
-static void print_logins(FILE *f)
+static void print_logins(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "  %-22s %" PRIu64 " (%.1f/s) registrations=%" PRIu64 " logouts=%" PRIu64
                " login_backoffs=%" PRIu64 " fresh_accounts=%" PRIu64 "\n",
-            "logins", st->logins, per_s(st->logins), st->registrations, st->logouts,
+            "logins", st->logins, per_s(run, st->logins), st->registrations, st->logouts,
             st->login_backoffs, st->rotations);
 }
 
-static void print_login(FILE *f)
+static void print_login(const run_t *run, FILE *f)
 {
     fprintf(f, "\nbot scenario=%s gateway=%s rate=%" PRIu64 "/s per bot user_prefix=%s "
                "login_backoff_ms=%" PRIu64 "\n",
-            run.scenario->name, run.gateway, run.rate, run.user_prefix, run.login_backoff_ms);
-    print_common(f);
-    print_logins(f);
-    print_latency_line(f, "LOGIN latency ms", &type_stats(PACKET_TYPE__LOGIN_REQUEST)->latency_us,
+            run->scenario->name, run->gateway, run->rate, run->user_prefix, run->login_backoff_ms);
+    print_common(run, f);
+    print_logins(run, f);
+    print_latency_line(f, "LOGIN latency ms", &stats_of(run, PACKET_TYPE__LOGIN_REQUEST)->latency_us,
                        1);
-    print_end(f);
+    print_end(run, f);
 }
 
-static void print_idle(FILE *f)
+static void print_idle(const run_t *run, FILE *f)
 {
-    const type_stats_t *ts = type_stats(PACKET_TYPE__PING_REQUEST);
-    fprintf(f, "\nbot scenario=%s gateway=%s ping_ms=%" PRIu64 "\n", run.scenario->name,
-            run.gateway, run.ping_ms);
-    print_common(f);
+    const type_stats_t *ts = stats_of(run, PACKET_TYPE__PING_REQUEST);
+    fprintf(f, "\nbot scenario=%s gateway=%s ping_ms=%" PRIu64 "\n", run->scenario->name,
+            run->gateway, run->ping_ms);
+    print_common(run, f);
     fprintf(f, "  %-22s sent=%" PRIu64 " ok=%" PRIu64 "\n", "pings", ts->sent, ts->ok);
     print_latency_line(f, "PING latency ms", &ts->latency_us, 1);
-    print_timeline(f);
-    print_end(f);
+    print_timeline(run, f);
+    print_end(run, f);
 }
 
-static void print_mix(FILE *f)
+static void print_mix(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f, "\nbot scenario=mix mix=");
-    for (int i = 0; i < run.nused; i++)
-        fprintf(f, "%s%s=%u", i ? "," : "", run.used[i].sc->name, run.used[i].weight);
-    fprintf(f, " gateway=%s rate=%" PRIu64 "/s per bot\n", run.gateway, run.rate);
+    for (int i = 0; i < run->nused; i++)
+        fprintf(f, "%s%s=%u", i ? "," : "", run->used[i].sc->name, run->used[i].weight);
+    fprintf(f, " gateway=%s rate=%" PRIu64 "/s per bot\n", run->gateway, run->rate);
     fprintf(f, "  %-22s", "bots per scenario");
-    for (int i = 0; i < run.nused; i++)
-        fprintf(f, " %s=%u", run.used[i].sc->name, run.used[i].bots);
+    for (int i = 0; i < run->nused; i++)
+        fprintf(f, " %s=%u", run->used[i].sc->name, run->used[i].bots);
     fprintf(f, "\n");
-    print_common(f);
-    if (run.account_bots)
-        print_logins(f);
-    if (scenario_used(&SCENARIO_LOBBY))
+    print_common(run, f);
+    if (run->account_bots)
+        print_logins(run, f);
+    if (scenario_used(run, &SCENARIO_LOBBY))
         fprintf(f, "  %-22s rooms_created=%" PRIu64 " joins=%" PRIu64 " starts=%" PRIu64
                    " leaves=%" PRIu64 " chat_lines=%" PRIu64 "\n",
                 "lobby", st->rooms_created, st->joins, st->starts, st->leaves, st->chat_lines);
-    if (scenario_used(&SCENARIO_MATCH))
+    if (scenario_used(run, &SCENARIO_MATCH))
         fprintf(f, "  %-22s completed=%" PRIu64 " (%.2f/min) aborted=%" PRIu64
                    " game_overs=%" PRIu64 " records_ok=%" PRIu64 " records_mismatch=%" PRIu64
                    "\n",
-                "matches", st->matches_completed, per_min(st->matches_completed),
+                "matches", st->matches_completed, per_min(run, st->matches_completed),
                 st->matches_aborted, st->game_overs, st->records_ok, st->records_mismatch);
-    if (scenario_used(&SCENARIO_ECHO))
-        print_echo_targets(f, 0);
-    print_timeline(f);
-    print_end(f);
+    if (scenario_used(run, &SCENARIO_ECHO))
+        print_echo_targets(run, f, 0);
+    print_timeline(run, f);
+    print_end(run, f);
 }
 
-void print_report(FILE *f)
+void print_report(const run_t *run, FILE *f)
 {
-    if (run.scenario == &SCENARIO_MATCH)
-        print_match(f);
-    else if (run.scenario == &SCENARIO_MODULE)
-        print_module(f);
-    else if (run.scenario == &SCENARIO_LOBBY)
-        print_lobby(f);
-    else if (run.scenario == &SCENARIO_LOGIN)
-        print_login(f);
-    else if (run.scenario == &SCENARIO_IDLE)
-        print_idle(f);
-    else if (run.scenario == &SCENARIO_MIX)
-        print_mix(f);
+    if (run->scenario == &SCENARIO_MATCH)
+        print_match(run, f);
+    else if (run->scenario == &SCENARIO_MODULE)
+        print_module(run, f);
+    else if (run->scenario == &SCENARIO_LOBBY)
+        print_lobby(run, f);
+    else if (run->scenario == &SCENARIO_LOGIN)
+        print_login(run, f);
+    else if (run->scenario == &SCENARIO_IDLE)
+        print_idle(run, f);
+    else if (run->scenario == &SCENARIO_MIX)
+        print_mix(run, f);
     else
-        print_echo(f);
+        print_echo(run, f);
 }
 
 /* ------------------------------------------------------------------ JSON */
@@ -533,6 +551,15 @@ static void json_codes(FILE *f, const uint64_t *by)
     fprintf(f, "}");
 }
 
+void json_records(const run_t *run, FILE *f)
+{
+    const stats_t *st = &run->st;
+    fprintf(f,
+            "    \"records\": {\"ok\": %" PRIu64 ", \"mismatch\": %" PRIu64
+            ", \"missing\": %" PRIu64 ", \"unchecked\": %" PRIu64 "},\n",
+            st->records_ok, st->records_mismatch, st->records_missing, st->records_unchecked);
+}
+
 void json_latency(FILE *f, const hist_t *h)
 {
     fprintf(f, "{");
@@ -542,12 +569,12 @@ void json_latency(FILE *f, const hist_t *h)
             hist_mean(h) / 1000.0, hist_count(h));
 }
 
-static void json_per_type(FILE *f)
+static void json_per_type(const run_t *run, FILE *f)
 {
     fprintf(f, "  \"per_type\": {");
     int first = 1;
     for (int t = 0; t < NREQ_TYPES; t++) {
-        const type_stats_t *ts = &run.st.types[t];
+        const type_stats_t *ts = &run->st.types[t];
         if (!ts->sent)
             continue;
         fprintf(f, "%s\n    \"%s\": {\"sent\": %" PRIu64 ", \"ok\": %" PRIu64
@@ -555,7 +582,7 @@ static void json_per_type(FILE *f)
                    ", \"timeouts\": %" PRIu64 ", \"mismatches\": %" PRIu64
                    ", \"throughput_rps\": %.1f,\n      \"latency_ms\": ",
                 first ? "" : ",", req_type_name(REQ_TYPES[t]), ts->sent, ts->ok, ts->expected,
-                ts->unexpected, ts->timeouts, ts->mismatches, per_s(ts->ok));
+                ts->unexpected, ts->timeouts, ts->mismatches, per_s(run, ts->ok));
         json_latency(f, &ts->latency_us);
         fprintf(f, ",\n      \"expected_by_code\": ");
         json_codes(f, ts->expected_by_code);
@@ -567,24 +594,24 @@ static void json_per_type(FILE *f)
     fprintf(f, "%s},\n", first ? "" : "\n  ");
 }
 
-static void json_lobby(FILE *f)
+static void json_lobby(const run_t *run, FILE *f)
 {
     fprintf(f, "  \"room_wait_ms\": %" PRIu64
                ",\n  \"create_pct\": %u,\n  \"start_pct\": %u,\n  \"chat_interval_ms\": %" PRIu64
                ",\n",
-            run.room_wait_ms, run.create_pct, run.start_pct, run.chat_interval_ms);
+            run->room_wait_ms, run->create_pct, run->start_pct, run->chat_interval_ms);
 }
 
 /* The account totals of lobby and login: with rooms, lobby's (a superset of the other
  * account scenarios'), else login's. */
-static void json_account_totals(FILE *f, int rooms)
+static void json_account_totals(const run_t *run, FILE *f, int rooms)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f,
             "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
             ", \"login_rate\": %.1f, \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64
             ", \"fresh_accounts\": %" PRIu64,
-            st->bots_logged_in, st->logins, per_s(st->logins), st->registrations, st->logouts,
+            st->bots_logged_in, st->logins, per_s(run, st->logins), st->registrations, st->logouts,
             st->rotations);
     if (rooms)
         fprintf(f,
@@ -593,24 +620,24 @@ static void json_account_totals(FILE *f, int rooms)
                 ", \"leaves\": %" PRIu64 ", \"chat_lines\": %" PRIu64
                 ",\n    \"login_backoffs\": %" PRIu64 ", \"logins_into_started_room\": %" PRIu64
                 ", \"fresh_account_waits\": %" PRIu64,
-                st->rooms_created, st->joins, st->starts, pushes_of(PACKET_TYPE__GAME_STARTING),
+                st->rooms_created, st->joins, st->starts, pushes_of(run, PACKET_TYPE__GAME_STARTING),
                 st->leaves, st->chat_lines, st->login_backoffs, st->stuck_logins,
                 st->rotation_waits);
     else
         fprintf(f, ", \"login_backoffs\": %" PRIu64, st->login_backoffs);
     fprintf(f, ",\n    \"all_logged_in_s\": %.3f},\n",
-            run.t_all_logged_in ? (double)(run.t_all_logged_in - run.t_start) / 1e9 : -1.0);
+            run->t_all_logged_in ? (double)(run->t_all_logged_in - run->t_start) / 1e9 : -1.0);
 }
 
-static void json_match(FILE *f)
+static void json_match(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
-    fprintf(f, "  \"match_interval_ms\": %" PRIu64 ",\n", run.match_interval_ms);
+    const stats_t *st = &run->st;
+    fprintf(f, "  \"match_interval_ms\": %" PRIu64 ",\n", run->match_interval_ms);
     fprintf(f,
             "  \"matches\": {\"completed\": %" PRIu64 ", \"per_minute\": %.2f, \"aborted\": %" PRIu64
             ",\n    \"outcomes\": {\"win\": %" PRIu64 ", \"loss\": %" PRIu64 ", \"timeout\": %" PRIu64
             ", \"aborted\": %" PRIu64 "},\n",
-            st->matches_completed, per_min(st->matches_completed), st->matches_aborted,
+            st->matches_completed, per_min(run, st->matches_completed), st->matches_aborted,
             st->outcomes[MATCH_OUTCOME__WIN], st->outcomes[MATCH_OUTCOME__LOSS],
             st->outcomes[MATCH_OUTCOME__TIMEOUT_REACHED], st->outcomes[MATCH_OUTCOME__ABORTED]);
     fprintf(f,
@@ -623,16 +650,14 @@ static void json_match(FILE *f)
             "    \"game_state_updates_per_s\": %.1f, \"game_state_updates_per_bot_s\": %.1f,\n"
             "    \"moves\": %" PRIu64 ", \"speed_clamps\": %" PRIu64 ", \"hits\": %" PRIu64
             ", \"kills\": %" PRIu64 ", \"potions\": %" PRIu64 ", \"deaths\": %" PRIu64 ",\n",
-            per_s(pushes_of(PACKET_TYPE__GAME_STATE_UPDATE)), updates_per_bot_s(), st->moves,
+            per_s(run, pushes_of(run, PACKET_TYPE__GAME_STATE_UPDATE)), updates_per_bot_s(run), st->moves,
             st->clamps, st->hits, st->kills, st->potions_used, st->deaths);
     fprintf(f, "    \"queue_to_start_ms\": ");
     json_latency(f, &st->queue_to_start_us);
     fprintf(f, ",\n    \"duration_ms\": ");
     json_latency(f, &st->match_duration_us);
-    fprintf(f,
-            ",\n    \"records\": {\"ok\": %" PRIu64 ", \"mismatch\": %" PRIu64
-            ", \"missing\": %" PRIu64 ", \"unchecked\": %" PRIu64 "},\n",
-            st->records_ok, st->records_mismatch, st->records_missing, st->records_unchecked);
+    fprintf(f, ",\n");
+    json_records(run, f);
     fprintf(f,
             "    \"anomalies\": {\"start_probes\": %" PRIu64 ", \"started_by_snapshot\": %" PRIu64
             ", \"match_start_missing\": %" PRIu64 ", \"game_over_missing\": %" PRIu64
@@ -644,9 +669,9 @@ static void json_match(FILE *f)
             st->stray_starts, st->stray_ends, st->bad_pushes);
 }
 
-static void json_match_totals(FILE *f)
+static void json_match_totals(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     fprintf(f,
             "  \"totals\": {\"bots_logged_in\": %" PRIu64 ", \"logins\": %" PRIu64
             ", \"registrations\": %" PRIu64 ", \"logouts\": %" PRIu64 ", \"leaves\": %" PRIu64
@@ -655,39 +680,39 @@ static void json_match_totals(FILE *f)
             st->login_backoffs);
 }
 
-static void json_idle(FILE *f)
+static void json_idle(const run_t *run, FILE *f)
 {
-    const type_stats_t *ts = type_stats(PACKET_TYPE__PING_REQUEST);
+    const type_stats_t *ts = stats_of(run, PACKET_TYPE__PING_REQUEST);
     fprintf(f, "  \"idle\": {\"ping_ms\": %" PRIu64 ", \"pings_sent\": %" PRIu64
                ", \"pings_ok\": %" PRIu64 ", \"ping_latency_ms\": ",
-            run.ping_ms, ts->sent, ts->ok);
+            run->ping_ms, ts->sent, ts->ok);
     json_latency(f, &ts->latency_us);
     fprintf(f, "},\n");
 }
 
 /* One entry per second of the run: connections open, ok responses (and per second), their
  * p99, unexpected errors so far. */
-static void json_timeline(FILE *f)
+static void json_timeline(const run_t *run, FILE *f)
 {
     fprintf(f, "  \"timeline\": [");
-    for (uint32_t i = 0; i < run.nsamples; i++) {
-        const sample_t *s = &run.samples[i];
+    for (uint32_t i = 0; i < run->nsamples; i++) {
+        const sample_t *s = &run->samples[i];
         fprintf(f, "%s\n    {\"t_s\": %.3f, \"connected\": %" PRIu64 ", \"ok\": %" PRIu64
                    ", \"rps\": %.1f, \"p99_ms\": %.3f, \"errors\": %" PRIu64 "}",
                 i ? "," : "", s->t_s, s->connected, s->ok, s->rps, ms(s->p99_us), s->errors);
     }
-    fprintf(f, "%s],\n", run.nsamples ? "\n  " : "");
+    fprintf(f, "%s],\n", run->nsamples ? "\n  " : "");
 }
 
-static void json_run(FILE *f)
+static void json_run(const run_t *run, FILE *f)
 {
     fprintf(f, "  \"scenarios\": {");
-    for (int i = 0; i < run.nused; i++)
+    for (int i = 0; i < run->nused; i++)
         fprintf(f, "%s\"%s\": {\"weight\": %u, \"bots\": %u}", i ? ", " : "",
-                run.used[i].sc->name, run.used[i].weight, run.used[i].bots);
+                run->used[i].sc->name, run->used[i].weight, run->used[i].bots);
     fprintf(f, "},\n  \"gateways\": [");
-    for (int i = 0; i < run.ngws; i++) {
-        const gateway_t *g = &run.gws[i];
+    for (int i = 0; i < run->ngws; i++) {
+        const gateway_t *g = &run->gws[i];
         fprintf(f, "%s\n    {\"address\": \"%s\", \"bots\": %" PRIu64 ", \"connected\": %" PRIu64
                    ", \"connect_failures\": %" PRIu64 ", \"disconnects\": %" PRIu64 "}",
                 i ? "," : "", g->text, g->bots, g->connected, g->connect_failed, g->disconnects);
@@ -695,27 +720,22 @@ static void json_run(FILE *f)
     fprintf(f, "\n  ],\n  \"ramp_per_s\": %" PRIu64 ",\n  \"duration_limit_s\": %" PRIu64
                ",\n  \"count_limit\": %" PRIu64 ",\n  \"count_reached\": %s,\n  \"seed\": %" PRIu64
                ",\n  \"connect_attempts\": %u,\n",
-            run.connect_rate, run.duration_ms / 1000u, run.max_requests,
-            run.count_reached ? "true" : "false", run.seed, run.started);
+            run->connect_rate, run->duration_ms / 1000u, run->max_requests,
+            run->count_reached ? "true" : "false", run->seed, run->started);
 }
 
-int write_json(const char *path)
+/* The JSON's opening: the settings, the counts every run has, the run's shape. */
+static void json_counts(const run_t *run, FILE *f)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        log_error("json_open_failed", "path=%s err=\"%s\"", path, strerror(errno));
-        return -1;
-    }
-    const stats_t *st = &run.st;
-    const hist_t *h = &st->latency_us;
-    fprintf(f, "{\n  \"transport\": \"%s\",\n", run.transport);
+    const stats_t *st = &run->st;
+    fprintf(f, "  \"transport\": \"%s\",\n", run->transport);
     fprintf(f, "  \"scenario\": \"%s\",\n  \"gateway\": \"%s\",\n  \"target\": \"%s\",\n",
-            run.scenario->name, run.gateway, target_name(run.target));
+            run->scenario->name, run->gateway, target_name(run->target));
     fprintf(f, "  \"payload\": %u,\n  \"pipeline\": %u,\n  \"rate_per_bot\": %" PRIu64 ",\n",
-            run.payload_len, run.pipeline, run.rate);
+            run->payload_len, run->pipeline, run->rate);
     fprintf(f, "  \"bots\": %u,\n  \"connected\": %" PRIu64 ",\n  \"connect_failures\": %" PRIu64
                ",\n",
-            run.nbots, st->connected, st->connect_failed);
+            run->nbots, st->connected, st->connect_failed);
     fprintf(f, "  \"requests_sent\": %" PRIu64 ",\n  \"responses_ok\": %" PRIu64
                ",\n  \"mismatches\": %" PRIu64 ",\n",
             st->sent, st->ok, st->mismatches);
@@ -727,41 +747,64 @@ int write_json(const char *path)
             st->timeouts, st->lost, st->unanswered, st->send_failed, st->disconnects,
             st->pushes);
     fprintf(f, "  \"duration_s\": %.3f,\n  \"throughput_rps\": %.1f,\n  \"latency_ms\": ",
-            duration_s(), throughput());
-    json_latency(f, h);
+            duration_s(run), throughput(run));
+    json_latency(f, &st->latency_us);
     fprintf(f, ",\n");
-    json_run(f);
+    json_run(run, f);
     fprintf(f, "  \"expected_errors\": %" PRIu64 ",\n  \"expected_errors_by_code\": ",
             st->expected);
     json_codes(f, st->expected_by_code);
     fprintf(f, ",\n  \"pushes_by_type\": {");
-    each_push(push_json, f);
+    each_push(run, push_json, f);
     fprintf(f, "},\n  \"late_responses\": %" PRIu64 ",\n", st->late_responses);
-    if (run.account_bots)
-        fprintf(f, "  \"user_prefix\": \"%s\",\n", run.user_prefix);
-    if (scenario_used(&SCENARIO_LOBBY))
-        json_lobby(f);
-    if (scenario_used(&SCENARIO_MATCH))
-        json_match(f);
-    if (scenario_used(&SCENARIO_MODULE))
-        json_module(f);
-    if (scenario_used(&SCENARIO_LOBBY) || (run.scenario == &SCENARIO_MIX && run.account_bots))
-        json_account_totals(f, 1);
-    else if (scenario_used(&SCENARIO_MATCH) || scenario_used(&SCENARIO_MODULE))
-        json_match_totals(f);
-    else if (scenario_used(&SCENARIO_LOGIN))
-        json_account_totals(f, 0);
-    if (scenario_used(&SCENARIO_IDLE))
-        json_idle(f);
-    json_timeline(f);
-    json_per_type(f);
+}
+
+/* The members of the scenarios in the run. */
+static void json_scenarios(const run_t *run, FILE *f)
+{
+    if (run->account_bots)
+        fprintf(f, "  \"user_prefix\": \"%s\",\n", run->user_prefix);
+    if (scenario_used(run, &SCENARIO_LOBBY))
+        json_lobby(run, f);
+    if (scenario_used(run, &SCENARIO_MATCH))
+        json_match(run, f);
+    if (scenario_used(run, &SCENARIO_MODULE))
+        json_module(run, f);
+    if (scenario_used(run, &SCENARIO_LOBBY) || (run->scenario == &SCENARIO_MIX && run->account_bots))
+        json_account_totals(run, f, 1);
+    else if (scenario_used(run, &SCENARIO_MATCH) || scenario_used(run, &SCENARIO_MODULE))
+        json_match_totals(run, f);
+    else if (scenario_used(run, &SCENARIO_LOGIN))
+        json_account_totals(run, f, 0);
+    if (scenario_used(run, &SCENARIO_IDLE))
+        json_idle(run, f);
+}
+
+static void json_echo_targets(const run_t *run, FILE *f)
+{
+    const stats_t *st = &run->st;
     fprintf(f, "  \"echo_targets\": [");
     for (int i = 0; i < st->nservers; i++)
         fprintf(f, "%s\n    {\"server_id\": %u, \"served_by\": \"%s\", \"responses\": %" PRIu64 "}",
                 i ? "," : "", st->servers[i].id, target_name(st->servers[i].served_by),
                 st->servers[i].responses);
-    fprintf(f, "%s],\n  \"pass\": %s\n}\n", st->nservers ? "\n  " : "",
-            passed() ? "true" : "false");
+    fprintf(f, "%s],\n", st->nservers ? "\n  " : "");
+}
+
+int write_json(const run_t *run, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        log_error("json_open_failed", "path=%s err=\"%s\"", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "{\n");
+    json_counts(run, f);
+    json_scenarios(run, f);
+    json_timeline(run, f);
+    json_per_type(run, f);
+    json_echo_targets(run, f);
+    fprintf(f, "  \"pass\": %s\n}\n", passed(run) ? "true" : "false");
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
         rc = -1;

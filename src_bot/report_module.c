@@ -7,30 +7,30 @@
 static double per_s_of(uint64_t n, double s) { return s > 0 ? (double)n / s : 0.0; }
 
 /* Bot-seconds spent in matches (rates per playing bot). */
-static double play_s(void) { return (double)run.st.md.play_ns / 1e9; }
+static double play_s(const run_t *run) { return (double)run->st.md.play_ns / 1e9; }
 
-static uint64_t send_errors(void)
+static uint64_t send_errors(const run_t *run)
 {
     uint64_t n = 0;
     for (int i = 0; i <= ERR_CODES; i++)
-        n += run.st.md.send_errors[i];
+        n += run->st.md.send_errors[i];
     return n;
 }
 
-void print_module(FILE *f)
+void print_module(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     const module_stats_t *md = &st->md;
-    double d = duration_s(), p = play_s();
+    double d = duration_s(run), p = play_s(run);
     fprintf(f, "\nbot scenario=module mode=%s gateway=%s match_interval_ms=%" PRIu64
                " user_prefix=%s\n",
-            run.mode, run.gateway, run.match_interval_ms, run.user_prefix);
-    print_common(f);
+            run->mode, run->gateway, run->match_interval_ms, run->user_prefix);
+    print_common(run, f);
     fprintf(f, "  %-22s completed=%" PRIu64 " finished=%" PRIu64 " aborted=%" PRIu64
                " game_overs=%" PRIu64 " bots_with_a_game_over=%" PRIu64 "/%u"
                " in_match_at_stop=%" PRIu64 "\n",
             "matches", st->matches_completed, md->finished, st->matches_aborted, st->game_overs,
-            st->bots_with_game_over, run.nbots, st->in_match_at_stop);
+            st->bots_with_game_over, run->nbots, st->in_match_at_stop);
     fprintf(f, "  %-22s win=%" PRIu64 " loss=%" PRIu64 " draw=%" PRIu64 " other=%" PRIu64
                " score_in_results=%" PRIu64 "\n",
             "player outcomes", md->wins, md->losses, md->draws, md->bad_outcomes,
@@ -50,12 +50,9 @@ void print_module(FILE *f)
             "tagged by a player", md->tags_suffered);
     fprintf(f, "  %-22s module_refused expected=%" PRIu64 " unexpected=%" PRIu64
                " send_errors=%" PRIu64 " (unexpected %" PRIu64 ")\n",
-            "refusals", md->refused_expected, md->refused_unexpected, send_errors(),
+            "refusals", md->refused_expected, md->refused_unexpected, send_errors(run),
             md->send_errors_unexpected);
-    fprintf(f, "  %-22s ok=%" PRIu64 " mismatch=%" PRIu64 " missing=%" PRIu64
-               " unchecked=%" PRIu64 "\n",
-            "match records", st->records_ok, st->records_mismatch, st->records_missing,
-            st->records_unchecked);
+    print_records(run, f);
     fprintf(f, "  %-22s mode_mismatch=%" PRIu64 " summary_missing=%" PRIu64
                " match_start_missing=%" PRIu64 " game_over_missing=%" PRIu64
                " ended_before_start=%" PRIu64 " bad_pushes=%" PRIu64 " stray_starts=%" PRIu64
@@ -63,16 +60,16 @@ void print_module(FILE *f)
             "anomalies", md->mode_mismatch, md->summary_missing, st->start_missing,
             st->end_missing, st->ended_before_start, st->bad_pushes, st->stray_starts,
             st->stray_ends);
-    print_end(f);
+    print_end(run, f);
 }
 
-void json_module(FILE *f)
+void json_module(const run_t *run, FILE *f)
 {
-    const stats_t *st = &run.st;
+    const stats_t *st = &run->st;
     const module_stats_t *md = &st->md;
-    double d = duration_s(), p = play_s();
-    fprintf(f, "  \"module\": {\"mode\": \"%s\", \"match_interval_ms\": %" PRIu64 ",\n", run.mode,
-            run.match_interval_ms);
+    double d = duration_s(run), p = play_s(run);
+    fprintf(f, "  \"module\": {\"mode\": \"%s\", \"match_interval_ms\": %" PRIu64 ",\n", run->mode,
+            run->match_interval_ms);
     fprintf(f,
             "    \"matches\": {\"completed\": %" PRIu64 ", \"finished\": %" PRIu64
             ", \"aborted\": %" PRIu64 ", \"game_overs\": %" PRIu64
@@ -102,12 +99,9 @@ void json_module(FILE *f)
             ",\n    \"refusals\": {\"module_expected\": %" PRIu64
             ", \"module_unexpected\": %" PRIu64 ", \"send_errors\": %" PRIu64
             ", \"send_errors_unexpected\": %" PRIu64 "},\n",
-            md->refused_expected, md->refused_unexpected, send_errors(),
+            md->refused_expected, md->refused_unexpected, send_errors(run),
             md->send_errors_unexpected);
-    fprintf(f,
-            "    \"records\": {\"ok\": %" PRIu64 ", \"mismatch\": %" PRIu64 ", \"missing\": %" PRIu64
-            ", \"unchecked\": %" PRIu64 "},\n",
-            st->records_ok, st->records_mismatch, st->records_missing, st->records_unchecked);
+    json_records(run, f);
     fprintf(f,
             "    \"anomalies\": {\"mode_mismatch\": %" PRIu64 ", \"summary_missing\": %" PRIu64
             ", \"match_start_missing\": %" PRIu64 ", \"game_over_missing\": %" PRIu64

@@ -5,6 +5,7 @@
 static int login_step(session_t *s, const uint8_t *payload, size_t len, uint64_t now,
                       const sess_steps_t *steps, rooms_account_t *out)
 {
+    run_t *run = s->bot->run;
     LoginResponse *r = sess_logged_in(s, payload, len, now, &out->first);
     if (!r)
         return -1;
@@ -12,7 +13,7 @@ static int login_step(session_t *s, const uint8_t *payload, size_t len, uint64_t
     if (!r->room)
         return steps->idle;
     if (r->room->status == ROOM_STATUS__IN_GAME) {
-        run.st.stuck_logins++; /* a room in game keeps its players: on with a fresh account */
+        run->st.stuck_logins++; /* a room in game keeps its players: on with a fresh account */
         return steps->logout;
     }
     return steps->leave;

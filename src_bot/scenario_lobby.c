@@ -48,10 +48,14 @@ typedef struct lbot {
     uint32_t rooms_made, chats;
 } lbot_t;
 
-static sess_pool_t pool;
-/* Connected bots that have not logged in yet. Password hashing is the scarce resource: while
- * any bot waits for its first login, fresh accounts (which cost two hashes each) wait. */
-static uint32_t first_login_pending;
+/* The scenario's state (its bots' session scen). */
+typedef struct lobby {
+    sess_pool_t pool; /* first: an account scenario's state */
+    /* Connected bots that have not logged in yet. Password hashing is the scarce resource:
+     * while any bot waits for its first login, fresh accounts (which cost two hashes each)
+     * wait. */
+    uint32_t first_login_pending;
+} lobby_t;
 #define GATE_POLL_MS 50
 
 static void lb_act(lbot_t *b);
@@ -67,6 +71,7 @@ static int lb_send(lbot_t *b, uint16_t type, const ProtobufCMessage *msg)
     return sess_send(&b->s, type, msg);
 }
 static void lb_wake(lbot_t *b) { sess_wake(&b->s); }
+static lobby_t *lobby_of(const lbot_t *b) { return b->s.scen; }
 
 static void room_clear(lbot_t *b)
 {
@@ -107,10 +112,11 @@ static int is_owner(const lbot_t *b) { return b->room_id && b->owner_id == b->s.
 /* Entering a room: when to give up waiting, and whether to start it as its owner. */
 static void room_entered(lbot_t *b, uint64_t now, int owner)
 {
-    b->deadline_ns = now + run.room_wait_ms * MS * (owner ? 1u : 3u);
-    b->will_start = rnd_below(b, 100) < run.start_pct;
-    if (run.chat_interval_ms)
-        b->next_chat_ns = now + rnd(b) % (run.chat_interval_ms * MS);
+    run_t *run = b->s.bot->run;
+    b->deadline_ns = now + run->room_wait_ms * MS * (owner ? 1u : 3u);
+    b->will_start = rnd_below(b, 100) < run->start_pct;
+    if (run->chat_interval_ms)
+        b->next_chat_ns = now + rnd(b) % (run->chat_interval_ms * MS);
 }
 
 /* Is (request type, code) one of the outcomes a healthy cluster gives under this load? */
@@ -155,6 +161,7 @@ static void send_chat(lbot_t *b)
 /* Waiting in a room, ready. Sends what is due, or sleeps until something is. */
 static void act_wait(lbot_t *b, uint64_t now)
 {
+    run_t *run = b->s.bot->run;
     if (b->in_game) {
         b->step = S_INGAME_LEAVE;
         lb_act(b);
@@ -178,43 +185,50 @@ static void act_wait(lbot_t *b, uint64_t now)
         lb_act(b);
         return;
     }
-    if (run.chat_interval_ms && now + SLACK_NS >= b->next_chat_ns) {
-        b->next_chat_ns = now + run.chat_interval_ms * MS;
+    if (run->chat_interval_ms && now + SLACK_NS >= b->next_chat_ns) {
+        b->next_chat_ns = now + run->chat_interval_ms * MS;
         send_chat(b);
         return;
     }
     uint64_t t = b->deadline_ns;
-    if (run.chat_interval_ms && b->next_chat_ns < t)
+    if (run->chat_interval_ms && b->next_chat_ns < t)
         t = b->next_chat_ns;
     sess_sleep_until(&b->s, t, now);
+}
+
+/* REGISTER or LOGIN of a fresh account, once no bot waits for its first login (keeping
+ * the connection alive meanwhile). */
+static void act_account(lbot_t *b, uint64_t now)
+{
+    if (b->s.ever_logged_in && lobby_of(b)->first_login_pending) {
+        if (!b->gate_wait) {
+            b->gate_wait = 1;
+            b->s.bot->run->st.rotation_waits++;
+        }
+        if (sess_keepalive_due(&b->s, now))
+            sess_send_ping(&b->s);
+        else
+            sess_sleep_until(&b->s, now + GATE_POLL_MS * MS, now);
+        return;
+    }
+    b->gate_wait = 0;
+    (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
 }
 
 /* Sends the bot's next request (or sleeps when it waits in a room). */
 static void lb_act(lbot_t *b)
 {
+    run_t *run = b->s.bot->run;
     if (!sess_can_act(&b->s))
         return;
     uint64_t now = mono_ns();
     switch (b->step) {
     case S_REGISTER:
     case S_LOGIN:
-        if (b->s.ever_logged_in && first_login_pending) {
-            if (!b->gate_wait) {
-                b->gate_wait = 1;
-                run.st.rotation_waits++;
-            }
-            if (sess_keepalive_due(&b->s, now)) {
-                sess_send_ping(&b->s);
-                break;
-            }
-            sess_sleep_until(&b->s, now + GATE_POLL_MS * MS, now);
-            break;
-        }
-        b->gate_wait = 0;
-        (void)sess_act_account(&b->s, (int)b->step, &ACCOUNT_STEPS);
+        act_account(b, now);
         break;
     case S_CYCLE:
-        b->step = rnd_below(b, 100) < run.create_pct ? S_CREATE : S_LIST;
+        b->step = rnd_below(b, 100) < run->create_pct ? S_CREATE : S_LIST;
         lb_act(b);
         break;
     case S_CREATE:
@@ -260,18 +274,92 @@ static void lb_act(lbot_t *b)
 
 /* ------------------------------------------------------------------ responses */
 
+#define UNPACK(T, desc) ((T *)pb_unpack(&b->s.bot->run->arena, &desc, payload, len))
+
+/* CREATE_ROOM or JOIN_ROOM answered with the room: in it, to get ready (owner: as its
+ * creator, or as the member a join made the owner). */
+static void room_joined(lbot_t *b, const RoomState *room, uint64_t now, int created)
+{
+    room_clear(b);
+    room_take(b, room);
+    room_entered(b, now, created || is_owner(b));
+    b->step = S_READY;
+}
+
+/* GET_ROOM_LIST answered: a random room with a free seat to join; none: create one. */
+static void room_pick(lbot_t *b, const GetRoomListResponse *r)
+{
+    uint32_t free_rooms = 0;
+    for (size_t i = 0; i < r->n_rooms; i++)
+        if (r->rooms[i]->players < r->rooms[i]->max_players)
+            free_rooms++;
+    b->step = S_CREATE;
+    if (!free_rooms)
+        return;
+    uint32_t pick = rnd_below(b, free_rooms);
+    for (size_t i = 0; i < r->n_rooms; i++) {
+        if (r->rooms[i]->players >= r->rooms[i]->max_players)
+            continue;
+        if (pick-- == 0) {
+            b->join_id = r->rooms[i]->room_id;
+            b->step = S_JOIN;
+            return;
+        }
+    }
+}
+
+/* A response to a room request. Returns -1 when the payload does not decode. */
+static int room_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+{
+    stats_t *st = &b->s.bot->run->st;
+    switch (rq) {
+    case PACKET_TYPE__CREATE_ROOM_REQUEST: {
+        CreateRoomResponse *r = UNPACK(CreateRoomResponse, create_room_response__descriptor);
+        if (!r || !r->room)
+            return -1;
+        st->rooms_created++;
+        room_joined(b, r->room, now, 1);
+        return 0;
+    }
+    case PACKET_TYPE__GET_ROOM_LIST_REQUEST: {
+        GetRoomListResponse *r = UNPACK(GetRoomListResponse, get_room_list_response__descriptor);
+        if (!r)
+            return -1;
+        room_pick(b, r);
+        return 0;
+    }
+    case PACKET_TYPE__JOIN_ROOM_REQUEST: {
+        JoinRoomResponse *r = UNPACK(JoinRoomResponse, join_room_response__descriptor);
+        if (!r || !r->room)
+            return -1;
+        st->joins++;
+        room_joined(b, r->room, now, 0);
+        return 0;
+    }
+    case PACKET_TYPE__PREPARE_GAME_REQUEST: {
+        PrepareGameResponse *r = UNPACK(PrepareGameResponse, prepare_game_response__descriptor);
+        if (!r || !r->room)
+            return -1;
+        room_take(b, r->room);
+        b->step = S_WAIT;
+        return 0;
+    }
+    }
+    return -1;
+}
+
 /* A response of the expected type: advance. Returns -1 when the payload does not decode. */
 static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
 {
     lbot_t *b = (lbot_t *)s;
-    stats_t *st = &run.st;
+    stats_t *st = &s->bot->run->st;
     rooms_account_t acc;
     int rc = rooms_account_ok(s, rq, payload, len, now, &ACCOUNT_STEPS, &acc);
     if (rc < 0)
         return -1;
     if (rc) { /* REGISTER, LOGIN, LOGOUT */
         if (acc.first)
-            first_login_pending--;
+            lobby_of(b)->first_login_pending--;
         if (rq != PACKET_TYPE__REGISTER_REQUEST) {
             room_clear(b); /* logged out: in no room; logged in: in LOGIN's (an earlier run's) */
             room_take(b, acc.room);
@@ -280,64 +368,6 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
         return 0;
     }
     switch (rq) {
-    case PACKET_TYPE__CREATE_ROOM_REQUEST: {
-        CreateRoomResponse *r = (CreateRoomResponse *)pb_unpack(
-            &run.arena, &create_room_response__descriptor, payload, len);
-        if (!r || !r->room)
-            return -1;
-        st->rooms_created++;
-        room_clear(b);
-        room_take(b, r->room);
-        room_entered(b, now, 1);
-        b->step = S_READY;
-        return 0;
-    }
-    case PACKET_TYPE__GET_ROOM_LIST_REQUEST: {
-        GetRoomListResponse *r = (GetRoomListResponse *)pb_unpack(
-            &run.arena, &get_room_list_response__descriptor, payload, len);
-        if (!r)
-            return -1;
-        /* a random room with a free seat; none: create one */
-        uint32_t free_rooms = 0;
-        for (size_t i = 0; i < r->n_rooms; i++)
-            if (r->rooms[i]->players < r->rooms[i]->max_players)
-                free_rooms++;
-        b->step = S_CREATE;
-        if (free_rooms) {
-            uint32_t pick = rnd_below(b, free_rooms);
-            for (size_t i = 0; i < r->n_rooms; i++) {
-                if (r->rooms[i]->players >= r->rooms[i]->max_players)
-                    continue;
-                if (pick-- == 0) {
-                    b->join_id = r->rooms[i]->room_id;
-                    b->step = S_JOIN;
-                    break;
-                }
-            }
-        }
-        return 0;
-    }
-    case PACKET_TYPE__JOIN_ROOM_REQUEST: {
-        JoinRoomResponse *r =
-            (JoinRoomResponse *)pb_unpack(&run.arena, &join_room_response__descriptor, payload, len);
-        if (!r || !r->room)
-            return -1;
-        st->joins++;
-        room_clear(b);
-        room_take(b, r->room);
-        room_entered(b, now, is_owner(b));
-        b->step = S_READY;
-        return 0;
-    }
-    case PACKET_TYPE__PREPARE_GAME_REQUEST: {
-        PrepareGameResponse *r = (PrepareGameResponse *)pb_unpack(
-            &run.arena, &prepare_game_response__descriptor, payload, len);
-        if (!r || !r->room)
-            return -1;
-        room_take(b, r->room);
-        b->step = S_WAIT;
-        return 0;
-    }
     case PACKET_TYPE__START_GAME_REQUEST:
         st->starts++;
         b->in_game = 1;
@@ -354,7 +384,7 @@ static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, 
     case PACKET_TYPE__PING_REQUEST:
         return 0;
     }
-    return -1;
+    return room_ok(b, rq, payload, len, now);
 }
 
 /* An ERROR_RESPONSE: expected outcomes move the bot on; unexpected ones too, after a pause,
@@ -450,23 +480,24 @@ static const session_ops_t LOBBY_OPS = {
 static void lobby_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
                           size_t len)
 {
+    run_t *run = bot->run;
     lbot_t *b = bot->sc;
     if (seq != 0 || !b)
         return;
     switch (type) {
     case PACKET_TYPE__ROOM_UPDATE: {
-        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run.arena, &room_update__descriptor, payload, len);
+        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run->arena, &room_update__descriptor, payload, len);
         if (!u || !u->room || !b->room_id || u->room->room_id != b->room_id)
             return; /* not about our room (any more) */
         int was_owner = is_owner(b);
         room_take(b, u->room);
         if (!was_owner && is_owner(b)) /* the owner left: ours now, start it soon */
-            b->deadline_ns = mono_ns() + run.room_wait_ms * MS;
+            b->deadline_ns = mono_ns() + run->room_wait_ms * MS;
         break;
     }
     case PACKET_TYPE__GAME_STARTING: {
         GameStarting *g =
-            (GameStarting *)pb_unpack(&run.arena, &game_starting__descriptor, payload, len);
+            (GameStarting *)pb_unpack(&run->arena, &game_starting__descriptor, payload, len);
         if (!g || !b->room_id || g->room_id != b->room_id)
             return;
         b->in_game = 1;
@@ -488,7 +519,7 @@ static void lobby_on_connected(bot_t *bot)
 {
     lbot_t *b = bot->sc;
     sess_connected(&b->s);
-    first_login_pending++;
+    lobby_of(b)->first_login_pending++;
     lb_wake(b);
 }
 
@@ -497,39 +528,39 @@ static void lobby_on_gone(bot_t *bot)
     lbot_t *b = bot->sc;
     if (b->s.connected_once && !b->s.ever_logged_in) {
         b->s.connected_once = 0;
-        first_login_pending--;
+        lobby_of(b)->first_login_pending--;
     }
     sess_gone(&b->s);
 }
 
-static void lobby_on_stop(void) { sess_pool_stop(&pool, NULL); }
-static void lobby_on_finish(void) { sess_pool_close(&pool); }
-static void lobby_cleanup(void) { sess_pool_free(&pool); }
-
 _Static_assert(S_REGISTER == 0, "a zeroed lbot_t starts at REGISTER");
-static void lobby_start(void)
+static void lobby_start(scen_use_t *use)
 {
-    sess_pool_start(&pool, &SCENARIO_LOBBY, sizeof(lbot_t), &LOBBY_OPS);
+    (void)sess_scenario_start(use, sizeof(lobby_t), sizeof(lbot_t), &LOBBY_OPS);
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
-static int lobby_passed(void)
+static int lobby_passed(const run_t *run)
 {
-    const stats_t *st = &run.st;
-    return st->bots_logged_in == run.account_bots && pushes_of(PACKET_TYPE__KICKED) == 0 &&
+    const stats_t *st = &run->st;
+    return st->bots_logged_in == run->account_bots && pushes_of(run, PACKET_TYPE__KICKED) == 0 &&
            st->ok > 0;
 }
+
+static const scenario_hooks_t LOBBY_HOOKS = {
+    .on_connected = lobby_on_connected,
+    .on_push = lobby_on_push,
+    .on_gone = lobby_on_gone,
+    .on_stop = sess_on_stop,
+    .on_finish = sess_on_finish,
+    .cleanup = sess_cleanup,
+};
 
 const scenario_t SCENARIO_LOBBY = {
     .name = "lobby",
     .accounts = 1,
     .setup = sess_setup,
     .start = lobby_start,
-    .on_connected = lobby_on_connected,
-    .on_push = lobby_on_push,
-    .on_gone = lobby_on_gone,
-    .on_stop = lobby_on_stop,
-    .on_finish = lobby_on_finish,
-    .cleanup = lobby_cleanup,
     .passed = lobby_passed,
+    .hooks = &LOBBY_HOOKS,
 };

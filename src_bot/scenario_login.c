@@ -23,8 +23,6 @@ typedef struct lgbot {
     lstep_t step;
 } lgbot_t;
 
-static sess_pool_t pool;
-
 /* (no rooms: no leave or idle step) */
 static const sess_steps_t ACCOUNT_STEPS = {L_LOGIN, L_REGISTER, L_LOGOUT, L_DONE, -1, -1};
 
@@ -105,32 +103,18 @@ static const session_ops_t LOGIN_OPS = {
 
 /* ------------------------------------------------------------------ the run */
 
-static void login_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
-                          size_t len)
-{
-    lgbot_t *b = bot->sc;
-    (void)payload;
-    (void)len;
-    if (seq == 0 && type == PACKET_TYPE__KICKED)
-        b->s.logged_in = 0; /* the gateway closes the connection next */
-}
-
-static void login_on_stop(void) { sess_pool_stop(&pool, NULL); }
-static void login_on_finish(void) { sess_pool_close(&pool); }
-static void login_cleanup(void) { sess_pool_free(&pool); }
-
 _Static_assert(L_REGISTER == 0, "a zeroed lgbot_t starts at REGISTER");
-static void login_start(void)
+static void login_start(scen_use_t *use)
 {
-    sess_pool_start(&pool, &SCENARIO_LOGIN, sizeof(lgbot_t), &LOGIN_OPS);
+    (void)sess_scenario_start(use, sizeof(sess_pool_t), sizeof(lgbot_t), &LOGIN_OPS);
 }
 
 /* On top of the checks every scenario passes (see passed() in report.c). */
-static int login_passed(void)
+static int login_passed(const run_t *run)
 {
-    const stats_t *st = &run.st;
-    return st->bots_logged_in == run.account_bots && st->logins > 0 &&
-           pushes_of(PACKET_TYPE__KICKED) == 0;
+    const stats_t *st = &run->st;
+    return st->bots_logged_in == run->account_bots && st->logins > 0 &&
+           pushes_of(run, PACKET_TYPE__KICKED) == 0;
 }
 
 const scenario_t SCENARIO_LOGIN = {
@@ -138,11 +122,6 @@ const scenario_t SCENARIO_LOGIN = {
     .accounts = 1,
     .setup = sess_setup,
     .start = login_start,
-    .on_connected = sess_on_connected,
-    .on_push = login_on_push,
-    .on_gone = sess_on_gone,
-    .on_stop = login_on_stop,
-    .on_finish = login_on_finish,
-    .cleanup = login_cleanup,
     .passed = login_passed,
+    .hooks = &SESS_HOOKS,
 };

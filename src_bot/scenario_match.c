@@ -33,12 +33,11 @@
  * After each GAME_OVER the bot also reads its GET_MATCH_HISTORY (while it waits for the room or
  * the queue) and compares the record with what GAME_OVER said. */
 #include <inttypes.h>
-#include <math.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "match_flow.h"
+#include "module_games.h"
 #include "util.h"
 
 /* The arena's rules until MATCH_START says otherwise (its `rules`; src_game/sim.h defaults). */
@@ -53,8 +52,6 @@
 
 #define START_PROBE_NS (1500 * MS)   /* GAME_STARTING and no MATCH_START yet: snapshot probes */
 #define PROBE_EVERY_NS (1000 * MS)
-#define START_LOST_NS (15000 * MS)   /* no MATCH_START this long after GAME_STARTING: a failure */
-#define END_GRACE_NS (10000 * MS)    /* no GAME_OVER this long past the time limit: a failure */
 
 typedef enum {
     M_REGISTER = 0,
@@ -69,18 +66,11 @@ typedef enum {
     M_DONE,
 } mstep_t;
 
-typedef struct mon {
-    uint32_t id;
-    float x, y;
-    int32_t hp;
-} mon_t;
-
 typedef struct mbot {
     mflow_t f; /* first: a session_t * is an mbot_t *; f.step is an mstep_t */
     uint32_t rq_arg; /* the monster of an attack in flight */
     /* match lifecycle */
-    uint64_t queue_sent_ns, starting_ns, next_probe_ns, start_ns;
-    int start_lost_counted, end_lost_counted;
+    uint64_t queue_sent_ns, next_probe_ns;
     /* the match */
     uint32_t tick_ms, time_limit_ms;
     float arena_w, arena_h;
@@ -98,23 +88,16 @@ typedef struct mbot {
     int atk_pending, atk_known, attacked;
     uint64_t atk_wall_ns;          /* when that attack's answer (or a COOLDOWN) came */
     uint64_t last_update_ns;
-    mon_t *mons;
-    uint32_t nmons, cap;
+    mg_spots_t mons; /* the live monsters, by id, where last seen */
     uint64_t updates;
     /* what the record must say */
     MatchOutcome check_outcome;
     uint32_t check_kills, check_dealt, check_taken, check_deaths, check_score;
 } mbot_t;
 
-static uint64_t pace_ns;  /* least time between two requests out of a match (--rate) */
-static uint64_t play_ns;  /* in a match (--match-interval-ms) */
-
-#define ACCOUNT_STEPS_INIT {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE, M_LEAVE, M_QUEUE}
-static const sess_steps_t ACCOUNT_STEPS = ACCOUNT_STEPS_INIT;
 
 /* ------------------------------------------------------------------ helpers */
 
-static void mb_wake(mbot_t *b) { sess_wake(&b->f.s); }
 static int mb_send(mbot_t *b, uint16_t type, const ProtobufCMessage *msg)
 {
     return sess_send(&b->f.s, type, msg);
@@ -125,56 +108,13 @@ static int in_match(const mbot_t *b) { return b->f.step == M_STARTING || b->f.st
 
 /* ---- monsters */
 
-static mon_t *mon_find(mbot_t *b, uint32_t id)
+/* A monster seen (spawned, or in a snapshot): at p, or where it was (new: 0,0) without. */
+static void mon_seen(mbot_t *b, uint32_t id, const Vec2 *p)
 {
-    for (uint32_t i = 0; i < b->nmons; i++)
-        if (b->mons[i].id == id)
-            return &b->mons[i];
-    return NULL;
-}
-
-static void mon_set(mbot_t *b, uint32_t id, const Vec2 *p, int32_t hp)
-{
-    mon_t *m = mon_find(b, id);
-    if (!m) {
-        if (b->nmons == b->cap) {
-            b->cap = b->cap ? b->cap * 2 : 16;
-            b->mons = xrealloc(b->mons, b->cap * sizeof *b->mons);
-        }
-        m = &b->mons[b->nmons++];
-        m->id = id;
-        m->x = m->y = 0;
-    }
-    if (p) {
-        m->x = p->x;
-        m->y = p->y;
-    }
-    m->hp = hp;
-}
-
-static void mon_del(mbot_t *b, uint32_t id)
-{
-    for (uint32_t i = 0; i < b->nmons; i++)
-        if (b->mons[i].id == id) {
-            b->mons[i] = b->mons[--b->nmons];
-            return;
-        }
-}
-
-static mon_t *mon_nearest(mbot_t *b, double *dist)
-{
-    mon_t *best = NULL;
-    double bd = 0;
-    for (uint32_t i = 0; i < b->nmons; i++) {
-        double dx = (double)b->mons[i].x - b->x, dy = (double)b->mons[i].y - b->y;
-        double d = sqrt(dx * dx + dy * dy);
-        if (!best || d < bd || (d == bd && b->mons[i].id < best->id)) {
-            best = &b->mons[i];
-            bd = d;
-        }
-    }
-    *dist = bd;
-    return best;
+    if (p)
+        mg_spots_set(&b->mons, id, p->x, p->y);
+    else if (!mg_spots_find(&b->mons, id))
+        mg_spots_set(&b->mons, id, 0.0f, 0.0f);
 }
 
 /* ---- match state */
@@ -197,16 +137,17 @@ static void match_reset(mbot_t *b)
     b->ref_pending = b->atk_pending = b->atk_known = b->attacked = 0;
     b->atk_wall_ns = 0;
     b->last_update_ns = 0;
-    b->nmons = 0;
+    b->mons.n = 0;
     b->updates = 0;
 }
 
 static void died(mbot_t *b)
 {
+    run_t *run = b->f.s.bot->run;
     if (!b->alive)
         return;
     b->alive = 0;
-    run.st.deaths++;
+    run->st.deaths++;
 }
 
 static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
@@ -223,28 +164,22 @@ static void take_player(mbot_t *b, const PlayerState *p, int with_pos)
         died(b);
 }
 
+/* MATCH_START (or a snapshot of the match): the play from now. */
 static void play_begin(mbot_t *b, uint64_t match_id, uint64_t now)
 {
-    b->f.match_id = match_id;
-    b->f.step = M_PLAY;
-    b->start_ns = now;
-    b->end_lost_counted = 0;
-    run.st.match_starts++;
+    run_t *run = b->f.s.bot->run;
+    mf_play_begin(&b->f, match_id, now);
     if (b->queue_sent_ns) {
         uint64_t us = (now - b->queue_sent_ns) / 1000u;
-        hist_record(&run.st.queue_to_start_us, us ? us : 1);
+        hist_record(&run->st.queue_to_start_us, us ? us : 1);
     }
     b->queue_sent_ns = 0;
 }
 
 static void play_end(mbot_t *b, uint64_t now)
 {
-    if (b->f.step == M_PLAY && b->start_ns)
-        run.st.bot_match_ns += now - b->start_ns;
-    b->start_ns = 0;
-    b->f.over_ns = now;
-    b->f.step = M_ENDED;
-    b->nmons = 0;
+    mf_play_end(&b->f, now);
+    b->mons.n = 0;
 }
 
 /* Is an attack allowed by now? Timed by the server's ticks; the wall clock (with a margin)
@@ -273,43 +208,63 @@ static double allowed_step(const mbot_t *b)
 
 /* ------------------------------------------------------------------ requests */
 
-static void send_simple(mbot_t *b, uint16_t type)
+static void send_snapshot_request(mbot_t *b)
 {
-    switch (type) {
-    case PACKET_TYPE__QUICK_MATCH_REQUEST: {
-        QuickMatchRequest rq = QUICK_MATCH_REQUEST__INIT;
-        if (mb_send(b, type, &rq.base) == 0 && !b->queue_sent_ns)
-            b->queue_sent_ns = b->f.s.sent_ns;
-        break;
+    GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
+    (void)mb_send(b, PACKET_TYPE__GAME_SNAPSHOT_REQUEST, &rq.base);
+}
+
+/* A match past its time limit and the grace with no GAME_OVER: counted and logged once. */
+static void check_end_missing(mbot_t *b, uint64_t now)
+{
+    if (b->time_limit_ms &&
+        mf_end_lost(&b->f, b->f.start_ns + (uint64_t)b->time_limit_ms * MS, now))
+        log_warn("game_over_missing", "bot=%u user=%s match=%" PRIu64 " time_limit_ms=%u",
+                 b->f.s.bot->index, b->f.s.user, b->f.match_id, b->time_limit_ms);
+}
+
+/* A step toward monster m, d away, no longer than the server's clock allows. Returns 1 when
+ * the bot moved or sleeps until it may, 0 when there is no step worth taking. */
+static int step_toward(mbot_t *b, const mg_spot_t *m, double d, uint64_t now)
+{
+    uint64_t play_ns = mf_of(&b->f)->play_ns;
+    /* the pacing timer may fire just before the update of the latest tick: wait for it
+     * (it wakes us) rather than take a shorter step, up to one tick late */
+    uint64_t have_ms =
+        b->server_tick > b->ref_tick ? (uint64_t)(b->server_tick - b->ref_tick) * b->tick_ms : 0;
+    uint64_t late = b->f.s.last_send_ns + play_ns + (uint64_t)b->tick_ms * MS;
+    if ((b->ref_pending || have_ms * MS + (uint64_t)b->tick_ms * MS / 2 < play_ns) &&
+        now < late) {
+        sleep_until(b, late, now);
+        return 1;
     }
-    case PACKET_TYPE__LEAVE_ROOM_REQUEST:
-        rooms_send_leave(&b->f.s);
-        break;
-    case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
-        GameSnapshotRequest rq = GAME_SNAPSHOT_REQUEST__INIT;
-        (void)mb_send(b, type, &rq.base);
-        break;
-    }
-    }
+    double step = allowed_step(b);
+    double want = d - APPROACH;
+    if (step > want)
+        step = want;
+    if (step < MIN_STEP)
+        return 0;
+    double k = step / d;
+    PlayerPositionUpdate rq = PLAYER_POSITION_UPDATE__INIT;
+    Vec2 v = VEC2__INIT;
+    v.x = (float)((double)b->x + ((double)m->x - b->x) * k);
+    v.y = (float)((double)b->y + ((double)m->y - b->y) * k);
+    rq.pos = &v;
+    (void)mb_send(b, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base);
+    return 1;
 }
 
 /* One step of play: potion, attack, or move; or sleep until the next step. */
 static void act_play(mbot_t *b, uint64_t now)
 {
-    if (b->time_limit_ms && !b->end_lost_counted &&
-        now > b->start_ns + (uint64_t)b->time_limit_ms * MS + END_GRACE_NS) {
-        b->end_lost_counted = 1;
-        run.st.end_missing++;
-        log_warn("game_over_missing", "bot=%u user=%s match=%" PRIu64 " time_limit_ms=%u",
-                 b->f.s.bot->index, b->f.s.user, b->f.match_id, b->time_limit_ms);
-    }
+    check_end_missing(b, now);
     if (!b->alive) { /* dead: wait for GAME_OVER */
         if (!mf_idle_work(&b->f, now))
             sleep_until(b, b->f.s.last_send_ns + KEEPALIVE_NS, now);
         return;
     }
     if (!b->synced) {
-        send_simple(b, PACKET_TYPE__GAME_SNAPSHOT_REQUEST);
+        send_snapshot_request(b);
         return;
     }
     if (b->hp <= POTION_HP && b->potions > 0) {
@@ -319,103 +274,74 @@ static void act_play(mbot_t *b, uint64_t now)
         return;
     }
     double d;
-    mon_t *m = mon_nearest(b, &d);
+    const mg_spot_t *m = mg_spots_nearest(&b->mons, b->x, b->y, 1, &d);
     log_debug("play", "bot=%u pos=%.2f,%.2f hp=%d mons=%u nearest=%u at=%.2f,%.2f d=%.2f "
               "tick=%u ref=%u%s atk=%u%s step=%.2f",
-              b->f.s.bot->index, (double)b->x, (double)b->y, b->hp, b->nmons, m ? m->id : 0,
+              b->f.s.bot->index, (double)b->x, (double)b->y, b->hp, b->mons.n, m ? (unsigned)m->id : 0u,
               m ? (double)m->x : 0.0, m ? (double)m->y : 0.0, d, b->server_tick, b->ref_tick,
               b->ref_pending ? "p" : "", b->atk_tick, b->atk_pending ? "p" : "",
               allowed_step(b));
     if (m && d <= b->attack_range * ATTACK_REACH_OF_RANGE && cooldown_over(b, now)) {
         PlayerAttackMonster rq = PLAYER_ATTACK_MONSTER__INIT;
-        rq.monster_id = m->id;
+        rq.monster_id = (uint32_t)m->id;
         if (mb_send(b, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base) == 0)
-            b->rq_arg = m->id;
+            b->rq_arg = (uint32_t)m->id;
         return;
     }
-    if (m && d > APPROACH + MIN_STEP) {
-        /* the pacing timer may fire just before the update of the latest tick: wait for it
-         * (it wakes us) rather than take a shorter step, up to one tick late */
-        uint64_t have_ms = b->server_tick > b->ref_tick
-                               ? (uint64_t)(b->server_tick - b->ref_tick) * b->tick_ms
-                               : 0;
-        uint64_t late = b->f.s.last_send_ns + play_ns + (uint64_t)b->tick_ms * MS;
-        if ((b->ref_pending || have_ms * MS + (uint64_t)b->tick_ms * MS / 2 < play_ns) &&
-            now < late) {
-            sleep_until(b, late, now);
-            return;
-        }
-        double step = allowed_step(b);
-        double want = d - APPROACH;
-        if (step > want)
-            step = want;
-        if (step >= MIN_STEP) {
-            double k = step / d;
-            PlayerPositionUpdate rq = PLAYER_POSITION_UPDATE__INIT;
-            Vec2 v = VEC2__INIT;
-            v.x = (float)((double)b->x + ((double)m->x - b->x) * k);
-            v.y = (float)((double)b->y + ((double)m->y - b->y) * k);
-            rq.pos = &v;
-            (void)mb_send(b, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base);
-            return;
-        }
-    }
+    if (m && d > APPROACH + MIN_STEP && step_toward(b, m, d, now))
+        return;
     /* nothing to do yet: look again after one interval (updates wake us sooner) */
-    sleep_until(b, now + play_ns, now);
+    sleep_until(b, now + mf_of(&b->f)->play_ns, now);
 }
 
-/* Sends the bot's next request, or sleeps until one is due. */
-static void mb_act(mbot_t *b)
+/* GAME_STARTING came and MATCH_START has not: probe with GAME_SNAPSHOT now and then. */
+static void act_starting(mbot_t *b, uint64_t now)
 {
-    if (!sess_can_act(&b->f.s))
+    run_t *run = b->f.s.bot->run;
+    if (mf_start_lost(&b->f, now))
+        log_warn("match_start_missing", "bot=%u user=%s match=%" PRIu64 " waited_ms=%" PRIu64,
+                 b->f.s.bot->index, b->f.s.user, b->f.match_id, (now - b->f.starting_ns) / MS);
+    if (now + SLACK_NS >= b->next_probe_ns) {
+        b->next_probe_ns = now + PROBE_EVERY_NS;
+        run->st.start_probes++;
+        send_snapshot_request(b);
         return;
-    uint64_t now = mono_ns();
-    switch ((mstep_t)b->f.step) {
-    case M_REGISTER:
-    case M_LOGIN:
-    case M_LOGOUT:
-        (void)sess_act_account(&b->f.s, (int)b->f.step, &ACCOUNT_STEPS);
-        break;
+    }
+    sleep_until(b, b->next_probe_ns, now);
+}
+
+/* The scenario's steps (the flow takes the account, ended, leave and done). */
+static void match_act(mflow_t *f, uint64_t now)
+{
+    mbot_t *b = (mbot_t *)f;
+    switch ((mstep_t)f->step) {
     case M_QUEUE:
-        send_simple(b, PACKET_TYPE__QUICK_MATCH_REQUEST);
+        if (mf_send_quick_match(f, NULL) == 0 && !b->queue_sent_ns)
+            b->queue_sent_ns = f->s.sent_ns;
         break;
     case M_QUEUED:
-        if (mf_leave_unstarted(&b->f, now))
+        if (mf_leave_unstarted(f, now))
             break;
-        if (!mf_idle_work(&b->f, now))
-            sleep_until(b, mf_idle_due(&b->f, 1), now);
+        if (!mf_idle_work(f, now))
+            sleep_until(b, mf_idle_due(f, 1), now);
         break;
     case M_STARTING:
-        if (!b->start_lost_counted && now >= b->starting_ns + START_LOST_NS) {
-            b->start_lost_counted = 1;
-            run.st.start_missing++;
-            log_warn("match_start_missing", "bot=%u user=%s match=%" PRIu64 " waited_ms=%" PRIu64,
-                     b->f.s.bot->index, b->f.s.user, b->f.match_id, (now - b->starting_ns) / MS);
-        }
-        if (now + SLACK_NS >= b->next_probe_ns) {
-            b->next_probe_ns = now + PROBE_EVERY_NS;
-            run.st.start_probes++;
-            send_simple(b, PACKET_TYPE__GAME_SNAPSHOT_REQUEST);
-            break;
-        }
-        sleep_until(b, b->next_probe_ns, now);
+        act_starting(b, now);
         break;
     case M_PLAY:
         act_play(b, now);
         break;
-    case M_ENDED:
-        mf_act_ended(&b->f, now);
-        break;
-    case M_LEAVE:
-        send_simple(b, PACKET_TYPE__LEAVE_ROOM_REQUEST);
-        break;
-    case M_DONE:
+    default:
         break;
     }
 }
 
 /* The least time between two requests: --match-interval-ms in a match, 1/--rate out of one. */
-static uint64_t gap_ns(const mbot_t *b) { return b->f.step == M_PLAY ? play_ns : pace_ns; }
+static uint64_t gap_ns(const session_t *s)
+{
+    const mflow_t *f = (const mflow_t *)s;
+    return f->step == M_PLAY ? mf_of(f)->play_ns : mf_of(f)->pace_ns;
+}
 
 /* ------------------------------------------------------------------ responses */
 
@@ -449,90 +375,100 @@ static void take_snapshot(mbot_t *b, const GameSnapshotResponse *r)
         b->time_limit_ms = r->time_limit_ms;
     for (size_t i = 0; i < r->n_players; i++)
         take_player(b, r->players[i], 1);
-    b->nmons = 0;
+    b->mons.n = 0;
     for (size_t i = 0; i < r->n_monsters; i++)
         if (r->monsters[i])
-            mon_set(b, r->monsters[i]->id, r->monsters[i]->pos, r->monsters[i]->hp);
+            mon_seen(b, r->monsters[i]->id, r->monsters[i]->pos);
     b->synced = 1;
 }
 
-/* A response of the expected type. Returns -1 when the payload does not decode. */
-static int on_ok(session_t *s, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+#define UNPACK(T, desc) ((T *)pb_unpack(&b->f.s.bot->run->arena, &desc, payload, len))
+
+static int snapshot_ok(mbot_t *b, const uint8_t *payload, size_t len, uint64_t now)
 {
-    mbot_t *b = (mbot_t *)s;
-    stats_t *st = &run.st;
-    int rc = mf_on_ok(&b->f, rq, payload, len, now); /* account, queue, room, record */
-    if (rc)
-        return rc < 0 ? -1 : 0;
+    GameSnapshotResponse *r = UNPACK(GameSnapshotResponse, game_snapshot_response__descriptor);
+    if (!r)
+        return -1;
+    if (b->f.step == M_STARTING) {
+        /* the match runs but MATCH_START has not come (yet): play from the snapshot */
+        b->f.s.bot->run->st.started_by_snapshot++;
+        match_reset(b);
+        play_begin(b, r->match_id, now);
+    }
+    if (b->f.step == M_PLAY && r->match_id == b->f.match_id)
+        take_snapshot(b, r);
+    return 0;
+}
+
+static int moved_ok(mbot_t *b, const uint8_t *payload, size_t len)
+{
+    stats_t *st = &b->f.s.bot->run->st;
+    PlayerPositionResponse *r =
+        UNPACK(PlayerPositionResponse, player_position_response__descriptor);
+    if (!r || !r->pos)
+        return -1;
+    st->moves++;
+    if (r->clamped && ++st->clamps <= 5)
+        log_warn("speed_clamped",
+                 "bot=%u user=%s match=%" PRIu64 " from=%.3f,%.3f to=%.3f,%.3f "
+                 "server_tick=%u ref_tick=%u",
+                 b->f.s.bot->index, b->f.s.user, b->f.match_id, (double)b->x, (double)b->y,
+                 (double)r->pos->x, (double)r->pos->y, b->server_tick, b->ref_tick);
+    if (b->f.step == M_PLAY) {
+        b->x = r->pos->x;
+        b->y = r->pos->y;
+        b->ref_pending = 1;
+    }
+    return 0;
+}
+
+static int attacked_ok(mbot_t *b, const uint8_t *payload, size_t len, uint64_t now)
+{
+    stats_t *st = &b->f.s.bot->run->st;
+    PlayerAttackResponse *r = UNPACK(PlayerAttackResponse, player_attack_response__descriptor);
+    if (!r)
+        return -1;
+    st->hits++;
+    if (b->f.step != M_PLAY)
+        return 0;
+    b->attacked = 1;
+    b->atk_pending = 1;
+    b->atk_known = 0;
+    b->atk_wall_ns = now;
+    if (r->killed) {
+        st->kills++;
+        mg_spots_del(&b->mons, r->monster_id);
+    }
+    return 0;
+}
+
+static int item_used_ok(mbot_t *b, const uint8_t *payload, size_t len)
+{
+    PlayerUseItemResponse *r =
+        UNPACK(PlayerUseItemResponse, player_use_item_response__descriptor);
+    if (!r)
+        return -1;
+    b->f.s.bot->run->st.potions_used++;
+    if (b->f.step == M_PLAY) {
+        b->hp = r->hp;
+        b->potions = r->remaining;
+    }
+    return 0;
+}
+
+/* A response to one of the game requests. Returns -1 when the payload does not decode. */
+static int match_on_ok(mflow_t *f, uint16_t rq, const uint8_t *payload, size_t len, uint64_t now)
+{
+    mbot_t *b = (mbot_t *)f;
     switch (rq) {
-    case PACKET_TYPE__GAME_SNAPSHOT_REQUEST: {
-        GameSnapshotResponse *r = (GameSnapshotResponse *)pb_unpack(
-            &run.arena, &game_snapshot_response__descriptor, payload, len);
-        if (!r)
-            return -1;
-        if (b->f.step == M_STARTING) {
-            /* the match runs but MATCH_START has not come (yet): play from the snapshot */
-            st->started_by_snapshot++;
-            match_reset(b);
-            play_begin(b, r->match_id, now);
-        }
-        if (b->f.step == M_PLAY && r->match_id == b->f.match_id)
-            take_snapshot(b, r);
-        return 0;
-    }
-    case PACKET_TYPE__PLAYER_POSITION_UPDATE: {
-        PlayerPositionResponse *r = (PlayerPositionResponse *)pb_unpack(
-            &run.arena, &player_position_response__descriptor, payload, len);
-        if (!r || !r->pos)
-            return -1;
-        st->moves++;
-        if (r->clamped && ++st->clamps <= 5)
-            log_warn("speed_clamped",
-                     "bot=%u user=%s match=%" PRIu64 " from=%.3f,%.3f to=%.3f,%.3f "
-                     "server_tick=%u ref_tick=%u",
-                     b->f.s.bot->index, b->f.s.user, b->f.match_id, (double)b->x, (double)b->y,
-                     (double)r->pos->x, (double)r->pos->y, b->server_tick, b->ref_tick);
-        if (b->f.step == M_PLAY) {
-            b->x = r->pos->x;
-            b->y = r->pos->y;
-            b->ref_pending = 1;
-        }
-        return 0;
-    }
-    case PACKET_TYPE__PLAYER_ATTACK_MONSTER: {
-        PlayerAttackResponse *r = (PlayerAttackResponse *)pb_unpack(
-            &run.arena, &player_attack_response__descriptor, payload, len);
-        if (!r)
-            return -1;
-        st->hits++;
-        if (b->f.step == M_PLAY) {
-            b->attacked = 1;
-            b->atk_pending = 1;
-            b->atk_known = 0;
-            b->atk_wall_ns = now;
-            if (r->killed) {
-                st->kills++;
-                mon_del(b, r->monster_id);
-            } else {
-                mon_t *m = mon_find(b, r->monster_id);
-                if (m)
-                    m->hp = r->monster_hp;
-            }
-        }
-        return 0;
-    }
-    case PACKET_TYPE__PLAYER_USE_ITEM: {
-        PlayerUseItemResponse *r = (PlayerUseItemResponse *)pb_unpack(
-            &run.arena, &player_use_item_response__descriptor, payload, len);
-        if (!r)
-            return -1;
-        st->potions_used++;
-        if (b->f.step == M_PLAY) {
-            b->hp = r->hp;
-            b->potions = r->remaining;
-        }
-        return 0;
-    }
+    case PACKET_TYPE__GAME_SNAPSHOT_REQUEST:
+        return snapshot_ok(b, payload, len, now);
+    case PACKET_TYPE__PLAYER_POSITION_UPDATE:
+        return moved_ok(b, payload, len);
+    case PACKET_TYPE__PLAYER_ATTACK_MONSTER:
+        return attacked_ok(b, payload, len, now);
+    case PACKET_TYPE__PLAYER_USE_ITEM:
+        return item_used_ok(b, payload, len);
     }
     return -1;
 }
@@ -565,15 +501,14 @@ static int expected_error(const session_t *s, uint16_t rq, int code)
     return 0;
 }
 
-static void on_error(session_t *s, uint16_t rq, int code, uint64_t now)
+/* An error of a game request (the flow pauses the bot after an unexpected one). */
+static void match_on_error(mflow_t *f, uint16_t rq, int code, uint64_t now)
 {
-    mbot_t *b = (mbot_t *)s;
-    if (mf_on_error(&b->f, rq, code, now))
-        return;
+    mbot_t *b = (mbot_t *)f;
     switch (rq) {
     case PACKET_TYPE__PLAYER_ATTACK_MONSTER:
         if (code == ERROR_CODE__NO_TARGET)
-            mon_del(b, b->rq_arg);
+            mg_spots_del(&b->mons, b->rq_arg);
         else if (code == ERROR_CODE__COOLDOWN) {
             b->atk_wall_ns = now; /* wait a whole cooldown by the wall clock */
             b->atk_known = 0;
@@ -586,30 +521,13 @@ static void on_error(session_t *s, uint16_t rq, int code, uint64_t now)
     }
     if (code == ERROR_CODE__PLAYER_DEAD && b->f.step == M_PLAY)
         died(b);
-    if (!expected_error(s, rq, code))
-        b->f.s.not_before_ns = now + 100 * MS;
 }
 
-/* ---- the session's hooks */
-
-static void ops_act(session_t *s) { mb_act((mbot_t *)s); }
-static uint64_t ops_gap_ns(const session_t *s) { return gap_ns((const mbot_t *)s); }
-static void ops_describe(const session_t *s, char *out, size_t n)
+static void describe(const session_t *s, char *out, size_t n)
 {
     const mbot_t *b = (const mbot_t *)s;
     snprintf(out, n, " step=%d alive=%d match=%" PRIu64, (int)b->f.step, b->alive, b->f.match_id);
 }
-
-static const session_ops_t MATCH_OPS = {
-    .on_ok = on_ok,
-    .expected = expected_error,
-    .on_error = on_error,
-    .on_timeout = mf_on_timeout,
-    .act = ops_act,
-    .stop = mf_stop,
-    .gap_ns = ops_gap_ns,
-    .describe = ops_describe,
-};
 
 /* ------------------------------------------------------------------ pushes */
 
@@ -632,10 +550,10 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
     }
     for (size_t i = 0; i < u->n_spawns; i++)
         if (u->spawns[i])
-            mon_set(b, u->spawns[i]->id, u->spawns[i]->pos, u->spawns[i]->hp);
+            mon_seen(b, u->spawns[i]->id, u->spawns[i]->pos);
     for (size_t i = 0; i < u->n_moves; i++) {
         const MonsterMove *mv = u->moves[i];
-        mon_t *m = mv ? mon_find(b, mv->id) : NULL;
+        mg_spot_t *m = mv ? mg_spots_find(&b->mons, mv->id) : NULL;
         if (m && mv->pos) {
             m->x = mv->pos->x;
             m->y = mv->pos->y;
@@ -643,7 +561,7 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
     }
     for (size_t i = 0; i < u->n_monster_deaths; i++)
         if (u->monster_deaths[i])
-            mon_del(b, u->monster_deaths[i]->id);
+            mg_spots_del(&b->mons, u->monster_deaths[i]->id);
     for (size_t i = 0; i < u->n_damaged; i++) {
         const PlayerDamaged *d = u->damaged[i];
         if (d && d->user_id == b->f.s.user_id) {
@@ -656,27 +574,25 @@ static void on_update(mbot_t *b, const GameStateUpdate *u, uint64_t now)
         take_player(b, u->players[i], 0);
 }
 
-static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
+static void on_game_over(mflow_t *f, const GameOver *g, uint64_t now)
 {
-    stats_t *st = &run.st;
+    mbot_t *b = (mbot_t *)f;
+    stats_t *st = &f->s.bot->run->st;
     st->game_overs++;
-    if (b->f.step != M_PLAY || (b->f.match_id && g->match_id != b->f.match_id)) {
+    if (f->step != M_PLAY || (f->match_id && g->match_id != f->match_id)) {
         st->stray_ends++;
         log_warn("stray_game_over", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64 " step=%d",
-                 b->f.s.bot->index, b->f.s.user, g->match_id, b->f.match_id, (int)b->f.step);
+                 f->s.bot->index, f->s.user, g->match_id, f->match_id, (int)f->step);
         if (!in_match(b))
             return;
     }
     int outcome = (int)g->outcome;
     if (outcome < 0 || outcome > 4)
         outcome = 0;
-    if (mf_first_report(g->match_id)) {
-        st->matches_completed++;
+    if (mf_first_game_over(f, g))
         st->outcomes[outcome]++;
-        hist_record(&st->match_duration_us, g->duration_ms ? (uint64_t)g->duration_ms * 1000u : 1);
-    }
     st->updates_in_match += b->updates;
-    const PlayerResult *r = mf_game_over(&b->f, g, now); /* what the record must say */
+    const PlayerResult *r = mf_game_over(f, g, now); /* what the record must say */
     if (r) {
         b->check_outcome = g->outcome;
         b->check_kills = r->kills;
@@ -689,20 +605,21 @@ static void on_game_over(mbot_t *b, const GameOver *g, uint64_t now)
     play_end(b, now);
 }
 
-static void on_aborted(mbot_t *b, const MatchAborted *a, uint64_t now)
+static void on_aborted(mflow_t *f, const MatchAborted *a, uint64_t now)
 {
-    stats_t *st = &run.st;
+    mbot_t *b = (mbot_t *)f;
+    stats_t *st = &f->s.bot->run->st;
     st->match_aborts++;
-    if (!in_match(b) || (b->f.match_id && a->match_id && a->match_id != b->f.match_id)) {
+    if (!in_match(b) || (f->match_id && a->match_id && a->match_id != f->match_id)) {
         st->stray_ends++;
         log_warn("stray_match_aborted", "bot=%u user=%s match=%" PRIu64 " ours=%" PRIu64
-                 " step=%d", b->f.s.bot->index, b->f.s.user, a->match_id, b->f.match_id, (int)b->f.step);
+                 " step=%d", f->s.bot->index, f->s.user, a->match_id, f->match_id, (int)f->step);
         if (!in_match(b))
             return;
     }
-    log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " reason=\"%s\"", b->f.s.bot->index,
-             b->f.s.user, a->match_id, a->reason ? a->reason : "");
-    if (mf_first_report(a->match_id ? a->match_id : b->f.match_id)) {
+    log_warn("match_aborted", "bot=%u user=%s match=%" PRIu64 " reason=\"%s\"", f->s.bot->index,
+             f->s.user, a->match_id, a->reason ? a->reason : "");
+    if (mf_first_report(f, a->match_id ? a->match_id : f->match_id)) {
         st->matches_aborted++;
         st->outcomes[MATCH_OUTCOME__ABORTED]++;
     }
@@ -710,204 +627,174 @@ static void on_aborted(mbot_t *b, const MatchAborted *a, uint64_t now)
     play_end(b, now);
 }
 
-static void match_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload,
-                          size_t len)
+/* Our room is waiting again: while starting, the match ended before it started. */
+static void on_room_back(mflow_t *f, const RoomUpdate *u, uint64_t now)
 {
-    mbot_t *b = bot->sc;
-    if (seq != 0 || !b)
+    if (f->step != M_STARTING)
         return;
-    uint64_t now = mono_ns();
-    switch (type) {
-    case PACKET_TYPE__ROOM_UPDATE: {
-        RoomUpdate *u = (RoomUpdate *)pb_unpack(&run.arena, &room_update__descriptor, payload, len);
-        if (!u || !u->room)
-            return;
-        if (!mf_room_update(&b->f, u)) /* (in play: handed back before our GAME_OVER came) */
-            break;
-        if (b->f.step == M_STARTING) {
-            /* placed, then handed back without ever starting (the game daemon refused or
-             * dropped it): no MATCH_START will come */
-            run.st.ended_before_start++;
-            log_warn("match_ended_before_start", "bot=%u user=%s match=%" PRIu64 " event=%s",
-                     b->f.s.bot->index, b->f.s.user, b->f.match_id, u->event ? u->event : "");
-            play_end(b, now);
+    /* placed, then handed back without ever starting (the game daemon refused or dropped
+     * it): no MATCH_START will come */
+    f->s.bot->run->st.ended_before_start++;
+    log_warn("match_ended_before_start", "bot=%u user=%s match=%" PRIu64 " event=%s",
+             f->s.bot->index, f->s.user, f->match_id, u->event ? u->event : "");
+    play_end((mbot_t *)f, now);
+}
+
+static int on_game_starting(mflow_t *f, const GameStarting *g, uint64_t now)
+{
+    mbot_t *b = (mbot_t *)f;
+    if ((f->step != M_QUEUE && f->step != M_QUEUED) || !g->match_id) {
+        if (!(in_match(b) && g->match_id == f->match_id)) {
+            f->s.bot->run->st.stray_starts++;
+            log_warn("stray_game_starting", "bot=%u user=%s match=%" PRIu64 " step=%d",
+                     f->s.bot->index, f->s.user, g->match_id, (int)f->step);
         }
-        break;
+        return 0;
     }
-    case PACKET_TYPE__GAME_STARTING: {
-        GameStarting *g =
-            (GameStarting *)pb_unpack(&run.arena, &game_starting__descriptor, payload, len);
-        if (!g)
-            return;
-        if ((b->f.step != M_QUEUE && b->f.step != M_QUEUED) || !g->match_id) {
-            if (!(in_match(b) && g->match_id == b->f.match_id)) {
-                run.st.stray_starts++;
-                log_warn("stray_game_starting", "bot=%u user=%s match=%" PRIu64 " step=%d",
-                         b->f.s.bot->index, b->f.s.user, g->match_id, (int)b->f.step);
-            }
-            return;
-        }
-        b->f.room_id = g->room_id;
-        b->f.room_waiting = 0;
-        b->f.match_id = g->match_id;
-        b->f.formed = 0;
-        b->f.step = M_STARTING;
-        b->starting_ns = now;
-        b->next_probe_ns = now + START_PROBE_NS;
-        b->start_lost_counted = 0;
-        break;
+    mf_placed(f, g, M_STARTING, now);
+    b->next_probe_ns = now + START_PROBE_NS;
+    return 1;
+}
+
+/* MATCH_START's rules and arena (a rule left 0 keeps the default). */
+static void take_rules(mbot_t *b, const MatchStart *s)
+{
+    if (s->tick_ms)
+        b->tick_ms = s->tick_ms;
+    b->time_limit_ms = s->time_limit_ms;
+    if (s->arena_w > 0 && s->arena_h > 0) {
+        b->arena_w = s->arena_w;
+        b->arena_h = s->arena_h;
     }
-    case PACKET_TYPE__MATCH_START: {
-        MatchStart *s = (MatchStart *)pb_unpack(&run.arena, &match_start__descriptor, payload, len);
-        if (!s)
-            return;
-        if (b->f.step == M_PLAY && s->match_id == b->f.match_id)
-            return; /* started from a snapshot probe already */
-        if (b->f.step != M_STARTING && b->f.step != M_QUEUE && b->f.step != M_QUEUED) {
-            run.st.stray_starts++;
-            log_warn("stray_match_start", "bot=%u user=%s match=%" PRIu64 " step=%d",
-                     b->f.s.bot->index, b->f.s.user, s->match_id, (int)b->f.step);
-            return;
-        }
-        if (b->f.step == M_STARTING && s->match_id != b->f.match_id)
-            log_warn("match_id_differs", "bot=%u game_starting=%" PRIu64 " match_start=%" PRIu64,
-                     b->f.s.bot->index, b->f.match_id, s->match_id);
-        if (s->room_id)
-            b->f.room_id = s->room_id;
-        match_reset(b);
-        if (s->tick_ms)
-            b->tick_ms = s->tick_ms;
-        b->time_limit_ms = s->time_limit_ms;
-        if (s->arena_w > 0 && s->arena_h > 0) {
-            b->arena_w = s->arena_w;
-            b->arena_h = s->arena_h;
-        }
-        if (s->rules) { /* the server's own rules; a rule left 0 keeps the default */
-            if (s->rules->player_speed > 0)
-                b->speed = s->rules->player_speed;
-            if (s->rules->attack_range > 0)
-                b->attack_range = s->rules->attack_range;
-            if (s->rules->move_window_ms)
-                b->move_window_ms = s->rules->move_window_ms;
-            b->cooldown_ms = s->rules->attack_cooldown_ms;
-        }
-        int found = 0;
-        for (size_t i = 0; i < s->n_players; i++)
-            if (s->players[i] && s->players[i]->user_id == b->f.s.user_id) {
-                take_player(b, s->players[i], 1);
-                found = 1;
-            }
-        if (!found)
-            log_warn("match_start_without_me", "bot=%u user=%s match=%" PRIu64, b->f.s.bot->index,
-                     b->f.s.user, s->match_id);
-        b->f.room_waiting = 0;
-        play_begin(b, s->match_id, now);
-        break;
+    if (!s->rules)
+        return;
+    if (s->rules->player_speed > 0)
+        b->speed = s->rules->player_speed;
+    if (s->rules->attack_range > 0)
+        b->attack_range = s->rules->attack_range;
+    if (s->rules->move_window_ms)
+        b->move_window_ms = s->rules->move_window_ms;
+    b->cooldown_ms = s->rules->attack_cooldown_ms;
+}
+
+static int on_match_start(mflow_t *f, const MatchStart *s, uint64_t now)
+{
+    mbot_t *b = (mbot_t *)f;
+    if (f->step == M_PLAY && s->match_id == f->match_id)
+        return 0; /* started from a snapshot probe already */
+    if (f->step != M_STARTING && f->step != M_QUEUE && f->step != M_QUEUED) {
+        f->s.bot->run->st.stray_starts++;
+        log_warn("stray_match_start", "bot=%u user=%s match=%" PRIu64 " step=%d",
+                 f->s.bot->index, f->s.user, s->match_id, (int)f->step);
+        return 0;
     }
-    case PACKET_TYPE__GAME_STATE_UPDATE: {
-        if (b->f.step != M_PLAY)
-            return;
-        GameStateUpdate *u = mf_unpack_push(&game_state_update__descriptor, payload, len);
+    if (f->step == M_STARTING && s->match_id != f->match_id)
+        log_warn("match_id_differs", "bot=%u game_starting=%" PRIu64 " match_start=%" PRIu64,
+                 f->s.bot->index, f->match_id, s->match_id);
+    if (s->room_id)
+        f->room_id = s->room_id;
+    match_reset(b);
+    take_rules(b, s);
+    int found = 0;
+    for (size_t i = 0; i < s->n_players; i++)
+        if (s->players[i] && s->players[i]->user_id == f->s.user_id) {
+            take_player(b, s->players[i], 1);
+            found = 1;
+        }
+    if (!found)
+        log_warn("match_start_without_me", "bot=%u user=%s match=%" PRIu64, f->s.bot->index,
+                 f->s.user, s->match_id);
+    f->room_waiting = 0;
+    play_begin(b, s->match_id, now);
+    return 1;
+}
+
+/* The arena's own pushes: GAME_STATE_UPDATE, and GAME_SNAPSHOT_RESPONSE, which the gateway
+ * pushes after its link to our game daemon healed (docs/protocol.md). */
+static int match_push(mflow_t *f, uint16_t type, uint32_t seq, const uint8_t *payload,
+                      size_t len, uint64_t now)
+{
+    mbot_t *b = (mbot_t *)f;
+    run_t *run = f->s.bot->run;
+    if (seq != 0 || f->step != M_PLAY)
+        return 0;
+    if (type == PACKET_TYPE__GAME_STATE_UPDATE) {
+        GameStateUpdate *u = mf_unpack_push(run, &game_state_update__descriptor, payload, len);
         if (!u)
-            return;
+            return 0;
         on_update(b, u, now);
-        break;
+        return 1;
     }
-    case PACKET_TYPE__GAME_SNAPSHOT_RESPONSE: {
-        /* pushed by the gateway after its link to our game daemon healed (docs/protocol.md) */
-        if (b->f.step != M_PLAY)
-            return;
-        GameSnapshotResponse *r = mf_unpack_push(&game_snapshot_response__descriptor, payload, len);
+    if (type == PACKET_TYPE__GAME_SNAPSHOT_RESPONSE) {
+        GameSnapshotResponse *r =
+            mf_unpack_push(run, &game_snapshot_response__descriptor, payload, len);
         if (!r)
-            return;
-        if (r->match_id == b->f.match_id)
+            return 0;
+        if (r->match_id == f->match_id)
             take_snapshot(b, r);
-        break;
+        return 1;
     }
-    case PACKET_TYPE__GAME_OVER: {
-        GameOver *g = mf_unpack_push(&game_over__descriptor, payload, len);
-        if (!g)
-            return;
-        on_game_over(b, g, now);
-        break;
-    }
-    case PACKET_TYPE__MATCH_ABORTED: {
-        MatchAborted *a = mf_unpack_push(&match_aborted__descriptor, payload, len);
-        if (!a)
-            return;
-        on_aborted(b, a, now);
-        break;
-    }
-    case PACKET_TYPE__KICKED:
-        b->f.s.logged_in = 0;
-        return;
-    default:
-        return;
-    }
-    if (!b->f.s.busy)
-        mb_wake(b);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ the run */
 
-/* The traffic time is over, before the final logout: what a match in progress counted so far. */
-static void at_stop(mflow_t *f, uint64_t stop_ns)
+static int in_match_of(const mflow_t *f) { return in_match((const mbot_t *)f); }
+static uint64_t *bot_match_clock(stats_t *st) { return &st->bot_match_ns; }
+
+/* The traffic time is over in a match: the updates it got so far. */
+static void at_stop(mflow_t *f)
 {
-    mbot_t *b = (mbot_t *)f;
-    if (in_match(b)) {
-        run.st.in_match_at_stop++;
-        if (b->f.step == M_PLAY && b->start_ns)
-            run.st.bot_match_ns += stop_ns - b->start_ns;
-        run.st.updates_in_match += b->updates;
-        b->start_ns = 0;
-    }
+    f->s.bot->run->st.updates_in_match += ((mbot_t *)f)->updates;
 }
 
-static void free_bot(mflow_t *f) { xfree(((mbot_t *)f)->mons); }
+static void free_bot(mflow_t *f) { mg_spots_free(&((mbot_t *)f)->mons); }
 
 static const mf_conf_t FLOW = {
-    .acc = ACCOUNT_STEPS_INIT,
+    .acc = {M_LOGIN, M_REGISTER, M_LOGOUT, M_DONE, M_LEAVE, M_QUEUE},
     .queued = M_QUEUED,
+    .play = M_PLAY,
     .ended = M_ENDED,
+    .expected = expected_error,
+    .gap_ns = gap_ns,
+    .describe = describe,
+    .act = match_act,
+    .on_ok = match_on_ok,
+    .on_error = match_on_error,
+    .on_room_back = on_room_back,
+    .on_game_starting = on_game_starting,
+    .on_match_start = on_match_start,
+    .on_game_over = on_game_over,
+    .on_aborted = on_aborted,
+    .on_push = match_push,
     .record_ok = record_ok,
-    .at_stop = at_stop,
+    .in_match = in_match_of,
+    .play_clock = bot_match_clock,
+    .in_match_at_stop = at_stop,
     .free_bot = free_bot,
 };
 
-static int match_setup(const config_t *cfg)
+static int match_setup(scen_use_t *use, const config_t *cfg)
 {
-    if (mf_setup(cfg, &FLOW, &pace_ns, &play_ns) != 0)
+    if (mf_setup(use, cfg, &FLOW) != 0)
         return -1;
-    hist_init(&run.st.queue_to_start_us);
+    hist_init(&use->run->st.queue_to_start_us);
     return 0;
 }
 
 _Static_assert(M_REGISTER == 0, "a zeroed mbot_t starts at REGISTER");
-static void match_start(void)
+static void match_start(scen_use_t *use)
 {
-    mf_start(&SCENARIO_MATCH, sizeof(mbot_t), &MATCH_OPS);
-    for (uint32_t i = 0; i < mf_count(); i++)
-        match_reset((mbot_t *)mf_at(i));
+    mf_start(use, sizeof(mbot_t));
+    for (uint32_t i = 0; i < mf_count(use); i++)
+        match_reset((mbot_t *)mf_at(use, i));
 }
 
-/* On top of the checks every scenario passes (see passed() in report.c). */
-static int match_passed(void)
-{
-    const stats_t *st = &run.st;
-    return st->bots_logged_in == run.account_bots && st->matches_completed > 0 &&
-           st->start_missing == 0 && st->end_missing == 0 && st->records_mismatch == 0 &&
-           st->bad_pushes == 0 && pushes_of(PACKET_TYPE__KICKED) == 0;
-}
 const scenario_t SCENARIO_MATCH = {
     .name = "match",
     .accounts = 1,
     .setup = match_setup,
     .start = match_start,
-    .on_connected = sess_on_connected,
-    .on_push = match_on_push,
-    .on_gone = sess_on_gone,
-    .on_stop = mf_on_stop,
-    .on_finish = mf_on_finish,
-    .cleanup = mf_cleanup,
-    .passed = match_passed,
+    .passed = mf_passed, /* the flow's checks are all the match scenario adds */
+    .hooks = &MF_HOOKS,
 };

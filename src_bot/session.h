@@ -41,6 +41,7 @@ typedef struct session_ops {
 
 struct session {
     bot_t *bot;
+    void *scen; /* its scenario's state (scen_use_t.state) */
     const session_ops_t *ops;
     uv_timer_t timer;
     int busy;         /* a request is in flight */
@@ -57,7 +58,7 @@ struct session {
 
 /* Checks --user-prefix against the bot count (names of 3..USERNAME_MAX characters with room
  * for _<n>, [A-Za-z0-9_]). Prints the problem and returns -1 when it does not fit. */
-int sess_check_prefix(void);
+int sess_check_prefix(const run_t *run);
 
 /* Sets up s for bot (bot->sc = s): its PRNG from --seed and the bot's index, its first
  * account name, its timer. */
@@ -124,7 +125,7 @@ int sess_account_expected(uint16_t rq, int code);
 int sess_can_act(const session_t *s);
 /* 1/--rate s in ns (0: no pacing), the least time between two requests of a bot; as a
  * gap_ns hook, sess_rate_gap. */
-uint64_t sess_rate_interval(void);
+uint64_t sess_rate_interval(const run_t *run);
 uint64_t sess_rate_gap(const session_t *s);
 
 /* Something changed (a response, a push): act as soon as pacing and backoff allow. */
@@ -145,7 +146,7 @@ void sess_close(session_t *s); /* closes the timer (on_finish) */
 
 /* Scenario hooks as they are for a bot with nothing more to do: setup (the --user-prefix
  * check), on_connected (sess_connected, then act), on_gone. */
-int sess_setup(const config_t *cfg);
+int sess_setup(scen_use_t *use, const config_t *cfg);
 void sess_on_connected(bot_t *bot);
 void sess_on_gone(bot_t *bot);
 
@@ -157,14 +158,25 @@ typedef struct sess_pool {
     uint32_t n;
 } sess_pool_t;
 
-/* start: one zeroed struct per bot of scenario sc, each sess_init'ed with ops. */
-void sess_pool_start(sess_pool_t *p, const scenario_t *sc, size_t size, const session_ops_t *ops);
+/* An account scenario's state (use->state) starts with its sess_pool_t. start: the bots
+ * into the pool p of use->state: one zeroed struct of bot_size bytes per bot of the
+ * scenario, each sess_init'ed with ops (its session's scen: use->state). */
+void sess_pool_start(sess_pool_t *p, scen_use_t *use, size_t bot_size, const session_ops_t *ops);
+/* The same with the state allocated (state_size zeroed bytes). Returns the state. */
+void *sess_scenario_start(scen_use_t *use, size_t state_size, size_t bot_size,
+                          const session_ops_t *ops);
 session_t *sess_pool_at(const sess_pool_t *p, uint32_t i);
 /* on_stop: per bot, its timer stops, then each (NULL: none) and its ops' stop. */
 void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s));
-/* on_finish: sess_close of every bot. */
-void sess_pool_close(const sess_pool_t *p);
-/* cleanup: frees the structs (what they point to is the scenario's). */
-void sess_pool_free(sess_pool_t *p);
+/* The run hooks of an account scenario whose state is such: on_stop (sess_pool_stop with no
+ * each), on_finish (sess_close of every bot), cleanup (frees the bots' structs, not what
+ * they point to, and the state). */
+void sess_on_stop(scen_use_t *use);
+void sess_on_finish(scen_use_t *use);
+void sess_cleanup(scen_use_t *use);
+/* KICKED: the session is logged out (the gateway closes the connection next). */
+void sess_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
+/* The hooks of an account scenario with nothing more to do: those above. */
+extern const scenario_hooks_t SESS_HOOKS;
 
 #endif
