@@ -13,7 +13,7 @@ const cfg_opt_t BOT_OPTS[] = {
      "--mode over MATCH_DATA), or mix (bots split by --mix) (short flag --scenario)",
      0, 0, 0, 0},
     {"BOT_MIX", CFG_STR, "",
-     "scenario mix: NAME=WEIGHT,... of echo, login, lobby, match and idle, e.g. "
+     "scenario mix: NAME=WEIGHT,... of echo, login, lobby, match, idle and module, e.g. "
      "echo=5,lobby=3,match=1,idle=1; the bots are split by weight and interleaved (bot i's "
      "scenario is fixed by the weights alone); needs --scenario mix (short flag --mix)",
      0, 0, 0, 0},

@@ -556,11 +556,11 @@ static const char HELP[] =
     "\n"
     "global options (before COMMAND):\n"
     "  --redis-url URL    redis://[:pw@]host[:port][/db] (env REDIS_URL; default redis://127.0.0.1:6379)\n"
-    "  --redis-prefix P   key prefix of the cluster (env REDIS_PREFIX; default none; --prefix\n"
-    "                     is the old name of this flag)\n"
-    "  --sentinels LIST   host:port,... of Redis Sentinels to ask for the master (env\n"
+    "  --redis-prefix P   key prefix of the cluster (env REDIS_PREFIX; default none)\n"
+    "  --redis-sentinels LIST  host:port,... of Redis Sentinels to ask for the master (env\n"
     "                     REDIS_SENTINELS; default none: the URL's host)\n"
-    "  --master-name N    the master's name in Sentinel (env REDIS_MASTER_NAME; default cluster)\n"
+    "  --redis-master-name N  the master's name in Sentinel (env REDIS_MASTER_NAME; default cluster)\n"
+    "  (the daemons' flags; --prefix, --sentinels and --master-name are their old names here)\n"
     "  --http-timeout-ms N  admin endpoint timeout (default 5000)\n"
     "  --version          print the version and exit\n"
     "\n"
@@ -588,9 +588,11 @@ int main(int argc, char **argv)
         } else if ((strcmp(argv[i], "--redis-prefix") == 0 || strcmp(argv[i], "--prefix") == 0) &&
                    i + 1 < argc) {
             c.prefix = argv[++i];
-        } else if (strcmp(argv[i], "--sentinels") == 0 && i + 1 < argc) {
+        } else if ((strcmp(argv[i], "--redis-sentinels") == 0 || strcmp(argv[i], "--sentinels") == 0) &&
+                   i + 1 < argc) {
             c.sentinels = argv[++i];
-        } else if (strcmp(argv[i], "--master-name") == 0 && i + 1 < argc) {
+        } else if ((strcmp(argv[i], "--redis-master-name") == 0 || strcmp(argv[i], "--master-name") == 0) &&
+                   i + 1 < argc) {
             c.master_name = argv[++i];
         } else if (strcmp(argv[i], "--http-timeout-ms") == 0 && i + 1 < argc) {
             c.http_timeout_ms = atoi(argv[++i]);
