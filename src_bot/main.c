@@ -704,7 +704,7 @@ static int run_report(const run_t *run)
     return ok;
 }
 
-/* Frees what the run holds (after the loop), and the run. */
+/* Frees what the run holds (after the loop). */
 static void run_free(run_t *run)
 {
     for (int i = 0; i < run->nused; i++)
@@ -718,7 +718,6 @@ static void run_free(run_t *run)
     xfree(run->sources);
     pb_arena_free(&run->arena);
     bot_transport_cleanup(run);
-    xfree(run);
 }
 
 int main(int argc, char **argv)
@@ -732,7 +731,8 @@ int main(int argc, char **argv)
         options_free(nargs, args);
         return rc > 0 ? 0 : 1;
     }
-    run_t *run = xcalloc(1, sizeof *run);
+    static run_t run_storage; /* main's own: handed to every part that needs it */
+    run_t *run = &run_storage;
     run->loop = uv_default_loop();
     if (setup(run, &cfg) != 0) {
         options_free(nargs, args);
