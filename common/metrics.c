@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "hist.h"
@@ -23,25 +24,25 @@ struct metric {
     uint64_t count;
     double value;
     hist_t *hist;
-    struct metric *next;
+    struct metric *prev, *next;
 };
 
 typedef struct family {
     char *name, *help;
     mtype_t type;
-    metric_t *series, *last;
-    struct family *next;
+    metric_t *series; /* utlist DL, in creation order */
+    struct family *prev, *next;
 } family_t;
 
 typedef struct collector {
     metrics_collect_cb cb;
     void *ud;
-    struct collector *next;
+    struct collector *prev, *next;
 } collector_t;
 
 struct metrics {
-    family_t *families, *last;
-    collector_t *collectors, *last_collector;
+    family_t *families;      /* utlist DL, in creation order (the render order) */
+    collector_t *collectors; /* utlist DL, in registration order */
     uint64_t gen;
 };
 
@@ -62,20 +63,18 @@ void metrics_free(metrics_t *m)
 {
     if (!m)
         return;
-    for (family_t *f = m->families, *fn; f; f = fn) {
-        fn = f->next;
-        for (metric_t *s = f->series, *sn; s; s = sn) {
-            sn = s->next;
+    family_t *f, *fn;
+    DL_FOREACH_SAFE(m->families, f, fn) {
+        metric_t *s, *sn;
+        DL_FOREACH_SAFE(f->series, s, sn)
             series_free(s);
-        }
         xfree(f->name);
         xfree(f->help);
         xfree(f);
     }
-    for (collector_t *c = m->collectors, *cn; c; c = cn) {
-        cn = c->next;
+    collector_t *c, *cn;
+    DL_FOREACH_SAFE(m->collectors, c, cn)
         xfree(c);
-    }
     xfree(m);
 }
 
@@ -146,7 +145,8 @@ static char *render_labels(const char *in)
 
 static family_t *family_get(metrics_t *m, const char *name, const char *help, mtype_t type)
 {
-    for (family_t *f = m->families; f; f = f->next) {
+    family_t *f;
+    DL_FOREACH(m->families, f) {
         if (strcmp(f->name, name) == 0) {
             if (f->type != type) {
                 log_error("metrics_type_clash", "name=%s", name);
@@ -155,15 +155,11 @@ static family_t *family_get(metrics_t *m, const char *name, const char *help, mt
             return f;
         }
     }
-    family_t *f = xcalloc(1, sizeof *f);
+    f = xcalloc(1, sizeof *f);
     f->name = xstrdup(name);
     f->help = xstrdup(help ? help : "");
     f->type = type;
-    if (m->last)
-        m->last->next = f;
-    else
-        m->families = f;
-    m->last = f;
+    DL_APPEND(m->families, f);
     return f;
 }
 
@@ -172,10 +168,11 @@ static metric_t *series_get(metrics_t *m, const char *name, const char *help, mt
 {
     family_t *f = family_get(m, name, help, type);
     const char *key = labels ? labels : "";
-    for (metric_t *s = f->series; s; s = s->next)
+    metric_t *s;
+    DL_FOREACH(f->series, s)
         if (strcmp(s->key, key) == 0)
             return s;
-    metric_t *s = xcalloc(1, sizeof *s);
+    s = xcalloc(1, sizeof *s);
     s->f = f;
     s->key = xstrdup(key);
     s->labels = render_labels(key);
@@ -183,11 +180,7 @@ static metric_t *series_get(metrics_t *m, const char *name, const char *help, mt
         s->hist = xmalloc(sizeof *s->hist);
         hist_init(s->hist);
     }
-    if (f->last)
-        f->last->next = s;
-    else
-        f->series = s;
-    f->last = s;
+    DL_APPEND(f->series, s);
     return s;
 }
 
@@ -253,11 +246,7 @@ void metrics_on_collect(metrics_t *m, metrics_collect_cb cb, void *ud)
     collector_t *c = xcalloc(1, sizeof *c);
     c->cb = cb;
     c->ud = ud;
-    if (m->last_collector)
-        m->last_collector->next = c;
-    else
-        m->collectors = c;
-    m->last_collector = c;
+    DL_APPEND(m->collectors, c);
 }
 
 static void put_double(sbuf_t *b, double v)
@@ -315,25 +304,22 @@ static void render_histogram(sbuf_t *b, const family_t *f, const metric_t *s)
 char *metrics_render(metrics_t *m, size_t *len)
 {
     m->gen++;
-    for (collector_t *c = m->collectors; c; c = c->next)
+    collector_t *c;
+    DL_FOREACH(m->collectors, c)
         c->cb(m, c->ud);
     sbuf_t b = {0};
     sb_put(&b, "", 0);
     static const char *type_names[] = {"counter", "gauge", "histogram"};
-    for (family_t *f = m->families; f; f = f->next) {
+    family_t *f;
+    DL_FOREACH(m->families, f) {
         /* drop volatile series that this collection did not set */
-        for (metric_t **pp = &f->series; *pp;) {
-            metric_t *s = *pp;
+        metric_t *s, *sn;
+        DL_FOREACH_SAFE(f->series, s, sn) {
             if (s->is_volatile && s->gen != m->gen) {
-                *pp = s->next;
+                DL_DELETE(f->series, s);
                 series_free(s);
-            } else {
-                pp = &s->next;
             }
         }
-        f->last = NULL;
-        for (metric_t *s = f->series; s; s = s->next)
-            f->last = s;
         if (!f->series)
             continue;
         sb_printf(&b, "# HELP %s ", f->name);
@@ -346,7 +332,7 @@ char *metrics_render(metrics_t *m, size_t *len)
                 sb_put(&b, p, 1);
         }
         sb_printf(&b, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
-        for (metric_t *s = f->series; s; s = s->next) {
+        DL_FOREACH(f->series, s) {
             switch (f->type) {
             case M_COUNTER:
                 put_name(&b, f->name, "", s, NULL);

@@ -25,7 +25,7 @@ static const char ERR_TIMEOUT[] = "timeout";
 static const char ERR_CLOSED[] = "closed";
 
 typedef struct pg_req {
-    struct pg_req *next;
+    struct pg_req *prev, *next; /* in one utlist DL: the pool's queue or deferred list */
     pg_cb cb;
     void *ud;
     uint64_t deadline;  /* loop ms: fails when still queued then */
@@ -82,8 +82,8 @@ struct pg_pool {
     unsigned char *applied;
     pg_conn_t *conns;
 
-    pg_req_t *qhead, *qtail;  /* waiting for a connection (FIFO) */
-    pg_req_t *dhead, *dtail;  /* failed, callback due on the next loop turn */
+    pg_req_t *queue;          /* waiting for a connection (FIFO) */
+    pg_req_t *deferred;       /* failed, callback due on the next loop turn (FIFO) */
     unsigned npending;        /* queries whose callback has not run yet */
     uv_timer_t queue_timer;   /* the head of the queue's deadline */
     uv_timer_t mig_timer;     /* retry of failed migrations */
