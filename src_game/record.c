@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "game.h"
@@ -63,9 +64,10 @@ static void record_free(record_t *r)
 
 static void unlink_record(game_t *g, record_t *r)
 {
-    for (record_t **pp = &g->records; *pp; pp = &(*pp)->next)
-        if (*pp == r) {
-            *pp = r->next;
+    record_t *x;
+    LL_FOREACH(g->records, x)
+        if (x == r) {
+            LL_DELETE(g->records, r);
             g->nrecords--;
             return;
         }
@@ -224,10 +226,9 @@ static void record_send(game_t *g, record_t *r)
 
 static int has_record(const game_t *g, uint64_t id)
 {
-    for (const record_t *r = g->records; r; r = r->next)
-        if (r->match_id == id)
-            return 1;
-    return 0;
+    const record_t *r;
+    LL_SEARCH_SCALAR(g->records, r, match_id, id);
+    return r != NULL;
 }
 
 /* Another daemon's record found in Redis: deliver it. */
@@ -259,8 +260,7 @@ static void take_over(game_t *g, const char *field, const char *blob, size_t len
     r->created_ms = b.created_ms;
     for (int i = 0; i < RECORD_NPARAMS; i++)
         r->params[i] = b.fields[i];
-    r->next = g->records;
-    g->records = r;
+    LL_PREPEND(g->records, r);
     g->nrecords++;
     record_send(g, r);
 }
@@ -294,8 +294,8 @@ void record_retry_all(game_t *g)
 {
     uint64_t now = wall_ms();
     unsigned foreign = 0;
-    for (record_t *r = g->records, *next; r; r = next) {
-        next = r->next;
+    record_t *r, *next;
+    LL_FOREACH_SAFE(g->records, r, next) {
         foreign += r->foreign;
         if (r->hold && now >= r->created_ms + RECORD_HOLD_MS) {
             count(g, "cluster_game_matches_told_before_durable_total",
@@ -319,7 +319,8 @@ void record_retry_all(game_t *g)
 unsigned record_undurable(const game_t *g)
 {
     unsigned n = 0;
-    for (const record_t *r = g->records; r; r = r->next)
+    const record_t *r;
+    LL_FOREACH(g->records, r)
         n += !r->stored && !r->written && !r->foreign;
     return n;
 }
@@ -327,7 +328,8 @@ unsigned record_undurable(const game_t *g)
 void record_gauges(game_t *g, metrics_t *mt)
 {
     uint64_t oldest = 0, now = wall_ms();
-    for (const record_t *r = g->records; r; r = r->next)
+    const record_t *r;
+    LL_FOREACH(g->records, r)
         if (now > r->created_ms && now - r->created_ms > oldest)
             oldest = now - r->created_ms;
     metrics_set_gauge(mt, "cluster_game_match_records_pending",
@@ -346,7 +348,7 @@ void record_drop_all(game_t *g)
     unsigned lost = 0, left = 0;
     while (g->records) {
         record_t *r = g->records;
-        g->records = r->next;
+        LL_DELETE(g->records, r);
         durable(r); /* the process ends: tell what there is to tell */
         if (!r->written) {
             if (r->stored)
@@ -448,8 +450,7 @@ void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_
         arr_put(&a[k], "}", 1);
         r->params[8 + k] = a[k].s;
     }
-    r->next = g->records;
-    g->records = r;
+    LL_PREPEND(g->records, r);
     g->nrecords++;
     size_t blen;
     char *blob = record_encode(backend_id(g->be), r->created_ms, r->params, &blen);
