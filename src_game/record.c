@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "log.h"
 #include "record_codec.h"
+#include "sbuf.h"
 #include "util.h"
 
 #define RECORD_NPARAMS RECORD_FIELDS
@@ -375,41 +376,24 @@ static char *fmt_u64(uint64_t v)
     return xstrdup(b);
 }
 
-/* A growing PostgreSQL array literal: {e1,e2,...}, text elements quoted. */
-typedef struct arr {
-    char *s;
-    size_t len, cap;
-} arr_t;
+/* PostgreSQL array literals ({e1,e2,...}, text elements quoted) grow in an sbuf_t. */
 
-static void arr_put(arr_t *a, const char *p, size_t n)
+static void arr_num(sbuf_t *a, uint64_t v)
 {
-    if (a->len + n + 2 > a->cap) {
-        a->cap = (a->len + n + 2) * 2;
-        a->s = xrealloc(a->s, a->cap);
-    }
-    memcpy(a->s + a->len, p, n);
-    a->len += n;
-    a->s[a->len] = '\0';
+    sbuf_printf(a, "%s%llu", a->len > 1 ? "," : "", (unsigned long long)v);
 }
 
-static void arr_num(arr_t *a, uint64_t v)
-{
-    char b[24];
-    int n = snprintf(b, sizeof b, "%s%llu", a->len > 1 ? "," : "", (unsigned long long)v);
-    arr_put(a, b, (size_t)n);
-}
-
-static void arr_text(arr_t *a, const char *t)
+static void arr_text(sbuf_t *a, const char *t)
 {
     if (a->len > 1)
-        arr_put(a, ",", 1);
-    arr_put(a, "\"", 1);
+        sbuf_put(a, ",", 1);
+    sbuf_put(a, "\"", 1);
     for (const char *c = t; *c; c++) {
         if (*c == '"' || *c == '\\')
-            arr_put(a, "\\", 1);
-        arr_put(a, c, 1);
+            sbuf_put(a, "\\", 1);
+        sbuf_put(a, c, 1);
     }
-    arr_put(a, "\"", 1);
+    sbuf_put(a, "\"", 1);
 }
 
 void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_t *res, int hold)
@@ -430,10 +414,10 @@ void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_
     r->params[5] = xstrdup(outcome);
     r->params[6] = xstrdup(m->mode);
     r->params[7] = xstrdup(res->summary);
-    arr_t a[9];
+    sbuf_t a[9];
     memset(a, 0, sizeof a);
     for (int k = 0; k < 9; k++)
-        arr_put(&a[k], "{", 1);
+        sbuf_put(&a[k], "{", 1);
     for (uint32_t i = 0; i < m->n; i++) {
         const mode_player_result_t *p = &res->players[i];
         arr_num(&a[0], m->players[i].user_id);
@@ -447,8 +431,8 @@ void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_
         arr_text(&a[8], p->stats_json[0] ? p->stats_json : "{}");
     }
     for (int k = 0; k < 9; k++) {
-        arr_put(&a[k], "}", 1);
-        r->params[8 + k] = a[k].s;
+        sbuf_put(&a[k], "}", 1);
+        r->params[8 + k] = a[k].p;
     }
     LL_PREPEND(g->records, r);
     g->nrecords++;
