@@ -38,6 +38,8 @@ typedef struct pg_req {
 
 typedef enum { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY, C_MIGRATING } cstate_t;
 
+/* A migration's steps, in the order they run (pg_migrate.c goes from one to the next + 1, from
+ * M_LOCK to M_CREATE and from M_BEGIN to M_COMMIT). */
 typedef enum {
     M_LOCK,
     M_CREATE,
