@@ -189,6 +189,20 @@ static int wake_loop(admin_t *a)
     return 0;
 }
 
+/* Under a->mu, with *state just set to 1 (asked): wakes the loop and waits, at most
+ * KICK_WAIT_MS, for it to set *state to 2 (answered). Returns 1 when it did. */
+static int wake_and_wait(admin_t *a, const int *state)
+{
+    int rc = wake_loop(a);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += KICK_WAIT_MS / 1000;
+    while (rc == 0 && *state != 2 && !a->closed)
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+            break;
+    return *state == 2;
+}
+
 static enum MHD_Result get_metrics(admin_t *a, struct MHD_Connection *c)
 {
     pthread_mutex_lock(&a->mu);
@@ -291,14 +305,7 @@ static enum MHD_Result post_reload(admin_t *a, struct MHD_Connection *c, int whi
     a->reload_prepared = prepared;
     a->reload_which = which;
     a->reload_state = 1;
-    int rc = wake_loop(a);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += KICK_WAIT_MS / 1000;
-    while (rc == 0 && a->reload_state != 2 && !a->closed)
-        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
-            break;
-    int answered = a->reload_state == 2, status = a->reload_status;
+    int answered = wake_and_wait(a, &a->reload_state), status = a->reload_status;
     char *msg = malloc(ADMIN_RELOAD_MSG_MAX);
     if (msg)
         memcpy(msg, a->reload_msg, ADMIN_RELOAD_MSG_MAX);
@@ -335,14 +342,7 @@ static enum MHD_Result post_kick(admin_t *a, struct MHD_Connection *c)
     a->kick_session = session;
     snprintf(a->kick_reason, sizeof a->kick_reason, "%s", reason);
     a->kick_state = 1;
-    int rc = wake_loop(a);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += KICK_WAIT_MS / 1000;
-    while (rc == 0 && a->kick_state != 2 && !a->closed)
-        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
-            break;
-    int answered = a->kick_state == 2, result = a->kick_result;
+    int answered = wake_and_wait(a, &a->kick_state), result = a->kick_result;
     a->kick_state = 0;
     pthread_mutex_unlock(&a->mu);
     if (!answered)

@@ -11,10 +11,11 @@
 #define uthash_malloc(sz) xmalloc(sz)
 #define uthash_free(ptr, sz) xfree(ptr)
 #include <uthash.h>
+#include <utlist.h>
 
 /* One request waiting for its response. Pending ones sit in the hash (by seq) and in a list
  * in send order, which is also deadline order since every request has the same timeout.
- * Finished ones go to the free list (through next) for reuse. */
+ * Finished ones go to the free list (a stack, through next) for reuse. */
 typedef struct pending {
     uint32_t seq;
     uint64_t sent_ms; /* loop time at send */
@@ -37,8 +38,8 @@ struct client {
     pending_t *by_seq;      /* uthash head */
     pending_t sentinel;     /* seq 0, always in the hash: an empty table would be freed by
                              * uthash and reallocated by the next request */
-    pending_t *oldest, *newest;
-    pending_t *free_list;
+    pending_t *pending;     /* utlist DL in send order: the oldest first */
+    pending_t *free_list;   /* utlist LL, the last finished first */
     size_t npending;
     uint64_t timeout_ms;
     uint32_t next_seq;
@@ -65,12 +66,9 @@ const char *client_strerror(int status)
 
 static void client_free(client_t *c)
 {
-    pending_t *p = c->free_list;
-    while (p) {
-        pending_t *next = p->next;
+    pending_t *p, *tmp;
+    LL_FOREACH_SAFE(c->free_list, p, tmp)
         xfree(p);
-        p = next;
-    }
     HASH_CLEAR(hh, c->by_seq); /* only the sentinel is left: frees the table */
     frame_parser_free(&c->parser);
     xfree(c);
@@ -105,14 +103,7 @@ client_t *client_new(uv_loop_t *loop, conn_loop_t *cl, uint32_t max_frame)
 static void pending_unlink(client_t *c, pending_t *p)
 {
     HASH_DEL(c->by_seq, p);
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        c->oldest = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        c->newest = p->prev;
+    DL_DELETE(c->pending, p);
     c->npending--;
 }
 
@@ -123,8 +114,7 @@ static void pending_finish(client_t *c, pending_t *p, int status, uint16_t type,
     client_response_cb cb = p->cb;
     void *ud = p->ud;
     pending_unlink(c, p);
-    p->next = c->free_list;
-    c->free_list = p;
+    LL_PREPEND(c->free_list, p);
     cb(c, status, type, payload, len, ud);
 }
 
@@ -132,18 +122,18 @@ static void pending_finish(client_t *c, pending_t *p, int status, uint16_t type,
  * send (refused: the client is closing or no longer connected). */
 static void pending_fail_all(client_t *c)
 {
-    while (c->oldest)
-        pending_finish(c, c->oldest, CLIENT_ECLOSED, 0, NULL, 0);
+    while (c->pending)
+        pending_finish(c, c->pending, CLIENT_ECLOSED, 0, NULL, 0);
 }
 
 static void on_timer(uv_timer_t *t);
 
 static void timer_schedule(client_t *c)
 {
-    if (!c->oldest || c->timeout_ms == 0 || c->closing)
+    if (!c->pending || c->timeout_ms == 0 || c->closing)
         return;
     uint64_t now = uv_now(c->loop);
-    uint64_t due = c->oldest->sent_ms + c->timeout_ms;
+    uint64_t due = c->pending->sent_ms + c->timeout_ms;
     uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
@@ -151,9 +141,9 @@ static void on_timer(uv_timer_t *t)
 {
     client_t *c = t->data;
     uint64_t now = uv_now(c->loop);
-    while (c->oldest && !c->closing && c->timeout_ms &&
-           c->oldest->sent_ms + c->timeout_ms <= now)
-        pending_finish(c, c->oldest, CLIENT_ETIMEDOUT, 0, NULL, 0);
+    while (c->pending && !c->closing && c->timeout_ms &&
+           c->pending->sent_ms + c->timeout_ms <= now)
+        pending_finish(c, c->pending, CLIENT_ETIMEDOUT, 0, NULL, 0);
     timer_schedule(c);
 }
 
@@ -206,7 +196,7 @@ static uint8_t *request_begin(client_t *c, uint16_t type, size_t len, client_res
 
     pending_t *p = c->free_list;
     if (p)
-        c->free_list = p->next;
+        LL_DELETE(c->free_list, p);
     else
         p = xmalloc(sizeof *p);
     memset(p, 0, sizeof *p);
@@ -214,12 +204,7 @@ static uint8_t *request_begin(client_t *c, uint16_t type, size_t len, client_res
     p->sent_ms = uv_now(c->loop);
     p->cb = cb;
     p->ud = ud;
-    p->prev = c->newest;
-    if (c->newest)
-        c->newest->next = p;
-    else
-        c->oldest = p;
-    c->newest = p;
+    DL_APPEND(c->pending, p);
     HASH_ADD(hh, c->by_seq, seq, sizeof p->seq, p);
     c->npending++;
     if (c->timeout_ms && !uv_is_active((uv_handle_t *)&c->timer))

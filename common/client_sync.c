@@ -2,6 +2,7 @@
 #include "client_sync.h"
 
 #include <string.h>
+#include <utlist.h>
 #include <uv.h>
 
 #include "alloc.h"
@@ -10,7 +11,7 @@
 #include "util.h"
 
 typedef struct push {
-    struct push *next;
+    struct push *prev, *next;
     uint16_t type;
     uint32_t seq;
     size_t len;
@@ -35,7 +36,7 @@ struct csync {
     int timed_out;
     int connected;
     int closed;
-    push_t *push_head, *push_tail;
+    push_t *pushes; /* utlist DL, in arrival order */
     size_t npush;
 };
 
@@ -86,16 +87,11 @@ static void on_push(client_t *c, uint16_t type, uint32_t seq, const uint8_t *pay
 {
     csync_t *s = ud;
     push_t *p = xmalloc(sizeof *p);
-    p->next = NULL;
     p->type = type;
     p->seq = seq;
     p->len = len;
     p->payload = copy_bytes(payload, len);
-    if (s->push_tail)
-        s->push_tail->next = p;
-    else
-        s->push_head = p;
-    s->push_tail = p;
+    DL_APPEND(s->pushes, p);
     s->npush++;
 }
 
@@ -218,10 +214,8 @@ int csync_wait_push_seq(csync_t *s, uint16_t *type, uint32_t *seq, uint8_t **pay
     int rc = run_until(s, cond_push, NULL, timeout_ms);
     if (s->npush == 0)
         return rc ? rc : CLIENT_ECLOSED;
-    push_t *p = s->push_head;
-    s->push_head = p->next;
-    if (!s->push_head)
-        s->push_tail = NULL;
+    push_t *p = s->pushes;
+    DL_DELETE(s->pushes, p);
     s->npush--;
     *type = p->type;
     if (seq)
@@ -264,12 +258,10 @@ void csync_close(csync_t *s)
     int rc = uv_loop_close(&s->loop);
     if (rc != 0)
         log_warn("csync_loop_busy", "err=%s", uv_err_name(rc));
-    push_t *p = s->push_head;
-    while (p) {
-        push_t *next = p->next;
+    push_t *p, *tmp;
+    DL_FOREACH_SAFE(s->pushes, p, tmp) {
         xfree(p->payload);
         xfree(p);
-        p = next;
     }
     xfree(s);
 }

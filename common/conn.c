@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "conn_internal.h"
@@ -79,12 +80,11 @@ static void on_hs_timer(uv_timer_t *t)
 {
     conn_loop_t *cl = t->data;
     uint64_t now = uv_now(cl->loop);
-    for (conn_x_t *x = cl->hs_head, *next; x; x = next) {
-        next = x->hs_next;
+    conn_x_t *x, *next;
+    DL_FOREACH_SAFE2(cl->hs, x, next, hs_next)
         if (x->hs_deadline && now >= x->hs_deadline)
             conn_hs_fail(x->c, XF_TIMEOUT);
-    }
-    if (!cl->hs_head)
+    if (!cl->hs)
         uv_timer_stop(&cl->hs_timer); /* runs only while a handshake does */
 }
 
@@ -209,15 +209,9 @@ static void hs_list(conn_t *c)
     x->x->st.accepted++;
     x->hs_deadline = x->x->o.handshake_ms ? uv_now(cl->loop) + x->x->o.handshake_ms : 0;
     x->hs_listed = 1;
-    x->hs_prev = cl->hs_tail;
-    x->hs_next = NULL;
-    if (!cl->hs_head && !cl->closing)
+    if (!cl->hs && !cl->closing)
         uv_timer_start(&cl->hs_timer, on_hs_timer, HS_SWEEP_MS, HS_SWEEP_MS);
-    if (cl->hs_tail)
-        cl->hs_tail->hs_next = x;
-    else
-        cl->hs_head = x;
-    cl->hs_tail = x;
+    DL_APPEND2(cl->hs, x, hs_prev, hs_next);
 }
 
 void conn_hs_unlist(conn_t *c)
@@ -226,14 +220,7 @@ void conn_hs_unlist(conn_t *c)
     if (!x->hs_listed)
         return;
     x->hs_listed = 0;
-    if (x->hs_prev)
-        x->hs_prev->hs_next = x->hs_next;
-    else
-        c->cl->hs_head = x->hs_next;
-    if (x->hs_next)
-        x->hs_next->hs_prev = x->hs_prev;
-    else
-        c->cl->hs_tail = x->hs_prev;
+    DL_DELETE2(c->cl->hs, x, hs_prev, hs_next);
     x->hs_prev = x->hs_next = NULL;
 }
 

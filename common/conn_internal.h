@@ -19,7 +19,7 @@ struct conn_loop {
     uv_check_t check;
     uv_timer_t hs_timer;  /* closes transport handshakes past their deadline */
     conn_t *dirty;        /* singly linked through conn.next_dirty */
-    struct conn_x *hs_head, *hs_tail; /* conns in a transport handshake, oldest first */
+    struct conn_x *hs; /* conns in a transport handshake, oldest first (utlist DL) */
     int closing;
     uint16_t turn; /* loop turns, counted in the prepare phase (wraps) */
     uint8_t slab[READ_SLAB_SIZE];
@@ -67,7 +67,7 @@ struct xport {
 typedef struct conn_x {
     conn_t *c;
     xport_t *x;
-    struct conn_x *hs_prev, *hs_next; /* in cl->hs_* while the handshake runs */
+    struct conn_x *hs_prev, *hs_next; /* in cl->hs while the handshake runs */
     uint64_t hs_deadline;
     uint8_t hs_listed;
     uint8_t tls_done;    /* TLS handshake complete */

@@ -2,14 +2,15 @@
 #include "metrics.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "hist.h"
 #include "log.h"
+#include "sbuf.h"
 #include "util.h"
 
 typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype_t;
@@ -23,25 +24,25 @@ struct metric {
     uint64_t count;
     double value;
     hist_t *hist;
-    struct metric *next;
+    struct metric *prev, *next;
 };
 
 typedef struct family {
     char *name, *help;
     mtype_t type;
-    metric_t *series, *last;
-    struct family *next;
+    metric_t *series; /* utlist DL, in creation order */
+    struct family *prev, *next;
 } family_t;
 
 typedef struct collector {
     metrics_collect_cb cb;
     void *ud;
-    struct collector *next;
+    struct collector *prev, *next;
 } collector_t;
 
 struct metrics {
-    family_t *families, *last;
-    collector_t *collectors, *last_collector;
+    family_t *families;      /* utlist DL, in creation order (the render order) */
+    collector_t *collectors; /* utlist DL, in registration order */
     uint64_t gen;
 };
 
@@ -62,62 +63,26 @@ void metrics_free(metrics_t *m)
 {
     if (!m)
         return;
-    for (family_t *f = m->families, *fn; f; f = fn) {
-        fn = f->next;
-        for (metric_t *s = f->series, *sn; s; s = sn) {
-            sn = s->next;
+    family_t *f, *fn;
+    DL_FOREACH_SAFE(m->families, f, fn) {
+        metric_t *s, *sn;
+        DL_FOREACH_SAFE(f->series, s, sn)
             series_free(s);
-        }
         xfree(f->name);
         xfree(f->help);
         xfree(f);
     }
-    for (collector_t *c = m->collectors, *cn; c; c = cn) {
-        cn = c->next;
+    collector_t *c, *cn;
+    DL_FOREACH_SAFE(m->collectors, c, cn)
         xfree(c);
-    }
     xfree(m);
-}
-
-/* Appends s to a growing buffer. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf_t *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* "k=v,k2=v2" -> k="v",k2="v2" with \, " and newline escaped in the values. */
 static char *render_labels(const char *in)
 {
     sbuf_t b = {0};
-    sb_put(&b, "", 0);
+    sbuf_put(&b, "", 0);
     const char *p = in ? in : "";
     while (*p) {
         const char *eq = strchr(p, '=');
@@ -127,18 +92,18 @@ static char *render_labels(const char *in)
         if (!end)
             end = eq + strlen(eq);
         if (b.len)
-            sb_str(&b, ",");
-        sb_put(&b, p, (size_t)(eq - p));
-        sb_str(&b, "=\"");
+            sbuf_str(&b, ",");
+        sbuf_put(&b, p, (size_t)(eq - p));
+        sbuf_str(&b, "=\"");
         for (const char *v = eq + 1; v < end; v++) {
             if (*v == '\\' || *v == '"')
-                sb_put(&b, "\\", 1);
+                sbuf_put(&b, "\\", 1);
             if (*v == '\n')
-                sb_str(&b, "\\n");
+                sbuf_str(&b, "\\n");
             else
-                sb_put(&b, v, 1);
+                sbuf_put(&b, v, 1);
         }
-        sb_str(&b, "\"");
+        sbuf_str(&b, "\"");
         p = *end ? end + 1 : end;
     }
     return b.p;
@@ -146,7 +111,8 @@ static char *render_labels(const char *in)
 
 static family_t *family_get(metrics_t *m, const char *name, const char *help, mtype_t type)
 {
-    for (family_t *f = m->families; f; f = f->next) {
+    family_t *f;
+    DL_FOREACH(m->families, f) {
         if (strcmp(f->name, name) == 0) {
             if (f->type != type) {
                 log_error("metrics_type_clash", "name=%s", name);
@@ -155,15 +121,11 @@ static family_t *family_get(metrics_t *m, const char *name, const char *help, mt
             return f;
         }
     }
-    family_t *f = xcalloc(1, sizeof *f);
+    f = xcalloc(1, sizeof *f);
     f->name = xstrdup(name);
     f->help = xstrdup(help ? help : "");
     f->type = type;
-    if (m->last)
-        m->last->next = f;
-    else
-        m->families = f;
-    m->last = f;
+    DL_APPEND(m->families, f);
     return f;
 }
 
@@ -172,10 +134,11 @@ static metric_t *series_get(metrics_t *m, const char *name, const char *help, mt
 {
     family_t *f = family_get(m, name, help, type);
     const char *key = labels ? labels : "";
-    for (metric_t *s = f->series; s; s = s->next)
+    metric_t *s;
+    DL_FOREACH(f->series, s)
         if (strcmp(s->key, key) == 0)
             return s;
-    metric_t *s = xcalloc(1, sizeof *s);
+    s = xcalloc(1, sizeof *s);
     s->f = f;
     s->key = xstrdup(key);
     s->labels = render_labels(key);
@@ -183,11 +146,7 @@ static metric_t *series_get(metrics_t *m, const char *name, const char *help, mt
         s->hist = xmalloc(sizeof *s->hist);
         hist_init(s->hist);
     }
-    if (f->last)
-        f->last->next = s;
-    else
-        f->series = s;
-    f->last = s;
+    DL_APPEND(f->series, s);
     return s;
 }
 
@@ -212,22 +171,26 @@ void metric_set(metric_t *g, double v) { g->value = v; }
 void metric_observe_us(metric_t *h, uint64_t us) { hist_record(h->hist, us); }
 uint64_t metric_count(const metric_t *c) { return c->count; }
 
+/* A series set by a collector: it lives only while each render sets it again. */
+static metric_t *volatile_series(metrics_t *m, const char *name, const char *help, mtype_t type,
+                                 const char *labels)
+{
+    metric_t *s = series_get(m, name, help, type, labels);
+    s->is_volatile = 1;
+    s->gen = m->gen;
+    return s;
+}
+
 void metrics_set_gauge(metrics_t *m, const char *name, const char *help, const char *labels,
                        double v)
 {
-    metric_t *s = series_get(m, name, help, M_GAUGE, labels);
-    s->is_volatile = 1;
-    s->gen = m->gen;
-    s->value = v;
+    volatile_series(m, name, help, M_GAUGE, labels)->value = v;
 }
 
 void metrics_set_counter(metrics_t *m, const char *name, const char *help, const char *labels,
                          uint64_t v)
 {
-    metric_t *s = series_get(m, name, help, M_COUNTER, labels);
-    s->is_volatile = 1;
-    s->gen = m->gen;
-    s->count = v;
+    volatile_series(m, name, help, M_COUNTER, labels)->count = v;
 }
 
 void metrics_set_enum_counts(metrics_t *m, const char *name, const char *help, const char *key,
@@ -253,40 +216,36 @@ void metrics_on_collect(metrics_t *m, metrics_collect_cb cb, void *ud)
     collector_t *c = xcalloc(1, sizeof *c);
     c->cb = cb;
     c->ud = ud;
-    if (m->last_collector)
-        m->last_collector->next = c;
-    else
-        m->collectors = c;
-    m->last_collector = c;
+    DL_APPEND(m->collectors, c);
 }
 
 static void put_double(sbuf_t *b, double v)
 {
     if (isnan(v))
-        sb_str(b, "NaN");
+        sbuf_str(b, "NaN");
     else if (isinf(v))
-        sb_str(b, v > 0 ? "+Inf" : "-Inf");
+        sbuf_str(b, v > 0 ? "+Inf" : "-Inf");
     else
-        sb_printf(b, "%.15g", v);
+        sbuf_printf(b, "%.15g", v);
 }
 
 /* name{labels[,extra]} */
 static void put_name(sbuf_t *b, const char *name, const char *suffix, const metric_t *s,
                      const char *extra)
 {
-    sb_str(b, name);
-    sb_str(b, suffix);
+    sbuf_str(b, name);
+    sbuf_str(b, suffix);
     if (s->labels[0] || extra) {
-        sb_str(b, "{");
-        sb_str(b, s->labels);
+        sbuf_str(b, "{");
+        sbuf_str(b, s->labels);
         if (extra) {
             if (s->labels[0])
-                sb_str(b, ",");
-            sb_str(b, extra);
+                sbuf_str(b, ",");
+            sbuf_str(b, extra);
         }
-        sb_str(b, "}");
+        sbuf_str(b, "}");
     }
-    sb_str(b, " ");
+    sbuf_str(b, " ");
 }
 
 static void render_histogram(sbuf_t *b, const family_t *f, const metric_t *s)
@@ -301,61 +260,58 @@ static void render_histogram(sbuf_t *b, const family_t *f, const metric_t *s)
         char le[48];
         snprintf(le, sizeof le, "le=\"%g\"", BUCKETS_S[k]);
         put_name(b, f->name, "_bucket", s, le);
-        sb_printf(b, "%llu\n", (unsigned long long)cum);
+        sbuf_printf(b, "%llu\n", (unsigned long long)cum);
     }
     put_name(b, f->name, "_bucket", s, "le=\"+Inf\"");
-    sb_printf(b, "%llu\n", (unsigned long long)h->count);
+    sbuf_printf(b, "%llu\n", (unsigned long long)h->count);
     put_name(b, f->name, "_sum", s, NULL);
     put_double(b, (double)h->sum / 1e6);
-    sb_str(b, "\n");
+    sbuf_str(b, "\n");
     put_name(b, f->name, "_count", s, NULL);
-    sb_printf(b, "%llu\n", (unsigned long long)h->count);
+    sbuf_printf(b, "%llu\n", (unsigned long long)h->count);
 }
 
 char *metrics_render(metrics_t *m, size_t *len)
 {
     m->gen++;
-    for (collector_t *c = m->collectors; c; c = c->next)
+    collector_t *c;
+    DL_FOREACH(m->collectors, c)
         c->cb(m, c->ud);
     sbuf_t b = {0};
-    sb_put(&b, "", 0);
+    sbuf_put(&b, "", 0);
     static const char *type_names[] = {"counter", "gauge", "histogram"};
-    for (family_t *f = m->families; f; f = f->next) {
+    family_t *f;
+    DL_FOREACH(m->families, f) {
         /* drop volatile series that this collection did not set */
-        for (metric_t **pp = &f->series; *pp;) {
-            metric_t *s = *pp;
+        metric_t *s, *sn;
+        DL_FOREACH_SAFE(f->series, s, sn) {
             if (s->is_volatile && s->gen != m->gen) {
-                *pp = s->next;
+                DL_DELETE(f->series, s);
                 series_free(s);
-            } else {
-                pp = &s->next;
             }
         }
-        f->last = NULL;
-        for (metric_t *s = f->series; s; s = s->next)
-            f->last = s;
         if (!f->series)
             continue;
-        sb_printf(&b, "# HELP %s ", f->name);
+        sbuf_printf(&b, "# HELP %s ", f->name);
         for (const char *p = f->help; *p; p++) {
             if (*p == '\\')
-                sb_str(&b, "\\\\");
+                sbuf_str(&b, "\\\\");
             else if (*p == '\n')
-                sb_str(&b, "\\n");
+                sbuf_str(&b, "\\n");
             else
-                sb_put(&b, p, 1);
+                sbuf_put(&b, p, 1);
         }
-        sb_printf(&b, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
-        for (metric_t *s = f->series; s; s = s->next) {
+        sbuf_printf(&b, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
+        DL_FOREACH(f->series, s) {
             switch (f->type) {
             case M_COUNTER:
                 put_name(&b, f->name, "", s, NULL);
-                sb_printf(&b, "%llu\n", (unsigned long long)s->count);
+                sbuf_printf(&b, "%llu\n", (unsigned long long)s->count);
                 break;
             case M_GAUGE:
                 put_name(&b, f->name, "", s, NULL);
                 put_double(&b, s->value);
-                sb_str(&b, "\n");
+                sbuf_str(&b, "\n");
                 break;
             case M_HISTOGRAM:
                 render_histogram(&b, f, s);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "log.h"
@@ -146,14 +147,12 @@ static void on_defer(uv_idle_t *h)
     pg_pool_t *p = h->data;
     /* One at a time from the pool's list: a callback may close the pool, which then
      * delivers the rest itself. */
-    while (p->dhead && !p->closing) {
-        pg_req_t *q = p->dhead;
-        p->dhead = q->next;
-        if (!p->dhead)
-            p->dtail = NULL;
+    while (p->deferred && !p->closing) {
+        pg_req_t *q = p->deferred;
+        DL_DELETE(p->deferred, q);
         req_fail_now(p, q, q->err);
     }
-    if (!p->closing && !p->dhead)
+    if (!p->closing && !p->deferred)
         uv_idle_stop(&p->defer);
 }
 
@@ -161,12 +160,7 @@ static void on_defer(uv_idle_t *h)
 static void req_fail_later(pg_pool_t *p, pg_req_t *q, const char *err)
 {
     q->err = err;
-    q->next = NULL;
-    if (p->dtail)
-        p->dtail->next = q;
-    else
-        p->dhead = q;
-    p->dtail = q;
+    DL_APPEND(p->deferred, q);
     uv_idle_start(&p->defer, on_defer);
 }
 
@@ -176,24 +170,20 @@ static void on_queue_timer(uv_timer_t *t);
 
 static void arm_queue_timer(pg_pool_t *p)
 {
-    if (!p->qhead) {
+    if (!p->queue) {
         uv_timer_stop(&p->queue_timer);
         return;
     }
     uint64_t now = pgi_now_ms(p);
-    uint64_t wait = p->qhead->deadline > now ? p->qhead->deadline - now : 0;
+    uint64_t wait = p->queue->deadline > now ? p->queue->deadline - now : 0;
     uv_timer_start(&p->queue_timer, on_queue_timer, wait, 0);
 }
 
 static pg_req_t *queue_pop(pg_pool_t *p)
 {
-    pg_req_t *q = p->qhead;
-    if (q) {
-        p->qhead = q->next;
-        if (!p->qhead)
-            p->qtail = NULL;
-        q->next = NULL;
-    }
+    pg_req_t *q = p->queue;
+    if (q)
+        DL_DELETE(p->queue, q);
     return q;
 }
 
@@ -203,7 +193,7 @@ static void on_queue_timer(uv_timer_t *t)
     uint64_t now = pgi_now_ms(p);
     /* Waiting with the pool up means every connection is busy: "timeout". */
     const char *err = pool_ready(p) ? ERR_TIMEOUT : ERR_UNAVAILABLE;
-    while (p->qhead && p->qhead->deadline <= now)
+    while (p->queue && p->queue->deadline <= now)
         req_fail_later(p, queue_pop(p), err);
     arm_queue_timer(p);
 }
@@ -509,7 +499,7 @@ void pgi_pump(pg_pool_t *p)
 {
     if (p->closing || !p->migrated)
         return;
-    for (int i = 0; i < p->size && p->qhead; i++) {
+    for (int i = 0; i < p->size && p->queue; i++) {
         pg_conn_t *c = &p->conns[i];
         if (c->state == C_IDLE)
             run_query(c, queue_pop(p));
@@ -716,12 +706,8 @@ int pg_query(pg_pool_t *p, const char *sql, int nparams, const char *const *para
         return 0;
     }
     q->deadline = now + p->queue_timeout_ms;
-    if (p->qtail)
-        p->qtail->next = q;
-    else
-        p->qhead = q;
-    p->qtail = q;
-    if (p->qhead == q)
+    DL_APPEND(p->queue, q);
+    if (p->queue == q)
         arm_queue_timer(p);
     pgi_pump(p);
     return 0;
@@ -738,18 +724,13 @@ void pg_pool_close(pg_pool_t *p)
     p->closing = 1;
     /* Collect every request whose callback is due, in the order they were given up on:
      * those already failed, those running, those waiting. */
-    pg_req_t *head = p->dhead, *tail = p->dtail;
-    p->dhead = p->dtail = NULL;
+    pg_req_t *due = p->deferred, *q, *tmp;
+    p->deferred = NULL;
     for (int i = 0; i < p->size; i++) {
         pg_conn_t *c = &p->conns[i];
         if (c->req) {
             c->req->err = ERR_CLOSED;
-            c->req->next = NULL;
-            if (tail)
-                tail->next = c->req;
-            else
-                head = c->req;
-            tail = c->req;
+            DL_APPEND(due, c->req);
             c->req = NULL;
         }
         if (c->state == C_IDLE || c->state == C_BUSY || c->state == C_MIGRATING)
@@ -761,24 +742,15 @@ void pg_pool_close(pg_pool_t *p)
         c->timer.data = p;
     }
     p->nup = 0;
-    for (pg_req_t *q = p->qhead; q; q = q->next)
+    DL_FOREACH(p->queue, q)
         q->err = ERR_CLOSED;
-    if (p->qhead) {
-        if (tail)
-            tail->next = p->qhead;
-        else
-            head = p->qhead;
-        tail = p->qtail;
-    }
-    p->qhead = p->qtail = NULL;
+    DL_CONCAT(due, p->queue);
+    p->queue = NULL;
     uv_close((uv_handle_t *)&p->queue_timer, on_handle_closed);
     uv_close((uv_handle_t *)&p->mig_timer, on_handle_closed);
     uv_close((uv_handle_t *)&p->defer, on_handle_closed);
     /* Callbacks last: the pool's memory lives until the close callbacks, so a callback may
      * do anything but use the pool (pg_query returns -1 now). */
-    while (head) {
-        pg_req_t *q = head;
-        head = q->next;
+    DL_FOREACH_SAFE(due, q, tmp)
         req_fail_now(p, q, q->err);
-    }
 }

@@ -157,10 +157,11 @@ void pgi_migrate_step_done(pg_conn_t *c)
     }
     switch (p->mig_step) {
     case M_LOCK:
-        migrate_go(c, M_CREATE);
-        break;
     case M_CREATE:
-        migrate_go(c, M_LIST);
+    case M_BEGIN:
+    case M_SQL:
+    case M_RECORD:
+        migrate_go(c, (mstep_t)(p->mig_step + 1)); /* mstep_t lists the steps in order */
         break;
     case M_LIST:
         for (int r = 0; r < PQntuples(res); r++) {
@@ -170,15 +171,6 @@ void pgi_migrate_step_done(pg_conn_t *c)
                     p->applied[i] = 1;
         }
         migrate_next(c);
-        break;
-    case M_BEGIN:
-        migrate_go(c, M_SQL);
-        break;
-    case M_SQL:
-        migrate_go(c, M_RECORD);
-        break;
-    case M_RECORD:
-        migrate_go(c, M_COMMIT);
         break;
     case M_COMMIT:
         log_info("migration_applied", "conn=%d version=%d ms=%" PRIu64, c->idx,

@@ -25,7 +25,7 @@ static const char ERR_TIMEOUT[] = "timeout";
 static const char ERR_CLOSED[] = "closed";
 
 typedef struct pg_req {
-    struct pg_req *next;
+    struct pg_req *prev, *next; /* in one utlist DL: the pool's queue or deferred list */
     pg_cb cb;
     void *ud;
     uint64_t deadline;  /* loop ms: fails when still queued then */
@@ -38,6 +38,8 @@ typedef struct pg_req {
 
 typedef enum { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY, C_MIGRATING } cstate_t;
 
+/* A migration's steps, in the order they run (pg_migrate.c goes from one to the next + 1, from
+ * M_LOCK to M_CREATE and from M_BEGIN to M_COMMIT). */
 typedef enum {
     M_LOCK,
     M_CREATE,
@@ -82,8 +84,8 @@ struct pg_pool {
     unsigned char *applied;
     pg_conn_t *conns;
 
-    pg_req_t *qhead, *qtail;  /* waiting for a connection (FIFO) */
-    pg_req_t *dhead, *dtail;  /* failed, callback due on the next loop turn */
+    pg_req_t *queue;          /* waiting for a connection (FIFO) */
+    pg_req_t *deferred;       /* failed, callback due on the next loop turn (FIFO) */
     unsigned npending;        /* queries whose callback has not run yet */
     uv_timer_t queue_timer;   /* the head of the queue's deadline */
     uv_timer_t mig_timer;     /* retry of failed migrations */

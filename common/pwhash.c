@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "log.h"
@@ -36,8 +37,8 @@ struct pwhash {
     uv_async_t async; /* a worker finished an item */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    pw_work_t *queue_head, *queue_tail; /* under mu */
-    pw_work_t *done_head, *done_tail; /* under mu */
+    pw_work_t *queue;                 /* under mu: utlist DL, oldest first */
+    pw_work_t *done;                  /* under mu: utlist DL, oldest first */
     int stop;                         /* under mu: workers exit once the queue is empty */
     pthread_t *threads;
     int nthreads;
@@ -52,7 +53,7 @@ struct pwhash {
 };
 
 struct pw_work {
-    pw_work_t *next;
+    pw_work_t *prev, *next;
     pwhash_cb cb;
     void *ud;
     int verify;
@@ -103,25 +104,18 @@ static void *worker(void *arg)
     }
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->queue_head && !p->stop)
+        while (!p->queue && !p->stop)
             pthread_cond_wait(&p->cv, &p->mu);
-        pw_work_t *w = p->queue_head;
+        pw_work_t *w = p->queue;
         if (!w)
             break; /* stop, and nothing left */
-        p->queue_head = w->next;
-        if (!p->queue_head)
-            p->queue_tail = NULL;
+        DL_DELETE(p->queue, w);
         pthread_mutex_unlock(&p->mu);
 
         run_item(p, w);
 
         pthread_mutex_lock(&p->mu);
-        w->next = NULL;
-        if (p->done_tail)
-            p->done_tail->next = w;
-        else
-            p->done_head = w;
-        p->done_tail = w;
+        DL_APPEND(p->done, w);
         /* Outside the lock, which the loop also takes: a low-priority thread preempted while
          * holding it would hold up the loop (measured with SCHED_IDLE: 266 ms stalls). The
          * handle outlives this call: the loop closes it only after joining every worker. */
@@ -162,19 +156,17 @@ static void on_async(uv_async_t *h)
 {
     pwhash_t *p = h->data;
     pthread_mutex_lock(&p->mu);
-    pw_work_t *w = p->done_head;
-    p->done_head = p->done_tail = NULL;
+    pw_work_t *done = p->done, *w, *tmp;
+    p->done = NULL;
     int nice_failed = p->nice_failed;
     p->nice_failed = 0;
     pthread_mutex_unlock(&p->mu);
     if (nice_failed)
         log_warn("pwhash_nice_failed", "nice=%d error=\"%s\"", p->nice, strerror(nice_failed));
-    while (w) {
-        pw_work_t *next = w->next;
+    DL_FOREACH_SAFE(done, w, tmp) {
         p->inflight--;
         w->cb(w->status, (!w->verify && w->status == PWHASH_OK) ? w->hash : NULL, w->ud);
         work_free(w);
-        w = next;
     }
     if (p->inflight == 0) {
         if (p->closing) {
@@ -209,11 +201,7 @@ static int submit(pwhash_t *p, int verify, const char *stored, const char *passw
     if (p->inflight++ == 0)
         uv_ref((uv_handle_t *)&p->async); /* work in flight keeps the loop alive */
     pthread_mutex_lock(&p->mu);
-    if (p->queue_tail)
-        p->queue_tail->next = w;
-    else
-        p->queue_head = w;
-    p->queue_tail = w;
+    DL_APPEND(p->queue, w);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;

@@ -304,6 +304,33 @@ static void on_master_addr(redisAsyncContext *ac, void *reply, void *privdata)
     start_connect(r);
 }
 
+/* Opens an async connection to ip:port on r's loop, r as its data, the two callbacks set.
+ * Returns NULL when hiredis could not start one (logged as redis_connect_failed when
+ * log_failure is set); nothing is left to free then. */
+static redisAsyncContext *async_open(rconn_t *r, const char *ip, int port,
+                                     redisConnectCallback *on_conn,
+                                     redisDisconnectCallback *on_disc, int log_failure)
+{
+    redisAsyncContext *ac = redisAsyncConnect(ip, port);
+    if (!ac || ac->err) {
+        if (log_failure)
+            log_warn("redis_connect_failed", "conn=%s error=\"%s\"", r->name,
+                     ac ? ac->errstr : "oom");
+        if (ac)
+            redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = r;
+    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redisAsyncSetConnectCallback(ac, on_conn);
+    redisAsyncSetDisconnectCallback(ac, on_disc);
+    return ac;
+}
+
 static void on_sac_disconnect(const redisAsyncContext *cac, int status)
 {
     rconn_t *r = cac->data;
@@ -330,22 +357,12 @@ static void on_sac_connect(const redisAsyncContext *cac, int status)
 static void ask_sentinel_at(rconn_t *r, const char *ip)
 {
     snprintf(r->asked_ip, sizeof r->asked_ip, "%s", ip);
-    redisAsyncContext *ac = redisAsyncConnect(ip, g_sentinels[r->sidx].port);
-    if (!ac || ac->err) {
-        if (ac)
-            redisAsyncFree(ac);
+    redisAsyncContext *ac =
+        async_open(r, ip, g_sentinels[r->sidx].port, on_sac_connect, on_sac_disconnect, 0);
+    if (!ac) {
         next_sentinel(r);
         return;
     }
-    ac->data = r;
-    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
-        ac->data = NULL;
-        redisAsyncFree(ac);
-        next_sentinel(r);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_sac_connect);
-    redisAsyncSetDisconnectCallback(ac, on_sac_disconnect);
     r->sac = ac;
     uv_timer_start(&r->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
     redisAsyncCommand(ac, on_master_addr, r, "SENTINEL get-master-addr-by-name %s", g_master_name);
@@ -422,20 +439,10 @@ static void watch_start(rconn_t *r)
 {
     if (!r->sent_ip[0] || r->closing)
         return;
-    redisAsyncContext *ac = redisAsyncConnect(r->sent_ip, r->sent_port);
-    if (!ac || ac->err) {
-        if (ac)
-            redisAsyncFree(ac);
+    redisAsyncContext *ac =
+        async_open(r, r->sent_ip, r->sent_port, on_watch_connect, on_watch_disconnect, 0);
+    if (!ac)
         return;
-    }
-    ac->data = r;
-    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
-        ac->data = NULL;
-        redisAsyncFree(ac);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_watch_connect);
-    redisAsyncSetDisconnectCallback(ac, on_watch_disconnect);
     r->watch = ac;
     redisAsyncCommand(ac, on_switch, r, "SUBSCRIBE +switch-master");
 }
@@ -464,23 +471,11 @@ static void on_resolved(resolve_t *rq, int status, const struct sockaddr *addr)
         ask_sentinel_at(r, ip);
         return;
     }
-    redisAsyncContext *ac = redisAsyncConnect(ip, r->url.port);
-    if (!ac || ac->err) {
-        log_warn("redis_connect_failed", "conn=%s error=\"%s\"", r->name, ac ? ac->errstr : "oom");
-        if (ac)
-            redisAsyncFree(ac);
+    redisAsyncContext *ac = async_open(r, ip, r->url.port, on_connect, on_disconnect, 1);
+    if (!ac) {
         schedule_reconnect(r);
         return;
     }
-    ac->data = r;
-    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
-        ac->data = NULL;
-        redisAsyncFree(ac);
-        schedule_reconnect(r);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
     r->ac = ac;
     r->state = R_CONNECTING;
     uv_timer_start(&r->timer, on_timer, CONNECT_TIMEOUT_MS, 0);

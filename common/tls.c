@@ -28,18 +28,28 @@ static void ssl_err(char *err, size_t n, const char *what)
     ERR_clear_error();
 }
 
-static SSL_CTX *server_ctx_new(const char *cert_file, const char *key_file, char *err, size_t n)
+/* A context for method with what both sides set: TLS 1.2 at least, buffers released while
+ * idle. NULL with err filled when OpenSSL fails. */
+static SSL_CTX *ctx_new(const SSL_METHOD *method, char *err, size_t n)
 {
     ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = SSL_CTX_new(method);
     if (!ctx) {
         ssl_err(err, n, "SSL_CTX_new");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    return ctx;
+}
+
+static SSL_CTX *server_ctx_new(const char *cert_file, const char *key_file, char *err, size_t n)
+{
+    SSL_CTX *ctx = ctx_new(TLS_server_method(), err, n);
+    if (!ctx)
+        return NULL;
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     /* Resumption by stateless session tickets only: no per-session memory on the server. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 1);
@@ -48,18 +58,15 @@ static SSL_CTX *server_ctx_new(const char *cert_file, const char *key_file, char
         SSL_CTX_free(ctx);
         return NULL;
     }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        ssl_err(err, n, "cannot load the certificate chain");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-        ssl_err(err, n, "cannot load the private key");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        ssl_err(err, n, "the key does not match the certificate");
+    const char *failed = NULL;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+        failed = "cannot load the certificate chain";
+    else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1)
+        failed = "cannot load the private key";
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+        failed = "the key does not match the certificate";
+    if (failed) {
+        ssl_err(err, n, failed);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -79,14 +86,9 @@ tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err
 
 tls_ctx_t *tls_ctx_client(const char *ca_file, char *err, size_t n)
 {
-    ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        ssl_err(err, n, "SSL_CTX_new");
+    SSL_CTX *ctx = ctx_new(TLS_client_method(), err, n);
+    if (!ctx)
         return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (ca_file && *ca_file) {
         if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
             ssl_err(err, n, "cannot load the CA file");

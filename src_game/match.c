@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "game.h"
@@ -107,11 +108,7 @@ static void unbind_and_forget(game_t *g, match_t *m)
         if (cur == p)
             HASH_DEL(g->by_user, p);
     }
-    for (match_t **pp = &g->matches; *pp; pp = &(*pp)->next)
-        if (*pp == m) {
-            *pp = m->next;
-            break;
-        }
+    LL_DELETE(g->matches, m);
     g->nmatches--;
     g->nplayers -= m->n;
     if (m->st)
@@ -254,10 +251,9 @@ static void abort_match(game_t *g, match_t *m, const char *reason, int tell_lobb
 
 void game_abort_all(game_t *g, const char *reason)
 {
-    for (match_t *m = g->matches, *next; m; m = next) {
-        next = m->next;
+    match_t *m, *next;
+    LL_FOREACH_SAFE(g->matches, m, next)
         abort_match(g, m, reason, 1, 1); /* a closing one is left to its record */
-    }
 }
 
 int game_busy(const game_t *g) { return g->nmatches > 0 || record_undurable(g) > 0; }
@@ -313,11 +309,10 @@ static void on_tick(uv_timer_t *t)
 {
     game_t *g = t->data;
     uint64_t t0 = mono_ns();
-    for (match_t *m = g->matches, *next; m; m = next) {
-        next = m->next;
+    match_t *m, *next;
+    LL_FOREACH_SAFE(g->matches, m, next)
         if (!m->timer)
             (void)tick_match(g, m);
-    }
     uint64_t us = (mono_ns() - t0) / 1000u;
     hist_record(&g->tick_us, us ? us : 1);
     hist_record(&g->tick_window_us, us ? us : 1);
@@ -446,8 +441,7 @@ static void start_match(game_t *g, uint64_t match_id, const redisReply *r)
         xfree(m);
         return;
     }
-    m->next = g->matches;
-    g->matches = m;
+    LL_PREPEND(g->matches, m);
     g->nmatches++;
     g->nplayers += m->n;
     add_players(g, m, r);
@@ -566,11 +560,10 @@ static void on_check(redisAsyncContext *ac, void *reply, void *privdata)
         if (r->element[i]->type == REDIS_REPLY_STRING)
             ids[n++] = strtoull(r->element[i]->str, NULL, 10);
     qsort(ids, n, sizeof *ids, cmp_u64);
-    for (match_t *m = g->matches, *next; m; m = next) {
-        next = m->next;
+    match_t *m, *next;
+    LL_FOREACH_SAFE(g->matches, m, next)
         if (!bsearch(&m->id, ids, n, sizeof *ids, cmp_u64))
             abort_match(g, m, "the lobby ended the match", 0, 1); /* frees m */
-    }
     xfree(ids);
 }
 

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "alloc.h"
 #include "game.h"
 #include "keys.h"
 #include "log.h"
 #include "record_codec.h"
+#include "sbuf.h"
 #include "util.h"
 
 #define RECORD_NPARAMS RECORD_FIELDS
@@ -63,9 +65,10 @@ static void record_free(record_t *r)
 
 static void unlink_record(game_t *g, record_t *r)
 {
-    for (record_t **pp = &g->records; *pp; pp = &(*pp)->next)
-        if (*pp == r) {
-            *pp = r->next;
+    record_t *x;
+    LL_FOREACH(g->records, x)
+        if (x == r) {
+            LL_DELETE(g->records, r);
             g->nrecords--;
             return;
         }
@@ -224,10 +227,9 @@ static void record_send(game_t *g, record_t *r)
 
 static int has_record(const game_t *g, uint64_t id)
 {
-    for (const record_t *r = g->records; r; r = r->next)
-        if (r->match_id == id)
-            return 1;
-    return 0;
+    const record_t *r;
+    LL_SEARCH_SCALAR(g->records, r, match_id, id);
+    return r != NULL;
 }
 
 /* Another daemon's record found in Redis: deliver it. */
@@ -259,8 +261,7 @@ static void take_over(game_t *g, const char *field, const char *blob, size_t len
     r->created_ms = b.created_ms;
     for (int i = 0; i < RECORD_NPARAMS; i++)
         r->params[i] = b.fields[i];
-    r->next = g->records;
-    g->records = r;
+    LL_PREPEND(g->records, r);
     g->nrecords++;
     record_send(g, r);
 }
@@ -294,8 +295,8 @@ void record_retry_all(game_t *g)
 {
     uint64_t now = wall_ms();
     unsigned foreign = 0;
-    for (record_t *r = g->records, *next; r; r = next) {
-        next = r->next;
+    record_t *r, *next;
+    LL_FOREACH_SAFE(g->records, r, next) {
         foreign += r->foreign;
         if (r->hold && now >= r->created_ms + RECORD_HOLD_MS) {
             count(g, "cluster_game_matches_told_before_durable_total",
@@ -319,7 +320,8 @@ void record_retry_all(game_t *g)
 unsigned record_undurable(const game_t *g)
 {
     unsigned n = 0;
-    for (const record_t *r = g->records; r; r = r->next)
+    const record_t *r;
+    LL_FOREACH(g->records, r)
         n += !r->stored && !r->written && !r->foreign;
     return n;
 }
@@ -327,7 +329,8 @@ unsigned record_undurable(const game_t *g)
 void record_gauges(game_t *g, metrics_t *mt)
 {
     uint64_t oldest = 0, now = wall_ms();
-    for (const record_t *r = g->records; r; r = r->next)
+    const record_t *r;
+    LL_FOREACH(g->records, r)
         if (now > r->created_ms && now - r->created_ms > oldest)
             oldest = now - r->created_ms;
     metrics_set_gauge(mt, "cluster_game_match_records_pending",
@@ -346,7 +349,7 @@ void record_drop_all(game_t *g)
     unsigned lost = 0, left = 0;
     while (g->records) {
         record_t *r = g->records;
-        g->records = r->next;
+        LL_DELETE(g->records, r);
         durable(r); /* the process ends: tell what there is to tell */
         if (!r->written) {
             if (r->stored)
@@ -373,41 +376,24 @@ static char *fmt_u64(uint64_t v)
     return xstrdup(b);
 }
 
-/* A growing PostgreSQL array literal: {e1,e2,...}, text elements quoted. */
-typedef struct arr {
-    char *s;
-    size_t len, cap;
-} arr_t;
+/* PostgreSQL array literals ({e1,e2,...}, text elements quoted) grow in an sbuf_t. */
 
-static void arr_put(arr_t *a, const char *p, size_t n)
+static void arr_num(sbuf_t *a, uint64_t v)
 {
-    if (a->len + n + 2 > a->cap) {
-        a->cap = (a->len + n + 2) * 2;
-        a->s = xrealloc(a->s, a->cap);
-    }
-    memcpy(a->s + a->len, p, n);
-    a->len += n;
-    a->s[a->len] = '\0';
+    sbuf_printf(a, "%s%llu", a->len > 1 ? "," : "", (unsigned long long)v);
 }
 
-static void arr_num(arr_t *a, uint64_t v)
-{
-    char b[24];
-    int n = snprintf(b, sizeof b, "%s%llu", a->len > 1 ? "," : "", (unsigned long long)v);
-    arr_put(a, b, (size_t)n);
-}
-
-static void arr_text(arr_t *a, const char *t)
+static void arr_text(sbuf_t *a, const char *t)
 {
     if (a->len > 1)
-        arr_put(a, ",", 1);
-    arr_put(a, "\"", 1);
+        sbuf_put(a, ",", 1);
+    sbuf_put(a, "\"", 1);
     for (const char *c = t; *c; c++) {
         if (*c == '"' || *c == '\\')
-            arr_put(a, "\\", 1);
-        arr_put(a, c, 1);
+            sbuf_put(a, "\\", 1);
+        sbuf_put(a, c, 1);
     }
-    arr_put(a, "\"", 1);
+    sbuf_put(a, "\"", 1);
 }
 
 void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_t *res, int hold)
@@ -428,10 +414,10 @@ void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_
     r->params[5] = xstrdup(outcome);
     r->params[6] = xstrdup(m->mode);
     r->params[7] = xstrdup(res->summary);
-    arr_t a[9];
+    sbuf_t a[9];
     memset(a, 0, sizeof a);
     for (int k = 0; k < 9; k++)
-        arr_put(&a[k], "{", 1);
+        sbuf_put(&a[k], "{", 1);
     for (uint32_t i = 0; i < m->n; i++) {
         const mode_player_result_t *p = &res->players[i];
         arr_num(&a[0], m->players[i].user_id);
@@ -445,11 +431,10 @@ void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_
         arr_text(&a[8], p->stats_json[0] ? p->stats_json : "{}");
     }
     for (int k = 0; k < 9; k++) {
-        arr_put(&a[k], "}", 1);
-        r->params[8 + k] = a[k].s;
+        sbuf_put(&a[k], "}", 1);
+        r->params[8 + k] = a[k].p;
     }
-    r->next = g->records;
-    g->records = r;
+    LL_PREPEND(g->records, r);
     g->nrecords++;
     size_t blen;
     char *blob = record_encode(backend_id(g->be), r->created_ms, r->params, &blen);
