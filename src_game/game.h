@@ -129,6 +129,9 @@ void record_match(game_t *g, match_t *m, const char *outcome, const mode_result_
 void record_retry_all(game_t *g);
 /* Own records neither in Redis nor in PostgreSQL yet (the daemon must not exit). */
 unsigned record_undurable(const game_t *g);
+/* Own records whose PostgreSQL write is in flight: a drain waits for them (while PostgreSQL
+ * answers) rather than leave them to another daemon. */
+unsigned record_writing(const game_t *g);
 void record_gauges(game_t *g, metrics_t *mt);
 void record_drop_all(game_t *g);
 

@@ -256,7 +256,10 @@ void game_abort_all(game_t *g, const char *reason)
         abort_match(g, m, reason, 1, 1); /* a closing one is left to its record */
 }
 
-int game_busy(const game_t *g) { return g->nmatches > 0 || record_undurable(g) > 0; }
+int game_busy(const game_t *g)
+{
+    return g->nmatches > 0 || record_undurable(g) > 0 || (pg_ready(g->pg) && record_writing(g) > 0);
+}
 
 /* ---- the tick ---- */
 

@@ -317,6 +317,14 @@ void record_retry_all(game_t *g)
         g->rec_scan_pending = 1;
 }
 
+unsigned record_writing(const game_t *g)
+{
+    unsigned n = 0;
+    for (const record_t *r = g->records; r; r = r->next)
+        n += !r->written && !r->foreign && r->attempts > 0;
+    return n;
+}
+
 unsigned record_undurable(const game_t *g)
 {
     unsigned n = 0;
