@@ -456,17 +456,55 @@ long h_rss_kib(pid_t pid)
     return kib;
 }
 
-int h_log_count(proc_t *p, const char *needle)
+int h_file_count(const char *path, const char *a, const char *b)
 {
-    FILE *f = fopen(p->log, "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     char line[4096];
     int n = 0;
     while (fgets(line, sizeof line, f))
-        n += strstr(line, needle) != NULL;
+        n += strstr(line, a) && (!b || strstr(line, b));
     fclose(f);
     return n;
+}
+
+int h_log_count(proc_t *p, const char *needle) { return h_file_count(p->log, needle, NULL); }
+
+int h_log_count2(const proc_t *p, const char *a, const char *b) { return h_file_count(p->log, a, b); }
+
+int h_wait_log(proc_t *p, const char *needle, int n, int timeout_ms)
+{
+    uint64_t t0 = h_now_ms();
+    while (h_log_count(p, needle) < n) {
+        if (h_now_ms() - t0 > (uint64_t)timeout_ms)
+            return -1;
+        h_sleep_ms(20);
+    }
+    return (int)(h_now_ms() - t0);
+}
+
+int h_run(const char *cmd, char *out, size_t n)
+{
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    size_t got = fread(out, 1, n - 1, f);
+    out[got] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int h_clusterctl(const char *url, const char *args, char *out, size_t n)
+{
+    char own[64], cmd[2048];
+    if (!url) {
+        snprintf(own, sizeof own, "redis://127.0.0.1:%d", h_redis_port());
+        url = own;
+    }
+    snprintf(cmd, sizeof cmd, "'%s' --redis-url '%s' --redis-prefix '%s' %s", CLUSTERCTL_PATH, url, h_prefix(), args);
+    int st = h_run(cmd, out, n);
+    printf("$ clusterctl %s -> %d\n%s", args, st, out);
+    return st;
 }
 
 void h_pg_start(void)

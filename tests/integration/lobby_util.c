@@ -810,19 +810,6 @@ void lu_check_record_vs_over(const lu_rec_t *rec, const GameOver *go, uint32_t g
     }
 }
 
-int lu_log_count2(proc_t *p, const char *a, const char *b)
-{
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, a) && strstr(line, b);
-    fclose(f);
-    return n;
-}
-
 void lu_run_tag(char *out, size_t n)
 {
     static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";

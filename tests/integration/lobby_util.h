@@ -331,9 +331,6 @@ const char *lu_outcome_text(int o);
 /* The record equals what GAME_OVER told: outcome, one row per result with equal numbers. */
 void lu_check_record_vs_over(const lu_rec_t *rec, const GameOver *go, uint32_t game, int line);
 
-/* Counts the lines of a log holding both needles. */
-int lu_log_count2(proc_t *p, const char *a, const char *b);
-
 /* A per-run tag for usernames (the accounts table outlives prefixes within one binary). */
 void lu_run_tag(char *out, size_t n);
 

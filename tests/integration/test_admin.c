@@ -143,19 +143,7 @@ static uint32_t id_of(proc_t *p)
 static char ctl_out[1 << 16];
 
 /* Runs clusterctl with the test's Redis and prefix; returns its exit status, stdout in ctl_out. */
-static int ctl(const char *args)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --redis-prefix '%s' %s", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix(), args);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t n = fread(ctl_out, 1, sizeof ctl_out - 1, f);
-    ctl_out[n] = '\0';
-    int st = pclose(f);
-    printf("$ clusterctl %s -> %d\n%s", args, WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctl_out);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int ctl(const char *args) { return h_clusterctl(NULL, args, ctl_out, sizeof ctl_out); }
 
 /* The harness's view: ids listed under type whose hash exists, as a sorted "a,b," string. */
 static void registry_view(const char *type, char *out, size_t n)
@@ -614,10 +602,7 @@ static void scenario_gateway_ops(void)
     CHECK(strncmp(body, "debug", 5) == 0);
     c0 = connect_gw(port);
     csync_close(c0);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(gw, "event=client_closed") == 0 && h_now_ms() - t0 < 3000)
-        h_sleep_ms(50);
-    CHECK(h_log_count(gw, "event=client_closed") >= 1); /* a debug event */
+    CHECK(h_wait_log(gw, "event=client_closed", 1, 3000) >= 0); /* a debug event */
     CHECK_EQ(h_log_count(gw, "event=log_level level=debug source=admin"), 1);
     printf("log-level: debug lines appear after clusterctl log-level\n");
     snprintf(args, sizeof args, "log-level %u info", gw_id);
@@ -648,7 +633,7 @@ static void scenario_gateway_ops(void)
     CHECK_EQ(wait_push(c, PACKET_TYPE__KICKED, 3000), 0);
     CHECK_EQ(csync_wait_closed(c, 3000), 0);
     csync_close(c);
-    t0 = h_now_ms();
+    uint64_t t0 = h_now_ms();
     do {
         h_sleep_ms(100);
         snprintf(args, sizeof args, "who %s --json", name);

@@ -61,20 +61,6 @@ static const char *err_name(int code)
     return v ? v->name : "?";
 }
 
-/* Lines of p's log containing both a and b. */
-static int log_count_both(const proc_t *p, const char *a, const char *b)
-{
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, a) && strstr(line, b);
-    fclose(f);
-    return n;
-}
-
 /* ---- the bystander ---- */
 
 static void by_ping(void)
@@ -692,7 +678,7 @@ static void s_slow_reader(void)
 {
     long rss_before = h_rss_kib(gw->pid);
     CHECK(rss_before > 0);
-    int dropped_before = log_count_both(gw, "event=client_dropped", "reason=write_queue_overflow");
+    int dropped_before = h_log_count2(gw, "event=client_dropped", "reason=write_queue_overflow");
     int fd = raw_connect(4096);
     size_t plen = 32 * 1024;
     uint8_t *data = malloc(plen);
@@ -718,7 +704,7 @@ static void s_slow_reader(void)
         long r = h_rss_kib(gw->pid);
         if (r > rss_peak)
             rss_peak = r;
-        if (log_count_both(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before) {
+        if (h_log_count2(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before) {
             dropped = 1;
             break;
         }
@@ -739,7 +725,7 @@ static void s_slow_reader(void)
     /* the log line may trail a send failure by a moment */
     for (int i = 0; i < 100 && !dropped; i++) {
         sleep_keepalive(20);
-        dropped = log_count_both(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before;
+        dropped = h_log_count2(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before;
     }
     CHECK(dropped);
     sleep_keepalive(300);
@@ -814,7 +800,7 @@ static void s_flood(void)
     CHECK_EQ(limited, RATE_KICK + 1);
     CHECK(pongs + limited < N);
     CHECK(closed_ms >= 0 && closed_ms < 2000);
-    CHECK(log_count_both(gw, "event=client_flood", "action=close") >= 1);
+    CHECK(h_log_count2(gw, "event=client_flood", "action=close") >= 1);
     char bs[128];
     bystander_check(bs, sizeof bs);
     printf("ok rate_flood: %d PINGs in one write -> %d PING_RESPONSEs, then %d RATE_LIMITED "

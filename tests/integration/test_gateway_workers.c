@@ -101,14 +101,8 @@ static void scenario_workers(void)
     }
     CHECK(gateway_field(w0[0], "port") == port && gateway_field(w1[0], "port") == port);
     /* clusterctl status shows them as workers of one supervisor */
-    char cmd[1024], out[8192];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --redis-prefix '%s' status", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix());
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t got = fread(out, 1, sizeof out - 1, f);
-    out[got] = '\0';
-    CHECK(pclose(f) == 0);
+    char out[8192];
+    CHECK_EQ(h_clusterctl(NULL, "status", out, sizeof out), 0);
     char of[64];
     snprintf(of, sizeof of, "/%d", (int)sup->pid);
     const char *a = strstr(out, "worker 0 of "), *b = strstr(out, "worker 1 of ");

@@ -197,17 +197,9 @@ static void s_no_lobby_up(void)
 
     h_kill(cl.lobby[0], SIGKILL);
     CHECK_EQ(h_wait_exit(cl.lobby[0], 5000), -1);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(cl.gw[0], "event=link_down type=Lobby") == 0) {
-        CHECK(h_now_ms() - t0 < 5000);
-        h_sleep_ms(20);
-    }
+    CHECK(h_wait_log(cl.gw[0], "event=link_down type=Lobby", 1, 5000) >= 0);
     p_close(&p[1]); /* no lobby to tell */
-    t0 = h_now_ms();
-    while (h_log_count(cl.gw[0], "event=session_close_queued") == 0) {
-        CHECK(h_now_ms() - t0 < 3000);
-        h_sleep_ms(20);
-    }
+    CHECK(h_wait_log(cl.gw[0], "event=session_close_queued", 1, 3000) >= 0);
     uint64_t t_new = h_now_ms();
     cluster_add_lobby(&cl);
     exp_set(&e, p[1].uid, -1, 0);

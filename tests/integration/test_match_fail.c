@@ -255,7 +255,7 @@ static void scenario_drain_long(void)
     lu_rec_t rec;
     CHECK(lu_pg_wait_record(match_a, &rec, 3000) >= 0);
     lu_check_record_vs_over(&rec, go, game_a, __LINE__);
-    CHECK(lu_log_count2(cl.game[gi], "match_recorded", "attempts=1") >= 1);
+    CHECK(h_log_count2(cl.game[gi], "match_recorded", "attempts=1") >= 1);
     if (ps_wait(a, 2, cond_has_event, "match_ended", 3000) < 0) {
         p_dump_events(a[0]);
         p_dump_events(a[1]);
@@ -368,7 +368,7 @@ static void scenario_pg_down(void)
     char needle[64];
     snprintf(needle, sizeof needle, "match=%llu", (unsigned long long)match);
     uint64_t t0 = h_now_ms();
-    while (lu_log_count2(cl.game[gi], "match_record_retry", needle) == 0) {
+    while (h_log_count2(cl.game[gi], "match_record_retry", needle) == 0) {
         if (h_now_ms() - t0 > 6000)
             DIE("the game daemon never logged a failed record attempt while PostgreSQL was down");
         h_sleep_ms(50);
@@ -376,7 +376,7 @@ static void scenario_pg_down(void)
     if (ps_wait(ps, 2, cond_has_event, "match_ended", 3000) < 0)
         DIE("room not back to waiting while PostgreSQL is down");
     h_sleep_ms(2500);
-    int retries = lu_log_count2(cl.game[gi], "match_record_retry", needle);
+    int retries = h_log_count2(cl.game[gi], "match_record_retry", needle);
     h_pg_start();
     uint64_t t_up = h_now_ms();
     lu_rec_t rec;
@@ -393,7 +393,7 @@ static void scenario_pg_down(void)
     PQfinish(db);
     CHECK_EQ(nm, 1);
     CHECK_EQ(np, 2);
-    CHECK_EQ(lu_log_count2(cl.game[gi], "match_recorded", needle), 1);
+    CHECK_EQ(h_log_count2(cl.game[gi], "match_recorded", needle), 1);
     printf("pg down: PostgreSQL stopped %llu ms before GAME_OVER (%s), down %llu ms; %d failed attempts logged "
            "meanwhile; recorded %d ms after it returned, exactly once (1 matches row, 2 player rows, one "
            "match_recorded), values equal GAME_OVER\n",
@@ -464,13 +464,13 @@ static void scenario_ids(void)
     char needle[64];
     snprintf(needle, sizeof needle, "match=%llu", (unsigned long long)m1);
     uint64_t w0 = h_now_ms();
-    while (lu_log_count2(cl.game[gi], "match_record_conflict", needle) == 0) {
+    while (h_log_count2(cl.game[gi], "match_record_conflict", needle) == 0) {
         if (h_now_ms() - w0 > 10000)
             DIE("the game daemon never reported the record of match %llu as a conflict", (unsigned long long)m1);
         h_sleep_ms(50);
     }
-    CHECK_EQ(lu_log_count2(cl.game[gi], "match_recorded", needle), 1); /* the first one only */
-    CHECK_EQ(lu_log_count2(cl.game[gi], "match_record_conflict", needle), 1);
+    CHECK_EQ(h_log_count2(cl.game[gi], "match_recorded", needle), 1); /* the first one only */
+    CHECK_EQ(h_log_count2(cl.game[gi], "match_record_conflict", needle), 1);
     PGconn *db = lu_pg();
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)m1);
@@ -520,17 +520,17 @@ static void scenario_stop_cont(void)
     h_kill(cl.game[gi], SIGCONT);
     uint64_t t_cont = h_now_ms();
     /* it finds its 3 matches ended by the lobby, and stops each exactly once */
-    while (lu_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match") < 3) {
+    while (h_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match") < 3) {
         if (h_now_ms() - t_cont > 6000)
             DIE("after SIGCONT the game daemon stopped %d of its 3 matches the lobby had ended",
-                lu_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match"));
+                h_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match"));
         h_sleep_ms(50);
     }
     int stopped_ms = (int)(h_now_ms() - t_cont);
     for (int k = 0; k < 3; k++) {
         char needle[64];
         snprintf(needle, sizeof needle, "match=%llu ", (unsigned long long)match[k]);
-        CHECK_EQ(lu_log_count2(cl.game[gi], "event=match_aborted", needle), 1);
+        CHECK_EQ(h_log_count2(cl.game[gi], "event=match_aborted", needle), 1);
         lu_rec_t rec;
         if (lu_pg_wait_record(match[k], &rec, 10000) < 0)
             DIE("match %llu not recorded after the daemon stopped it", (unsigned long long)match[k]);

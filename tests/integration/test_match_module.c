@@ -523,9 +523,7 @@ static void scenario_failures(mp_t *healthy, mp_t *bad)
     CHECK(wait_for(healthy, has_over, 5000) == 0);
     /* the daemon's own measure of the healthy match: time between the starts of its ticks */
     snprintf(needle, sizeof needle, "event=module_match_ticks match=%llu", (unsigned long long)hid);
-    t0 = h_now_ms();
-    while (h_log_count(cl.game[0], needle) == 0 && h_now_ms() - t0 < 3000)
-        h_sleep_ms(20);
+    (void)h_wait_log(cl.game[0], needle, 1, 3000);
     char line[512];
     CHECK(log_line(cl.game[0], needle, line, sizeof line) == 0);
     unsigned long long p99 = strtoull(strstr(line, "gap_p99_us=") + 11, NULL, 10);
@@ -539,18 +537,13 @@ static void scenario_failures(mp_t *healthy, mp_t *bad)
 
 static char ctl_out[1 << 14];
 
+/* Runs clusterctl with the test's Redis and prefix; returns its exit status, stdout and stderr
+ * in ctl_out. */
 static int ctl(const char *args)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --prefix '%s' %s 2>&1", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix(), args);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t n = fread(ctl_out, 1, sizeof ctl_out - 1, f);
-    ctl_out[n] = '\0';
-    int st = pclose(f);
-    printf("$ clusterctl %s -> %d\n%s", args, WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctl_out);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char a[1024];
+    snprintf(a, sizeof a, "%s 2>&1", args);
+    return h_clusterctl(NULL, a, ctl_out, sizeof ctl_out);
 }
 
 static void expect_version(mp_t *m, const char *v)

@@ -109,14 +109,8 @@ static void scenario_congested(void)
     CHECK_EQ(a1, cl.game_id[g2]);
     CHECK_EQ(a2, cl.game_id[g2]);
     /* clusterctl shows it */
-    char cmd[1024], out[4096];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --redis-prefix '%s' status", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix());
-    FILE *p = popen(cmd, "r");
-    CHECK(p != NULL);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    CHECK(pclose(p) == 0);
+    char out[4096];
+    CHECK_EQ(h_clusterctl(NULL, "status", out, sizeof out), 0);
     if (!strstr(out, "congested"))
         DIE("clusterctl status does not show the congested daemon:\n%s", out);
 

@@ -132,7 +132,7 @@ static void scenario_unlinked(void)
     junk_register(&junk);
     /* the gateway tried both and failed: it keeps listing only the first */
     uint64_t t0 = h_now_ms();
-    while (lu_log_count2(cl.gw[0], "event=link_connect_failed", "port=") < 2 || junk.accepted == 0) {
+    while (h_log_count2(cl.gw[0], "event=link_connect_failed", "port=") < 2 || junk.accepted == 0) {
         junk_serve(&junk);
         if (h_now_ms() - t0 > 10000)
             DIE("the gateway did not try the unreachable daemon and the junk entry (accepted %d)", junk.accepted);
@@ -173,7 +173,7 @@ static void scenario_unlinked(void)
     CHECK_EQ(placed_on(cl.game_id[g1]), N / 2);
     CHECK(placed_on(cl.game_id[g2]) <= 0);
     CHECK(placed_on(junk.id) <= 0);
-    CHECK_EQ(lu_log_count2(cl.game[g2], "event=match_started", ""), 0);
+    CHECK_EQ(h_log_count2(cl.game[g2], "event=match_started", ""), 0);
     printf("placement: a junk registry entry (port answering junk, %d connections) and a daemon Redis reaches "
            "but the gateway cannot: gateway linked_games=\"%s\"; %d quick matches all on daemon %u\n",
            junk.accepted, games, N / 2, cl.game_id[g1]);
@@ -238,12 +238,12 @@ static void scenario_moved(void)
             CHECK(p->aborted == NULL);
         }
     int took_ms = (int)(h_now_ms() - t_stop);
-    int moved = lu_log_count2(lobby, "event=placement_unconfirmed", "action=placed_again");
+    int moved = h_log_count2(lobby, "event=placement_unconfirmed", "action=placed_again");
     CHECK_EQ(moved, on_stopped);
     for (int k = 0; k < ROOMS; k++) {
         char needle[48];
         snprintf(needle, sizeof needle, "match=%llu ", (unsigned long long)match[k]);
-        CHECK_EQ(lu_log_count2(cl.game[g2], "event=match_started", needle), 1);
+        CHECK_EQ(h_log_count2(cl.game[g2], "event=match_started", needle), 1);
     }
     /* pushes reach them: the moved matches run */
     ps_play(ps, N, 600, NULL, NULL);
@@ -262,7 +262,7 @@ static void scenario_moved(void)
     /* running again, it starts none of the moved matches (they left its inbox) */
     h_kill(cl.game[g1], SIGCONT);
     h_sleep_ms(1500);
-    CHECK_EQ(lu_log_count2(cl.game[g1], "event=match_started", ""), 0);
+    CHECK_EQ(h_log_count2(cl.game[g1], "event=match_started", ""), 0);
     CHECK(placed_on(cl.game_id[g1]) <= 0);
     CHECK_EQ(placed_on(cl.game_id[g2]), ROOMS + 1);
     printf("placement: %d of %d matches placed on a stopped daemon were placed again on the other within "
@@ -308,7 +308,7 @@ static void scenario_ended(void)
         DIE("no ROOM_UPDATE match_aborted");
     const lu_room_ev_t *ev = p_last_event(ps[0], "match_aborted");
     CHECK_EQ(ev->status, 1);
-    CHECK_EQ(lu_log_count2(lobby, "event=placement_unconfirmed", "action=ended"), 1);
+    CHECK_EQ(h_log_count2(lobby, "event=placement_unconfirmed", "action=ended"), 1);
     /* nothing was played: no record */
     h_sleep_ms(500);
     lu_rec_t rec = lu_pg_record(match);

@@ -28,19 +28,8 @@ static void echo_ok(player_t *p, EchoTarget t)
     echo_response__free_unpacked(o, NULL);
 }
 
-/* Runs clusterctl with REDIS_URL url; output (stdout and stderr) into out; returns its status. */
-static int ctl(const char *url, char *out, size_t n)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url '%s' --redis-prefix '%s' status 2>&1", CLUSTERCTL_PATH, url,
-             h_prefix());
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t got = fread(out, 1, n - 1, f);
-    out[got] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* Runs clusterctl status with REDIS_URL url; output (stdout and stderr) into out; returns its status. */
+static int ctl(const char *url, char *out, size_t n) { return h_clusterctl(url, "status 2>&1", out, n); }
 
 static void scenario_auth(void)
 {
