@@ -169,26 +169,6 @@ res_t err_res(res_t r, uint16_t req_type, int code, int line)
     return r;
 }
 
-void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m)
-{
-    size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;
-    uint8_t *buf = xmalloc(10 + n);
-    buf[0] = (uint8_t)(n >> 24);
-    buf[1] = (uint8_t)(n >> 16);
-    buf[2] = (uint8_t)(n >> 8);
-    buf[3] = (uint8_t)n;
-    buf[4] = (uint8_t)(type >> 8);
-    buf[5] = (uint8_t)type;
-    buf[6] = (uint8_t)(seq >> 24);
-    buf[7] = (uint8_t)(seq >> 16);
-    buf[8] = (uint8_t)(seq >> 8);
-    buf[9] = (uint8_t)seq;
-    if (n)
-        protobuf_c_message_pack(m, buf + 10);
-    CHECK_EQ(csync_send_bytes(c, buf, 10 + n), 0);
-    xfree(buf);
-}
-
 int is_match_push(uint16_t t) { return t >= 200 && t < 300; }
 int match_pushes_skipped;
 

@@ -85,8 +85,6 @@ res_t err_res(res_t r, uint16_t req_type, int code, int line);
     err_res(call_raw((c), PACKET_TYPE__##REQ, (data), (n)), PACKET_TYPE__##REQ,                 \
             ERROR_CODE__##CODE, __LINE__)
 
-/* Queues one frame without waiting (its response lands in the push queue by its seq). */
-void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m);
 
 /* ------------------------------------------------------------------------------------------ */
 /* pushes */

@@ -212,22 +212,7 @@ void mu_send_data(player_t *p, uint32_t op, const void *data, size_t len, uint32
     m.op_code = op;
     m.data.data = (uint8_t *)data;
     m.data.len = len;
-    size_t n = match_data_send__get_packed_size(&m);
-    uint8_t *buf = xmalloc(10 + n);
-    uint16_t type = PACKET_TYPE__MATCH_DATA_SEND;
-    buf[0] = (uint8_t)(n >> 24);
-    buf[1] = (uint8_t)(n >> 16);
-    buf[2] = (uint8_t)(n >> 8);
-    buf[3] = (uint8_t)n;
-    buf[4] = (uint8_t)(type >> 8);
-    buf[5] = (uint8_t)type;
-    buf[6] = (uint8_t)(seq >> 24);
-    buf[7] = (uint8_t)(seq >> 16);
-    buf[8] = (uint8_t)(seq >> 8);
-    buf[9] = (uint8_t)seq;
-    match_data_send__pack(&m, buf + 10);
-    CHECK(csync_send_bytes(p->c, buf, 10 + n) == 0);
-    xfree(buf);
+    send_frame(p->c, PACKET_TYPE__MATCH_DATA_SEND, seq, &m.base);
 }
 
 int mu_wait_refusal(player_t *p, uint32_t seq, int timeout_ms)

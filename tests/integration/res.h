@@ -38,5 +38,8 @@ res_t call_raw(csync_t *c, uint16_t type, const uint8_t *data, size_t n);
 uint8_t *res_pack(const ProtobufCMessage *m, size_t *n);
 /* The same with m packed (NULL: empty). */
 res_t call(csync_t *c, uint16_t type, const ProtobufCMessage *m);
+/* Queues one frame (m packed, NULL: empty) with the given seq without waiting: its response,
+ * if any, lands in the push queue by its seq. Fails the test if it cannot be sent. */
+void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m);
 
 #endif
