@@ -450,44 +450,43 @@ void p_signup(player_t *p)
     p_login(p);
 }
 
+/* Takes the "room" of a room response (fails the test if it has none) and frees the rest. */
+static RoomState *take_room(void *response)
+{
+    ProtobufCMessage *o = response;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(o->descriptor, "room");
+    CHECK(f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE);
+    RoomState **slot = (RoomState **)((char *)o + f->offset);
+    RoomState *r = *slot;
+    CHECK(r != NULL);
+    *slot = NULL;
+    protobuf_c_message_free_unpacked(o, NULL);
+    return r;
+}
+
 RoomState *p_create(player_t *p, const char *name, uint32_t max)
 {
     CreateRoomRequest rq = CREATE_ROOM_REQUEST__INIT;
     rq.name = (char *)name;
     rq.max_players = max;
-    CreateRoomResponse *o = OK_CALL(p->c, CREATE_ROOM_REQUEST, &rq.base, CREATE_ROOM_RESPONSE,
-                                    create_room_response__descriptor);
-    CHECK(o->room != NULL);
-    RoomState *r = o->room;
-    o->room = NULL;
-    create_room_response__free_unpacked(o, NULL);
-    return r;
+    return take_room(
+        OK_CALL(p->c, CREATE_ROOM_REQUEST, &rq.base, CREATE_ROOM_RESPONSE, create_room_response__descriptor));
 }
 
 RoomState *p_join(player_t *p, uint64_t room)
 {
     JoinRoomRequest rq = JOIN_ROOM_REQUEST__INIT;
     rq.room_id = room;
-    JoinRoomResponse *o = OK_CALL(p->c, JOIN_ROOM_REQUEST, &rq.base, JOIN_ROOM_RESPONSE,
-                                  join_room_response__descriptor);
-    CHECK(o->room != NULL);
-    RoomState *r = o->room;
-    o->room = NULL;
-    join_room_response__free_unpacked(o, NULL);
-    return r;
+    return take_room(
+        OK_CALL(p->c, JOIN_ROOM_REQUEST, &rq.base, JOIN_ROOM_RESPONSE, join_room_response__descriptor));
 }
 
 RoomState *p_ready(player_t *p, int on)
 {
     PrepareGameRequest rq = PREPARE_GAME_REQUEST__INIT;
     rq.ready = on;
-    PrepareGameResponse *o = OK_CALL(p->c, PREPARE_GAME_REQUEST, &rq.base, PREPARE_GAME_RESPONSE,
-                                     prepare_game_response__descriptor);
-    CHECK(o->room != NULL);
-    RoomState *r = o->room;
-    o->room = NULL;
-    prepare_game_response__free_unpacked(o, NULL);
-    return r;
+    return take_room(
+        OK_CALL(p->c, PREPARE_GAME_REQUEST, &rq.base, PREPARE_GAME_RESPONSE, prepare_game_response__descriptor));
 }
 
 void room_free(RoomState *r)
@@ -637,7 +636,7 @@ ap_t *ap_new(int n)
     return ap;
 }
 
-void ap_connect(ap_t *ap, int i, int port)
+static void ap_connect(ap_t *ap, int i, int port)
 {
     ac_t *a = &ap->c[i];
     a->ap = ap;
@@ -648,11 +647,20 @@ void ap_connect(ap_t *ap, int i, int port)
     CHECK_EQ(client_connect(a->c, "127.0.0.1", port, ac_event, a), 0);
 }
 
-void ap_wait_connected(ap_t *ap)
+static void ap_wait_connected(ap_t *ap)
 {
     CHECK_EQ(ap_run(ap, cond_connected, NULL, 10000), 0);
     for (int i = 0; i < ap->n; i++)
         CHECK(ap->c[i].connected);
+}
+
+ap_t *ap_up(const cluster_t *cl, int n)
+{
+    ap_t *ap = ap_new(n);
+    for (int i = 0; i < n; i++)
+        ap_connect(ap, i, cl->port[i % cl->ngw]);
+    ap_wait_connected(ap);
+    return ap;
 }
 
 void ap_send(ac_t *a, uint16_t type, const ProtobufCMessage *m)

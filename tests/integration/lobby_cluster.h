@@ -257,10 +257,9 @@ void ap_pump(ap_t *ap, int ms);
 
 ap_t *ap_new(int n);
 
-/* Connects client i to port (all connects run together in ap_wait_connected). */
-void ap_connect(ap_t *ap, int i, int port);
-
-void ap_wait_connected(ap_t *ap);
+/* n clients connected (all at once) to the cluster's gateways in turn: client i to gateway
+ * i % ngw. Fails the test unless all connect within 10 s. */
+ap_t *ap_up(const cluster_t *cl, int n);
 
 void ap_send(ac_t *a, uint16_t type, const ProtobufCMessage *m);
 
