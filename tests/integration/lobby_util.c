@@ -633,9 +633,10 @@ uint64_t ps_room(player_t **ps, int n)
     return room;
 }
 
-uint64_t ps_start(player_t **ps, int n, uint32_t *game)
+uint64_t ps_request_start(player_t **ps, int n, uint32_t *game)
 {
-    int before[8];
+    int before[16];
+    CHECK(n <= 16);
     for (int i = 0; i < n; i++)
         before[i] = ps[i]->n_starting;
     StartGameRequest rq = START_GAME_REQUEST__INIT;
@@ -655,6 +656,14 @@ uint64_t ps_start(player_t **ps, int n, uint32_t *game)
         CHECK_EQ(ps[i]->starting_match, match);
         CHECK_EQ(ps[i]->starting_game, g);
     }
+    *game = g;
+    return match;
+}
+
+uint64_t ps_start(player_t **ps, int n, uint32_t *game)
+{
+    uint32_t g;
+    uint64_t match = ps_request_start(ps, n, &g);
     if (ps_wait(ps, n, cond_started, &match, 5000) < 0) {
         for (int i = 0; i < n; i++)
             fprintf(stderr, "  %s: match_id=%llu start=%p\n", ps[i]->name,

@@ -259,6 +259,9 @@ uint64_t ps_room(player_t **ps, int n);
 
 #define LU_COOLDOWN_MS 500  /* sim.h: attack_cooldown_ms */
 
+/* START_GAME by ps[0] (all ready, n <= 16); then every player gets GAME_STARTING for the match
+ * from the daemon the response named within 5 s. Returns the match id; *game that daemon. */
+uint64_t ps_request_start(player_t **ps, int n, uint32_t *game);
 /* START_GAME by ps[0] (all ready); then every player gets GAME_STARTING and MATCH_START with
  * all n players. Returns the match id; *game the daemon told. */
 uint64_t ps_start(player_t **ps, int n, uint32_t *game);
@@ -334,7 +337,13 @@ void lu_check_record_vs_over(const lu_rec_t *rec, const GameOver *go, uint32_t g
 /* A per-run tag for usernames (the accounts table outlives prefixes within one binary). */
 void lu_run_tag(char *out, size_t n);
 
-/* lu_main.c: n players (signed up and logged in) spread over the cluster's gateways. */
+/* lu_main.c: a cluster for a scenario: one lobby (lobby_env, may be NULL), ngame game daemons
+ * (game_env each, in order: index i is cl->game[i]), ngw gateways, links up. */
+void lu_cluster_up(cluster_t *cl, const char *tag, const char *const *lobby_env, const char *const *game_env,
+                   int ngame, int ngw);
+/* The end of a scenario: frees the n players, then lu_cluster_down (every daemon must exit 0). */
+void lu_scenario_down(cluster_t *cl, player_t **ps, int n);
+/* n players (signed up and logged in) spread over the cluster's gateways. */
 void lu_players_on(player_t *pl, player_t **ps, int n, const char *run, const char *scen, const cluster_t *cl);
 
 typedef struct lu_scenario {

@@ -4,27 +4,6 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-void mu_cluster_up(cluster_t *cl, const char *tag, const char *const *lobby_env,
-                   const char *const *game_env, int ngw)
-{
-    lu_cluster_init(cl, tag);
-    lu_add_lobby(cl, lobby_env);
-    lu_add_game(cl, game_env);
-    for (int i = 0; i < ngw; i++)
-        lu_add_gateway(cl);
-    lu_wait_links(cl);
-}
-
-void mu_players_up(player_t *pl, player_t **ps, const char *run, int n, const char *scen,
-                   const cluster_t *cl)
-{
-    for (int i = 0; i < n; i++) {
-        p_init(&pl[i], run, scen, i, cl->port[i % cl->ngw]);
-        ps[i] = &pl[i];
-    }
-    p_signup_all(ps, n);
-}
-
 static void check_room(const RoomState *r, const char *mode, int line)
 {
     const char *want = mode[0] ? mode : "arena";
@@ -89,23 +68,8 @@ void mu_fill_room(player_t **ps, int n, uint64_t room)
 
 uint64_t mu_start(player_t **ps, int n, const char *mode, uint32_t *game)
 {
-    int before[16];
-    for (int i = 0; i < n; i++)
-        before[i] = ps[i]->n_starting;
-    StartGameRequest rq = START_GAME_REQUEST__INIT;
-    StartGameResponse *o = OK_CALL(ps[0], START_GAME_REQUEST, &rq.base, START_GAME_RESPONSE,
-                                   start_game_response__descriptor);
-    uint64_t match = o->match_id;
-    uint32_t g = o->game_server_id;
-    start_game_response__free_unpacked(o, NULL);
-    CHECK(match != 0 && g != 0);
-    uint64_t t0 = h_now_ms();
-    for (int i = 0; i < n; i++)
-        while (ps[i]->n_starting <= before[i]) {
-            if (h_now_ms() - t0 > 5000)
-                DIE("%s: no GAME_STARTING for match %llu", ps[i]->name, (unsigned long long)match);
-            p_pump(ps[i], 5);
-        }
+    uint32_t g;
+    uint64_t match = ps_request_start(ps, n, &g);
     if (ps_wait(ps, n, cond_started, &match, 8000) < 0)
         DIE("not every player got MATCH_START for %s match %llu", mode, (unsigned long long)match);
     for (int i = 0; i < n; i++) {

@@ -437,9 +437,7 @@ static void scenario_cheats(void)
     game_snapshot_response__free_unpacked(after, NULL);
 
     uint64_t a_uid = a->uid;
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 
     /* The daemon reported player a's violations when its match ended (aborted by the stop):
      * two speed hacks and one move out of the arena (also too fast), and refused actions

@@ -16,15 +16,6 @@
 
 static char RUN[8];
 
-static void players_on(player_t *pl, player_t **ps, int n, const char *scen, const cluster_t *cl)
-{
-    for (int i = 0; i < n; i++) {
-        p_init(&pl[i], RUN, scen, i, cl->port[i % cl->ngw]);
-        ps[i] = &pl[i];
-    }
-    p_signup_all(ps, n);
-}
-
 static int placement_has(uint32_t game)
 {
     redisReply *r = redisCommand(h_redis(), "HEXISTS %splacement:Game %u", h_prefix(), game);
@@ -81,16 +72,10 @@ static const char *const LONG_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=6
 static void scenario_kill9(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "kill");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, LONG_ENV);
-    lu_add_game(&cl, LONG_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "kill", NULL, LONG_ENV, 2, 2);
     player_t pl[4];
     player_t *ps[4];
-    players_on(pl, ps, 4, "kill", &cl);
+    lu_players_on(pl, ps, 4, RUN, "kill", &cl);
     uint64_t room = ps_room(ps, 4);
     uint32_t game = 0;
     uint64_t match = ps_start(ps, 4, &game);
@@ -180,9 +165,7 @@ static void scenario_kill9(void)
     printf("kill -9: PostgreSQL has %s for the killed match %llu (no half-written match)\n",
            rec ? "a complete 'aborted' record" : "no record", (unsigned long long)match);
     (void)room;
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -194,16 +177,10 @@ static const char *const DRAIN_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=
 static void scenario_drain_long(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "drain");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, DRAIN_ENV);
-    lu_add_game(&cl, DRAIN_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "drain", NULL, DRAIN_ENV, 2, 2);
     player_t pl[4];
     player_t *ps[4];
-    players_on(pl, ps, 4, "drain", &cl);
+    lu_players_on(pl, ps, 4, RUN, "drain", &cl);
     player_t *a[2] = {ps[0], ps[1]}, *b[2] = {ps[2], ps[3]};
     uint64_t room_a = ps_room(a, 2);
     uint64_t room_b = ps_room(b, 2);
@@ -271,9 +248,7 @@ static void scenario_drain_long(void)
            (unsigned long long)match_a, outcome_name(go->outcome), go->duration_ms, rec.outcome,
            (unsigned long long)(t_exit - t_term), game_b);
     (void)room_b;
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -293,7 +268,7 @@ static void scenario_drain_timeout(void)
     lu_wait_links(&cl);
     player_t pl[3];
     player_t *ps[3];
-    players_on(pl, ps, 3, "dto", &cl);
+    lu_players_on(pl, ps, 3, RUN, "dto", &cl);
     player_t *a[2] = {ps[0], ps[1]};
     uint64_t room_a = ps_room(a, 2);
     (void)ps_room(&ps[2], 1);
@@ -331,9 +306,7 @@ static void scenario_drain_timeout(void)
            "MATCH_ABORTED %d ms after SIGTERM (DRAIN_TIMEOUT_MS=1000), recorded 'aborted' with %d player rows, "
            "room WAITING (match_aborted), exit 0 after %llu ms\n",
            ab_ms, rec.nplayers, (unsigned long long)(t_exit - t_term));
-    for (int i = 0; i < 3; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 3);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -352,7 +325,7 @@ static void scenario_pg_down(void)
     lu_wait_links(&cl);
     player_t pl[2];
     player_t *ps[2];
-    players_on(pl, ps, 2, "pgd", &cl);
+    lu_players_on(pl, ps, 2, RUN, "pgd", &cl);
     (void)ps_room(ps, 2);
     uint32_t game = 0;
     uint64_t match = ps_start(ps, 2, &game);
@@ -399,9 +372,7 @@ static void scenario_pg_down(void)
            "match_recorded), values equal GAME_OVER\n",
            (unsigned long long)(ps[0]->over_ms - t_down), outcome_name(go->outcome),
            (unsigned long long)(t_up - t_down), retries, ms);
-    for (int i = 0; i < 2; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
 static uint64_t wall_now_ms(void)
@@ -432,7 +403,7 @@ static void scenario_ids(void)
     lu_wait_links(&cl);
     player_t pl[2];
     player_t *ps[2];
-    players_on(pl, ps, 2, "ids", &cl);
+    lu_players_on(pl, ps, 2, RUN, "ids", &cl);
     (void)ps_room(ps, 2);
     uint32_t game = 0;
     uint64_t m1 = ps_start(ps, 2, &game);
@@ -485,9 +456,7 @@ static void scenario_ids(void)
            "the same id handed out again: the second record was reported as match_record_conflict, the first "
            "record kept (1 matches row, 2 player rows)\n",
            (unsigned long long)m1);
-    for (int i = 0; i < 2; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
 static void scenario_stop_cont(void)
@@ -500,7 +469,7 @@ static void scenario_stop_cont(void)
     lu_wait_links(&cl);
     player_t pl[6];
     player_t *ps[6];
-    players_on(pl, ps, 6, "sc", &cl);
+    lu_players_on(pl, ps, 6, RUN, "sc", &cl);
     uint64_t match[3];
     uint32_t game = 0;
     for (int k = 0; k < 3; k++) {
@@ -566,9 +535,7 @@ static void scenario_stop_cont(void)
            "daemon stopped the 3 matches the lobby had ended in %d ms (once each, recorded 'aborted'), then "
            "placed a new match\n",
            told_ms, stopped_ms);
-    for (int i = 0; i < 6; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 6);
 }
 
 int main(int argc, char **argv)

@@ -729,12 +729,7 @@ int main(void)
     snprintf(dir_env, sizeof dir_env, "GAME_MODULES_DIR=%s", MODDIR);
     const char *game_env[] = {dir_env, "MODULE_INSTRUCTION_BUDGET=2000000", "MODULE_MEMORY_MAX=4194304",
                               "MATCH_DATA_MAX=1024", "MATCH_TIME_LIMIT_MS=60000", "DRAIN_TIMEOUT_MS=500", NULL};
-    lu_cluster_init(&cl, "mod");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, game_env);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "mod", NULL, game_env, 1, 2);
     /* a gateway with tight packet limits, for the flood */
     int flood_port;
     const char *flood_env[] = {"RATE_LIMIT=50", "RATE_BURST=50", "RATE_KICK_AFTER=20", NULL};

@@ -88,7 +88,7 @@ static void scenario_congested(void)
     enum { N = 10 };
     player_t pl[N];
     player_t *ps[N];
-    mu_players_up(pl, ps, RUN, N, "cg", &cl);
+    lu_players_on(pl, ps, N, RUN, "cg", &cl);
 
     /* the burn match: only the first daemon serves the mode */
     uint64_t room = mu_create_room(ps[0], "burn", 1, NULL);
@@ -129,9 +129,7 @@ static void scenario_congested(void)
     printf("congestion: burn match on daemon %u -> congested after %d ms; 2 arena matches placed on daemon %u "
            "meanwhile; smooth %d ms after the burn match ended (SMOOTH_AFTER_S=2); the next match on %u\n",
            cl.game_id[g1], ms, cl.game_id[g2], calm_ms, a3);
-    for (int i = 0; i < N; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, N);
 }
 
 int main(int argc, char **argv)

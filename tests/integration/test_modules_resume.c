@@ -51,10 +51,10 @@ static void on_data(player_t *p, const MatchData *d)
 static void scenario_resume(void)
 {
     cluster_t cl;
-    mu_cluster_up(&cl, "resume", NULL, GAME_ENV, 2);
+    lu_cluster_up(&cl, "resume", NULL, GAME_ENV, 1, 2);
     player_t pl[2];
     player_t *ps[2];
-    mu_players_up(pl, ps, RUN, 2, "res", &cl);
+    lu_players_on(pl, ps, 2, RUN, "res", &cl);
     watch_t w[2];
     for (int i = 0; i < 2; i++) {
         memset(&w[i], 0, sizeof w[i]);
@@ -127,18 +127,11 @@ static void scenario_resume(void)
            "saw it leave, GAME_OVER \"%s\" reached it and was recorded\n",
            pl[0].name, (unsigned long long)resumed_after, (unsigned long long)t_move,
            a->summary);
-    for (int i = 0; i < 2; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_resume");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_resume();
-    h_pg_stop();
-    printf("PASS modules_resume\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"resume", scenario_resume}};
+    return lu_main(argc, argv, "modules_resume", RUN, sizeof RUN, sc, 1);
 }

@@ -56,11 +56,11 @@ static void on_tag_data(player_t *p, const MatchData *d)
 static void scenario_told(void)
 {
     cluster_t cl;
-    mu_cluster_up(&cl, "told", NULL, GAME_ENV, 2);
+    lu_cluster_up(&cl, "told", NULL, GAME_ENV, 1, 2);
     player_t pl[2];
     player_t *ps[2];
     told_t t[2];
-    mu_players_up(pl, ps, RUN, 2, "told", &cl);
+    lu_players_on(pl, ps, 2, RUN, "told", &cl);
     for (int i = 0; i < 2; i++) {
         memset(&t[i], 0, sizeof t[i]);
         t[i].self = pl[i].uid;
@@ -140,18 +140,11 @@ static void scenario_told(void)
            "each player heard, the record in PostgreSQL and GET_MATCH_HISTORY; REFUSED reached its "
            "sender only; MATCH_DATA_SEND before the match NOT_IN_GAME, 8 KiB BAD_REQUEST\n",
            (unsigned long long)match, game, go->summary, go->results[0]->score, go->results[1]->score);
-    for (int i = 0; i < 2; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_told");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_told();
-    h_pg_stop();
-    printf("PASS modules_told\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"told", scenario_told}};
+    return lu_main(argc, argv, "modules_told", RUN, sizeof RUN, sc, 1);
 }

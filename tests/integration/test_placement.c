@@ -342,9 +342,7 @@ static void scenario_ended(void)
     printf("placement: a match nobody picked up (one daemon, stopped): MATCH_ABORTED \"%s\" %d ms after the stop, "
            "room %llu waiting, no record; after SIGCONT it started again (%d starts refused during the sit-out)\n",
            reason, told_ms, (unsigned long long)room, refused);
-    for (int i = 0; i < 2; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
 int main(int argc, char **argv)
