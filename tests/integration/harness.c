@@ -266,7 +266,8 @@ static void start_proc(proc_t *p)
     p->exited = 0;
 }
 
-proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
+/* The next free process slot, named, with its log path; not started yet. */
+static proc_t *new_proc(const char *bin, const char *name)
 {
     if (nprocs == MAX_PROCS) {
         fprintf(stderr, "too many processes\n");
@@ -277,6 +278,12 @@ proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
     p->bin = bin;
     snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->log, sizeof p->log, "%s/%s-%d.log", dir, name, nprocs);
+    return p;
+}
+
+proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
+{
+    proc_t *p = new_proc(bin, name);
     int n = 0;
     p->argv[n++] = strdup(bin);
     for (int i = 0; args[i] && n < 23; i++)
@@ -288,15 +295,7 @@ proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
 
 proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
 {
-    if (nprocs == MAX_PROCS) {
-        fprintf(stderr, "too many processes\n");
-        h_fail();
-    }
-    proc_t *p = &procs[nprocs++];
-    memset(p, 0, sizeof *p);
-    p->bin = bin;
-    snprintf(p->name, sizeof p->name, "%s", name);
-    snprintf(p->log, sizeof p->log, "%s/%s-%d.log", dir, name, nprocs);
+    proc_t *p = new_proc(bin, name);
     char buf[512];
     /* extra entries come first so they win over the defaults below (getenv takes the first),
      * REDIS_URL included (a Redis with a password) */

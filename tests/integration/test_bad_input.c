@@ -205,21 +205,32 @@ static int send_all(int fd, const void *buf, size_t n, int timeout_ms)
     return 0;
 }
 
+/* Polls fd for up to 50 ms (less when deadline is nearer): 1 when it may be read, 0 when
+ * nothing came (the bystander got its keepalive meanwhile), -1 when deadline has passed. */
+static int wait_readable(int fd, uint64_t deadline)
+{
+    uint64_t now = h_now_ms();
+    if (now >= deadline)
+        return -1;
+    uint64_t left = deadline - now;
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (poll(&pf, 1, left > 50 ? 50 : (int)left) == 0) {
+        keepalive();
+        return 0;
+    }
+    return 1;
+}
+
 /* Reads exactly n bytes before deadline. 1 ok, 0 EOF, -1 error (errno), -2 timeout. */
 static int read_exact(int fd, uint8_t *buf, size_t n, uint64_t deadline)
 {
     size_t have = 0;
     while (have < n) {
-        uint64_t now = h_now_ms();
-        if (now >= deadline)
+        int w = wait_readable(fd, deadline);
+        if (w < 0)
             return -2;
-        uint64_t left = deadline - now;
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pf, 1, left > 50 ? 50 : (int)left);
-        if (pr == 0) {
-            keepalive();
+        if (w == 0)
             continue;
-        }
         ssize_t r = recv(fd, buf + have, n - have, MSG_DONTWAIT);
         if (r == 0)
             return 0;
@@ -259,16 +270,11 @@ static int wait_closed(int fd, int timeout_ms, size_t *discarded)
     uint64_t t0 = h_now_ms(), deadline = t0 + (uint64_t)timeout_ms;
     uint8_t buf[65536];
     for (;;) {
-        uint64_t now = h_now_ms();
-        if (now >= deadline)
+        int w = wait_readable(fd, deadline);
+        if (w < 0)
             return -1;
-        uint64_t left = deadline - now;
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pf, 1, left > 50 ? 50 : (int)left);
-        if (pr == 0) {
-            keepalive();
+        if (w == 0)
             continue;
-        }
         ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
             return (int)(h_now_ms() - t0);
