@@ -90,11 +90,8 @@ static void pump_all(player_t **ps, int n, int ms)
 static void scenario_cheats(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "cheat");
-    lu_add_lobby(&cl, NULL);
-    int g1 = lu_add_game(&cl, SAFE_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "cheat", NULL, SAFE_ENV, 1, 1);
+    int g1 = 0; /* its one game daemon */
     player_t pl[4];
     player_t *ps[4];
     for (int i = 0; i < 4; i++) {

@@ -260,12 +260,8 @@ static const char *const DRAIN_SHORT_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIM
 static void scenario_drain_timeout(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "drainto");
-    lu_add_lobby(&cl, NULL);
-    int gi = lu_add_game(&cl, DRAIN_SHORT_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "drainto", NULL, DRAIN_SHORT_ENV, 1, 2);
+    int gi = 0; /* its one game daemon */
     player_t pl[3];
     player_t *ps[3];
     lu_players_on(pl, ps, 3, RUN, "dto", &cl);
@@ -318,11 +314,8 @@ static const char *const PGDOWN_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS
 static void scenario_pg_down(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "pgdown");
-    lu_add_lobby(&cl, NULL);
-    int gi = lu_add_game(&cl, PGDOWN_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "pgdown", NULL, PGDOWN_ENV, 1, 1);
+    int gi = 0; /* its one game daemon */
     player_t pl[2];
     player_t *ps[2];
     lu_players_on(pl, ps, 2, RUN, "pgd", &cl);
@@ -462,11 +455,8 @@ static void scenario_ids(void)
 static void scenario_stop_cont(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "stopcont");
-    lu_add_lobby(&cl, NULL);
-    int gi = lu_add_game(&cl, LONG_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "stopcont", NULL, LONG_ENV, 1, 1);
+    int gi = 0; /* its one game daemon */
     player_t pl[6];
     player_t *ps[6];
     lu_players_on(pl, ps, 6, RUN, "sc", &cl);

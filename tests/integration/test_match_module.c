@@ -269,6 +269,18 @@ static uint64_t place(uint32_t gid, const char *mode, mp_t **ms, int n)
     return id;
 }
 
+/* The game daemon refuses match id (its mode unknown there): one match_refused line in its log
+ * within 3 s, the players pumped meanwhile. */
+static void expect_refused(proc_t *game, uint64_t id, const char *mode)
+{
+    char needle[96];
+    snprintf(needle, sizeof needle, "event=match_refused match=%llu mode=%s", (unsigned long long)id, mode);
+    uint64_t t0 = h_now_ms();
+    while (h_log_count(game, needle) == 0 && h_now_ms() - t0 < 3000)
+        pump_all(5);
+    CHECK_EQ(h_log_count(game, needle), 1);
+}
+
 static void expect_start(mp_t **ms, int n, uint64_t id, const char *mode)
 {
     for (int i = 0; i < n; i++) {
@@ -510,18 +522,13 @@ static void scenario_failures(mp_t *healthy, mp_t *bad)
            first_tick, last, (unsigned long long)gaps[n / 2], (unsigned long long)gaps[n - 1]);
     check_error_counters();
     /* unknown mode: refused, nobody is bound */
-    uint64_t id = place(cl.game_id[0], "nosuch", bs, 1);
-    char needle[96];
-    snprintf(needle, sizeof needle, "event=match_refused match=%llu mode=nosuch", (unsigned long long)id);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(cl.game[0], needle) == 0 && h_now_ms() - t0 < 3000)
-        pump_all(5);
-    CHECK_EQ(h_log_count(cl.game[0], needle), 1);
+    expect_refused(cl.game[0], place(cl.game_id[0], "nosuch", bs, 1), "nosuch");
     CHECK(bad->start == NULL);
     printf("unknown mode: refused by the game daemon (match_refused), no MATCH_START\n");
     (void)send_data(healthy, OP_FINISH, "1", 1);
     CHECK(wait_for(healthy, has_over, 5000) == 0);
     /* the daemon's own measure of the healthy match: time between the starts of its ticks */
+    char needle[96];
     snprintf(needle, sizeof needle, "event=module_match_ticks match=%llu", (unsigned long long)hid);
     (void)h_wait_log(cl.game[0], needle, 1, 3000);
     char line[512];
@@ -605,13 +612,7 @@ static void scenario_reload(mp_t *e, mp_t *f)
     (void)send_data(e, OP_FINISH, "1", 1);
     (void)send_data(f, OP_FINISH, "1", 1);
     CHECK(wait_for(e, has_over, 5000) == 0 && wait_for(f, has_over, 5000) == 0);
-    uint64_t r3 = place(cl.game_id[0], "rel", es, 1);
-    char needle[96];
-    snprintf(needle, sizeof needle, "event=match_refused match=%llu mode=rel", (unsigned long long)r3);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(cl.game[0], needle) == 0 && h_now_ms() - t0 < 3000)
-        pump_all(5);
-    CHECK_EQ(h_log_count(cl.game[0], needle), 1);
+    expect_refused(cl.game[0], place(cl.game_id[0], "rel", es, 1), "rel");
     printf("reload: the file removed, its running matches finished, a new one is refused (modes=%s)\n", modes);
 }
 

@@ -118,11 +118,8 @@ static void junk_register(junk_t *j)
 static void scenario_unlinked(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "unlinked");
-    lu_add_lobby(&cl, CONFIRM_LOBBY_ENV);
-    int g1 = lu_add_game(&cl, LONG_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "unlinked", CONFIRM_LOBBY_ENV, LONG_ENV, 1, 1);
+    int g1 = 0; /* its one game daemon */
     /* a real daemon the gateway cannot reach: it listens on 127.0.0.1, advertises 127.0.0.2 */
     static const char *const UNREACHABLE_ENV[] = {"ADVERTISE_ADDR=127.0.0.2", "MATCH_WAVES=100",
                                                   "MATCH_TIME_LIMIT_MS=60000", NULL};
