@@ -34,21 +34,17 @@ static int records_of(const unsigned long long *ids, int n)
 {
     if (n == 0)
         return 0;
-    size_t cap = (size_t)n * 24 + 400;
-    char *cmd = malloc(cap);
-    CHECK(cmd != NULL);
-    int k = snprintf(cmd, cap, "psql -X -q -tA -h 127.0.0.1 -p %d -U postgres -d cluster -c "
-                     "\"SELECT count(*) FROM matches WHERE id IN (", h_pg_port());
+    size_t cap = (size_t)n * 24 + 100;
+    char *sql = malloc(cap), out[256];
+    CHECK(sql != NULL);
+    int k = snprintf(sql, cap, "SELECT count(*) FROM matches WHERE id IN (");
     for (int i = 0; i < n; i++)
-        k += snprintf(cmd + k, cap - (size_t)k, "%s%llu", i ? "," : "", ids[i]);
-    snprintf(cmd + k, cap - (size_t)k, ")\"");
-    FILE *f = popen(cmd, "r");
-    free(cmd);
-    CHECK(f != NULL);
+        k += snprintf(sql + k, cap - (size_t)k, "%s%llu", i ? "," : "", ids[i]);
+    snprintf(sql + k, cap - (size_t)k, ")");
     int c = -1;
-    if (fscanf(f, "%d", &c) != 1)
+    if (h_psql(sql, out, sizeof out) != 0 || sscanf(out, "%d", &c) != 1)
         c = -1;
-    pclose(f);
+    free(sql);
     return c;
 }
 

@@ -108,15 +108,7 @@ static void teardown(void)
             waitpid(procs[i].pid, NULL, 0);
             procs[i].exited = 1;
         }
-    if (rc) {
-        redisFree(rc);
-        rc = NULL;
-    }
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGKILL);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = 0;
-    }
+    h_redis_stop();
     if (pg_used) {
         pg_used = 0;
         h_pg_stop();
@@ -315,6 +307,13 @@ proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
     return p;
 }
 
+void h_spawn_game_pair(proc_t **a, proc_t **b, int timeout_ms)
+{
+    *a = h_spawn(GAMED_PATH, "gamed-a", NULL);
+    *b = h_spawn(GAMED_PATH, "gamed-b", NULL);
+    CHECK(h_wait_registered("Game", 2, timeout_ms) >= 0);
+}
+
 proc_t *h_spawn_gateway(int *port, const char *const *extra)
 {
     *port = h_free_port();
@@ -376,6 +375,16 @@ int h_wait_exit(proc_t *p, int timeout_ms)
         h_sleep_ms(10);
     }
     return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+void h_stop(proc_t *p, int timeout_ms)
+{
+    h_kill(p, SIGTERM);
+    int st = h_wait_exit(p, timeout_ms);
+    if (st != 0) {
+        fprintf(stderr, "%s (pid %d) exited with %d on SIGTERM\n", p->name, (int)p->pid, st);
+        h_fail();
+    }
 }
 
 int h_alive(proc_t *p)
@@ -491,6 +500,27 @@ int h_run(const char *cmd, char *out, size_t n)
     out[got] = '\0';
     int st = pclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int h_psql(const char *sql, char *out, size_t n)
+{
+    size_t cap = strlen(sql) + strlen(h_pg_conninfo()) + 64;
+    char *cmd = xmalloc(cap);
+    snprintf(cmd, cap, "psql \"%s\" -XtAc \"%s\" 2>&1", h_pg_conninfo(), sql);
+    int st = h_run(cmd, out, n);
+    xfree(cmd);
+    return st;
+}
+
+long long h_psql_num(const char *sql)
+{
+    char out[256];
+    int st = h_psql(sql, out, sizeof out);
+    if (st != 0 || !out[0]) {
+        fprintf(stderr, "psql failed (%d): %s\n", st, out);
+        h_fail();
+    }
+    return strtoll(out, NULL, 10);
 }
 
 int h_clusterctl(const char *url, const char *args, char *out, size_t n)

@@ -29,13 +29,8 @@ uint32_t server_id_of(proc_t *p)
 
 void stop_proc(proc_t *p)
 {
-    if (!h_alive(p))
-        return;
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, 15000);
-    if (st != 0)
-        fprintf(stderr, "%s (pid %d) exited with %d on SIGTERM\n", p->name, (int)p->pid, st);
-    CHECK_EQ(st, 0);
+    if (h_alive(p))
+        h_stop(p, 15000);
 }
 
 void cluster_lobby_env(cluster_t *cl, const char *const *extra, int real_hash)
@@ -825,22 +820,6 @@ long long redis_int(const char *fmt, const char *arg)
         v = 0;
     freeReplyObject(r);
     return v;
-}
-
-long long psql_count(const char *sql)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "psql \"%s\" -XtAc \"%s\" 2>&1", h_pg_conninfo(), sql);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    char line[256] = "";
-    char *got = fgets(line, sizeof line, f);
-    int st = pclose(f);
-    if (!got || st != 0) {
-        fprintf(stderr, "psql failed (%d): %s\n", st, line);
-        h_fail();
-    }
-    return strtoll(line, NULL, 10);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -41,6 +41,7 @@ typedef struct cluster {
 
 uint32_t server_id_of(proc_t *p);
 
+/* h_stop (15 s) when the process is still running. */
 void stop_proc(proc_t *p);
 
 /* Lobby environment: extra first (it wins), then DATABASE_URL and, unless real_hash, the
@@ -285,10 +286,6 @@ int ap_signup(ap_t *ap, int from, int to, const char *scen, int window);
 
 long long redis_int(const char *fmt, const char *arg);
 
-/* ------------------------------------------------------------------------------------------ */
-/* PostgreSQL helper: one query through psql */
-
-long long psql_count(const char *sql);
 
 /* ------------------------------------------------------------------------------------------ */
 /* the scenario runner */

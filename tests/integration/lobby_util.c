@@ -111,12 +111,8 @@ void lu_wait_links(cluster_t *cl)
 
 void lu_stop(proc_t *p, int timeout_ms)
 {
-    if (!h_alive(p))
-        return;
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, timeout_ms);
-    if (st != 0)
-        DIE("%s (pid %d) exited with %d on SIGTERM", p->name, (int)p->pid, st);
+    if (h_alive(p))
+        h_stop(p, timeout_ms);
 }
 
 void lu_cluster_down(cluster_t *cl)

@@ -78,7 +78,7 @@ void lu_add_gateway(cluster_t *cl);
  * has answered through it: the links both ways are up, so pushes and binds arrive. */
 void lu_wait_links(cluster_t *cl);
 
-/* SIGTERM and expect exit 0 (under ASan: no leak, no error). */
+/* h_stop when the process is still running (SIGTERM, exit 0 within timeout_ms). */
 void lu_stop(proc_t *p, int timeout_ms);
 
 void lu_cluster_down(cluster_t *cl);

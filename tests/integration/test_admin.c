@@ -196,14 +196,7 @@ static int in_registry(const char *type, uint32_t id)
     return e;
 }
 
-static void stop(proc_t *p)
-{
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, 20000);
-    if (st != 0)
-        fprintf(stderr, "%s exited with %d\n", p->name, st);
-    CHECK_EQ(st, 0);
-}
+static void stop(proc_t *p) { h_stop(p, 20000); }
 
 static char db_env[300];
 
@@ -353,9 +346,8 @@ static void scenario_status(void)
     int port;
     proc_t *gw = h_spawn_gateway(&port, NULL);
     proc_t *lb = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
-    proc_t *g1 = h_spawn(GAMED_PATH, "gamed-a", NULL);
-    proc_t *g2 = h_spawn(GAMED_PATH, "gamed-b", NULL);
-    CHECK(h_wait_registered("Game", 2, 10000) >= 0);
+    proc_t *g1, *g2;
+    h_spawn_game_pair(&g1, &g2, 10000);
     CHECK(h_wait_registered("Lobby", 1, 10000) >= 0);
     CHECK(h_wait_registered("Gateway", 1, 10000) >= 0);
     uint32_t b = id_of(g2);

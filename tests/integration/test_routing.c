@@ -145,14 +145,7 @@ static int check_unavailable(csync_t *c, EchoTarget target, int n)
     return max_ms;
 }
 
-static void stop(proc_t *p)
-{
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, 15000);
-    if (st != 0)
-        fprintf(stderr, "%s (pid %d) exited with %d on SIGTERM\n", p->name, (int)p->pid, st);
-    CHECK_EQ(st, 0);
-}
+static void stop(proc_t *p) { h_stop(p, 15000); }
 
 /* Scenario 1: gamed, then gatewayd, then lobbyd. Then the only lobbyd stops. */
 static void s_order_game_gw_lobby(void)
