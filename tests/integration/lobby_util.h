@@ -250,6 +250,9 @@ void p_join_room(player_t *p, uint64_t room);
 
 void p_ready(player_t *p);
 
+/* ECHO to target (a lobby or a game daemon) through p's gateway, answered ok. */
+void p_echo(player_t *p, EchoTarget target);
+
 /* Owner ps[0] creates a room for all n, the others join, everyone readies. */
 uint64_t ps_room(player_t **ps, int n);
 
@@ -259,6 +262,9 @@ uint64_t ps_room(player_t **ps, int n);
 
 #define LU_COOLDOWN_MS 500  /* sim.h: attack_cooldown_ms */
 
+/* START_GAME by p, once: the match id (and *game, if set, the daemon) when the lobby placed
+ * it; 0 when it did not, with the response described into why (n bytes) if why is set. */
+uint64_t p_try_start(player_t *p, uint32_t *game, char *why, size_t n);
 /* START_GAME by ps[0] (all ready, n <= 16); then every player gets GAME_STARTING for the match
  * from the daemon the response named within 5 s. Returns the match id; *game that daemon. */
 uint64_t ps_request_start(player_t **ps, int n, uint32_t *game);

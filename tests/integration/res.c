@@ -47,7 +47,8 @@ res_t call_raw(csync_t *c, uint16_t type, const uint8_t *data, size_t n)
     return r;
 }
 
-uint8_t *res_pack(const ProtobufCMessage *m, size_t *n)
+/* m packed (NULL: empty) into an xmalloc'ed buffer of *n bytes (xfree it). */
+static uint8_t *res_pack(const ProtobufCMessage *m, size_t *n)
 {
     *n = m ? protobuf_c_message_get_packed_size(m) : 0;
     uint8_t *buf = xmalloc(*n ? *n : 1);

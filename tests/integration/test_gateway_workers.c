@@ -70,16 +70,6 @@ static pid_t worker_pid(proc_t *sup, int index)
     return pid;
 }
 
-static void echo_ok(player_t *p)
-{
-    EchoRequest e = ECHO_REQUEST__INIT;
-    e.target = ECHO_TARGET__LOBBY;
-    e.payload.data = (uint8_t *)"w";
-    e.payload.len = 1;
-    EchoResponse *o = OK_CALL(p, ECHO_REQUEST, &e.base, ECHO_RESPONSE, echo_response__descriptor);
-    echo_response__free_unpacked(o, NULL);
-}
-
 static void scenario_workers(void)
 {
     cluster_t cl;
@@ -150,7 +140,7 @@ static void scenario_workers(void)
     for (int i = 0; i < N; i++) {
         player_t *p = ps[i];
         if (user_gateway(p->uid) != dead_id) {
-            echo_ok(p); /* its connection never noticed */
+            p_echo(p, ECHO_TARGET__LOBBY); /* its connection never noticed */
             untouched++;
             continue;
         }
@@ -176,7 +166,7 @@ static void scenario_workers(void)
         }
         uint32_t now_on = user_gateway(p->uid);
         CHECK(now_on != dead_id && now_on != 0);
-        echo_ok(p);
+        p_echo(p, ECHO_TARGET__LOBBY);
         resumed++;
     }
     int resume_ms = (int)(h_now_ms() - t_kill);

@@ -317,22 +317,11 @@ static void scenario_ended(void)
         p_ready(ps[i]);
     uint64_t t0 = h_now_ms(), again = 0;
     int refused = 0;
-    while (!again) {
-        StartGameRequest rq = START_GAME_REQUEST__INIT;
-        res_t r = p_call(ps[0], PACKET_TYPE__START_GAME_REQUEST, &rq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__START_GAME_RESPONSE) {
-            StartGameResponse *o = start_game_response__unpack(NULL, r.len, r.p);
-            CHECK(o != NULL);
-            again = o->match_id;
-            start_game_response__free_unpacked(o, NULL);
-        } else {
-            refused++;
-        }
-        res_free(&r);
-        if (!again && h_now_ms() - t0 > 10000)
+    while (!(again = p_try_start(ps[0], NULL, NULL, 0))) {
+        refused++;
+        if (h_now_ms() - t0 > 10000)
             DIE("the room could not start again within 10 s of SIGCONT");
-        if (!again)
-            h_sleep_ms(200);
+        h_sleep_ms(200);
     }
     if (ps_wait(ps, 2, cond_started, &again, 5000) < 0)
         DIE("no MATCH_START for match %llu", (unsigned long long)again);
