@@ -4,6 +4,21 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
+uint32_t mu_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t mu_rd64(const uint8_t *p) { return mu_rd32(p) | (uint64_t)mu_rd32(p + 4) << 32; }
+
+float mu_rdf(const uint8_t *p)
+{
+    uint32_t u = mu_rd32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 static void check_room(const RoomState *r, const char *mode, int line)
 {
     const char *want = mode[0] ? mode : "arena";

@@ -10,6 +10,11 @@
 /* The game daemons' setting for the repository's example modules. */
 #define MU_MODULES_DIR "GAME_MODULES_DIR=" REPO_DIR "/modules"
 
+/* The example modules' MATCH_DATA fields: little-endian u32, u64 and IEEE float. */
+uint32_t mu_rd32(const uint8_t *p);
+uint64_t mu_rd64(const uint8_t *p);
+float mu_rdf(const uint8_t *p);
+
 /* CREATE_ROOM(mode, max) by p, answered ok: returns the room id; *max_out (if set) the room's
  * max_players; the room's mode must be `mode` (or "arena" for ""). */
 uint64_t mu_create_room(player_t *p, const char *mode, uint32_t max, uint32_t *max_out);

@@ -138,6 +138,24 @@ static uint32_t id_of(proc_t *p)
     return id;
 }
 
+/* Sends m as type on c and waits up to timeout_ms for a response of type want. Returns its
+ * payload and length (xfree it), or frees it and returns NULL when len is NULL. */
+static uint8_t *request(csync_t *c, uint16_t type, const ProtobufCMessage *m, uint16_t want, int timeout_ms,
+                        size_t *len)
+{
+    uint16_t rt;
+    uint8_t *p = NULL;
+    size_t n;
+    CHECK_EQ(csync_request(c, type, m, &rt, &p, &n, timeout_ms), 0);
+    CHECK_EQ(rt, want);
+    if (!len) {
+        xfree(p);
+        return NULL;
+    }
+    *len = n;
+    return p;
+}
+
 /* ---- clusterctl ---- */
 
 static char ctl_out[1 << 16];
@@ -264,12 +282,7 @@ static void scenario_metrics_and_health(void)
         CHECK_EQ(echo_once(c, ECHO_TARGET__LOBBY, &sid, 3000), 0);
     CreateRoomRequest cr = CREATE_ROOM_REQUEST__INIT;
     cr.name = (char *)"x";
-    uint16_t rt;
-    uint8_t *p = NULL;
-    size_t len;
-    CHECK_EQ(csync_request(c, PACKET_TYPE__CREATE_ROOM_REQUEST, &cr.base, &rt, &p, &len, 3000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__ERROR_RESPONSE);
-    xfree(p);
+    request(c, PACKET_TYPE__CREATE_ROOM_REQUEST, &cr.base, PACKET_TYPE__ERROR_RESPONSE, 3000, NULL);
 
     CHECK_EQ(wait_metric(gw_admin, "cluster_gateway_packets_in_total{type=\"ECHO_REQUEST\"}", 12, 3000), 12);
     CHECK_EQ(metric(metrics_buf, "cluster_gateway_packets_out_total{type=\"ECHO_RESPONSE\"}"), 12);
@@ -447,17 +460,12 @@ static uint64_t login(csync_t *c, const char *name)
     RegisterRequest rq = REGISTER_REQUEST__INIT;
     rq.username = (char *)name;
     rq.password = (char *)"password-123";
-    uint16_t rt;
-    uint8_t *p = NULL;
-    size_t len;
-    CHECK_EQ(csync_request(c, PACKET_TYPE__REGISTER_REQUEST, &rq.base, &rt, &p, &len, 6000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__REGISTER_RESPONSE);
-    xfree(p);
+    request(c, PACKET_TYPE__REGISTER_REQUEST, &rq.base, PACKET_TYPE__REGISTER_RESPONSE, 6000, NULL);
     LoginRequest lq = LOGIN_REQUEST__INIT;
     lq.username = (char *)name;
     lq.password = (char *)"password-123";
-    CHECK_EQ(csync_request(c, PACKET_TYPE__LOGIN_REQUEST, &lq.base, &rt, &p, &len, 6000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__LOGIN_RESPONSE);
+    size_t len;
+    uint8_t *p = request(c, PACKET_TYPE__LOGIN_REQUEST, &lq.base, PACKET_TYPE__LOGIN_RESPONSE, 6000, &len);
     LoginResponse *r = login_response__unpack(NULL, len, p);
     CHECK(r != NULL);
     uint64_t uid = r->user_id;
@@ -524,12 +532,9 @@ static void scenario_match_drain(void)
     snprintf(name, sizeof name, "Mdr%d", (int)(getpid() % 100000));
     login(c, name);
     QuickMatchRequest q = QUICK_MATCH_REQUEST__INIT;
-    uint16_t rt;
+    request(c, PACKET_TYPE__QUICK_MATCH_REQUEST, &q.base, PACKET_TYPE__QUICK_MATCH_RESPONSE, 6000, NULL);
     uint8_t *p = NULL;
     size_t len;
-    CHECK_EQ(csync_request(c, PACKET_TYPE__QUICK_MATCH_REQUEST, &q.base, &rt, &p, &len, 6000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__QUICK_MATCH_RESPONSE);
-    xfree(p);
     CHECK_EQ(wait_push_payload(c, PACKET_TYPE__MATCH_START, 10000, &p, &len), 0);
     MatchStart *ms = match_start__unpack(NULL, len, p);
     CHECK(ms != NULL);

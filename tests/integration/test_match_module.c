@@ -655,6 +655,26 @@ static void scenario_leave_terminate(mp_t *x, mp_t *y)
     printf("terminate: the lobby ended the match; the module's error in terminate is logged, the record aborted\n");
 }
 
+/* Takes every queued push of c; returns how many were ERROR_RESPONSE RATE_LIMITED. */
+static int take_rate_limited(csync_t *c)
+{
+    int limited = 0;
+    uint16_t t;
+    uint32_t seq;
+    uint8_t *buf;
+    size_t n;
+    while (csync_pushes(c) > 0 && csync_wait_push_seq(c, &t, &seq, &buf, &n, 0) == 0) {
+        if (t == PACKET_TYPE__ERROR_RESPONSE) {
+            ErrorResponse *e = error_response__unpack(NULL, n, buf);
+            limited += e && e->code == ERROR_CODE__RATE_LIMITED;
+            if (e)
+                error_response__free_unpacked(e, NULL);
+        }
+        xfree(buf);
+    }
+    return limited;
+}
+
 /* A flood of MATCH_DATA_SEND: RATE_LIMITED, then the gateway closes the connection; the
  * match goes on for the other player. */
 static void scenario_flood(mp_t *a, mp_t *b)
@@ -667,35 +687,11 @@ static void scenario_flood(mp_t *a, mp_t *b)
         (void)send_data(a, OP_ECHO, "x", 1);
         if (i % 50 == 0) {
             (void)csync_pump(a->p->c, 1);
-            uint16_t t;
-            uint32_t seq;
-            uint8_t *buf;
-            size_t n;
-            while (csync_pushes(a->p->c) > 0 && csync_wait_push_seq(a->p->c, &t, &seq, &buf, &n, 0) == 0) {
-                if (t == PACKET_TYPE__ERROR_RESPONSE) {
-                    ErrorResponse *e = error_response__unpack(NULL, n, buf);
-                    limited += e && e->code == ERROR_CODE__RATE_LIMITED;
-                    if (e)
-                        error_response__free_unpacked(e, NULL);
-                }
-                xfree(buf);
-            }
+            limited += take_rate_limited(a->p->c);
         }
     }
     CHECK(csync_wait_closed(a->p->c, 5000) == 0);
-    uint16_t t;
-    uint32_t seq;
-    uint8_t *buf;
-    size_t n;
-    while (csync_wait_push_seq(a->p->c, &t, &seq, &buf, &n, 0) == 0) {
-        if (t == PACKET_TYPE__ERROR_RESPONSE) {
-            ErrorResponse *e = error_response__unpack(NULL, n, buf);
-            limited += e && e->code == ERROR_CODE__RATE_LIMITED;
-            if (e)
-                error_response__free_unpacked(e, NULL);
-        }
-        xfree(buf);
-    }
+    limited += take_rate_limited(a->p->c);
     CHECK(limited > 0);
     printf("flood: %d RATE_LIMITED, then the gateway closed the connection\n", limited);
     csync_close(a->p->c);

@@ -18,33 +18,20 @@ typedef struct watch {
     int left_flags;    /* SCORES records flagging self as gone */
 } watch_t;
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static float rdf(const uint8_t *p)
-{
-    uint32_t u = rd32(p);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static void on_data(player_t *p, const MatchData *d)
 {
     watch_t *w = p->md_ud;
     const uint8_t *b = d->data.data;
     if (d->op_code == 101)
         for (size_t off = 0; off + 17 <= d->data.len; off += 17)
-            if (rd64(b + off) == w->self) {
-                w->x = rdf(b + off + 8);
-                w->y = rdf(b + off + 12);
+            if (mu_rd64(b + off) == w->self) {
+                w->x = mu_rdf(b + off + 8);
+                w->y = mu_rdf(b + off + 12);
                 w->own_positions++;
             }
     if (d->op_code == 103)
         for (size_t off = 0; off + 13 <= d->data.len; off += 13)
-            if (rd64(b + off) == w->self && (b[off + 12] & 2))
+            if (mu_rd64(b + off) == w->self && (b[off + 12] & 2))
                 w->left_flags++;
 }
 

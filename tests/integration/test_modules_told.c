@@ -25,11 +25,6 @@ typedef struct told {
     int32_t refused_code; /* of the last REFUSED op */
 } told_t;
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void on_tag_data(player_t *p, const MatchData *d)
 {
     told_t *t = p->md_ud;
@@ -38,15 +33,15 @@ static void on_tag_data(player_t *p, const MatchData *d)
         CHECK(d->data.len % 13 == 0 && d->data.len > 0);
         t->scores_seen++;
         for (size_t off = 0; off + 13 <= d->data.len; off += 13) {
-            uint64_t uid = rd32(d->data.data + off) | (uint64_t)rd32(d->data.data + off + 4) << 32;
+            uint64_t uid = mu_rd64(d->data.data + off);
             for (int k = 0; k < 2; k++)
                 if (t->uids[k] == uid)
-                    t->score[k] = rd32(d->data.data + off + 8);
+                    t->score[k] = mu_rd32(d->data.data + off + 8);
         }
     } else if (d->op_code == 104) { /* REFUSED: <I4i4 */
         CHECK_EQ(d->data.len, 8);
         t->refused_seen++;
-        t->refused_code = (int32_t)rd32(d->data.data + 4);
+        t->refused_code = (int32_t)mu_rd32(d->data.data + 4);
     } else if (d->op_code == 101) {
         CHECK(d->data.len % 17 == 0);
         t->positions_seen++;
