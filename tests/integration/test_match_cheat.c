@@ -460,13 +460,8 @@ static void scenario_cheats(void)
            "refused=%u\n", speed, bounds, refused);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("match_cheat");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_cheats();
-    printf("test_match_cheat: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"cheats", scenario_cheats}};
+    return lu_main(argc, argv, "match_cheat", RUN, sizeof RUN, sc, 1);
 }

@@ -516,23 +516,9 @@ static void scenario_stop_cont(void)
 
 int main(int argc, char **argv)
 {
-    h_init("match_fail");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    const char *only = argc > 1 ? argv[1] : "";
-    if (!*only || strcmp(only, "kill") == 0)
-        scenario_kill9();
-    if (!*only || strcmp(only, "drain") == 0)
-        scenario_drain_long();
-    if (!*only || strcmp(only, "drainto") == 0)
-        scenario_drain_timeout();
-    if (!*only || strcmp(only, "pgdown") == 0)
-        scenario_pg_down();
-    if (!*only || strcmp(only, "ids") == 0)
-        scenario_ids();
-    if (!*only || strcmp(only, "stopcont") == 0)
-        scenario_stop_cont();
-    printf("test_match_fail: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {
+        {"kill", scenario_kill9}, {"drain", scenario_drain_long}, {"drainto", scenario_drain_timeout},
+        {"pgdown", scenario_pg_down}, {"ids", scenario_ids}, {"stopcont", scenario_stop_cont},
+    };
+    return lu_main(argc, argv, "match_fail", RUN, sizeof RUN, sc, sizeof sc / sizeof sc[0]);
 }

@@ -259,13 +259,8 @@ static void scenario_full_match(void)
     lu_scenario_down(&cl, ps, 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("match_play");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_full_match();
-    printf("test_match_play: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"full", scenario_full_match}};
+    return lu_main(argc, argv, "match_play", RUN, sizeof RUN, sc, 1);
 }

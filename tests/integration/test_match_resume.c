@@ -208,13 +208,8 @@ static void scenario_resume(void)
     lu_scenario_down(&cl, ps, 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("match_resume");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_resume();
-    printf("test_match_resume: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"resume", scenario_resume}};
+    return lu_main(argc, argv, "match_resume", RUN, sizeof RUN, sc, 1);
 }
