@@ -110,13 +110,8 @@ void fc_up(fcluster_t *c, const char *tag, int ngw, int nlobby, int ngame,
 
 static void stop(proc_t *p)
 {
-    if (!p || !h_alive(p))
-        return;
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, 20000);
-    if (st != 0)
-        fprintf(stderr, "%s (pid %d) exited with %d on SIGTERM\n", p->name, (int)p->pid, st);
-    CHECK_EQ(st, 0);
+    if (p && h_alive(p))
+        h_stop(p, 20000);
 }
 
 void fc_down(fcluster_t *c)

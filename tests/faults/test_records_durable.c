@@ -86,14 +86,10 @@ static void run_case(const char *tag, int sig)
     proc_t *bot = h_spawn_argv(BOT_PATH, "bot", args);
 
     /* playing, then PostgreSQL goes away */
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(c.game[0], "event=match_recorded") < 2) {
-        if (h_now_ms() - t0 > 30000)
-            h_die("no match recorded within 30 s of the bots starting");
-        h_sleep_ms(100);
-    }
+    if (h_wait_log(c.game[0], "event=match_recorded", 2, 30000) < 0)
+        h_die("no match recorded within 30 s of the bots starting");
     h_pg_stop();
-    t0 = h_now_ms();
+    uint64_t t0 = h_now_ms();
     while (hlen_pending() < 20) {
         if (h_now_ms() - t0 > 60000)
             h_die("fewer than 20 finished matches pending after 60 s of PostgreSQL down");

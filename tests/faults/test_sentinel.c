@@ -182,22 +182,6 @@ static int started_ids(proc_t *p, unsigned long long *ids, int n, int cap)
     return n;
 }
 
-static long long psql_num(const char *sql)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "psql \"%s\" -XtAc \"%s\" 2>&1", h_pg_conninfo(), sql);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    char out[256] = "";
-    char *got = fgets(out, sizeof out, f);
-    int st = pclose(f);
-    if (!got || st != 0) {
-        fprintf(stderr, "psql failed (%d): %s\n", st, out);
-        h_fail();
-    }
-    return strtoll(out, NULL, 10);
-}
-
 /* On the new master: every daemon's id in its list with a live hash. */
 static void check_registered(redisContext *nm, proc_t *p, const char *type)
 {
@@ -357,7 +341,7 @@ static int check_records(const fcluster_t *c)
     for (int i = 0; i < n; i++) {
         char sql[160];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM matches WHERE id = %llu", ids[i]);
-        long long rows = psql_num(sql);
+        long long rows = h_psql_num(sql);
         if (rows != 1)
             fprintf(stderr, "match %llu: %lld records\n", ids[i], rows);
         missing += rows != 1;

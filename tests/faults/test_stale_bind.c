@@ -13,20 +13,6 @@
 
 #include "faults_util.h"
 
-/* Lines of p's log holding both needles. */
-static int log_count2(const proc_t *p, const char *a, const char *b)
-{
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, a) && strstr(line, b);
-    fclose(f);
-    return n;
-}
-
 /* Match ids the game daemon's log says it started, into ids (at most max); how many. */
 static int started_ids(const proc_t *p, unsigned long long *ids, int n, int max)
 {
@@ -48,21 +34,17 @@ static int records_of(const unsigned long long *ids, int n)
 {
     if (n == 0)
         return 0;
-    size_t cap = (size_t)n * 24 + 400;
-    char *cmd = malloc(cap);
-    CHECK(cmd != NULL);
-    int k = snprintf(cmd, cap, "psql -X -q -tA -h 127.0.0.1 -p %d -U postgres -d cluster -c "
-                     "\"SELECT count(*) FROM matches WHERE id IN (", h_pg_port());
+    size_t cap = (size_t)n * 24 + 100;
+    char *sql = malloc(cap), out[256];
+    CHECK(sql != NULL);
+    int k = snprintf(sql, cap, "SELECT count(*) FROM matches WHERE id IN (");
     for (int i = 0; i < n; i++)
-        k += snprintf(cmd + k, cap - (size_t)k, "%s%llu", i ? "," : "", ids[i]);
-    snprintf(cmd + k, cap - (size_t)k, ")\"");
-    FILE *f = popen(cmd, "r");
-    free(cmd);
-    CHECK(f != NULL);
+        k += snprintf(sql + k, cap - (size_t)k, "%s%llu", i ? "," : "", ids[i]);
+    snprintf(sql + k, cap - (size_t)k, ")");
     int c = -1;
-    if (fscanf(f, "%d", &c) != 1)
+    if (h_psql(sql, out, sizeof out) != 0 || sscanf(out, "%d", &c) != 1)
         c = -1;
-    pclose(f);
+    free(sql);
     return c;
 }
 
@@ -129,7 +111,7 @@ int main(void)
     int rc = h_wait_exit(bot, 90000);
     int fenced = h_log_count(c.gw[0], "event=bind_fenced");
     /* the dangerous case: a stale unbind for a session bound to another match now */
-    int fenced_live = fenced - log_count2(c.gw[0], "event=bind_fenced", "bound_game=0 ");
+    int fenced_live = fenced - h_log_count2(c.gw[0], "event=bind_fenced", "bound_game=0 ");
     int lost = h_log_count(c.gw[0], "event=game_lost");
     int over_after = h_log_count(c.game[1], "event=match_over") + h_log_count(c.game[0], "event=match_over");
     printf("bot exit %d; gateway: game_lost %d, bind_fenced %d (%d for sessions bound to another "

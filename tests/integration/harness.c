@@ -108,15 +108,7 @@ static void teardown(void)
             waitpid(procs[i].pid, NULL, 0);
             procs[i].exited = 1;
         }
-    if (rc) {
-        redisFree(rc);
-        rc = NULL;
-    }
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGKILL);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = 0;
-    }
+    h_redis_stop();
     if (pg_used) {
         pg_used = 0;
         h_pg_stop();
@@ -266,7 +258,8 @@ static void start_proc(proc_t *p)
     p->exited = 0;
 }
 
-proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
+/* The next free process slot, named, with its log path; not started yet. */
+static proc_t *new_proc(const char *bin, const char *name)
 {
     if (nprocs == MAX_PROCS) {
         fprintf(stderr, "too many processes\n");
@@ -277,6 +270,12 @@ proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
     p->bin = bin;
     snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->log, sizeof p->log, "%s/%s-%d.log", dir, name, nprocs);
+    return p;
+}
+
+proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
+{
+    proc_t *p = new_proc(bin, name);
     int n = 0;
     p->argv[n++] = strdup(bin);
     for (int i = 0; args[i] && n < 23; i++)
@@ -288,15 +287,7 @@ proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
 
 proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
 {
-    if (nprocs == MAX_PROCS) {
-        fprintf(stderr, "too many processes\n");
-        h_fail();
-    }
-    proc_t *p = &procs[nprocs++];
-    memset(p, 0, sizeof *p);
-    p->bin = bin;
-    snprintf(p->name, sizeof p->name, "%s", name);
-    snprintf(p->log, sizeof p->log, "%s/%s-%d.log", dir, name, nprocs);
+    proc_t *p = new_proc(bin, name);
     char buf[512];
     /* extra entries come first so they win over the defaults below (getenv takes the first),
      * REDIS_URL included (a Redis with a password) */
@@ -314,6 +305,13 @@ proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
     p->env[p->nenv] = NULL;
     start_proc(p);
     return p;
+}
+
+void h_spawn_game_pair(proc_t **a, proc_t **b, int timeout_ms)
+{
+    *a = h_spawn(GAMED_PATH, "gamed-a", NULL);
+    *b = h_spawn(GAMED_PATH, "gamed-b", NULL);
+    CHECK(h_wait_registered("Game", 2, timeout_ms) >= 0);
 }
 
 proc_t *h_spawn_gateway(int *port, const char *const *extra)
@@ -377,6 +375,16 @@ int h_wait_exit(proc_t *p, int timeout_ms)
         h_sleep_ms(10);
     }
     return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+void h_stop(proc_t *p, int timeout_ms)
+{
+    h_kill(p, SIGTERM);
+    int st = h_wait_exit(p, timeout_ms);
+    if (st != 0) {
+        fprintf(stderr, "%s (pid %d) exited with %d on SIGTERM\n", p->name, (int)p->pid, st);
+        h_fail();
+    }
 }
 
 int h_alive(proc_t *p)
@@ -456,17 +464,76 @@ long h_rss_kib(pid_t pid)
     return kib;
 }
 
-int h_log_count(proc_t *p, const char *needle)
+int h_file_count(const char *path, const char *a, const char *b)
 {
-    FILE *f = fopen(p->log, "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     char line[4096];
     int n = 0;
     while (fgets(line, sizeof line, f))
-        n += strstr(line, needle) != NULL;
+        n += strstr(line, a) && (!b || strstr(line, b));
     fclose(f);
     return n;
+}
+
+int h_log_count(proc_t *p, const char *needle) { return h_file_count(p->log, needle, NULL); }
+
+int h_log_count2(const proc_t *p, const char *a, const char *b) { return h_file_count(p->log, a, b); }
+
+int h_wait_log(proc_t *p, const char *needle, int n, int timeout_ms)
+{
+    uint64_t t0 = h_now_ms();
+    while (h_log_count(p, needle) < n) {
+        if (h_now_ms() - t0 > (uint64_t)timeout_ms)
+            return -1;
+        h_sleep_ms(20);
+    }
+    return (int)(h_now_ms() - t0);
+}
+
+int h_run(const char *cmd, char *out, size_t n)
+{
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    size_t got = fread(out, 1, n - 1, f);
+    out[got] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int h_psql(const char *sql, char *out, size_t n)
+{
+    size_t cap = strlen(sql) + strlen(h_pg_conninfo()) + 64;
+    char *cmd = xmalloc(cap);
+    snprintf(cmd, cap, "psql \"%s\" -XtAc \"%s\" 2>&1", h_pg_conninfo(), sql);
+    int st = h_run(cmd, out, n);
+    xfree(cmd);
+    return st;
+}
+
+long long h_psql_num(const char *sql)
+{
+    char out[256];
+    int st = h_psql(sql, out, sizeof out);
+    if (st != 0 || !out[0]) {
+        fprintf(stderr, "psql failed (%d): %s\n", st, out);
+        h_fail();
+    }
+    return strtoll(out, NULL, 10);
+}
+
+int h_clusterctl(const char *url, const char *args, char *out, size_t n)
+{
+    char own[64], cmd[2048];
+    if (!url) {
+        snprintf(own, sizeof own, "redis://127.0.0.1:%d", h_redis_port());
+        url = own;
+    }
+    snprintf(cmd, sizeof cmd, "'%s' --redis-url '%s' --redis-prefix '%s' %s", CLUSTERCTL_PATH, url, h_prefix(), args);
+    int st = h_run(cmd, out, n);
+    printf("$ clusterctl %s -> %d\n%s", args, st, out);
+    return st;
 }
 
 void h_pg_start(void)

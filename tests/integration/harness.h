@@ -79,12 +79,18 @@ proc_t *h_spawn(const char *bin, const char *name, const char *const *extra);
 proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args);
 /* Starts a gateway listening on a free port; returns it in *port. */
 proc_t *h_spawn_gateway(int *port, const char *const *extra);
+/* Starts two game daemons with the common environment only, "gamed-a" into *a and "gamed-b"
+ * into *b; fails the test unless both have registered within timeout_ms. */
+void h_spawn_game_pair(proc_t **a, proc_t **b, int timeout_ms);
 /* Starts the same process again with the same environment. */
 void h_restart(proc_t *p);
 void h_kill(proc_t *p, int sig);
 /* Waits for exit; returns the exit status (WEXITSTATUS) or -1 on timeout / killed by signal. */
 int h_wait_exit(proc_t *p, int timeout_ms);
 int h_alive(proc_t *p);
+/* SIGTERM, then the process must exit 0 within timeout_ms (under ASan: no leak, no error);
+ * fails the test otherwise. */
+void h_stop(proc_t *p, int timeout_ms);
 
 /* Number of ids in <prefix>Server:<type> whose hash exists. */
 int h_registered(const char *type);
@@ -99,11 +105,32 @@ void h_wait_echo_ids(int port, int target, const uint32_t *ids, int n, int timeo
 /* The registry id of a spawned daemon (matching its advertised port from its log), 0 if none. */
 uint32_t h_server_id(proc_t *p);
 
+/* Runs the shell command cmd to its end; its stdout into out (n bytes, NUL-terminated, cut at
+ * n - 1). Returns its exit status, -1 when a signal ended it. */
+int h_run(const char *cmd, char *out, size_t n);
+/* Runs sql through psql (tuples only, unaligned) on the test's PostgreSQL; its output and
+ * errors into out as h_run. Returns psql's exit status. */
+int h_psql(const char *sql, char *out, size_t n);
+/* The number sql answers (its first); fails the test when psql fails or says nothing. */
+long long h_psql_num(const char *sql);
+/* Runs clusterctl args (shell words; add "2>&1" for its stderr) against Redis at url (NULL: the
+ * test's own) with the test's prefix; stdout into out as h_run, the transcript printed. Returns
+ * its exit status. */
+int h_clusterctl(const char *url, const char *args, char *out, size_t n);
+
 uint64_t h_now_ms(void);
 void h_sleep_ms(int ms);
 /* Resident set size of a process in KiB. */
 long h_rss_kib(pid_t pid);
+/* Counts the lines of the file at path that contain a and (unless b is NULL) b; 0 if it
+ * cannot be read. */
+int h_file_count(const char *path, const char *a, const char *b);
 /* Counts the lines of a process's log that contain `needle`. */
 int h_log_count(proc_t *p, const char *needle);
+/* Counts the lines of a process's log holding both needles. */
+int h_log_count2(const proc_t *p, const char *a, const char *b);
+/* Waits until at least n lines of p's log contain needle; returns the ms it took, -1 when
+ * timeout_ms passed first. */
+int h_wait_log(proc_t *p, const char *needle, int n, int timeout_ms);
 
 #endif

@@ -29,13 +29,8 @@ uint32_t server_id_of(proc_t *p)
 
 void stop_proc(proc_t *p)
 {
-    if (!h_alive(p))
-        return;
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, 15000);
-    if (st != 0)
-        fprintf(stderr, "%s (pid %d) exited with %d on SIGTERM\n", p->name, (int)p->pid, st);
-    CHECK_EQ(st, 0);
+    if (h_alive(p))
+        h_stop(p, 15000);
 }
 
 void cluster_lobby_env(cluster_t *cl, const char *const *extra, int real_hash)
@@ -167,26 +162,6 @@ res_t err_res(res_t r, uint16_t req_type, int code, int line)
     }
     res_free(&r);
     return r;
-}
-
-void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m)
-{
-    size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;
-    uint8_t *buf = xmalloc(10 + n);
-    buf[0] = (uint8_t)(n >> 24);
-    buf[1] = (uint8_t)(n >> 16);
-    buf[2] = (uint8_t)(n >> 8);
-    buf[3] = (uint8_t)n;
-    buf[4] = (uint8_t)(type >> 8);
-    buf[5] = (uint8_t)type;
-    buf[6] = (uint8_t)(seq >> 24);
-    buf[7] = (uint8_t)(seq >> 16);
-    buf[8] = (uint8_t)(seq >> 8);
-    buf[9] = (uint8_t)seq;
-    if (n)
-        protobuf_c_message_pack(m, buf + 10);
-    CHECK_EQ(csync_send_bytes(c, buf, 10 + n), 0);
-    xfree(buf);
 }
 
 int is_match_push(uint16_t t) { return t >= 200 && t < 300; }
@@ -470,44 +445,43 @@ void p_signup(player_t *p)
     p_login(p);
 }
 
+/* Takes the "room" of a room response (fails the test if it has none) and frees the rest. */
+static RoomState *take_room(void *response)
+{
+    ProtobufCMessage *o = response;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(o->descriptor, "room");
+    CHECK(f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE);
+    RoomState **slot = (RoomState **)((char *)o + f->offset);
+    RoomState *r = *slot;
+    CHECK(r != NULL);
+    *slot = NULL;
+    protobuf_c_message_free_unpacked(o, NULL);
+    return r;
+}
+
 RoomState *p_create(player_t *p, const char *name, uint32_t max)
 {
     CreateRoomRequest rq = CREATE_ROOM_REQUEST__INIT;
     rq.name = (char *)name;
     rq.max_players = max;
-    CreateRoomResponse *o = OK_CALL(p->c, CREATE_ROOM_REQUEST, &rq.base, CREATE_ROOM_RESPONSE,
-                                    create_room_response__descriptor);
-    CHECK(o->room != NULL);
-    RoomState *r = o->room;
-    o->room = NULL;
-    create_room_response__free_unpacked(o, NULL);
-    return r;
+    return take_room(
+        OK_CALL(p->c, CREATE_ROOM_REQUEST, &rq.base, CREATE_ROOM_RESPONSE, create_room_response__descriptor));
 }
 
 RoomState *p_join(player_t *p, uint64_t room)
 {
     JoinRoomRequest rq = JOIN_ROOM_REQUEST__INIT;
     rq.room_id = room;
-    JoinRoomResponse *o = OK_CALL(p->c, JOIN_ROOM_REQUEST, &rq.base, JOIN_ROOM_RESPONSE,
-                                  join_room_response__descriptor);
-    CHECK(o->room != NULL);
-    RoomState *r = o->room;
-    o->room = NULL;
-    join_room_response__free_unpacked(o, NULL);
-    return r;
+    return take_room(
+        OK_CALL(p->c, JOIN_ROOM_REQUEST, &rq.base, JOIN_ROOM_RESPONSE, join_room_response__descriptor));
 }
 
 RoomState *p_ready(player_t *p, int on)
 {
     PrepareGameRequest rq = PREPARE_GAME_REQUEST__INIT;
     rq.ready = on;
-    PrepareGameResponse *o = OK_CALL(p->c, PREPARE_GAME_REQUEST, &rq.base, PREPARE_GAME_RESPONSE,
-                                     prepare_game_response__descriptor);
-    CHECK(o->room != NULL);
-    RoomState *r = o->room;
-    o->room = NULL;
-    prepare_game_response__free_unpacked(o, NULL);
-    return r;
+    return take_room(
+        OK_CALL(p->c, PREPARE_GAME_REQUEST, &rq.base, PREPARE_GAME_RESPONSE, prepare_game_response__descriptor));
 }
 
 void room_free(RoomState *r)
@@ -657,7 +631,7 @@ ap_t *ap_new(int n)
     return ap;
 }
 
-void ap_connect(ap_t *ap, int i, int port)
+static void ap_connect(ap_t *ap, int i, int port)
 {
     ac_t *a = &ap->c[i];
     a->ap = ap;
@@ -668,11 +642,20 @@ void ap_connect(ap_t *ap, int i, int port)
     CHECK_EQ(client_connect(a->c, "127.0.0.1", port, ac_event, a), 0);
 }
 
-void ap_wait_connected(ap_t *ap)
+static void ap_wait_connected(ap_t *ap)
 {
     CHECK_EQ(ap_run(ap, cond_connected, NULL, 10000), 0);
     for (int i = 0; i < ap->n; i++)
         CHECK(ap->c[i].connected);
+}
+
+ap_t *ap_up(const cluster_t *cl, int n)
+{
+    ap_t *ap = ap_new(n);
+    for (int i = 0; i < n; i++)
+        ap_connect(ap, i, cl->port[i % cl->ngw]);
+    ap_wait_connected(ap);
+    return ap;
 }
 
 void ap_send(ac_t *a, uint16_t type, const ProtobufCMessage *m)
@@ -837,22 +820,6 @@ long long redis_int(const char *fmt, const char *arg)
         v = 0;
     freeReplyObject(r);
     return v;
-}
-
-long long psql_count(const char *sql)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "psql \"%s\" -XtAc \"%s\" 2>&1", h_pg_conninfo(), sql);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    char line[256] = "";
-    char *got = fgets(line, sizeof line, f);
-    int st = pclose(f);
-    if (!got || st != 0) {
-        fprintf(stderr, "psql failed (%d): %s\n", st, line);
-        h_fail();
-    }
-    return strtoll(line, NULL, 10);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -41,6 +41,7 @@ typedef struct cluster {
 
 uint32_t server_id_of(proc_t *p);
 
+/* h_stop (15 s) when the process is still running. */
 void stop_proc(proc_t *p);
 
 /* Lobby environment: extra first (it wins), then DATABASE_URL and, unless real_hash, the
@@ -85,8 +86,6 @@ res_t err_res(res_t r, uint16_t req_type, int code, int line);
     err_res(call_raw((c), PACKET_TYPE__##REQ, (data), (n)), PACKET_TYPE__##REQ,                 \
             ERROR_CODE__##CODE, __LINE__)
 
-/* Queues one frame without waiting (its response lands in the push queue by its seq). */
-void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m);
 
 /* ------------------------------------------------------------------------------------------ */
 /* pushes */
@@ -259,10 +258,9 @@ void ap_pump(ap_t *ap, int ms);
 
 ap_t *ap_new(int n);
 
-/* Connects client i to port (all connects run together in ap_wait_connected). */
-void ap_connect(ap_t *ap, int i, int port);
-
-void ap_wait_connected(ap_t *ap);
+/* n clients connected (all at once) to the cluster's gateways in turn: client i to gateway
+ * i % ngw. Fails the test unless all connect within 10 s. */
+ap_t *ap_up(const cluster_t *cl, int n);
 
 void ap_send(ac_t *a, uint16_t type, const ProtobufCMessage *m);
 
@@ -288,10 +286,6 @@ int ap_signup(ap_t *ap, int from, int to, const char *scen, int window);
 
 long long redis_int(const char *fmt, const char *arg);
 
-/* ------------------------------------------------------------------------------------------ */
-/* PostgreSQL helper: one query through psql */
-
-long long psql_count(const char *sql);
 
 /* ------------------------------------------------------------------------------------------ */
 /* the scenario runner */

@@ -111,12 +111,8 @@ void lu_wait_links(cluster_t *cl)
 
 void lu_stop(proc_t *p, int timeout_ms)
 {
-    if (!h_alive(p))
-        return;
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, timeout_ms);
-    if (st != 0)
-        DIE("%s (pid %d) exited with %d on SIGTERM", p->name, (int)p->pid, st);
+    if (h_alive(p))
+        h_stop(p, timeout_ms);
 }
 
 void lu_cluster_down(cluster_t *cl)
@@ -488,14 +484,19 @@ void p_dump_events(const player_t *p)
     fprintf(stderr, "\n");
 }
 
+/* The result of a request on a closed player: no response, CLIENT_ECLOSED. */
+static res_t closed_res(void)
+{
+    res_t r;
+    memset(&r, 0, sizeof r);
+    r.rc = CLIENT_ECLOSED;
+    return r;
+}
+
 res_t p_call_raw(player_t *pl, uint16_t type, const uint8_t *data, size_t n)
 {
-    if (!pl->c) {
-        res_t r;
-        memset(&r, 0, sizeof r);
-        r.rc = CLIENT_ECLOSED;
-        return r;
-    }
+    if (!pl->c)
+        return closed_res();
     res_t r = call_raw(pl->c, type, data, n);
     p_take_queued(pl);
     return r;
@@ -503,10 +504,10 @@ res_t p_call_raw(player_t *pl, uint16_t type, const uint8_t *data, size_t n)
 
 res_t p_call(player_t *pl, uint16_t type, const ProtobufCMessage *m)
 {
-    size_t n;
-    uint8_t *buf = res_pack(m, &n);
-    res_t r = p_call_raw(pl, type, buf, n);
-    xfree(buf);
+    if (!pl->c)
+        return closed_res();
+    res_t r = call(pl->c, type, m);
+    p_take_queued(pl);
     return r;
 }
 
@@ -623,6 +624,16 @@ void p_ready(player_t *p)
     prepare_game_response__free_unpacked(o, NULL);
 }
 
+void p_echo(player_t *p, EchoTarget target)
+{
+    EchoRequest e = ECHO_REQUEST__INIT;
+    e.target = target;
+    e.payload.data = (uint8_t *)"e";
+    e.payload.len = 1;
+    EchoResponse *o = OK_CALL(p, ECHO_REQUEST, &e.base, ECHO_RESPONSE, echo_response__descriptor);
+    echo_response__free_unpacked(o, NULL);
+}
+
 uint64_t ps_room(player_t **ps, int n)
 {
     uint64_t room = p_create_room(ps[0], (uint32_t)n);
@@ -633,9 +644,29 @@ uint64_t ps_room(player_t **ps, int n)
     return room;
 }
 
-uint64_t ps_start(player_t **ps, int n, uint32_t *game)
+uint64_t p_try_start(player_t *p, uint32_t *game, char *why, size_t n)
 {
-    int before[8];
+    StartGameRequest rq = START_GAME_REQUEST__INIT;
+    res_t r = p_call(p, PACKET_TYPE__START_GAME_REQUEST, &rq.base);
+    uint64_t match = 0;
+    if (r.rc == 0 && r.type == PACKET_TYPE__START_GAME_RESPONSE) {
+        StartGameResponse *o = start_game_response__unpack(NULL, r.len, r.p);
+        CHECK(o != NULL);
+        match = o->match_id;
+        if (game)
+            *game = o->game_server_id;
+        start_game_response__free_unpacked(o, NULL);
+    } else if (why) {
+        res_describe(&r, why, n);
+    }
+    res_free(&r);
+    return match;
+}
+
+uint64_t ps_request_start(player_t **ps, int n, uint32_t *game)
+{
+    int before[16];
+    CHECK(n <= 16);
     for (int i = 0; i < n; i++)
         before[i] = ps[i]->n_starting;
     StartGameRequest rq = START_GAME_REQUEST__INIT;
@@ -655,6 +686,14 @@ uint64_t ps_start(player_t **ps, int n, uint32_t *game)
         CHECK_EQ(ps[i]->starting_match, match);
         CHECK_EQ(ps[i]->starting_game, g);
     }
+    *game = g;
+    return match;
+}
+
+uint64_t ps_start(player_t **ps, int n, uint32_t *game)
+{
+    uint32_t g;
+    uint64_t match = ps_request_start(ps, n, &g);
     if (ps_wait(ps, n, cond_started, &match, 5000) < 0) {
         for (int i = 0; i < n; i++)
             fprintf(stderr, "  %s: match_id=%llu start=%p\n", ps[i]->name,
@@ -808,19 +847,6 @@ void lu_check_record_vs_over(const lu_rec_t *rec, const GameOver *go, uint32_t g
         if (!found)
             lu_die(line, "no match_players row for user %llu", (unsigned long long)pr->user_id);
     }
-}
-
-int lu_log_count2(proc_t *p, const char *a, const char *b)
-{
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, a) && strstr(line, b);
-    fclose(f);
-    return n;
 }
 
 void lu_run_tag(char *out, size_t n)

@@ -78,7 +78,7 @@ void lu_add_gateway(cluster_t *cl);
  * has answered through it: the links both ways are up, so pushes and binds arrive. */
 void lu_wait_links(cluster_t *cl);
 
-/* SIGTERM and expect exit 0 (under ASan: no leak, no error). */
+/* h_stop when the process is still running (SIGTERM, exit 0 within timeout_ms). */
 void lu_stop(proc_t *p, int timeout_ms);
 
 void lu_cluster_down(cluster_t *cl);
@@ -250,6 +250,9 @@ void p_join_room(player_t *p, uint64_t room);
 
 void p_ready(player_t *p);
 
+/* ECHO to target (a lobby or a game daemon) through p's gateway, answered ok. */
+void p_echo(player_t *p, EchoTarget target);
+
 /* Owner ps[0] creates a room for all n, the others join, everyone readies. */
 uint64_t ps_room(player_t **ps, int n);
 
@@ -259,6 +262,12 @@ uint64_t ps_room(player_t **ps, int n);
 
 #define LU_COOLDOWN_MS 500  /* sim.h: attack_cooldown_ms */
 
+/* START_GAME by p, once: the match id (and *game, if set, the daemon) when the lobby placed
+ * it; 0 when it did not, with the response described into why (n bytes) if why is set. */
+uint64_t p_try_start(player_t *p, uint32_t *game, char *why, size_t n);
+/* START_GAME by ps[0] (all ready, n <= 16); then every player gets GAME_STARTING for the match
+ * from the daemon the response named within 5 s. Returns the match id; *game that daemon. */
+uint64_t ps_request_start(player_t **ps, int n, uint32_t *game);
 /* START_GAME by ps[0] (all ready); then every player gets GAME_STARTING and MATCH_START with
  * all n players. Returns the match id; *game the daemon told. */
 uint64_t ps_start(player_t **ps, int n, uint32_t *game);
@@ -331,13 +340,16 @@ const char *lu_outcome_text(int o);
 /* The record equals what GAME_OVER told: outcome, one row per result with equal numbers. */
 void lu_check_record_vs_over(const lu_rec_t *rec, const GameOver *go, uint32_t game, int line);
 
-/* Counts the lines of a log holding both needles. */
-int lu_log_count2(proc_t *p, const char *a, const char *b);
-
 /* A per-run tag for usernames (the accounts table outlives prefixes within one binary). */
 void lu_run_tag(char *out, size_t n);
 
-/* lu_main.c: n players (signed up and logged in) spread over the cluster's gateways. */
+/* lu_main.c: a cluster for a scenario: one lobby (lobby_env, may be NULL), ngame game daemons
+ * (game_env each, in order: index i is cl->game[i]), ngw gateways, links up. */
+void lu_cluster_up(cluster_t *cl, const char *tag, const char *const *lobby_env, const char *const *game_env,
+                   int ngame, int ngw);
+/* The end of a scenario: frees the n players, then lu_cluster_down (every daemon must exit 0). */
+void lu_scenario_down(cluster_t *cl, player_t **ps, int n);
+/* n players (signed up and logged in) spread over the cluster's gateways. */
 void lu_players_on(player_t *pl, player_t **ps, int n, const char *run, const char *scen, const cluster_t *cl);
 
 typedef struct lu_scenario {

@@ -1,5 +1,25 @@
-/* lu_main: what every scenario program of the match tests starts with (lobby_util.h). */
+/* lu_main: what every scenario program of the match tests starts and ends with (lobby_util.h):
+ * its cluster, its players, its main. */
 #include "lobby_util.h"
+
+void lu_cluster_up(cluster_t *cl, const char *tag, const char *const *lobby_env, const char *const *game_env,
+                   int ngame, int ngw)
+{
+    lu_cluster_init(cl, tag);
+    lu_add_lobby(cl, lobby_env);
+    for (int i = 0; i < ngame; i++)
+        lu_add_game(cl, game_env);
+    for (int i = 0; i < ngw; i++)
+        lu_add_gateway(cl);
+    lu_wait_links(cl);
+}
+
+void lu_scenario_down(cluster_t *cl, player_t **ps, int n)
+{
+    for (int i = 0; i < n; i++)
+        p_free(ps[i]);
+    lu_cluster_down(cl);
+}
 
 void lu_players_on(player_t *pl, player_t **ps, int n, const char *run, const char *scen, const cluster_t *cl)
 {

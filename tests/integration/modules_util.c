@@ -4,25 +4,19 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-void mu_cluster_up(cluster_t *cl, const char *tag, const char *const *lobby_env,
-                   const char *const *game_env, int ngw)
+uint32_t mu_rd32(const uint8_t *p)
 {
-    lu_cluster_init(cl, tag);
-    lu_add_lobby(cl, lobby_env);
-    lu_add_game(cl, game_env);
-    for (int i = 0; i < ngw; i++)
-        lu_add_gateway(cl);
-    lu_wait_links(cl);
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-void mu_players_up(player_t *pl, player_t **ps, const char *run, int n, const char *scen,
-                   const cluster_t *cl)
+uint64_t mu_rd64(const uint8_t *p) { return mu_rd32(p) | (uint64_t)mu_rd32(p + 4) << 32; }
+
+float mu_rdf(const uint8_t *p)
 {
-    for (int i = 0; i < n; i++) {
-        p_init(&pl[i], run, scen, i, cl->port[i % cl->ngw]);
-        ps[i] = &pl[i];
-    }
-    p_signup_all(ps, n);
+    uint32_t u = mu_rd32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
 
 static void check_room(const RoomState *r, const char *mode, int line)
@@ -89,23 +83,8 @@ void mu_fill_room(player_t **ps, int n, uint64_t room)
 
 uint64_t mu_start(player_t **ps, int n, const char *mode, uint32_t *game)
 {
-    int before[16];
-    for (int i = 0; i < n; i++)
-        before[i] = ps[i]->n_starting;
-    StartGameRequest rq = START_GAME_REQUEST__INIT;
-    StartGameResponse *o = OK_CALL(ps[0], START_GAME_REQUEST, &rq.base, START_GAME_RESPONSE,
-                                   start_game_response__descriptor);
-    uint64_t match = o->match_id;
-    uint32_t g = o->game_server_id;
-    start_game_response__free_unpacked(o, NULL);
-    CHECK(match != 0 && g != 0);
-    uint64_t t0 = h_now_ms();
-    for (int i = 0; i < n; i++)
-        while (ps[i]->n_starting <= before[i]) {
-            if (h_now_ms() - t0 > 5000)
-                DIE("%s: no GAME_STARTING for match %llu", ps[i]->name, (unsigned long long)match);
-            p_pump(ps[i], 5);
-        }
+    uint32_t g;
+    uint64_t match = ps_request_start(ps, n, &g);
     if (ps_wait(ps, n, cond_started, &match, 8000) < 0)
         DIE("not every player got MATCH_START for %s match %llu", mode, (unsigned long long)match);
     for (int i = 0; i < n; i++) {
@@ -212,22 +191,7 @@ void mu_send_data(player_t *p, uint32_t op, const void *data, size_t len, uint32
     m.op_code = op;
     m.data.data = (uint8_t *)data;
     m.data.len = len;
-    size_t n = match_data_send__get_packed_size(&m);
-    uint8_t *buf = xmalloc(10 + n);
-    uint16_t type = PACKET_TYPE__MATCH_DATA_SEND;
-    buf[0] = (uint8_t)(n >> 24);
-    buf[1] = (uint8_t)(n >> 16);
-    buf[2] = (uint8_t)(n >> 8);
-    buf[3] = (uint8_t)n;
-    buf[4] = (uint8_t)(type >> 8);
-    buf[5] = (uint8_t)type;
-    buf[6] = (uint8_t)(seq >> 24);
-    buf[7] = (uint8_t)(seq >> 16);
-    buf[8] = (uint8_t)(seq >> 8);
-    buf[9] = (uint8_t)seq;
-    match_data_send__pack(&m, buf + 10);
-    CHECK(csync_send_bytes(p->c, buf, 10 + n) == 0);
-    xfree(buf);
+    send_frame(p->c, PACKET_TYPE__MATCH_DATA_SEND, seq, &m.base);
 }
 
 int mu_wait_refusal(player_t *p, uint32_t seq, int timeout_ms)

@@ -10,13 +10,10 @@
 /* The game daemons' setting for the repository's example modules. */
 #define MU_MODULES_DIR "GAME_MODULES_DIR=" REPO_DIR "/modules"
 
-/* A cluster for a scenario: a lobby (lobby_env, may be NULL), one game daemon (game_env),
- * ngw gateways, links up. */
-void mu_cluster_up(cluster_t *cl, const char *tag, const char *const *lobby_env,
-                   const char *const *game_env, int ngw);
-/* n players (signed up and logged in), spread over the cluster's gateways. */
-void mu_players_up(player_t *pl, player_t **ps, const char *run, int n, const char *scen,
-                   const cluster_t *cl);
+/* The example modules' MATCH_DATA fields: little-endian u32, u64 and IEEE float. */
+uint32_t mu_rd32(const uint8_t *p);
+uint64_t mu_rd64(const uint8_t *p);
+float mu_rdf(const uint8_t *p);
 
 /* CREATE_ROOM(mode, max) by p, answered ok: returns the room id; *max_out (if set) the room's
  * max_players; the room's mode must be `mode` (or "arena" for ""). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "frame.h"
 #include "harness.h"
 
 const char *err_name(int code)
@@ -46,7 +47,8 @@ res_t call_raw(csync_t *c, uint16_t type, const uint8_t *data, size_t n)
     return r;
 }
 
-uint8_t *res_pack(const ProtobufCMessage *m, size_t *n)
+/* m packed (NULL: empty) into an xmalloc'ed buffer of *n bytes (xfree it). */
+static uint8_t *res_pack(const ProtobufCMessage *m, size_t *n)
 {
     *n = m ? protobuf_c_message_get_packed_size(m) : 0;
     uint8_t *buf = xmalloc(*n ? *n : 1);
@@ -62,6 +64,17 @@ res_t call(csync_t *c, uint16_t type, const ProtobufCMessage *m)
     res_t r = call_raw(c, type, buf, n);
     xfree(buf);
     return r;
+}
+
+void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m)
+{
+    size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;
+    uint8_t *buf = xmalloc(FRAME_HDR_LEN + n);
+    frame_hdr_write(buf, (uint32_t)n, type, seq);
+    if (n)
+        protobuf_c_message_pack(m, buf + FRAME_HDR_LEN);
+    CHECK_EQ(csync_send_bytes(c, buf, FRAME_HDR_LEN + n), 0);
+    xfree(buf);
 }
 
 void res_free(res_t *r)

@@ -34,9 +34,10 @@ void res_describe(const res_t *r, char *out, size_t n);
 
 /* Sends type with data on c and waits up to T_REQ for the response. */
 res_t call_raw(csync_t *c, uint16_t type, const uint8_t *data, size_t n);
-/* m packed (NULL: empty) into an xmalloc'ed buffer of *n bytes (xfree it). */
-uint8_t *res_pack(const ProtobufCMessage *m, size_t *n);
 /* The same with m packed (NULL: empty). */
 res_t call(csync_t *c, uint16_t type, const ProtobufCMessage *m);
+/* Queues one frame (m packed, NULL: empty) with the given seq without waiting: its response,
+ * if any, lands in the push queue by its seq. Fails the test if it cannot be sent. */
+void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m);
 
 #endif

@@ -138,24 +138,30 @@ static uint32_t id_of(proc_t *p)
     return id;
 }
 
+/* Sends m as type on c and waits up to timeout_ms for a response of type want. Returns its
+ * payload and length (xfree it), or frees it and returns NULL when len is NULL. */
+static uint8_t *request(csync_t *c, uint16_t type, const ProtobufCMessage *m, uint16_t want, int timeout_ms,
+                        size_t *len)
+{
+    uint16_t rt;
+    uint8_t *p = NULL;
+    size_t n;
+    CHECK_EQ(csync_request(c, type, m, &rt, &p, &n, timeout_ms), 0);
+    CHECK_EQ(rt, want);
+    if (!len) {
+        xfree(p);
+        return NULL;
+    }
+    *len = n;
+    return p;
+}
+
 /* ---- clusterctl ---- */
 
 static char ctl_out[1 << 16];
 
 /* Runs clusterctl with the test's Redis and prefix; returns its exit status, stdout in ctl_out. */
-static int ctl(const char *args)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --redis-prefix '%s' %s", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix(), args);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t n = fread(ctl_out, 1, sizeof ctl_out - 1, f);
-    ctl_out[n] = '\0';
-    int st = pclose(f);
-    printf("$ clusterctl %s -> %d\n%s", args, WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctl_out);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int ctl(const char *args) { return h_clusterctl(NULL, args, ctl_out, sizeof ctl_out); }
 
 /* The harness's view: ids listed under type whose hash exists, as a sorted "a,b," string. */
 static void registry_view(const char *type, char *out, size_t n)
@@ -208,14 +214,7 @@ static int in_registry(const char *type, uint32_t id)
     return e;
 }
 
-static void stop(proc_t *p)
-{
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, 20000);
-    if (st != 0)
-        fprintf(stderr, "%s exited with %d\n", p->name, st);
-    CHECK_EQ(st, 0);
-}
+static void stop(proc_t *p) { h_stop(p, 20000); }
 
 static char db_env[300];
 
@@ -283,12 +282,7 @@ static void scenario_metrics_and_health(void)
         CHECK_EQ(echo_once(c, ECHO_TARGET__LOBBY, &sid, 3000), 0);
     CreateRoomRequest cr = CREATE_ROOM_REQUEST__INIT;
     cr.name = (char *)"x";
-    uint16_t rt;
-    uint8_t *p = NULL;
-    size_t len;
-    CHECK_EQ(csync_request(c, PACKET_TYPE__CREATE_ROOM_REQUEST, &cr.base, &rt, &p, &len, 3000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__ERROR_RESPONSE);
-    xfree(p);
+    request(c, PACKET_TYPE__CREATE_ROOM_REQUEST, &cr.base, PACKET_TYPE__ERROR_RESPONSE, 3000, NULL);
 
     CHECK_EQ(wait_metric(gw_admin, "cluster_gateway_packets_in_total{type=\"ECHO_REQUEST\"}", 12, 3000), 12);
     CHECK_EQ(metric(metrics_buf, "cluster_gateway_packets_out_total{type=\"ECHO_RESPONSE\"}"), 12);
@@ -365,9 +359,8 @@ static void scenario_status(void)
     int port;
     proc_t *gw = h_spawn_gateway(&port, NULL);
     proc_t *lb = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
-    proc_t *g1 = h_spawn(GAMED_PATH, "gamed-a", NULL);
-    proc_t *g2 = h_spawn(GAMED_PATH, "gamed-b", NULL);
-    CHECK(h_wait_registered("Game", 2, 10000) >= 0);
+    proc_t *g1, *g2;
+    h_spawn_game_pair(&g1, &g2, 10000);
     CHECK(h_wait_registered("Lobby", 1, 10000) >= 0);
     CHECK(h_wait_registered("Gateway", 1, 10000) >= 0);
     uint32_t b = id_of(g2);
@@ -467,17 +460,12 @@ static uint64_t login(csync_t *c, const char *name)
     RegisterRequest rq = REGISTER_REQUEST__INIT;
     rq.username = (char *)name;
     rq.password = (char *)"password-123";
-    uint16_t rt;
-    uint8_t *p = NULL;
-    size_t len;
-    CHECK_EQ(csync_request(c, PACKET_TYPE__REGISTER_REQUEST, &rq.base, &rt, &p, &len, 6000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__REGISTER_RESPONSE);
-    xfree(p);
+    request(c, PACKET_TYPE__REGISTER_REQUEST, &rq.base, PACKET_TYPE__REGISTER_RESPONSE, 6000, NULL);
     LoginRequest lq = LOGIN_REQUEST__INIT;
     lq.username = (char *)name;
     lq.password = (char *)"password-123";
-    CHECK_EQ(csync_request(c, PACKET_TYPE__LOGIN_REQUEST, &lq.base, &rt, &p, &len, 6000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__LOGIN_RESPONSE);
+    size_t len;
+    uint8_t *p = request(c, PACKET_TYPE__LOGIN_REQUEST, &lq.base, PACKET_TYPE__LOGIN_RESPONSE, 6000, &len);
     LoginResponse *r = login_response__unpack(NULL, len, p);
     CHECK(r != NULL);
     uint64_t uid = r->user_id;
@@ -544,12 +532,9 @@ static void scenario_match_drain(void)
     snprintf(name, sizeof name, "Mdr%d", (int)(getpid() % 100000));
     login(c, name);
     QuickMatchRequest q = QUICK_MATCH_REQUEST__INIT;
-    uint16_t rt;
+    request(c, PACKET_TYPE__QUICK_MATCH_REQUEST, &q.base, PACKET_TYPE__QUICK_MATCH_RESPONSE, 6000, NULL);
     uint8_t *p = NULL;
     size_t len;
-    CHECK_EQ(csync_request(c, PACKET_TYPE__QUICK_MATCH_REQUEST, &q.base, &rt, &p, &len, 6000), 0);
-    CHECK_EQ(rt, PACKET_TYPE__QUICK_MATCH_RESPONSE);
-    xfree(p);
     CHECK_EQ(wait_push_payload(c, PACKET_TYPE__MATCH_START, 10000, &p, &len), 0);
     MatchStart *ms = match_start__unpack(NULL, len, p);
     CHECK(ms != NULL);
@@ -614,10 +599,7 @@ static void scenario_gateway_ops(void)
     CHECK(strncmp(body, "debug", 5) == 0);
     c0 = connect_gw(port);
     csync_close(c0);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(gw, "event=client_closed") == 0 && h_now_ms() - t0 < 3000)
-        h_sleep_ms(50);
-    CHECK(h_log_count(gw, "event=client_closed") >= 1); /* a debug event */
+    CHECK(h_wait_log(gw, "event=client_closed", 1, 3000) >= 0); /* a debug event */
     CHECK_EQ(h_log_count(gw, "event=log_level level=debug source=admin"), 1);
     printf("log-level: debug lines appear after clusterctl log-level\n");
     snprintf(args, sizeof args, "log-level %u info", gw_id);
@@ -648,7 +630,7 @@ static void scenario_gateway_ops(void)
     CHECK_EQ(wait_push(c, PACKET_TYPE__KICKED, 3000), 0);
     CHECK_EQ(csync_wait_closed(c, 3000), 0);
     csync_close(c);
-    t0 = h_now_ms();
+    uint64_t t0 = h_now_ms();
     do {
         h_sleep_ms(100);
         snprintf(args, sizeof args, "who %s --json", name);

@@ -61,20 +61,6 @@ static const char *err_name(int code)
     return v ? v->name : "?";
 }
 
-/* Lines of p's log containing both a and b. */
-static int log_count_both(const proc_t *p, const char *a, const char *b)
-{
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, a) && strstr(line, b);
-    fclose(f);
-    return n;
-}
-
 /* ---- the bystander ---- */
 
 static void by_ping(void)
@@ -219,21 +205,32 @@ static int send_all(int fd, const void *buf, size_t n, int timeout_ms)
     return 0;
 }
 
+/* Polls fd for up to 50 ms (less when deadline is nearer): 1 when it may be read, 0 when
+ * nothing came (the bystander got its keepalive meanwhile), -1 when deadline has passed. */
+static int wait_readable(int fd, uint64_t deadline)
+{
+    uint64_t now = h_now_ms();
+    if (now >= deadline)
+        return -1;
+    uint64_t left = deadline - now;
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (poll(&pf, 1, left > 50 ? 50 : (int)left) == 0) {
+        keepalive();
+        return 0;
+    }
+    return 1;
+}
+
 /* Reads exactly n bytes before deadline. 1 ok, 0 EOF, -1 error (errno), -2 timeout. */
 static int read_exact(int fd, uint8_t *buf, size_t n, uint64_t deadline)
 {
     size_t have = 0;
     while (have < n) {
-        uint64_t now = h_now_ms();
-        if (now >= deadline)
+        int w = wait_readable(fd, deadline);
+        if (w < 0)
             return -2;
-        uint64_t left = deadline - now;
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pf, 1, left > 50 ? 50 : (int)left);
-        if (pr == 0) {
-            keepalive();
+        if (w == 0)
             continue;
-        }
         ssize_t r = recv(fd, buf + have, n - have, MSG_DONTWAIT);
         if (r == 0)
             return 0;
@@ -273,16 +270,11 @@ static int wait_closed(int fd, int timeout_ms, size_t *discarded)
     uint64_t t0 = h_now_ms(), deadline = t0 + (uint64_t)timeout_ms;
     uint8_t buf[65536];
     for (;;) {
-        uint64_t now = h_now_ms();
-        if (now >= deadline)
+        int w = wait_readable(fd, deadline);
+        if (w < 0)
             return -1;
-        uint64_t left = deadline - now;
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pf, 1, left > 50 ? 50 : (int)left);
-        if (pr == 0) {
-            keepalive();
+        if (w == 0)
             continue;
-        }
         ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
             return (int)(h_now_ms() - t0);
@@ -692,7 +684,7 @@ static void s_slow_reader(void)
 {
     long rss_before = h_rss_kib(gw->pid);
     CHECK(rss_before > 0);
-    int dropped_before = log_count_both(gw, "event=client_dropped", "reason=write_queue_overflow");
+    int dropped_before = h_log_count2(gw, "event=client_dropped", "reason=write_queue_overflow");
     int fd = raw_connect(4096);
     size_t plen = 32 * 1024;
     uint8_t *data = malloc(plen);
@@ -718,7 +710,7 @@ static void s_slow_reader(void)
         long r = h_rss_kib(gw->pid);
         if (r > rss_peak)
             rss_peak = r;
-        if (log_count_both(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before) {
+        if (h_log_count2(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before) {
             dropped = 1;
             break;
         }
@@ -739,7 +731,7 @@ static void s_slow_reader(void)
     /* the log line may trail a send failure by a moment */
     for (int i = 0; i < 100 && !dropped; i++) {
         sleep_keepalive(20);
-        dropped = log_count_both(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before;
+        dropped = h_log_count2(gw, "event=client_dropped", "reason=write_queue_overflow") > dropped_before;
     }
     CHECK(dropped);
     sleep_keepalive(300);
@@ -814,7 +806,7 @@ static void s_flood(void)
     CHECK_EQ(limited, RATE_KICK + 1);
     CHECK(pongs + limited < N);
     CHECK(closed_ms >= 0 && closed_ms < 2000);
-    CHECK(log_count_both(gw, "event=client_flood", "action=close") >= 1);
+    CHECK(h_log_count2(gw, "event=client_flood", "action=close") >= 1);
     char bs[128];
     bystander_check(bs, sizeof bs);
     printf("ok rate_flood: %d PINGs in one write -> %d PING_RESPONSEs, then %d RATE_LIMITED "

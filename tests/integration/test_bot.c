@@ -265,19 +265,6 @@ static void bot_done(bot_run_t *r)
 /* Does the file hold needle? */
 static int file_has(const char *path, const char *needle);
 
-static int file_count(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
 static char *file_read(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "r");
@@ -730,7 +717,7 @@ int main(void)
         CHECK_EQ(c0, 10);
         CHECK_EQ(c1, 10);
         /* the status line: stderr is a file here, so one plain line per second */
-        int lines = file_count(r.err, "bot [");
+        int lines = h_file_count(r.err, "bot [", NULL);
         size_t len;
         char *err = file_read(r.err, &len);
         CHECK(strchr(err, '\r') == NULL);
@@ -765,7 +752,7 @@ int main(void)
         CHECK_EQ(j_num(j, "requests_sent"), 300);
         CHECK_EQ(j_num(j, "responses_ok"), 300);
         CHECK(j_must(j, "count_reached", J_BOOL)->b);
-        CHECK(file_count(r.err, "bot [") == 0); /* --quiet */
+        CHECK(h_file_count(r.err, "bot [", NULL) == 0); /* --quiet */
         bot_done(&r);
     }
 
@@ -859,7 +846,7 @@ int main(void)
         bot_run_t r;
         const char *bad[] = {"--gateway", gw1, "--source-addrs", "127.0.0.9-127.0.0.2", NULL};
         bot_run(&r, "source-bad", bad, 1);
-        CHECK(file_count(r.err, "--source-addrs") >= 1);
+        CHECK(h_file_count(r.err, "--source-addrs", NULL) >= 1);
         const char *args[] = {"--scenario", "idle", "--gateway", gw1, "--bots", "8",
                               "--duration", "3", "--source-addrs", "127.0.0.2,127.0.0.3", NULL};
         pid_t pid = bot_spawn(&r, "source", args);

@@ -59,9 +59,8 @@ static void scenario_kill9(void)
     h_new_prefix("kill9");
     int port;
     proc_t *gw = h_spawn_gateway(&port, FAST_CLIENT_ENV);
-    proc_t *g1 = h_spawn(GAMED_PATH, "gamed-a", NULL);
-    proc_t *g2 = h_spawn(GAMED_PATH, "gamed-b", NULL);
-    CHECK(h_wait_registered("Game", 2, 5000) >= 0);
+    proc_t *g1, *g2;
+    h_spawn_game_pair(&g1, &g2, 5000);
     h_sleep_ms(300);
     uint32_t a = h_server_id(g1), b = h_server_id(g2);
     CHECK(a && b && a != b);
@@ -114,9 +113,8 @@ static void scenario_stop(void)
     int port;
     const char *gwenv[] = {"LINK_DEAD_MS=1000", "RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
     proc_t *gw = h_spawn_gateway(&port, gwenv);
-    proc_t *g1 = h_spawn(GAMED_PATH, "gamed-a", NULL);
-    proc_t *g2 = h_spawn(GAMED_PATH, "gamed-b", NULL);
-    CHECK(h_wait_registered("Game", 2, 5000) >= 0);
+    proc_t *g1, *g2;
+    h_spawn_game_pair(&g1, &g2, 5000);
     h_sleep_ms(300);
     uint32_t a = h_server_id(g1), b = h_server_id(g2);
     csync_t *c = connect_gw(port);
@@ -153,9 +151,8 @@ static void scenario_sigterm(void)
     h_new_prefix("term");
     int port;
     proc_t *gw = h_spawn_gateway(&port, FAST_CLIENT_ENV);
-    proc_t *g1 = h_spawn(GAMED_PATH, "gamed-a", NULL);
-    proc_t *g2 = h_spawn(GAMED_PATH, "gamed-b", NULL);
-    CHECK(h_wait_registered("Game", 2, 5000) >= 0);
+    proc_t *g1, *g2;
+    h_spawn_game_pair(&g1, &g2, 5000);
     h_sleep_ms(300);
     uint32_t a = h_server_id(g1);
     /* The bot keeps 8 requests in flight per client on 50 clients while one game daemon
@@ -199,9 +196,8 @@ static void scenario_redis_restart(void)
     int port;
     proc_t *gw = h_spawn_gateway(&port, FAST_CLIENT_ENV);
     proc_t *l1 = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
-    proc_t *g1 = h_spawn(GAMED_PATH, "gamed-a", NULL);
-    proc_t *g2 = h_spawn(GAMED_PATH, "gamed-b", NULL);
-    CHECK(h_wait_registered("Game", 2, 5000) >= 0);
+    proc_t *g1, *g2;
+    h_spawn_game_pair(&g1, &g2, 5000);
     CHECK(h_wait_registered("Lobby", 1, 5000) >= 0);
     CHECK(h_wait_registered("Gateway", 1, 5000) >= 0);
     csync_t *live = connect_gw(port);

@@ -70,16 +70,6 @@ static pid_t worker_pid(proc_t *sup, int index)
     return pid;
 }
 
-static void echo_ok(player_t *p)
-{
-    EchoRequest e = ECHO_REQUEST__INIT;
-    e.target = ECHO_TARGET__LOBBY;
-    e.payload.data = (uint8_t *)"w";
-    e.payload.len = 1;
-    EchoResponse *o = OK_CALL(p, ECHO_REQUEST, &e.base, ECHO_RESPONSE, echo_response__descriptor);
-    echo_response__free_unpacked(o, NULL);
-}
-
 static void scenario_workers(void)
 {
     cluster_t cl;
@@ -101,14 +91,8 @@ static void scenario_workers(void)
     }
     CHECK(gateway_field(w0[0], "port") == port && gateway_field(w1[0], "port") == port);
     /* clusterctl status shows them as workers of one supervisor */
-    char cmd[1024], out[8192];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --redis-prefix '%s' status", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix());
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t got = fread(out, 1, sizeof out - 1, f);
-    out[got] = '\0';
-    CHECK(pclose(f) == 0);
+    char out[8192];
+    CHECK_EQ(h_clusterctl(NULL, "status", out, sizeof out), 0);
     char of[64];
     snprintf(of, sizeof of, "/%d", (int)sup->pid);
     const char *a = strstr(out, "worker 0 of "), *b = strstr(out, "worker 1 of ");
@@ -156,7 +140,7 @@ static void scenario_workers(void)
     for (int i = 0; i < N; i++) {
         player_t *p = ps[i];
         if (user_gateway(p->uid) != dead_id) {
-            echo_ok(p); /* its connection never noticed */
+            p_echo(p, ECHO_TARGET__LOBBY); /* its connection never noticed */
             untouched++;
             continue;
         }
@@ -182,7 +166,7 @@ static void scenario_workers(void)
         }
         uint32_t now_on = user_gateway(p->uid);
         CHECK(now_on != dead_id && now_on != 0);
-        echo_ok(p);
+        p_echo(p, ECHO_TARGET__LOBBY);
         resumed++;
     }
     int resume_ms = (int)(h_now_ms() - t_kill);

@@ -45,9 +45,8 @@ int main(void)
     int port;
     /* Default gateway limits: the bots stay within the per-session rate. */
     proc_t *gw = h_spawn_gateway(&port, NULL);
-    proc_t *g1 = h_spawn(GAMED_PATH, "gamed-a", NULL);
-    proc_t *g2 = h_spawn(GAMED_PATH, "gamed-b", NULL);
-    CHECK(h_wait_registered("Game", 2, 5000) >= 0);
+    proc_t *g1, *g2;
+    h_spawn_game_pair(&g1, &g2, 5000);
     h_sleep_ms(300);
 
     char json[512];

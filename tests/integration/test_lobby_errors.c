@@ -404,10 +404,10 @@ static void s_hostile(void)
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM accounts WHERE username LIKE '%%DROP%%' OR "
                               "username = '%s' OR username = 'ab' OR username = 'nulname'", u25);
-    CHECK_EQ(psql_count(sql), 0);
+    CHECK_EQ(h_psql_num(sql), 0);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM accounts WHERE username = '%s' OR username = '%s'",
              bobby.name, u24);
-    CHECK_EQ(psql_count(sql), 2);
+    CHECK_EQ(h_psql_num(sql), 2);
     checks += 2;
 
     /* rooms: p logs in */

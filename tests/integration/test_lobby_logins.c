@@ -197,10 +197,7 @@ static void s_login_storm(void)
     cluster_t cl;
     cluster_up(&cl, "storm", 1, 1, 0, env, 1);
     const int N = 40;
-    ap_t *ap = ap_new(N + 1);
-    for (int i = 0; i <= N; i++)
-        ap_connect(ap, i, cl.port[0]);
-    ap_wait_connected(ap);
+    ap_t *ap = ap_up(&cl, N + 1);
     /* 40 accounts, hashed with the interactive limits, two at a time */
     uint64_t t_reg = h_now_ms();
     for (int i = 0; i < N; i++) {
@@ -299,10 +296,7 @@ static void s_login_limit_race(void)
     p_connect(&p);
     p_register(&p);
     const int N = 8;
-    ap_t *ap = ap_new(N);
-    for (int i = 0; i < N; i++)
-        ap_connect(ap, i, cl.port[0]);
-    ap_wait_connected(ap);
+    ap_t *ap = ap_up(&cl, N);
     for (int i = 0; i < N; i++) {
         LoginRequest li = LOGIN_REQUEST__INIT;
         li.username = p.name;

@@ -217,10 +217,7 @@ static void s_join_race(void)
     cluster_t cl;
     cluster_up(&cl, "race", 2, 2, 0, NULL, 0);
     const int N = 201;
-    ap_t *ap = ap_new(N);
-    for (int i = 0; i < N; i++)
-        ap_connect(ap, i, cl.port[i % 2]);
-    ap_wait_connected(ap);
+    ap_t *ap = ap_up(&cl, N);
     uint64_t t_auth = h_now_ms();
     int busy = ap_signup(ap, 0, N, "race", 16);
     int auth_ms = (int)(h_now_ms() - t_auth);
@@ -353,10 +350,7 @@ static void s_start_spread(void)
     cluster_t cl;
     cluster_up(&cl, "spread", 2, 2, 2, NULL, 0);
     const int N = 100;
-    ap_t *ap = ap_new(N);
-    for (int i = 0; i < N; i++)
-        ap_connect(ap, i, cl.port[i % 2]);
-    ap_wait_connected(ap);
+    ap_t *ap = ap_up(&cl, N);
     (void)ap_signup(ap, 0, N, "spread", 16);
     CreateRoomRequest cr = CREATE_ROOM_REQUEST__INIT;
     cr.name = "Solo";

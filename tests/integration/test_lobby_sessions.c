@@ -134,11 +134,13 @@ static void s_duplicate_login(void)
 
 static const char *const PAIR_WHO[2] = {"p0", "p1"};
 
-static void pair_in_room(const cluster_t *cl, player_t p[2], const char *scen, int gw0, int gw1,
-                         const char *name, exp_room_t *e)
+/* A cluster (tag) of one lobby and ngw gateways; two players signed up, p[0] on the first gateway
+ * and p[1] on the last, both in p[0]'s room called name; e is what that room looks like. */
+static void pair_up(cluster_t *cl, player_t p[2], const char *tag, int ngw, const char *name, exp_room_t *e)
 {
+    cluster_up(cl, tag, ngw, 1, 0, NULL, 0);
     for (int i = 0; i < 2; i++) {
-        p_init(&p[i], scen, i, cl->port[i ? gw1 : gw0]);
+        p_init(&p[i], tag, i, cl->port[i ? ngw - 1 : 0]);
         p_signup(&p[i]);
     }
     RoomState *r = p_create(&p[0], name, 4);
@@ -162,11 +164,10 @@ static void pair_in_room(const cluster_t *cl, player_t p[2], const char *scen, i
 static void s_gateway_stop(void)
 {
     cluster_t cl;
-    cluster_up(&cl, "gwstop", 2, 1, 0, NULL, 0);
     player_t p[2];
-    const char *const *who = PAIR_WHO;
     exp_room_t e;
-    pair_in_room(&cl, p, "gwstop", 0, 1, "Stop room", &e);
+    pair_up(&cl, p, "gwstop", 2, "Stop room", &e);
+    const char *const *who = PAIR_WHO;
 
     uint64_t t0 = h_now_ms();
     stop_proc(cl.gw[1]); /* SIGTERM, exit 0 */
@@ -189,25 +190,16 @@ static void s_gateway_stop(void)
 static void s_no_lobby_up(void)
 {
     cluster_t cl;
-    cluster_up(&cl, "nolobby", 1, 1, 0, NULL, 0);
     player_t p[2];
-    const char *const *who = PAIR_WHO;
     exp_room_t e;
-    pair_in_room(&cl, p, "nolobby", 0, 0, "No lobby room", &e);
+    pair_up(&cl, p, "nolobby", 1, "No lobby room", &e);
+    const char *const *who = PAIR_WHO;
 
     h_kill(cl.lobby[0], SIGKILL);
     CHECK_EQ(h_wait_exit(cl.lobby[0], 5000), -1);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(cl.gw[0], "event=link_down type=Lobby") == 0) {
-        CHECK(h_now_ms() - t0 < 5000);
-        h_sleep_ms(20);
-    }
+    CHECK(h_wait_log(cl.gw[0], "event=link_down type=Lobby", 1, 5000) >= 0);
     p_close(&p[1]); /* no lobby to tell */
-    t0 = h_now_ms();
-    while (h_log_count(cl.gw[0], "event=session_close_queued") == 0) {
-        CHECK(h_now_ms() - t0 < 3000);
-        h_sleep_ms(20);
-    }
+    CHECK(h_wait_log(cl.gw[0], "event=session_close_queued", 1, 3000) >= 0);
     uint64_t t_new = h_now_ms();
     cluster_add_lobby(&cl);
     exp_set(&e, p[1].uid, -1, 0);
@@ -228,11 +220,10 @@ static void s_no_lobby_up(void)
 static void s_gateway_killed(void)
 {
     cluster_t cl;
-    cluster_up(&cl, "gwkill", 2, 1, 0, NULL, 0);
     player_t p[2];
-    const char *const *who = PAIR_WHO;
     exp_room_t e;
-    pair_in_room(&cl, p, "gwkill", 0, 1, "Killed gw room", &e);
+    pair_up(&cl, p, "gwkill", 2, "Killed gw room", &e);
+    const char *const *who = PAIR_WHO;
 
     uint64_t t0 = h_now_ms();
     h_kill(cl.gw[1], SIGKILL);

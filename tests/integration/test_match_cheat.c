@@ -90,11 +90,8 @@ static void pump_all(player_t **ps, int n, int ms)
 static void scenario_cheats(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "cheat");
-    lu_add_lobby(&cl, NULL);
-    int g1 = lu_add_game(&cl, SAFE_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "cheat", NULL, SAFE_ENV, 1, 1);
+    int g1 = 0; /* its one game daemon */
     player_t pl[4];
     player_t *ps[4];
     for (int i = 0; i < 4; i++) {
@@ -437,9 +434,7 @@ static void scenario_cheats(void)
     game_snapshot_response__free_unpacked(after, NULL);
 
     uint64_t a_uid = a->uid;
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 
     /* The daemon reported player a's violations when its match ended (aborted by the stop):
      * two speed hacks and one move out of the arena (also too fast), and refused actions
@@ -465,13 +460,8 @@ static void scenario_cheats(void)
            "refused=%u\n", speed, bounds, refused);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("match_cheat");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_cheats();
-    printf("test_match_cheat: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"cheats", scenario_cheats}};
+    return lu_main(argc, argv, "match_cheat", RUN, sizeof RUN, sc, 1);
 }

@@ -16,15 +16,6 @@
 
 static char RUN[8];
 
-static void players_on(player_t *pl, player_t **ps, int n, const char *scen, const cluster_t *cl)
-{
-    for (int i = 0; i < n; i++) {
-        p_init(&pl[i], RUN, scen, i, cl->port[i % cl->ngw]);
-        ps[i] = &pl[i];
-    }
-    p_signup_all(ps, n);
-}
-
 static int placement_has(uint32_t game)
 {
     redisReply *r = redisCommand(h_redis(), "HEXISTS %splacement:Game %u", h_prefix(), game);
@@ -81,16 +72,10 @@ static const char *const LONG_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=6
 static void scenario_kill9(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "kill");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, LONG_ENV);
-    lu_add_game(&cl, LONG_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "kill", NULL, LONG_ENV, 2, 2);
     player_t pl[4];
     player_t *ps[4];
-    players_on(pl, ps, 4, "kill", &cl);
+    lu_players_on(pl, ps, 4, RUN, "kill", &cl);
     uint64_t room = ps_room(ps, 4);
     uint32_t game = 0;
     uint64_t match = ps_start(ps, 4, &game);
@@ -153,19 +138,11 @@ static void scenario_kill9(void)
     for (int i = 0; i < 4; i++)
         p_ready(ps[i]);
     uint64_t t_restart = h_now_ms();
-    StartGameRequest sq = START_GAME_REQUEST__INIT;
-    res_t r = p_call(ps[0], PACKET_TYPE__START_GAME_REQUEST, &sq.base);
-    if (r.rc != 0 || r.type != PACKET_TYPE__START_GAME_RESPONSE) {
-        char what[300];
-        res_describe(&r, what, sizeof what);
+    char what[300];
+    uint32_t placed = 0;
+    uint64_t match2 = p_try_start(ps[0], &placed, what, sizeof what);
+    if (!match2)
         DIE("START_GAME after the kill: %s", what);
-    }
-    StartGameResponse *so = start_game_response__unpack(NULL, r.len, r.p);
-    CHECK(so != NULL);
-    uint32_t placed = so->game_server_id;
-    uint64_t match2 = so->match_id;
-    start_game_response__free_unpacked(so, NULL);
-    res_free(&r);
     if (placed != other)
         DIE("START_GAME %d ms after kill -9 placed match %llu on game %u (the dead one is %u, the live one "
             "%u)",
@@ -180,9 +157,7 @@ static void scenario_kill9(void)
     printf("kill -9: PostgreSQL has %s for the killed match %llu (no half-written match)\n",
            rec ? "a complete 'aborted' record" : "no record", (unsigned long long)match);
     (void)room;
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -194,16 +169,10 @@ static const char *const DRAIN_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=
 static void scenario_drain_long(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "drain");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, DRAIN_ENV);
-    lu_add_game(&cl, DRAIN_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "drain", NULL, DRAIN_ENV, 2, 2);
     player_t pl[4];
     player_t *ps[4];
-    players_on(pl, ps, 4, "drain", &cl);
+    lu_players_on(pl, ps, 4, RUN, "drain", &cl);
     player_t *a[2] = {ps[0], ps[1]}, *b[2] = {ps[2], ps[3]};
     uint64_t room_a = ps_room(a, 2);
     uint64_t room_b = ps_room(b, 2);
@@ -255,7 +224,7 @@ static void scenario_drain_long(void)
     lu_rec_t rec;
     CHECK(lu_pg_wait_record(match_a, &rec, 3000) >= 0);
     lu_check_record_vs_over(&rec, go, game_a, __LINE__);
-    CHECK(lu_log_count2(cl.game[gi], "match_recorded", "attempts=1") >= 1);
+    CHECK(h_log_count2(cl.game[gi], "match_recorded", "attempts=1") >= 1);
     if (ps_wait(a, 2, cond_has_event, "match_ended", 3000) < 0) {
         p_dump_events(a[0]);
         p_dump_events(a[1]);
@@ -271,9 +240,7 @@ static void scenario_drain_long(void)
            (unsigned long long)match_a, outcome_name(go->outcome), go->duration_ms, rec.outcome,
            (unsigned long long)(t_exit - t_term), game_b);
     (void)room_b;
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -285,15 +252,11 @@ static const char *const DRAIN_SHORT_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIM
 static void scenario_drain_timeout(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "drainto");
-    lu_add_lobby(&cl, NULL);
-    int gi = lu_add_game(&cl, DRAIN_SHORT_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "drainto", NULL, DRAIN_SHORT_ENV, 1, 2);
+    int gi = 0; /* its one game daemon */
     player_t pl[3];
     player_t *ps[3];
-    players_on(pl, ps, 3, "dto", &cl);
+    lu_players_on(pl, ps, 3, RUN, "dto", &cl);
     player_t *a[2] = {ps[0], ps[1]};
     uint64_t room_a = ps_room(a, 2);
     (void)ps_room(&ps[2], 1);
@@ -331,9 +294,7 @@ static void scenario_drain_timeout(void)
            "MATCH_ABORTED %d ms after SIGTERM (DRAIN_TIMEOUT_MS=1000), recorded 'aborted' with %d player rows, "
            "room WAITING (match_aborted), exit 0 after %llu ms\n",
            ab_ms, rec.nplayers, (unsigned long long)(t_exit - t_term));
-    for (int i = 0; i < 3; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 3);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -345,14 +306,11 @@ static const char *const PGDOWN_ENV[] = {"MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS
 static void scenario_pg_down(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "pgdown");
-    lu_add_lobby(&cl, NULL);
-    int gi = lu_add_game(&cl, PGDOWN_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "pgdown", NULL, PGDOWN_ENV, 1, 1);
+    int gi = 0; /* its one game daemon */
     player_t pl[2];
     player_t *ps[2];
-    players_on(pl, ps, 2, "pgd", &cl);
+    lu_players_on(pl, ps, 2, RUN, "pgd", &cl);
     (void)ps_room(ps, 2);
     uint32_t game = 0;
     uint64_t match = ps_start(ps, 2, &game);
@@ -368,7 +326,7 @@ static void scenario_pg_down(void)
     char needle[64];
     snprintf(needle, sizeof needle, "match=%llu", (unsigned long long)match);
     uint64_t t0 = h_now_ms();
-    while (lu_log_count2(cl.game[gi], "match_record_retry", needle) == 0) {
+    while (h_log_count2(cl.game[gi], "match_record_retry", needle) == 0) {
         if (h_now_ms() - t0 > 6000)
             DIE("the game daemon never logged a failed record attempt while PostgreSQL was down");
         h_sleep_ms(50);
@@ -376,7 +334,7 @@ static void scenario_pg_down(void)
     if (ps_wait(ps, 2, cond_has_event, "match_ended", 3000) < 0)
         DIE("room not back to waiting while PostgreSQL is down");
     h_sleep_ms(2500);
-    int retries = lu_log_count2(cl.game[gi], "match_record_retry", needle);
+    int retries = h_log_count2(cl.game[gi], "match_record_retry", needle);
     h_pg_start();
     uint64_t t_up = h_now_ms();
     lu_rec_t rec;
@@ -393,15 +351,13 @@ static void scenario_pg_down(void)
     PQfinish(db);
     CHECK_EQ(nm, 1);
     CHECK_EQ(np, 2);
-    CHECK_EQ(lu_log_count2(cl.game[gi], "match_recorded", needle), 1);
+    CHECK_EQ(h_log_count2(cl.game[gi], "match_recorded", needle), 1);
     printf("pg down: PostgreSQL stopped %llu ms before GAME_OVER (%s), down %llu ms; %d failed attempts logged "
            "meanwhile; recorded %d ms after it returned, exactly once (1 matches row, 2 player rows, one "
            "match_recorded), values equal GAME_OVER\n",
            (unsigned long long)(ps[0]->over_ms - t_down), outcome_name(go->outcome),
            (unsigned long long)(t_up - t_down), retries, ms);
-    for (int i = 0; i < 2; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
 static uint64_t wall_now_ms(void)
@@ -432,7 +388,7 @@ static void scenario_ids(void)
     lu_wait_links(&cl);
     player_t pl[2];
     player_t *ps[2];
-    players_on(pl, ps, 2, "ids", &cl);
+    lu_players_on(pl, ps, 2, RUN, "ids", &cl);
     (void)ps_room(ps, 2);
     uint32_t game = 0;
     uint64_t m1 = ps_start(ps, 2, &game);
@@ -464,13 +420,13 @@ static void scenario_ids(void)
     char needle[64];
     snprintf(needle, sizeof needle, "match=%llu", (unsigned long long)m1);
     uint64_t w0 = h_now_ms();
-    while (lu_log_count2(cl.game[gi], "match_record_conflict", needle) == 0) {
+    while (h_log_count2(cl.game[gi], "match_record_conflict", needle) == 0) {
         if (h_now_ms() - w0 > 10000)
             DIE("the game daemon never reported the record of match %llu as a conflict", (unsigned long long)m1);
         h_sleep_ms(50);
     }
-    CHECK_EQ(lu_log_count2(cl.game[gi], "match_recorded", needle), 1); /* the first one only */
-    CHECK_EQ(lu_log_count2(cl.game[gi], "match_record_conflict", needle), 1);
+    CHECK_EQ(h_log_count2(cl.game[gi], "match_recorded", needle), 1); /* the first one only */
+    CHECK_EQ(h_log_count2(cl.game[gi], "match_record_conflict", needle), 1);
     PGconn *db = lu_pg();
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)m1);
@@ -485,22 +441,17 @@ static void scenario_ids(void)
            "the same id handed out again: the second record was reported as match_record_conflict, the first "
            "record kept (1 matches row, 2 player rows)\n",
            (unsigned long long)m1);
-    for (int i = 0; i < 2; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
 static void scenario_stop_cont(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "stopcont");
-    lu_add_lobby(&cl, NULL);
-    int gi = lu_add_game(&cl, LONG_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "stopcont", NULL, LONG_ENV, 1, 1);
+    int gi = 0; /* its one game daemon */
     player_t pl[6];
     player_t *ps[6];
-    players_on(pl, ps, 6, "sc", &cl);
+    lu_players_on(pl, ps, 6, RUN, "sc", &cl);
     uint64_t match[3];
     uint32_t game = 0;
     for (int k = 0; k < 3; k++) {
@@ -520,17 +471,17 @@ static void scenario_stop_cont(void)
     h_kill(cl.game[gi], SIGCONT);
     uint64_t t_cont = h_now_ms();
     /* it finds its 3 matches ended by the lobby, and stops each exactly once */
-    while (lu_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match") < 3) {
+    while (h_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match") < 3) {
         if (h_now_ms() - t_cont > 6000)
             DIE("after SIGCONT the game daemon stopped %d of its 3 matches the lobby had ended",
-                lu_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match"));
+                h_log_count2(cl.game[gi], "event=match_aborted", "the lobby ended the match"));
         h_sleep_ms(50);
     }
     int stopped_ms = (int)(h_now_ms() - t_cont);
     for (int k = 0; k < 3; k++) {
         char needle[64];
         snprintf(needle, sizeof needle, "match=%llu ", (unsigned long long)match[k]);
-        CHECK_EQ(lu_log_count2(cl.game[gi], "event=match_aborted", needle), 1);
+        CHECK_EQ(h_log_count2(cl.game[gi], "event=match_aborted", needle), 1);
         lu_rec_t rec;
         if (lu_pg_wait_record(match[k], &rec, 10000) < 0)
             DIE("match %llu not recorded after the daemon stopped it", (unsigned long long)match[k]);
@@ -544,18 +495,12 @@ static void scenario_stop_cont(void)
     uint64_t t_new = h_now_ms();
     uint64_t again = 0;
     for (;;) {
-        StartGameRequest rq = START_GAME_REQUEST__INIT;
-        res_t r = p_call(ps[0], PACKET_TYPE__START_GAME_REQUEST, &rq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__START_GAME_RESPONSE) {
-            StartGameResponse *o = start_game_response__unpack(NULL, r.len, r.p);
-            CHECK(o != NULL);
-            again = o->match_id;
-            CHECK_EQ(o->game_server_id, game);
-            start_game_response__free_unpacked(o, NULL);
-            res_free(&r);
+        uint32_t placed = 0;
+        again = p_try_start(ps[0], &placed, NULL, 0);
+        if (again) {
+            CHECK_EQ(placed, game);
             break;
         }
-        res_free(&r);
         if (h_now_ms() - t_new > 8000)
             DIE("no match could start on the game daemon within 8 s of SIGCONT");
         h_sleep_ms(200);
@@ -566,30 +511,14 @@ static void scenario_stop_cont(void)
            "daemon stopped the 3 matches the lobby had ended in %d ms (once each, recorded 'aborted'), then "
            "placed a new match\n",
            told_ms, stopped_ms);
-    for (int i = 0; i < 6; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 6);
 }
 
 int main(int argc, char **argv)
 {
-    h_init("match_fail");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    const char *only = argc > 1 ? argv[1] : "";
-    if (!*only || strcmp(only, "kill") == 0)
-        scenario_kill9();
-    if (!*only || strcmp(only, "drain") == 0)
-        scenario_drain_long();
-    if (!*only || strcmp(only, "drainto") == 0)
-        scenario_drain_timeout();
-    if (!*only || strcmp(only, "pgdown") == 0)
-        scenario_pg_down();
-    if (!*only || strcmp(only, "ids") == 0)
-        scenario_ids();
-    if (!*only || strcmp(only, "stopcont") == 0)
-        scenario_stop_cont();
-    printf("test_match_fail: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {
+        {"kill", scenario_kill9}, {"drain", scenario_drain_long}, {"drainto", scenario_drain_timeout},
+        {"pgdown", scenario_pg_down}, {"ids", scenario_ids}, {"stopcont", scenario_stop_cont},
+    };
+    return lu_main(argc, argv, "match_fail", RUN, sizeof RUN, sc, sizeof sc / sizeof sc[0]);
 }

@@ -269,6 +269,18 @@ static uint64_t place(uint32_t gid, const char *mode, mp_t **ms, int n)
     return id;
 }
 
+/* The game daemon refuses match id (its mode unknown there): one match_refused line in its log
+ * within 3 s, the players pumped meanwhile. */
+static void expect_refused(proc_t *game, uint64_t id, const char *mode)
+{
+    char needle[96];
+    snprintf(needle, sizeof needle, "event=match_refused match=%llu mode=%s", (unsigned long long)id, mode);
+    uint64_t t0 = h_now_ms();
+    while (h_log_count(game, needle) == 0 && h_now_ms() - t0 < 3000)
+        pump_all(5);
+    CHECK_EQ(h_log_count(game, needle), 1);
+}
+
 static void expect_start(mp_t **ms, int n, uint64_t id, const char *mode)
 {
     for (int i = 0; i < n; i++) {
@@ -510,22 +522,15 @@ static void scenario_failures(mp_t *healthy, mp_t *bad)
            first_tick, last, (unsigned long long)gaps[n / 2], (unsigned long long)gaps[n - 1]);
     check_error_counters();
     /* unknown mode: refused, nobody is bound */
-    uint64_t id = place(cl.game_id[0], "nosuch", bs, 1);
-    char needle[96];
-    snprintf(needle, sizeof needle, "event=match_refused match=%llu mode=nosuch", (unsigned long long)id);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(cl.game[0], needle) == 0 && h_now_ms() - t0 < 3000)
-        pump_all(5);
-    CHECK_EQ(h_log_count(cl.game[0], needle), 1);
+    expect_refused(cl.game[0], place(cl.game_id[0], "nosuch", bs, 1), "nosuch");
     CHECK(bad->start == NULL);
     printf("unknown mode: refused by the game daemon (match_refused), no MATCH_START\n");
     (void)send_data(healthy, OP_FINISH, "1", 1);
     CHECK(wait_for(healthy, has_over, 5000) == 0);
     /* the daemon's own measure of the healthy match: time between the starts of its ticks */
+    char needle[96];
     snprintf(needle, sizeof needle, "event=module_match_ticks match=%llu", (unsigned long long)hid);
-    t0 = h_now_ms();
-    while (h_log_count(cl.game[0], needle) == 0 && h_now_ms() - t0 < 3000)
-        h_sleep_ms(20);
+    (void)h_wait_log(cl.game[0], needle, 1, 3000);
     char line[512];
     CHECK(log_line(cl.game[0], needle, line, sizeof line) == 0);
     unsigned long long p99 = strtoull(strstr(line, "gap_p99_us=") + 11, NULL, 10);
@@ -539,18 +544,13 @@ static void scenario_failures(mp_t *healthy, mp_t *bad)
 
 static char ctl_out[1 << 14];
 
+/* Runs clusterctl with the test's Redis and prefix; returns its exit status, stdout and stderr
+ * in ctl_out. */
 static int ctl(const char *args)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --prefix '%s' %s 2>&1", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix(), args);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t n = fread(ctl_out, 1, sizeof ctl_out - 1, f);
-    ctl_out[n] = '\0';
-    int st = pclose(f);
-    printf("$ clusterctl %s -> %d\n%s", args, WIFEXITED(st) ? WEXITSTATUS(st) : -1, ctl_out);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char a[1024];
+    snprintf(a, sizeof a, "%s 2>&1", args);
+    return h_clusterctl(NULL, a, ctl_out, sizeof ctl_out);
 }
 
 static void expect_version(mp_t *m, const char *v)
@@ -612,13 +612,7 @@ static void scenario_reload(mp_t *e, mp_t *f)
     (void)send_data(e, OP_FINISH, "1", 1);
     (void)send_data(f, OP_FINISH, "1", 1);
     CHECK(wait_for(e, has_over, 5000) == 0 && wait_for(f, has_over, 5000) == 0);
-    uint64_t r3 = place(cl.game_id[0], "rel", es, 1);
-    char needle[96];
-    snprintf(needle, sizeof needle, "event=match_refused match=%llu mode=rel", (unsigned long long)r3);
-    uint64_t t0 = h_now_ms();
-    while (h_log_count(cl.game[0], needle) == 0 && h_now_ms() - t0 < 3000)
-        pump_all(5);
-    CHECK_EQ(h_log_count(cl.game[0], needle), 1);
+    expect_refused(cl.game[0], place(cl.game_id[0], "rel", es, 1), "rel");
     printf("reload: the file removed, its running matches finished, a new one is refused (modes=%s)\n", modes);
 }
 
@@ -661,6 +655,26 @@ static void scenario_leave_terminate(mp_t *x, mp_t *y)
     printf("terminate: the lobby ended the match; the module's error in terminate is logged, the record aborted\n");
 }
 
+/* Takes every queued push of c; returns how many were ERROR_RESPONSE RATE_LIMITED. */
+static int take_rate_limited(csync_t *c)
+{
+    int limited = 0;
+    uint16_t t;
+    uint32_t seq;
+    uint8_t *buf;
+    size_t n;
+    while (csync_pushes(c) > 0 && csync_wait_push_seq(c, &t, &seq, &buf, &n, 0) == 0) {
+        if (t == PACKET_TYPE__ERROR_RESPONSE) {
+            ErrorResponse *e = error_response__unpack(NULL, n, buf);
+            limited += e && e->code == ERROR_CODE__RATE_LIMITED;
+            if (e)
+                error_response__free_unpacked(e, NULL);
+        }
+        xfree(buf);
+    }
+    return limited;
+}
+
 /* A flood of MATCH_DATA_SEND: RATE_LIMITED, then the gateway closes the connection; the
  * match goes on for the other player. */
 static void scenario_flood(mp_t *a, mp_t *b)
@@ -673,35 +687,11 @@ static void scenario_flood(mp_t *a, mp_t *b)
         (void)send_data(a, OP_ECHO, "x", 1);
         if (i % 50 == 0) {
             (void)csync_pump(a->p->c, 1);
-            uint16_t t;
-            uint32_t seq;
-            uint8_t *buf;
-            size_t n;
-            while (csync_pushes(a->p->c) > 0 && csync_wait_push_seq(a->p->c, &t, &seq, &buf, &n, 0) == 0) {
-                if (t == PACKET_TYPE__ERROR_RESPONSE) {
-                    ErrorResponse *e = error_response__unpack(NULL, n, buf);
-                    limited += e && e->code == ERROR_CODE__RATE_LIMITED;
-                    if (e)
-                        error_response__free_unpacked(e, NULL);
-                }
-                xfree(buf);
-            }
+            limited += take_rate_limited(a->p->c);
         }
     }
     CHECK(csync_wait_closed(a->p->c, 5000) == 0);
-    uint16_t t;
-    uint32_t seq;
-    uint8_t *buf;
-    size_t n;
-    while (csync_wait_push_seq(a->p->c, &t, &seq, &buf, &n, 0) == 0) {
-        if (t == PACKET_TYPE__ERROR_RESPONSE) {
-            ErrorResponse *e = error_response__unpack(NULL, n, buf);
-            limited += e && e->code == ERROR_CODE__RATE_LIMITED;
-            if (e)
-                error_response__free_unpacked(e, NULL);
-        }
-        xfree(buf);
-    }
+    limited += take_rate_limited(a->p->c);
     CHECK(limited > 0);
     printf("flood: %d RATE_LIMITED, then the gateway closed the connection\n", limited);
     csync_close(a->p->c);
@@ -736,12 +726,7 @@ int main(void)
     snprintf(dir_env, sizeof dir_env, "GAME_MODULES_DIR=%s", MODDIR);
     const char *game_env[] = {dir_env, "MODULE_INSTRUCTION_BUDGET=2000000", "MODULE_MEMORY_MAX=4194304",
                               "MATCH_DATA_MAX=1024", "MATCH_TIME_LIMIT_MS=60000", "DRAIN_TIMEOUT_MS=500", NULL};
-    lu_cluster_init(&cl, "mod");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, game_env);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "mod", NULL, game_env, 1, 2);
     /* a gateway with tight packet limits, for the flood */
     int flood_port;
     const char *flood_env[] = {"RATE_LIMIT=50", "RATE_BURST=50", "RATE_KICK_AFTER=20", NULL};

@@ -35,13 +35,7 @@ static const PlayerResult *result_of(const GameOver *g, uint64_t uid)
 static void scenario_full_match(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "full");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, GAME_ENV);
-    lu_add_game(&cl, GAME_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "full", NULL, GAME_ENV, 2, 2);
 
     player_t pl[4];
     player_t *ps[4];
@@ -262,18 +256,11 @@ static void scenario_full_match(void)
            "count back to 0, then ready+start placed match %llu on game %u and all 4 got MATCH_START\n",
            (unsigned long long)match2, game2);
 
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("match_play");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_full_match();
-    printf("test_match_play: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"full", scenario_full_match}};
+    return lu_main(argc, argv, "match_play", RUN, sizeof RUN, sc, 1);
 }

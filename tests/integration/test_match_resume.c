@@ -35,12 +35,7 @@ static ResumeResponse *p_resume(player_t *p, int port)
 static void scenario_resume(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "resume");
-    lu_add_lobby(&cl, NULL);
-    lu_add_game(&cl, GAME_ENV);
-    lu_add_gateway(&cl);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "resume", NULL, GAME_ENV, 1, 2);
     player_t pl[4];
     player_t *ps[4];
     for (int i = 0; i < 4; i++) {
@@ -210,18 +205,11 @@ static void scenario_resume(void)
             "should push to its new session)", q->name, q->over ? "GAME_OVER" : "no GAME_OVER",
             q->n_updates - q_updates0);
 
-    for (int i = 0; i < 4; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("match_resume");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    uint64_t t0 = h_now_ms();
-    scenario_resume();
-    printf("test_match_resume: all passed in %llu ms\n", (unsigned long long)(h_now_ms() - t0));
-    return 0;
+    static const lu_scenario_t sc[] = {{"resume", scenario_resume}};
+    return lu_main(argc, argv, "match_resume", RUN, sizeof RUN, sc, 1);
 }

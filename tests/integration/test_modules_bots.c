@@ -61,7 +61,7 @@ static void bots_play(const cluster_t *cl, const char *mode)
 static void scenario_bots(void)
 {
     cluster_t cl;
-    mu_cluster_up(&cl, "bots", LOBBY_ENV, GAME_ENV, 2);
+    lu_cluster_up(&cl, "bots", LOBBY_ENV, GAME_ENV, 1, 2);
     bots_play(&cl, "arena_lua");
     bots_play(&cl, "tag");
     lu_cluster_down(&cl);
@@ -89,13 +89,8 @@ static void scenario_bots(void)
            arena, tag);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_bots");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_bots();
-    h_pg_stop();
-    printf("PASS modules_bots\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"bots", scenario_bots}};
+    return lu_main(argc, argv, "modules_bots", RUN, sizeof RUN, sc, 1);
 }

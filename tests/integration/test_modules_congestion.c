@@ -88,7 +88,7 @@ static void scenario_congested(void)
     enum { N = 10 };
     player_t pl[N];
     player_t *ps[N];
-    mu_players_up(pl, ps, RUN, N, "cg", &cl);
+    lu_players_on(pl, ps, N, RUN, "cg", &cl);
 
     /* the burn match: only the first daemon serves the mode */
     uint64_t room = mu_create_room(ps[0], "burn", 1, NULL);
@@ -109,14 +109,8 @@ static void scenario_congested(void)
     CHECK_EQ(a1, cl.game_id[g2]);
     CHECK_EQ(a2, cl.game_id[g2]);
     /* clusterctl shows it */
-    char cmd[1024], out[4096];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url redis://127.0.0.1:%d --redis-prefix '%s' status", CLUSTERCTL_PATH,
-             h_redis_port(), h_prefix());
-    FILE *p = popen(cmd, "r");
-    CHECK(p != NULL);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    CHECK(pclose(p) == 0);
+    char out[4096];
+    CHECK_EQ(h_clusterctl(NULL, "status", out, sizeof out), 0);
     if (!strstr(out, "congested"))
         DIE("clusterctl status does not show the congested daemon:\n%s", out);
 
@@ -135,9 +129,7 @@ static void scenario_congested(void)
     printf("congestion: burn match on daemon %u -> congested after %d ms; 2 arena matches placed on daemon %u "
            "meanwhile; smooth %d ms after the burn match ended (SMOOTH_AFTER_S=2); the next match on %u\n",
            cl.game_id[g1], ms, cl.game_id[g2], calm_ms, a3);
-    for (int i = 0; i < N; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, N);
 }
 
 int main(int argc, char **argv)

@@ -76,9 +76,9 @@ int main(void)
     snprintf(dir_env, sizeof dir_env, "GAME_MODULES_DIR=%s", dir);
     const char *game_env[] = {dir_env, "MATCH_TIME_LIMIT_MS=60000", NULL};
     cluster_t cl;
-    mu_cluster_up(&cl, "mfail", NULL, game_env, 2);
+    lu_cluster_up(&cl, "mfail", NULL, game_env, 1, 2);
     player_t pl[2], *ps[2];
-    mu_players_up(pl, ps, run, 2, "mfo", &cl); /* ps[0] on gateway 0, ps[1] on gateway 1 */
+    lu_players_on(pl, ps, 2, run, "mfo", &cl); /* ps[0] on gateway 0, ps[1] on gateway 1 */
     seen_t seen[2];
     memset(seen, 0, sizeof seen);
     for (int i = 0; i < 2; i++) {
@@ -133,9 +133,7 @@ int main(void)
     printf("kill -9: both players got MATCH_ABORTED (\"%s\") %llu ms after the kill\n", ps[0]->aborted->reason,
            (unsigned long long)(ps[1]->aborted_ms > ps[0]->aborted_ms ? ps[1]->aborted_ms - t0 : ps[0]->aborted_ms - t0));
     h_wait_exit(cl.game[0], 2000);
-    for (int i = 0; i < 2; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
     printf("modules_failover: all passed\n");
     return 0;
 }

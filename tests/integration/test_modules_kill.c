@@ -24,12 +24,10 @@ static int room_waiting(const player_t *p, const void *arg)
 static void scenario_kill(void)
 {
     cluster_t cl;
-    mu_cluster_up(&cl, "kill", NULL, GAME_ENV, 2);
-    lu_add_game(&cl, GAME_ENV);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "kill", NULL, GAME_ENV, 2, 2);
     player_t pl[4];
     player_t *ps[4];
-    mu_players_up(pl, ps, RUN, 4, "kil", &cl);
+    lu_players_on(pl, ps, 4, RUN, "kil", &cl);
     /* a tag match of 2 and an arena_lua match of 2: placed on both daemons or one */
     player_t *tag_ps[2] = {ps[0], ps[1]}, *lua_ps[2] = {ps[2], ps[3]};
     uint64_t tag_room = mu_create_room(ps[0], "tag", 2, NULL);
@@ -81,18 +79,11 @@ static void scenario_kill(void)
            "%llu on game %u\n",
            g_tag, g_lua == g_tag ? "a tag and an arena_lua match" : "a tag match", n_victims, worst,
            (unsigned long long)m2, g2);
-    for (int i = 0; i < 4; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_kill");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_kill();
-    h_pg_stop();
-    printf("PASS modules_kill\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"kill", scenario_kill}};
+    return lu_main(argc, argv, "modules_kill", RUN, sizeof RUN, sc, 1);
 }

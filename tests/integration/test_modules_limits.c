@@ -30,10 +30,10 @@ static void expect_limits(player_t *p, const char *mode, uint32_t max, const cha
 static void scenario_limits(void)
 {
     cluster_t cl;
-    mu_cluster_up(&cl, "limits", NULL, GAME_ENV, 1);
+    lu_cluster_up(&cl, "limits", NULL, GAME_ENV, 1, 1);
     player_t pl[5];
     player_t *ps[5];
-    mu_players_up(pl, ps, RUN, 5, "lim", &cl);
+    lu_players_on(pl, ps, 5, RUN, "lim", &cl);
 
     long long seq0 = room_seq();
     mu_create_err(ps[0], "nosuch", 2, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
@@ -97,18 +97,11 @@ static void scenario_limits(void)
            "(quick match); BAD_REQUEST naming the limits for tag 1 and 17 (2-16), arena_lua 5 and "
            "arena 5 (1-4), tag 65; max_players 0 = 16 for tag, 4 for arena_lua and arena; the room "
            "list shows each mode; a tag room of 2 is full at 2\n");
-    for (int i = 0; i < 5; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 5);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_limits");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_limits();
-    h_pg_stop();
-    printf("PASS modules_limits\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"limits", scenario_limits}};
+    return lu_main(argc, argv, "modules_limits", RUN, sizeof RUN, sc, 1);
 }

@@ -59,7 +59,7 @@ static void scenario_placement(void)
     enum { N = 10 };
     player_t pl[N];
     player_t *ps[N];
-    mu_players_up(pl, ps, RUN, N, "pl", &cl);
+    lu_players_on(pl, ps, N, RUN, "pl", &cl);
     /* 4 arena_lua matches: all on the module daemon, though it is then the busier one */
     for (int i = 0; i < 4; i++) {
         uint32_t g = solo_start(ps[i], "arena_lua");
@@ -94,18 +94,11 @@ static void scenario_placement(void)
            "matches on the idler game %u; with game %u gone: START of a waiting tag room, CREATE_ROOM "
            "tag and QUICK_MATCH arena_lua answer UNKNOWN_MODE, arena still starts on game %u\n",
            mod_id, on_plain, plain_id, mod_id, plain_id);
-    for (int i = 0; i < N; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, N);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_placement");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_placement();
-    h_pg_stop();
-    printf("PASS modules_placement\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"placement", scenario_placement}};
+    return lu_main(argc, argv, "modules_placement", RUN, sizeof RUN, sc, 1);
 }

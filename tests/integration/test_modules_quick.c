@@ -20,10 +20,10 @@ static void scenario_quick(void)
 {
     static const char *const LOBBY_ENV[] = {"QUICK_MATCH_SIZE=1", NULL};
     cluster_t cl;
-    mu_cluster_up(&cl, "quick", LOBBY_ENV, GAME_ENV, 2);
+    lu_cluster_up(&cl, "quick", LOBBY_ENV, GAME_ENV, 1, 2);
     player_t pl[4];
     player_t *ps[4];
-    mu_players_up(pl, ps, RUN, 4, "qm", &cl);
+    lu_players_on(pl, ps, 4, RUN, "qm", &cl);
 
     /* tag: QUICK_MATCH_SIZE 1 is clamped up to tag's 2: the first waits */
     CHECK_EQ(mu_quick(ps[0], "tag"), 1);
@@ -51,18 +51,11 @@ static void scenario_quick(void)
     printf("quick: QUICK_MATCH_SIZE=1 clamped to tag's minimum 2 (the first tag player waited while "
            "two arena_lua players got a room each at once); the two tag players got one tag match "
            "of 2; the queues never mixed\n");
-    for (int i = 0; i < 4; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_quick");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_quick();
-    h_pg_stop();
-    printf("PASS modules_quick\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"quick", scenario_quick}};
+    return lu_main(argc, argv, "modules_quick", RUN, sizeof RUN, sc, 1);
 }

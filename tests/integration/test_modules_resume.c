@@ -18,43 +18,30 @@ typedef struct watch {
     int left_flags;    /* SCORES records flagging self as gone */
 } watch_t;
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static float rdf(const uint8_t *p)
-{
-    uint32_t u = rd32(p);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static void on_data(player_t *p, const MatchData *d)
 {
     watch_t *w = p->md_ud;
     const uint8_t *b = d->data.data;
     if (d->op_code == 101)
         for (size_t off = 0; off + 17 <= d->data.len; off += 17)
-            if (rd64(b + off) == w->self) {
-                w->x = rdf(b + off + 8);
-                w->y = rdf(b + off + 12);
+            if (mu_rd64(b + off) == w->self) {
+                w->x = mu_rdf(b + off + 8);
+                w->y = mu_rdf(b + off + 12);
                 w->own_positions++;
             }
     if (d->op_code == 103)
         for (size_t off = 0; off + 13 <= d->data.len; off += 13)
-            if (rd64(b + off) == w->self && (b[off + 12] & 2))
+            if (mu_rd64(b + off) == w->self && (b[off + 12] & 2))
                 w->left_flags++;
 }
 
 static void scenario_resume(void)
 {
     cluster_t cl;
-    mu_cluster_up(&cl, "resume", NULL, GAME_ENV, 2);
+    lu_cluster_up(&cl, "resume", NULL, GAME_ENV, 1, 2);
     player_t pl[2];
     player_t *ps[2];
-    mu_players_up(pl, ps, RUN, 2, "res", &cl);
+    lu_players_on(pl, ps, 2, RUN, "res", &cl);
     watch_t w[2];
     for (int i = 0; i < 2; i++) {
         memset(&w[i], 0, sizeof w[i]);
@@ -127,18 +114,11 @@ static void scenario_resume(void)
            "saw it leave, GAME_OVER \"%s\" reached it and was recorded\n",
            pl[0].name, (unsigned long long)resumed_after, (unsigned long long)t_move,
            a->summary);
-    for (int i = 0; i < 2; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_resume");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_resume();
-    h_pg_stop();
-    printf("PASS modules_resume\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"resume", scenario_resume}};
+    return lu_main(argc, argv, "modules_resume", RUN, sizeof RUN, sc, 1);
 }

@@ -41,10 +41,10 @@ static void scenario_studio(void)
     snprintf(env_dir, sizeof env_dir, "GAME_MODULES_DIR=%s", dir);
     const char *const game_env[] = {env_dir, "MATCH_TIME_LIMIT_MS=4000", "DRAIN_TIMEOUT_MS=500", NULL};
     cluster_t cl;
-    mu_cluster_up(&cl, "studio", NULL, game_env, 2);
+    lu_cluster_up(&cl, "studio", NULL, game_env, 1, 2);
     player_t pl[2];
     player_t *ps[2];
-    mu_players_up(pl, ps, RUN, 2, "stu", &cl);
+    lu_players_on(pl, ps, 2, RUN, "stu", &cl);
     uint32_t max = 0;
     uint64_t room = mu_create_room(ps[0], "clicker", 0, &max);
     CHECK_EQ(max, 8);
@@ -82,18 +82,11 @@ static void scenario_studio(void)
     printf("studio: the tutorial's clicker (docs/modules.md, as written) served from its own folder: "
            "\"%s\" recorded; the bot played it passively to GAME_OVER (draws at the time limit)\n",
            go->summary);
-    for (int i = 0; i < 2; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_studio");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_studio();
-    h_pg_stop();
-    printf("PASS modules_studio\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"studio", scenario_studio}};
+    return lu_main(argc, argv, "modules_studio", RUN, sizeof RUN, sc, 1);
 }

@@ -25,11 +25,6 @@ typedef struct told {
     int32_t refused_code; /* of the last REFUSED op */
 } told_t;
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void on_tag_data(player_t *p, const MatchData *d)
 {
     told_t *t = p->md_ud;
@@ -38,15 +33,15 @@ static void on_tag_data(player_t *p, const MatchData *d)
         CHECK(d->data.len % 13 == 0 && d->data.len > 0);
         t->scores_seen++;
         for (size_t off = 0; off + 13 <= d->data.len; off += 13) {
-            uint64_t uid = rd32(d->data.data + off) | (uint64_t)rd32(d->data.data + off + 4) << 32;
+            uint64_t uid = mu_rd64(d->data.data + off);
             for (int k = 0; k < 2; k++)
                 if (t->uids[k] == uid)
-                    t->score[k] = rd32(d->data.data + off + 8);
+                    t->score[k] = mu_rd32(d->data.data + off + 8);
         }
     } else if (d->op_code == 104) { /* REFUSED: <I4i4 */
         CHECK_EQ(d->data.len, 8);
         t->refused_seen++;
-        t->refused_code = (int32_t)rd32(d->data.data + 4);
+        t->refused_code = (int32_t)mu_rd32(d->data.data + 4);
     } else if (d->op_code == 101) {
         CHECK(d->data.len % 17 == 0);
         t->positions_seen++;
@@ -56,11 +51,11 @@ static void on_tag_data(player_t *p, const MatchData *d)
 static void scenario_told(void)
 {
     cluster_t cl;
-    mu_cluster_up(&cl, "told", NULL, GAME_ENV, 2);
+    lu_cluster_up(&cl, "told", NULL, GAME_ENV, 1, 2);
     player_t pl[2];
     player_t *ps[2];
     told_t t[2];
-    mu_players_up(pl, ps, RUN, 2, "told", &cl);
+    lu_players_on(pl, ps, 2, RUN, "told", &cl);
     for (int i = 0; i < 2; i++) {
         memset(&t[i], 0, sizeof t[i]);
         t[i].self = pl[i].uid;
@@ -140,18 +135,11 @@ static void scenario_told(void)
            "each player heard, the record in PostgreSQL and GET_MATCH_HISTORY; REFUSED reached its "
            "sender only; MATCH_DATA_SEND before the match NOT_IN_GAME, 8 KiB BAD_REQUEST\n",
            (unsigned long long)match, game, go->summary, go->results[0]->score, go->results[1]->score);
-    for (int i = 0; i < 2; i++)
-        p_free(&pl[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    h_init("modules_told");
-    lu_run_tag(RUN, sizeof RUN);
-    h_pg_start();
-    scenario_told();
-    h_pg_stop();
-    printf("PASS modules_told\n");
-    return 0;
+    static const lu_scenario_t sc[] = {{"told", scenario_told}};
+    return lu_main(argc, argv, "modules_told", RUN, sizeof RUN, sc, 1);
 }

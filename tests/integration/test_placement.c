@@ -118,11 +118,8 @@ static void junk_register(junk_t *j)
 static void scenario_unlinked(void)
 {
     cluster_t cl;
-    lu_cluster_init(&cl, "unlinked");
-    lu_add_lobby(&cl, CONFIRM_LOBBY_ENV);
-    int g1 = lu_add_game(&cl, LONG_ENV);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
+    lu_cluster_up(&cl, "unlinked", CONFIRM_LOBBY_ENV, LONG_ENV, 1, 1);
+    int g1 = 0; /* its one game daemon */
     /* a real daemon the gateway cannot reach: it listens on 127.0.0.1, advertises 127.0.0.2 */
     static const char *const UNREACHABLE_ENV[] = {"ADVERTISE_ADDR=127.0.0.2", "MATCH_WAVES=100",
                                                   "MATCH_TIME_LIMIT_MS=60000", NULL};
@@ -132,7 +129,7 @@ static void scenario_unlinked(void)
     junk_register(&junk);
     /* the gateway tried both and failed: it keeps listing only the first */
     uint64_t t0 = h_now_ms();
-    while (lu_log_count2(cl.gw[0], "event=link_connect_failed", "port=") < 2 || junk.accepted == 0) {
+    while (h_log_count2(cl.gw[0], "event=link_connect_failed", "port=") < 2 || junk.accepted == 0) {
         junk_serve(&junk);
         if (h_now_ms() - t0 > 10000)
             DIE("the gateway did not try the unreachable daemon and the junk entry (accepted %d)", junk.accepted);
@@ -173,7 +170,7 @@ static void scenario_unlinked(void)
     CHECK_EQ(placed_on(cl.game_id[g1]), N / 2);
     CHECK(placed_on(cl.game_id[g2]) <= 0);
     CHECK(placed_on(junk.id) <= 0);
-    CHECK_EQ(lu_log_count2(cl.game[g2], "event=match_started", ""), 0);
+    CHECK_EQ(h_log_count2(cl.game[g2], "event=match_started", ""), 0);
     printf("placement: a junk registry entry (port answering junk, %d connections) and a daemon Redis reaches "
            "but the gateway cannot: gateway linked_games=\"%s\"; %d quick matches all on daemon %u\n",
            junk.accepted, games, N / 2, cl.game_id[g1]);
@@ -238,12 +235,12 @@ static void scenario_moved(void)
             CHECK(p->aborted == NULL);
         }
     int took_ms = (int)(h_now_ms() - t_stop);
-    int moved = lu_log_count2(lobby, "event=placement_unconfirmed", "action=placed_again");
+    int moved = h_log_count2(lobby, "event=placement_unconfirmed", "action=placed_again");
     CHECK_EQ(moved, on_stopped);
     for (int k = 0; k < ROOMS; k++) {
         char needle[48];
         snprintf(needle, sizeof needle, "match=%llu ", (unsigned long long)match[k]);
-        CHECK_EQ(lu_log_count2(cl.game[g2], "event=match_started", needle), 1);
+        CHECK_EQ(h_log_count2(cl.game[g2], "event=match_started", needle), 1);
     }
     /* pushes reach them: the moved matches run */
     ps_play(ps, N, 600, NULL, NULL);
@@ -262,7 +259,7 @@ static void scenario_moved(void)
     /* running again, it starts none of the moved matches (they left its inbox) */
     h_kill(cl.game[g1], SIGCONT);
     h_sleep_ms(1500);
-    CHECK_EQ(lu_log_count2(cl.game[g1], "event=match_started", ""), 0);
+    CHECK_EQ(h_log_count2(cl.game[g1], "event=match_started", ""), 0);
     CHECK(placed_on(cl.game_id[g1]) <= 0);
     CHECK_EQ(placed_on(cl.game_id[g2]), ROOMS + 1);
     printf("placement: %d of %d matches placed on a stopped daemon were placed again on the other within "
@@ -308,7 +305,7 @@ static void scenario_ended(void)
         DIE("no ROOM_UPDATE match_aborted");
     const lu_room_ev_t *ev = p_last_event(ps[0], "match_aborted");
     CHECK_EQ(ev->status, 1);
-    CHECK_EQ(lu_log_count2(lobby, "event=placement_unconfirmed", "action=ended"), 1);
+    CHECK_EQ(h_log_count2(lobby, "event=placement_unconfirmed", "action=ended"), 1);
     /* nothing was played: no record */
     h_sleep_ms(500);
     lu_rec_t rec = lu_pg_record(match);
@@ -320,31 +317,18 @@ static void scenario_ended(void)
         p_ready(ps[i]);
     uint64_t t0 = h_now_ms(), again = 0;
     int refused = 0;
-    while (!again) {
-        StartGameRequest rq = START_GAME_REQUEST__INIT;
-        res_t r = p_call(ps[0], PACKET_TYPE__START_GAME_REQUEST, &rq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__START_GAME_RESPONSE) {
-            StartGameResponse *o = start_game_response__unpack(NULL, r.len, r.p);
-            CHECK(o != NULL);
-            again = o->match_id;
-            start_game_response__free_unpacked(o, NULL);
-        } else {
-            refused++;
-        }
-        res_free(&r);
-        if (!again && h_now_ms() - t0 > 10000)
+    while (!(again = p_try_start(ps[0], NULL, NULL, 0))) {
+        refused++;
+        if (h_now_ms() - t0 > 10000)
             DIE("the room could not start again within 10 s of SIGCONT");
-        if (!again)
-            h_sleep_ms(200);
+        h_sleep_ms(200);
     }
     if (ps_wait(ps, 2, cond_started, &again, 5000) < 0)
         DIE("no MATCH_START for match %llu", (unsigned long long)again);
     printf("placement: a match nobody picked up (one daemon, stopped): MATCH_ABORTED \"%s\" %d ms after the stop, "
            "room %llu waiting, no record; after SIGCONT it started again (%d starts refused during the sit-out)\n",
            reason, told_ms, (unsigned long long)room, refused);
-    for (int i = 0; i < 2; i++)
-        p_free(ps[i]);
-    lu_cluster_down(&cl);
+    lu_scenario_down(&cl, ps, 2);
 }
 
 int main(int argc, char **argv)

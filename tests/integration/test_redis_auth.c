@@ -18,29 +18,8 @@ static char RUN[8];
 
 #define PW "s3cret-registry-pw"
 
-static void echo_ok(player_t *p, EchoTarget t)
-{
-    EchoRequest e = ECHO_REQUEST__INIT;
-    e.target = t;
-    e.payload.data = (uint8_t *)"a";
-    e.payload.len = 1;
-    EchoResponse *o = OK_CALL(p, ECHO_REQUEST, &e.base, ECHO_RESPONSE, echo_response__descriptor);
-    echo_response__free_unpacked(o, NULL);
-}
-
-/* Runs clusterctl with REDIS_URL url; output (stdout and stderr) into out; returns its status. */
-static int ctl(const char *url, char *out, size_t n)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --redis-url '%s' --redis-prefix '%s' status 2>&1", CLUSTERCTL_PATH, url,
-             h_prefix());
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t got = fread(out, 1, n - 1, f);
-    out[got] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* Runs clusterctl status with REDIS_URL url; output (stdout and stderr) into out; returns its status. */
+static int ctl(const char *url, char *out, size_t n) { return h_clusterctl(url, "status 2>&1", out, n); }
 
 static void scenario_auth(void)
 {
@@ -68,8 +47,8 @@ static void scenario_auth(void)
     player_t *ps[1] = {&pl};
     p_init(&pl, RUN, "au", 0, cl.port[0]);
     p_signup_all(ps, 1);
-    echo_ok(&pl, ECHO_TARGET__LOBBY);
-    echo_ok(&pl, ECHO_TARGET__GAME);
+    p_echo(&pl, ECHO_TARGET__LOBBY);
+    p_echo(&pl, ECHO_TARGET__GAME);
     char key[128];
     snprintf(key, sizeof key, "%sServer:Game:%u", h_prefix(), cl.game_id[0]);
     r = redisCommand(h_redis(), "HGET %s address", key);
@@ -95,7 +74,7 @@ static void scenario_auth(void)
     CHECK_EQ(h_log_count(nopw, "event=registry_registered"), 0);
     CHECK_EQ(h_log_count(wrong, "event=registry_registered"), 0);
     CHECK_EQ(h_registered("Game"), 1);
-    echo_ok(&pl, ECHO_TARGET__GAME); /* the cluster serves on */
+    p_echo(&pl, ECHO_TARGET__GAME); /* the cluster serves on */
 
     /* clusterctl: with the password it lists the three servers; without, it says why */
     char out[8192];

@@ -127,6 +127,18 @@ static void check_served(csync_t *c, EchoTarget target, uint32_t id, int *max_ms
     }
 }
 
+/* A lobby and a game daemon came up: ECHO to each answers through c within 5 s (the ms into
+ * *up_lobby and *up_game), then check_served for both. Returns the slowest echo in ms. */
+static int check_both_up(csync_t *c, uint32_t lobby_id, uint32_t game_id, int *up_lobby, int *up_game)
+{
+    *up_lobby = wait_echo_ok(c, ECHO_TARGET__LOBBY, 5000);
+    *up_game = wait_echo_ok(c, ECHO_TARGET__GAME, 5000);
+    int max_ms = 0;
+    check_served(c, ECHO_TARGET__LOBBY, lobby_id, &max_ms);
+    check_served(c, ECHO_TARGET__GAME, game_id, &max_ms);
+    return max_ms;
+}
+
 /* n ECHOs to a target with no live daemon: each SERVICE_UNAVAILABLE under 200 ms. */
 static int check_unavailable(csync_t *c, EchoTarget target, int n)
 {
@@ -145,14 +157,7 @@ static int check_unavailable(csync_t *c, EchoTarget target, int n)
     return max_ms;
 }
 
-static void stop(proc_t *p)
-{
-    h_kill(p, SIGTERM);
-    int st = h_wait_exit(p, 15000);
-    if (st != 0)
-        fprintf(stderr, "%s (pid %d) exited with %d on SIGTERM\n", p->name, (int)p->pid, st);
-    CHECK_EQ(st, 0);
-}
+static void stop(proc_t *p) { h_stop(p, 15000); }
 
 /* Scenario 1: gamed, then gatewayd, then lobbyd. Then the only lobbyd stops. */
 static void s_order_game_gw_lobby(void)
@@ -168,11 +173,8 @@ static void s_order_game_gw_lobby(void)
     proc_t *lobby = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
     CHECK(h_wait_registered("Lobby", 1, 10000) >= 0);
     uint32_t lobby_id = server_id_of(lobby), game_id = server_id_of(game);
-    int up_lobby = wait_echo_ok(c, ECHO_TARGET__LOBBY, 5000);
-    int up_game = wait_echo_ok(c, ECHO_TARGET__GAME, 5000);
-    int max_ms = 0;
-    check_served(c, ECHO_TARGET__LOBBY, lobby_id, &max_ms);
-    check_served(c, ECHO_TARGET__GAME, game_id, &max_ms);
+    int up_lobby, up_game;
+    int max_ms = check_both_up(c, lobby_id, game_id, &up_lobby, &up_game);
     printf("ok order gamed->gatewayd->lobbyd: before lobbyd ECHO LOBBY got SERVICE_UNAVAILABLE "
            "(max %d ms); LOBBY served by lobbyd id %u (%d ms after it registered), GAME by gamed "
            "id %u (%d ms more); payloads of 0..60000 B echoed byte for byte (max %d ms)\n",
@@ -238,11 +240,8 @@ static void s_order_gw_first(void)
     CHECK(h_wait_registered("Lobby", 1, 10000) >= 0);
     CHECK(h_wait_registered("Game", 1, 10000) >= 0);
     uint32_t lobby_id = server_id_of(lobby), g1 = server_id_of(game1);
-    int up_lobby = wait_echo_ok(c, ECHO_TARGET__LOBBY, 5000);
-    int up_game = wait_echo_ok(c, ECHO_TARGET__GAME, 5000);
-    int max_ms = 0;
-    check_served(c, ECHO_TARGET__LOBBY, lobby_id, &max_ms);
-    check_served(c, ECHO_TARGET__GAME, g1, &max_ms);
+    int up_lobby, up_game;
+    int max_ms = check_both_up(c, lobby_id, g1, &up_lobby, &up_game);
     printf("ok order gatewayd->lobbyd+gamed: LOBBY served by id %u (first within %d ms), GAME by "
            "id %u (within %d ms more); payloads echoed byte for byte (max %d ms)\n",
            lobby_id, up_lobby, g1, up_game, max_ms);

@@ -142,12 +142,7 @@ static int ctl(const char *args, char *out, size_t n)
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "REDIS_URL=redis://127.0.0.1:%d REDIS_PREFIX='%s' '%s' %s 2>&1", h_redis_port(),
              h_prefix(), CLUSTERCTL_PATH, args);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t k = fread(out, 1, n - 1, f);
-    out[k] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return h_run(cmd, out, n);
 }
 
 /* clusterctl reload-tls: a good reload, then a broken certificate file (the old one stays,

@@ -125,10 +125,26 @@ static void recorder_init(recorder_t *r, const stream_t *s)
     r->stop_at = SIZE_MAX;
 }
 
+/* A parser being fed a stream: the parser, what it delivered, the heap in use before it. */
+typedef struct feeder {
+    frame_parser_t p;
+    recorder_t r;
+    size_t base;
+} feeder_t;
+
+static void feeder_start(feeder_t *f, const stream_t *s, uint32_t max)
+{
+    f->base = alloc_used();
+    frame_parser_init(&f->p, max);
+    recorder_init(&f->r, s);
+}
+
 /* Feeds [off, off+len) of the stream as one chunk from a heap copy (so ASan catches a read
  * past the chunk) and checks the result and the pending count. */
-static void feed_chunk(frame_parser_t *p, recorder_t *r, size_t off, size_t len)
+static void feed_chunk(feeder_t *f, size_t off, size_t len)
 {
+    frame_parser_t *p = &f->p;
+    recorder_t *r = &f->r;
     uint8_t *copy = malloc(len ? len : 1);
     CHECK(copy);
     if (len)
@@ -144,90 +160,75 @@ static void feed_chunk(frame_parser_t *p, recorder_t *r, size_t off, size_t len)
     free(copy);
 }
 
-static void finish(frame_parser_t *p, recorder_t *r, size_t baseline)
+static void finish(feeder_t *f)
 {
-    CHECK_EQ(r->next, r->s->nframes);
-    CHECK_EQ(r->consumed, r->s->size);
-    CHECK_EQ(frame_parser_pending(p), 0);
-    CHECK(p->body == NULL);
-    CHECK_EQ(alloc_used(), baseline); /* idle between frames: no heap held */
-    frame_parser_free(p);
+    CHECK_EQ(f->r.next, f->r.s->nframes);
+    CHECK_EQ(f->r.consumed, f->r.s->size);
+    CHECK_EQ(frame_parser_pending(&f->p), 0);
+    CHECK(f->p.body == NULL);
+    CHECK_EQ(alloc_used(), f->base); /* idle between frames: no heap held */
+    frame_parser_free(&f->p);
 }
 
 /* ------------------------------------------------------------------ the feeds */
 
 static void feed_all_at_once(const stream_t *s, uint32_t max)
 {
-    size_t base = alloc_used();
-    frame_parser_t p;
-    recorder_t r;
-    frame_parser_init(&p, max);
-    recorder_init(&r, s);
-    feed_chunk(&p, &r, 0, s->size);
-    CHECK_EQ(r.zero_copy, s->nframes); /* every frame on the fast path */
-    CHECK_EQ(r.copied, 0);
-    finish(&p, &r, base);
+    feeder_t f;
+    feeder_start(&f, s, max);
+    feed_chunk(&f, 0, s->size);
+    CHECK_EQ(f.r.zero_copy, s->nframes); /* every frame on the fast path */
+    CHECK_EQ(f.r.copied, 0);
+    finish(&f);
 }
 
 static void feed_bytewise(const stream_t *s, uint32_t max)
 {
-    size_t base = alloc_used();
-    frame_parser_t p;
-    recorder_t r;
-    frame_parser_init(&p, max);
-    recorder_init(&r, s);
+    feeder_t f;
+    feeder_start(&f, s, max);
     for (size_t i = 0; i < s->size; i++)
-        feed_chunk(&p, &r, i, 1);
-    finish(&p, &r, base);
+        feed_chunk(&f, i, 1);
+    finish(&f);
 }
 
 static void feed_random_chunks(const stream_t *s, uint32_t max, uint64_t seed, uint32_t maxchunk)
 {
-    size_t base = alloc_used();
-    frame_parser_t p;
-    recorder_t r;
-    frame_parser_init(&p, max);
-    recorder_init(&r, s);
+    feeder_t f;
+    feeder_start(&f, s, max);
     rng_seed(seed);
     size_t off = 0;
     while (off < s->size) {
         size_t n = rng_range(0, maxchunk); /* includes empty feeds */
         if (n > s->size - off)
             n = s->size - off;
-        feed_chunk(&p, &r, off, n);
+        feed_chunk(&f, off, n);
         off += n;
     }
-    finish(&p, &r, base);
+    finish(&f);
 }
 
 /* Two feeds, split at `at`. */
 static void feed_split(const stream_t *s, uint32_t max, size_t at)
 {
-    size_t base = alloc_used();
-    frame_parser_t p;
-    recorder_t r;
-    frame_parser_init(&p, max);
-    recorder_init(&r, s);
-    feed_chunk(&p, &r, 0, at);
-    feed_chunk(&p, &r, at, s->size - at);
-    finish(&p, &r, base);
+    feeder_t f;
+    feeder_start(&f, s, max);
+    feed_chunk(&f, 0, at);
+    feed_chunk(&f, at, s->size - at);
+    finish(&f);
 }
 
 /* Three feeds: the stream up to a frame's header, the first k bytes of that frame, the rest. */
 static void feed_header_split(const stream_t *s, uint32_t max, size_t frame, size_t k)
 {
-    size_t base = alloc_used();
-    frame_parser_t p;
-    recorder_t r;
-    frame_parser_init(&p, max);
-    recorder_init(&r, s);
+    feeder_t f;
+    feeder_start(&f, s, max);
     size_t at = s->frames[frame].off;
-    feed_chunk(&p, &r, 0, at);
-    feed_chunk(&p, &r, at, k);
+    feed_chunk(&f, 0, at);
+    feed_chunk(&f, at, k);
     if (k < FRAME_HDR_LEN + s->frames[frame].len)
-        CHECK_EQ(frame_parser_pending(&p), k);
-    feed_chunk(&p, &r, at + k, s->size - at - k);
-    finish(&p, &r, base);
+        CHECK_EQ(frame_parser_pending(&f.p), k);
+    feed_chunk(&f, at + k, s->size - at - k);
+    finish(&f);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -343,21 +344,18 @@ static void test_zero_copy(void)
     static const uint32_t lens[] = {5, 6, 7, 8};
     stream_t s;
     stream_build(&s, lens, 4);
-    frame_parser_t p;
-    recorder_t r;
-    size_t base = alloc_used();
-    frame_parser_init(&p, 100);
-    recorder_init(&r, &s);
+    feeder_t f;
+    feeder_start(&f, &s, 100);
     size_t cut = s.frames[1].off + 12; /* inside frame 1's payload */
-    feed_chunk(&p, &r, 0, cut);
-    CHECK_EQ(r.zero_copy, 1);
-    CHECK_EQ(r.copied, 0);
-    CHECK(p.body != NULL); /* the partial frame is buffered */
-    CHECK_EQ(frame_parser_pending(&p), 12);
-    feed_chunk(&p, &r, cut, s.size - cut);
-    CHECK_EQ(r.zero_copy, 3);
-    CHECK_EQ(r.copied, 1);
-    finish(&p, &r, base);
+    feed_chunk(&f, 0, cut);
+    CHECK_EQ(f.r.zero_copy, 1);
+    CHECK_EQ(f.r.copied, 0);
+    CHECK(f.p.body != NULL); /* the partial frame is buffered */
+    CHECK_EQ(frame_parser_pending(&f.p), 12);
+    feed_chunk(&f, cut, s.size - cut);
+    CHECK_EQ(f.r.zero_copy, 3);
+    CHECK_EQ(f.r.copied, 1);
+    finish(&f);
     stream_free(&s);
 }
 

@@ -47,13 +47,20 @@ static int feed(const mg_game_t *game, mg_t *g, uint32_t op, const uint8_t *d, s
     return mg_on_data(game, g, op, d, n, now, news);
 }
 
+/* The game of mode, with g reset to a fresh match seen by SELF. */
+static const mg_game_t *game_start(const char *mode, mg_t *g)
+{
+    const mg_game_t *game = mg_game_find(mode);
+    CHECK(game != NULL);
+    memset(g, 0, sizeof *g);
+    mg_reset(g, SELF);
+    return game;
+}
+
 static void arena(void)
 {
-    const mg_game_t *game = mg_game_find("arena_lua");
-    CHECK(game != NULL);
     mg_t g;
-    memset(&g, 0, sizeof g);
-    mg_reset(&g, SELF);
+    const mg_game_t *game = game_start("arena_lua", &g);
     mg_news_t news;
     uint8_t b[128];
     size_t n;
@@ -166,11 +173,8 @@ static size_t position(uint8_t *b, uint64_t uid, float x, float y)
 
 static void tag(void)
 {
-    const mg_game_t *game = mg_game_find("tag");
-    CHECK(game != NULL);
     mg_t g;
-    memset(&g, 0, sizeof g);
-    mg_reset(&g, SELF);
+    const mg_game_t *game = game_start("tag", &g);
     mg_news_t news;
     uint8_t b[64];
     mg_action_t a;
