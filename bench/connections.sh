@@ -2,7 +2,7 @@
 # Benchmark 2: connections. Hold 10k, 50k and 100k idle sessions on one gateway and
 # report the gateway's memory per connection and the CPU its keep-alive work costs. Goal:
 # 100k connections, under 1 KiB of gateway user-space memory per idle connection (600 B:
-# issue 15's goal, shown too).
+# the stricter goal of the gateway workers, shown too).
 #
 # Gateway workers: a step that does not fit in one process's open files limit runs the
 # gateway as GATEWAY_WORKERS processes behind the same port (docs/operations.md, "Gateway

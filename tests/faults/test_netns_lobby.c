@@ -1,5 +1,5 @@
 /* test_netns_lobby: the link between a gateway and a lobby on another "host" (its own network
- * namespace, netns_util.h) cut for 4 s and restored (issue 12, part 2, the lobby side): long
+ * namespace, netns_util.h) cut for 4 s and restored (the lobby side of a partition): long
  * enough for both ends to declare the link dead (gateway LINK_DEAD_MS 1 s, lobby 3 x that), short
  * of the registry expiry. A logged-in player in a room must come out of it still online, still
  * in the room, and served again once the link is back; the lobby logs no

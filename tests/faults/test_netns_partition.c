@@ -1,5 +1,5 @@
 /* test_netns_partition: the link between a gateway and a game daemon on another "host" (its
- * own network namespace, netns_util.h) is cut mid-match and restored (issue 12, part 2).
+ * own network namespace, netns_util.h) is cut mid-match and restored.
  *
  * 1. Cut 3 s (< MATCH_LINK_GRACE_MS 5000): during the gap a match packet is refused with
  *    SERVICE_UNAVAILABLE; after it, each player is pushed a fresh GAME_SNAPSHOT_RESPONSE

@@ -1,5 +1,5 @@
 /* test_stale_bind: a game daemon stopped (SIGSTOP) 1.5 s while 40 bots play, then resumed
- * (issue 12, part 3: fenced bindings). The gateway's grace is small here (MATCH_LINK_GRACE_MS
+ * (fenced bindings, docs/link-protocol.md). The gateway's grace is small here (MATCH_LINK_GRACE_MS
  * 100, LINK_DEAD_MS 500), so the stopped daemon's matches are aborted and their players
  * re-placed on the other daemon before it comes back; back, it ends its stale matches and
  * sends BIND_GAME(session, 0, stale match) for players now bound to another match. The gateway
