@@ -20,13 +20,14 @@
 # js_echo.sh CLUSTER_BUILD_DIR). Copies: a rebuild of build/ during the run can't swap a
 # binary under it. The benchmark scripts themselves are the current tree's for both sides.
 #
-# Settings (about 25 minutes at the defaults on 2 cores, the base build included):
-#   hop            --paths ours --clients "1 100 1000" --reps 1 --duration 3 --no-perf --no-handshakes
-#   game_capacity  --mode arena --steps "2000 6000" --no-perf
-#   connections    --steps 10000 --xport-conns 0, WINDOW=10
-#   failover       --reps 6 (3 kill -9, 3 kill -STOP), MATCH_LINK_GRACE_MS=0 (below)
-#   login          --rounds 1, WINDOW=8, VARIANTS=0 (the shipped hashing pool only)
-#   js_echo        ECHO_COUNT=3000, ROUNDS=1
+# Settings (about 20 minutes at the defaults on 2 cores, the base build included; a run takes
+# about 15 to 65 s, each runs 2 x --rounds times):
+#   hop            --paths ours --clients "1 100 1000" --reps 1 --duration 5 --no-perf --no-handshakes
+#   game_capacity  --mode arena --steps "2000 6000 10000" --no-perf
+#   connections    --steps 10000 --xport-conns 0, WINDOW=20 (one PING interval)
+#   failover       --reps 8 (4 kill -9, 4 kill -STOP), MATCH_LINK_GRACE_MS=0 (below)
+#   login          --rounds 1, WINDOW=10, VARIANTS=0 (the shipped hashing pool only)
+#   js_echo        ECHO_COUNT=5000, ROUNDS=1
 # --tiny: the smallest settings (seconds per run), to check that the command works, not to
 # measure anything.
 #
@@ -136,7 +137,7 @@ DIR_base=$TMP/side-base DIR_new=$TMP/side-new
 # ---------------------------------------------------------------- the runs
 # run_BENCH DIR: the benchmark against DIR's binaries, its table on stdout
 run_hop() {
-  local a=(--clients "1 100 1000" --duration 3)
+  local a=(--clients "1 100 1000" --duration 5)
   ((TINY)) && a=(--clients 1 --duration 1)
   BUILD_DIR=$1 BOT_BIN=$1/src_bot/bot bash bench/hop.sh --no-build --no-perf --no-handshakes \
     --reps 1 --paths ours "${a[@]}"
@@ -145,26 +146,26 @@ run_game_capacity() {
   if ((TINY)); then
     BUILD_DIR=$1 TICK_LINES=1 bash bench/game_capacity.sh --no-build --no-perf --mode arena --steps 250
   else
-    BUILD_DIR=$1 bash bench/game_capacity.sh --no-build --no-perf --mode arena --steps "2000 6000"
+    BUILD_DIR=$1 bash bench/game_capacity.sh --no-build --no-perf --mode arena --steps "2000 6000 10000"
   fi
 }
 run_connections() {
-  local steps=10000 window=10
+  local steps=10000 window=20
   ((TINY)) && steps=1000 window=3
   BUILD_DIR=$1 WINDOW=$window bash bench/connections.sh --no-build --steps "$steps" --xport-conns 0
 }
 run_failover() { # MATCH_LINK_GRACE_MS=0: see the header
-  local reps=6
+  local reps=8
   ((TINY)) && reps=1
   BUILD_DIR=$1 MATCH_LINK_GRACE_MS=0 bash bench/failover.sh --no-build --reps "$reps"
 }
 run_login() {
-  local window=8
+  local window=10
   ((TINY)) && window=3
   BUILD_DIR=$1 WINDOW=$window VARIANTS=0 bash bench/login.sh --no-build --rounds 1
 }
 run_js_echo() {
-  local count=3000
+  local count=5000
   ((TINY)) && count=300
   BUILD_DIR=$1 CLUSTER_BUILD_DIR=$1 ECHO_COUNT=$count ROUNDS=1 bash bench/js_echo.sh --no-build
 }
@@ -259,21 +260,22 @@ awk -F'\t' -v order="${BENCHES[*]}" '
   {
     k = $1 SUBSEP $2
     if (!(k in seen)) { seen[k] = 1; figs[$1] = figs[$1] (figs[$1] == "" ? "" : SUBSEP) $2 }
-    if ($5 ~ /^[0-9.]+$/) { vals[k, $3] = vals[k, $3] " " $5; cnt[k, $3]++ }
+    if ($5 ~ /^[0-9.]+$/) { vals[k, $3] = vals[k, $3] " " $5; runs[k, $3] = runs[k, $3] (runs[k, $3] == "" ? "" : ", ") fmt($5 + 0) }
   }
   END {
-    print "| benchmark | figure | base (median) | new (median) | new/base | runs base/new |"
-    print "| --- | --- | ---: | ---: | ---: | ---: |"
+    print "| benchmark | figure | base (median) | new (median) | new/base | base, each round | new, each round |"
+    print "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
     nb = split(order, bs, " ")
     for (i = 1; i <= nb; i++) {
       b = bs[i]
-      if (figs[b] == "") { printf "| %s | (no figures) | - | - | - | - |\n", b; continue }
+      if (figs[b] == "") { printf "| %s | (no figures) | - | - | - | - | - |\n", b; continue }
       nf = split(figs[b], fs, SUBSEP)
       for (j = 1; j <= nf; j++) {
         k = b SUBSEP fs[j]
         mb = median(vals[k, "base"]); mn = median(vals[k, "new"])
         ratio = (mb != "" && mn != "" && mb + 0 != 0) ? sprintf("%.2f", mn / mb) : "-"
-        printf "| %s | %s | %s | %s | %s | %d/%d |\n", b, fs[j], fmt(mb), fmt(mn), ratio, cnt[k, "base"], cnt[k, "new"]
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", b, fs[j], fmt(mb), fmt(mn), ratio,
+          runs[k, "base"] == "" ? "-" : runs[k, "base"], runs[k, "new"] == "" ? "-" : runs[k, "new"]
       }
     }
   }' "$FIG"
