@@ -3,8 +3,8 @@
 # commit's binaries (--base REV, default 36f96b3) against the current build (build/, the
 # new side), each benchmark run with the one and with the other, alternated
 # (base, new, base, new, ...: --rounds N rounds). Prints one table: benchmark, figure, base
-# (median of the rounds), new (median), new/base. It reports; it does not judge (exit 0 when
-# every run could be made, even if a figure moved).
+# (median of the rounds), new (median), new/base. It reports; it does not judge: exit 0 once
+# it prints the table (failed runs are listed under it), non-zero only if a build fails.
 #
 #   bench/compare.sh [--base REV] [--rounds N] [--select "hop,login"] [--no-build] [--tiny]
 #
