@@ -5,7 +5,10 @@
  * Checks: link_parse succeeds exactly for REQUEST/RESPONSE/PUSH bodies at least as long as
  * their prefix and its payload is the rest of the body; whatever the text parsers accept has
  * a port in range and NUL-terminated fields that fit; the same for the Sentinel list and
- * +switch-master parsers and the gateway's peer-name parser (srcaddr). */
+ * +switch-master parsers and the gateway's peer-name parser (srcaddr). The input is also cut
+ * into frames (kind byte, length byte, body) fed to both sides of the link handshake
+ * (link_hs_step): no frame a peer without the secret can make opens a link (the MACs cover a
+ * fresh nonce), a refusal says why and sends nothing, and what a step sends fits its frame. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,9 +148,48 @@ static void check_text(const uint8_t *data, size_t size)
     free(s);
 }
 
+
+/* Up to 4 frames out of the bytes: kind (1 byte), length (1 byte), that many body bytes. */
+static void check_handshake(const uint8_t *data, size_t size)
+{
+    static uint8_t key[LINK_KEY_LEN];
+    link_hs_t be, gw;
+    link_hs_out_t out, hello;
+    link_hs_backend(&be, PEER_GAME, 5);
+    link_hs_gateway(&gw, 3, PEER_GAME, 5, &hello);
+    int be_open = 1, gw_open = 1;
+    for (int f = 0; f < 4 && size >= 2; f++) {
+        uint16_t kind = data[0] % (LINK_USER_ONLINE + 2);
+        size_t len = data[1] <= size - 2 ? data[1] : size - 2;
+        uint8_t *body = malloc(len ? len : 1); /* exact size: a read past it is caught */
+        if (!body)
+            abort();
+        memcpy(body, data + 2, len);
+        link_hs_t *sides[2] = {&be, &gw};
+        int *open[2] = {&be_open, &gw_open};
+        for (int k = 0; k < 2; k++) {
+            if (!*open[k])
+                continue;
+            int rc = link_hs_step(sides[k], key, kind, body, len, &out);
+            if (rc == LINK_HS_DONE || sides[k]->state == LINK_HS_UP)
+                fail("a link opened without the secret's MAC");
+            if (rc < 0 && (out.kind != 0 || !sides[k]->why))
+                fail("a refusal sent a frame or gave no reason");
+            if (out.len > sizeof out.body)
+                fail("a handshake frame larger than its buffer");
+            if (rc < 0)
+                *open[k] = 0;
+        }
+        free(body);
+        data += 2 + len;
+        size -= 2 + len;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_link(data, size);
     check_text(data, size);
+    check_handshake(data, size);
     return 0;
 }
