@@ -344,9 +344,15 @@ void registry_deregister(registry_t *g, void (*done)(void *ud), void *ud)
         on_dereg(NULL, NULL, g);
 }
 
-static void on_timer_closed(uv_handle_t *h)
+void registry_close(registry_t *g)
 {
-    registry_t *g = h->data;
+    g->stopped = 1;
+    uv_timer_stop(&g->timer);
+    uv_close((uv_handle_t *)&g->timer, NULL);
+}
+
+void registry_free(registry_t *g)
+{
     xfree(g->prefix);
     xfree(g->type);
     xfree(g->address);
@@ -357,13 +363,6 @@ static void on_timer_closed(uv_handle_t *h)
         xfree(g->field_value[i]);
     }
     xfree(g);
-}
-
-void registry_free(registry_t *g)
-{
-    g->stopped = 1;
-    uv_timer_stop(&g->timer);
-    uv_close((uv_handle_t *)&g->timer, on_timer_closed);
 }
 
 void registry_sweep_id(rconn_t *rc, const char *prefix, const char *type, uint32_t id)

@@ -46,6 +46,9 @@ void registry_set_status(registry_t *g, int status);
 /* Removes the entry (LREM + DEL + PUBLISH ServerOff in one MULTI/EXEC) and stops the heartbeat.
  * done is called once Redis answered, or at once if Redis is not reachable. */
 void registry_deregister(registry_t *g, void (*done)(void *ud), void *ud);
+/* Stops the heartbeat and closes the timer: from then on the entry answers its id and ignores
+ * every change. registry_free, once the loop has run the close, frees it. */
+void registry_close(registry_t *g);
 void registry_free(registry_t *g);
 
 /* Key names with the prefix: "<prefix>Server:<type>", "<prefix>Server:<type>:<id>". */

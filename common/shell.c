@@ -54,8 +54,7 @@ static void on_deregistered(void *ud)
     stopsig_close(sh->sig);
     sh->sig = NULL;
     rconn_close(sh->redis);
-    registry_free(sh->reg);
-    sh->reg = NULL;
+    registry_close(sh->reg); /* stays readable (backend_id) until shell_free */
 }
 
 /* The drain's steps, polled: done (or given up) -> deregister. */
@@ -196,10 +195,11 @@ shell_t *shell_new(uv_loop_t *loop, const config_t *cfg, const shell_opts_t *o,
                             .kick = h->kick ? admin_kick : NULL, .ud = sh};
         sh->admin = admin_new(loop, admin_addr, sh->metrics, &ah);
         if (!sh->admin) {
-            registry_free(sh->reg);
+            registry_close(sh->reg);
             rconn_close(sh->redis);
             epoch_free(sh->epoch);
             uv_run(loop, UV_RUN_NOWAIT);
+            registry_free(sh->reg);
             metrics_free(sh->metrics);
             xfree(sh);
             return NULL;
@@ -229,6 +229,7 @@ int shell_add_reload(shell_t *sh, const char *path, admin_reload_work_fn work,
 void shell_free(shell_t *sh)
 {
     assert(sh->state == SH_STOPPED);
+    registry_free(sh->reg);
     epoch_free(sh->epoch);
     metrics_free(sh->metrics);
     xfree(sh);
