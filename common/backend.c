@@ -2,6 +2,7 @@
  * (shell.h: registry, drain, admin endpoint, core metrics). */
 #include "backend.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,7 +50,8 @@ struct backend {
     unsigned inflight;
     int congested;
     int stopped; /* deregistered: no new links */
-    int (*ready)(void *ud, char *why, size_t n);
+    int (*ready)(void *arg, char *why, size_t n);
+    void *ready_arg;
     uint64_t requests[METRICS_ENUM_SLOTS];   /* by packet type */
     uint64_t errors_sent[METRICS_ENUM_SLOTS]; /* by ErrorCode */
 };
@@ -188,42 +190,35 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
     l->last_rx_ms = uv_now(be->loop);
     if (!link_up(l))
         return on_handshake_frame(l, h, body);
+    const char *why = link_frame_check(0, h->type, h->len);
+    if (why) {
+        link_drop(l, why);
+        return 1;
+    }
     switch (h->type) {
     case LINK_PING:
         if (h->len == 8)
             (void)link_send(l->conn, LINK_PONG, 0, body, 8);
         return 0;
-    case LINK_PONG:
-        return 0;
     case LINK_SESSION_CLOSED:
-        if (h->len != 16) {
-            link_drop(l, "short_session_closed");
-            return 1;
-        }
         if (be->o.on_session_closed)
             be->o.on_session_closed(be, l->gw_id, get_u64(body), get_u64(body + 8), be->o.ud);
         return 0;
     case LINK_GAME_LOST:
-        if (h->len != 4) {
-            link_drop(l, "short_game_lost");
-            return 1;
-        }
         if (be->o.on_game_lost)
             be->o.on_game_lost(be, l->gw_id, get_u32(body), be->o.ud);
         return 0;
     case LINK_REQUEST:
     case LINK_REQUEST_SRC: {
         link_msg_t m;
-        if (link_parse(h->type, body, h->len, &m) < 0) {
-            link_drop(l, "short_request");
-            return 1;
-        }
+        int parsed = link_parse(h->type, body, h->len, &m);
+        assert(parsed == 0); /* its size was checked */
+        (void)parsed;
         dispatch(be, l, h->seq, &m);
         return conn_is_closing(l->conn);
     }
-    default:
-        link_drop(l, "unexpected_kind");
-        return 1;
+    default: /* PONG */
+        return 0;
     }
 }
 
@@ -333,7 +328,7 @@ static void on_redis(int up, void *ud)
 static int app_ready(void *ud, char *why, size_t n)
 {
     backend_t *be = ud;
-    return be->ready ? be->ready(be->o.ud, why, n) : 1;
+    return be->ready ? be->ready(be->ready_arg, why, n) : 1;
 }
 
 static void collect(metrics_t *m, void *ud)
@@ -545,13 +540,13 @@ int backend_kick(backend_t *be, uint32_t gw_id, uint64_t session, ErrorCode code
     if (!l)
         return -1;
     size_t rl = strlen(reason);
-    if (rl > 200)
-        rl = 200;
-    uint8_t b[8 + 2 + 200];
+    if (rl > LINK_KICK_REASON_MAX)
+        rl = LINK_KICK_REASON_MAX;
+    uint8_t b[LINK_KICK_PREFIX + LINK_KICK_REASON_MAX];
     put_u64(b, session);
     put_u16(b + 8, (uint16_t)code);
-    memcpy(b + 10, reason, rl);
-    return link_send(l->conn, LINK_KICK, 0, b, 10 + rl);
+    memcpy(b + LINK_KICK_PREFIX, reason, rl);
+    return link_send(l->conn, LINK_KICK, 0, b, LINK_KICK_PREFIX + rl);
 }
 int backend_draining(const backend_t *be) { return shell_draining(be->sh); }
 void backend_set_load(backend_t *be, int games, int players) { registry_set_load(shell_registry(be->sh), games, players); }
@@ -568,7 +563,11 @@ int backend_set_field(backend_t *be, const char *name, const char *value)
 }
 void backend_set_ud(backend_t *be, void *ud) { be->o.ud = ud; }
 metrics_t *backend_metrics(const backend_t *be) { return shell_metrics(be->sh); }
-void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n)) { be->ready = ready; }
+void backend_set_ready(backend_t *be, int (*ready)(void *arg, char *why, size_t n), void *arg)
+{
+    be->ready = ready;
+    be->ready_arg = arg;
+}
 
 void backend_free(backend_t *be)
 {

@@ -134,9 +134,9 @@ int backend_add_reload(backend_t *be, const char *path, admin_reload_work_fn wor
 /* The daemon's metrics (exported on the admin endpoint); the daemon adds its own series and
  * collectors. */
 metrics_t *backend_metrics(const backend_t *be);
-/* Readiness beyond Redis and the registry (PostgreSQL up): returns 1 when ready, else 0 with
- * a short reason in why. Called on the loop with the handlers' ud. */
-void backend_set_ready(backend_t *be, int (*ready)(void *ud, char *why, size_t n));
+/* Readiness beyond Redis and the registry (PostgreSQL up: pg_ready_hook): ready(arg, ...)
+ * returns 1 when ready, else 0 with a short reason in why. Called on the loop. */
+void backend_set_ready(backend_t *be, int (*ready)(void *arg, char *why, size_t n), void *arg);
 /* Sets the ud passed to handlers and hooks (for state created after backend_new). */
 void backend_set_ud(backend_t *be, void *ud);
 

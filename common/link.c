@@ -157,24 +157,55 @@ int link_parse(uint16_t kind, const uint8_t *b, size_t n, link_msg_t *m)
         m->len = n - LINK_REQ_PREFIX;
         return 0;
     case LINK_RESPONSE:
-        if (n < LINK_RESP_PREFIX)
+    case LINK_PUSH: {
+        size_t prefix = kind == LINK_RESPONSE ? LINK_RESP_PREFIX : LINK_PUSH_PREFIX;
+        if (n < prefix)
             return -1;
         m->session = get_u64(b);
         m->type = get_u16(b + 8);
-        m->cseq = get_u32(b + 10);
-        m->payload = b + LINK_RESP_PREFIX;
-        m->len = n - LINK_RESP_PREFIX;
-        return 0;
-    case LINK_PUSH:
-        if (n < LINK_PUSH_PREFIX)
-            return -1;
-        m->session = get_u64(b);
-        m->type = get_u16(b + 8);
-        m->payload = b + LINK_PUSH_PREFIX;
-        m->len = n - LINK_PUSH_PREFIX;
+        if (kind == LINK_RESPONSE)
+            m->cseq = get_u32(b + 10);
+        m->payload = b + prefix;
+        m->len = n - prefix;
         return 0;
     }
+    }
     return -1;
+}
+
+/* What a link that is up may carry, each way, and how long each body is: the one place the frame
+ * sizes of link.h are checked on receipt. */
+static const struct {
+    uint16_t kind;
+    uint8_t to_gateway, to_backend;
+    uint32_t min, max;
+    const char *why; /* the reason to close a link that got a body of another size */
+} FRAME_RULES[] = {
+    {LINK_PING, 1, 1, 0, UINT32_MAX, NULL}, /* a PING of another size than 8 goes unanswered */
+    {LINK_PONG, 1, 1, 0, UINT32_MAX, NULL},
+    {LINK_DRAINING, 1, 0, 0, UINT32_MAX, NULL},
+    {LINK_RESPONSE, 1, 0, LINK_RESP_PREFIX, UINT32_MAX, "short_response"},
+    {LINK_PUSH, 1, 0, LINK_PUSH_PREFIX, UINT32_MAX, "short_push"},
+    {LINK_KICK, 1, 0, LINK_KICK_PREFIX, LINK_KICK_PREFIX + LINK_KICK_REASON_MAX, "bad_kick"},
+    {LINK_BIND, 1, 0, 16, 16, "short_bind"},
+    {LINK_USER_ONLINE, 1, 0, 20, 20, "short_user_online"},
+    {LINK_BIND_GAME, 1, 0, 20, 20, "short_bind_game"},
+    {LINK_REQUEST, 0, 1, LINK_REQ_PREFIX, UINT32_MAX, "short_request"},
+    {LINK_REQUEST_SRC, 0, 1, LINK_SRC_LEN + LINK_REQ_PREFIX, UINT32_MAX, "short_request"},
+    {LINK_SESSION_CLOSED, 0, 1, 16, 16, "short_session_closed"},
+    {LINK_GAME_LOST, 0, 1, 4, 4, "short_game_lost"},
+};
+
+const char *link_frame_check(int to_gateway, uint16_t kind, uint32_t len)
+{
+    for (size_t i = 0; i < sizeof FRAME_RULES / sizeof FRAME_RULES[0]; i++) {
+        if (FRAME_RULES[i].kind != kind)
+            continue;
+        if (!(to_gateway ? FRAME_RULES[i].to_gateway : FRAME_RULES[i].to_backend))
+            break;
+        return len < FRAME_RULES[i].min || len > FRAME_RULES[i].max ? FRAME_RULES[i].why : NULL;
+    }
+    return "unexpected_kind";
 }
 
 /* ---- the handshake ---- */

@@ -70,6 +70,8 @@ enum link_peer_type { PEER_GATEWAY = 1, PEER_LOBBY = 2, PEER_GAME = 3 };
 #define LINK_REQ_PREFIX (8 + 8 + 2 + 4)
 #define LINK_RESP_PREFIX (8 + 2 + 4)
 #define LINK_PUSH_PREFIX (8 + 2)
+#define LINK_KICK_PREFIX (8 + 2) /* session, error code; then the reason */
+#define LINK_KICK_REASON_MAX 200
 #define LINK_SRC_LEN 16 /* a source address in REQUEST_SRC: IPv6, IPv4 mapped (::ffff:a.b.c.d) */
 
 const char *peer_type_name(int t); /* "Gateway", "Lobby", "Game" */
@@ -117,6 +119,13 @@ typedef struct link_msg {
 } link_msg_t;
 
 int link_parse(uint16_t kind, const uint8_t *body, size_t n, link_msg_t *out)
+    __attribute__((warn_unused_result));
+
+/* Checks a frame that reached a link that is up (the handshake's frames are the state machine's
+ * below): to_gateway 1 on the gateway's side, 0 on a backend's. Returns NULL when its kind goes
+ * that way and its body has that kind's size (a body link_parse then takes), else the reason to
+ * close the link: "short_<kind>", "bad_kick", or "unexpected_kind". */
+const char *link_frame_check(int to_gateway, uint16_t kind, uint32_t len)
     __attribute__((warn_unused_result));
 
 /* ---- the handshake, both sides: a state machine over frames, pure (no I/O) ----

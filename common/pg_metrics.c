@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "log.h"
+#include "schema.h"
 #include "util.h"
 
 typedef struct pgm {
@@ -39,7 +41,7 @@ static void on_pg_done(const PGresult *res, const char *err, const char *sqlstat
     cb(res, err, sqlstate, cud);
 }
 
-void metrics_pg_init(metrics_t *m)
+static void metrics_pg_init(metrics_t *m)
 {
     static const char *reasons[] = {"unavailable", "timeout", "closed", "server"};
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
@@ -71,16 +73,38 @@ int metrics_pg_query(metrics_t *m, pg_pool_t *p, const char *sql, int nparams,
     return 0;
 }
 
-int pg_ready_check(const pg_pool_t *p, char *why, size_t n)
+int pg_ready_hook(void *pool, char *why, size_t n)
 {
-    if (pg_ready(p))
+    if (pg_ready(pool))
         return 1;
     snprintf(why, n, "postgresql not ready");
     return 0;
 }
 
-void metrics_pg_up(metrics_t *m, const pg_pool_t *p)
+static void collect_pg(metrics_t *m, void *pool)
 {
     metrics_set_gauge(m, "cluster_pg_up", "1 while PostgreSQL is usable (a connection up, migrations done)",
-                      NULL, pg_ready(p));
+                      NULL, pg_ready(pool));
+    metrics_set_gauge(m, "cluster_pg_pending_queries", "PostgreSQL queries queued or running", NULL,
+                      pg_pending(pool));
+}
+
+pg_pool_t *pg_daemon_pool(uv_loop_t *loop, const char *url, int size, metrics_t *m)
+{
+    pg_opts_t po = {
+        .conninfo = url,
+        .size = size,
+        .queue_timeout_ms = 1500,
+        .query_timeout_ms = 5000,
+        .migrations = SCHEMA_MIGRATIONS,
+        .nmigrations = SCHEMA_NMIGRATIONS,
+    };
+    pg_pool_t *p = pg_pool_new(loop, &po);
+    if (!p) {
+        log_error("bad_config", "option=DATABASE_URL reason=\"not a valid conninfo\"%s", "");
+        return NULL;
+    }
+    metrics_pg_init(m);
+    metrics_on_collect(m, collect_pg, p);
+    return p;
 }

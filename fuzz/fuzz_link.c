@@ -3,7 +3,8 @@
  * The input is parsed as a link body of each kind (exact-size heap copy), then as text (a
  * NUL-terminated copy) by redis_url_parse and by addr_split with a roomy and a tight buffer.
  * Checks: link_parse succeeds exactly for REQUEST/RESPONSE/PUSH bodies at least as long as
- * their prefix and its payload is the rest of the body; whatever the text parsers accept has
+ * their prefix and its payload is the rest of the body, and for every body link_frame_check
+ * lets through; whatever the text parsers accept has
  * a port in range and NUL-terminated fields that fit; the same for the Sentinel list and
  * +switch-master parsers and the gateway's peer-name parser (srcaddr). The input is also cut
  * into frames (kind byte, length byte, body) fed to both sides of the link handshake
@@ -55,6 +56,10 @@ static void check_link(const uint8_t *data, size_t size)
         int want = prefix != SIZE_MAX && size >= prefix ? 0 : -1;
         if (rc != want)
             fail("link_parse result");
+        /* a frame the receiving side's check takes is one its handler can parse */
+        for (int to_gw = 0; to_gw <= 1; to_gw++)
+            if (prefix != SIZE_MAX && !link_frame_check(to_gw, kinds[i], (uint32_t)size) && rc != 0)
+                fail("link_frame_check took a body link_parse refuses");
         if (rc != 0)
             continue;
         if (m.payload != b + prefix || m.len != size - prefix)

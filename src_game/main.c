@@ -7,7 +7,6 @@
 #include "game.h"
 #include "link.h"
 #include "log.h"
-#include "schema.h"
 
 /* The game daemon's dispatch table: packet type -> message -> handler. */
 static const backend_route_t ROUTES[] = {
@@ -66,21 +65,13 @@ static void *game_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
         game_default_modules_dir(dir, sizeof dir);
     g->modules = modules_new(dir, &c.modules);
     log_info("modules_dir", "dir=\"%s\" failed=%d", dir, game_modules_load(g));
-    pg_opts_t po = {
-        .conninfo = c.database_url,
-        .size = (int)c.pg_pool_size,
-        .queue_timeout_ms = 1500,
-        .query_timeout_ms = 5000,
-        .migrations = SCHEMA_MIGRATIONS,
-        .nmigrations = SCHEMA_NMIGRATIONS,
-    };
-    g->pg = pg_pool_new(loop, &po);
+    g->pg = pg_daemon_pool(loop, c.database_url, (int)c.pg_pool_size, backend_metrics(be));
     if (!g->pg) {
-        log_error("bad_config", "option=DATABASE_URL reason=\"not a valid conninfo\"%s", "");
         modules_free(g->modules);
         xfree(g);
         return NULL;
     }
+    backend_set_ready(be, pg_ready_hook, g->pg);
     game_start(g);
     return g;
 }

@@ -665,13 +665,6 @@ static void on_poll(uv_timer_t *t)
     }
 }
 
-/* /readyz: the game daemon needs PostgreSQL for its match records. */
-static int game_ready(void *ud, char *why, size_t n)
-{
-    game_t *g = ud;
-    return pg_ready_check(g->pg, why, n);
-}
-
 static void game_collect(metrics_t *mt, void *ud)
 {
     game_t *g = ud;
@@ -679,11 +672,7 @@ static void game_collect(metrics_t *mt, void *ud)
     metrics_set_gauge(mt, "cluster_game_players", "players in running matches", NULL, g->nplayers);
     record_gauges(g, mt);
     metrics_set_counter(mt, "cluster_game_ticks_total", "simulation ticks run", NULL, g->ticks);
-    metrics_pg_up(mt, g->pg);
-    metrics_set_gauge(mt, "cluster_pg_pending_queries", "PostgreSQL queries queued or running", NULL,
-                      pg_pending(g->pg));
 }
-
 
 static void on_retry(uv_timer_t *t) { record_retry_all(t->data); }
 
@@ -695,9 +684,7 @@ void game_start(game_t *g)
     (void)metrics_counter(mt, "cluster_game_matches_started_total", "matches started", NULL);
     (void)metrics_counter(mt, "cluster_game_match_records_written_total",
                           "match records written to PostgreSQL", NULL);
-    metrics_pg_init(mt);
     metrics_on_collect(mt, game_collect, g);
-    backend_set_ready(g->be, game_ready);
     game_publish_modes(g);
     hist_init(&g->tick_us);
     hist_init(&g->tick_window_us);

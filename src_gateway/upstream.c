@@ -2,6 +2,7 @@
  * handshake, requests in flight, routing, pings and the dead link rule. */
 #include "upstream.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,10 +152,9 @@ static int on_response(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
 {
     upstreams_t *u = l->u;
     link_msg_t m;
-    if (link_parse(LINK_RESPONSE, body, h->len, &m) < 0) {
-        link_close(l, "short_response");
-        return 1;
-    }
+    int parsed = link_parse(LINK_RESPONSE, body, h->len, &m);
+    assert(parsed == 0); /* its size was checked */
+    (void)parsed;
     pending_t *p = inflight_find(&l->inflight, h->seq);
     if (!p)
         return 0; /* timed out already: the client got TIMEOUT */
@@ -175,14 +175,11 @@ static int on_response(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
 static int on_kick(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
 {
     upstreams_t *u = l->u;
-    if (h->len < 10 || h->len > 10 + 200) {
-        link_close(l, "bad_kick");
-        return 1;
-    }
-    char reason[256];
-    memcpy(reason, body + 10, h->len - 10);
-    reason[h->len - 10] = '\0';
-    if (!utf8_valid((const uint8_t *)reason, h->len - 10))
+    size_t rl = h->len - LINK_KICK_PREFIX;
+    char reason[LINK_KICK_REASON_MAX + 1];
+    memcpy(reason, body + LINK_KICK_PREFIX, rl);
+    reason[rl] = '\0';
+    if (!utf8_valid((const uint8_t *)reason, rl))
         snprintf(reason, sizeof reason, "kicked");
     /* a game daemon may kick only the sessions bound to it */
     if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, get_u64(body)) != l->server_id) {
@@ -197,10 +194,9 @@ static int on_push(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
 {
     upstreams_t *u = l->u;
     link_msg_t m;
-    if (link_parse(LINK_PUSH, body, h->len, &m) < 0) {
-        link_close(l, "short_push");
-        return 1;
-    }
+    int parsed = link_parse(LINK_PUSH, body, h->len, &m);
+    assert(parsed == 0);
+    (void)parsed;
     /* A game daemon pushes only to sessions bound to it (a daemon that was declared dead and
      * came back must not reach players who moved on). */
     if (l->peer_type == PEER_GAME && u->h.game_of(u->h.ud, m.session) != l->server_id)
@@ -213,12 +209,6 @@ static int on_push(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
 static int on_binding(ulink_t *l, const frame_hdr_t *h, const uint8_t *body)
 {
     upstreams_t *u = l->u;
-    size_t want = h->type == LINK_BIND ? 16 : 20;
-    if (h->len != want) {
-        link_close(l, h->type == LINK_BIND ? "short_bind"
-                      : h->type == LINK_USER_ONLINE ? "short_user_online" : "short_bind_game");
-        return 1;
-    }
     if (h->type == LINK_BIND_GAME) {
         /* fenced by the session layer: a game daemon's bind names its match (session.h) */
         (void)u->h.bind_game(u->h.ud, get_u64(body), get_u32(body + 8), get_u64(body + 12),
@@ -246,9 +236,12 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         return on_handshake_frame(l, h, body);
     if (l->state != UL_UP)
         return 1;
+    const char *why = link_frame_check(1, h->type, h->len);
+    if (why) {
+        link_close(l, why);
+        return 1;
+    }
     switch (h->type) {
-    case LINK_PONG:
-        return 0;
     case LINK_PING:
         if (h->len == 8)
             (void)link_send(l->conn, LINK_PONG, 0, body, 8);
@@ -268,9 +261,8 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
     case LINK_USER_ONLINE:
     case LINK_BIND_GAME:
         return on_binding(l, h, body);
-    default:
-        link_close(l, "unexpected_kind");
-        return 1;
+    default: /* PONG */
+        return 0;
     }
 }
 

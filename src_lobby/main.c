@@ -10,7 +10,6 @@
 #include "link.h"
 #include "lobby.h"
 #include "log.h"
-#include "schema.h"
 
 /* The lobby's dispatch table: packet type -> message -> handler. */
 static const backend_route_t ROUTES[] = {
@@ -91,21 +90,11 @@ static void on_tick(uv_timer_t *t)
         lobby_gateways_sweep(lb);
 }
 
-/* /readyz: the lobby needs PostgreSQL for accounts. */
-static int lobby_ready(void *ud, char *why, size_t n)
-{
-    lobby_t *lb = ud;
-    return pg_ready_check(lb->pg, why, n);
-}
-
 static void lobby_collect(metrics_t *m, void *ud)
 {
     lobby_t *lb = ud;
     metrics_set_gauge(m, "cluster_lobby_pwhash_inflight", "password hashes queued or running (HASH_INFLIGHT bounds it)",
                       NULL, pwhash_inflight(lb->pwhash));
-    metrics_pg_up(m, lb->pg);
-    metrics_set_gauge(m, "cluster_pg_pending_queries", "PostgreSQL queries queued or running", NULL,
-                      pg_pending(lb->pg));
 }
 
 static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
@@ -147,24 +136,14 @@ static void *lobby_init(backend_t *be, uv_loop_t *loop, const config_t *cfg)
     lb->pwhash = pwhash_new(loop, &ho);
     log_info("pwhash_pool", "threads=%d nice=%d max_inflight=%d", pwhash_threads(lb->pwhash), ho.nice,
              ho.max_inflight);
-    pg_opts_t po = {
-        .conninfo = lb->boot.database_url,
-        .size = lb->boot.pg_pool_size,
-        .queue_timeout_ms = 1500,
-        .query_timeout_ms = 5000,
-        .migrations = SCHEMA_MIGRATIONS,
-        .nmigrations = SCHEMA_NMIGRATIONS,
-    };
-    lb->pg = pg_pool_new(loop, &po);
+    lb->pg = pg_daemon_pool(loop, lb->boot.database_url, lb->boot.pg_pool_size, backend_metrics(be));
     if (!lb->pg) {
-        log_error("bad_config", "option=DATABASE_URL reason=\"not a valid conninfo\"%s", "");
         pwhash_close(lb->pwhash);
         xfree(lb);
         return NULL;
     }
-    metrics_pg_init(backend_metrics(be));
     metrics_on_collect(backend_metrics(be), lobby_collect, lb);
-    backend_set_ready(be, lobby_ready);
+    backend_set_ready(be, pg_ready_hook, lb->pg);
     uv_timer_init(loop, &lb->timer);
     lb->timer.data = lb;
     uv_timer_start(&lb->timer, on_tick, 100, 100);

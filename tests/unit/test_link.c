@@ -222,6 +222,61 @@ static void test_parse(void)
     }
 }
 
+/* What a link that is up takes, each way: the sizes the daemons used to check one by one. */
+static void test_frame_check(void)
+{
+    static const struct {
+        int to_gateway;
+        uint16_t kind;
+        uint32_t len;
+        const char *why; /* NULL: taken */
+    } cases[] = {
+        {1, LINK_PING, 8, NULL},           {0, LINK_PING, 3, NULL}, /* answered only when 8 long */
+        {1, LINK_PONG, 0, NULL},           {0, LINK_PONG, 8, NULL},
+        {1, LINK_DRAINING, 0, NULL},       {0, LINK_DRAINING, 0, "unexpected_kind"},
+        {1, LINK_RESPONSE, LINK_RESP_PREFIX, NULL},
+        {1, LINK_RESPONSE, LINK_RESP_PREFIX - 1, "short_response"},
+        {0, LINK_RESPONSE, LINK_RESP_PREFIX, "unexpected_kind"},
+        {1, LINK_PUSH, LINK_PUSH_PREFIX, NULL},    {1, LINK_PUSH, 0, "short_push"},
+        {1, LINK_KICK, 10, NULL},          {1, LINK_KICK, 210, NULL},
+        {1, LINK_KICK, 9, "bad_kick"},     {1, LINK_KICK, 211, "bad_kick"},
+        {0, LINK_KICK, 10, "unexpected_kind"},
+        {1, LINK_BIND, 16, NULL},          {1, LINK_BIND, 15, "short_bind"},
+        {1, LINK_BIND, 17, "short_bind"},  {1, LINK_USER_ONLINE, 20, NULL},
+        {1, LINK_USER_ONLINE, 16, "short_user_online"},
+        {1, LINK_BIND_GAME, 20, NULL},     {1, LINK_BIND_GAME, 21, "short_bind_game"},
+        {0, LINK_BIND, 16, "unexpected_kind"},
+        {0, LINK_REQUEST, LINK_REQ_PREFIX, NULL},
+        {0, LINK_REQUEST, LINK_REQ_PREFIX - 1, "short_request"},
+        {0, LINK_REQUEST_SRC, LINK_SRC_LEN + LINK_REQ_PREFIX, NULL},
+        {0, LINK_REQUEST_SRC, LINK_REQ_PREFIX, "short_request"},
+        {1, LINK_REQUEST, LINK_REQ_PREFIX, "unexpected_kind"},
+        {0, LINK_SESSION_CLOSED, 16, NULL}, {0, LINK_SESSION_CLOSED, 8, "short_session_closed"},
+        {0, LINK_GAME_LOST, 4, NULL},      {0, LINK_GAME_LOST, 5, "short_game_lost"},
+        {1, LINK_SESSION_CLOSED, 16, "unexpected_kind"},
+        {1, LINK_HELLO, LINK_HELLO_LEN, "unexpected_kind"}, /* the handshake is over */
+        {0, LINK_AUTH, 64, "unexpected_kind"},
+        {1, 0, 0, "unexpected_kind"},      {0, 0xFFFF, 0, "unexpected_kind"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = link_frame_check(cases[i].to_gateway, cases[i].kind, cases[i].len);
+        if (!cases[i].why)
+            CHECK(why == NULL);
+        else
+            CHECK(why && strcmp(why, cases[i].why) == 0);
+    }
+    /* every body a frame check takes, link_parse takes too */
+    static const uint16_t parsed[] = {LINK_REQUEST, LINK_REQUEST_SRC, LINK_RESPONSE, LINK_PUSH};
+    uint8_t body[64] = {0};
+    for (size_t k = 0; k < 4; k++)
+        for (uint32_t n = 0; n < sizeof body; n++) {
+            link_msg_t m;
+            int to_gw = parsed[k] == LINK_RESPONSE || parsed[k] == LINK_PUSH;
+            if (!link_frame_check(to_gw, parsed[k], n))
+                CHECK_EQ(link_parse(parsed[k], body, n, &m), 0);
+        }
+}
+
 static void test_names(void)
 {
     CHECK_STR(peer_type_name(PEER_GATEWAY), "Gateway");
@@ -356,6 +411,7 @@ int main(void)
     test_key_derive();
     test_mac();
     test_parse();
+    test_frame_check();
     test_names();
     test_handshake();
     printf("test_link: ok\n");
