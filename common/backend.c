@@ -190,16 +190,13 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
     l->last_rx_ms = uv_now(be->loop);
     if (!link_up(l))
         return on_handshake_frame(l, h, body);
-    const char *why = link_frame_check(0, h->type, h->len);
-    if (why) {
+    const char *why;
+    int take = link_take_frame(l->conn, 0, h, body, &why);
+    if (take < 0)
         link_drop(l, why);
-        return 1;
-    }
+    if (take <= 0)
+        return take < 0;
     switch (h->type) {
-    case LINK_PING:
-        if (h->len == 8)
-            (void)link_send(l->conn, LINK_PONG, 0, body, 8);
-        return 0;
     case LINK_SESSION_CLOSED:
         if (be->o.on_session_closed)
             be->o.on_session_closed(be, l->gw_id, get_u64(body), get_u64(body + 8), be->o.ud);
@@ -217,7 +214,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         dispatch(be, l, h->seq, &m);
         return conn_is_closing(l->conn);
     }
-    default: /* PONG */
+    default: /* link_take_frame took no other kind */
         return 0;
     }
 }

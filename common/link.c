@@ -208,6 +208,16 @@ const char *link_frame_check(int to_gateway, uint16_t kind, uint32_t len)
     return "unexpected_kind";
 }
 
+int link_take_frame(conn_t *c, int to_gateway, const frame_hdr_t *h, const uint8_t *body, const char **why)
+{
+    *why = link_frame_check(to_gateway, h->type, h->len);
+    if (*why)
+        return -1;
+    if (h->type == LINK_PING && h->len == 8)
+        (void)link_send(c, LINK_PONG, 0, body, 8);
+    return h->type != LINK_PING && h->type != LINK_PONG;
+}
+
 /* ---- the handshake ---- */
 
 void link_hs_gateway(link_hs_t *hs, uint32_t gw_id, uint8_t be_type, uint32_t be_id,

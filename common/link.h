@@ -127,6 +127,11 @@ int link_parse(uint16_t kind, const uint8_t *body, size_t n, link_msg_t *out)
  * close the link: "short_<kind>", "bad_kick", or "unexpected_kind". */
 const char *link_frame_check(int to_gateway, uint16_t kind, uint32_t len)
     __attribute__((warn_unused_result));
+/* What every link that is up does first with a frame: checks it (link_frame_check) and answers
+ * a PING of 8 bytes with a PONG of the same bytes. Returns 1 when the frame is the caller's to
+ * handle, 0 when nothing is left to do (PING, PONG), -1 when the link must close for *why. */
+int link_take_frame(conn_t *c, int to_gateway, const frame_hdr_t *h, const uint8_t *body, const char **why)
+    __attribute__((warn_unused_result));
 
 /* ---- the handshake, both sides: a state machine over frames, pure (no I/O) ----
  *

@@ -236,16 +236,13 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
         return on_handshake_frame(l, h, body);
     if (l->state != UL_UP)
         return 1;
-    const char *why = link_frame_check(1, h->type, h->len);
-    if (why) {
+    const char *why;
+    int take = link_take_frame(l->conn, 1, h, body, &why);
+    if (take < 0)
         link_close(l, why);
-        return 1;
-    }
+    if (take <= 0)
+        return take < 0;
     switch (h->type) {
-    case LINK_PING:
-        if (h->len == 8)
-            (void)link_send(l->conn, LINK_PONG, 0, body, 8);
-        return 0;
     case LINK_DRAINING:
         if (!l->link_draining)
             log_info("link_draining", "type=%s id=%u", peer_type_name(l->peer_type), l->server_id);
@@ -261,7 +258,7 @@ static int on_link_frame(void *ctx, const frame_hdr_t *h, const uint8_t *body)
     case LINK_USER_ONLINE:
     case LINK_BIND_GAME:
         return on_binding(l, h, body);
-    default: /* PONG */
+    default: /* link_take_frame took no other kind */
         return 0;
     }
 }
