@@ -1,7 +1,9 @@
 /* keys: the Redis key builders (see keys.h). */
 #include "keys.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define KEY(...)                                 \
     do {                                         \
@@ -31,3 +33,15 @@ rkey_t key_game_inbox(const char *prefix, uint32_t game) { KEY("%sgame:%u:inbox"
 rkey_t key_game_moved(const char *prefix, uint32_t game) { KEY("%sgame:%u:moved", prefix, game); }
 rkey_t key_records_pending(const char *prefix) { KEY("%srecords:pending", prefix); }
 rkey_t key_records_unreadable(const char *prefix) { KEY("%srecords:unreadable", prefix); }
+
+int server_id_parse(const char *text, uint32_t *id)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (end == text || *end || errno || v == 0 || v > UINT32_MAX || text[0] == '-' || text[0] == '+' ||
+        text[0] == ' ')
+        return -1;
+    *id = (uint32_t)v;
+    return 0;
+}

@@ -17,6 +17,9 @@ typedef struct rkey {
 rkey_t key_server_list(const char *prefix, const char *type);          /* Server:<Type> */
 rkey_t key_server(const char *prefix, const char *type, uint32_t id);  /* Server:<Type>:<id> */
 rkey_t key_server_seq(const char *prefix, const char *type);           /* Server:<Type>:seq */
+/* A server id as Server:<Type> lists it and Server:<Type>:<id> ends: decimal, 1 to 2^32-1.
+ * Returns 0 with *id set, or -1 (anything else, an empty string included). */
+int server_id_parse(const char *text, uint32_t *id);
 /* the cluster */
 rkey_t key_epoch(const char *prefix);                                  /* cluster:epoch */
 /* accounts and presence */

@@ -2,7 +2,6 @@
  * registry's live servers and the users' presence keys. Synchronous hiredis: blocking is fine
  * in a command-line tool. */
 #include <ctype.h>
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -173,11 +172,8 @@ size_t servers_list(ctl_t *c, server_t **out)
     for (int t = 0; t < NTYPES; t++) {
         redisReply *r = ctl_cmd(c, "LRANGE %s 0 -1", key_server_list(c->prefix, TYPES[t]).s);
         for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            if (!r->element[i]->str)
-                continue;
-            char *end;
-            unsigned long id = strtoul(r->element[i]->str, &end, 10);
-            if (*end || id == 0 || id > UINT32_MAX)
+            uint32_t id;
+            if (!r->element[i]->str || server_id_parse(r->element[i]->str, &id) < 0)
                 continue;
             int dup = 0;
             for (size_t k = 0; k < n; k++)
@@ -186,7 +182,7 @@ size_t servers_list(ctl_t *c, server_t **out)
                 continue;
             if (n == cap)
                 v = realloc(v, (cap *= 2) * sizeof *v);
-            if (server_read(c, TYPES[t], (uint32_t)id, &v[n]) == 0)
+            if (server_read(c, TYPES[t], id, &v[n]) == 0)
                 n++;
         }
         freeReplyObject(r);
@@ -211,10 +207,8 @@ int server_find(ctl_t *c, const char *spec, server_t *found)
             die_usage("unknown server type in \"%s\" (gateway, lobby or game)", spec);
         idtext = colon + 1;
     }
-    char *end;
-    errno = 0;
-    unsigned long id = strtoul(idtext, &end, 10);
-    if (!*idtext || *end || errno || id == 0 || id > UINT32_MAX)
+    uint32_t id;
+    if (server_id_parse(idtext, &id) < 0)
         die_usage("bad server id \"%s\" (ID or TYPE:ID, e.g. game:3)", spec);
     int matches = 0;
     char names[256] = "";
@@ -222,13 +216,13 @@ int server_find(ctl_t *c, const char *spec, server_t *found)
         if (type && type != TYPES[t])
             continue;
         server_t s;
-        if (server_read(c, TYPES[t], (uint32_t)id, &s) == 0) {
+        if (server_read(c, TYPES[t], id, &s) == 0) {
             *found = s;
             matches++;
             char lt[16];
             lower_type(lt, sizeof lt, TYPES[t]);
             size_t l = strlen(names);
-            snprintf(names + l, sizeof names - l, "%s%s:%lu", l ? ", " : "", lt, id);
+            snprintf(names + l, sizeof names - l, "%s%s:%u", l ? ", " : "", lt, id);
         }
     }
     if (matches == 0) {
@@ -236,7 +230,7 @@ int server_find(ctl_t *c, const char *spec, server_t *found)
         return EXIT_FAILED;
     }
     if (matches > 1) {
-        fail("id %lu is ambiguous: %s; say which with TYPE:ID", id, names);
+        fail("id %u is ambiguous: %s; say which with TYPE:ID", id, names);
         return EXIT_USAGE;
     }
     return EXIT_OK;

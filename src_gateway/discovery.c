@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "keys.h"
 #include "log.h"
 #include "upstream_links.h"
 #include "util.h"
@@ -93,14 +94,10 @@ static void on_list(redisAsyncContext *ac, void *reply, void *privdata)
     uint32_t ids[1024];
     size_t n = 0;
     for (size_t i = 0; i < r->elements && n < 1024; i++) {
-        if (!r->element[i]->str)
-            continue;
-        char *end;
-        unsigned long v = strtoul(r->element[i]->str, &end, 10);
-        if (*end || v == 0 || v > UINT32_MAX)
-            continue;
-        ids[n++] = (uint32_t)v;
-        query_server(u, peer_type, (uint32_t)v);
+        if (r->element[i]->str && server_id_parse(r->element[i]->str, &ids[n]) == 0) {
+            query_server(u, peer_type, ids[n]);
+            n++;
+        }
     }
     /* Links whose id left the list are gone (deregistered, or swept after expiring). */
     for (ulink_t *l = u->links; l; l = l->next) {
@@ -146,12 +143,7 @@ static int parse_server_key(upstreams_t *u, const char *key, size_t len, uint32_
         return 0;
     memcpy(num, colon + 1, nl);
     num[nl] = '\0';
-    char *end;
-    unsigned long v = strtoul(num, &end, 10);
-    if (*end || v == 0 || v > UINT32_MAX)
-        return 0;
-    *id = (uint32_t)v;
-    return type;
+    return server_id_parse(num, id) == 0 ? type : 0;
 }
 
 static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)

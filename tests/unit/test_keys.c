@@ -1,6 +1,6 @@
 /* test_keys: the Redis key builders (common/keys.c): each gives its name under the prefix
  * (empty prefix too), and docs/redis-keys.md lists every one of them, so the page and the code
- * name the same keys. */
+ * name the same keys; server_id_parse takes exactly the ids the registry writes. */
 #include "check.h"
 #include "keys.h"
 #include "read_file.h"
@@ -49,6 +49,19 @@ int main(void)
     longp[sizeof longp - 1] = '\0';
     rkey_t k = key_user(longp, 1);
     CHECK_EQ(strlen(k.s), RKEY_MAX - 1);
+    /* server ids as the registry lists them: decimal 1 to 2^32-1, nothing else */
+    uint32_t id = 0;
+    CHECK_EQ(server_id_parse("7", &id), 0);
+    CHECK_EQ(id, 7);
+    CHECK_EQ(server_id_parse("4294967295", &id), 0);
+    CHECK_EQ(id, 4294967295u);
+    static const char *const bad[] = {"", "0", "4294967296", "99999999999999999999999", "-1", "+3", " 3",
+                                      "3 ", "3a", "a3", "0x10", ":"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        id = 99;
+        CHECK_EQ(server_id_parse(bad[i], &id), -1);
+        CHECK_EQ(id, 99);
+    }
     printf("keys: %zu builders give their names and are listed in docs/redis-keys.md\n", sizeof rows / sizeof rows[0]);
     return 0;
 }
