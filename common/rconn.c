@@ -585,3 +585,23 @@ void rconn_close(rconn_t *r)
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }
+
+static void on_rqueue_pop(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    rqueue_t *q = privdata;
+    const redisReply *r = reply;
+    q->pending = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements)
+        q->fn(q->ud, r);
+}
+
+void rqueue_poll(rqueue_t *q, rconn_t *r, const char *key, unsigned n, rqueue_fn fn, void *ud)
+{
+    if (q->pending)
+        return;
+    q->fn = fn;
+    q->ud = ud;
+    if (rconn_cmd(r, on_rqueue_pop, q, "LPOP %s %u", key, n) == 0)
+        q->pending = 1;
+}

@@ -52,4 +52,18 @@ void rconn_close(rconn_t *r);
 /* Round-trip time of the last watchdog PING, microseconds. */
 uint64_t rconn_last_rtt_us(const rconn_t *r);
 
+/* A Redis list read as a work queue: rqueue_poll pops up to n items (LPOP key n) unless a pop
+ * is already in flight, and gives a reply with at least one item to fn(ud, ...) (an array; an
+ * item may be of any type). An empty list, an error or Redis down gives nothing: the next poll
+ * tries again. A zeroed rqueue_t is ready; it must outlive the connection's callbacks (keep it
+ * in the daemon's state). */
+typedef void (*rqueue_fn)(void *ud, const redisReply *items);
+typedef struct rqueue {
+    rqueue_fn fn;
+    void *ud;
+    int pending;
+} rqueue_t;
+
+void rqueue_poll(rqueue_t *q, rconn_t *r, const char *key, unsigned n, rqueue_fn fn, void *ud);
+
 #endif

@@ -94,7 +94,8 @@ struct game {
     char rec_cursor[32];       /* where that scan goes on */
     long long rec_in_redis;    /* HLEN records:pending, last seen */
     int stopping;
-    int inbox_pending, check_pending, moved_pending;
+    rqueue_t inbox, moved; /* game:<id>:inbox, game:<id>:moved */
+    int check_pending;
     unsigned polls;
     hist_t tick_us;        /* duration of one whole tick (every match), microseconds */
     hist_t tick_window_us; /* the same over the current second, for the congestion status */

@@ -500,13 +500,9 @@ static void on_match_info(redisAsyncContext *ac, void *reply, void *privdata)
     xfree(q);
 }
 
-static void on_inbox(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_inbox(void *ud, const redisReply *r)
 {
-    game_t *g = privdata;
-    redisReply *r = reply;
-    g->inbox_pending = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return;
+    game_t *g = ud;
     char key[256], placing[256], self[16], mid[24];
     /* ",id,id," of the gateways with a live link here, for the pickup's check */
     uint32_t gws[256];
@@ -601,13 +597,9 @@ static void on_moved_where(redisAsyncContext *ac, void *reply, void *privdata)
     xfree(q);
 }
 
-static void on_moved(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_moved(void *ud, const redisReply *r)
 {
-    game_t *g = privdata;
-    redisReply *r = reply;
-    g->moved_pending = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return;
+    game_t *g = ud;
     for (size_t i = 0; i < r->elements; i++) {
         if (r->element[i]->type != REDIS_REPLY_STRING)
             continue;
@@ -651,14 +643,10 @@ static void on_poll(uv_timer_t *t)
     uint32_t id = backend_id(g->be);
     if (!id || !rconn_up(backend_redis(g->be)))
         return;
-    if (!g->inbox_pending && !backend_draining(g->be) &&
-        rconn_cmd(backend_redis(g->be), on_inbox, g, "LPOP %s 16",
-                  key_game_inbox(backend_prefix(g->be), id).s) == 0)
-        g->inbox_pending = 1;
-    if (g->nmatches && !g->moved_pending &&
-        rconn_cmd(backend_redis(g->be), on_moved, g, "LPOP %s 256",
-                  key_game_moved(backend_prefix(g->be), id).s) == 0)
-        g->moved_pending = 1;
+    if (!backend_draining(g->be))
+        rqueue_poll(&g->inbox, backend_redis(g->be), key_game_inbox(backend_prefix(g->be), id).s, 16, on_inbox, g);
+    if (g->nmatches)
+        rqueue_poll(&g->moved, backend_redis(g->be), key_game_moved(backend_prefix(g->be), id).s, 256, on_moved, g);
     if (++g->polls % CHECK_EVERY_POLLS == 0) {
         check_matches(g);
         check_congestion(g);

@@ -47,7 +47,7 @@ typedef struct lobby {
     int64_t chat_rate;
     int stopping;
     unsigned ticks;
-    int ended_pending;
+    rqueue_t ended; /* matches:ended */
 } lobby_t;
 
 /* A handler of the lobby's route table (main.c): the shape of backend_handler_fn, as a function

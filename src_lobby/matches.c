@@ -35,13 +35,9 @@ static void on_room_back(lobby_t *lb, redisReply *r, void *ud)
     }
 }
 
-static void on_ended(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_ended(void *ud, const redisReply *r)
 {
-    lobby_t *lb = privdata;
-    redisReply *r = reply;
-    lb->ended_pending = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return;
+    lobby_t *lb = ud;
     char now[24];
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
     for (size_t i = 0; i < r->elements; i++) {
@@ -58,11 +54,7 @@ static void on_ended(redisAsyncContext *ac, void *reply, void *privdata)
 
 void lobby_matches_tick(lobby_t *lb)
 {
-    if (lb->ended_pending)
-        return;
-    if (rconn_cmd(backend_redis(lb->be), on_ended, lb, "LPOP %s 50",
-                  key_matches_ended(backend_prefix(lb->be)).s) == 0)
-        lb->ended_pending = 1;
+    rqueue_poll(&lb->ended, backend_redis(lb->be), key_matches_ended(backend_prefix(lb->be)).s, 50, on_ended, lb);
 }
 
 static void on_game_lost_done(lobby_t *lb, redisReply *r, void *ud)
