@@ -476,14 +476,15 @@ static void start_match(game_t *g, uint64_t match_id, const redisReply *r)
              m->module ? m->module->version : 0, m->n, m->tick_ms);
 }
 
-typedef struct info_rq {
+/* A Redis request about one match (its id) or one player (a user id) of this daemon. */
+typedef struct game_rq {
     game_t *g;
-    uint64_t match_id;
-} info_rq_t;
+    uint64_t id;
+} game_rq_t;
 
 static void on_match_info(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    info_rq_t *q = privdata;
+    game_rq_t *q = privdata;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
         strcmp(r->element[0]->str, "refused") == 0) {
@@ -491,12 +492,12 @@ static void on_match_info(redisAsyncContext *ac, void *reply, void *privdata)
                                    "matches placed here and handed back to the lobby to re-place "
                                    "(draining, or a player's gateway not linked here)", NULL));
         log_warn("match_pickup_refused", "match=%llu reason=\"%s\" action=\"the lobby places it again\"",
-                 (unsigned long long)q->match_id,
+                 (unsigned long long)q->id,
                  r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "");
     } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= INFO_HEAD && !backend_draining(q->g->be))
-        start_match(q->g, q->match_id, r);
+        start_match(q->g, q->id, r);
     else if (r && backend_draining(q->g->be))
-        report_ended(q->g, q->match_id, "aborted"); /* placed just before we started draining */
+        report_ended(q->g, q->id, "aborted"); /* placed just before we started draining */
     xfree(q);
 }
 
@@ -516,11 +517,11 @@ static void on_inbox(void *ud, const redisReply *r)
     for (size_t i = 0; i < r->elements; i++) {
         if (r->element[i]->type != REDIS_REPLY_STRING)
             continue;
-        info_rq_t *q = xmalloc(sizeof *q);
+        game_rq_t *q = xmalloc(sizeof *q);
         q->g = g;
-        q->match_id = strtoull(r->element[i]->str, NULL, 10);
-        snprintf(key, sizeof key, "%s", key_match(backend_prefix(g->be), q->match_id).s);
-        snprintf(mid, sizeof mid, "%llu", (unsigned long long)q->match_id);
+        q->id = strtoull(r->element[i]->str, NULL, 10);
+        snprintf(key, sizeof key, "%s", key_match(backend_prefix(g->be), q->id).s);
+        snprintf(mid, sizeof mid, "%llu", (unsigned long long)q->id);
         const char *argv[] = {"EVAL", MATCH_INFO_LUA, "2", key, placing, backend_prefix(g->be), self,
                               live, backend_draining(g->be) ? "1" : "0", mid};
         if (rconn_cmdargv(backend_redis(g->be), on_match_info, q, 10, argv, NULL) != 0)
@@ -575,17 +576,12 @@ static void check_matches(game_t *g)
         g->check_pending = 1;
 }
 
-typedef struct moved_rq {
-    game_t *g;
-    uint64_t user;
-} moved_rq_t;
-
 static void on_moved_where(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    moved_rq_t *q = privdata;
+    game_rq_t *q = privdata;
     redisReply *r = reply;
     mplayer_t *p;
-    HASH_FIND(hh, q->g->by_user, &q->user, sizeof q->user, p);
+    HASH_FIND(hh, q->g->by_user, &q->id, sizeof q->id, p);
     if (p && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
         const redisReply *on = r->element[0], *gw = r->element[1], *sid = r->element[2];
         if (on->type == REDIS_REPLY_STRING && strcmp(on->str, "1") == 0 && gw->type == REDIS_REPLY_STRING &&
@@ -608,9 +604,9 @@ static void on_moved(void *ud, const redisReply *r)
         HASH_FIND(hh, g->by_user, &user, sizeof user, p);
         if (!p)
             continue; /* not (or no longer) in one of our matches */
-        moved_rq_t *q = xmalloc(sizeof *q);
+        game_rq_t *q = xmalloc(sizeof *q);
         q->g = g;
-        q->user = user;
+        q->id = user;
         if (rconn_cmd(backend_redis(g->be), on_moved_where, q, "HMGET %s online gw sid",
                       key_user(backend_prefix(g->be), user).s) != 0)
             xfree(q);
