@@ -256,13 +256,7 @@ int mu_bot(const char *name, const char *const *args, int timeout_ms, char **jso
     snprintf(out, sizeof out, "%s/bot-%s.out", h_dir(), name);
     unlink(jpath);
     const char *argv[48];
-    int n = 0;
-    argv[n++] = "bot";
-    for (int i = 0; args[i] && n < 44; i++)
-        argv[n++] = args[i];
-    argv[n++] = "--json";
-    argv[n++] = jpath;
-    argv[n] = NULL;
+    sc_bot_argv(argv, 48, args, jpath);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
