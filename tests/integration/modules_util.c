@@ -97,6 +97,17 @@ uint64_t mu_start(player_t **ps, int n, const char *mode, uint32_t *game)
     return match;
 }
 
+sc_match_t mu_match(const scene_t *s, player_t **ps, int n, const char *mode, uint32_t max, uint32_t *max_out)
+{
+    sc_match_t m = {0};
+    m.room = mu_create_room(ps[0], mode, max, max_out);
+    mu_fill_room(ps, n, m.room);
+    m.id = mu_start(ps, n, mode, &m.game);
+    m.gi = lu_game_index(&s->cl, m.game);
+    CHECK(m.gi >= 0);
+    return m;
+}
+
 void mu_wait_over(player_t **ps, int n, int timeout_ms)
 {
     uint64_t t0 = h_now_ms();
@@ -245,13 +256,7 @@ int mu_bot(const char *name, const char *const *args, int timeout_ms, char **jso
     snprintf(out, sizeof out, "%s/bot-%s.out", h_dir(), name);
     unlink(jpath);
     const char *argv[48];
-    int n = 0;
-    argv[n++] = "bot";
-    for (int i = 0; args[i] && n < 44; i++)
-        argv[n++] = args[i];
-    argv[n++] = "--json";
-    argv[n++] = jpath;
-    argv[n] = NULL;
+    sc_bot_argv(argv, 48, args, jpath);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {

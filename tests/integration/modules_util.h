@@ -1,11 +1,11 @@
 /* modules_util: what the game-module integration tests (test_modules_*.c) share on top of
- * lobby_util.h: rooms and quick match with a mode, starting a module match, the checks that a
- * module match's record (PostgreSQL and GET_MATCH_HISTORY) says what GAME_OVER told, and
- * running the bot binary with its JSON report. */
+ * lobby_util.h and scene.h: rooms and quick match with a mode, starting a module match, the
+ * checks that a module match's record (PostgreSQL and GET_MATCH_HISTORY) says what GAME_OVER
+ * told, and running the bot binary with its JSON report. */
 #ifndef TESTS_MODULES_UTIL_H
 #define TESTS_MODULES_UTIL_H
 
-#include "lobby_util.h"
+#include "scene.h"
 
 /* The game daemons' setting for the repository's example modules. */
 #define MU_MODULES_DIR "GAME_MODULES_DIR=" REPO_DIR "/modules"
@@ -29,6 +29,10 @@ void mu_fill_room(player_t **ps, int n, uint64_t room);
 /* START_GAME by ps[0]: every player gets GAME_STARTING (mode `mode`) and MATCH_START (mode
  * `mode`). Returns the match id; *game the daemon placed on. */
 uint64_t mu_start(player_t **ps, int n, const char *mode, uint32_t *game);
+/* A match of ps[0..n-1] in mode: ps[0] creates a room of max (mu_create_room; *max_out, if set,
+ * its max_players), the others join and everyone readies (mu_fill_room), then mu_start. */
+sc_match_t mu_match(const scene_t *s, player_t **ps, int n, const char *mode, uint32_t max,
+                    uint32_t *max_out);
 /* Pumps every player until each has GAME_OVER or MATCH_ABORTED; fails after timeout_ms. */
 void mu_wait_over(player_t **ps, int n, int timeout_ms);
 

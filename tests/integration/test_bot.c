@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lobby_util.h"
+#include "scene.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* a minimal JSON reader (the bot's own output: objects, arrays, numbers, strings, literals) */
@@ -202,13 +202,7 @@ static pid_t bot_spawn(bot_run_t *r, const char *name, const char *const *args)
     snprintf(r->err, sizeof r->err, "%s/bot-%s.err", h_dir(), name);
     unlink(r->json);
     const char *argv[64];
-    int n = 0;
-    argv[n++] = "bot";
-    for (int i = 0; args[i] && n < 60; i++)
-        argv[n++] = args[i];
-    argv[n++] = "--json";
-    argv[n++] = r->json;
-    argv[n] = NULL;
+    sc_bot_argv(argv, 64, args, r->json);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {

@@ -9,7 +9,7 @@
  * - SIGTERM to the supervisor: both workers drain and deregister, the supervisor exits 0. */
 #include <signal.h>
 
-#include "lobby_util.h"
+#include "scene.h"
 
 static char RUN[8];
 
@@ -31,11 +31,7 @@ static long long gateway_field(uint32_t gw, const char *field)
 
 static int gateway_exists(uint32_t gw)
 {
-    redisReply *r = redisCommand(h_redis(), "EXISTS %sServer:Gateway:%u", h_prefix(), gw);
-    CHECK(r && r->type == REDIS_REPLY_INTEGER);
-    int v = (int)r->integer;
-    freeReplyObject(r);
-    return v;
+    return (int)sc_redis_int("EXISTS %sServer:Gateway:%u", h_prefix(), gw);
 }
 
 /* The live gateway ids (hash present) of worker `index`, into ids; returns how many. */

@@ -6,7 +6,7 @@
  * player in no match (NOT_IN_GAME) or before login (NOT_AUTHENTICATED), a monster id of another
  * match (NO_TARGET, that match untouched, none of its entities ever shown), and acting while
  * dead (PLAYER_DEAD). */
-#include "lobby_util.h"
+#include "scene.h"
 
 static char RUN[8];
 
@@ -87,24 +87,18 @@ static void pump_all(player_t **ps, int n, int ms)
             p_pump(ps[i], 1);
 }
 
+static const sc_spec_t CHEAT = {"cheat", NULL, SAFE_ENV, 1, 1, "ch", 4, 0}; /* all on its one gateway */
+
 static void scenario_cheats(void)
 {
-    cluster_t cl;
-    lu_cluster_up(&cl, "cheat", NULL, SAFE_ENV, 1, 1);
+    scene_t *s = scene_up(&CHEAT, RUN);
     int g1 = 0; /* its one game daemon */
-    player_t pl[4];
-    player_t *ps[4];
-    for (int i = 0; i < 4; i++) {
-        p_init(&pl[i], RUN, "ch", i, cl.port[0]);
-        ps[i] = &pl[i];
-    }
-    p_signup_all(ps, 4);
-    player_t *a = ps[0], *b1 = ps[1], *b2 = ps[2], *x = ps[3];
+    player_t *a = s->ps[0], *b1 = s->ps[1], *b2 = s->ps[2], *x = s->ps[3];
     player_t *mb[2] = {b1, b2};
 
     /* not logged in / not in a match */
     {
-        csync_t *anon = csync_connect("127.0.0.1", cl.port[0], 3000);
+        csync_t *anon = csync_connect("127.0.0.1", s->cl.port[0], 3000);
         CHECK(anon != NULL);
         player_t tmp;
         memset(&tmp, 0, sizeof tmp);
@@ -362,13 +356,13 @@ static void scenario_cheats(void)
            a->n_updates, b1->n_updates);
 
     /* ---- acting while dead: a deadly daemon replaces the safe one ---- */
-    lu_stop(cl.game[g1], 15000); /* aborts both matches after DRAIN_TIMEOUT_MS */
+    lu_stop(s->cl.game[g1], 15000); /* aborts both matches after DRAIN_TIMEOUT_MS */
     if (ps_wait(all, 3, cond_aborted, NULL, 3000) < 0)
         DIE("no MATCH_ABORTED when the safe daemon stopped");
     if (ps_wait(mb, 2, cond_has_event, "match_aborted", 3000) < 0)
         DIE("room B not back to waiting");
-    lu_add_game(&cl, DEADLY_ENV);
-    lu_wait_links(&cl);
+    lu_add_game(&s->cl, DEADLY_ENV);
+    lu_wait_links(&s->cl);
     p_ready(b1);
     p_ready(b2);
     uint64_t match_d = ps_start(mb, 2, &game);
@@ -434,14 +428,15 @@ static void scenario_cheats(void)
     game_snapshot_response__free_unpacked(after, NULL);
 
     uint64_t a_uid = a->uid;
-    lu_scenario_down(&cl, ps, 4);
+    proc_t *game1 = s->cl.game[g1];
+    scene_down(s);
 
     /* The daemon reported player a's violations when its match ended (aborted by the stop):
      * two speed hacks and one move out of the arena (also too fast), and refused actions
      * (OUT_OF_RANGE, COOLDOWN, NO_ITEM, NO_TARGET, ...). */
     char needle[64], line[4096];
     snprintf(needle, sizeof needle, "user=%llu ", (unsigned long long)a_uid);
-    FILE *f = fopen(cl.game[g1]->log, "r");
+    FILE *f = fopen(game1->log, "r");
     CHECK(f != NULL);
     unsigned speed = 0, bounds = 0, refused = 0;
     int found = 0;

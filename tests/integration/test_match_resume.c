@@ -3,7 +3,7 @@
  * its daemon; GAME_SNAPSHOT_REQUEST returns the whole running state; game packets work again
  * and the pushes follow the new connection; meanwhile the character stayed in the match, idle.
  * The match then plays to GAME_OVER, which reaches the resumed player. */
-#include "lobby_util.h"
+#include "scene.h"
 
 static char RUN[8];
 
@@ -32,37 +32,29 @@ static ResumeResponse *p_resume(player_t *p, int port)
     return OK_CALL(p, RESUME_REQUEST, &rq.base, RESUME_RESPONSE, resume_response__descriptor);
 }
 
+static const sc_spec_t RESUME = {"resume", NULL, GAME_ENV, 1, 2, "res", 4, 2}; /* 2 per gateway */
+
 static void scenario_resume(void)
 {
-    cluster_t cl;
-    lu_cluster_up(&cl, "resume", NULL, GAME_ENV, 1, 2);
-    player_t pl[4];
-    player_t *ps[4];
-    for (int i = 0; i < 4; i++) {
-        p_init(&pl[i], RUN, "res", i, cl.port[i / 2]);
-        ps[i] = &pl[i];
-    }
-    p_signup_all(ps, 4);
-    uint64_t room = ps_room(ps, 4);
-    uint32_t game = 0;
-    uint64_t match = ps_start(ps, 4, &game);
-    ps_play(ps, 4, 1000, NULL, NULL);
+    scene_t *s = scene_up(&RESUME, RUN);
+    sc_match_t mt = scene_match(s, s->ps, 4);
+    ps_play(s->ps, 4, 1000, NULL, NULL);
 
     /* p1 (gateway 0) drops; p3 (gateway 1) drops too and will resume without game packets */
-    player_t *r = ps[1], *q = ps[3];
+    player_t *r = s->ps[1], *q = s->ps[3];
     csync_close(r->c);
     r->c = NULL;
     csync_close(q->c);
     q->c = NULL;
     uint64_t t_drop = h_now_ms();
-    player_t *rest[2] = {ps[0], ps[2]};
+    player_t *rest[2] = {s->ps[0], s->ps[2]};
     ps_play(rest, 2, 300, NULL, NULL);
-    GameSnapshotResponse *s1 = p_snapshot(ps[0]);
+    GameSnapshotResponse *s1 = p_snapshot(s->ps[0]);
     const PlayerState *idle1 = snap_player(s1, r->uid);
     if (!idle1)
         DIE("the dropped player's character left the match");
     ps_play(rest, 2, 1000, NULL, NULL);
-    GameSnapshotResponse *s2 = p_snapshot(ps[0]);
+    GameSnapshotResponse *s2 = p_snapshot(s->ps[0]);
     const PlayerState *idle2 = snap_player(s2, r->uid);
     if (!idle2)
         DIE("the dropped player's character left the match after 1.3 s");
@@ -78,15 +70,15 @@ static void scenario_resume(void)
     game_snapshot_response__free_unpacked(s1, NULL);
 
     /* RESUME on the other gateway */
-    ResumeResponse *rr = p_resume(r, cl.port[1]);
+    ResumeResponse *rr = p_resume(r, s->cl.port[1]);
     uint64_t t_resume = h_now_ms();
     CHECK_EQ(rr->user_id, r->uid);
-    if (!rr->room || rr->room->status != ROOM_STATUS__IN_GAME || rr->room->match_id != match ||
-        rr->room->game_server_id != game || rr->room->room_id != room)
+    if (!rr->room || rr->room->status != ROOM_STATUS__IN_GAME || rr->room->match_id != mt.id ||
+        rr->room->game_server_id != mt.game || rr->room->room_id != mt.room)
         DIE("RESUME_RESPONSE room: %s status=%d match=%llu game=%u (expected IN_GAME, match %llu on %u)",
             rr->room ? "present" : "missing", rr->room ? (int)rr->room->status : -1,
             rr->room ? (unsigned long long)rr->room->match_id : 0ull, rr->room ? rr->room->game_server_id : 0,
-            (unsigned long long)match, game);
+            (unsigned long long)mt.id, mt.game);
     resume_response__free_unpacked(rr, NULL);
     int before_req = count_updates_for(r, 500);
     /* the daemon learns the new session from the lobby (game:<gid>:moved, read every 100 ms),
@@ -95,7 +87,7 @@ static void scenario_resume(void)
         DIE("no GAME_STATE_UPDATE reached the resumed connection in the 500 ms before its first game request");
 
     GameSnapshotResponse *s3 = p_snapshot(r);
-    CHECK_EQ(s3->match_id, match);
+    CHECK_EQ(s3->match_id, mt.id);
     CHECK_EQ(s3->n_players, 4);
     CHECK(s3->tick > tick_before);
     CHECK(s3->tick_ms > 0 && s3->time_limit_ms == LIMIT_MS && s3->elapsed_ms == s3->tick * s3->tick_ms);
@@ -106,7 +98,7 @@ static void scenario_resume(void)
               m->pos->y <= 100);
     }
     for (int i = 0; i < 4; i++)
-        CHECK(snap_player(s3, ps[i]->uid) != NULL);
+        CHECK(snap_player(s3, s->ps[i]->uid) != NULL);
     const PlayerState *me = snap_player(s3, r->uid);
     CHECK(me->pos->x == idle2->pos->x && me->pos->y == idle2->pos->y);
     /* the client view starts over from the snapshot */
@@ -129,8 +121,8 @@ static void scenario_resume(void)
     CHECK(s4->tick > s3->tick);
     printf("resume: RESUME on the other gateway %llu ms after the drop: room IN_GAME (match %llu on game %u); "
            "snapshot: 4 players, %zu monsters, wave %u, tick %u -> %u 200 ms later\n",
-           (unsigned long long)(t_resume - t_drop), (unsigned long long)match, game, s3->n_monsters, s3->wave,
-           s3->tick, s4->tick);
+           (unsigned long long)(t_resume - t_drop), (unsigned long long)mt.id, mt.game, s3->n_monsters,
+           s3->wave, s3->tick, s4->tick);
     uint32_t pot = me->potions;
     game_snapshot_response__free_unpacked(s2, NULL);
     game_snapshot_response__free_unpacked(s3, NULL);
@@ -163,15 +155,15 @@ static void scenario_resume(void)
            pot - 1, before_req, after_req);
 
     /* p3 resumes (gateway 0) and sends no game packet at all */
-    ResumeResponse *rq3 = p_resume(q, cl.port[0]);
+    ResumeResponse *rq3 = p_resume(q, s->cl.port[0]);
     CHECK(rq3->room && rq3->room->status == ROOM_STATUS__IN_GAME);
     resume_response__free_unpacked(rq3, NULL);
     int q_updates0 = q->n_updates;
 
     /* play to the end */
-    player_t *players[3] = {ps[0], ps[1], ps[2]};
+    player_t *players[3] = {s->ps[0], s->ps[1], s->ps[2]};
     uint64_t t0 = h_now_ms();
-    while (!(ps[0]->over && ps[1]->over && ps[2]->over)) {
+    while (!(s->ps[0]->over && s->ps[1]->over && s->ps[2]->over)) {
         ps_play(players, 3, 50, NULL, NULL);
         p_pump(q, 1);
         if (h_now_ms() - t0 > LIMIT_MS + 5000)
@@ -179,14 +171,14 @@ static void scenario_resume(void)
     }
     p_pump(q, 300);
     for (int i = 0; i < 3; i++) {
-        CHECK_EQ(ps[i]->over->match_id, match);
-        CHECK_EQ(ps[i]->over->outcome, ps[0]->over->outcome);
+        CHECK_EQ(s->ps[i]->over->match_id, mt.id);
+        CHECK_EQ(s->ps[i]->over->outcome, s->ps[0]->over->outcome);
     }
-    if (ps_wait(ps, 4, cond_has_event, "match_ended", 3000) < 0)
+    if (ps_wait(s->ps, 4, cond_has_event, "match_ended", 3000) < 0)
         DIE("not every player (resumed ones included) got ROOM_UPDATE match_ended");
     printf("resume: GAME_OVER (%s) reached the resumed player on its new connection; all 4 got ROOM_UPDATE "
            "match_ended\n",
-           outcome_name(ps[0]->over->outcome));
+           outcome_name(s->ps[0]->over->outcome));
 
     /* the player who resumed without a game packet: informational (docs/matches.md: the daemon
      * pushes to the new session from its first request on) */
@@ -205,7 +197,7 @@ static void scenario_resume(void)
             "should push to its new session)", q->name, q->over ? "GAME_OVER" : "no GAME_OVER",
             q->n_updates - q_updates0);
 
-    lu_scenario_down(&cl, ps, 4);
+    scene_down(s);
 }
 
 int main(int argc, char **argv)

@@ -48,16 +48,6 @@ static int wait_status(uint32_t game, int want, int timeout_ms)
     return (int)(h_now_ms() - t0);
 }
 
-/* An arena match for a fresh pair of players: returns the daemon it was placed on. */
-static uint32_t arena_match(player_t **ps)
-{
-    uint64_t room = mu_create_room(ps[0], "arena", 2, NULL);
-    mu_fill_room(ps, 2, room);
-    uint32_t game = 0;
-    (void)mu_start(ps, 2, "arena", &game);
-    return game;
-}
-
 static void scenario_congested(void)
 {
     char dir[512], env_dir[560], path[600];
@@ -76,38 +66,35 @@ static void scenario_congested(void)
                                     "DRAIN_TIMEOUT_MS=500", NULL};
     const char *const other_env[] = {"TICK_MS=20", "MATCH_WAVES=100", "MATCH_TIME_LIMIT_MS=60000", "DRAIN_TIMEOUT_MS=500",
                                      NULL};
-    cluster_t cl;
-    lu_cluster_init(&cl, "congest");
-    lu_add_lobby(&cl, NULL);
-    int g1 = lu_add_game(&cl, slow_env); /* registers first: the lower id wins ties */
-    CHECK(lu_wait_game_field(cl.game_id[g1], "status", 1, 5000) >= 0);
-    int g2 = lu_add_game(&cl, other_env);
-    lu_add_gateway(&cl);
-    lu_wait_links(&cl);
-    CHECK(cl.game_id[g1] < cl.game_id[g2]);
+    scene_t *s = scene_new();
+    lu_cluster_init(&s->cl, "congest");
+    lu_add_lobby(&s->cl, NULL);
+    int g1 = lu_add_game(&s->cl, slow_env); /* registers first: the lower id wins ties */
+    CHECK(lu_wait_game_field(s->cl.game_id[g1], "status", 1, 5000) >= 0);
+    int g2 = lu_add_game(&s->cl, other_env);
+    lu_add_gateway(&s->cl);
+    lu_wait_links(&s->cl);
+    CHECK(s->cl.game_id[g1] < s->cl.game_id[g2]);
     enum { N = 10 };
-    player_t pl[N];
-    player_t *ps[N];
-    lu_players_on(pl, ps, N, RUN, "cg", &cl);
+    scene_players(s, RUN, "cg", N, 0);
 
     /* the burn match: only the first daemon serves the mode */
-    uint64_t room = mu_create_room(ps[0], "burn", 1, NULL);
-    mu_fill_room(ps, 1, room);
-    uint32_t game = 0;
-    uint64_t burn = mu_start(ps, 1, "burn", &game);
-    CHECK_EQ(game, cl.game_id[g1]);
-    int ms = wait_status(cl.game_id[g1], 2, 5000);
+    sc_match_t burn = mu_match(s, s->ps, 1, "burn", 1, NULL);
+    CHECK_EQ(burn.game, s->cl.game_id[g1]);
+    int ms = wait_status(s->cl.game_id[g1], 2, 5000);
     if (ms < 0)
-        DIE("the daemon running the burn match never turned congested (status %d)", status_of(cl.game_id[g1]));
-    CHECK(h_log_count(cl.game[g1], "event=congested") == 1);
-    CHECK_EQ(status_of(cl.game_id[g2]), 1);
+        DIE("the daemon running the burn match never turned congested (status %d)",
+            status_of(s->cl.game_id[g1]));
+    CHECK(h_log_count(s->cl.game[g1], "event=congested") == 1);
+    CHECK_EQ(status_of(s->cl.game_id[g2]), 1);
 
     /* placement counts now: first 1, second 0. Without the status the second arena match
      * would tie (1, 1) and go to the first (lower id). */
-    uint32_t a1 = arena_match(&ps[1]);
-    uint32_t a2 = arena_match(&ps[3]);
-    CHECK_EQ(a1, cl.game_id[g2]);
-    CHECK_EQ(a2, cl.game_id[g2]);
+    /* each an arena match of a fresh pair of players */
+    uint32_t a1 = mu_match(s, &s->ps[1], 2, "arena", 2, NULL).game;
+    uint32_t a2 = mu_match(s, &s->ps[3], 2, "arena", 2, NULL).game;
+    CHECK_EQ(a1, s->cl.game_id[g2]);
+    CHECK_EQ(a2, s->cl.game_id[g2]);
     /* clusterctl shows it */
     char out[4096];
     CHECK_EQ(h_clusterctl(NULL, "status", out, sizeof out), 0);
@@ -115,21 +102,21 @@ static void scenario_congested(void)
         DIE("clusterctl status does not show the congested daemon:\n%s", out);
 
     /* the burn match ends (40 ticks); after SMOOTH_AFTER_S (2) calm seconds: smooth */
-    mu_wait_over(ps, 1, 20000);
-    CHECK(pl[0].over && pl[0].over->match_id == burn);
+    mu_wait_over(s->ps, 1, 20000);
+    CHECK(s->pl[0].over && s->pl[0].over->match_id == burn.id);
     uint64_t t_over = h_now_ms();
-    if (wait_status(cl.game_id[g1], 1, 8000) < 0)
+    if (wait_status(s->cl.game_id[g1], 1, 8000) < 0)
         DIE("not smooth again within 8 s of the burn match's end");
     int calm_ms = (int)(h_now_ms() - t_over);
     CHECK(calm_ms >= 1000); /* hysteresis: not at the first calm second */
-    CHECK(h_log_count(cl.game[g1], "event=smooth") == 1);
+    CHECK(h_log_count(s->cl.game[g1], "event=smooth") == 1);
     /* first 0 matches, second 2: the next goes to the first again */
-    uint32_t a3 = arena_match(&ps[5]);
-    CHECK_EQ(a3, cl.game_id[g1]);
+    uint32_t a3 = mu_match(s, &s->ps[5], 2, "arena", 2, NULL).game;
+    CHECK_EQ(a3, s->cl.game_id[g1]);
     printf("congestion: burn match on daemon %u -> congested after %d ms; 2 arena matches placed on daemon %u "
            "meanwhile; smooth %d ms after the burn match ended (SMOOTH_AFTER_S=2); the next match on %u\n",
-           cl.game_id[g1], ms, cl.game_id[g2], calm_ms, a3);
-    lu_scenario_down(&cl, ps, N);
+           s->cl.game_id[g1], ms, s->cl.game_id[g2], calm_ms, a3);
+    scene_down(s);
 }
 
 int main(int argc, char **argv)

@@ -75,65 +75,62 @@ int main(void)
     fclose(f);
     snprintf(dir_env, sizeof dir_env, "GAME_MODULES_DIR=%s", dir);
     const char *game_env[] = {dir_env, "MATCH_TIME_LIMIT_MS=60000", NULL};
-    cluster_t cl;
-    lu_cluster_up(&cl, "mfail", NULL, game_env, 1, 2);
-    player_t pl[2], *ps[2];
-    lu_players_on(pl, ps, 2, run, "mfo", &cl); /* ps[0] on gateway 0, ps[1] on gateway 1 */
+    const sc_spec_t spec = {"mfail", NULL, game_env, 1, 2, "mfo", 2, 0};
+    scene_t *s = scene_up(&spec, run); /* ps[0] on gateway 0, ps[1] on gateway 1 */
     seen_t seen[2];
     memset(seen, 0, sizeof seen);
     for (int i = 0; i < 2; i++) {
-        ps[i]->on_match_data = on_data;
-        ps[i]->md_ud = &seen[i];
+        s->ps[i]->on_match_data = on_data;
+        s->ps[i]->md_ud = &seen[i];
     }
-    uint64_t room = mu_create_room(ps[0], "beat", 2, NULL);
-    mu_fill_room(ps, 2, room);
-    uint32_t game = 0;
-    uint64_t match = mu_start(ps, 2, "beat", &game);
-    CHECK(wait_seen(ps[0], &seen[0].ticks, 3, 3000) >= 0);
+    sc_match_t mt = mu_match(s, s->ps, 2, "beat", 2, NULL);
+    CHECK(wait_seen(s->ps[0], &seen[0].ticks, 3, 3000) >= 0);
 
     /* RESUME into the module match on the other gateway */
-    player_t *r = ps[0];
+    player_t *r = s->ps[0];
     csync_close(r->c);
     r->c = NULL;
     h_sleep_ms(200);
-    r->port = cl.port[1];
+    r->port = s->cl.port[1];
     p_connect(r);
     ResumeRequest rq = RESUME_REQUEST__INIT;
     rq.token = r->token;
     ResumeResponse *o = OK_CALL(r, RESUME_REQUEST, &rq.base, RESUME_RESPONSE, resume_response__descriptor);
-    CHECK(o->room != NULL && o->room->match_id == match && o->room->game_server_id == game);
+    CHECK(o->room != NULL && o->room->match_id == mt.id && o->room->game_server_id == mt.game);
     resume_response__free_unpacked(o, NULL);
     int before = seen[0].ticks;
     int ms = wait_seen(r, &seen[0].ticks, before + 2, 3000);
     if (ms < 0)
         DIE("no module broadcast reached the resumed connection in 3 s");
     printf("resume: the module's broadcasts reach the resumed connection (gateway %u) %d ms after RESUME, "
-           "before it sent anything\n", cl.gw_id[1], ms);
+           "before it sent anything\n", s->cl.gw_id[1], ms);
     send_one_way(r, 1, "back");
     char want[64];
     snprintf(want, sizeof want, "%llu:back", (unsigned long long)r->uid);
     for (int i = 0; i < 2; i++) {
-        if (wait_seen(ps[i], &seen[i].echoes, 0, 3000) < 0)
-            DIE("%s: no echo of the resumed player's MATCH_DATA_SEND", ps[i]->name);
+        if (wait_seen(s->ps[i], &seen[i].echoes, 0, 3000) < 0)
+            DIE("%s: no echo of the resumed player's MATCH_DATA_SEND", s->ps[i]->name);
         CHECK(strcmp(seen[i].last_echo, want) == 0);
     }
     printf("resume: the resumed player's MATCH_DATA_SEND reached the module and both players\n");
 
     /* kill -9 of the game daemon mid-match */
     uint64_t t0 = h_now_ms();
-    h_kill(cl.game[0], SIGKILL);
+    h_kill(s->cl.game[0], SIGKILL);
     for (int i = 0; i < 2; i++) {
-        while (!ps[i]->aborted) {
+        while (!s->ps[i]->aborted) {
             if (h_now_ms() - t0 > 5000)
-                DIE("%s: no MATCH_ABORTED after kill -9 of the game daemon", ps[i]->name);
-            p_pump(ps[i], 2);
+                DIE("%s: no MATCH_ABORTED after kill -9 of the game daemon", s->ps[i]->name);
+            p_pump(s->ps[i], 2);
         }
-        CHECK_EQ(ps[i]->aborted->match_id, match);
+        CHECK_EQ(s->ps[i]->aborted->match_id, mt.id);
     }
-    printf("kill -9: both players got MATCH_ABORTED (\"%s\") %llu ms after the kill\n", ps[0]->aborted->reason,
-           (unsigned long long)(ps[1]->aborted_ms > ps[0]->aborted_ms ? ps[1]->aborted_ms - t0 : ps[0]->aborted_ms - t0));
-    h_wait_exit(cl.game[0], 2000);
-    lu_scenario_down(&cl, ps, 2);
+    printf("kill -9: both players got MATCH_ABORTED (\"%s\") %llu ms after the kill\n",
+           s->ps[0]->aborted->reason,
+           (unsigned long long)(s->ps[1]->aborted_ms > s->ps[0]->aborted_ms ? s->ps[1]->aborted_ms - t0
+                                                                            : s->ps[0]->aborted_ms - t0));
+    h_wait_exit(s->cl.game[0], 2000);
+    scene_down(s);
     printf("modules_failover: all passed\n");
     return 0;
 }

@@ -21,31 +21,22 @@ static int room_waiting(const player_t *p, const void *arg)
     return 0;
 }
 
+static const sc_spec_t SCENE = {"kill", NULL, GAME_ENV, 2, 2, "kil", 4, 0};
+
 static void scenario_kill(void)
 {
-    cluster_t cl;
-    lu_cluster_up(&cl, "kill", NULL, GAME_ENV, 2, 2);
-    player_t pl[4];
-    player_t *ps[4];
-    lu_players_on(pl, ps, 4, RUN, "kil", &cl);
+    scene_t *s = scene_up(&SCENE, RUN);
     /* a tag match of 2 and an arena_lua match of 2: placed on both daemons or one */
-    player_t *tag_ps[2] = {ps[0], ps[1]}, *lua_ps[2] = {ps[2], ps[3]};
-    uint64_t tag_room = mu_create_room(ps[0], "tag", 2, NULL);
-    mu_fill_room(tag_ps, 2, tag_room);
-    uint32_t g_tag = 0, g_lua = 0;
-    uint64_t m_tag = mu_start(tag_ps, 2, "tag", &g_tag);
-    uint64_t lua_room = mu_create_room(ps[2], "arena_lua", 2, NULL);
-    mu_fill_room(lua_ps, 2, lua_room);
-    uint64_t m_lua = mu_start(lua_ps, 2, "arena_lua", &g_lua);
+    player_t *tag_ps[2] = {s->ps[0], s->ps[1]}, *lua_ps[2] = {s->ps[2], s->ps[3]};
+    sc_match_t mtag = mu_match(s, tag_ps, 2, "tag", 2, NULL);
+    sc_match_t mlua = mu_match(s, lua_ps, 2, "arena_lua", 2, NULL);
     /* kill the tag match's daemon; whoever plays on it must be told */
-    int gi = lu_game_index(&cl, g_tag);
-    CHECK(gi >= 0);
     for (int i = 0; i < 4; i++)
-        p_pump(ps[i], 50);
-    h_kill(cl.game[gi], SIGKILL);
+        p_pump(s->ps[i], 50);
+    h_kill(s->cl.game[mtag.gi], SIGKILL);
     uint64_t t_kill = h_now_ms();
-    int n_victims = g_lua == g_tag ? 4 : 2;
-    player_t **victims = g_lua == g_tag ? ps : tag_ps;
+    int n_victims = mlua.game == mtag.game ? 4 : 2;
+    player_t **victims = mlua.game == mtag.game ? s->ps : tag_ps;
     if (ps_wait(victims, n_victims, cond_aborted, NULL, 5000) < 0)
         DIE("not every player of the killed daemon got MATCH_ABORTED within 5 s");
     int worst = 0;
@@ -59,8 +50,8 @@ static void scenario_kill(void)
     if (ps_wait(tag_ps, 2, room_waiting, &t_kill, 5000) < 0)
         DIE("the tag room is not waiting again after the kill");
     /* each killed match: one record, aborted, with both players, never half-written */
-    uint64_t killed[2] = {m_tag, m_lua};
-    for (int k = 0; k < (g_lua == g_tag ? 2 : 1); k++) {
+    uint64_t killed[2] = {mtag.id, mlua.id};
+    for (int k = 0; k < (mlua.game == mtag.game ? 2 : 1); k++) {
         lu_rec_t rec;
         if (lu_pg_wait_record(killed[k], &rec, 15000) < 0)
             DIE("the killed match %llu was never recorded", (unsigned long long)killed[k]);
@@ -72,14 +63,14 @@ static void scenario_kill(void)
         p_ready(tag_ps[i]);
     uint32_t g2 = 0;
     uint64_t m2 = mu_start(tag_ps, 2, "tag", &g2);
-    CHECK(m2 != m_tag);
-    CHECK_EQ(g2, cl.game_id[1 - gi]);
+    CHECK(m2 != mtag.id);
+    CHECK_EQ(g2, s->cl.game_id[1 - mtag.gi]);
     printf("kill -9: game %u killed with %s; MATCH_ABORTED to its %d players within %d ms (limit 3000), "
            "the tag room waiting again, each killed match recorded once as aborted, the room restarted as match "
            "%llu on game %u\n",
-           g_tag, g_lua == g_tag ? "a tag and an arena_lua match" : "a tag match", n_victims, worst,
-           (unsigned long long)m2, g2);
-    lu_scenario_down(&cl, ps, 4);
+           mtag.game, mlua.game == mtag.game ? "a tag and an arena_lua match" : "a tag match", n_victims,
+           worst, (unsigned long long)m2, g2);
+    scene_down(s);
 }
 
 int main(int argc, char **argv)

@@ -27,45 +27,43 @@ static void expect_limits(player_t *p, const char *mode, uint32_t max, const cha
             msg, range);
 }
 
+static const sc_spec_t SCENE = {"limits", NULL, GAME_ENV, 1, 1, "lim", 5, 0};
+
 static void scenario_limits(void)
 {
-    cluster_t cl;
-    lu_cluster_up(&cl, "limits", NULL, GAME_ENV, 1, 1);
-    player_t pl[5];
-    player_t *ps[5];
-    lu_players_on(pl, ps, 5, RUN, "lim", &cl);
+    scene_t *s = scene_up(&SCENE, RUN);
 
     long long seq0 = room_seq();
-    mu_create_err(ps[0], "nosuch", 2, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
-    mu_create_err(ps[0], "../tag", 2, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
-    mu_create_err(ps[0], "tag tag", 0, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
+    mu_create_err(s->ps[0], "nosuch", 2, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
+    mu_create_err(s->ps[0], "../tag", 2, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
+    mu_create_err(s->ps[0], "tag tag", 0, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
     char longname[80];
     memset(longname, 'a', 70);
     longname[70] = '\0';
-    mu_create_err(ps[0], longname, 0, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
-    mu_quick_err(ps[0], "nosuch", ERROR_CODE__UNKNOWN_MODE);
-    expect_limits(ps[0], "tag", 1, "2-16");
-    expect_limits(ps[0], "tag", 17, "2-16");
-    expect_limits(ps[0], "arena_lua", 5, "1-4");
-    expect_limits(ps[0], "arena", 5, "1-4");
-    mu_create_err(ps[0], "tag", 65, ERROR_CODE__BAD_REQUEST, NULL, 0);
+    mu_create_err(s->ps[0], longname, 0, ERROR_CODE__UNKNOWN_MODE, NULL, 0);
+    mu_quick_err(s->ps[0], "nosuch", ERROR_CODE__UNKNOWN_MODE);
+    expect_limits(s->ps[0], "tag", 1, "2-16");
+    expect_limits(s->ps[0], "tag", 17, "2-16");
+    expect_limits(s->ps[0], "arena_lua", 5, "1-4");
+    expect_limits(s->ps[0], "arena", 5, "1-4");
+    mu_create_err(s->ps[0], "tag", 65, ERROR_CODE__BAD_REQUEST, NULL, 0);
     CHECK_EQ(room_seq(), seq0); /* nothing created by the refusals */
     /* and nobody was queued: a quick match in arena still works for ps[0] later */
 
     uint32_t max = 0;
-    uint64_t tag_room = mu_create_room(ps[0], "tag", 0, &max);
+    uint64_t tag_room = mu_create_room(s->ps[0], "tag", 0, &max);
     CHECK_EQ(max, 16);
-    uint64_t lua_room = mu_create_room(ps[1], "arena_lua", 0, &max);
+    uint64_t lua_room = mu_create_room(s->ps[1], "arena_lua", 0, &max);
     CHECK_EQ(max, 4);
-    uint64_t arena_room = mu_create_room(ps[2], "", 0, &max);
+    uint64_t arena_room = mu_create_room(s->ps[2], "", 0, &max);
     CHECK_EQ(max, 4);
-    uint64_t small = mu_create_room(ps[3], "tag", 2, &max);
+    uint64_t small = mu_create_room(s->ps[3], "tag", 2, &max);
     CHECK_EQ(max, 2);
 
     /* GET_ROOM_LIST shows each room's mode */
     GetRoomListRequest lr = GET_ROOM_LIST_REQUEST__INIT;
     lr.page_size = 50;
-    GetRoomListResponse *l = OK_CALL(ps[4], GET_ROOM_LIST_REQUEST, &lr.base, GET_ROOM_LIST_RESPONSE,
+    GetRoomListResponse *l = OK_CALL(s->ps[4], GET_ROOM_LIST_REQUEST, &lr.base, GET_ROOM_LIST_RESPONSE,
                                      get_room_list_response__descriptor);
     int seen = 0;
     for (size_t i = 0; i < l->n_rooms; i++) {
@@ -85,19 +83,19 @@ static void scenario_limits(void)
     get_room_list_response__free_unpacked(l, NULL);
 
     /* the 2-player tag room fills at 2 */
-    p_join_room(ps[4], small);
+    p_join_room(s->ps[4], small);
     LeaveRoomRequest lv = LEAVE_ROOM_REQUEST__INIT;
-    LeaveRoomResponse *lo = OK_CALL(ps[0], LEAVE_ROOM_REQUEST, &lv.base, LEAVE_ROOM_RESPONSE,
+    LeaveRoomResponse *lo = OK_CALL(s->ps[0], LEAVE_ROOM_REQUEST, &lv.base, LEAVE_ROOM_RESPONSE,
                                     leave_room_response__descriptor);
     leave_room_response__free_unpacked(lo, NULL);
     JoinRoomRequest jr = JOIN_ROOM_REQUEST__INIT;
     jr.room_id = small;
-    ERR_CALL(ps[0], JOIN_ROOM_REQUEST, &jr.base, ROOM_FULL);
+    ERR_CALL(s->ps[0], JOIN_ROOM_REQUEST, &jr.base, ROOM_FULL);
     printf("limits: UNKNOWN_MODE for nosuch, ../tag, 'tag tag', a 70-byte name (create) and nosuch "
            "(quick match); BAD_REQUEST naming the limits for tag 1 and 17 (2-16), arena_lua 5 and "
            "arena 5 (1-4), tag 65; max_players 0 = 16 for tag, 4 for arena_lua and arena; the room "
            "list shows each mode; a tag room of 2 is full at 2\n");
-    lu_scenario_down(&cl, ps, 5);
+    scene_down(s);
 }
 
 int main(int argc, char **argv)

@@ -40,35 +40,29 @@ static void scenario_studio(void)
     tutorial_module(dir);
     snprintf(env_dir, sizeof env_dir, "GAME_MODULES_DIR=%s", dir);
     const char *const game_env[] = {env_dir, "MATCH_TIME_LIMIT_MS=4000", "DRAIN_TIMEOUT_MS=500", NULL};
-    cluster_t cl;
-    lu_cluster_up(&cl, "studio", NULL, game_env, 1, 2);
-    player_t pl[2];
-    player_t *ps[2];
-    lu_players_on(pl, ps, 2, RUN, "stu", &cl);
+    const sc_spec_t spec = {"studio", NULL, game_env, 1, 2, "stu", 2, 0};
+    scene_t *s = scene_up(&spec, RUN);
     uint32_t max = 0;
-    uint64_t room = mu_create_room(ps[0], "clicker", 0, &max);
+    sc_match_t mt = mu_match(s, s->ps, 2, "clicker", 0, &max);
     CHECK_EQ(max, 8);
-    mu_fill_room(ps, 2, room);
-    uint32_t game = 0;
-    uint64_t match = mu_start(ps, 2, "clicker", &game);
     /* the second player clicks 30 times: it wins */
     for (uint32_t k = 1; k <= 30; k++) {
-        mu_send_data(ps[1], 1, NULL, 0, k);
+        mu_send_data(s->ps[1], 1, NULL, 0, k);
         h_sleep_ms(5);
     }
-    mu_wait_over(ps, 2, 10000);
-    const GameOver *go = pl[0].over;
-    CHECK(go && go->match_id == match && go->outcome == MATCH_OUTCOME__FINISHED);
+    mu_wait_over(s->ps, 2, 10000);
+    const GameOver *go = s->pl[0].over;
+    CHECK(go && go->match_id == mt.id && go->outcome == MATCH_OUTCOME__FINISHED);
     char want[64];
-    snprintf(want, sizeof want, "%s reached 30 clicks", pl[1].name);
+    snprintf(want, sizeof want, "%s reached 30 clicks", s->pl[1].name);
     if (strcmp(go->summary, want) != 0)
         DIE("clicker summary \"%s\", expected \"%s\"", go->summary, want);
-    mu_check_record(go, game, "clicker");
-    CHECK(pl[0].n_match_data >= 30 && pl[1].n_match_data >= 30); /* a CLICKS broadcast each */
+    mu_check_record(go, mt.game, "clicker");
+    CHECK(s->pl[0].n_match_data >= 30 && s->pl[1].n_match_data >= 30); /* a CLICKS broadcast each */
 
     /* the bot joins clicker's matches passively: they end at the time limit, a draw */
     char gw[64], prefix[32];
-    snprintf(gw, sizeof gw, "127.0.0.1:%d,127.0.0.1:%d", cl.port[0], cl.port[1]);
+    snprintf(gw, sizeof gw, "127.0.0.1:%d,127.0.0.1:%d", s->cl.port[0], s->cl.port[1]);
     snprintf(prefix, sizeof prefix, "b%sclk_", RUN);
     const char *const args[] = {"--scenario", "module", "--mode", "clicker", "--gateway", gw, "--bots",
                                 "4", "--duration", "6", "--quiet", "--user-prefix", prefix, NULL};
@@ -82,7 +76,7 @@ static void scenario_studio(void)
     printf("studio: the tutorial's clicker (docs/modules.md, as written) served from its own folder: "
            "\"%s\" recorded; the bot played it passively to GAME_OVER (draws at the time limit)\n",
            go->summary);
-    lu_scenario_down(&cl, ps, 2);
+    scene_down(s);
 }
 
 int main(int argc, char **argv)

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lobby_util.h"
+#include "scene.h"
 
 static char RUN[8];
 
@@ -117,67 +117,64 @@ static void junk_register(junk_t *j)
 
 static void scenario_unlinked(void)
 {
-    cluster_t cl;
-    lu_cluster_up(&cl, "unlinked", CONFIRM_LOBBY_ENV, LONG_ENV, 1, 1);
+    scene_t *s = scene_new();
+    lu_cluster_up(&s->cl, "unlinked", CONFIRM_LOBBY_ENV, LONG_ENV, 1, 1);
     int g1 = 0; /* its one game daemon */
     /* a real daemon the gateway cannot reach: it listens on 127.0.0.1, advertises 127.0.0.2 */
     static const char *const UNREACHABLE_ENV[] = {"ADVERTISE_ADDR=127.0.0.2", "MATCH_WAVES=100",
                                                   "MATCH_TIME_LIMIT_MS=60000", NULL};
-    int g2 = lu_add_game(&cl, UNREACHABLE_ENV);
+    int g2 = lu_add_game(&s->cl, UNREACHABLE_ENV);
     junk_t junk;
     junk_open(&junk, 900000 + (uint32_t)(getpid() % 1000));
     junk_register(&junk);
     /* the gateway tried both and failed: it keeps listing only the first */
     uint64_t t0 = h_now_ms();
-    while (h_log_count2(cl.gw[0], "event=link_connect_failed", "port=") < 2 || junk.accepted == 0) {
+    while (h_log_count2(s->cl.gw[0], "event=link_connect_failed", "port=") < 2 || junk.accepted == 0) {
         junk_serve(&junk);
         if (h_now_ms() - t0 > 10000)
             DIE("the gateway did not try the unreachable daemon and the junk entry (accepted %d)", junk.accepted);
         h_sleep_ms(50);
     }
     char games[256], want[16];
-    gateway_games(cl.gw_id[0], games, sizeof games);
-    snprintf(want, sizeof want, "%u", cl.game_id[g1]);
+    gateway_games(s->cl.gw_id[0], games, sizeof games);
+    snprintf(want, sizeof want, "%u", s->cl.game_id[g1]);
     if (strcmp(games, want) != 0)
-        DIE("gateway %u publishes linked_games=\"%s\", want \"%s\"", cl.gw_id[0], games, want);
+        DIE("gateway %u publishes linked_games=\"%s\", want \"%s\"", s->cl.gw_id[0], games, want);
 
     enum { N = 12 };
-    player_t pl[N];
-    player_t *ps[N];
-    lu_players_on(pl, ps, N, RUN, "ul", &cl);
+    scene_players(s, RUN, "ul", N, 0);
     for (int i = 0; i < N; i++) {
         QuickMatchRequest q = QUICK_MATCH_REQUEST__INIT;
-        QuickMatchResponse *o = OK_CALL(ps[i], QUICK_MATCH_REQUEST, &q.base, QUICK_MATCH_RESPONSE,
+        QuickMatchResponse *o = OK_CALL(s->ps[i], QUICK_MATCH_REQUEST, &q.base, QUICK_MATCH_RESPONSE,
                                         quick_match_response__descriptor);
         quick_match_response__free_unpacked(o, NULL);
         junk_serve(&junk);
     }
     int zero = 0;
-    if (ps_wait(ps, N, cond_starting, &zero, 5000) < 0)
+    if (ps_wait(s->ps, N, cond_starting, &zero, 5000) < 0)
         DIE("not every quick-matched player got GAME_STARTING");
     t0 = h_now_ms();
     for (int i = 0; i < N; i++) {
-        if (ps[i]->starting_game != cl.game_id[g1])
-            DIE("%s: match placed on %u, not on the linked daemon %u", ps[i]->name, ps[i]->starting_game,
-                cl.game_id[g1]);
-        while (!ps[i]->start || ps[i]->match_id != ps[i]->starting_match) {
-            p_pump(ps[i], 20);
+        if (s->ps[i]->starting_game != s->cl.game_id[g1])
+            DIE("%s: match placed on %u, not on the linked daemon %u", s->ps[i]->name,
+                s->ps[i]->starting_game, s->cl.game_id[g1]);
+        while (!s->ps[i]->start || s->ps[i]->match_id != s->ps[i]->starting_match) {
+            p_pump(s->ps[i], 20);
             junk_serve(&junk);
             if (h_now_ms() - t0 > 5000)
-                DIE("%s: no MATCH_START for match %llu", ps[i]->name, (unsigned long long)ps[i]->starting_match);
+                DIE("%s: no MATCH_START for match %llu", s->ps[i]->name,
+                    (unsigned long long)s->ps[i]->starting_match);
         }
     }
-    CHECK_EQ(placed_on(cl.game_id[g1]), N / 2);
-    CHECK(placed_on(cl.game_id[g2]) <= 0);
+    CHECK_EQ(placed_on(s->cl.game_id[g1]), N / 2);
+    CHECK(placed_on(s->cl.game_id[g2]) <= 0);
     CHECK(placed_on(junk.id) <= 0);
-    CHECK_EQ(h_log_count2(cl.game[g2], "event=match_started", ""), 0);
+    CHECK_EQ(h_log_count2(s->cl.game[g2], "event=match_started", ""), 0);
     printf("placement: a junk registry entry (port answering junk, %d connections) and a daemon Redis reaches "
            "but the gateway cannot: gateway linked_games=\"%s\"; %d quick matches all on daemon %u\n",
-           junk.accepted, games, N / 2, cl.game_id[g1]);
-    for (int i = 0; i < N; i++)
-        p_free(ps[i]);
+           junk.accepted, games, N / 2, s->cl.game_id[g1]);
     close(junk.fd);
-    lu_cluster_down(&cl);
+    scene_down(s);
 }
 
 /* START_GAME by ps[0] of a ready room; returns the match id (the response's daemon in *game). */
@@ -194,28 +191,26 @@ static uint64_t start_room(player_t **ps, uint32_t *game)
 
 static void scenario_moved(void)
 {
-    cluster_t cl;
-    lu_cluster_init(&cl, "moved");
-    proc_t *lobby = lu_add_lobby(&cl, CONFIRM_LOBBY_ENV);
-    int g1 = lu_add_game(&cl, LONG_ENV);
-    int g2 = lu_add_game(&cl, LONG_ENV);
-    add_gateway_env(&cl, SLOW_GW_ENV);
-    lu_wait_links(&cl);
+    scene_t *s = scene_new();
+    lu_cluster_init(&s->cl, "moved");
+    proc_t *lobby = lu_add_lobby(&s->cl, CONFIRM_LOBBY_ENV);
+    int g1 = lu_add_game(&s->cl, LONG_ENV);
+    int g2 = lu_add_game(&s->cl, LONG_ENV);
+    add_gateway_env(&s->cl, SLOW_GW_ENV);
+    lu_wait_links(&s->cl);
     enum { ROOMS = 4, N = 2 * ROOMS };
-    player_t pl[N];
-    player_t *ps[N];
-    lu_players_on(pl, ps, N, RUN, "mv", &cl);
+    scene_players(s, RUN, "mv", N, 0);
     for (int k = 0; k < ROOMS; k++)
-        (void)ps_room(&ps[2 * k], 2);
+        (void)ps_room(&s->ps[2 * k], 2);
 
-    h_kill(cl.game[g1], SIGSTOP);
+    h_kill(s->cl.game[g1], SIGSTOP);
     uint64_t t_stop = h_now_ms();
     uint64_t match[ROOMS];
     int on_stopped = 0;
     for (int k = 0; k < ROOMS; k++) {
         uint32_t game = 0;
-        match[k] = start_room(&ps[2 * k], &game);
-        on_stopped += game == cl.game_id[g1];
+        match[k] = start_room(&s->ps[2 * k], &game);
+        on_stopped += game == s->cl.game_id[g1];
     }
     if (on_stopped == 0)
         DIE("no match was placed on the stopped daemon: the scenario tests nothing");
@@ -223,14 +218,14 @@ static void scenario_moved(void)
     uint64_t t0 = h_now_ms();
     for (int k = 0; k < ROOMS; k++)
         for (int i = 0; i < 2; i++) {
-            player_t *p = ps[2 * k + i];
+            player_t *p = s->ps[2 * k + i];
             while (!p->start || p->match_id != match[k]) {
                 p_pump(p, 20);
                 if (h_now_ms() - t0 > 8000)
                     DIE("%s: no MATCH_START for match %llu within 8 s (GAME_STARTING %d, last on %u)", p->name,
                         (unsigned long long)match[k], p->n_starting, p->starting_game);
             }
-            CHECK_EQ(p->starting_game, cl.game_id[g2]);
+            CHECK_EQ(p->starting_game, s->cl.game_id[g2]);
             CHECK_EQ(p->starting_match, match[k]);
             CHECK(p->aborted == NULL);
         }
@@ -240,70 +235,66 @@ static void scenario_moved(void)
     for (int k = 0; k < ROOMS; k++) {
         char needle[48];
         snprintf(needle, sizeof needle, "match=%llu ", (unsigned long long)match[k]);
-        CHECK_EQ(h_log_count2(cl.game[g2], "event=match_started", needle), 1);
+        CHECK_EQ(h_log_count2(s->cl.game[g2], "event=match_started", needle), 1);
     }
     /* pushes reach them: the moved matches run */
-    ps_play(ps, N, 600, NULL, NULL);
+    ps_play(s->ps, N, 600, NULL, NULL);
     for (int i = 0; i < N; i++)
-        CHECK(ps[i]->n_updates > 0);
+        CHECK(s->ps[i]->n_updates > 0);
 
     /* the stopped daemon sits out: a new match goes to the other one at once */
     player_t extra[2];
     player_t *xs[2];
-    lu_players_on(extra, xs, 2, RUN, "mx", &cl);
+    lu_players_on(extra, xs, 2, RUN, "mx", &s->cl);
     (void)ps_room(xs, 2);
     uint32_t game = 0;
     (void)start_room(xs, &game);
-    CHECK_EQ(game, cl.game_id[g2]);
+    CHECK_EQ(game, s->cl.game_id[g2]);
 
     /* running again, it starts none of the moved matches (they left its inbox) */
-    h_kill(cl.game[g1], SIGCONT);
+    h_kill(s->cl.game[g1], SIGCONT);
     h_sleep_ms(1500);
-    CHECK_EQ(h_log_count2(cl.game[g1], "event=match_started", ""), 0);
-    CHECK(placed_on(cl.game_id[g1]) <= 0);
-    CHECK_EQ(placed_on(cl.game_id[g2]), ROOMS + 1);
+    CHECK_EQ(h_log_count2(s->cl.game[g1], "event=match_started", ""), 0);
+    CHECK(placed_on(s->cl.game_id[g1]) <= 0);
+    CHECK_EQ(placed_on(s->cl.game_id[g2]), ROOMS + 1);
     printf("placement: %d of %d matches placed on a stopped daemon were placed again on the other within "
            "%d ms of the stop (PLACEMENT_CONFIRM_MS=1000), every player got MATCH_START from it; the stopped "
            "daemon sat out the next placement and, running again, started none of them\n",
            on_stopped, ROOMS, took_ms);
-    for (int i = 0; i < N; i++)
-        p_free(ps[i]);
     for (int i = 0; i < 2; i++)
         p_free(xs[i]);
-    lu_cluster_down(&cl);
+    scene_down(s);
 }
 
 static void scenario_ended(void)
 {
-    cluster_t cl;
-    lu_cluster_init(&cl, "unplaced");
-    proc_t *lobby = lu_add_lobby(&cl, CONFIRM_LOBBY_ENV);
-    int g1 = lu_add_game(&cl, LONG_ENV);
-    add_gateway_env(&cl, SLOW_GW_ENV);
-    lu_wait_links(&cl);
-    player_t pl[2];
-    player_t *ps[2];
-    lu_players_on(pl, ps, 2, RUN, "en", &cl);
-    uint64_t room = ps_room(ps, 2);
-    h_kill(cl.game[g1], SIGSTOP);
+    scene_t *s = scene_new();
+    lu_cluster_init(&s->cl, "unplaced");
+    proc_t *lobby = lu_add_lobby(&s->cl, CONFIRM_LOBBY_ENV);
+    int g1 = lu_add_game(&s->cl, LONG_ENV);
+    add_gateway_env(&s->cl, SLOW_GW_ENV);
+    lu_wait_links(&s->cl);
+    scene_players(s, RUN, "en", 2, 0);
+    uint64_t room = ps_room(s->ps, 2);
+    h_kill(s->cl.game[g1], SIGSTOP);
     uint64_t t_stop = h_now_ms();
     uint32_t game = 0;
-    uint64_t match = start_room(ps, &game);
-    CHECK_EQ(game, cl.game_id[g1]);
-    if (ps_wait(ps, 2, cond_aborted, NULL, 6000) < 0)
+    uint64_t match = start_room(s->ps, &game);
+    CHECK_EQ(game, s->cl.game_id[g1]);
+    if (ps_wait(s->ps, 2, cond_aborted, NULL, 6000) < 0)
         DIE("no MATCH_ABORTED within 6 s for a match nobody picked up");
     int told_ms = (int)(h_now_ms() - t_stop);
     char reason[128];
-    snprintf(reason, sizeof reason, "%s", ps[0]->aborted->reason);
+    snprintf(reason, sizeof reason, "%s", s->ps[0]->aborted->reason);
     for (int i = 0; i < 2; i++) {
-        CHECK_EQ(ps[i]->aborted->match_id, match);
-        if (!strstr(ps[i]->aborted->reason, "in time"))
-            DIE("%s: MATCH_ABORTED reason \"%s\"", ps[i]->name, ps[i]->aborted->reason);
-        CHECK(ps[i]->start == NULL);
+        CHECK_EQ(s->ps[i]->aborted->match_id, match);
+        if (!strstr(s->ps[i]->aborted->reason, "in time"))
+            DIE("%s: MATCH_ABORTED reason \"%s\"", s->ps[i]->name, s->ps[i]->aborted->reason);
+        CHECK(s->ps[i]->start == NULL);
     }
-    if (ps_wait(ps, 2, cond_has_event, "match_aborted", 3000) < 0)
+    if (ps_wait(s->ps, 2, cond_has_event, "match_aborted", 3000) < 0)
         DIE("no ROOM_UPDATE match_aborted");
-    const lu_room_ev_t *ev = p_last_event(ps[0], "match_aborted");
+    const lu_room_ev_t *ev = p_last_event(s->ps[0], "match_aborted");
     CHECK_EQ(ev->status, 1);
     CHECK_EQ(h_log_count2(lobby, "event=placement_unconfirmed", "action=ended"), 1);
     /* nothing was played: no record */
@@ -312,23 +303,13 @@ static void scenario_ended(void)
     CHECK(!rec.found && rec.nplayers == 0);
 
     /* running again, and its sit-out (5 x PLACEMENT_CONFIRM_MS) over: the room starts */
-    h_kill(cl.game[g1], SIGCONT);
-    for (int i = 0; i < 2; i++)
-        p_ready(ps[i]);
-    uint64_t t0 = h_now_ms(), again = 0;
+    h_kill(s->cl.game[g1], SIGCONT);
     int refused = 0;
-    while (!(again = p_try_start(ps[0], NULL, NULL, 0))) {
-        refused++;
-        if (h_now_ms() - t0 > 10000)
-            DIE("the room could not start again within 10 s of SIGCONT");
-        h_sleep_ms(200);
-    }
-    if (ps_wait(ps, 2, cond_started, &again, 5000) < 0)
-        DIE("no MATCH_START for match %llu", (unsigned long long)again);
+    (void)sc_start_again(s->ps, 2, 10000, "SIGCONT", NULL, &refused);
     printf("placement: a match nobody picked up (one daemon, stopped): MATCH_ABORTED \"%s\" %d ms after the stop, "
            "room %llu waiting, no record; after SIGCONT it started again (%d starts refused during the sit-out)\n",
            reason, told_ms, (unsigned long long)room, refused);
-    lu_scenario_down(&cl, ps, 2);
+    scene_down(s);
 }
 
 int main(int argc, char **argv)
