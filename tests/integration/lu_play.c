@@ -1,6 +1,8 @@
 /* lu_play: the match tests' arena players (lobby_util.h): snapshots, MOVE / ATTACK / USE_ITEM
  * with their raw results, the nearest monster, an honest step toward a point, one bot step,
  * and a match of bots played until a condition holds. */
+#include <stdbool.h>
+
 #include "lobby_util.h"
 
 GameSnapshotResponse *p_snapshot(player_t *p)
@@ -26,6 +28,20 @@ const MonsterState *snap_monster(const GameSnapshotResponse *s, uint32_t id)
     return NULL;
 }
 
+/* Sends rq and returns the answer in *r; when it is of type want and decode is set, also the
+ * answer decoded as d (the caller frees it), else NULL. */
+static void *call_decode(player_t *p, uint16_t type, const ProtobufCMessage *rq, uint16_t want,
+                         const ProtobufCMessageDescriptor *d, bool decode, res_t *r)
+{
+    *r = p_call(p, type, rq);
+    if (!decode || r->rc != 0 || r->type != want)
+        return NULL;
+    void *m = protobuf_c_message_unpack(d, NULL, r->len, r->p);
+    if (!m)
+        DIE("%s: bad %s", p->name, d->name);
+    return m;
+}
+
 res_t p_move_raw(player_t *p, float x, float y, int *clamped, float *ox, float *oy)
 {
     PlayerPositionUpdate rq = PLAYER_POSITION_UPDATE__INIT;
@@ -33,10 +49,12 @@ res_t p_move_raw(player_t *p, float x, float y, int *clamped, float *ox, float *
     v.x = x;
     v.y = y;
     rq.pos = &v;
-    res_t r = p_call(p, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base);
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_POSITION_RESPONSE) {
-        PlayerPositionResponse *o = player_position_response__unpack(NULL, r.len, r.p);
-        if (!o || !o->pos)
+    res_t r;
+    PlayerPositionResponse *o = call_decode(p, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base,
+                                            PACKET_TYPE__PLAYER_POSITION_RESPONSE,
+                                            &player_position_response__descriptor, true, &r);
+    if (o) {
+        if (!o->pos)
             DIE("%s: bad PLAYER_POSITION_RESPONSE", p->name);
         p->x = o->pos->x;
         p->y = o->pos->y;
@@ -56,14 +74,12 @@ res_t p_attack_raw(player_t *p, uint32_t id, PlayerAttackResponse **out)
 {
     PlayerAttackMonster rq = PLAYER_ATTACK_MONSTER__INIT;
     rq.monster_id = id;
-    res_t r = p_call(p, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base);
+    res_t r;
+    PlayerAttackResponse *o = call_decode(p, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base,
+                                          PACKET_TYPE__PLAYER_ATTACK_RESPONSE,
+                                          &player_attack_response__descriptor, out != NULL, &r);
     if (out)
-        *out = NULL;
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_ATTACK_RESPONSE && out) {
-        *out = player_attack_response__unpack(NULL, r.len, r.p);
-        if (!*out)
-            DIE("%s: bad PLAYER_ATTACK_RESPONSE", p->name);
-    }
+        *out = o;
     return r;
 }
 
@@ -71,14 +87,12 @@ res_t p_item_raw(player_t *p, uint32_t item, PlayerUseItemResponse **out)
 {
     PlayerUseItem rq = PLAYER_USE_ITEM__INIT;
     rq.item = item;
-    res_t r = p_call(p, PACKET_TYPE__PLAYER_USE_ITEM, &rq.base);
+    res_t r;
+    PlayerUseItemResponse *o = call_decode(p, PACKET_TYPE__PLAYER_USE_ITEM, &rq.base,
+                                           PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE,
+                                           &player_use_item_response__descriptor, out != NULL, &r);
     if (out)
-        *out = NULL;
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE && out) {
-        *out = player_use_item_response__unpack(NULL, r.len, r.p);
-        if (!*out)
-            DIE("%s: bad PLAYER_USE_ITEM_RESPONSE", p->name);
-    }
+        *out = o;
     return r;
 }
 
