@@ -1,8 +1,6 @@
 /* lu_play: the match tests' arena players (lobby_util.h): snapshots, MOVE / ATTACK / USE_ITEM
  * with their raw results, the nearest monster, an honest step toward a point, one bot step,
  * and a match of bots played until a condition holds. */
-#include <stdbool.h>
-
 #include "lobby_util.h"
 
 GameSnapshotResponse *p_snapshot(player_t *p)
@@ -28,15 +26,12 @@ const MonsterState *snap_monster(const GameSnapshotResponse *s, uint32_t id)
     return NULL;
 }
 
-/* Sends rq and returns the answer in *r; when it is of type want and decode is set, also the
- * answer decoded as d (the caller frees it), else NULL. */
-static void *call_decode(player_t *p, uint16_t type, const ProtobufCMessage *rq, uint16_t want,
-                         const ProtobufCMessageDescriptor *d, bool decode, res_t *r)
+/* The answer r decoded as d (the caller frees it) if it is a response of type want, else NULL. */
+static void *decode_answer(const player_t *p, res_t r, uint16_t want, const ProtobufCMessageDescriptor *d)
 {
-    *r = p_call(p, type, rq);
-    if (!decode || r->rc != 0 || r->type != want)
+    if (r.rc != 0 || r.type != want)
         return NULL;
-    void *m = protobuf_c_message_unpack(d, NULL, r->len, r->p);
+    void *m = protobuf_c_message_unpack(d, NULL, r.len, r.p);
     if (!m)
         DIE("%s: bad %s", p->name, d->name);
     return m;
@@ -49,10 +44,9 @@ res_t p_move_raw(player_t *p, float x, float y, int *clamped, float *ox, float *
     v.x = x;
     v.y = y;
     rq.pos = &v;
-    res_t r;
-    PlayerPositionResponse *o = call_decode(p, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base,
-                                            PACKET_TYPE__PLAYER_POSITION_RESPONSE,
-                                            &player_position_response__descriptor, true, &r);
+    res_t r = p_call(p, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base);
+    PlayerPositionResponse *o =
+        decode_answer(p, r, PACKET_TYPE__PLAYER_POSITION_RESPONSE, &player_position_response__descriptor);
     if (o) {
         if (!o->pos)
             DIE("%s: bad PLAYER_POSITION_RESPONSE", p->name);
@@ -74,12 +68,9 @@ res_t p_attack_raw(player_t *p, uint32_t id, PlayerAttackResponse **out)
 {
     PlayerAttackMonster rq = PLAYER_ATTACK_MONSTER__INIT;
     rq.monster_id = id;
-    res_t r;
-    PlayerAttackResponse *o = call_decode(p, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base,
-                                          PACKET_TYPE__PLAYER_ATTACK_RESPONSE,
-                                          &player_attack_response__descriptor, out != NULL, &r);
+    res_t r = p_call(p, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base);
     if (out)
-        *out = o;
+        *out = decode_answer(p, r, PACKET_TYPE__PLAYER_ATTACK_RESPONSE, &player_attack_response__descriptor);
     return r;
 }
 
@@ -87,12 +78,10 @@ res_t p_item_raw(player_t *p, uint32_t item, PlayerUseItemResponse **out)
 {
     PlayerUseItem rq = PLAYER_USE_ITEM__INIT;
     rq.item = item;
-    res_t r;
-    PlayerUseItemResponse *o = call_decode(p, PACKET_TYPE__PLAYER_USE_ITEM, &rq.base,
-                                           PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE,
-                                           &player_use_item_response__descriptor, out != NULL, &r);
+    res_t r = p_call(p, PACKET_TYPE__PLAYER_USE_ITEM, &rq.base);
     if (out)
-        *out = o;
+        *out = decode_answer(p, r, PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE,
+                             &player_use_item_response__descriptor);
     return r;
 }
 
