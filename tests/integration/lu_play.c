@@ -26,6 +26,17 @@ const MonsterState *snap_monster(const GameSnapshotResponse *s, uint32_t id)
     return NULL;
 }
 
+/* The answer r decoded as d (the caller frees it) if it is a response of type want, else NULL. */
+static void *decode_answer(const player_t *p, res_t r, uint16_t want, const ProtobufCMessageDescriptor *d)
+{
+    if (r.rc != 0 || r.type != want)
+        return NULL;
+    void *m = protobuf_c_message_unpack(d, NULL, r.len, r.p);
+    if (!m)
+        DIE("%s: bad %s", p->name, d->name);
+    return m;
+}
+
 res_t p_move_raw(player_t *p, float x, float y, int *clamped, float *ox, float *oy)
 {
     PlayerPositionUpdate rq = PLAYER_POSITION_UPDATE__INIT;
@@ -34,9 +45,10 @@ res_t p_move_raw(player_t *p, float x, float y, int *clamped, float *ox, float *
     v.y = y;
     rq.pos = &v;
     res_t r = p_call(p, PACKET_TYPE__PLAYER_POSITION_UPDATE, &rq.base);
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_POSITION_RESPONSE) {
-        PlayerPositionResponse *o = player_position_response__unpack(NULL, r.len, r.p);
-        if (!o || !o->pos)
+    PlayerPositionResponse *o =
+        decode_answer(p, r, PACKET_TYPE__PLAYER_POSITION_RESPONSE, &player_position_response__descriptor);
+    if (o) {
+        if (!o->pos)
             DIE("%s: bad PLAYER_POSITION_RESPONSE", p->name);
         p->x = o->pos->x;
         p->y = o->pos->y;
@@ -58,12 +70,7 @@ res_t p_attack_raw(player_t *p, uint32_t id, PlayerAttackResponse **out)
     rq.monster_id = id;
     res_t r = p_call(p, PACKET_TYPE__PLAYER_ATTACK_MONSTER, &rq.base);
     if (out)
-        *out = NULL;
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_ATTACK_RESPONSE && out) {
-        *out = player_attack_response__unpack(NULL, r.len, r.p);
-        if (!*out)
-            DIE("%s: bad PLAYER_ATTACK_RESPONSE", p->name);
-    }
+        *out = decode_answer(p, r, PACKET_TYPE__PLAYER_ATTACK_RESPONSE, &player_attack_response__descriptor);
     return r;
 }
 
@@ -73,12 +80,8 @@ res_t p_item_raw(player_t *p, uint32_t item, PlayerUseItemResponse **out)
     rq.item = item;
     res_t r = p_call(p, PACKET_TYPE__PLAYER_USE_ITEM, &rq.base);
     if (out)
-        *out = NULL;
-    if (r.rc == 0 && r.type == PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE && out) {
-        *out = player_use_item_response__unpack(NULL, r.len, r.p);
-        if (!*out)
-            DIE("%s: bad PLAYER_USE_ITEM_RESPONSE", p->name);
-    }
+        *out = decode_answer(p, r, PACKET_TYPE__PLAYER_USE_ITEM_RESPONSE,
+                             &player_use_item_response__descriptor);
     return r;
 }
 

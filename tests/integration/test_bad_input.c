@@ -821,14 +821,21 @@ int main(void)
     uint64_t t_start = h_now_ms();
     game = h_spawn(GAMED_PATH, "gamed", NULL);
     CHECK(h_wait_registered("Game", 1, 10000) >= 0);
-    char e_idle[64], e_wq[64], e_rl[64], e_rb[64], e_rk[64], e_mf[64];
-    snprintf(e_idle, sizeof e_idle, "IDLE_TIMEOUT_MS=%d", IDLE_MS);
-    snprintf(e_wq, sizeof e_wq, "WRITE_QUEUE_MAX=%d", WQ_MAX);
-    snprintf(e_rl, sizeof e_rl, "RATE_LIMIT=%d", RATE_LIMIT);
-    snprintf(e_rb, sizeof e_rb, "RATE_BURST=%d", RATE_BURST);
-    snprintf(e_rk, sizeof e_rk, "RATE_KICK_AFTER=%d", RATE_KICK);
-    snprintf(e_mf, sizeof e_mf, "MAX_FRAME=%d", MAX_FRAME);
-    const char *env[] = {e_idle, e_wq, e_rl, e_rb, e_rk, e_mf, NULL};
+    /* the gateway's limits this test probes, as its environment */
+    static const struct {
+        const char *var;
+        int value;
+    } limits[] = {
+        {"IDLE_TIMEOUT_MS", IDLE_MS}, {"WRITE_QUEUE_MAX", WQ_MAX}, {"RATE_LIMIT", RATE_LIMIT},
+        {"RATE_BURST", RATE_BURST},   {"RATE_KICK_AFTER", RATE_KICK}, {"MAX_FRAME", MAX_FRAME},
+    };
+    enum { NLIMITS = sizeof limits / sizeof *limits };
+    char vars[NLIMITS][64];
+    const char *env[NLIMITS + 1] = {NULL};
+    for (size_t i = 0; i < NLIMITS; i++) {
+        snprintf(vars[i], sizeof vars[i], "%s=%d", limits[i].var, limits[i].value);
+        env[i] = vars[i];
+    }
     gw = h_spawn_gateway(&gw_port, env);
     for (int i = 0; i < 200 && !game_id; i++) {
         game_id = h_server_id(game);

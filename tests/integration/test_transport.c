@@ -113,18 +113,24 @@ static void start_cluster(void)
     lu_add_lobby(&cl, NULL);
     static const char *const game_env[] = {"MATCH_TIME_LIMIT_MS=4000", NULL};
     lu_add_game(&cl, game_env);
-    port_tls = h_free_port();
-    port_ws = h_free_port();
-    port_wss = h_free_port();
-    port_admin = h_free_port();
-    static char e_tls[64], e_ws[64], e_wss[64], e_admin[64], e_cert[640], e_key[640];
-    snprintf(e_tls, sizeof e_tls, "TLS_LISTEN_ADDR=127.0.0.1:%d", port_tls);
-    snprintf(e_ws, sizeof e_ws, "WS_LISTEN_ADDR=127.0.0.1:%d", port_ws);
-    snprintf(e_wss, sizeof e_wss, "WSS_LISTEN_ADDR=127.0.0.1:%d", port_wss);
-    snprintf(e_admin, sizeof e_admin, "ADMIN_ADDR=127.0.0.1:%d", port_admin);
+    /* the gateway's other listeners, each on a free port */
+    static const struct {
+        const char *var;
+        int *port;
+    } listeners[] = {
+        {"TLS_LISTEN_ADDR", &port_tls},
+        {"WS_LISTEN_ADDR", &port_ws},
+        {"WSS_LISTEN_ADDR", &port_wss},
+        {"ADMIN_ADDR", &port_admin},
+    };
+    static char e_addr[sizeof listeners / sizeof *listeners][64], e_cert[640], e_key[640];
+    for (size_t i = 0; i < sizeof listeners / sizeof *listeners; i++) {
+        *listeners[i].port = h_free_port();
+        snprintf(e_addr[i], sizeof e_addr[i], "%s=127.0.0.1:%d", listeners[i].var, *listeners[i].port);
+    }
     snprintf(e_cert, sizeof e_cert, "TLS_CERT_FILE=%s", cert);
     snprintf(e_key, sizeof e_key, "TLS_KEY_FILE=%s", key);
-    const char *env[] = {e_tls, e_ws, e_wss, e_admin, e_cert, e_key,
+    const char *env[] = {e_addr[0], e_addr[1], e_addr[2], e_addr[3], e_cert, e_key,
                          "TLS_HANDSHAKE_MS=1000", "WS_HANDSHAKE_MS=1000", "IDLE_TIMEOUT_MS=2000",
                          "MAX_FRAME=4096", "RATE_LIMIT=50", "RATE_BURST=50", "RATE_KICK_AFTER=20",
                          "WS_ALLOWED_ORIGINS=https://game.example,https://other.example", NULL};

@@ -60,31 +60,26 @@ def f_bytes(num, b):
     return varint(num << 3 | 2) + varint(len(b)) + b
 
 
+def read_varint(b, i):
+    """The varint at b[i:]: (value, index past it)."""
+    v, shift = 0, 0
+    while True:
+        c = b[i]; i += 1
+        v |= (c & 0x7F) << shift; shift += 7
+        if not c & 0x80:
+            return v, i
+
+
 def decode(b):
     """field number -> list of values (ints, or bytes for length-delimited fields)."""
     out, i = {}, 0
     while i < len(b):
-        key, shift = 0, 0
-        while True:
-            c = b[i]; i += 1
-            key |= (c & 0x7F) << shift; shift += 7
-            if not c & 0x80:
-                break
+        key, i = read_varint(b, i)
         num, wt = key >> 3, key & 7
         if wt == 0:
-            v, shift = 0, 0
-            while True:
-                c = b[i]; i += 1
-                v |= (c & 0x7F) << shift; shift += 7
-                if not c & 0x80:
-                    break
+            v, i = read_varint(b, i)
         elif wt == 2:
-            n, shift = 0, 0
-            while True:
-                c = b[i]; i += 1
-                n |= (c & 0x7F) << shift; shift += 7
-                if not c & 0x80:
-                    break
+            n, i = read_varint(b, i)
             v = b[i:i + n]; i += n
         elif wt == 1:
             v = b[i:i + 8]; i += 8

@@ -165,6 +165,13 @@ local function digest(list)
     return h
 end
 
+-- mode's module, its player limits checked (lo-hi).
+local function load_checked(mode, lo, hi)
+    local M = load_module(mode)
+    check(M.min_players == lo and M.max_players == hi, string.format("%s: limits %d-%d", mode, lo, hi))
+    return M
+end
+
 local function check_results(mode, ctx, nplayers, told)
     local r = ctx.finished
     check(r ~= nil, mode .. ": finished")
@@ -181,8 +188,7 @@ local function check_results(mode, ctx, nplayers, told)
 end
 
 local function check_arena()
-    local M = load_module("arena_lua")
-    check(M.min_players == 1 and M.max_players == 4, "arena_lua: limits 1-4")
+    local M = load_checked("arena_lua", 1, 4)
     -- Played to the end: two players clear the five waves.
     local w, bots = arena_bots(2)
     local all = {}
@@ -292,8 +298,7 @@ local function tag_bots(nplayers)
 end
 
 local function check_tag()
-    local M = load_module("tag")
-    check(M.min_players == 2 and M.max_players == 16, "tag: limits 2-16")
+    local M = load_checked("tag", 2, 16)
     local w, bots = tag_bots(4)
     local ctx, ticks = run(M, "tag", 4, 99, 60000, bots)
     check_results("tag", ctx, 4, w.told)

@@ -6,7 +6,8 @@
  *   CHECK_MEM(a, b, n) n bytes equal
  *   REGRESSION(what, present)  a fixed bug: fails if `present` holds again
  *
- * Failures exit(1) at once: a unit test is one process and ctest reports its output. */
+ * Failures exit(1) at once: a unit test is one process and ctest reports its output. A
+ * harness that must tear down first defines CHECK_FAIL() (noreturn) before including this. */
 #ifndef CLUSTER_TEST_CHECK_H
 #define CLUSTER_TEST_CHECK_H
 
@@ -15,11 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef CHECK_FAIL
+#define CHECK_FAIL() exit(1)
+#endif
+
 #define CHECK(cond)                                                                        \
     do {                                                                                   \
         if (!(cond)) {                                                                     \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
-            exit(1);                                                                       \
+            CHECK_FAIL();                                                                  \
         }                                                                                  \
     } while (0)
 
@@ -29,7 +34,7 @@
         if (check_a_ != check_b_) {                                                        \
             fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", __FILE__,  \
                     __LINE__, #a, #b, check_a_, check_b_);                                 \
-            exit(1);                                                                       \
+            CHECK_FAIL();                                                                  \
         }                                                                                  \
     } while (0)
 
@@ -40,7 +45,7 @@
             fprintf(stderr, "%s:%d: CHECK_STR failed: %s == %s (\"%s\" != \"%s\")\n",       \
                     __FILE__, __LINE__, #a, #b, check_a_ ? check_a_ : "(null)",            \
                     check_b_ ? check_b_ : "(null)");                                       \
-            exit(1);                                                                       \
+            CHECK_FAIL();                                                                  \
         }                                                                                  \
     } while (0)
 
@@ -49,7 +54,7 @@
         if (memcmp((a), (b), (n)) != 0) {                                                  \
             fprintf(stderr, "%s:%d: CHECK_MEM failed: %s == %s (%zu bytes)\n", __FILE__,    \
                     __LINE__, #a, #b, (size_t)(n));                                        \
-            exit(1);                                                                       \
+            CHECK_FAIL();                                                                  \
         }                                                                                  \
     } while (0)
 
@@ -58,7 +63,7 @@ static inline void check_regression(const char *file, int line, const char *what
 {
     if (present) {
         fprintf(stderr, "%s:%d: REGRESSION: %s\n", file, line, what);
-        exit(1);
+        CHECK_FAIL();
     }
 }
 #define REGRESSION(what, present) check_regression(__FILE__, __LINE__, (what), (present))

@@ -47,30 +47,40 @@ static int feed(const mg_game_t *game, mg_t *g, uint32_t op, const uint8_t *d, s
     return mg_on_data(game, g, op, d, n, now, news);
 }
 
-/* The game of mode, with g reset to a fresh match seen by SELF. */
-static const mg_game_t *game_start(const char *mode, mg_t *g)
+/* An op's record of a layout the game must refuse: the op and the record's size. */
+typedef struct bad_layout {
+    uint32_t op;
+    size_t n;
+} bad_layout_t;
+
+/* The game of mode, with g reset to a fresh match seen by SELF; each of the nbad layouts is
+ * refused. */
+static const mg_game_t *game_start(const char *mode, mg_t *g, const bad_layout_t *bad, size_t nbad)
 {
     const mg_game_t *game = mg_game_find(mode);
     CHECK(game != NULL);
     memset(g, 0, sizeof *g);
     mg_reset(g, SELF);
+    uint8_t b[256] = {0};
+    mg_news_t news;
+    for (size_t i = 0; i < nbad; i++) {
+        CHECK(bad[i].n <= sizeof b);
+        CHECK_EQ(feed(game, g, bad[i].op, b, bad[i].n, 0, &news), -1);
+    }
     return game;
 }
 
 static void arena(void)
 {
+    /* bad layouts: refused (game_start), nothing learned */
+    static const bad_layout_t bad[] = {
+        {101, 0}, {101, 21}, {100, 152} /* two RULES records */, {99, 8}, {114, 8},
+    };
     mg_t g;
-    const mg_game_t *game = game_start("arena_lua", &g);
+    const mg_game_t *game = game_start("arena_lua", &g, bad, sizeof bad / sizeof *bad);
     mg_news_t news;
     uint8_t b[128];
     size_t n;
-
-    /* bad layouts: refused, nothing learned */
-    CHECK_EQ(feed(game, &g, 101, b, 0, 0, &news), -1);
-    CHECK_EQ(feed(game, &g, 101, b, 21, 0, &news), -1);
-    CHECK_EQ(feed(game, &g, 100, b, 152, 0, &news), -1); /* two RULES records */
-    CHECK_EQ(feed(game, &g, 99, b, 8, 0, &news), -1);
-    CHECK_EQ(feed(game, &g, 114, b, 8, 0, &news), -1);
     CHECK_EQ(g.mons.n, 0);
 
     /* RULES: speed 10, range 3, cooldown 500 */
@@ -173,13 +183,12 @@ static size_t position(uint8_t *b, uint64_t uid, float x, float y)
 
 static void tag(void)
 {
+    static const bad_layout_t bad[] = {{101, 16}, {105, 8}};
     mg_t g;
-    const mg_game_t *game = game_start("tag", &g);
+    const mg_game_t *game = game_start("tag", &g, bad, sizeof bad / sizeof *bad);
     mg_news_t news;
     uint8_t b[64];
     mg_action_t a;
-    CHECK_EQ(feed(game, &g, 101, b, 16, 0, &news), -1);
-    CHECK_EQ(feed(game, &g, 105, b, 8, 0, &news), -1);
     size_t n = position(b, SELF, 20.0f, 20.0f);
     n += position(b + n, PEER, 24.0f, 20.0f);
     CHECK_EQ(feed(game, &g, 101, b, n, 0, &news), 0);

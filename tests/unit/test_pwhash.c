@@ -384,22 +384,15 @@ int main(void)
     uv_loop_t loop;
     CHECK_EQ(uv_loop_init(&loop), 0);
 
-    test_hash_verify(&loop);
-    CHECK_EQ(alloc_used(), start);
-    test_malformed(&loop);
-    CHECK_EQ(alloc_used(), start);
-    test_busy(&loop);
-    CHECK_EQ(alloc_used(), start);
-    test_loop_live(&loop);
-    CHECK_EQ(alloc_used(), start);
-    test_close_inflight(&loop);
-    CHECK_EQ(alloc_used(), start);
-    test_threads_nice(&loop);
-    CHECK_EQ(alloc_used(), start);
-    test_own_pool(&loop);
-    CHECK_EQ(alloc_used(), start);
-    test_close_in_callback(&loop);
-    CHECK_EQ(alloc_used(), start);
+    /* each test leaves nothing allocated behind it */
+    void (*const tests[])(uv_loop_t *) = {
+        test_hash_verify,    test_malformed,    test_busy,     test_loop_live,
+        test_close_inflight, test_threads_nice, test_own_pool, test_close_in_callback,
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
+        tests[i](&loop);
+        CHECK_EQ(alloc_used(), start);
+    }
 
     CHECK_EQ(uv_loop_close(&loop), 0);
     CHECK_EQ(alloc_used(), start);

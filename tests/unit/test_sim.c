@@ -1,5 +1,6 @@
 /* test_sim: the pure match simulation (src_game/sim.c): replayed inputs, exact outcomes. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,17 +76,76 @@ static float distf(float ax, float ay, float bx, float by)
     return sqrtf((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
 }
 
+/* The fields of sim_config_t the tests change, by name. */
+typedef enum { FIELD_U32, FIELD_I32, FIELD_F32, FIELD_U64 } field_type_t;
+
+typedef struct config_field {
+    const char *name;
+    size_t at;
+    field_type_t type;
+} config_field_t;
+
+#define FIELD(name, type) {#name, offsetof(sim_config_t, name), FIELD_##type}
+
+static const config_field_t FIELDS[] = {
+    FIELD(time_limit_ms, U32),  FIELD(waves, U32),         FIELD(wave_base_monsters, U32),
+    FIELD(wave_growth, U32),    FIELD(wave_gap_ms, U32),   FIELD(spawn_per_tick, U32),
+    FIELD(max_monsters, U32),   FIELD(arena_w, F32),       FIELD(arena_h, F32),
+    FIELD(player_speed, F32),   FIELD(attack_range, F32),  FIELD(attack_cooldown_ms, U32),
+    FIELD(player_hp, I32),      FIELD(potions, U32),       FIELD(potion_heal, I32),
+    FIELD(monster_speed, F32),  FIELD(monster_damage, I32), FIELD(monster_cooldown_ms, U32),
+    FIELD(seed, U64),
+};
+
+/* Sets the fields named in changes ("max_monsters=5 monster_speed=20"); an unknown name or a
+ * value the field cannot hold exactly fails the test. */
+static void config_change(sim_config_t *c, const char *changes)
+{
+    char name[64];
+    double v;
+    int used;
+    const char *p = changes;
+    while (sscanf(p, " %63[a-z_]=%lf%n", name, &v, &used) == 2) {
+        p += used;
+        const config_field_t *f = NULL;
+        for (size_t i = 0; i < sizeof FIELDS / sizeof *FIELDS && !f; i++)
+            if (strcmp(FIELDS[i].name, name) == 0)
+                f = &FIELDS[i];
+        if (!f) {
+            fprintf(stderr, "config_change: no field %s\n", name);
+            exit(1);
+        }
+        char *at = (char *)c + f->at;
+        switch (f->type) {
+        case FIELD_U32:
+            CHECK(v >= 0 && v <= UINT32_MAX && v == (double)(uint32_t)v);
+            *(uint32_t *)at = (uint32_t)v;
+            break;
+        case FIELD_I32:
+            CHECK(v >= INT32_MIN && v <= INT32_MAX && v == (double)(int32_t)v);
+            *(int32_t *)at = (int32_t)v;
+            break;
+        case FIELD_F32:
+            CHECK(v == (double)(float)v);
+            *(float *)at = (float)v;
+            break;
+        case FIELD_U64:
+            CHECK(v >= 0 && v < 0x1p53 && v == (double)(uint64_t)v);
+            *(uint64_t *)at = (uint64_t)v;
+            break;
+        }
+    }
+    while (*p == ' ')
+        p++;
+    CHECK(*p == '\0');
+}
+
 /* A small, quick match: one wave of one monster that stands still and does no harm. */
 static void quiet_config(sim_config_t *c)
 {
     sim_config_default(c);
-    c->seed = 7;
-    c->waves = 1;
-    c->wave_base_monsters = 1;
-    c->wave_growth = 0;
-    c->wave_gap_ms = 0;
-    c->monster_speed = 0.0f;
-    c->monster_damage = 0;
+    config_change(c, "seed=7 waves=1 wave_base_monsters=1 wave_growth=0 wave_gap_ms=0 monster_speed=0 "
+                     "monster_damage=0");
 }
 
 /* Ticks until the first monster has entered; returns it. */
@@ -152,15 +212,10 @@ static void bot_act(sim_t *s, uint32_t pi)
     CHECK(rc == SIM_OK || rc == SIM_COOLDOWN || rc == SIM_OUT_OF_RANGE);
 }
 
-static void bot_config(sim_config_t *c, uint64_t seed)
+static void bot_config(sim_config_t *c)
 {
     sim_config_default(c);
-    c->seed = seed;
-    c->waves = 3;
-    c->wave_base_monsters = 2;
-    c->wave_growth = 1;
-    c->wave_gap_ms = 200;
-    c->monster_damage = 5;
+    config_change(c, "waves=3 wave_base_monsters=2 wave_growth=1 wave_gap_ms=200 monster_damage=5");
 }
 
 /* Plays a bot match to its end (or max_ticks); every event goes to l. */
@@ -172,6 +227,26 @@ static void play_bots(sim_t *s, evlog_t *l, int max_ticks)
         sim_tick(s);
         log_take(l, s);
     }
+}
+
+/* A test on one new match of `players`: the config is base's with the changes. */
+typedef struct sim_case {
+    const char *name;
+    void (*run)(sim_t *s, const sim_config_t *c);
+    uint32_t players;
+    void (*base)(sim_config_t *c);
+    const char *changes;
+} sim_case_t;
+
+static void run_case(const sim_case_t *k)
+{
+    sim_config_t c;
+    k->base(&c);
+    config_change(&c, k->changes);
+    sim_t *s = sim_new(&c, k->players);
+    CHECK(s != NULL);
+    k->run(s, &c);
+    sim_free(s);
 }
 
 /* ---- tests */
@@ -232,7 +307,8 @@ static void test_config(void)
 static void test_determinism(void)
 {
     sim_config_t c;
-    bot_config(&c, 42);
+    bot_config(&c);
+    c.seed = 42;
     evlog_t a = {0}, b = {0}, d = {0};
     sim_t *s1 = sim_new(&c, 2), *s2 = sim_new(&c, 2);
     play_bots(s1, &a, 5000);
@@ -272,25 +348,20 @@ static void test_determinism(void)
     sim_free(s3);
 }
 
-static void test_speed_clamp(void)
+static void test_speed_clamp(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    c.wave_gap_ms = 100000; /* no monsters during this test */
-    c.player_speed = 10.0f;
-    sim_t *s = sim_new(&c, 1);
     float x0 = sim_player(s, 0)->x, y0 = sim_player(s, 0)->y;
 
     /* Before any tick: only the slack. */
     CHECK_EQ(sim_move(s, 0, x0 + 30, y0), SIM_CLAMPED);
-    CHECK_NEAR(sim_player(s, 0)->x, x0 + c.move_slack, 1e-4);
+    CHECK_NEAR(sim_player(s, 0)->x, x0 + c->move_slack, 1e-4);
     CHECK_EQ(sim_player(s, 0)->speed_violations, 1);
     CHECK_EQ(sim_move(s, 0, x0, y0), SIM_OK); /* back to the reference: fine */
     sim_tick(s);
     sim_events_clear(s);
 
     /* One tick later: speed * 0.05 s * 1.5 + slack = 0.8 units, along the direction asked. */
-    float allowed = c.player_speed * (50.0f / 1000.0f) * c.speed_tolerance + c.move_slack;
+    float allowed = c->player_speed * (50.0f / 1000.0f) * c->speed_tolerance + c->move_slack;
     CHECK_NEAR(allowed, 0.8, 1e-6);
     CHECK_EQ(sim_move(s, 0, x0 + 30, y0 + 40), SIM_CLAMPED);
     const sim_player_t *p = sim_player(s, 0);
@@ -316,7 +387,7 @@ static void test_speed_clamp(void)
     sim_tick(s);
     float xr = sim_player(s, 0)->x;
     sim_tick(s);
-    float step = c.player_speed * 0.05f;
+    float step = c->player_speed * 0.05f;
     CHECK_EQ(sim_move(s, 0, xr + step, y0), SIM_OK);
     CHECK_EQ(sim_move(s, 0, xr + 2 * step, y0), SIM_OK);
     CHECK_EQ(sim_player(s, 0)->speed_violations, 3);
@@ -325,24 +396,17 @@ static void test_speed_clamp(void)
     for (int i = 0; i < 100; i++)
         sim_tick(s);
     float x1 = sim_player(s, 0)->x, y1 = sim_player(s, 0)->y;
-    float window = c.player_speed * ((float)c.move_window_ms / 1000.0f) * c.speed_tolerance +
-                   c.move_slack;
+    float window = c->player_speed * ((float)c->move_window_ms / 1000.0f) * c->speed_tolerance +
+                   c->move_slack;
     CHECK_EQ(sim_move(s, 0, x1, y1 - 40), SIM_CLAMPED);
     CHECK_NEAR(sim_player(s, 0)->y, y1 - window, 1e-4);
     CHECK_NEAR(sim_player(s, 0)->x, x1, 1e-6);
     CHECK_EQ(sim_player(s, 0)->speed_violations, 4);
     CHECK_EQ(sim_player(s, 0)->refused_actions, 0);
-    sim_free(s);
 }
 
-static void test_bounds_clamp(void)
+static void test_bounds_clamp(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    c.wave_gap_ms = 100000;
-    c.arena_w = 4.0f;
-    c.arena_h = 4.0f;
-    sim_t *s = sim_new(&c, 1);
     CHECK_NEAR(sim_player(s, 0)->x, 2.0, 1e-6);
     for (int i = 0; i < 20; i++)
         sim_tick(s);
@@ -359,14 +423,10 @@ static void test_bounds_clamp(void)
     CHECK_EQ(sim_player(s, 0)->bounds_violations, 2);
     CHECK_EQ(sim_player(s, 0)->speed_violations, 0);
     CHECK_EQ(sim_move(s, 0, 4.0f, 4.0f), SIM_OK);
-    sim_free(s);
 }
 
-static void test_bad_values(void)
+static void test_bad_values(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    sim_t *s = sim_new(&c, 1);
     sim_tick(s);
     float x0 = sim_player(s, 0)->x, y0 = sim_player(s, 0)->y;
     CHECK_EQ(sim_move(s, 0, NAN, y0), SIM_BAD_VALUE);
@@ -381,41 +441,36 @@ static void test_bad_values(void)
     CHECK_EQ(sim_attack(s, 0, 12345), SIM_NO_TARGET);
     CHECK_EQ(sim_use_item(s, 0, 0), SIM_NO_ITEM);
     CHECK_EQ(sim_use_item(s, 0, 77), SIM_NO_ITEM);
-    CHECK_EQ(sim_player(s, 0)->potions, c.potions);
+    CHECK_EQ(sim_player(s, 0)->potions, c->potions);
     CHECK_EQ(sim_player(s, 0)->refused_actions, 8);
-    sim_free(s);
 }
 
-static void test_attack(void)
+static void test_attack(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    c.waves = 2;
-    sim_t *s = sim_new(&c, 1);
     const sim_monster_t *m = first_monster(s);
     uint32_t id = m->id;
     float mx = m->x, my = m->y;
     CHECK_EQ(id, 1);
-    CHECK_EQ(m->hp, c.monster_hp);
-    CHECK(mx == 0.0f || mx == c.arena_w || my == 0.0f || my == c.arena_h); /* on an edge */
+    CHECK_EQ(m->hp, c->monster_hp);
+    CHECK(mx == 0.0f || mx == c->arena_w || my == 0.0f || my == c->arena_h); /* on an edge */
     sim_events_clear(s);
 
     /* From the centre: out of range, refused, nothing changes, no cooldown started. */
     CHECK_EQ(sim_attack(s, 0, id), SIM_OUT_OF_RANGE);
-    CHECK_EQ(sim_monster_find(s, id)->hp, c.monster_hp);
+    CHECK_EQ(sim_monster_find(s, id)->hp, c->monster_hp);
     CHECK_EQ(sim_player(s, 0)->refused_actions, 1);
 
-    walk_to(s, 0, mx, my, c.attack_range * 0.9f, NULL);
+    walk_to(s, 0, mx, my, c->attack_range * 0.9f, NULL);
     CHECK_EQ(sim_attack(s, 0, id), SIM_OK);
-    CHECK_EQ(sim_monster_find(s, id)->hp, c.monster_hp - c.attack_damage);
-    CHECK_EQ(sim_player(s, 0)->damage_dealt, c.attack_damage);
+    CHECK_EQ(sim_monster_find(s, id)->hp, c->monster_hp - c->attack_damage);
+    CHECK_EQ(sim_player(s, 0)->damage_dealt, c->attack_damage);
     const sim_event_t *ev;
     CHECK_EQ(sim_events(s, &ev), 1);
     CHECK_EQ(ev[0].kind, SIM_EV_MONSTER_DAMAGED);
     CHECK_EQ(ev[0].id, id);
     CHECK_EQ(ev[0].other, 0);
-    CHECK_EQ(ev[0].amount, c.attack_damage);
-    CHECK_EQ(ev[0].hp, c.monster_hp - c.attack_damage);
+    CHECK_EQ(ev[0].amount, c->attack_damage);
+    CHECK_EQ(ev[0].hp, c->monster_hp - c->attack_damage);
     sim_events_clear(s);
 
     /* Cooldown: 500 ms = 10 ticks. Refused at 0..9 ticks later, fine at 10. */
@@ -424,7 +479,7 @@ static void test_attack(void)
         sim_tick(s);
         CHECK_EQ(sim_attack(s, 0, id), SIM_COOLDOWN);
     }
-    CHECK_EQ(sim_monster_find(s, id)->hp, c.monster_hp - c.attack_damage);
+    CHECK_EQ(sim_monster_find(s, id)->hp, c->monster_hp - c->attack_damage);
     CHECK_EQ(sim_player(s, 0)->refused_actions, 11);
     sim_tick(s);
     sim_events_clear(s);
@@ -441,8 +496,8 @@ static void test_attack(void)
     CHECK_EQ(ev[1].other, 0);
     const sim_player_t *p = sim_player(s, 0);
     CHECK_EQ(p->kills, 1);
-    CHECK_EQ(p->score, c.score_kill);
-    CHECK_EQ(p->damage_dealt, c.monster_hp);
+    CHECK_EQ(p->score, c->score_kill);
+    CHECK_EQ(p->damage_dealt, c->monster_hp);
     /* The wave is cleared at the next tick (bonus), wave 2 brings monster 2: ids are never
      * reused, and past the cooldown the old id is simply gone. */
     for (int t = 0; t < 10; t++)
@@ -450,23 +505,14 @@ static void test_attack(void)
     CHECK_EQ(sim_outcome(s), SIM_RUNNING);
     CHECK_EQ(sim_waves_cleared(s), 1);
     CHECK_EQ(sim_wave(s), 2);
-    CHECK_EQ(p->score, c.score_kill + c.score_wave);
+    CHECK_EQ(p->score, c->score_kill + c->score_wave);
     CHECK_EQ(sim_monster_count(s), 1);
     CHECK_EQ(sim_monster(s, 0)->id, 2);
     CHECK_EQ(sim_attack(s, 0, id), SIM_NO_TARGET);
-    sim_free(s);
 }
 
-static void test_potion(void)
+static void test_potion(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    c.monster_speed = 1000.0f;         /* reaches the player in one tick */
-    c.monster_damage = 30;
-    c.monster_cooldown_ms = 1000000;   /* and hits once */
-    c.potions = 2;
-    c.potion_heal = 40;
-    sim_t *s = sim_new(&c, 1);
     for (int i = 0; i < 5; i++)
         sim_tick(s);
     CHECK_EQ(sim_player(s, 0)->hp, 70);
@@ -492,20 +538,12 @@ static void test_potion(void)
     }
     CHECK_EQ(sim_player(s, 0)->refused_actions, 3);
     CHECK_EQ(pending_count(s, SIM_EV_ITEM_USED), 2);
-    sim_free(s);
 }
 
 /* Monsters chase the nearest living player, attack in range on cooldown, kill, retarget;
  * the dead can't act. */
-static void test_chase_attack_death(void)
+static void test_chase_attack_death(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    c.monster_speed = 4.0f;
-    c.monster_damage = 40;
-    c.monster_cooldown_ms = 1000; /* 20 ticks */
-    c.max_monsters = 1;           /* one at a time: the wave's second one waits */
-    sim_t *s = sim_new(&c, 2);
     const sim_monster_t *m = first_monster(s);
     uint32_t id = m->id;
     sim_events_clear(s);
@@ -515,12 +553,12 @@ static void test_chase_attack_death(void)
     uint32_t near = distf(m->x, m->y, p0->x, p0->y) <= distf(m->x, m->y, p1->x, p1->y) ? 0 : 1;
     uint32_t far = 1 - near;
     const sim_player_t *pn = sim_player(s, near);
-    float step = c.monster_speed * 0.05f;
+    float step = c->monster_speed * 0.05f;
 
     /* It closes in by exactly speed * dt per tick, one MONSTER_MOVE per tick. */
     float d = distf(m->x, m->y, pn->x, pn->y);
     int ticks = 0;
-    while (d > c.monster_range + step) {
+    while (d > c->monster_range + step) {
         sim_tick(s);
         ticks++;
         m = sim_monster_find(s, id);
@@ -587,14 +625,13 @@ static void test_chase_attack_death(void)
     CHECK_EQ(sim_attack(s, near, id), SIM_DEAD);
     CHECK_EQ(sim_use_item(s, near, SIM_ITEM_POTION), SIM_DEAD);
     CHECK(dead->x == dx && dead->y == dy);
-    CHECK_EQ(dead->potions, c.potions);
+    CHECK_EQ(dead->potions, c->potions);
     CHECK_EQ(dead->refused_actions, refused + 3);
     CHECK_EQ(sim_events(s, &ev), 0);
 
     /* The monster turns to the living player. */
     sim_tick(s);
     CHECK_EQ(sim_monster_find(s, id)->target, far);
-    sim_free(s);
 }
 
 static void check_over_once(sim_t *s, const evlog_t *l, sim_outcome_t want)
@@ -620,37 +657,28 @@ static void check_over_once(sim_t *s, const evlog_t *l, sim_outcome_t want)
     CHECK_EQ(sim_events(s, &ev), 0);
 }
 
-static void test_loss(void)
+static void test_loss(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    sim_config_default(&c);
-    c.seed = 5;
-    c.wave_gap_ms = 0;
-    sim_t *s = sim_new(&c, 2);
     evlog_t l = {0};
     for (int t = 0; t < 4000 && sim_outcome(s) == SIM_RUNNING; t++) {
         sim_tick(s);
         log_take(&l, s);
     }
     check_over_once(s, &l, SIM_LOSS);
-    CHECK(sim_now_ms(s) < c.time_limit_ms);
+    CHECK(sim_now_ms(s) < c->time_limit_ms);
     for (uint32_t i = 0; i < 2; i++) {
         CHECK(!sim_player(s, i)->alive);
         CHECK_EQ(sim_player(s, i)->deaths, 1);
-        CHECK_EQ(sim_player(s, i)->damage_taken, c.player_hp);
+        CHECK_EQ(sim_player(s, i)->damage_taken, c->player_hp);
         CHECK_EQ(sim_player(s, i)->score, 0);
     }
     CHECK_EQ(log_count(&l, SIM_EV_PLAYER_DIED), 2);
     CHECK_EQ(log_count(&l, SIM_EV_WAVE_STARTED), 1);
     log_free(&l);
-    sim_free(s);
 }
 
-static void test_win(void)
+static void test_win(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    bot_config(&c, 11);
-    sim_t *s = sim_new(&c, 2);
     evlog_t l = {0};
     play_bots(s, &l, 5000);
     check_over_once(s, &l, SIM_WIN);
@@ -666,9 +694,9 @@ static void test_win(void)
         kills += p->kills;
         CHECK_EQ(p->speed_violations, 0);
         CHECK_EQ(p->bounds_violations, 0);
-        CHECK_EQ(p->damage_dealt, p->kills * (uint32_t)c.monster_hp);
+        CHECK_EQ(p->damage_dealt, p->kills * (uint32_t)c->monster_hp);
         if (p->alive)
-            CHECK_EQ(p->score, p->kills * c.score_kill + 3 * c.score_wave);
+            CHECK_EQ(p->score, p->kills * c->score_kill + 3 * c->score_wave);
     }
     CHECK_EQ(kills, total);
     printf("win: %llu ticks (%.1f s of play), kills %u/%u, hp %d/%d\n",
@@ -685,16 +713,10 @@ static void test_win(void)
         }
     CHECK_EQ(last, total);
     log_free(&l);
-    sim_free(s);
 }
 
-static void test_timeout(void)
+static void test_timeout(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    c.time_limit_ms = 1000;
-    c.monster_speed = 4.0f;
-    sim_t *s = sim_new(&c, 1);
     evlog_t l = {0};
     for (int t = 0; t < 19; t++) {
         sim_tick(s);
@@ -708,21 +730,11 @@ static void test_timeout(void)
     check_over_once(s, &l, SIM_TIMEOUT);
     CHECK(sim_player(s, 0)->alive);
     log_free(&l);
-    sim_free(s);
 }
 
 /* max_monsters alive at most; the rest of the wave waits, and all of it comes in the end. */
-static void test_monster_cap(void)
+static void test_monster_cap(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    quiet_config(&c);
-    c.max_monsters = 5;
-    c.wave_base_monsters = 20;
-    c.spawn_per_tick = 3;
-    c.monster_speed = 20.0f;
-    c.attack_range = 1000.0f; /* reaches anything: this test is about the cap */
-    c.attack_cooldown_ms = 50;
-    sim_t *s = sim_new(&c, 1);
     evlog_t l = {0};
     sim_tick(s);
     CHECK_EQ(sim_monster_count(s), 3);
@@ -746,24 +758,11 @@ static void test_monster_cap(void)
     CHECK_EQ(log_count(&l, SIM_EV_MONSTER_SPAWN), 20);
     CHECK_EQ(sim_player(s, 0)->kills, 20);
     log_free(&l);
-    sim_free(s);
 }
 
 /* A caller that never clears: memory stops at SIM_MAX_EVENTS, the rest is counted. */
-static void test_event_cap(void)
+static void test_event_cap(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    sim_config_default(&c);
-    c.seed = 3;
-    c.wave_gap_ms = 0;
-    c.wave_base_monsters = 100;
-    c.max_monsters = 200;
-    c.spawn_per_tick = 200;
-    c.monster_damage = 0;
-    c.monster_speed = 5.0f;
-    c.monster_cooldown_ms = 50; /* from arrival on, 200 attacks a tick */
-    c.time_limit_ms = 100000000;
-    sim_t *s = sim_new(&c, 2);
     for (int t = 0; t < 6000; t++)
         sim_tick(s);
     const sim_event_t *ev;
@@ -772,7 +771,6 @@ static void test_event_cap(void)
     sim_events_clear(s);
     sim_tick(s);
     CHECK(sim_events(s, &ev) > 0);
-    sim_free(s);
 }
 
 static double now_s(void)
@@ -783,24 +781,14 @@ static double now_s(void)
 }
 
 /* Information only: ticks per second with 4 players circling and ~200 monsters chasing. */
-static void measure_tick_rate(void)
+static void measure_tick_rate(sim_t *s, const sim_config_t *c)
 {
-    sim_config_t c;
-    sim_config_default(&c);
-    c.seed = 99;
-    c.wave_gap_ms = 0;
-    c.wave_base_monsters = 50;
-    c.spawn_per_tick = 200;
-    c.monster_damage = 1; /* hits land, but nobody dies */
-    c.player_hp = 1000000;
-    c.time_limit_ms = UINT32_MAX;
-    sim_t *s = sim_new(&c, 4);
     sim_tick(s);
     sim_events_clear(s);
     CHECK_EQ(sim_monster_count(s), 200);
     const int ticks = 20000;
     size_t events = 0;
-    float step = c.player_speed * 0.05f;
+    float step = c->player_speed * 0.05f;
     double t0 = now_s();
     for (int t = 0; t < ticks; t++) {
         for (uint32_t i = 0; i < 4; i++) {
@@ -821,26 +809,45 @@ static void measure_tick_rate(void)
            "(%.2f us/tick, %.0f events/tick)\n",
            sim_monster_count(s), ticks, dt, ticks / dt, dt / ticks * 1e6,
            (double)events / ticks);
-    sim_free(s);
 }
+
+/* The tests on one match, each with its players and config. */
+static const sim_case_t CASES[] = {
+    /* no monsters during these two */
+    {"speed_clamp", test_speed_clamp, 1, quiet_config, "wave_gap_ms=100000 player_speed=10"},
+    {"bounds_clamp", test_bounds_clamp, 1, quiet_config, "wave_gap_ms=100000 arena_w=4 arena_h=4"},
+    {"bad_values", test_bad_values, 1, quiet_config, ""},
+    {"attack", test_attack, 1, quiet_config, "waves=2"},
+    /* the monster reaches the player in one tick, and hits once */
+    {"potion", test_potion, 1, quiet_config,
+     "monster_speed=1000 monster_damage=30 monster_cooldown_ms=1000000 potions=2 potion_heal=40"},
+    /* a cooldown of 20 ticks; one monster at a time: the wave's second one waits */
+    {"chase_attack_death", test_chase_attack_death, 2, quiet_config,
+     "monster_speed=4 monster_damage=40 monster_cooldown_ms=1000 max_monsters=1"},
+    {"loss", test_loss, 2, sim_config_default, "seed=5 wave_gap_ms=0"},
+    {"win", test_win, 2, bot_config, "seed=11"},
+    {"timeout", test_timeout, 1, quiet_config, "time_limit_ms=1000 monster_speed=4"},
+    /* the attack range reaches anything: this test is about the cap */
+    {"monster_cap", test_monster_cap, 1, quiet_config,
+     "max_monsters=5 wave_base_monsters=20 spawn_per_tick=3 monster_speed=20 attack_range=1000 "
+     "attack_cooldown_ms=50"},
+    /* from arrival on, 200 attacks a tick */
+    {"event_cap", test_event_cap, 2, sim_config_default,
+     "seed=3 wave_gap_ms=0 wave_base_monsters=100 max_monsters=200 spawn_per_tick=200 monster_damage=0 "
+     "monster_speed=5 monster_cooldown_ms=50 time_limit_ms=100000000"},
+    /* hits land, but nobody dies */
+    {"tick_rate", measure_tick_rate, 4, sim_config_default,
+     "seed=99 wave_gap_ms=0 wave_base_monsters=50 spawn_per_tick=200 monster_damage=1 player_hp=1000000 "
+     "time_limit_ms=4294967295"},
+};
 
 int main(void)
 {
     size_t used0 = alloc_used();
     test_config();
     test_determinism();
-    test_speed_clamp();
-    test_bounds_clamp();
-    test_bad_values();
-    test_attack();
-    test_potion();
-    test_chase_attack_death();
-    test_loss();
-    test_win();
-    test_timeout();
-    test_monster_cap();
-    test_event_cap();
-    measure_tick_rate();
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
+        run_case(&CASES[i]);
     CHECK_EQ(alloc_used(), used0);
     printf("test_sim: ok\n");
     return 0;
