@@ -172,18 +172,24 @@ static void self_moved(mg_t *g, const uint8_t *r, mg_news_t *news)
     news->clamped |= r[16] != 0;
 }
 
+/* The rules record's field size and player speed: three f32 in a row in both games. */
+static void rules_field(mg_t *g, const uint8_t *r)
+{
+    g->field_w = rd_f32(r);
+    g->field_h = rd_f32(r + 4);
+    g->speed = rd_f32(r + 8);
+    g->have_rules = 1;
+}
+
 /* ---- arena_lua */
 
 static const uint16_t ARENA_SIZES[] = {76, 20, 12, 16, 20, 20, 12, 12, 17, 24, 8, 8, 33, 8};
 
 static void arena_rules(mg_t *g, const uint8_t *r)
 {
-    g->field_w = rd_f32(r + 12);
-    g->field_h = rd_f32(r + 16);
-    g->speed = rd_f32(r + 20);
+    rules_field(g, r + 12);
     g->range = rd_f32(r + 36);
     g->cooldown_ms = rd_u32(r + 40);
-    g->have_rules = 1;
 }
 
 static void arena_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_news_t *news)
@@ -277,12 +283,9 @@ static void tag_record(mg_t *g, uint32_t op, const uint8_t *r, uint64_t now, mg_
 {
     switch (op) {
     case 100:
-        g->field_w = rd_f32(r + 8);
-        g->field_h = rd_f32(r + 12);
-        g->speed = rd_f32(r + 16);
+        rules_field(g, r + 8);
         g->it_speed = rd_f32(r + 20);
         g->freeze_ms = rd_u32(r + 40);
-        g->have_rules = 1;
         break;
     case 101:
         if (rd_u64(r) == g->self)

@@ -276,14 +276,20 @@ static void lb_act(lbot_t *b)
 
 #define UNPACK(T, desc) ((T *)pb_unpack(&b->s.bot->run->arena, &desc, payload, len))
 
-/* CREATE_ROOM or JOIN_ROOM answered with the room: in it, to get ready (owner: as its
- * creator, or as the member a join made the owner). */
-static void room_joined(lbot_t *b, const RoomState *room, uint64_t now, int created)
+/* CREATE_ROOM or JOIN_ROOM answered with the room: in it, counted in *count, to get ready
+ * (owner: as its creator, or as the member a join made the owner). Returns -1 (nothing done)
+ * when the response did not decode or had no room (room NULL). */
+static int room_joined(lbot_t *b, const RoomState *room, uint64_t now, int created,
+                       uint64_t *count)
 {
+    if (!room)
+        return -1;
+    (*count)++;
     room_clear(b);
     room_take(b, room);
     room_entered(b, now, created || is_owner(b));
     b->step = S_READY;
+    return 0;
 }
 
 /* GET_ROOM_LIST answered: a random room with a free seat to join; none: create one. */
@@ -315,11 +321,7 @@ static int room_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, u
     switch (rq) {
     case PACKET_TYPE__CREATE_ROOM_REQUEST: {
         CreateRoomResponse *r = UNPACK(CreateRoomResponse, create_room_response__descriptor);
-        if (!r || !r->room)
-            return -1;
-        st->rooms_created++;
-        room_joined(b, r->room, now, 1);
-        return 0;
+        return room_joined(b, r ? r->room : NULL, now, 1, &st->rooms_created);
     }
     case PACKET_TYPE__GET_ROOM_LIST_REQUEST: {
         GetRoomListResponse *r = UNPACK(GetRoomListResponse, get_room_list_response__descriptor);
@@ -330,11 +332,7 @@ static int room_ok(lbot_t *b, uint16_t rq, const uint8_t *payload, size_t len, u
     }
     case PACKET_TYPE__JOIN_ROOM_REQUEST: {
         JoinRoomResponse *r = UNPACK(JoinRoomResponse, join_room_response__descriptor);
-        if (!r || !r->room)
-            return -1;
-        st->joins++;
-        room_joined(b, r->room, now, 0);
-        return 0;
+        return room_joined(b, r ? r->room : NULL, now, 0, &st->joins);
     }
     case PACKET_TYPE__PREPARE_GAME_REQUEST: {
         PrepareGameResponse *r = UNPACK(PrepareGameResponse, prepare_game_response__descriptor);
