@@ -469,7 +469,8 @@ void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s))
         uv_timer_stop(&s->timer);
         if (each)
             each(s);
-        s->ops->stop(s);
+        if (s->ops)
+            s->ops->stop(s);
     }
 }
 

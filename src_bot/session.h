@@ -61,7 +61,8 @@ struct session {
 int sess_check_prefix(const run_t *run);
 
 /* Sets up s for bot (bot->sc = s): its PRNG from --seed and the bot's index, its first
- * account name, its timer. */
+ * account name, its timer. ops NULL: a bot that sends on its own timer (idle), not through
+ * sess_send. */
 void sess_init(session_t *s, bot_t *bot, const session_ops_t *ops);
 
 /* The bot's PRNG: the only source of its random choices. */
@@ -166,7 +167,7 @@ void sess_pool_start(sess_pool_t *p, scen_use_t *use, size_t bot_size, const ses
 void *sess_scenario_start(scen_use_t *use, size_t state_size, size_t bot_size,
                           const session_ops_t *ops);
 session_t *sess_pool_at(const sess_pool_t *p, uint32_t i);
-/* on_stop: per bot, its timer stops, then each (NULL: none) and its ops' stop. */
+/* on_stop: per bot, its timer stops, then each (NULL: none) and its ops' stop (if any). */
 void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s));
 /* The run hooks of an account scenario whose state is such: on_stop (sess_pool_stop with no
  * each), on_finish (sess_close of every bot), cleanup (frees the bots' structs, not what
