@@ -216,6 +216,9 @@ void bot_transport_report(const run_t *run, FILE *f);
  * scenario's use in the run (use->run, use->state); the bot hooks get the bot (bot->run,
  * bot->sc). */
 typedef struct scenario_hooks {
+    /* Hooks left NULL are base's, when set: SESS_HOOKS for a scenario whose bots are sessions
+     * (session.h), which then names only what it does otherwise. */
+    const struct scenario_hooks *base;
     void (*on_connected)(bot_t *b);
     void (*on_push)(bot_t *b, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
     void (*on_gone)(bot_t *b);          /* the bot's connection closed */

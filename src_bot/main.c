@@ -18,6 +18,15 @@
 #include "log.h"
 #include "util.h"
 
+/* Calls a scenario's hook f (its own, else its base's) when it has one. */
+#define CALL_HOOK(sc, f, ...)                                                                    \
+    do {                                                                                         \
+        const scenario_hooks_t *h_ = (sc)->hooks;                                                \
+        __typeof__(h_->f) fn_ = h_->f ? h_->f : h_->base ? h_->base->f : NULL;                   \
+        if (fn_)                                                                                 \
+            fn_(__VA_ARGS__);                                                                    \
+    } while (0)
+
 /* ------------------------------------------------------------------ counters */
 
 uint32_t scenario_bots(const run_t *run, const scenario_t *sc)
@@ -124,8 +133,7 @@ static void on_push(client_t *c, uint16_t type, uint32_t seq, const uint8_t *pay
         log_warn("kicked", "bot=%u code=%s reason=\"%s\"", b->index,
                  error_code_name(k ? (int)k->code : -1), k && k->reason ? k->reason : "");
     }
-    if (b->scenario->hooks->on_push)
-        b->scenario->hooks->on_push(b, type, seq, payload, len);
+    CALL_HOOK(b->scenario, on_push, b, type, seq, payload, len);
 }
 
 static void on_event(client_t *c, int event, int status, void *ud)
@@ -139,7 +147,7 @@ static void on_event(client_t *c, int event, int status, void *ud)
         run->connected_now++;
         gw->connected++;
         if (!run->stopping)
-            b->scenario->hooks->on_connected(b);
+            CALL_HOOK(b->scenario, on_connected, b);
         return;
     }
     if (b->state == BOT_CONNECTING) {
@@ -157,8 +165,7 @@ static void on_event(client_t *c, int event, int status, void *ud)
     b->state = BOT_GONE;
     b->c = NULL;
     client_close(c);
-    if (b->scenario->hooks->on_gone)
-        b->scenario->hooks->on_gone(b);
+    CALL_HOOK(b->scenario, on_gone, b);
     if (--run->alive == 0 && run->started == run->nbots && !run->stopping)
         run_stop(run); /* nobody left to wait for */
 }
@@ -229,8 +236,7 @@ static void run_finish(run_t *run)
     close_handle((uv_handle_t *)&run->sigint);
     close_handle((uv_handle_t *)&run->sigterm);
     for (int i = 0; i < run->nused; i++)
-        if (run->used[i].sc->hooks->on_finish)
-            run->used[i].sc->hooks->on_finish(&run->used[i]);
+        CALL_HOOK(run->used[i].sc, on_finish, &run->used[i]);
     for (uint32_t i = 0; i < run->nbots; i++) {
         bot_t *b = &run->bots[i];
         if (b->state == BOT_CONNECTING && ++run->st.connect_failed <= 5)
@@ -272,8 +278,7 @@ static void run_stop(run_t *run)
     uv_timer_stop(&run->pace_timer);
     uv_timer_start(&run->tick_timer, on_tick, 0, 10);
     for (int i = 0; i < run->nused; i++)
-        if (run->used[i].sc->hooks->on_stop)
-            run->used[i].sc->hooks->on_stop(&run->used[i]);
+        CALL_HOOK(run->used[i].sc, on_stop, &run->used[i]);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -708,8 +713,7 @@ static int run_report(const run_t *run)
 static void run_free(run_t *run)
 {
     for (int i = 0; i < run->nused; i++)
-        if (run->used[i].sc->hooks->cleanup)
-            run->used[i].sc->hooks->cleanup(&run->used[i]);
+        CALL_HOOK(run->used[i].sc, cleanup, &run->used[i]);
     xfree(run->samples);
     xfree(run->check_buf);
     xfree(run->send_buf);

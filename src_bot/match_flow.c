@@ -570,10 +570,8 @@ static void mf_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *p
 }
 
 const scenario_hooks_t MF_HOOKS = {
-    .on_connected = sess_on_connected,
+    .base = &SESS_HOOKS,
     .on_push = mf_on_push,
-    .on_gone = sess_on_gone,
     .on_stop = mf_on_stop,
-    .on_finish = sess_on_finish,
     .cleanup = mf_cleanup,
 };

@@ -84,13 +84,7 @@ static int idle_passed(const run_t *run)
     return 1;
 }
 
-static const scenario_hooks_t IDLE_HOOKS = {
-    .on_connected = idle_on_connected,
-    .on_gone = sess_on_gone,
-    .on_stop = sess_on_stop,
-    .on_finish = sess_on_finish,
-    .cleanup = sess_cleanup,
-};
+static const scenario_hooks_t IDLE_HOOKS = {.base = &SESS_HOOKS, .on_connected = idle_on_connected};
 
 const scenario_t SCENARIO_IDLE = {
     .name = "idle",

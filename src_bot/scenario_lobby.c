@@ -546,12 +546,10 @@ static int lobby_passed(const run_t *run)
 }
 
 static const scenario_hooks_t LOBBY_HOOKS = {
+    .base = &SESS_HOOKS,
     .on_connected = lobby_on_connected,
     .on_push = lobby_on_push,
     .on_gone = lobby_on_gone,
-    .on_stop = sess_on_stop,
-    .on_finish = sess_on_finish,
-    .cleanup = sess_cleanup,
 };
 
 const scenario_t SCENARIO_LOBBY = {

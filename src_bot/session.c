@@ -414,16 +414,16 @@ int sess_setup(scen_use_t *use, const config_t *cfg)
     return sess_check_prefix(use->run);
 }
 
-void sess_on_connected(bot_t *bot)
+static void sess_on_connected(bot_t *bot)
 {
     session_t *s = bot->sc;
     sess_connected(s);
     sess_wake(s);
 }
 
-void sess_on_gone(bot_t *bot) { sess_gone(bot->sc); }
+static void sess_on_gone(bot_t *bot) { sess_gone(bot->sc); }
 
-void sess_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
+static void sess_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len)
 {
     session_t *s = bot->sc;
     (void)payload;
@@ -474,9 +474,9 @@ void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s))
     }
 }
 
-void sess_on_stop(scen_use_t *use) { sess_pool_stop(use->state, NULL); }
+static void sess_on_stop(scen_use_t *use) { sess_pool_stop(use->state, NULL); }
 
-void sess_on_finish(scen_use_t *use)
+static void sess_on_finish(scen_use_t *use)
 {
     const sess_pool_t *p = use->state;
     for (uint32_t i = 0; i < p->n; i++)

@@ -145,11 +145,8 @@ void sess_connected(session_t *s);
 void sess_gone(session_t *s);
 void sess_close(session_t *s); /* closes the timer (on_finish) */
 
-/* Scenario hooks as they are for a bot with nothing more to do: setup (the --user-prefix
- * check), on_connected (sess_connected, then act), on_gone. */
+/* An account scenario's setup: the --user-prefix check. */
 int sess_setup(scen_use_t *use, const config_t *cfg);
-void sess_on_connected(bot_t *bot);
-void sess_on_gone(bot_t *bot);
 
 /* The bots of one account scenario: one struct of `size` bytes per bot, each starting with
  * its session_t. */
@@ -169,15 +166,13 @@ void *sess_scenario_start(scen_use_t *use, size_t state_size, size_t bot_size,
 session_t *sess_pool_at(const sess_pool_t *p, uint32_t i);
 /* on_stop: per bot, its timer stops, then each (NULL: none) and its ops' stop (if any). */
 void sess_pool_stop(const sess_pool_t *p, void (*each)(session_t *s));
-/* The run hooks of an account scenario whose state is such: on_stop (sess_pool_stop with no
- * each), on_finish (sess_close of every bot), cleanup (frees the bots' structs, not what
- * they point to, and the state). */
-void sess_on_stop(scen_use_t *use);
-void sess_on_finish(scen_use_t *use);
+/* cleanup of a scenario whose state is such: frees the bots' structs (not what they point to)
+ * and the state. */
 void sess_cleanup(scen_use_t *use);
-/* KICKED: the session is logged out (the gateway closes the connection next). */
-void sess_on_push(bot_t *bot, uint16_t type, uint32_t seq, const uint8_t *payload, size_t len);
-/* The hooks of an account scenario with nothing more to do: those above. */
+/* The hooks of a scenario whose bots are sessions in a pool, with nothing more to do; the base
+ * of the others' (scenario_hooks_t.base): on_connected (sess_connected, then act), on_push
+ * (KICKED: the session is logged out; the gateway closes the connection next), on_gone,
+ * on_stop (sess_pool_stop with no each), on_finish (sess_close of every bot), cleanup. */
 extern const scenario_hooks_t SESS_HOOKS;
 
 #endif
