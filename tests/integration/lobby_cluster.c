@@ -15,23 +15,7 @@ const char *const GW_ENV[] = {"RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
 
 char RUN[8]; /* per-run tag in every username: one PostgreSQL serves all scenarios */
 
-uint32_t server_id_of(proc_t *p)
-{
-    uint32_t id = 0;
-    for (int i = 0; i < 500 && !id; i++) {
-        id = h_server_id(p);
-        if (!id)
-            h_sleep_ms(10);
-    }
-    CHECK(id != 0);
-    return id;
-}
-
-void stop_proc(proc_t *p)
-{
-    if (h_alive(p))
-        h_stop(p, 15000);
-}
+void stop_proc(proc_t *p) { h_stop_running(&p, 1, 15000); }
 
 void cluster_lobby_env(cluster_t *cl, const char *const *extra, int real_hash)
 {
@@ -58,7 +42,7 @@ proc_t *cluster_add_lobby(cluster_t *cl)
     snprintf(name, sizeof name, "lobbyd%d", i + 1);
     cl->lobby[i] = h_spawn(LOBBYD_PATH, name, cl->lobby_env);
     CHECK(h_wait_registered("Lobby", cl->nlobby, 15000) >= 0);
-    cl->lobby_id[i] = server_id_of(cl->lobby[i]);
+    cl->lobby_id[i] = h_wait_server_id(cl->lobby[i], 5000);
     return cl->lobby[i];
 }
 
@@ -69,7 +53,7 @@ proc_t *cluster_add_game(cluster_t *cl)
     snprintf(name, sizeof name, "gamed%d", i + 1);
     cl->game[i] = h_spawn(GAMED_PATH, name, cl->game_env);
     CHECK(h_wait_registered("Game", cl->ngame, 15000) >= 0);
-    cl->game_id[i] = server_id_of(cl->game[i]);
+    cl->game_id[i] = h_wait_server_id(cl->game[i], 5000);
     /* placed on only once every gateway is linked to it (docs/matches.md, "Placement is
      * confirmed"): wait for the links, not just the registry */
     uint32_t ids[8] = {0};
@@ -94,7 +78,7 @@ void cluster_add_gateway(cluster_t *cl)
 {
     int i = cl->ngw++;
     cl->gw[i] = h_spawn_gateway(&cl->port[i], GW_ENV);
-    cl->gw_id[i] = server_id_of(cl->gw[i]);
+    cl->gw_id[i] = h_wait_server_id(cl->gw[i], 5000);
     if (cl->nlobby)
         wait_gateway_sees_lobbies(cl, i);
 }
@@ -115,12 +99,9 @@ void cluster_up(cluster_t *cl, const char *tag, int ngw, int nlobby, int ngame,
 
 void cluster_down(cluster_t *cl)
 {
-    for (int i = 0; i < cl->ngw; i++)
-        stop_proc(cl->gw[i]);
-    for (int i = 0; i < cl->nlobby; i++)
-        stop_proc(cl->lobby[i]);
-    for (int i = 0; i < cl->ngame; i++)
-        stop_proc(cl->game[i]);
+    h_stop_running(cl->gw, cl->ngw, 15000);
+    h_stop_running(cl->lobby, cl->nlobby, 15000);
+    h_stop_running(cl->game, cl->ngame, 15000);
 }
 
 int is_game_id(const cluster_t *cl, uint32_t id)

@@ -39,8 +39,6 @@ typedef struct cluster {
     const char *game_env[3];
 } cluster_t;
 
-uint32_t server_id_of(proc_t *p);
-
 /* h_stop (15 s) when the process is still running. */
 void stop_proc(proc_t *p);
 

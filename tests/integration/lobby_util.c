@@ -20,18 +20,7 @@ __attribute__((noreturn, format(printf, 2, 3))) void lu_die(int line, const char
     h_fail();
 }
 
-uint32_t lu_server_id(proc_t *p)
-{
-    uint32_t id = 0;
-    for (int i = 0; i < 1000 && !id; i++) {
-        id = h_server_id(p);
-        if (!id)
-            h_sleep_ms(10);
-    }
-    if (!id)
-        DIE("%s never logged its registry id", p->name);
-    return id;
-}
+uint32_t lu_server_id(proc_t *p) { return h_wait_server_id(p, 10000); }
 
 void lu_cluster_init(cluster_t *cl, const char *tag)
 {
@@ -109,11 +98,7 @@ void lu_wait_links(cluster_t *cl)
     }
 }
 
-void lu_stop(proc_t *p, int timeout_ms)
-{
-    if (h_alive(p))
-        h_stop(p, timeout_ms);
-}
+void lu_stop(proc_t *p, int timeout_ms) { h_stop_running(&p, 1, timeout_ms); }
 
 void lu_cluster_down(cluster_t *cl)
 {
