@@ -11,6 +11,7 @@
  * 3. A delay (tc netem): "skipped: netem qdisc unavailable" where the kernel lacks it.
  * Needs root for `ip netns`; without it the test says "skipped: why" and exits 77. */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,49 @@ static void player_up(player_t *p, int port, const char *who)
     fres_free(&r);
 }
 
+/* The pushes of a match the players count: each decodes and names the match (match_id at off). */
+static const struct {
+    uint16_t type;
+    const ProtobufCMessageDescriptor *d;
+    size_t off;
+} MATCH_PUSHES[] = {
+    {PACKET_TYPE__MATCH_START, &match_start__descriptor, offsetof(MatchStart, match_id)},
+    {PACKET_TYPE__GAME_OVER, &game_over__descriptor, offsetof(GameOver, match_id)},
+    {PACKET_TYPE__MATCH_ABORTED, &match_aborted__descriptor, offsetof(MatchAborted, match_id)},
+    {PACKET_TYPE__GAME_SNAPSHOT_RESPONSE, &game_snapshot_response__descriptor,
+     offsetof(GameSnapshotResponse, match_id)},
+};
+
+/* Counts one push: MATCH_START sets the player's match; the others must name it (a pushed
+ * GAME_SNAPSHOT_RESPONSE has seq 0). Other pushes are ignored. */
+static void take_push(player_t *p, uint16_t type, uint32_t seq, const uint8_t *pl, size_t len)
+{
+    for (size_t k = 0; k < sizeof MATCH_PUSHES / sizeof MATCH_PUSHES[0]; k++) {
+        if (MATCH_PUSHES[k].type != type)
+            continue;
+        ProtobufCMessage *m = protobuf_c_message_unpack(MATCH_PUSHES[k].d, NULL, len, pl);
+        CHECK(m != NULL);
+        uint64_t match = *(const uint64_t *)(const void *)((const char *)m + MATCH_PUSHES[k].off);
+        if (type == PACKET_TYPE__MATCH_START) {
+            p->match = match;
+            p->started++;
+        } else if (type == PACKET_TYPE__GAME_OVER) {
+            CHECK_EQ(match, p->match);
+            p->over++;
+        } else if (type == PACKET_TYPE__MATCH_ABORTED) {
+            CHECK_EQ(match, p->match);
+            printf("  %s: MATCH_ABORTED \"%s\"\n", p->name, ((const MatchAborted *)m)->reason);
+            p->aborted++;
+            p->aborted_at = h_now_ms();
+        } else {
+            CHECK_EQ(seq, 0);
+            CHECK_EQ(match, p->match);
+            p->snapshots++;
+        }
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+}
+
 /* Takes every push queued or arriving within ms. */
 static void drain(player_t *p, int ms)
 {
@@ -67,34 +111,7 @@ static void drain(player_t *p, int ms)
         int left = (int)(end > h_now_ms() ? end - h_now_ms() : 0);
         if (csync_wait_push_seq(p->s, &type, &seq, &pl, &len, left) != 0)
             return;
-        if (type == PACKET_TYPE__MATCH_START) {
-            MatchStart *m = match_start__unpack(NULL, len, pl);
-            CHECK(m != NULL);
-            p->match = m->match_id;
-            p->started++;
-            match_start__free_unpacked(m, NULL);
-        } else if (type == PACKET_TYPE__GAME_OVER) {
-            GameOver *g = game_over__unpack(NULL, len, pl);
-            CHECK(g != NULL);
-            CHECK_EQ(g->match_id, p->match);
-            p->over++;
-            game_over__free_unpacked(g, NULL);
-        } else if (type == PACKET_TYPE__MATCH_ABORTED) {
-            MatchAborted *a = match_aborted__unpack(NULL, len, pl);
-            CHECK(a != NULL);
-            CHECK_EQ(a->match_id, p->match);
-            printf("  %s: MATCH_ABORTED \"%s\"\n", p->name, a->reason);
-            p->aborted++;
-            p->aborted_at = h_now_ms();
-            match_aborted__free_unpacked(a, NULL);
-        } else if (type == PACKET_TYPE__GAME_SNAPSHOT_RESPONSE) {
-            GameSnapshotResponse *g = game_snapshot_response__unpack(NULL, len, pl);
-            CHECK(g != NULL);
-            CHECK_EQ(seq, 0);
-            CHECK_EQ(g->match_id, p->match);
-            p->snapshots++;
-            game_snapshot_response__free_unpacked(g, NULL);
-        }
+        take_push(p, type, seq, pl, len);
         xfree(pl);
     }
 }
