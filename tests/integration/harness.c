@@ -325,6 +325,19 @@ void h_spawn_game_pair(proc_t **a, proc_t **b, int timeout_ms)
     CHECK(h_wait_registered("Game", 2, timeout_ms) >= 0);
 }
 
+int h_spawn_next(proc_t **slots, uint32_t *ids, int *count, const char *bin, const char *base,
+                 const char *type, const char *const *env, int id_timeout_ms)
+{
+    int i = (*count)++;
+    char name[48];
+    snprintf(name, sizeof name, "%s%d", base, i + 1);
+    slots[i] = h_spawn(bin, name, env);
+    if (type)
+        CHECK(h_wait_registered(type, *count, 15000) >= 0);
+    ids[i] = h_wait_server_id(slots[i], id_timeout_ms);
+    return i;
+}
+
 proc_t *h_spawn_gateway_games(int *port, const char *const *extra, proc_t **lobby, proc_t **a, proc_t **b,
                               int timeout_ms)
 {

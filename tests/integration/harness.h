@@ -80,6 +80,12 @@ proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args)
 /* Joins the NULL-terminated lists a then b (either may be NULL) into env, at most max entries
  * (the rest left out), NULL-terminated (env holds max + 1); returns the count. */
 int h_env_join(const char **env, int max, const char *const *a, const char *const *b);
+/* Starts the next daemon of a kind into slots[*count] (bin named <base><n>, n = the new *count;
+ * env as h_spawn's extra) and counts it; with type set, waits (15 s) until n of that type have
+ * registered. Then its registry id into ids[n - 1] (h_wait_server_id, id_timeout_ms). Returns
+ * its index n - 1. */
+int h_spawn_next(proc_t **slots, uint32_t *ids, int *count, const char *bin, const char *base,
+                 const char *type, const char *const *env, int id_timeout_ms);
 /* Starts a gateway listening on a free port; returns it in *port. */
 proc_t *h_spawn_gateway(int *port, const char *const *extra);
 /* Starts two game daemons with the common environment only, "gamed-a" into *a and "gamed-b"

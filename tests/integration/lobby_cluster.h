@@ -12,6 +12,7 @@
 #include "client_sync.h"
 #include "cluster.pb-c.h"
 #include "harness.h"
+#include "player.h"
 #include "res.h"
 
 /* high limits: the tests send requests in tight loops */
@@ -148,14 +149,7 @@ void exp_remove(exp_room_t *e, uint64_t uid);
 /* ------------------------------------------------------------------------------------------ */
 /* players (blocking) */
 
-typedef struct player {
-    csync_t *c;
-    int port;
-    char name[32];
-    char pass[48];
-    uint64_t uid;
-    char token[80];
-} player_t;
+/* player_t (player.h): these scenarios use its account fields (c, port, name, pass, uid, token). */
 
 void p_init(player_t *p, const char *scen, int i, int port);
 
