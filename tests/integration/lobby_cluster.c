@@ -95,6 +95,13 @@ void cluster_down(cluster_t *cl)
     h_stop_running(cl->game, cl->ngame, 15000);
 }
 
+void scenario_down(cluster_t *cl, player_t *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        p_close(&p[i]);
+    cluster_down(cl);
+}
+
 int is_game_id(const cluster_t *cl, uint32_t id)
 {
     for (int i = 0; i < cl->ngame; i++)
@@ -113,6 +120,24 @@ res_t err_res(res_t r, uint16_t req_type, int code, int line)
 {
     res_expect_error(&r, NULL, req_type, code, line);
     return r;
+}
+
+void member_reqs_init(member_reqs_t *m, const char *text)
+{
+    *m = (member_reqs_t){.lv = LEAVE_ROOM_REQUEST__INIT, .pr = PREPARE_GAME_REQUEST__INIT,
+                         .sg = START_GAME_REQUEST__INIT, .ch = ROOM_CHAT_REQUEST__INIT};
+    m->pr.ready = 1;
+    m->ch.text = (char *)text;
+    m->all[0] = (typed_msg_t){PACKET_TYPE__LEAVE_ROOM_REQUEST, &m->lv.base};
+    m->all[1] = (typed_msg_t){PACKET_TYPE__PREPARE_GAME_REQUEST, &m->pr.base};
+    m->all[2] = (typed_msg_t){PACKET_TYPE__START_GAME_REQUEST, &m->sg.base};
+    m->all[3] = (typed_msg_t){PACKET_TYPE__ROOM_CHAT_REQUEST, &m->ch.base};
+}
+
+void expect_refused_(csync_t *c, const typed_msg_t *msgs, int n, int code, int line)
+{
+    for (int i = 0; i < n; i++)
+        err_res(call(c, msgs[i].type, msgs[i].msg), msgs[i].type, code, line);
 }
 
 int is_match_push(uint16_t t) { return t >= 200 && t < 300; }

@@ -62,6 +62,9 @@ void cluster_up(cluster_t *cl, const char *tag, int ngw, int nlobby, int ngame,
 /* SIGTERM everything still running; every daemon must exit 0 (under ASan: no leak). */
 void cluster_down(cluster_t *cl);
 
+/* The end of a scenario: closes the players p[0..n) still connected, then cluster_down. */
+void scenario_down(cluster_t *cl, player_t *p, int n);
+
 int is_game_id(const cluster_t *cl, uint32_t id);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -85,6 +88,29 @@ res_t err_res(res_t r, uint16_t req_type, int code, int line);
     err_res(call_raw((c), PACKET_TYPE__##REQ, (data), (n)), PACKET_TYPE__##REQ,                 \
             ERROR_CODE__##CODE, __LINE__)
 
+
+/* A request type and its message, for tables of requests checked alike. */
+typedef struct typed_msg {
+    uint16_t type;
+    const ProtobufCMessage *msg;
+} typed_msg_t;
+
+/* The requests of a room member: LEAVE_ROOM, PREPARE_GAME (ready), START_GAME and ROOM_CHAT
+ * (text); all[] lists them in that order (it points into the struct: do not copy it). */
+typedef struct member_reqs {
+    LeaveRoomRequest lv;
+    PrepareGameRequest pr;
+    StartGameRequest sg;
+    RoomChatRequest ch;
+    typed_msg_t all[4];
+} member_reqs_t;
+
+void member_reqs_init(member_reqs_t *m, const char *text);
+
+/* Sends each of msgs[0..n) on c: every one must be refused with ERROR_RESPONSE(code). */
+void expect_refused_(csync_t *c, const typed_msg_t *msgs, int n, int code, int line);
+
+#define EXPECT_REFUSED(c, msgs, n, CODE) expect_refused_((c), (msgs), (n), ERROR_CODE__##CODE, __LINE__)
 
 /* ------------------------------------------------------------------------------------------ */
 /* pushes */
