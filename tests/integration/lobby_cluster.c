@@ -353,12 +353,19 @@ void p_close(player_t *p)
     p->c = NULL;
 }
 
+const ProtobufCMessage *account_msg(account_req_t *a, uint16_t type, const char *user, const char *pass)
+{
+    *a = (account_req_t){.rg = REGISTER_REQUEST__INIT, .li = LOGIN_REQUEST__INIT};
+    a->rg.username = a->li.username = (char *)user;
+    a->rg.password = a->li.password = (char *)pass;
+    return type == PACKET_TYPE__REGISTER_REQUEST ? &a->rg.base : &a->li.base;
+}
+
 uint64_t p_register(player_t *p)
 {
-    RegisterRequest rq = REGISTER_REQUEST__INIT;
-    rq.username = p->name;
-    rq.password = p->pass;
-    RegisterResponse *o = ok_res(call_unbusy(p->c, PACKET_TYPE__REGISTER_REQUEST, &rq.base),
+    account_req_t a;
+    const ProtobufCMessage *m = account_msg(&a, PACKET_TYPE__REGISTER_REQUEST, p->name, p->pass);
+    RegisterResponse *o = ok_res(call_unbusy(p->c, PACKET_TYPE__REGISTER_REQUEST, m),
                                  PACKET_TYPE__REGISTER_REQUEST, PACKET_TYPE__REGISTER_RESPONSE,
                                  &register_response__descriptor, __LINE__);
     uint64_t uid = o->user_id;
@@ -369,10 +376,9 @@ uint64_t p_register(player_t *p)
 
 LoginResponse *p_login_full(player_t *p)
 {
-    LoginRequest rq = LOGIN_REQUEST__INIT;
-    rq.username = p->name;
-    rq.password = p->pass;
-    LoginResponse *o = ok_res(call_unbusy(p->c, PACKET_TYPE__LOGIN_REQUEST, &rq.base), PACKET_TYPE__LOGIN_REQUEST,
+    account_req_t a;
+    const ProtobufCMessage *m = account_msg(&a, PACKET_TYPE__LOGIN_REQUEST, p->name, p->pass);
+    LoginResponse *o = ok_res(call_unbusy(p->c, PACKET_TYPE__LOGIN_REQUEST, m), PACKET_TYPE__LOGIN_REQUEST,
                               PACKET_TYPE__LOGIN_RESPONSE, &login_response__descriptor, __LINE__);
     CHECK(o->user_id > 0);
     if (p->uid)

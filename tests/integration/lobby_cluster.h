@@ -183,6 +183,15 @@ void p_connect(player_t *p);
 
 void p_close(player_t *p);
 
+/* Storage for an account request: account_msg fills the one type names (REGISTER_REQUEST or
+ * LOGIN_REQUEST) with user and pass and returns it. */
+typedef struct account_req {
+    RegisterRequest rg;
+    LoginRequest li;
+} account_req_t;
+
+const ProtobufCMessage *account_msg(account_req_t *a, uint16_t type, const char *user, const char *pass);
+
 /* REGISTER, retrying while the lobby answers BUSY (bounded hashing queue). */
 uint64_t p_register(player_t *p);
 

@@ -72,8 +72,8 @@ static __attribute__((noreturn)) void res_fail(int line, const char *who, const 
     h_fail();
 }
 
-void *res_expect(res_t r, const char *who, uint16_t req_type, uint16_t want, const ProtobufCMessageDescriptor *d,
-                 int line)
+void *res_expect(res_t r, const char *who, uint16_t req_type, uint16_t want,
+                 const ProtobufCMessageDescriptor *d, int line)
 {
     char what[600];
     if (r.rc != 0 || r.type != want) {
@@ -97,8 +97,8 @@ void res_expect_error(res_t *r, const char *who, uint16_t req_type, int code, in
         r->msg[0] == '\0') {
         char got[400], what[600];
         res_describe(r, got, sizeof got);
-        snprintf(what, sizeof what, "%s: expected ERROR_RESPONSE %s with a message, got %s", type_name(req_type),
-                 err_name(code), got);
+        snprintf(what, sizeof what, "%s: expected ERROR_RESPONSE %s with a message, got %s",
+                 type_name(req_type), err_name(code), got);
         res_fail(line, who, what);
     }
     res_free(r);

@@ -35,8 +35,8 @@ void res_describe(const res_t *r, char *out, size_t n);
 /* r must be a response of type want (to a req_type request) that decodes as d: returns the
  * message (the caller frees it) and frees r. Otherwise prints "FAILED line <line>: [who: ]..."
  * and fails the test. */
-void *res_expect(res_t r, const char *who, uint16_t req_type, uint16_t want, const ProtobufCMessageDescriptor *d,
-                 int line);
+void *res_expect(res_t r, const char *who, uint16_t req_type, uint16_t want,
+                 const ProtobufCMessageDescriptor *d, int line);
 /* *r must be ERROR_RESPONSE(code) to req_type with a non-empty message; frees it. Otherwise fails
  * the test as res_expect. */
 void res_expect_error(res_t *r, const char *who, uint16_t req_type, int code, int line);

@@ -172,7 +172,8 @@ static void s_error_codes(void)
     CHECK_EQ(lines, 5);
     codes++;
     /* the rate is per user: p[1]'s chat still goes */
-    RoomChatResponse *cro = OK_CALL(p[1].c, ROOM_CHAT_REQUEST, &mr.ch.base, ROOM_CHAT_RESPONSE, room_chat_response__descriptor);
+    RoomChatResponse *cro = OK_CALL(p[1].c, ROOM_CHAT_REQUEST, &mr.ch.base, ROOM_CHAT_RESPONSE,
+                                    room_chat_response__descriptor);
     room_chat_response__free_unpacked(cro, NULL);
     drain_pushes(p[0].c, 50);
     drain_pushes(p[1].c, 0);
@@ -329,11 +330,8 @@ typedef struct account_case {
 static void expect_account_errors(csync_t *c, uint16_t type, const account_case_t *cases, int n, int line)
 {
     for (int i = 0; i < n; i++) {
-        RegisterRequest rg = REGISTER_REQUEST__INIT;
-        LoginRequest li = LOGIN_REQUEST__INIT;
-        rg.username = li.username = (char *)cases[i].user;
-        rg.password = li.password = (char *)cases[i].pass;
-        const ProtobufCMessage *m = type == PACKET_TYPE__REGISTER_REQUEST ? &rg.base : &li.base;
+        account_req_t a;
+        const ProtobufCMessage *m = account_msg(&a, type, cases[i].user, cases[i].pass);
         err_res(call(c, type, m), type, cases[i].code, line);
     }
 }
@@ -507,7 +505,8 @@ static void s_hostile(void)
         ERR_RAW(p.c, ROOM_CHAT_REQUEST, buf, n, BAD_REQUEST);
     }
     mr.ch.text = c200;
-    RoomChatResponse *cro = OK_CALL(p.c, ROOM_CHAT_REQUEST, &mr.ch.base, ROOM_CHAT_RESPONSE, room_chat_response__descriptor);
+    RoomChatResponse *cro = OK_CALL(p.c, ROOM_CHAT_REQUEST, &mr.ch.base, ROOM_CHAT_RESPONSE,
+                                    room_chat_response__descriptor);
     room_chat_response__free_unpacked(cro, NULL);
     checks += 3;
     /* the wrong state in a room: QUICK_MATCH in a room, START in game */
@@ -515,7 +514,8 @@ static void s_hostile(void)
     ERR_CALL(p.c, QUICK_MATCH_REQUEST, &qm.base, ALREADY_IN_ROOM);
     ERR_CALL(p.c, START_GAME_REQUEST, &mr.sg.base, NOT_ALL_READY);
     room_free(p_ready(&p, 1));
-    StartGameResponse *so = OK_CALL(p.c, START_GAME_REQUEST, &mr.sg.base, START_GAME_RESPONSE, start_game_response__descriptor);
+    StartGameResponse *so = OK_CALL(p.c, START_GAME_REQUEST, &mr.sg.base, START_GAME_RESPONSE,
+                                    start_game_response__descriptor);
     start_game_response__free_unpacked(so, NULL);
     ERR_CALL(p.c, START_GAME_REQUEST, &mr.sg.base, ROOM_IN_GAME);
     ERR_CALL(p.c, PREPARE_GAME_REQUEST, &mr.pr.base, ROOM_IN_GAME);
