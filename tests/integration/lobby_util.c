@@ -131,14 +131,17 @@ void p_init(player_t *p, const char *run, const char *scen, int i, int port)
     p_account_init(p, 'm', run, scen, i, port);
 }
 
+void lu_free_match_msgs(MatchStart *start, GameOver *over, MatchAborted *aborted)
+{
+    void *msgs[] = {start, over, aborted};
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
+        if (msgs[i])
+            protobuf_c_message_free_unpacked(msgs[i], NULL);
+}
+
 void p_match_reset(player_t *p)
 {
-    if (p->start)
-        match_start__free_unpacked(p->start, NULL);
-    if (p->over)
-        game_over__free_unpacked(p->over, NULL);
-    if (p->aborted)
-        match_aborted__free_unpacked(p->aborted, NULL);
+    lu_free_match_msgs(p->start, p->over, p->aborted);
     p->start = NULL;
     p->over = NULL;
     p->aborted = NULL;

@@ -100,6 +100,9 @@ int lu_wait_game_field(uint32_t game_id, const char *field, long long want, int 
 
 void p_init(player_t *p, const char *run, const char *scen, int i, int port);
 
+/* Frees the messages of a match a player (or a test) kept; each may be NULL. */
+void lu_free_match_msgs(MatchStart *start, GameOver *over, MatchAborted *aborted);
+
 void p_match_reset(player_t *p);
 
 void p_free(player_t *p);
