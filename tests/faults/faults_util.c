@@ -108,18 +108,23 @@ void fc_up(fcluster_t *c, const char *tag, int ngw, int nlobby, int ngame,
         fc_wait_lobby(c, i, 20000);
 }
 
-static void stop(proc_t *p)
+void fc_up_bots(fcluster_t *c, const char *tag, int nlobby, const char *const *all_extra)
 {
-    if (p && h_alive(p))
-        h_stop(p, 20000);
+    static const char *const game[] = {"MATCH_WAVES=1", "MATCH_TIME_LIMIT_MS=6000", NULL};
+    fc_up(c, tag, 2, nlobby, 2, NULL, game, all_extra);
+    CHECK(h_wait_registered("Gateway", 2, 20000) >= 0);
+}
+
+csync_t *fc_connect(const fcluster_t *c, int g)
+{
+    csync_t *s = csync_connect("127.0.0.1", c->port[g], 3000);
+    CHECK(s != NULL);
+    return s;
 }
 
 void fc_down(fcluster_t *c)
 {
-    for (int i = 0; i < c->ngw; i++)
-        stop(c->gw[i]);
-    for (int i = 0; i < c->nlobby; i++)
-        stop(c->lobby[i]);
-    for (int i = 0; i < c->ngame; i++)
-        stop(c->game[i]);
+    h_stop_running(c->gw, c->ngw, 20000);
+    h_stop_running(c->lobby, c->nlobby, 20000);
+    h_stop_running(c->game, c->ngame, 20000);
 }

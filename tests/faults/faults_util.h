@@ -29,6 +29,12 @@ typedef struct fcluster {
 void fc_up(fcluster_t *c, const char *tag, int ngw, int nlobby, int ngame,
            const char *const *lobby_extra, const char *const *game_extra,
            const char *const *all_extra);
+/* The cluster of the faults under playing bots: fc_up with two gateways, nlobby lobbies and two
+ * game daemons whose matches are one wave and end within 6 s; waits until both gateways have
+ * registered. */
+void fc_up_bots(fcluster_t *c, const char *tag, int nlobby, const char *const *all_extra);
+/* A connection to gateway g (3 s to connect); fails the test without one. */
+csync_t *fc_connect(const fcluster_t *c, int g);
 /* Waits until ECHO LOBBY through gateway g answers (bounded; fails the test). */
 void fc_wait_lobby(const fcluster_t *c, int g, int timeout_ms);
 /* SIGTERM everything still alive; each must exit 0. */

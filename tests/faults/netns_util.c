@@ -130,12 +130,8 @@ proc_t *nn_spawn(nn_t *n, const char *daemon, const char *name, const char *cons
     /* PostgreSQL over its Unix socket (in its data folder, scripts/pg.sh): no netns needed */
     snprintf(db, sizeof db, "DATABASE_URL=host=%s/pg port=%d user=postgres dbname=cluster", h_dir(),
              h_pg_port());
-    const char *env[24];
-    int k = 0;
-    env[k++] = db;
-    for (int i = 0; extra && extra[i] && k < 23; i++)
-        env[k++] = extra[i];
-    env[k] = NULL;
+    const char *first[] = {db, NULL}, *env[24];
+    h_env_join(env, 23, first, extra);
     char *bin = strdup(script); /* the harness keeps the pointer for restarts */
     return h_spawn(bin, name, env);
 }

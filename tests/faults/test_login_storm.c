@@ -48,14 +48,35 @@ static uint8_t *storm_frames(const char *user, size_t *len)
     return buf;
 }
 
+/* A storm's two sides: the owner of account <who>_<run> (registered, connected from 127.0.0.2)
+ * and an attacker connected from att_src. */
+typedef struct storm {
+    char user[32];
+    const char *pass;
+    csync_t *owner, *att;
+} storm_t;
+
+static void storm_up(storm_t *s, const fcluster_t *c, const char *who, const char *pass, const char *att_src)
+{
+    snprintf(s->user, sizeof s->user, "%s_%s", who, run_tag);
+    s->pass = pass;
+    s->owner = connect_from(c, "127.0.0.2");
+    fc_register(s->owner, s->user, pass);
+    s->att = connect_from(c, att_src);
+}
+
+static void storm_down(storm_t *s)
+{
+    csync_close(s->owner);
+    csync_close(s->att);
+}
+
 static void storm_one_account(fcluster_t *c)
 {
-    char user[32], pass[] = "owner-password-1";
-    snprintf(user, sizeof user, "owner_%s", run_tag);
-    csync_t *owner = connect_from(c, "127.0.0.2");
-    fc_register(owner, user, pass);
-
-    csync_t *att = connect_from(c, "127.0.0.1");
+    storm_t s;
+    storm_up(&s, c, "owner", "owner-password-1", "127.0.0.1");
+    const char *user = s.user, *pass = s.pass;
+    csync_t *owner = s.owner, *att = s.att;
     size_t len;
     uint8_t *frames = storm_frames(user, &len);
     uint64_t t0 = h_now_ms();
@@ -123,8 +144,7 @@ static void storm_one_account(fcluster_t *c)
     CHECK_EQ(r.type, PACKET_TYPE__LOGIN_RESPONSE);
     fres_free(&r);
     csync_close(owner2);
-    csync_close(owner);
-    csync_close(att);
+    storm_down(&s);
     printf("ok storm on one account: %d wrong passwords from 127.0.0.1 in one burst -> %d "
            "INVALID_CREDENTIALS, %d TOO_MANY_ATTEMPTS (retry hints %u-%u ms), answered in %llu ms; "
            "the owner logged in from 127.0.0.2 during the storm in %llu ms; backoff: %u ms, then "
@@ -135,11 +155,10 @@ static void storm_one_account(fcluster_t *c)
 
 static void storm_one_source(fcluster_t *c)
 {
-    char user[32], pass[] = "owner-password-2";
-    snprintf(user, sizeof user, "victim_%s", run_tag);
-    csync_t *owner = connect_from(c, "127.0.0.2");
-    fc_register(owner, user, pass);
-    csync_t *att = connect_from(c, "127.0.0.3");
+    storm_t s;
+    storm_up(&s, c, "victim", "owner-password-2", "127.0.0.3");
+    const char *user = s.user, *pass = s.pass;
+    csync_t *owner = s.owner, *att = s.att;
     int invalid = 0, throttled = 0, first_throttled = -1;
     for (int i = 0; i < 30; i++) {
         char guess[32];
@@ -166,8 +185,7 @@ static void storm_one_source(fcluster_t *c)
     r = fc_login(owner, user, pass);
     CHECK_EQ(r.type, PACKET_TYPE__LOGIN_RESPONSE);
     fres_free(&r);
-    csync_close(owner);
-    csync_close(att);
+    storm_down(&s);
     printf("ok storm from one source: 30 usernames guessed from 127.0.0.3 -> %d "
            "INVALID_CREDENTIALS then %d TOO_MANY_ATTEMPTS (LOGIN_SOURCE_FAIL_LIMIT=20); the owner "
            "logs in from 127.0.0.2\n", invalid, throttled);

@@ -11,6 +11,7 @@
  * 3. A delay (tc netem): "skipped: netem qdisc unavailable" where the kernel lacks it.
  * Needs root for `ip netns`; without it the test says "skipped: why" and exits 77. */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,49 @@ static void player_up(player_t *p, int port, const char *who)
     fres_free(&r);
 }
 
+/* The pushes of a match the players count: each decodes and names the match (match_id at off). */
+static const struct {
+    uint16_t type;
+    const ProtobufCMessageDescriptor *d;
+    size_t off;
+} MATCH_PUSHES[] = {
+    {PACKET_TYPE__MATCH_START, &match_start__descriptor, offsetof(MatchStart, match_id)},
+    {PACKET_TYPE__GAME_OVER, &game_over__descriptor, offsetof(GameOver, match_id)},
+    {PACKET_TYPE__MATCH_ABORTED, &match_aborted__descriptor, offsetof(MatchAborted, match_id)},
+    {PACKET_TYPE__GAME_SNAPSHOT_RESPONSE, &game_snapshot_response__descriptor,
+     offsetof(GameSnapshotResponse, match_id)},
+};
+
+/* Counts one push: MATCH_START sets the player's match; the others must name it (a pushed
+ * GAME_SNAPSHOT_RESPONSE has seq 0). Other pushes are ignored. */
+static void take_push(player_t *p, uint16_t type, uint32_t seq, const uint8_t *pl, size_t len)
+{
+    for (size_t k = 0; k < sizeof MATCH_PUSHES / sizeof MATCH_PUSHES[0]; k++) {
+        if (MATCH_PUSHES[k].type != type)
+            continue;
+        ProtobufCMessage *m = protobuf_c_message_unpack(MATCH_PUSHES[k].d, NULL, len, pl);
+        CHECK(m != NULL);
+        uint64_t match = *(const uint64_t *)(const void *)((const char *)m + MATCH_PUSHES[k].off);
+        if (type == PACKET_TYPE__MATCH_START) {
+            p->match = match;
+            p->started++;
+        } else if (type == PACKET_TYPE__GAME_OVER) {
+            CHECK_EQ(match, p->match);
+            p->over++;
+        } else if (type == PACKET_TYPE__MATCH_ABORTED) {
+            CHECK_EQ(match, p->match);
+            printf("  %s: MATCH_ABORTED \"%s\"\n", p->name, ((const MatchAborted *)m)->reason);
+            p->aborted++;
+            p->aborted_at = h_now_ms();
+        } else {
+            CHECK_EQ(seq, 0);
+            CHECK_EQ(match, p->match);
+            p->snapshots++;
+        }
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+}
+
 /* Takes every push queued or arriving within ms. */
 static void drain(player_t *p, int ms)
 {
@@ -67,34 +111,7 @@ static void drain(player_t *p, int ms)
         int left = (int)(end > h_now_ms() ? end - h_now_ms() : 0);
         if (csync_wait_push_seq(p->s, &type, &seq, &pl, &len, left) != 0)
             return;
-        if (type == PACKET_TYPE__MATCH_START) {
-            MatchStart *m = match_start__unpack(NULL, len, pl);
-            CHECK(m != NULL);
-            p->match = m->match_id;
-            p->started++;
-            match_start__free_unpacked(m, NULL);
-        } else if (type == PACKET_TYPE__GAME_OVER) {
-            GameOver *g = game_over__unpack(NULL, len, pl);
-            CHECK(g != NULL);
-            CHECK_EQ(g->match_id, p->match);
-            p->over++;
-            game_over__free_unpacked(g, NULL);
-        } else if (type == PACKET_TYPE__MATCH_ABORTED) {
-            MatchAborted *a = match_aborted__unpack(NULL, len, pl);
-            CHECK(a != NULL);
-            CHECK_EQ(a->match_id, p->match);
-            printf("  %s: MATCH_ABORTED \"%s\"\n", p->name, a->reason);
-            p->aborted++;
-            p->aborted_at = h_now_ms();
-            match_aborted__free_unpacked(a, NULL);
-        } else if (type == PACKET_TYPE__GAME_SNAPSHOT_RESPONSE) {
-            GameSnapshotResponse *g = game_snapshot_response__unpack(NULL, len, pl);
-            CHECK(g != NULL);
-            CHECK_EQ(seq, 0);
-            CHECK_EQ(g->match_id, p->match);
-            p->snapshots++;
-            game_snapshot_response__free_unpacked(g, NULL);
-        }
+        take_push(p, type, seq, pl, len);
         xfree(pl);
     }
 }
@@ -213,23 +230,49 @@ static void cluster_down(fcluster_t *c, proc_t *game)
     CHECK_EQ(h_wait_exit(game, 20000), 0);
 }
 
-static void short_cut(void)
-{
+/* A cut's scene: the cluster with the namespaced game daemon, two players (names a and b) in a
+ * quick match on it that has been played for play_ms, then the link cut at t_cut. */
+typedef struct scene {
     fcluster_t c;
     proc_t *game;
-    cluster_up(&c, &game, "cut3");
     player_t ps[2];
-    player_up(&ps[0], c.port[0], "pa");
-    player_up(&ps[1], c.port[0], "pb");
-    uint64_t match = start_match(ps);
-    (void)pump_until(ps, 2, c_ended, 1500); /* play a while */
-    uint64_t t_cut = h_now_ms();
+    uint64_t match, t_cut;
+} scene_t;
+
+static void scene_cut(scene_t *s, const char *tag, const char *a, const char *b, int play_ms)
+{
+    cluster_up(&s->c, &s->game, tag);
+    player_up(&s->ps[0], s->c.port[0], a);
+    player_up(&s->ps[1], s->c.port[0], b);
+    s->match = start_match(s->ps);
+    (void)pump_until(s->ps, 2, c_ended, play_ms); /* play a while */
+    s->t_cut = h_now_ms();
     nn_game_link(&nn, 0);
-    expect_refused(&ps[0]);
-    while (h_now_ms() - t_cut < (uint64_t)cut_short_ms)
+}
+
+static void scene_down(scene_t *s)
+{
+    for (int i = 0; i < 2; i++)
+        csync_close(s->ps[i].s);
+    cluster_down(&s->c, s->game);
+}
+
+/* Takes both players' pushes until cut_ms have passed since t_cut, then restores the link. */
+static void cut_until(player_t *ps, uint64_t t_cut, int cut_ms)
+{
+    while (h_now_ms() - t_cut < (uint64_t)cut_ms)
         for (int i = 0; i < 2; i++)
             drain(&ps[i], 50);
     nn_game_link(&nn, 1);
+}
+
+static void short_cut(void)
+{
+    scene_t s;
+    scene_cut(&s, "cut3", "pa", "pb", 1500);
+    player_t *ps = s.ps;
+    expect_refused(&ps[0]);
+    cut_until(ps, s.t_cut, cut_short_ms);
     uint64_t t_back = h_now_ms();
     /* the link comes back within the reconnect backoff: a snapshot each */
     while (ps[0].snapshots == 0 || ps[1].snapshots == 0) {
@@ -246,59 +289,47 @@ static void short_cut(void)
         CHECK_EQ(ps[i].over, 1);
     }
     char outcome[32];
-    int n = wait_record(match, outcome, sizeof outcome, 10000);
+    int n = wait_record(s.match, outcome, sizeof outcome, 10000);
     printf("row|netns gateway-game link cut %d ms (grace %d ms)|%d|%d|%d|%llu\n", cut_short_ms,
            GRACE_MS, (ps[0].aborted > 0) + (ps[1].aborted > 0), n < 1, n > 1 ? n - 1 : 0,
            (unsigned long long)healed_ms);
     CHECK_EQ(n, 1);
     CHECK(strcmp(outcome, "aborted") != 0);
-    CHECK_EQ(h_log_count(c.gw[0], "event=game_link_healed"), 1);
-    CHECK_EQ(h_log_count(c.gw[0], "event=game_lost"), 0);
+    CHECK_EQ(h_log_count(s.c.gw[0], "event=game_link_healed"), 1);
+    CHECK_EQ(h_log_count(s.c.gw[0], "event=game_lost"), 0);
     printf("ok cut %d ms (grace %d ms): match packet refused SERVICE_UNAVAILABLE during the cut, "
            "snapshot pushed %llu ms after restore, no MATCH_ABORTED, GAME_OVER, 1 record (%s)\n",
            cut_short_ms, GRACE_MS, (unsigned long long)healed_ms, outcome);
-    for (int i = 0; i < 2; i++)
-        csync_close(ps[i].s);
-    cluster_down(&c, game);
+    scene_down(&s);
 }
 
 static void long_cut(void)
 {
-    fcluster_t c;
-    proc_t *game;
-    cluster_up(&c, &game, "cut8");
-    player_t ps[2];
-    player_up(&ps[0], c.port[0], "pc");
-    player_up(&ps[1], c.port[0], "pd");
-    uint64_t match = start_match(ps);
-    (void)pump_until(ps, 2, c_ended, 1000);
-    uint64_t t_cut = h_now_ms();
-    nn_game_link(&nn, 0);
+    scene_t s;
+    scene_cut(&s, "cut8", "pc", "pd", 1000);
+    player_t *ps = s.ps;
     if (pump_until(ps, 2, c_ended, GRACE_MS + 4000) < 0)
         DIE("no MATCH_ABORTED within %d ms of the cut (grace %d ms)", GRACE_MS + 4000, GRACE_MS);
     for (int i = 0; i < 2; i++) {
         CHECK_EQ(ps[i].aborted, 1);
         CHECK_EQ(ps[i].over, 0);
-        uint64_t after = ps[i].aborted_at - t_cut;
+        uint64_t after = ps[i].aborted_at - s.t_cut;
         /* the link is declared dead after LINK_DEAD_MS (1 s), then the grace runs */
         if (after < GRACE_MS)
             DIE("%s: MATCH_ABORTED %llu ms after the cut, before the grace passed", ps[i].name,
                 (unsigned long long)after);
     }
-    uint64_t told_ms = ps[0].aborted_at - t_cut;
-    while (h_now_ms() - t_cut < (uint64_t)cut_long_ms)
-        for (int i = 0; i < 2; i++)
-            drain(&ps[i], 50);
-    nn_game_link(&nn, 1);
+    uint64_t told_ms = ps[0].aborted_at - s.t_cut;
+    cut_until(ps, s.t_cut, cut_long_ms);
     uint64_t t_back = h_now_ms();
-    wait_game_link(&c, 20000);
+    wait_game_link(&s.c, 20000);
     uint64_t back_ms = h_now_ms() - t_back;
     char outcome[32];
-    int n = wait_record(match, outcome, sizeof outcome, 15000);
+    int n = wait_record(s.match, outcome, sizeof outcome, 15000);
     CHECK_EQ(n, 1);
     CHECK(strcmp(outcome, "aborted") == 0);
     h_sleep_ms(1500); /* a second record would show up by now */
-    n = pg_records(match, outcome, sizeof outcome);
+    n = pg_records(s.match, outcome, sizeof outcome);
     printf("row|netns gateway-game link cut %d ms (grace %d ms)|%d|%d|%d|%llu\n", cut_long_ms, GRACE_MS,
            (ps[0].aborted > 0) + (ps[1].aborted > 0), n < 1, n > 1 ? n - 1 : 0,
            (unsigned long long)back_ms);
@@ -307,13 +338,11 @@ static void long_cut(void)
         drain(&ps[i], 100);
         CHECK_EQ(ps[i].aborted, 1);
     }
-    CHECK(h_log_count(c.gw[0], "event=game_link_grace_over") >= 1);
+    CHECK(h_log_count(s.c.gw[0], "event=game_link_grace_over") >= 1);
     printf("ok cut %d ms (grace %d ms): MATCH_ABORTED %llu ms after the cut, recorded once as aborted, "
            "link back %llu ms after restore\n", cut_long_ms, GRACE_MS, (unsigned long long)told_ms,
            (unsigned long long)back_ms);
-    for (int i = 0; i < 2; i++)
-        csync_close(ps[i].s);
-    cluster_down(&c, game);
+    scene_down(&s);
 }
 
 int main(void)

@@ -42,8 +42,7 @@ static uint64_t wall_now_ms(void)
  * reconnecting to Redis, hashing saturated by the bots) are retried for up to 10 s. */
 static void login(const fcluster_t *c, tracked_t *t, int gw)
 {
-    t->c = csync_connect("127.0.0.1", c->port[gw], 3000);
-    CHECK(t->c != NULL);
+    t->c = fc_connect(c, gw);
     fres_t r;
     for (uint64_t t0 = h_now_ms();;) {
         r = fc_login(t->c, t->name, "tracked-password");
@@ -263,13 +262,10 @@ int main(void)
     h_init("redis_lost");
     snprintf(tag, sizeof tag, "%x", (unsigned)getpid() & 0xfffffu);
     h_pg_start();
-    const char *game[] = {"MATCH_WAVES=1", "MATCH_TIME_LIMIT_MS=6000", NULL};
     fcluster_t c;
-    fc_up(&c, "lost", 2, 1, 2, NULL, game, NULL);
-    CHECK(h_wait_registered("Gateway", 2, 20000) >= 0);
+    fc_up_bots(&c, "lost", 1, NULL);
 
-    csync_t *reg = csync_connect("127.0.0.1", c.port[0], 3000);
-    CHECK(reg != NULL);
+    csync_t *reg = fc_connect(&c, 0);
     for (int i = 0; i < NT; i++) {
         snprintf(T[i].name, sizeof T[i].name, "tr%s_%d", tag, i);
         fc_register(reg, T[i].name, "tracked-password");

@@ -315,8 +315,7 @@ static void check_accounts(const fcluster_t *c, const outage_t *o)
             probe_name(name, sizeof name, i);
         else
             snprintf(name, sizeof name, "%s", o->during_names[i - NPROBE]);
-        csync_t *s = csync_connect("127.0.0.1", c->port[0], 3000);
-        CHECK(s != NULL);
+        csync_t *s = fc_connect(c, 0);
         fres_t r = fc_login(s, name, i < NPROBE ? "probe-password" : "during-password");
         CHECK_EQ(r.type, PACKET_TYPE__LOGIN_RESPONSE);
         fres_free(&r);
@@ -357,13 +356,10 @@ int main(void)
     h_pg_start();
     start_topology();
     const char *all[] = {sentinels_env, "REDIS_MASTER_NAME=cluster", NULL};
-    const char *game[] = {"MATCH_WAVES=1", "MATCH_TIME_LIMIT_MS=6000", NULL};
     fcluster_t c;
-    fc_up(&c, "sent", 2, 2, 2, NULL, game, all);
-    CHECK(h_wait_registered("Gateway", 2, 20000) >= 0);
+    fc_up_bots(&c, "sent", 2, all);
 
-    csync_t *reg = csync_connect("127.0.0.1", c.port[0], 3000);
-    CHECK(reg != NULL);
+    csync_t *reg = fc_connect(&c, 0);
     for (int i = 0; i < NPROBE; i++) {
         char name[32];
         probe_name(name, sizeof name, i);

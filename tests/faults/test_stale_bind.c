@@ -51,18 +51,7 @@ static int records_of(const unsigned long long *ids, int n)
 /* The sum of sessions_aborted= over the gateway's game_lost lines. */
 static int sessions_aborted(const proc_t *p)
 {
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        const char *m = strstr(line, "event=game_lost ");
-        if (m && (m = strstr(m, "sessions_aborted=")))
-            n += atoi(m + strlen("sessions_aborted="));
-    }
-    fclose(f);
-    return n;
+    return (int)h_log_field(p, "event=game_lost ", "sessions_aborted=", 0);
 }
 
 int main(void)

@@ -307,6 +307,17 @@ proc_t *h_spawn(const char *bin, const char *name, const char *const *extra)
     return p;
 }
 
+int h_env_join(const char **env, int max, const char *const *a, const char *const *b)
+{
+    int n = 0;
+    for (int i = 0; a && a[i] && n < max; i++)
+        env[n++] = a[i];
+    for (int i = 0; b && b[i] && n < max; i++)
+        env[n++] = b[i];
+    env[n] = NULL;
+    return n;
+}
+
 void h_spawn_game_pair(proc_t **a, proc_t **b, int timeout_ms)
 {
     *a = h_spawn(GAMED_PATH, "gamed-a", NULL);
@@ -314,17 +325,42 @@ void h_spawn_game_pair(proc_t **a, proc_t **b, int timeout_ms)
     CHECK(h_wait_registered("Game", 2, timeout_ms) >= 0);
 }
 
+int h_spawn_next(proc_t **slots, uint32_t *ids, int *count, const char *bin, const char *base,
+                 const char *type, const char *const *env, int id_timeout_ms)
+{
+    int i = (*count)++;
+    char name[48];
+    snprintf(name, sizeof name, "%s%d", base, i + 1);
+    slots[i] = h_spawn(bin, name, env);
+    if (type)
+        CHECK(h_wait_registered(type, *count, 15000) >= 0);
+    ids[i] = h_wait_server_id(slots[i], id_timeout_ms);
+    return i;
+}
+
+proc_t *h_spawn_gateway_games(int *port, const char *const *extra, proc_t **lobby, proc_t **a, proc_t **b,
+                              int timeout_ms)
+{
+    proc_t *gw = h_spawn_gateway(port, extra);
+    if (lobby)
+        *lobby = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
+    h_spawn_game_pair(a, b, timeout_ms);
+    if (lobby) {
+        CHECK(h_wait_registered("Lobby", 1, timeout_ms) >= 0);
+        CHECK(h_wait_registered("Gateway", 1, timeout_ms) >= 0);
+    } else {
+        h_sleep_ms(300);
+    }
+    return gw;
+}
+
 proc_t *h_spawn_gateway(int *port, const char *const *extra)
 {
     *port = h_free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "LISTEN_ADDR=127.0.0.1:%d", *port);
-    const char *env[24];
-    int n = 0;
-    env[n++] = listen;
-    for (int i = 0; extra && extra[i] && n < 22; i++)
-        env[n++] = extra[i];
-    env[n] = NULL;
+    const char *first[] = {listen, NULL}, *env[24];
+    h_env_join(env, 22, first, extra);
     proc_t *p = h_spawn(GATEWAYD_PATH, "gatewayd", env);
     /* wait until it accepts */
     uint64_t deadline = h_now_ms() + 5000;
@@ -387,6 +423,13 @@ void h_stop(proc_t *p, int timeout_ms)
     }
 }
 
+void h_stop_running(proc_t *const *ps, int n, int timeout_ms)
+{
+    for (int i = 0; i < n; i++)
+        if (ps[i] && h_alive(ps[i]))
+            h_stop(ps[i], timeout_ms);
+}
+
 int h_alive(proc_t *p)
 {
     if (p->exited)
@@ -429,23 +472,40 @@ int h_wait_registered(const char *type, int n, int timeout_ms)
     return -1;
 }
 
-uint32_t h_server_id(proc_t *p)
+long long h_log_field(const proc_t *p, const char *event, const char *key, int last)
 {
-    /* the daemon logs "event=registry_registered type=X id=N" */
     FILE *f = fopen(p->log, "r");
     if (!f)
         return 0;
-    char line[2048];
-    uint32_t id = 0;
+    char line[4096];
+    long long v = 0;
     while (fgets(line, sizeof line, f)) {
-        char *e = strstr(line, "event=registry_registered");
-        if (!e)
-            continue;
-        char *i = strstr(e, " id=");
-        if (i)
-            id = (uint32_t)strtoul(i + 4, NULL, 10);
+        const char *e = strstr(line, event);
+        if (e && (e = strstr(e, key)))
+            v = (last ? 0 : v) + strtoll(e + strlen(key), NULL, 10);
     }
     fclose(f);
+    return v;
+}
+
+uint32_t h_server_id(proc_t *p)
+{
+    /* the daemon logs "event=registry_registered type=X id=N" */
+    return (uint32_t)h_log_field(p, "event=registry_registered", " id=", 1);
+}
+
+uint32_t h_wait_server_id(proc_t *p, int timeout_ms)
+{
+    uint32_t id = 0;
+    for (int i = 0; i < timeout_ms / 10 && !id; i++) {
+        id = h_server_id(p);
+        if (!id)
+            h_sleep_ms(10);
+    }
+    if (!id) {
+        fprintf(stderr, "%s never logged its registry id (%d ms)\n", p->name, timeout_ms);
+        h_fail();
+    }
     return id;
 }
 

@@ -77,17 +77,34 @@ proc_t *h_spawn(const char *bin, const char *name, const char *const *extra);
 /* Starts any program (a redis-server, a Sentinel) with arguments (NULL-terminated, at most
  * 22) and the test's own environment; torn down like the daemons. */
 proc_t *h_spawn_argv(const char *bin, const char *name, const char *const *args);
+/* Joins the NULL-terminated lists a then b (either may be NULL) into env, at most max entries
+ * (the rest left out), NULL-terminated (env holds max + 1); returns the count. */
+int h_env_join(const char **env, int max, const char *const *a, const char *const *b);
+/* Starts the next daemon of a kind into slots[*count] (bin named <base><n>, n = the new *count;
+ * env as h_spawn's extra) and counts it; with type set, waits (15 s) until n of that type have
+ * registered. Then its registry id into ids[n - 1] (h_wait_server_id, id_timeout_ms). Returns
+ * its index n - 1. */
+int h_spawn_next(proc_t **slots, uint32_t *ids, int *count, const char *bin, const char *base,
+                 const char *type, const char *const *env, int id_timeout_ms);
 /* Starts a gateway listening on a free port; returns it in *port. */
 proc_t *h_spawn_gateway(int *port, const char *const *extra);
 /* Starts two game daemons with the common environment only, "gamed-a" into *a and "gamed-b"
  * into *b; fails the test unless both have registered within timeout_ms. */
 void h_spawn_game_pair(proc_t **a, proc_t **b, int timeout_ms);
+/* A gateway on a free port (*port; extra: its settings), with lobby set a lobby daemon
+ * ("lobbyd") into *lobby, then the game pair (h_spawn_game_pair, timeout_ms). With a lobby it
+ * waits (timeout_ms) until the lobby and the gateway have registered; without one it gives the
+ * gateway 300 ms to link to both game daemons. Returns the gateway. */
+proc_t *h_spawn_gateway_games(int *port, const char *const *extra, proc_t **lobby, proc_t **a, proc_t **b,
+                              int timeout_ms);
 /* Starts the same process again with the same environment. */
 void h_restart(proc_t *p);
 void h_kill(proc_t *p, int sig);
 /* Waits for exit; returns the exit status (WEXITSTATUS) or -1 on timeout / killed by signal. */
 int h_wait_exit(proc_t *p, int timeout_ms);
 int h_alive(proc_t *p);
+/* h_stop (timeout_ms) of each of ps[0..n) that is still running; NULL entries skipped. */
+void h_stop_running(proc_t *const *ps, int n, int timeout_ms);
 /* SIGTERM, then the process must exit 0 within timeout_ms (under ASan: no leak, no error);
  * fails the test otherwise. */
 void h_stop(proc_t *p, int timeout_ms);
@@ -104,6 +121,8 @@ int h_wait_registered(const char *type, int n, int timeout_ms);
 void h_wait_echo_ids(int port, int target, const uint32_t *ids, int n, int timeout_ms, const char *what);
 /* The registry id of a spawned daemon (matching its advertised port from its log), 0 if none. */
 uint32_t h_server_id(proc_t *p);
+/* Polls h_server_id (every 10 ms, timeout_ms in all); fails the test when no id shows up. */
+uint32_t h_wait_server_id(proc_t *p, int timeout_ms);
 
 /* Runs the shell command cmd to its end; its stdout into out (n bytes, NUL-terminated, cut at
  * n - 1). Returns its exit status, -1 when a signal ended it. */
@@ -129,6 +148,9 @@ int h_file_count(const char *path, const char *a, const char *b);
 int h_log_count(proc_t *p, const char *needle);
 /* Counts the lines of a process's log holding both needles. */
 int h_log_count2(const proc_t *p, const char *a, const char *b);
+/* The number after key on each line of p's log holding event (key looked for after it): with
+ * last, the last line's; else their sum. 0 when there is none or the log cannot be read. */
+long long h_log_field(const proc_t *p, const char *event, const char *key, int last);
 /* Waits until at least n lines of p's log contain needle; returns the ms it took, -1 when
  * timeout_ms passed first. */
 int h_wait_log(proc_t *p, const char *needle, int n, int timeout_ms);

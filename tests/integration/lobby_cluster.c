@@ -15,23 +15,7 @@ const char *const GW_ENV[] = {"RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
 
 char RUN[8]; /* per-run tag in every username: one PostgreSQL serves all scenarios */
 
-uint32_t server_id_of(proc_t *p)
-{
-    uint32_t id = 0;
-    for (int i = 0; i < 500 && !id; i++) {
-        id = h_server_id(p);
-        if (!id)
-            h_sleep_ms(10);
-    }
-    CHECK(id != 0);
-    return id;
-}
-
-void stop_proc(proc_t *p)
-{
-    if (h_alive(p))
-        h_stop(p, 15000);
-}
+void stop_proc(proc_t *p) { h_stop_running(&p, 1, 15000); }
 
 void cluster_lobby_env(cluster_t *cl, const char *const *extra, int real_hash)
 {
@@ -53,23 +37,14 @@ void cluster_lobby_env(cluster_t *cl, const char *const *extra, int real_hash)
 
 proc_t *cluster_add_lobby(cluster_t *cl)
 {
-    int i = cl->nlobby++;
-    char name[32];
-    snprintf(name, sizeof name, "lobbyd%d", i + 1);
-    cl->lobby[i] = h_spawn(LOBBYD_PATH, name, cl->lobby_env);
-    CHECK(h_wait_registered("Lobby", cl->nlobby, 15000) >= 0);
-    cl->lobby_id[i] = server_id_of(cl->lobby[i]);
+    int i = h_spawn_next(cl->lobby, cl->lobby_id, &cl->nlobby, LOBBYD_PATH, "lobbyd", "Lobby", cl->lobby_env,
+                         5000);
     return cl->lobby[i];
 }
 
 proc_t *cluster_add_game(cluster_t *cl)
 {
-    int i = cl->ngame++;
-    char name[32];
-    snprintf(name, sizeof name, "gamed%d", i + 1);
-    cl->game[i] = h_spawn(GAMED_PATH, name, cl->game_env);
-    CHECK(h_wait_registered("Game", cl->ngame, 15000) >= 0);
-    cl->game_id[i] = server_id_of(cl->game[i]);
+    int i = h_spawn_next(cl->game, cl->game_id, &cl->ngame, GAMED_PATH, "gamed", "Game", cl->game_env, 5000);
     /* placed on only once every gateway is linked to it (docs/matches.md, "Placement is
      * confirmed"): wait for the links, not just the registry */
     uint32_t ids[8] = {0};
@@ -94,7 +69,7 @@ void cluster_add_gateway(cluster_t *cl)
 {
     int i = cl->ngw++;
     cl->gw[i] = h_spawn_gateway(&cl->port[i], GW_ENV);
-    cl->gw_id[i] = server_id_of(cl->gw[i]);
+    cl->gw_id[i] = h_wait_server_id(cl->gw[i], 5000);
     if (cl->nlobby)
         wait_gateway_sees_lobbies(cl, i);
 }
@@ -115,12 +90,16 @@ void cluster_up(cluster_t *cl, const char *tag, int ngw, int nlobby, int ngame,
 
 void cluster_down(cluster_t *cl)
 {
-    for (int i = 0; i < cl->ngw; i++)
-        stop_proc(cl->gw[i]);
-    for (int i = 0; i < cl->nlobby; i++)
-        stop_proc(cl->lobby[i]);
-    for (int i = 0; i < cl->ngame; i++)
-        stop_proc(cl->game[i]);
+    h_stop_running(cl->gw, cl->ngw, 15000);
+    h_stop_running(cl->lobby, cl->nlobby, 15000);
+    h_stop_running(cl->game, cl->ngame, 15000);
+}
+
+void scenario_down(cluster_t *cl, player_t *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        p_close(&p[i]);
+    cluster_down(cl);
 }
 
 int is_game_id(const cluster_t *cl, uint32_t id)
@@ -134,34 +113,31 @@ int is_game_id(const cluster_t *cl, uint32_t id)
 void *ok_res(res_t r, uint16_t req_type, uint16_t want, const ProtobufCMessageDescriptor *d,
                     int line)
 {
-    if (r.rc != 0 || r.type != want) {
-        char what[400];
-        res_describe(&r, what, sizeof what);
-        fprintf(stderr, "line %d: %s: expected %s, got %s\n", line, type_name(req_type),
-                type_name(want), what);
-        h_fail();
-    }
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, r.len, r.p);
-    if (!m) {
-        fprintf(stderr, "line %d: %s does not decode\n", line, type_name(want));
-        h_fail();
-    }
-    res_free(&r);
-    return m;
+    return res_expect(r, NULL, req_type, want, d, line);
 }
 
 res_t err_res(res_t r, uint16_t req_type, int code, int line)
 {
-    if (r.rc != 0 || r.type != PACKET_TYPE__ERROR_RESPONSE || r.err != code ||
-        r.req_type != req_type || r.msg[0] == '\0') {
-        char what[400];
-        res_describe(&r, what, sizeof what);
-        fprintf(stderr, "line %d: %s: expected ERROR_RESPONSE %s with a message, got %s\n", line,
-                type_name(req_type), err_name(code), what);
-        h_fail();
-    }
-    res_free(&r);
+    res_expect_error(&r, NULL, req_type, code, line);
     return r;
+}
+
+void member_reqs_init(member_reqs_t *m, const char *text)
+{
+    *m = (member_reqs_t){.lv = LEAVE_ROOM_REQUEST__INIT, .pr = PREPARE_GAME_REQUEST__INIT,
+                         .sg = START_GAME_REQUEST__INIT, .ch = ROOM_CHAT_REQUEST__INIT};
+    m->pr.ready = 1;
+    m->ch.text = (char *)text;
+    m->all[0] = (typed_msg_t){PACKET_TYPE__LEAVE_ROOM_REQUEST, &m->lv.base};
+    m->all[1] = (typed_msg_t){PACKET_TYPE__PREPARE_GAME_REQUEST, &m->pr.base};
+    m->all[2] = (typed_msg_t){PACKET_TYPE__START_GAME_REQUEST, &m->sg.base};
+    m->all[3] = (typed_msg_t){PACKET_TYPE__ROOM_CHAT_REQUEST, &m->ch.base};
+}
+
+void expect_refused_(csync_t *c, const typed_msg_t *msgs, int n, int code, int line)
+{
+    for (int i = 0; i < n; i++)
+        err_res(call(c, msgs[i].type, msgs[i].msg), msgs[i].type, code, line);
 }
 
 int is_match_push(uint16_t t) { return t >= 200 && t < 300; }
@@ -361,13 +337,7 @@ void exp_remove(exp_room_t *e, uint64_t uid)
         }
 }
 
-void p_init(player_t *p, const char *scen, int i, int port)
-{
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "u%s_%s%d", RUN, scen, i);
-    snprintf(p->pass, sizeof p->pass, "pw-%s-%d-secret", scen, i);
-    p->port = port;
-}
+void p_init(player_t *p, const char *scen, int i, int port) { p_account_init(p, 'u', RUN, scen, i, port); }
 
 void p_connect(player_t *p)
 {
@@ -383,53 +353,44 @@ void p_close(player_t *p)
     p->c = NULL;
 }
 
+const ProtobufCMessage *account_msg(account_req_t *a, uint16_t type, const char *user, const char *pass)
+{
+    *a = (account_req_t){.rg = REGISTER_REQUEST__INIT, .li = LOGIN_REQUEST__INIT};
+    a->rg.username = a->li.username = (char *)user;
+    a->rg.password = a->li.password = (char *)pass;
+    return type == PACKET_TYPE__REGISTER_REQUEST ? &a->rg.base : &a->li.base;
+}
+
 uint64_t p_register(player_t *p)
 {
-    RegisterRequest rq = REGISTER_REQUEST__INIT;
-    rq.username = p->name;
-    rq.password = p->pass;
-    for (int tries = 0;; tries++) {
-        res_t r = call(p->c, PACKET_TYPE__REGISTER_REQUEST, &rq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE && r.err == ERROR_CODE__BUSY && tries < 200) {
-            res_free(&r);
-            h_sleep_ms(20);
-            continue;
-        }
-        RegisterResponse *o = ok_res(r, PACKET_TYPE__REGISTER_REQUEST, PACKET_TYPE__REGISTER_RESPONSE,
-                                     &register_response__descriptor, __LINE__);
-        uint64_t uid = o->user_id;
-        register_response__free_unpacked(o, NULL);
-        CHECK(uid > 0);
-        return uid;
-    }
+    account_req_t a;
+    const ProtobufCMessage *m = account_msg(&a, PACKET_TYPE__REGISTER_REQUEST, p->name, p->pass);
+    RegisterResponse *o = ok_res(call_unbusy(p->c, PACKET_TYPE__REGISTER_REQUEST, m),
+                                 PACKET_TYPE__REGISTER_REQUEST, PACKET_TYPE__REGISTER_RESPONSE,
+                                 &register_response__descriptor, __LINE__);
+    uint64_t uid = o->user_id;
+    register_response__free_unpacked(o, NULL);
+    CHECK(uid > 0);
+    return uid;
 }
 
 LoginResponse *p_login_full(player_t *p)
 {
-    LoginRequest rq = LOGIN_REQUEST__INIT;
-    rq.username = p->name;
-    rq.password = p->pass;
-    for (int tries = 0;; tries++) {
-        res_t r = call(p->c, PACKET_TYPE__LOGIN_REQUEST, &rq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE && r.err == ERROR_CODE__BUSY && tries < 200) {
-            res_free(&r);
-            h_sleep_ms(20);
-            continue;
-        }
-        LoginResponse *o = ok_res(r, PACKET_TYPE__LOGIN_REQUEST, PACKET_TYPE__LOGIN_RESPONSE,
-                                  &login_response__descriptor, __LINE__);
-        CHECK(o->user_id > 0);
-        if (p->uid)
-            CHECK_EQ(o->user_id, p->uid);
-        p->uid = o->user_id;
-        CHECK_EQ(strlen(o->token), 64);
-        for (int i = 0; i < 64; i++)
-            CHECK(isxdigit((unsigned char)o->token[i]) && !isupper((unsigned char)o->token[i]));
-        CHECK(strcmp(o->username, p->name) == 0);
-        CHECK(o->token_ttl_s > 0);
-        snprintf(p->token, sizeof p->token, "%s", o->token);
-        return o;
-    }
+    account_req_t a;
+    const ProtobufCMessage *m = account_msg(&a, PACKET_TYPE__LOGIN_REQUEST, p->name, p->pass);
+    LoginResponse *o = ok_res(call_unbusy(p->c, PACKET_TYPE__LOGIN_REQUEST, m), PACKET_TYPE__LOGIN_REQUEST,
+                              PACKET_TYPE__LOGIN_RESPONSE, &login_response__descriptor, __LINE__);
+    CHECK(o->user_id > 0);
+    if (p->uid)
+        CHECK_EQ(o->user_id, p->uid);
+    p->uid = o->user_id;
+    CHECK_EQ(strlen(o->token), 64);
+    for (int i = 0; i < 64; i++)
+        CHECK(isxdigit((unsigned char)o->token[i]) && !isupper((unsigned char)o->token[i]));
+    CHECK(strcmp(o->username, p->name) == 0);
+    CHECK(o->token_ttl_s > 0);
+    snprintf(p->token, sizeof p->token, "%s", o->token);
+    return o;
 }
 
 void p_login(player_t *p)
@@ -538,16 +499,20 @@ void ac_event(client_t *c, int ev, int status, void *ud)
     }
 }
 
+/* A copy of the n bytes at p the client's callback lends (a 1-byte buffer when n is 0). */
+static uint8_t *bytes_copy(const uint8_t *p, size_t n)
+{
+    uint8_t *d = xmalloc(n ? n : 1);
+    if (n)
+        memcpy(d, p, n);
+    return d;
+}
+
 void ac_push(client_t *c, uint16_t type, uint32_t seq, const uint8_t *p, size_t n, void *ud)
 {
     ac_t *a = ud;
     apush_t *x = xmalloc(sizeof *x);
-    x->next = NULL;
-    x->type = type;
-    x->len = n;
-    x->p = xmalloc(n ? n : 1);
-    if (n)
-        memcpy(x->p, p, n);
+    *x = (apush_t){.type = type, .len = n, .p = bytes_copy(p, n)};
     if (a->pt)
         a->pt->next = x;
     else
@@ -565,9 +530,7 @@ void ac_resp(client_t *c, int status, uint16_t type, const uint8_t *p, size_t n,
     a->err = 0;
     a->rtt_ms = h_now_ms() - a->sent_ms;
     xfree(a->p);
-    a->p = xmalloc(n ? n : 1);
-    if (n)
-        memcpy(a->p, p, n);
+    a->p = bytes_copy(p, n);
     a->len = n;
     if (status == 0 && type == PACKET_TYPE__ERROR_RESPONSE) {
         ErrorResponse *e = error_response__unpack(NULL, n, p);

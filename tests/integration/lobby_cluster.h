@@ -12,6 +12,7 @@
 #include "client_sync.h"
 #include "cluster.pb-c.h"
 #include "harness.h"
+#include "player.h"
 #include "res.h"
 
 /* high limits: the tests send requests in tight loops */
@@ -39,8 +40,6 @@ typedef struct cluster {
     const char *game_env[3];
 } cluster_t;
 
-uint32_t server_id_of(proc_t *p);
-
 /* h_stop (15 s) when the process is still running. */
 void stop_proc(proc_t *p);
 
@@ -62,6 +61,9 @@ void cluster_up(cluster_t *cl, const char *tag, int ngw, int nlobby, int ngame,
 
 /* SIGTERM everything still running; every daemon must exit 0 (under ASan: no leak). */
 void cluster_down(cluster_t *cl);
+
+/* The end of a scenario: closes the players p[0..n) still connected, then cluster_down. */
+void scenario_down(cluster_t *cl, player_t *p, int n);
 
 int is_game_id(const cluster_t *cl, uint32_t id);
 
@@ -86,6 +88,29 @@ res_t err_res(res_t r, uint16_t req_type, int code, int line);
     err_res(call_raw((c), PACKET_TYPE__##REQ, (data), (n)), PACKET_TYPE__##REQ,                 \
             ERROR_CODE__##CODE, __LINE__)
 
+
+/* A request type and its message, for tables of requests checked alike. */
+typedef struct typed_msg {
+    uint16_t type;
+    const ProtobufCMessage *msg;
+} typed_msg_t;
+
+/* The requests of a room member: LEAVE_ROOM, PREPARE_GAME (ready), START_GAME and ROOM_CHAT
+ * (text); all[] lists them in that order (it points into the struct: do not copy it). */
+typedef struct member_reqs {
+    LeaveRoomRequest lv;
+    PrepareGameRequest pr;
+    StartGameRequest sg;
+    RoomChatRequest ch;
+    typed_msg_t all[4];
+} member_reqs_t;
+
+void member_reqs_init(member_reqs_t *m, const char *text);
+
+/* Sends each of msgs[0..n) on c: every one must be refused with ERROR_RESPONSE(code). */
+void expect_refused_(csync_t *c, const typed_msg_t *msgs, int n, int code, int line);
+
+#define EXPECT_REFUSED(c, msgs, n, CODE) expect_refused_((c), (msgs), (n), ERROR_CODE__##CODE, __LINE__)
 
 /* ------------------------------------------------------------------------------------------ */
 /* pushes */
@@ -150,20 +175,22 @@ void exp_remove(exp_room_t *e, uint64_t uid);
 /* ------------------------------------------------------------------------------------------ */
 /* players (blocking) */
 
-typedef struct player {
-    csync_t *c;
-    int port;
-    char name[32];
-    char pass[48];
-    uint64_t uid;
-    char token[80];
-} player_t;
+/* player_t (player.h): these scenarios use its account fields (c, port, name, pass, uid, token). */
 
 void p_init(player_t *p, const char *scen, int i, int port);
 
 void p_connect(player_t *p);
 
 void p_close(player_t *p);
+
+/* Storage for an account request: account_msg fills the one type names (REGISTER_REQUEST or
+ * LOGIN_REQUEST) with user and pass and returns it. */
+typedef struct account_req {
+    RegisterRequest rg;
+    LoginRequest li;
+} account_req_t;
+
+const ProtobufCMessage *account_msg(account_req_t *a, uint16_t type, const char *user, const char *pass);
 
 /* REGISTER, retrying while the lobby answers BUSY (bounded hashing queue). */
 uint64_t p_register(player_t *p);

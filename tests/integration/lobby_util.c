@@ -20,18 +20,7 @@ __attribute__((noreturn, format(printf, 2, 3))) void lu_die(int line, const char
     h_fail();
 }
 
-uint32_t lu_server_id(proc_t *p)
-{
-    uint32_t id = 0;
-    for (int i = 0; i < 1000 && !id; i++) {
-        id = h_server_id(p);
-        if (!id)
-            h_sleep_ms(10);
-    }
-    if (!id)
-        DIE("%s never logged its registry id", p->name);
-    return id;
-}
+uint32_t lu_server_id(proc_t *p) { return h_wait_server_id(p, 10000); }
 
 void lu_cluster_init(cluster_t *cl, const char *tag)
 {
@@ -47,36 +36,17 @@ void lu_cluster_init(cluster_t *cl, const char *tag)
 
 proc_t *lu_add_lobby(cluster_t *cl, const char *const *extra)
 {
-    const char *env[24];
-    int n = 0;
-    for (int i = 0; extra && extra[i] && n < 18; i++)
-        env[n++] = extra[i];
-    env[n++] = cl->dburl;
-    env[n++] = "HASH_OPSLIMIT=1";
-    env[n++] = "HASH_MEMLIMIT_KIB=8192";
-    env[n] = NULL;
-    int i = cl->nlobby++;
-    char name[32];
-    snprintf(name, sizeof name, "lobbyd%d", i + 1);
-    cl->lobby[i] = h_spawn(LOBBYD_PATH, name, env);
-    cl->lobby_id[i] = lu_server_id(cl->lobby[i]);
+    const char *own[] = {cl->dburl, "HASH_OPSLIMIT=1", "HASH_MEMLIMIT_KIB=8192", NULL}, *env[24];
+    h_env_join(env, 21, extra, own);
+    int i = h_spawn_next(cl->lobby, cl->lobby_id, &cl->nlobby, LOBBYD_PATH, "lobbyd", NULL, env, 10000);
     return cl->lobby[i];
 }
 
 int lu_add_game(cluster_t *cl, const char *const *extra)
 {
-    const char *env[24];
-    int n = 0;
-    for (int i = 0; extra && extra[i] && n < 20; i++)
-        env[n++] = extra[i];
-    env[n++] = cl->dburl;
-    env[n] = NULL;
-    int i = cl->ngame++;
-    char name[32];
-    snprintf(name, sizeof name, "gamed%d", i + 1);
-    cl->game[i] = h_spawn(GAMED_PATH, name, env);
-    cl->game_id[i] = lu_server_id(cl->game[i]);
-    return i;
+    const char *own[] = {cl->dburl, NULL}, *env[24];
+    h_env_join(env, 21, extra, own);
+    return h_spawn_next(cl->game, cl->game_id, &cl->ngame, GAMED_PATH, "gamed", NULL, env, 10000);
 }
 
 int lu_game_index(const cluster_t *cl, uint32_t id)
@@ -109,11 +79,7 @@ void lu_wait_links(cluster_t *cl)
     }
 }
 
-void lu_stop(proc_t *p, int timeout_ms)
-{
-    if (h_alive(p))
-        h_stop(p, timeout_ms);
-}
+void lu_stop(proc_t *p, int timeout_ms) { h_stop_running(&p, 1, timeout_ms); }
 
 void lu_cluster_down(cluster_t *cl)
 {
@@ -162,20 +128,20 @@ int lu_wait_game_field(uint32_t game_id, const char *field, long long want, int 
 
 void p_init(player_t *p, const char *run, const char *scen, int i, int port)
 {
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "m%s_%s%d", run, scen, i);
-    snprintf(p->pass, sizeof p->pass, "pw-%s-%d-secret", scen, i);
-    p->port = port;
+    p_account_init(p, 'm', run, scen, i, port);
+}
+
+void lu_free_match_msgs(MatchStart *start, GameOver *over, MatchAborted *aborted)
+{
+    void *msgs[] = {start, over, aborted};
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
+        if (msgs[i])
+            protobuf_c_message_free_unpacked(msgs[i], NULL);
 }
 
 void p_match_reset(player_t *p)
 {
-    if (p->start)
-        match_start__free_unpacked(p->start, NULL);
-    if (p->over)
-        game_over__free_unpacked(p->over, NULL);
-    if (p->aborted)
-        match_aborted__free_unpacked(p->aborted, NULL);
+    lu_free_match_msgs(p->start, p->over, p->aborted);
     p->start = NULL;
     p->over = NULL;
     p->aborted = NULL;
@@ -299,14 +265,32 @@ void p_on_update(player_t *p, const GameStateUpdate *u)
     }
 }
 
+/* Push t's payload decoded as d (the caller frees it); fails the test when it does not decode. */
+static void *p_decode(const player_t *p, uint16_t t, const ProtobufCMessageDescriptor *d, const uint8_t *b,
+                      size_t n)
+{
+    void *m = protobuf_c_message_unpack(d, NULL, n, b);
+    if (!m)
+        DIE("%s: undecodable %s", p->name, type_name(t));
+    return m;
+}
+
+/* p_decode, then frees old (a message the player kept from an earlier push, or NULL). */
+static void *p_replace(const player_t *p, uint16_t t, void *old, const ProtobufCMessageDescriptor *d,
+                       const uint8_t *b, size_t n)
+{
+    void *m = p_decode(p, t, d, b, n);
+    if (old)
+        protobuf_c_message_free_unpacked(old, NULL);
+    return m;
+}
+
 void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_t n)
 {
     uint64_t now = h_now_ms();
     switch (t) {
     case PACKET_TYPE__ROOM_UPDATE: {
-        RoomUpdate *u = room_update__unpack(NULL, n, b);
-        if (!u)
-            DIE("%s: undecodable ROOM_UPDATE", p->name);
+        RoomUpdate *u = p_decode(p, t, &room_update__descriptor, b, n);
         if (p->nev == LU_MAX_EVENTS) { /* keep the newest */
             memmove(&p->ev[0], &p->ev[1], sizeof p->ev[0] * (LU_MAX_EVENTS - 1));
             p->nev--;
@@ -327,9 +311,7 @@ void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_t n)
         break;
     }
     case PACKET_TYPE__GAME_STARTING: {
-        GameStarting *g = game_starting__unpack(NULL, n, b);
-        if (!g)
-            DIE("%s: undecodable GAME_STARTING", p->name);
+        GameStarting *g = p_decode(p, t, &game_starting__descriptor, b, n);
         p->n_starting++;
         p->starting_match = g->match_id;
         p->starting_game = g->game_server_id;
@@ -337,9 +319,7 @@ void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_t n)
         break;
     }
     case PACKET_TYPE__MATCH_START: {
-        MatchStart *s = match_start__unpack(NULL, n, b);
-        if (!s)
-            DIE("%s: undecodable MATCH_START", p->name);
+        MatchStart *s = p_decode(p, t, &match_start__descriptor, b, n);
         p_match_reset(p);
         p->start = s;
         p->start_ms = now;
@@ -356,35 +336,21 @@ void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_t n)
         break;
     }
     case PACKET_TYPE__GAME_STATE_UPDATE: {
-        GameStateUpdate *u = game_state_update__unpack(NULL, n, b);
-        if (!u)
-            DIE("%s: undecodable GAME_STATE_UPDATE", p->name);
+        GameStateUpdate *u = p_decode(p, t, &game_state_update__descriptor, b, n);
         p_on_update(p, u);
         game_state_update__free_unpacked(u, NULL);
         break;
     }
-    case PACKET_TYPE__GAME_OVER: {
-        GameOver *g = game_over__unpack(NULL, n, b);
-        if (!g)
-            DIE("%s: undecodable GAME_OVER", p->name);
+    case PACKET_TYPE__GAME_OVER:
+        p->over = p_replace(p, t, p->over, &game_over__descriptor, b, n);
         p->n_over++;
-        if (p->over)
-            game_over__free_unpacked(p->over, NULL);
-        p->over = g;
         p->over_ms = now;
         break;
-    }
-    case PACKET_TYPE__MATCH_ABORTED: {
-        MatchAborted *a = match_aborted__unpack(NULL, n, b);
-        if (!a)
-            DIE("%s: undecodable MATCH_ABORTED", p->name);
+    case PACKET_TYPE__MATCH_ABORTED:
+        p->aborted = p_replace(p, t, p->aborted, &match_aborted__descriptor, b, n);
         p->n_aborted++;
-        if (p->aborted)
-            match_aborted__free_unpacked(p->aborted, NULL);
-        p->aborted = a;
         p->aborted_ms = now;
         break;
-    }
     case PACKET_TYPE__KICKED:
         p->kicked++;
         break;
@@ -392,9 +358,7 @@ void p_on_push(player_t *p, uint16_t t, const uint8_t *b, size_t n)
         p->closing++;
         break;
     case PACKET_TYPE__MATCH_DATA: {
-        MatchData *d = match_data__unpack(NULL, n, b);
-        if (!d)
-            DIE("%s: undecodable MATCH_DATA", p->name);
+        MatchData *d = p_decode(p, t, &match_data__descriptor, b, n);
         p->n_match_data++;
         if (p->on_match_data)
             p->on_match_data(p, d);
@@ -514,28 +478,12 @@ res_t p_call(player_t *pl, uint16_t type, const ProtobufCMessage *m)
 void *ok_res(res_t r, const char *who, uint16_t req_type, uint16_t want,
                               const ProtobufCMessageDescriptor *d, int line)
 {
-    if (r.rc != 0 || r.type != want) {
-        char what[400];
-        res_describe(&r, what, sizeof what);
-        lu_die(line, "%s: %s: expected %s, got %s", who, type_name(req_type), type_name(want), what);
-    }
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, r.len, r.p);
-    if (!m)
-        lu_die(line, "%s: %s does not decode", who, type_name(want));
-    res_free(&r);
-    return m;
+    return res_expect(r, who, req_type, want, d, line);
 }
 
 void err_res(res_t r, const char *who, uint16_t req_type, int code, int line)
 {
-    if (r.rc != 0 || r.type != PACKET_TYPE__ERROR_RESPONSE || r.err != code ||
-        r.req_type != req_type || r.msg[0] == '\0') {
-        char what[400];
-        res_describe(&r, what, sizeof what);
-        lu_die(line, "%s: %s: expected ERROR_RESPONSE %s with a message, got %s", who,
-               type_name(req_type), err_name(code), what);
-    }
-    res_free(&r);
+    res_expect_error(&r, who, req_type, code, line);
 }
 
 void p_connect(player_t *p)
@@ -553,37 +501,23 @@ void p_signup(player_t *p)
     RegisterRequest rq = REGISTER_REQUEST__INIT;
     rq.username = p->name;
     rq.password = p->pass;
-    for (int tries = 0;; tries++) {
-        res_t r = p_call(p, PACKET_TYPE__REGISTER_REQUEST, &rq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE && r.err == ERROR_CODE__BUSY && tries < 200) {
-            res_free(&r);
-            h_sleep_ms(20);
-            continue;
-        }
-        RegisterResponse *o = ok_res(r, p->name, PACKET_TYPE__REGISTER_REQUEST,
-                                     PACKET_TYPE__REGISTER_RESPONSE, &register_response__descriptor, __LINE__);
-        p->uid = o->user_id;
-        register_response__free_unpacked(o, NULL);
-        break;
-    }
+    res_t r = call_unbusy(p->c, PACKET_TYPE__REGISTER_REQUEST, &rq.base);
+    p_take_queued(p);
+    RegisterResponse *o = ok_res(r, p->name, PACKET_TYPE__REGISTER_REQUEST, PACKET_TYPE__REGISTER_RESPONSE,
+                                 &register_response__descriptor, __LINE__);
+    p->uid = o->user_id;
+    register_response__free_unpacked(o, NULL);
     LoginRequest lq = LOGIN_REQUEST__INIT;
     lq.username = p->name;
     lq.password = p->pass;
-    for (int tries = 0;; tries++) {
-        res_t r = p_call(p, PACKET_TYPE__LOGIN_REQUEST, &lq.base);
-        if (r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE && r.err == ERROR_CODE__BUSY && tries < 200) {
-            res_free(&r);
-            h_sleep_ms(20);
-            continue;
-        }
-        LoginResponse *o = ok_res(r, p->name, PACKET_TYPE__LOGIN_REQUEST, PACKET_TYPE__LOGIN_RESPONSE,
-                                  &login_response__descriptor, __LINE__);
-        CHECK_EQ(o->user_id, p->uid);
-        CHECK_EQ(strlen(o->token), 64);
-        snprintf(p->token, sizeof p->token, "%s", o->token);
-        login_response__free_unpacked(o, NULL);
-        break;
-    }
+    r = call_unbusy(p->c, PACKET_TYPE__LOGIN_REQUEST, &lq.base);
+    p_take_queued(p);
+    LoginResponse *l = ok_res(r, p->name, PACKET_TYPE__LOGIN_REQUEST, PACKET_TYPE__LOGIN_RESPONSE,
+                              &login_response__descriptor, __LINE__);
+    CHECK_EQ(l->user_id, p->uid);
+    CHECK_EQ(strlen(l->token), 64);
+    snprintf(p->token, sizeof p->token, "%s", l->token);
+    login_response__free_unpacked(l, NULL);
 }
 
 void p_signup_all(player_t **ps, int n)

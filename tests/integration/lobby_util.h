@@ -23,6 +23,7 @@
 #include "client_sync.h"
 #include "cluster.pb-c.h"
 #include "harness.h"
+#include "player.h"
 #include "res.h"
 
 /* high limits: the tests send game packets in tight loops */
@@ -95,77 +96,12 @@ long long lu_game_field(uint32_t game_id, const char *field);
 int lu_wait_game_field(uint32_t game_id, const char *field, long long want, int timeout_ms);
 
 /* ------------------------------------------------------------------------------------------ */
-/* the client-side view of one player */
-
-#define LU_MAX_MONS 512
-
-#define LU_MAX_EVENTS 64
-
-typedef struct lu_mon {
-    uint32_t id;
-    float x, y;
-    int32_t hp;
-} lu_mon_t;
-
-typedef struct lu_room_ev {
-    char event[24];
-    int status;
-    int nmembers, nready;
-    uint64_t match;
-    uint32_t game;
-    uint64_t at_ms;
-} lu_room_ev_t;
-
-typedef struct player {
-    csync_t *c;
-    int port;
-    char name[32];
-    char pass[48];
-    uint64_t uid;
-    char token[80];
-    /* lobby pushes */
-    lu_room_ev_t ev[LU_MAX_EVENTS];
-    int nev;
-    int n_starting;
-    uint64_t starting_match;
-    uint32_t starting_game;
-    /* the match */
-    MatchStart *start;         /* the last MATCH_START (owned) */
-    uint64_t start_ms;         /* when it arrived */
-    uint64_t match_id;
-    uint32_t tick_ms;
-    float x, y;
-    int32_t hp;
-    int alive;
-    uint32_t potions;
-    uint64_t pos_ms;           /* when x/y were last accepted */
-    lu_mon_t mons[LU_MAX_MONS];
-    int nmons;
-    /* per-match counters (reset by MATCH_START) */
-    int n_updates;
-    uint32_t first_tick, last_tick;
-    int tick_not_increasing;
-    int max_entities;          /* most entity changes in one update */
-    int updates_multi;         /* updates carrying more than one entity change */
-    int foreign_uids;          /* updates naming a user who is not in this player's match */
-    int died_seen;             /* a PlayerDamaged with died for this player */
-    GameOver *over;            /* owned */
-    uint64_t over_ms;
-    MatchAborted *aborted;     /* owned */
-    uint64_t aborted_ms;
-    int n_over, n_aborted;
-    int kicked, closing, other_pushes;
-    /* the bot */
-    uint64_t next_attack_ms, next_move_ms;
-    int potion_used;
-    int moves, clamped, attacks_ok, kills, refused[64];
-    /* game modules: every MATCH_DATA push goes to on_match_data (when set) */
-    void (*on_match_data)(struct player *p, const MatchData *d);
-    void *md_ud;
-    int n_match_data;
-} player_t;
+/* the client-side view of one player (player_t: player.h) */
 
 void p_init(player_t *p, const char *run, const char *scen, int i, int port);
+
+/* Frees the messages of a match a player (or a test) kept; each may be NULL. */
+void lu_free_match_msgs(MatchStart *start, GameOver *over, MatchAborted *aborted);
 
 void p_match_reset(player_t *p);
 

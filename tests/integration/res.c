@@ -66,6 +66,55 @@ res_t call(csync_t *c, uint16_t type, const ProtobufCMessage *m)
     return r;
 }
 
+static __attribute__((noreturn)) void res_fail(int line, const char *who, const char *what)
+{
+    fprintf(stderr, "FAILED line %d: %s%s%s\n", line, who ? who : "", who ? ": " : "", what);
+    h_fail();
+}
+
+void *res_expect(res_t r, const char *who, uint16_t req_type, uint16_t want,
+                 const ProtobufCMessageDescriptor *d, int line)
+{
+    char what[600];
+    if (r.rc != 0 || r.type != want) {
+        char got[400];
+        res_describe(&r, got, sizeof got);
+        snprintf(what, sizeof what, "%s: expected %s, got %s", type_name(req_type), type_name(want), got);
+        res_fail(line, who, what);
+    }
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, r.len, r.p);
+    if (!m) {
+        snprintf(what, sizeof what, "%s does not decode", type_name(want));
+        res_fail(line, who, what);
+    }
+    res_free(&r);
+    return m;
+}
+
+void res_expect_error(res_t *r, const char *who, uint16_t req_type, int code, int line)
+{
+    if (r->rc != 0 || r->type != PACKET_TYPE__ERROR_RESPONSE || r->err != code || r->req_type != req_type ||
+        r->msg[0] == '\0') {
+        char got[400], what[600];
+        res_describe(r, got, sizeof got);
+        snprintf(what, sizeof what, "%s: expected ERROR_RESPONSE %s with a message, got %s",
+                 type_name(req_type), err_name(code), got);
+        res_fail(line, who, what);
+    }
+    res_free(r);
+}
+
+res_t call_unbusy(csync_t *c, uint16_t type, const ProtobufCMessage *m)
+{
+    for (int tries = 0;; tries++) {
+        res_t r = call(c, type, m);
+        if (!(r.rc == 0 && r.type == PACKET_TYPE__ERROR_RESPONSE && r.err == ERROR_CODE__BUSY && tries < 200))
+            return r;
+        res_free(&r);
+        h_sleep_ms(20);
+    }
+}
+
 void send_frame(csync_t *c, uint16_t type, uint32_t seq, const ProtobufCMessage *m)
 {
     size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;

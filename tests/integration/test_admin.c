@@ -357,12 +357,8 @@ static void scenario_status(void)
 {
     h_new_prefix("status");
     int port;
-    proc_t *gw = h_spawn_gateway(&port, NULL);
-    proc_t *lb = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
-    proc_t *g1, *g2;
-    h_spawn_game_pair(&g1, &g2, 10000);
-    CHECK(h_wait_registered("Lobby", 1, 10000) >= 0);
-    CHECK(h_wait_registered("Gateway", 1, 10000) >= 0);
+    proc_t *lb, *g1, *g2;
+    proc_t *gw = h_spawn_gateway_games(&port, NULL, &lb, &g1, &g2, 10000);
     uint32_t b = id_of(g2);
     static const char *types[] = {"Gateway", "Lobby", "Game"};
     char want[256], got[256];

@@ -58,10 +58,8 @@ static void scenario_kill9(void)
 {
     h_new_prefix("kill9");
     int port;
-    proc_t *gw = h_spawn_gateway(&port, FAST_CLIENT_ENV);
     proc_t *g1, *g2;
-    h_spawn_game_pair(&g1, &g2, 5000);
-    h_sleep_ms(300);
+    proc_t *gw = h_spawn_gateway_games(&port, FAST_CLIENT_ENV, NULL, &g1, &g2, 5000);
     uint32_t a = h_server_id(g1), b = h_server_id(g2);
     CHECK(a && b && a != b);
     csync_t *c = connect_gw(port);
@@ -112,10 +110,8 @@ static void scenario_stop(void)
     h_new_prefix("stop");
     int port;
     const char *gwenv[] = {"LINK_DEAD_MS=1000", "RATE_LIMIT=100000", "RATE_BURST=100000", NULL};
-    proc_t *gw = h_spawn_gateway(&port, gwenv);
     proc_t *g1, *g2;
-    h_spawn_game_pair(&g1, &g2, 5000);
-    h_sleep_ms(300);
+    proc_t *gw = h_spawn_gateway_games(&port, gwenv, NULL, &g1, &g2, 5000);
     uint32_t a = h_server_id(g1), b = h_server_id(g2);
     csync_t *c = connect_gw(port);
     uint64_t t0 = h_now_ms();
@@ -150,10 +146,8 @@ static void scenario_sigterm(void)
 {
     h_new_prefix("term");
     int port;
-    proc_t *gw = h_spawn_gateway(&port, FAST_CLIENT_ENV);
     proc_t *g1, *g2;
-    h_spawn_game_pair(&g1, &g2, 5000);
-    h_sleep_ms(300);
+    proc_t *gw = h_spawn_gateway_games(&port, FAST_CLIENT_ENV, NULL, &g1, &g2, 5000);
     uint32_t a = h_server_id(g1);
     /* The bot keeps 8 requests in flight per client on 50 clients while one game daemon
      * drains: every request must get its response (the bot fails on any error or loss). */
@@ -194,12 +188,8 @@ static void scenario_redis_restart(void)
 {
     h_new_prefix("redis");
     int port;
-    proc_t *gw = h_spawn_gateway(&port, FAST_CLIENT_ENV);
-    proc_t *l1 = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
-    proc_t *g1, *g2;
-    h_spawn_game_pair(&g1, &g2, 5000);
-    CHECK(h_wait_registered("Lobby", 1, 5000) >= 0);
-    CHECK(h_wait_registered("Gateway", 1, 5000) >= 0);
+    proc_t *l1, *g1, *g2;
+    proc_t *gw = h_spawn_gateway_games(&port, FAST_CLIENT_ENV, &l1, &g1, &g2, 5000);
     csync_t *live = connect_gw(port);
     h_redis_stop();
     h_sleep_ms(1500);

@@ -44,10 +44,8 @@ int main(void)
     h_init("load");
     int port;
     /* Default gateway limits: the bots stay within the per-session rate. */
-    proc_t *gw = h_spawn_gateway(&port, NULL);
     proc_t *g1, *g2;
-    h_spawn_game_pair(&g1, &g2, 5000);
-    h_sleep_ms(300);
+    proc_t *gw = h_spawn_gateway_games(&port, NULL, NULL, &g1, &g2, 5000);
 
     char json[512];
     snprintf(json, sizeof json, "%s/load.json", h_dir());

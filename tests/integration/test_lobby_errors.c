@@ -101,16 +101,9 @@ static void s_error_codes(void)
     jr.room_id = room + 1000;
     ERR_CALL(p[1].c, JOIN_ROOM_REQUEST, &jr.base, ROOM_NOT_FOUND);
     codes++;
-    LeaveRoomRequest lv = LEAVE_ROOM_REQUEST__INIT;
-    PrepareGameRequest pr = PREPARE_GAME_REQUEST__INIT;
-    pr.ready = 1;
-    StartGameRequest sg = START_GAME_REQUEST__INIT;
-    RoomChatRequest ch = ROOM_CHAT_REQUEST__INIT;
-    ch.text = "hello";
-    ERR_CALL(p[1].c, LEAVE_ROOM_REQUEST, &lv.base, NOT_IN_ROOM);
-    ERR_CALL(p[1].c, PREPARE_GAME_REQUEST, &pr.base, NOT_IN_ROOM);
-    ERR_CALL(p[1].c, START_GAME_REQUEST, &sg.base, NOT_IN_ROOM);
-    ERR_CALL(p[1].c, ROOM_CHAT_REQUEST, &ch.base, NOT_IN_ROOM);
+    member_reqs_t mr;
+    member_reqs_init(&mr, "hello");
+    EXPECT_REFUSED(p[1].c, mr.all, 4, NOT_IN_ROOM);
     codes++;
     room_free(p_join(&p[1], room));
     jr.room_id = room;
@@ -118,10 +111,10 @@ static void s_error_codes(void)
     codes++;
     ERR_CALL(p[2].c, JOIN_ROOM_REQUEST, &jr.base, ROOM_FULL);
     codes++;
-    ERR_CALL(p[1].c, START_GAME_REQUEST, &sg.base, NOT_ROOM_OWNER);
+    ERR_CALL(p[1].c, START_GAME_REQUEST, &mr.sg.base, NOT_ROOM_OWNER);
     codes++;
     room_free(p_ready(&p[0], 1));
-    ERR_CALL(p[0].c, START_GAME_REQUEST, &sg.base, NOT_ALL_READY);
+    ERR_CALL(p[0].c, START_GAME_REQUEST, &mr.sg.base, NOT_ALL_READY);
     codes++;
     room_free(p_ready(&p[1], 1));
 
@@ -179,13 +172,14 @@ static void s_error_codes(void)
     CHECK_EQ(lines, 5);
     codes++;
     /* the rate is per user: p[1]'s chat still goes */
-    RoomChatResponse *cro = OK_CALL(p[1].c, ROOM_CHAT_REQUEST, &ch.base, ROOM_CHAT_RESPONSE, room_chat_response__descriptor);
+    RoomChatResponse *cro = OK_CALL(p[1].c, ROOM_CHAT_REQUEST, &mr.ch.base, ROOM_CHAT_RESPONSE,
+                                    room_chat_response__descriptor);
     room_chat_response__free_unpacked(cro, NULL);
     drain_pushes(p[0].c, 50);
     drain_pushes(p[1].c, 0);
 
     /* SERVICE_UNAVAILABLE: START with no game daemon; the room stays waiting */
-    ERR_CALL(p[0].c, START_GAME_REQUEST, &sg.base, SERVICE_UNAVAILABLE);
+    ERR_CALL(p[0].c, START_GAME_REQUEST, &mr.sg.base, SERVICE_UNAVAILABLE);
     RoomSummary s;
     CHECK(p_list_find(&p[2], room, &s, NULL));
     CHECK_EQ(s.players, 2);
@@ -195,16 +189,16 @@ static void s_error_codes(void)
     CHECK(r->match_id == 0 && r->n_members == 2 && r->members[0]->ready && r->members[1]->ready);
     room_free(r);
     cluster_add_game(&cl);
-    StartGameResponse *so = OK_CALL(p[0].c, START_GAME_REQUEST, &sg.base, START_GAME_RESPONSE,
+    StartGameResponse *so = OK_CALL(p[0].c, START_GAME_REQUEST, &mr.sg.base, START_GAME_RESPONSE,
                                     start_game_response__descriptor);
     CHECK_EQ(so->game_server_id, cl.game_id[0]);
     start_game_response__free_unpacked(so, NULL);
 
     /* ROOM_IN_GAME: join, ready, leave, start again */
     ERR_CALL(p[2].c, JOIN_ROOM_REQUEST, &jr.base, ROOM_IN_GAME);
-    ERR_CALL(p[1].c, PREPARE_GAME_REQUEST, &pr.base, ROOM_IN_GAME);
-    ERR_CALL(p[1].c, LEAVE_ROOM_REQUEST, &lv.base, ROOM_IN_GAME);
-    ERR_CALL(p[0].c, START_GAME_REQUEST, &sg.base, ROOM_IN_GAME);
+    ERR_CALL(p[1].c, PREPARE_GAME_REQUEST, &mr.pr.base, ROOM_IN_GAME);
+    ERR_CALL(p[1].c, LEAVE_ROOM_REQUEST, &mr.lv.base, ROOM_IN_GAME);
+    ERR_CALL(p[0].c, START_GAME_REQUEST, &mr.sg.base, ROOM_IN_GAME);
     codes++;
 
     /* ALREADY_QUEUED / NOT_QUEUED */
@@ -294,9 +288,7 @@ static void s_error_codes(void)
            "of an old account; %.1f s\n",
            codes, a.msg, ru.ms, lu.ms, recover_ms, attempts, (double)(h_now_ms() - t_start) / 1000.0);
     csync_close(p3b.c);
-    for (int i = 0; i < 6; i++)
-        p_close(&p[i]);
-    cluster_down(&cl);
+    scenario_down(&cl, p, 6);
 }
 
 /* ========================================================================================== */
@@ -325,6 +317,23 @@ static size_t pb_put_varint(uint8_t *b, size_t at, int field, uint64_t v)
         b[at++] = x | (v ? 0x80 : 0);
     } while (v);
     return at;
+}
+
+/* A REGISTER or LOGIN with these credentials, and the error it must get. */
+typedef struct account_case {
+    const char *user, *pass;
+    int code;
+} account_case_t;
+
+/* Sends type (REGISTER_REQUEST or LOGIN_REQUEST) with each case's credentials on c: each must be
+ * refused with its code. */
+static void expect_account_errors(csync_t *c, uint16_t type, const account_case_t *cases, int n, int line)
+{
+    for (int i = 0; i < n; i++) {
+        account_req_t a;
+        const ProtobufCMessage *m = account_msg(&a, type, cases[i].user, cases[i].pass);
+        err_res(call(c, type, m), type, cases[i].code, line);
+    }
 }
 
 static void s_hostile(void)
@@ -364,28 +373,24 @@ static void s_hostile(void)
     pw129[129] = '\0';
     memset(pw128, 'q', 128);
     pw128[128] = '\0';
-    rg.username = u25;
-    rg.password = "password123";
-    ERR_CALL(p.c, REGISTER_REQUEST, &rg.base, BAD_REQUEST);
-    rg.username = "ab";
-    ERR_CALL(p.c, REGISTER_REQUEST, &rg.base, BAD_REQUEST);
+    const account_case_t bad_register[] = {
+        {u25, "password123", ERROR_CODE__BAD_REQUEST},
+        {"ab", "password123", ERROR_CODE__BAD_REQUEST},
+        {u24, pw129, ERROR_CODE__BAD_REQUEST},
+        {u24, "short7!", ERROR_CODE__BAD_REQUEST},
+    };
+    expect_account_errors(p.c, PACKET_TYPE__REGISTER_REQUEST, bad_register, 4, __LINE__);
     rg.username = u24;
-    rg.password = pw129;
-    ERR_CALL(p.c, REGISTER_REQUEST, &rg.base, BAD_REQUEST);
-    rg.password = "short7!";
-    ERR_CALL(p.c, REGISTER_REQUEST, &rg.base, BAD_REQUEST);
     rg.password = pw128;
     RegisterResponse *ro = OK_CALL(p.c, REGISTER_REQUEST, &rg.base, REGISTER_RESPONSE, register_response__descriptor);
     register_response__free_unpacked(ro, NULL);
     /* rejected usernames can't log in; the accepted one can */
-    li.username = u25;
-    li.password = "password123";
-    ERR_CALL(p.c, LOGIN_REQUEST, &li.base, BAD_REQUEST);
-    li.username = u24;
-    li.password = pw129;
-    ERR_CALL(p.c, LOGIN_REQUEST, &li.base, BAD_REQUEST);
-    li.password = "password123";
-    ERR_CALL(p.c, LOGIN_REQUEST, &li.base, INVALID_CREDENTIALS); /* the one with pw129 was not stored */
+    const account_case_t bad_login[] = {
+        {u25, "password123", ERROR_CODE__BAD_REQUEST},
+        {u24, pw129, ERROR_CODE__BAD_REQUEST},
+        {u24, "password123", ERROR_CODE__INVALID_CREDENTIALS}, /* the one with pw129 was not stored */
+    };
+    expect_account_errors(p.c, PACKET_TYPE__LOGIN_REQUEST, bad_login, 3, __LINE__);
     checks += 9;
     /* invalid UTF-8 in a string field, by hand */
     {
@@ -453,16 +458,9 @@ static void s_hostile(void)
     CHECK_EQ(total1, total0);
     CHECK_EQ(redis_int("GET %sroom:seq%s", ""), 0);
     /* in the wrong state: not in a room */
-    PrepareGameRequest pr = PREPARE_GAME_REQUEST__INIT;
-    pr.ready = 1;
-    StartGameRequest sg = START_GAME_REQUEST__INIT;
-    LeaveRoomRequest lv = LEAVE_ROOM_REQUEST__INIT;
-    RoomChatRequest ch = ROOM_CHAT_REQUEST__INIT;
-    ch.text = "hi";
-    ERR_CALL(p.c, PREPARE_GAME_REQUEST, &pr.base, NOT_IN_ROOM);
-    ERR_CALL(p.c, START_GAME_REQUEST, &sg.base, NOT_IN_ROOM);
-    ERR_CALL(p.c, LEAVE_ROOM_REQUEST, &lv.base, NOT_IN_ROOM);
-    ERR_CALL(p.c, ROOM_CHAT_REQUEST, &ch.base, NOT_IN_ROOM);
+    member_reqs_t mr;
+    member_reqs_init(&mr, "hi");
+    EXPECT_REFUSED(p.c, mr.all, 4, NOT_IN_ROOM);
     checks += 4;
     /* room ids */
     JoinRoomRequest jr = JOIN_ROOM_REQUEST__INIT;
@@ -497,29 +495,31 @@ static void s_hostile(void)
     c201[201] = '\0';
     memset(c200, 'd', 200);
     c200[200] = '\0';
-    ch.text = c201;
-    ERR_CALL(p.c, ROOM_CHAT_REQUEST, &ch.base, BAD_REQUEST);
-    ch.text = "";
-    ERR_CALL(p.c, ROOM_CHAT_REQUEST, &ch.base, BAD_REQUEST);
+    mr.ch.text = c201;
+    ERR_CALL(p.c, ROOM_CHAT_REQUEST, &mr.ch.base, BAD_REQUEST);
+    mr.ch.text = "";
+    ERR_CALL(p.c, ROOM_CHAT_REQUEST, &mr.ch.base, BAD_REQUEST);
     {
         uint8_t buf[32];
         size_t n = pb_put_bytes(buf, 0, 1, "hi\x80", 3);
         ERR_RAW(p.c, ROOM_CHAT_REQUEST, buf, n, BAD_REQUEST);
     }
-    ch.text = c200;
-    RoomChatResponse *cro = OK_CALL(p.c, ROOM_CHAT_REQUEST, &ch.base, ROOM_CHAT_RESPONSE, room_chat_response__descriptor);
+    mr.ch.text = c200;
+    RoomChatResponse *cro = OK_CALL(p.c, ROOM_CHAT_REQUEST, &mr.ch.base, ROOM_CHAT_RESPONSE,
+                                    room_chat_response__descriptor);
     room_chat_response__free_unpacked(cro, NULL);
     checks += 3;
     /* the wrong state in a room: QUICK_MATCH in a room, START in game */
     QuickMatchRequest qm = QUICK_MATCH_REQUEST__INIT;
     ERR_CALL(p.c, QUICK_MATCH_REQUEST, &qm.base, ALREADY_IN_ROOM);
-    ERR_CALL(p.c, START_GAME_REQUEST, &sg.base, NOT_ALL_READY);
+    ERR_CALL(p.c, START_GAME_REQUEST, &mr.sg.base, NOT_ALL_READY);
     room_free(p_ready(&p, 1));
-    StartGameResponse *so = OK_CALL(p.c, START_GAME_REQUEST, &sg.base, START_GAME_RESPONSE, start_game_response__descriptor);
+    StartGameResponse *so = OK_CALL(p.c, START_GAME_REQUEST, &mr.sg.base, START_GAME_RESPONSE,
+                                    start_game_response__descriptor);
     start_game_response__free_unpacked(so, NULL);
-    ERR_CALL(p.c, START_GAME_REQUEST, &sg.base, ROOM_IN_GAME);
-    ERR_CALL(p.c, PREPARE_GAME_REQUEST, &pr.base, ROOM_IN_GAME);
-    ERR_CALL(p.c, LEAVE_ROOM_REQUEST, &lv.base, ROOM_IN_GAME);
+    ERR_CALL(p.c, START_GAME_REQUEST, &mr.sg.base, ROOM_IN_GAME);
+    ERR_CALL(p.c, PREPARE_GAME_REQUEST, &mr.pr.base, ROOM_IN_GAME);
+    ERR_CALL(p.c, LEAVE_ROOM_REQUEST, &mr.lv.base, ROOM_IN_GAME);
     cr.name = "another";
     cr.max_players = 2;
     ERR_CALL(p.c, CREATE_ROOM_REQUEST, &cr.base, ALREADY_IN_ROOM);

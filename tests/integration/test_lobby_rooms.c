@@ -203,9 +203,23 @@ static void s_room_flow(void)
            "unchanged; START -> match %llu on live gamed id %u, GAME_STARTING x3 naming it; %.1f s\n",
            p[0].name, updates, cl.lobby_id[0], inflight_ok, inflight_unavail, after_ok,
            cl.lobby_id[1], (unsigned long long)match, game, (double)(h_now_ms() - t_start) / 1000.0);
-    for (int k = 0; k < 5; k++)
-        p_close(&p[k]);
-    cluster_down(&cl);
+    scenario_down(&cl, p, 5);
+}
+
+/* ========================================================================================== */
+/* The crowd scenarios (2 and 3): a cluster (tag) of 2 gateways, 2 lobbies and ngame game
+ * daemons, and n asynchronous clients connected to it. */
+
+static ap_t *crowd_up(cluster_t *cl, const char *tag, int ngame, int n)
+{
+    cluster_up(cl, tag, 2, 2, ngame, NULL, 0);
+    return ap_up(cl, n);
+}
+
+static void crowd_down(cluster_t *cl, ap_t *ap)
+{
+    ap_free(ap);
+    cluster_down(cl);
 }
 
 /* ========================================================================================== */
@@ -215,9 +229,8 @@ static void s_join_race(void)
 {
     uint64_t t_start = h_now_ms();
     cluster_t cl;
-    cluster_up(&cl, "race", 2, 2, 0, NULL, 0);
     const int N = 201;
-    ap_t *ap = ap_up(&cl, N);
+    ap_t *ap = crowd_up(&cl, "race", 0, N);
     uint64_t t_auth = h_now_ms();
     int busy = ap_signup(ap, 0, N, "race", 16);
     int auth_ms = (int)(h_now_ms() - t_auth);
@@ -331,14 +344,13 @@ static void s_join_race(void)
         in_room += redis_int("HEXISTS %suser:%s room", uid) == 1;
     }
     CHECK_EQ(in_room, 4);
-    ap_free(ap);
     printf("ok join race: 201 accounts registered+logged in over 2 gateways/2 lobbies in %d ms (%d "
            "BUSY retried); 200 JOINs sent in one loop turn: 3 joined (responses with 2,3,4 members), "
            "197 ROOM_FULL, all answered in %d ms; owner saw exactly 3 'joined' updates ending with "
            "itself + the 3 winners; 0 pushes to losers; GET_ROOM_LIST 4/4; Redis: 4 members, 4 users "
            "with a room; %.1f s\n",
            auth_ms, busy, race_ms, (double)(h_now_ms() - t_start) / 1000.0);
-    cluster_down(&cl);
+    crowd_down(&cl, ap);
 }
 
 /* ========================================================================================== */
@@ -348,9 +360,8 @@ static void s_start_spread(void)
 {
     uint64_t t_start = h_now_ms();
     cluster_t cl;
-    cluster_up(&cl, "spread", 2, 2, 2, NULL, 0);
     const int N = 100;
-    ap_t *ap = ap_up(&cl, N);
+    ap_t *ap = crowd_up(&cl, "spread", 2, N);
     (void)ap_signup(ap, 0, N, "spread", 16);
     CreateRoomRequest cr = CREATE_ROOM_REQUEST__INIT;
     cr.name = "Solo";
@@ -473,14 +484,13 @@ static void s_start_spread(void)
     long long red1 = redis_int("HGET %splacement:Game %s", id);
     CHECK_EQ(red0, count[0]);
     CHECK_EQ(red1, count[1]);
-    ap_free(ap);
     printf("ok start spread: 100 one-player rooms ready, listed as pages of 50+50+0 (each room "
            "once, with its owner; default page 20), 100 START_GAMEs at once over 2 gateways/2 "
            "lobbies answered in %d ms: %d on gamed id %u, %d on gamed id %u (bound: differ by <= 1; "
            "Redis placement counts agree); 100 distinct match ids; each owner got 'started' + "
            "GAME_STARTING with its match; %.1f s\n",
            start_ms, count[0], cl.game_id[0], count[1], cl.game_id[1], (double)(h_now_ms() - t_start) / 1000.0);
-    cluster_down(&cl);
+    crowd_down(&cl, ap);
 }
 
 /* ========================================================================================== */
@@ -586,10 +596,7 @@ static void s_quick_match(void)
            "in 300 ms); p2 re-queued and matched p3 in a new match; a queued player who dropped left "
            "the queue within %d ms and the next one stayed queued; LOGOUT left the queue too\n",
            (unsigned long long)match, cl.game_id[0], drop_ms);
-    for (int i = 0; i < 6; i++)
-        if (p[i].c)
-            p_close(&p[i]);
-    cluster_down(&cl);
+    scenario_down(&cl, p, 6);
 }
 
 /* ========================================================================================== */

@@ -136,8 +136,17 @@ static const char *const PAIR_WHO[2] = {"p0", "p1"};
 
 /* A cluster (tag) of one lobby and ngw gateways; two players signed up, p[0] on the first gateway
  * and p[1] on the last, both in p[0]'s room called name; e is what that room looks like. */
-static void pair_up(cluster_t *cl, player_t p[2], const char *tag, int ngw, const char *name, exp_room_t *e)
+typedef struct pair {
+    cluster_t cl;
+    player_t p[2];
+    exp_room_t e;
+} pair_t;
+
+static void pair_up(pair_t *s, const char *tag, int ngw, const char *name)
 {
+    cluster_t *cl = &s->cl;
+    player_t *p = s->p;
+    exp_room_t *e = &s->e;
     cluster_up(cl, tag, ngw, 1, 0, NULL, 0);
     for (int i = 0; i < 2; i++) {
         p_init(&p[i], tag, i, cl->port[i ? ngw - 1 : 0]);
@@ -155,6 +164,8 @@ static void pair_up(cluster_t *cl, player_t p[2], const char *tag, int ngw, cons
     EXPECT_UPDATE(p[1].c, PAIR_WHO[1], "joined", p[1].uid, e);
 }
 
+static void pair_down(pair_t *s) { scenario_down(&s->cl, s->p, 2); }
+
 /* ========================================================================================== */
 /* Scenario 5b: a gateway stopped gracefully (SIGTERM) reports its logged-in sessions to a lobby
  * before it closes its lobby links: a room member on the other gateway sees them go offline at
@@ -163,22 +174,17 @@ static void pair_up(cluster_t *cl, player_t p[2], const char *tag, int ngw, cons
 
 static void s_gateway_stop(void)
 {
-    cluster_t cl;
-    player_t p[2];
-    exp_room_t e;
-    pair_up(&cl, p, "gwstop", 2, "Stop room", &e);
-    const char *const *who = PAIR_WHO;
+    pair_t s;
+    pair_up(&s, "gwstop", 2, "Stop room");
 
     uint64_t t0 = h_now_ms();
-    stop_proc(cl.gw[1]); /* SIGTERM, exit 0 */
-    exp_set(&e, p[1].uid, -1, 0);
-    EXPECT_UPDATE(p[0].c, who[0], "offline", p[1].uid, &e);
+    stop_proc(s.cl.gw[1]); /* SIGTERM, exit 0 */
+    exp_set(&s.e, s.p[1].uid, -1, 0);
+    EXPECT_UPDATE(s.p[0].c, PAIR_WHO[0], "offline", s.p[1].uid, &s.e);
     int ms = (int)(h_now_ms() - t0);
     printf("ok gateway stop: the member on the stopped gateway was reported offline to the room %d ms "
            "after SIGTERM\n", ms);
-    for (int i = 0; i < 2; i++)
-        p_close(&p[i]);
-    cluster_down(&cl);
+    pair_down(&s);
 }
 
 /* ========================================================================================== */
@@ -189,27 +195,23 @@ static void s_gateway_stop(void)
 
 static void s_no_lobby_up(void)
 {
-    cluster_t cl;
-    player_t p[2];
-    exp_room_t e;
-    pair_up(&cl, p, "nolobby", 1, "No lobby room", &e);
-    const char *const *who = PAIR_WHO;
+    pair_t s;
+    pair_up(&s, "nolobby", 1, "No lobby room");
 
-    h_kill(cl.lobby[0], SIGKILL);
-    CHECK_EQ(h_wait_exit(cl.lobby[0], 5000), -1);
-    CHECK(h_wait_log(cl.gw[0], "event=link_down type=Lobby", 1, 5000) >= 0);
-    p_close(&p[1]); /* no lobby to tell */
-    CHECK(h_wait_log(cl.gw[0], "event=session_close_queued", 1, 3000) >= 0);
+    h_kill(s.cl.lobby[0], SIGKILL);
+    CHECK_EQ(h_wait_exit(s.cl.lobby[0], 5000), -1);
+    CHECK(h_wait_log(s.cl.gw[0], "event=link_down type=Lobby", 1, 5000) >= 0);
+    p_close(&s.p[1]); /* no lobby to tell */
+    CHECK(h_wait_log(s.cl.gw[0], "event=session_close_queued", 1, 3000) >= 0);
     uint64_t t_new = h_now_ms();
-    cluster_add_lobby(&cl);
-    exp_set(&e, p[1].uid, -1, 0);
-    EXPECT_UPDATE(p[0].c, who[0], "offline", p[1].uid, &e);
+    cluster_add_lobby(&s.cl);
+    exp_set(&s.e, s.p[1].uid, -1, 0);
+    EXPECT_UPDATE(s.p[0].c, PAIR_WHO[0], "offline", s.p[1].uid, &s.e);
     int ms = (int)(h_now_ms() - t_new);
-    CHECK_EQ(h_log_count(cl.gw[0], "event=session_closes_reported count=1 "), 1);
+    CHECK_EQ(h_log_count(s.cl.gw[0], "event=session_closes_reported count=1 "), 1);
     printf("ok no lobby up: a close queued by the gateway while no lobby was up reached the next lobby; "
            "the member saw the user offline %d ms after that lobby was started\n", ms);
-    p_close(&p[0]);
-    cluster_down(&cl);
+    pair_down(&s);
 }
 
 /* ========================================================================================== */
@@ -219,31 +221,26 @@ static void s_no_lobby_up(void)
 
 static void s_gateway_killed(void)
 {
-    cluster_t cl;
-    player_t p[2];
-    exp_room_t e;
-    pair_up(&cl, p, "gwkill", 2, "Killed gw room", &e);
-    const char *const *who = PAIR_WHO;
+    pair_t s;
+    pair_up(&s, "gwkill", 2, "Killed gw room");
 
     uint64_t t0 = h_now_ms();
-    h_kill(cl.gw[1], SIGKILL);
-    CHECK_EQ(h_wait_exit(cl.gw[1], 5000), -1);
+    h_kill(s.cl.gw[1], SIGKILL);
+    CHECK_EQ(h_wait_exit(s.cl.gw[1], 5000), -1);
     /* the registry drops it after its expiry, the lobby sweeps every second */
-    RoomUpdate *u = TAKE_PUSH(p[0].c, who[0], ROOM_UPDATE, room_update__descriptor, 15000);
+    RoomUpdate *u = TAKE_PUSH(s.p[0].c, PAIR_WHO[0], ROOM_UPDATE, room_update__descriptor, 15000);
     int ms = (int)(h_now_ms() - t0);
-    exp_set(&e, p[1].uid, -1, 0);
-    if (strcmp(u->event, "offline") != 0 || u->actor_id != p[1].uid) {
+    exp_set(&s.e, s.p[1].uid, -1, 0);
+    if (strcmp(u->event, "offline") != 0 || u->actor_id != s.p[1].uid) {
         fprintf(stderr, "after the gateway's kill -9: ROOM_UPDATE %s actor %llu (expected offline, %llu)\n",
-                u->event, (unsigned long long)u->actor_id, (unsigned long long)p[1].uid);
+                u->event, (unsigned long long)u->actor_id, (unsigned long long)s.p[1].uid);
         h_fail();
     }
-    CHECK_ROOM(u->room, &e, "ROOM_UPDATE after the gateway died");
+    CHECK_ROOM(u->room, &s.e, "ROOM_UPDATE after the gateway died");
     room_update__free_unpacked(u, NULL);
     printf("ok gateway killed: its user was marked offline in its room %d ms after kill -9 (registry expiry "
            "plus the lobby's sweep)\n", ms);
-    p_close(&p[1]);
-    p_close(&p[0]);
-    cluster_down(&cl);
+    pair_down(&s);
 }
 
 /* ========================================================================================== */
@@ -378,9 +375,7 @@ static void s_resume(void)
            "ROOM_NOT_FOUND), 3 requests after it NOT_AUTHENTICATED, its token -> INVALID_TOKEN, "
            "LOGIN again worked\n",
            left_ms, (unsigned long long)left_actor);
-    for (int i = 0; i < 3; i++)
-        p_close(&p[i]);
-    cluster_down(&cl);
+    scenario_down(&cl, p, 3);
 }
 
 /* ========================================================================================== */

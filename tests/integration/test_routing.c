@@ -98,18 +98,6 @@ static int wait_echo_ok(csync_t *c, EchoTarget target, int timeout_ms)
     }
 }
 
-static uint32_t server_id_of(proc_t *p)
-{
-    uint32_t id = 0;
-    for (int i = 0; i < 300 && !id; i++) {
-        id = h_server_id(p);
-        if (!id)
-            h_sleep_ms(10);
-    }
-    CHECK(id != 0);
-    return id;
-}
-
 /* ECHO to target with several payload sizes: served by the expected daemon, byte for byte. */
 static void check_served(csync_t *c, EchoTarget target, uint32_t id, int *max_ms)
 {
@@ -172,7 +160,7 @@ static void s_order_game_gw_lobby(void)
     int none_ms = check_unavailable(c, ECHO_TARGET__LOBBY, 5);
     proc_t *lobby = h_spawn(LOBBYD_PATH, "lobbyd", NULL);
     CHECK(h_wait_registered("Lobby", 1, 10000) >= 0);
-    uint32_t lobby_id = server_id_of(lobby), game_id = server_id_of(game);
+    uint32_t lobby_id = h_wait_server_id(lobby, 3000), game_id = h_wait_server_id(game, 3000);
     int up_lobby, up_game;
     int max_ms = check_both_up(c, lobby_id, game_id, &up_lobby, &up_game);
     printf("ok order gamed->gatewayd->lobbyd: before lobbyd ECHO LOBBY got SERVICE_UNAVAILABLE "
@@ -239,7 +227,7 @@ static void s_order_gw_first(void)
     proc_t *game1 = h_spawn(GAMED_PATH, "gamed", NULL);
     CHECK(h_wait_registered("Lobby", 1, 10000) >= 0);
     CHECK(h_wait_registered("Game", 1, 10000) >= 0);
-    uint32_t lobby_id = server_id_of(lobby), g1 = server_id_of(game1);
+    uint32_t lobby_id = h_wait_server_id(lobby, 3000), g1 = h_wait_server_id(game1, 3000);
     int up_lobby, up_game;
     int max_ms = check_both_up(c, lobby_id, g1, &up_lobby, &up_game);
     printf("ok order gatewayd->lobbyd+gamed: LOBBY served by id %u (first within %d ms), GAME by "
@@ -274,7 +262,7 @@ static void s_order_gw_first(void)
         h_sleep_ms(2);
     }
     CHECK(t_new != 0);
-    uint32_t g2 = server_id_of(game2);
+    uint32_t g2 = h_wait_server_id(game2, 3000);
     CHECK_EQ(new_id, g2);
     int join_ms = (int)(t_new - t_reg);
     CHECK(join_ms <= 1000 + 10);
@@ -299,7 +287,7 @@ static void s_order_gw_first(void)
     int auth_failed_before = h_log_count(gw, "event=link_auth_failed");
     proc_t *bad = h_spawn(GAMED_PATH, "gamed-wrong-secret", bad_env);
     CHECK(h_wait_registered("Game", 3, 10000) >= 0);
-    uint32_t bad_id = server_id_of(bad);
+    uint32_t bad_id = h_wait_server_id(bad, 3000);
     CHECK(bad_id != g1 && bad_id != g2);
     char needle[64];
     snprintf(needle, sizeof needle, "type=Game id=%u ", bad_id);
