@@ -11,23 +11,6 @@
 
 #define H_SECRET "integration-test-secret-0123456789"
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "CHECK FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
-            h_fail();                                                                          \
-        }                                                                                      \
-    } while (0)
-#define CHECK_EQ(a, b)                                                                         \
-    do {                                                                                       \
-        long long _a = (long long)(a), _b = (long long)(b);                                    \
-        if (_a != _b) {                                                                        \
-            fprintf(stderr, "CHECK FAILED %s:%d: %s == %s (%lld != %lld)\n", __FILE__,          \
-                    __LINE__, #a, #b, _a, _b);                                                 \
-            h_fail();                                                                          \
-        }                                                                                      \
-    } while (0)
-
 typedef struct proc {
     pid_t pid;
     char name[48];
@@ -44,6 +27,10 @@ typedef struct proc {
 void h_init(const char *test_name);
 /* Prints the daemons' logs' tails and exits 1 (teardown runs at exit). */
 void h_fail(void) __attribute__((noreturn));
+/* CHECK, CHECK_EQ, CHECK_STR, CHECK_MEM, REGRESSION: the unit tests' (tests/unit/check.h); a
+ * failed check prints the daemons' logs and tears down (h_fail). */
+#define CHECK_FAIL() h_fail()
+#include "../unit/check.h"
 
 int h_free_port(void);
 int h_redis_port(void);

@@ -167,16 +167,6 @@ static const char *db_text(const char *sql)
     return out;
 }
 
-#define CHECK_STR(a, b)                                                                        \
-    do {                                                                                       \
-        const char *_a = (a), *_b = (b);                                                       \
-        if (strcmp(_a, _b) != 0) {                                                             \
-            fprintf(stderr, "CHECK FAILED %s:%d: %s == %s (\"%s\" != \"%s\")\n", __FILE__,      \
-                    __LINE__, #a, #b, _a, _b);                                                 \
-            h_fail();                                                                          \
-        }                                                                                      \
-    } while (0)
-
 /* ---- scenarios */
 
 /* Given out of order on purpose: the pool applies them by version. */
