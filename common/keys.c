@@ -36,11 +36,14 @@ rkey_t key_records_unreadable(const char *prefix) { KEY("%srecords:unreadable", 
 
 int server_id_parse(const char *text, uint32_t *id)
 {
-    char *end;
+    if (!*text)
+        return -1;
+    for (const char *c = text; *c; c++)
+        if (*c < '0' || *c > '9')
+            return -1; /* strtoul would take leading space and a sign */
     errno = 0;
-    unsigned long v = strtoul(text, &end, 10);
-    if (end == text || *end || errno || v == 0 || v > UINT32_MAX || text[0] == '-' || text[0] == '+' ||
-        text[0] == ' ')
+    unsigned long v = strtoul(text, NULL, 10);
+    if (errno || v == 0 || v > UINT32_MAX)
         return -1;
     *id = (uint32_t)v;
     return 0;

@@ -55,8 +55,9 @@ int main(void)
     CHECK_EQ(id, 7);
     CHECK_EQ(server_id_parse("4294967295", &id), 0);
     CHECK_EQ(id, 4294967295u);
-    static const char *const bad[] = {"", "0", "4294967296", "99999999999999999999999", "-1", "+3", " 3",
-                                      "3 ", "3a", "a3", "0x10", ":"};
+    static const char *const bad[] = {"",   "0",  "4294967296", "99999999999999999999999",
+                                      "-1", "+3", " 3",         "\t3", "\n3", "\t+3", "3 ", "3a",
+                                      "a3", "0x10", ":"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         id = 99;
         CHECK_EQ(server_id_parse(bad[i], &id), -1);
